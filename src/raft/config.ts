@@ -1,0 +1,62 @@
+// Tunable numbers of the Raft core, with their defaults and units in their names.
+
+import type { NodeId, RandomInt, SnapshotReader } from "./types.ts";
+
+/** How a core is built: its id, its timing in ticks, its limits, and its injected sources. */
+export interface RaftConfig {
+  id: NodeId;
+  /** A follower campaigns after [electionTicks, 2 * electionTicks) ticks without a leader. */
+  electionTicks: number;
+  /** A leader sends heartbeats every heartbeatTicks ticks; must be less than electionTicks. */
+  heartbeatTicks: number;
+  /** Pre-vote (dissertation §9.6): a rejoining node does not depose a healthy leader. */
+  preVote: boolean;
+  /** Check-quorum: a leader that hears from no majority for electionTicks steps down. */
+  checkQuorum: boolean;
+  /** Upper bound on the entry bytes of one AppendEntries message. */
+  maxAppendBytes: number;
+  /** Upper bound on unacknowledged AppendEntries messages per peer (pipelining window). */
+  maxInflightAppends: number;
+  /** Size of one InstallSnapshot chunk. */
+  snapshotChunkBytes: number;
+  /** Ticks without an answer before a snapshot chunk is sent again. */
+  snapshotResendTicks: number;
+  /** Randomness for election timeouts. */
+  randomInt: RandomInt;
+  /** Reads the caller's snapshot data when a follower needs it. */
+  snapshotReader: SnapshotReader;
+}
+
+export const defaultRaftConfig = {
+  electionTicks: 10,
+  heartbeatTicks: 1,
+  preVote: true,
+  checkQuorum: true,
+  maxAppendBytes: 1024 * 1024,
+  maxInflightAppends: 256,
+  snapshotChunkBytes: 512 * 1024,
+  snapshotResendTicks: 5,
+} as const;
+
+/** Fills in defaults and refuses settings that would break the protocol's assumptions. */
+export function makeRaftConfig(
+  options: Partial<RaftConfig> & Pick<RaftConfig, "id" | "randomInt">,
+): RaftConfig {
+  const config: RaftConfig = {
+    ...defaultRaftConfig,
+    snapshotReader: () => null,
+    ...options,
+  };
+  if (config.id === "") throw new RangeError("Raft id must not be empty");
+  if (!(config.heartbeatTicks >= 1)) throw new RangeError("heartbeatTicks must be at least 1");
+  if (!(config.electionTicks > config.heartbeatTicks)) {
+    throw new RangeError("electionTicks must be greater than heartbeatTicks");
+  }
+  if (!(config.maxInflightAppends >= 1)) {
+    throw new RangeError("maxInflightAppends must be at least 1");
+  }
+  if (!(config.snapshotChunkBytes >= 1)) {
+    throw new RangeError("snapshotChunkBytes must be at least 1");
+  }
+  return config;
+}
