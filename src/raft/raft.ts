@@ -408,7 +408,7 @@ export class Raft {
     if (this.role === "leader") {
       const self = this.progress.get(this.id);
       if (self) self.maybeUpdate(this.#stableIndex);
-      if (this.#maybeCommit()) this.#bcastAppend(true);
+      this.#maybeCommitAndBroadcast();
     }
   }
 
@@ -640,6 +640,9 @@ export class Raft {
 
   #handleSnapshot(m: SnapshotMessage): void {
     const meta = m.meta;
+    // An install is waiting to be handed out: take no chunk of anything else in the same Ready
+    // (the caller writes chunks, then installs). The leader sends again.
+    if (this.#snapshotToInstall !== null) return;
     if (meta.index <= this.commit) {
       this.#incoming = null;
       this.#sendAppendResponse(m.from, true, this.commit);
@@ -802,8 +805,7 @@ export class Raft {
         pr.becomeReplicate();
       }
       if (pr.state === "replicate") pr.freeInflightsTo(index);
-      if (this.#maybeCommit()) this.#bcastAppend(true);
-      else if (wasPaused) this.#sendAppend(m.from, true);
+      if (!this.#maybeCommitAndBroadcast() && wasPaused) this.#sendAppend(m.from, true);
       while (pr.state === "replicate" && this.#sendAppend(m.from, false));
       if (m.from === this.leadTransferee && pr.match === this.log.lastIndex()) {
         this.#sendTimeoutNow(m.from);
@@ -811,6 +813,15 @@ export class Raft {
     } else if (pr.state === "replicate") {
       pr.freeInflightsTo(index);
     }
+  }
+
+  /** Advances the commit index and tells every follower; true when the commit moved. */
+  #maybeCommitAndBroadcast(): boolean {
+    if (!this.#maybeCommit()) return false;
+    if (this.role !== "leader") return true; // stepped down after its own removal
+    this.#bcastAppend(true);
+    this.#pruneProgress();
+    return true;
   }
 
   /** Advances the commit index to what a majority holds, counting only this term's entries (§5.4.2). */
@@ -829,9 +840,16 @@ export class Raft {
     if (!findMember(this.membership, this.id) && this.commit >= this.lastConfIndex) {
       this.#bcastAppend(true); // let the others learn the commit before we go quiet
       this.#becomeFollower(this.term, NONE);
-      return false;
     }
     return true;
+  }
+
+  /** Forgets the progress of members whose removal has committed. */
+  #pruneProgress(): void {
+    if (this.commit < this.lastConfIndex) return;
+    for (const id of [...this.progress.keys()]) {
+      if (!findMember(this.membership, id)) this.progress.delete(id);
+    }
   }
 
   #releaseConfirmedReads(): void {
@@ -975,9 +993,8 @@ export class Raft {
     this.lastConfIndex = lastConf;
     if (this.role === "leader") {
       for (const id of memberIds(membership)) if (!this.progress.has(id)) this.#addProgress(id);
-      for (const id of [...this.progress.keys()]) {
-        if (!findMember(membership, id)) this.progress.delete(id);
-      }
+      // A removed member keeps its progress until its removal commits, so that it receives
+      // the entry that removes it and learns to stop campaigning (see #pruneProgress).
       if (this.leadTransferee !== NONE && !isVoter(membership, this.leadTransferee)) {
         this.leadTransferee = NONE;
       }

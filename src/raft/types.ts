@@ -176,7 +176,8 @@ export interface SoftState {
 /**
  * Everything the core asks of its caller after a batch of inputs. Handle it in this order:
  * 1. send `messages` (they may go before the disk write);
- * 2. write `snapshotChunks`, install `snapshot` (replacing the whole log), then write
+ * 2. write `snapshotChunks` in order (offset 0 starts a new snapshot file; when `snapshot` is
+ *    set, the last chunks complete it), install `snapshot` (replacing the whole log), then write
  *    `entries` (delete every stored entry with index >= entries[0].index first) and
  *    `hardState`, all durably in one batch;
  * 3. send `persistedMessages`;

@@ -455,8 +455,10 @@ export class Simulation {
   #clients(): void {
     const rng = this.#faultRng;
     const p = this.profile;
-    const leader = this.#leader();
-    if (!leader) return;
+    // Clients reach any node that believes it leads, stale leaders in a minority included.
+    const leaders = this.#liveNodes().filter((n) => n.raft!.role === "leader");
+    if (leaders.length === 0) return;
+    const leader = rng.pick(leaders);
     const raft = leader.raft!;
     if (rng.chance(p.writeRate)) {
       const count = rng.range(1, 3);

@@ -1,0 +1,25 @@
+// The text of `raftq --help`.
+
+import { VERSION } from "../version.ts";
+
+export const helpText = `raftq ${VERSION} — a replicated job queue in one executable
+
+Usage:
+  raftq serve [--id ID] [--listen HOST:PORT] [--advertise URL] [--data DIR]
+              [--join URL[,URL...]] [--cluster-secret S] [--token T]
+              [--tls-cert FILE --tls-key FILE] [--log-level info|debug|warn|error]
+  raftq status   [--url URL] [--token T]
+  raftq enqueue  [--url URL] --queue Q [--payload JSON | -] [--delay MS] [--priority N] [--key KEY]
+  raftq claim    [--url URL] --queue Q [--max N] [--lease MS] [--wait MS]
+  raftq ack|nack [--url URL] JOB_ID --lease LEASE
+  raftq members  [--url URL] list | add URL | remove ID
+  raftq transfer [--url URL] [--to ID]
+  raftq --help | --version
+
+Every serve flag also reads an environment variable: RAFTQ_ID, RAFTQ_LISTEN, RAFTQ_ADVERTISE,
+RAFTQ_DATA, RAFTQ_JOIN, RAFTQ_CLUSTER_SECRET, RAFTQ_TOKEN, RAFTQ_TLS_CERT, RAFTQ_TLS_KEY,
+RAFTQ_LOG_LEVEL. Client commands read RAFTQ_URL and RAFTQ_TOKEN. Flags win.
+
+Defaults: --listen 127.0.0.1:7400, --data ./raftq-data, --advertise http://<listen>.
+Listening on a non-loopback address needs --cluster-secret (at least 16 bytes).
+`;

@@ -1,0 +1,57 @@
+// Dispatches the command line to the server or a client command; maps errors to exit codes.
+
+import { VERSION } from "../version.ts";
+import { helpText } from "./help.ts";
+import { parseServeArgs } from "./serve_args.ts";
+import { UsageError } from "./usage_error.ts";
+
+const clientCommands = new Set([
+  "status",
+  "enqueue",
+  "claim",
+  "ack",
+  "nack",
+  "members",
+  "transfer",
+]);
+
+export interface CliIo {
+  env: Record<string, string | undefined>;
+  out: (line: string) => void;
+  err: (line: string) => void;
+}
+
+/** Runs one command line and returns the process exit code. */
+export function runCli(argv: string[], io: CliIo): number {
+  try {
+    // `deno task start -- serve ...` passes the "--" through; it means nothing here.
+    const [command, ...rest] = argv[0] === "--" ? argv.slice(1) : argv;
+    if (command === undefined || command === "--help" || command === "-h" || command === "help") {
+      io.out(helpText);
+      return 0;
+    }
+    if (command === "--version" || command === "-V" || command === "version") {
+      io.out(`raftq ${VERSION}`);
+      return 0;
+    }
+    if (command === "serve") {
+      parseServeArgs(rest, io.env);
+      io.err(
+        "raftq: the configuration is valid, but this build cannot serve yet: the node arrives with storage and the queue API",
+      );
+      return 1;
+    }
+    if (clientCommands.has(command)) {
+      io.err(`raftq: '${command}' is not available in this build yet`);
+      return 1;
+    }
+    throw new UsageError(`unknown command "${command}" (see raftq --help)`);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      io.err(`raftq: ${err.message}`);
+      return 2;
+    }
+    io.err(`raftq: unexpected error: ${err instanceof Error ? err.message : String(err)}`);
+    return 1;
+  }
+}

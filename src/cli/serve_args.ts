@@ -1,0 +1,167 @@
+// Parses and validates `raftq serve` flags and their RAFTQ_* environment variables (flags win).
+
+import { parseArgs } from "node:util";
+import { UsageError } from "./usage_error.ts";
+
+export type LogLevel = "debug" | "info" | "warn" | "error";
+
+/** A validated `serve` configuration. */
+export interface ServeConfig {
+  /** Unset: generated once and kept in the data directory. */
+  id: string | undefined;
+  listenHost: string;
+  listenPort: number;
+  /** The URL other nodes and clients reach this node at. */
+  advertiseUrl: string;
+  dataDir: string;
+  joinUrls: string[];
+  clusterSecret: string | undefined;
+  token: string | undefined;
+  tlsCertFile: string | undefined;
+  tlsKeyFile: string | undefined;
+  logLevel: LogLevel;
+}
+
+/** Each flag and the environment variable it falls back to. */
+const serveFlags = {
+  id: "RAFTQ_ID",
+  listen: "RAFTQ_LISTEN",
+  advertise: "RAFTQ_ADVERTISE",
+  data: "RAFTQ_DATA",
+  join: "RAFTQ_JOIN",
+  "cluster-secret": "RAFTQ_CLUSTER_SECRET",
+  token: "RAFTQ_TOKEN",
+  "tls-cert": "RAFTQ_TLS_CERT",
+  "tls-key": "RAFTQ_TLS_KEY",
+  "log-level": "RAFTQ_LOG_LEVEL",
+} as const;
+
+type ServeFlag = keyof typeof serveFlags;
+
+export const serveDefaults = {
+  listen: "127.0.0.1:7400",
+  data: "./raftq-data",
+  logLevel: "info" as LogLevel,
+  minClusterSecretBytes: 16,
+};
+
+const idPattern = /^[A-Za-z0-9_.-]{1,64}$/;
+const logLevels: readonly LogLevel[] = ["debug", "info", "warn", "error"];
+
+/** Parses `HOST:PORT` (IPv6 hosts in brackets). */
+export function parseHostPort(value: string, what: string): { host: string; port: number } {
+  const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9.-]+)):(\d{1,5})$/.exec(value);
+  if (!m) throw new UsageError(`${what} "${value}" is not HOST:PORT (for example 127.0.0.1:7400)`);
+  const port = Number(m[3]);
+  if (port > 65535) throw new UsageError(`${what} "${value}" has a port above 65535`);
+  return { host: m[1] ?? m[2], port };
+}
+
+/** Whether `host` can only be reached from this machine. */
+export function isLoopbackHost(host: string): boolean {
+  return host === "localhost" || host === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
+/** Parses an http(s) URL given on the command line; returns it without a trailing slash. */
+export function parseHttpUrl(value: string, what: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new UsageError(`${what} "${value}" is not a URL (for example http://10.0.0.1:7400)`);
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    throw new UsageError(`${what} "${value}" must start with http:// or https://`);
+  }
+  if (url.username || url.password || url.search || url.hash) {
+    throw new UsageError(`${what} "${value}" must not carry credentials, a query or a fragment`);
+  }
+  return url.origin + url.pathname.replace(/\/+$/, "");
+}
+
+/** `raftq serve` arguments and environment to a validated configuration; throws UsageError. */
+export function parseServeArgs(
+  argv: string[],
+  env: Record<string, string | undefined>,
+): ServeConfig {
+  for (const arg of argv) {
+    const name = /^--([^=]+)/.exec(arg)?.[1];
+    if (arg.startsWith("-") && (name === undefined || !(name in serveFlags))) {
+      throw new UsageError(`serve: unknown flag ${arg.split("=")[0]} (see raftq --help)`);
+    }
+  }
+  let values: Partial<Record<ServeFlag, string>>;
+  try {
+    const options = Object.fromEntries(
+      Object.keys(serveFlags).map((name) => [name, { type: "string" as const }]),
+    );
+    const parsed = parseArgs({ args: argv, options, strict: true, allowPositionals: true });
+    if (parsed.positionals.length > 0) {
+      throw new UsageError(`serve takes no arguments, got "${parsed.positionals[0]}"`);
+    }
+    values = parsed.values as Partial<Record<ServeFlag, string>>;
+  } catch (err) {
+    if (err instanceof UsageError) throw err;
+    throw new UsageError(`serve: ${(err as Error).message.split("\n")[0]}`);
+  }
+  const get = (flag: ServeFlag): string | undefined => {
+    const v = values[flag] ?? env[serveFlags[flag]];
+    return v === undefined || v === "" ? undefined : v;
+  };
+
+  const id = get("id");
+  if (id !== undefined && !idPattern.test(id)) {
+    throw new UsageError(`--id "${id}" must be 1 to 64 characters of A-Z a-z 0-9 _ . -`);
+  }
+  const listen = parseHostPort(get("listen") ?? serveDefaults.listen, "--listen");
+  const tlsCertFile = get("tls-cert");
+  const tlsKeyFile = get("tls-key");
+  if ((tlsCertFile === undefined) !== (tlsKeyFile === undefined)) {
+    throw new UsageError("--tls-cert and --tls-key go together: give both or neither");
+  }
+  const scheme = tlsCertFile ? "https" : "http";
+  const listenAuthority = listen.host.includes(":")
+    ? `[${listen.host}]:${listen.port}`
+    : `${listen.host}:${listen.port}`;
+  const advertise = get("advertise");
+  const advertiseUrl = advertise
+    ? parseHttpUrl(advertise, "--advertise")
+    : `${scheme}://${listenAuthority}`;
+  const joinRaw = get("join");
+  const joinUrls = joinRaw === undefined
+    ? []
+    : joinRaw.split(",").map((u) => u.trim()).filter((u) => u !== "").map((u) =>
+      parseHttpUrl(u, "--join")
+    );
+  const clusterSecret = get("cluster-secret");
+  if (
+    clusterSecret !== undefined &&
+    new TextEncoder().encode(clusterSecret).length < serveDefaults.minClusterSecretBytes
+  ) {
+    throw new UsageError(
+      `--cluster-secret is shorter than ${serveDefaults.minClusterSecretBytes} bytes: use a long random value (for example: openssl rand -hex 32)`,
+    );
+  }
+  if (!isLoopbackHost(listen.host) && clusterSecret === undefined) {
+    throw new UsageError(
+      `refusing to listen on ${listen.host} without --cluster-secret (protected mode): set --cluster-secret (at least 16 bytes) or listen on 127.0.0.1`,
+    );
+  }
+  const logLevel = get("log-level") ?? serveDefaults.logLevel;
+  if (!logLevels.includes(logLevel as LogLevel)) {
+    throw new UsageError(`--log-level "${logLevel}" must be one of ${logLevels.join(", ")}`);
+  }
+  return {
+    id,
+    listenHost: listen.host,
+    listenPort: listen.port,
+    advertiseUrl,
+    dataDir: get("data") ?? serveDefaults.data,
+    joinUrls,
+    clusterSecret,
+    token: get("token"),
+    tlsCertFile,
+    tlsKeyFile,
+    logLevel: logLevel as LogLevel,
+  };
+}

@@ -1,0 +1,3 @@
+// The one place the product's version lives.
+
+export const VERSION = "0.1.0";

@@ -1,0 +1,222 @@
+// Log replication: consistency check, truncation, fast backtracking, commit rule, pipelining.
+
+import assert from "node:assert/strict";
+import {
+  type AppendMessage,
+  type AppendResponse,
+  bootstrapInit,
+  type Raft,
+} from "../../src/raft/mod.ts";
+import { appendMsg, drain, lone, TestCluster } from "./harness.ts";
+
+/** Makes a lone core leader with votes from b and c, and drains what that produced. */
+function makeLeader(r: Raft): void {
+  r.campaign();
+  r.step({ type: "voteResp", term: r.term + 1, from: "b", to: r.id, preVote: true, granted: true });
+  drain(r);
+  r.step({ type: "voteResp", term: r.term, from: "b", to: r.id, preVote: false, granted: true });
+  drain(r);
+  assert.equal(r.role, "leader");
+}
+
+function appendResp(r: Raft): AppendResponse {
+  const rd = drain(r);
+  const out = [...rd.messages, ...rd.persistedMessages].filter((m) => m.type === "appendResp");
+  assert.equal(out.length, 1);
+  return out[0] as AppendResponse;
+}
+
+Deno.test("append: rejected when prevIndex/prevTerm do not match, with a conflict hint", () => {
+  const r = lone("a", 3, [2, 2, 2]); // indexes 4..6 at term 2
+  r.step(appendMsg("b", "a", 3, 6, 3, [[7, 3]]));
+  const resp = appendResp(r);
+  assert.equal(resp.success, false);
+  assert.equal(resp.index, 6);
+  assert.equal(resp.hintTerm, 2, "the hint names the follower's term at the conflict");
+  assert.equal(r.log.lastIndex(), 6, "nothing appended");
+});
+
+Deno.test("append: a conflicting suffix is truncated and replaced", () => {
+  const r = lone("a", 3, [2, 2, 2]);
+  r.step(appendMsg("b", "a", 3, 4, 2, [[5, 3], [6, 3]], 4));
+  const resp = appendResp(r);
+  assert.equal(resp.success, true);
+  assert.equal(resp.index, 6);
+  assert.equal(r.log.term(5), 3);
+  assert.equal(r.log.term(6), 3);
+  assert.equal(r.log.lastIndex(), 6);
+  assert.equal(r.commit, 4);
+});
+
+Deno.test("append: matching entries are kept and a shorter (stale) append truncates nothing", () => {
+  const r = lone("a", 3, [3, 3, 3]);
+  r.step(appendMsg("b", "a", 3, 3, 1, [[4, 3]]));
+  assert.equal(appendResp(r).success, true);
+  assert.equal(r.log.lastIndex(), 6);
+});
+
+Deno.test("append: the commit index never passes the last entry this append verified", () => {
+  const r = lone("a", 3, [2, 2, 2]); // 4..6 may be stale
+  r.step(appendMsg("b", "a", 3, 3, 1, [[4, 2]], 6));
+  drain(r);
+  assert.equal(r.commit, 4);
+});
+
+Deno.test("append: acknowledged only after the write (response waits for persist)", () => {
+  const r = lone("a", 3);
+  r.step(appendMsg("b", "a", 3, 3, 1, [[4, 3]]));
+  const rd = drain(r);
+  assert.equal(rd.entries.length, 1);
+  assert.equal(rd.messages.length, 0);
+  assert.equal(rd.persistedMessages[0].type, "appendResp");
+});
+
+Deno.test("leader: an old-term entry on a majority is not committed until one of its own term is (§5.4.2)", () => {
+  const r = lone("a", 3, [2]); // index 4 at term 2
+  makeLeader(r); // term 4, no-op at 5
+  assert.equal(r.log.term(5), 4);
+  r.step({
+    type: "appendResp",
+    term: 4,
+    from: "b",
+    to: "a",
+    success: true,
+    index: 4,
+    hintIndex: 0,
+    hintTerm: 0,
+  });
+  drain(r);
+  assert.equal(r.commit, 3, "index 4 is on a majority but of an older term");
+  r.step({
+    type: "appendResp",
+    term: 4,
+    from: "b",
+    to: "a",
+    success: true,
+    index: 5,
+    hintIndex: 0,
+    hintTerm: 0,
+  });
+  drain(r);
+  assert.equal(r.commit, 5, "committing the no-op commits index 4 with it");
+});
+
+Deno.test("leader: its own entries count for commit only once durable", () => {
+  const r = lone("a", 1);
+  makeLeader(r);
+  const res = r.propose(["x"]);
+  assert.ok(res.ok);
+  // b acknowledges before the leader has written its own copy: 1 of 3 is no majority.
+  r.step({
+    type: "appendResp",
+    term: r.term,
+    from: "b",
+    to: "a",
+    success: true,
+    index: res.lastIndex,
+    hintIndex: 0,
+    hintTerm: 0,
+  });
+  assert.equal(r.commit < res.lastIndex, true);
+  drain(r); // the leader's write; advance() counts it
+  assert.equal(r.commit, res.lastIndex);
+});
+
+Deno.test("fast backtracking: a follower with a long divergent tail is repaired in few round trips", () => {
+  const c = new TestCluster(["a", "b", "c"]);
+  // b holds 50 entries of term 1 that nobody else has (it was a leader once, cut off).
+  const init = bootstrapInit(["a", "b", "c"].map((id) => ({ id, url: `test://${id}` })));
+  for (let i = 4; i < 54; i++) {
+    init.entries.push({ index: i, term: 1, kind: "normal", data: "stale" });
+  }
+  c.add("b", init);
+  c.isolate("b");
+  c.elect("a");
+  for (let i = 0; i < 60; i++) c.get("a").propose([`x${i}`]);
+  c.stabilize();
+  // A new leader starts probing b from the end of its own (long) log.
+  c.get("a").transferLeadership("c");
+  c.stabilize();
+  assert.equal(c.get("c").role, "leader");
+  c.heal();
+  c.tick("c");
+  let rejections = 0;
+  for (let round = 0; round < 100; round++) {
+    c.flush();
+    if (c.queue.length === 0) break;
+    const batch = c.queue;
+    c.queue = [];
+    for (const m of batch) {
+      if (m.type === "appendResp" && !m.success && m.from === "b") rejections++;
+      c.deliver(m);
+    }
+  }
+  const b = c.get("b");
+  assert.equal(b.log.lastIndex(), c.get("c").log.lastIndex());
+  assert.equal(b.log.term(4), 2, "the stale tail was replaced");
+  assert.ok(rejections <= 2, `repaired with ${rejections} rejections, not one per entry`);
+});
+
+Deno.test("pipelining: a leader sends several appends to a follower without waiting", () => {
+  const c = new TestCluster(["a", "b", "c"], { maxInflightAppends: 3 });
+  c.elect("a");
+  const a = c.get("a");
+  for (let i = 0; i < 5; i++) a.propose([`x${i}`]);
+  c.flush();
+  const toB = c.queue.filter((m) => m.type === "append" && m.to === "b") as AppendMessage[];
+  assert.equal(toB.length, 3, "up to the in-flight window, then paused");
+  c.stabilize();
+  assert.equal(c.get("b").log.lastIndex(), a.log.lastIndex());
+});
+
+Deno.test("batching: one proposal of many commands is one entry each and one message per follower", () => {
+  const c = new TestCluster(["a", "b", "c"]);
+  c.elect("a");
+  const res = c.get("a").propose(Array.from({ length: 100 }, (_, i) => `cmd${i}`));
+  assert.ok(res.ok);
+  assert.equal(res.lastIndex - res.firstIndex + 1, 100);
+  c.flush();
+  const appends = c.queue.filter((m) => m.type === "append") as AppendMessage[];
+  assert.equal(appends.length, 2);
+  assert.ok(appends.every((m) => m.entries.length === 100));
+  c.stabilize();
+  assert.equal(c.get("c").commit, res.lastIndex);
+});
+
+Deno.test("proposals to a follower are refused with not_leader", () => {
+  const c = new TestCluster(["a", "b", "c"]);
+  c.elect("a");
+  const res = c.get("b").propose(["x"]);
+  assert.equal(res.ok, false);
+  assert.equal(!res.ok && res.error, "not_leader");
+});
+
+Deno.test("committed entries are applied in order on every node", () => {
+  const c = new TestCluster(["a", "b", "c"]);
+  c.elect("a");
+  for (let i = 0; i < 10; i++) c.get("a").propose([`x${i}`]);
+  c.stabilize();
+  c.tick("a"); // a heartbeat carries the final commit index
+  c.stabilize();
+  const datas = (id: string) =>
+    c.nodes.get(id)!.applied.filter((e) => e.kind === "normal").map((e) => e.data);
+  assert.deepEqual(datas("a"), Array.from({ length: 10 }, (_, i) => `x${i}`));
+  assert.deepEqual(datas("b"), datas("a"));
+  assert.deepEqual(datas("c"), datas("a"));
+});
+
+Deno.test("a restarted follower keeps its log and catches up", () => {
+  const c = new TestCluster(["a", "b", "c"]);
+  c.elect("a");
+  c.get("a").propose(["before"]);
+  c.stabilize();
+  c.isolate("c");
+  c.get("a").propose(["while-down"]);
+  c.stabilize();
+  c.restart("c");
+  c.heal();
+  c.tick("a");
+  c.stabilize();
+  assert.equal(c.get("c").log.lastIndex(), c.get("a").log.lastIndex());
+  assert.equal(c.get("c").commit, c.get("a").commit);
+});

@@ -1,0 +1,129 @@
+// Snapshots: compaction, chunked InstallSnapshot, and catching up a node whose log was compacted.
+
+import assert from "node:assert/strict";
+import { emptyInit, type SnapshotMessage } from "../../src/raft/mod.ts";
+import { TestCluster } from "./harness.ts";
+
+/** A leader compacts its log at its applied index, keeping `data` as the snapshot. */
+function compactLeader(c: TestCluster, id: string, data: Uint8Array): number {
+  const node = c.nodes.get(id)!;
+  const meta = node.raft.compact(node.raft.applied);
+  node.snapshot = meta;
+  node.snapshotData = data;
+  node.entries = node.entries.filter((e) => e.index > meta.index);
+  return meta.index;
+}
+
+Deno.test("compaction forgets entries up to the snapshot and keeps their term", () => {
+  const c = new TestCluster(["a"]);
+  c.elect("a");
+  for (let i = 0; i < 10; i++) c.get("a").propose([`x${i}`]);
+  c.stabilize();
+  const index = compactLeader(c, "a", new Uint8Array([1]));
+  const log = c.get("a").log;
+  assert.equal(log.firstIndex(), index + 1);
+  assert.equal(log.term(index), c.get("a").term);
+  assert.equal(log.entry(index), undefined);
+  assert.throws(() => c.get("a").compact(c.get("a").applied + 1), RangeError);
+});
+
+Deno.test("a new node catches up by a chunked snapshot, then by the log", () => {
+  const c = new TestCluster(["a", "b", "c"], { snapshotChunkBytes: 4 });
+  c.elect("a");
+  for (let i = 0; i < 20; i++) c.get("a").propose([`x${i}`]);
+  c.stabilize();
+  const data = new TextEncoder().encode("state-machine-image-0123456789");
+  const snapIndex = compactLeader(c, "a", data);
+  c.add("d", emptyInit(), { snapshotChunkBytes: 4 });
+  assert.ok(c.get("a").proposeConfChange({ type: "addLearner", id: "d", url: "" }).ok);
+  c.flush();
+  const chunks: SnapshotMessage[] = [];
+  for (let round = 0; round < 200 && c.queue.length > 0; round++) {
+    const batch = c.queue;
+    c.queue = [];
+    for (const m of batch) {
+      if (m.type === "snapshot") chunks.push(m);
+      c.deliver(m);
+    }
+    c.flush();
+  }
+  assert.equal(chunks.length, Math.ceil(data.length / 4), "one message per 4-byte chunk");
+  const d = c.nodes.get("d")!;
+  assert.equal(d.snapshot.index, snapIndex);
+  const received = d.readies.flatMap((rd) => rd.snapshotChunks.map((ch) => [...ch.data])).flat();
+  assert.deepEqual(new Uint8Array(received), data, "the chunks reassemble the snapshot");
+  assert.equal(d.raft.log.lastIndex(), c.get("a").log.lastIndex(), "then the log follows");
+  assert.equal(d.raft.membership.members.length, 4);
+});
+
+Deno.test("a lost snapshot chunk is sent again", () => {
+  const c = new TestCluster(["a", "b"], { snapshotChunkBytes: 4, snapshotResendTicks: 2 });
+  c.elect("a");
+  for (let i = 0; i < 5; i++) c.get("a").propose([`x${i}`]);
+  c.stabilize();
+  compactLeader(c, "a", new TextEncoder().encode("0123456789ab"));
+  c.add("d", emptyInit(), { snapshotChunkBytes: 4 });
+  c.get("a").proposeConfChange({ type: "addLearner", id: "d", url: "" });
+  let lost = 0;
+  for (let round = 0; round < 100; round++) {
+    c.flush();
+    const batch = c.queue;
+    c.queue = [];
+    for (const m of batch) {
+      if (m.type === "snapshot" && m.offset === 4 && lost === 0) {
+        lost++;
+        continue;
+      }
+      c.deliver(m);
+    }
+    c.tick("a");
+  }
+  assert.equal(lost, 1);
+  assert.equal(c.nodes.get("d")!.snapshot.index, c.get("a").log.snapshot.index);
+});
+
+Deno.test("a chunk at an unexpected offset is answered with the offset wanted", () => {
+  const c = new TestCluster(["a", "b"]);
+  const b = c.get("b");
+  const meta = { index: 50, term: 3, membership: c.get("a").membership };
+  const lastBefore = b.log.lastIndex();
+  b.step({
+    type: "snapshot",
+    term: 3,
+    from: "a",
+    to: "b",
+    meta,
+    offset: 8,
+    chunk: new Uint8Array(4),
+    done: false,
+  });
+  c.flush();
+  const resp = c.queue.find((m) => m.type === "snapshotResp");
+  assert.ok(resp && resp.type === "snapshotResp");
+  assert.equal(resp.nextOffset, 0);
+  assert.equal(b.log.lastIndex(), lastBefore, "nothing installed");
+});
+
+Deno.test("a snapshot the follower's log already covers only advances its commit", () => {
+  const c = new TestCluster(["a", "b"]);
+  c.elect("a");
+  for (let i = 0; i < 5; i++) c.get("a").propose([`x${i}`]);
+  c.stabilize();
+  const a = c.get("a");
+  const b = c.get("b");
+  const meta = { index: a.log.lastIndex(), term: a.term, membership: a.membership };
+  const lastBefore = b.log.lastIndex();
+  b.step({
+    type: "snapshot",
+    term: a.term,
+    from: "a",
+    to: "b",
+    meta: { ...meta, index: meta.index },
+    offset: 0,
+    chunk: new Uint8Array(1),
+    done: true,
+  });
+  c.flush();
+  assert.equal(b.log.lastIndex(), lastBefore, "the log was kept");
+  assert.equal(c.nodes.get("b")!.readies.some((rd) => rd.snapshot !== null), false);
+});
