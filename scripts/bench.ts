@@ -1,0 +1,44 @@
+// `deno task bench`: every benchmark section; prints its figures and the command that made them.
+
+import { parseArgs } from "node:util";
+import { benchCommitThroughput, benchElectionTime } from "./bench/core_bench.ts";
+
+const sections = ["core"] as const;
+type Section = (typeof sections)[number];
+
+const { values } = parseArgs({
+  args: Deno.args,
+  options: { only: { type: "string" }, quick: { type: "boolean" } },
+  strict: true,
+});
+const only = values.only?.split(",") as Section[] | undefined;
+if (only?.some((s) => !sections.includes(s))) {
+  console.error(`Unknown section in --only: choose from ${sections.join(", ")}`);
+  Deno.exit(2);
+}
+const quick = values.quick === true;
+const command = `deno task bench${Deno.args.length ? " " + Deno.args.join(" ") : ""}`;
+const fmt = (n: number) => Math.round(n).toLocaleString("en-US");
+
+console.log(`# raftq benchmarks — ${new Date().toISOString()}`);
+console.log(`# command: ${command}`);
+console.log(
+  `# deno ${Deno.version.deno}, ${navigator.hardwareConcurrency} cores, ${Deno.build.os}/${Deno.build.arch}`,
+);
+
+if (!only || only.includes("core")) {
+  console.log("\n## Raft core (in memory, 3 nodes, instant delivery, 200-byte commands)");
+  console.log("| batch per proposal | committed entries/s | proposals/s |");
+  console.log("| ---: | ---: | ---: |");
+  for (const batch of [1, 16, 256]) {
+    const r = benchCommitThroughput(batch, quick ? 300 : 2000);
+    console.log(`| ${batch} | ${fmt(r.entriesPerSecond)} | ${fmt(r.proposalsPerSecond)} |`);
+  }
+  const e = benchElectionTime(quick ? 50 : 500);
+  console.log(
+    `\nElection after a leader crash (${e.trials} seeded trials, 3 voters, electionTicks=10, 1-5 ms delays, 10 ms ticks):`,
+  );
+  console.log(
+    `  ticks until a new leader has committed: median ${e.medianTicks}, p99 ${e.p99Ticks}, max ${e.maxTicks}`,
+  );
+}

@@ -1,0 +1,52 @@
+// The executable as a user runs it: --help, --version, and exit code 2 with one line for bad flags.
+
+import assert from "node:assert/strict";
+import { VERSION } from "../../src/version.ts";
+
+async function raftq(...args: string[]) {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-env", new URL("../../src/main.ts", import.meta.url).pathname, ...args],
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).output();
+  return {
+    code: out.code,
+    stdout: new TextDecoder().decode(out.stdout),
+    stderr: new TextDecoder().decode(out.stderr),
+  };
+}
+
+Deno.test("cli: --version prints the version", async () => {
+  const r = await raftq("--version");
+  assert.equal(r.code, 0);
+  assert.equal(r.stdout.trim(), `raftq ${VERSION}`);
+});
+
+Deno.test("cli: --help lists every command", async () => {
+  const r = await raftq("--help");
+  assert.equal(r.code, 0);
+  for (const cmd of ["serve", "status", "enqueue", "claim", "ack|nack", "members", "transfer"]) {
+    assert.ok(r.stdout.includes(`raftq ${cmd}`), cmd);
+  }
+});
+
+Deno.test("cli: a bad flag exits 2 with one line on stderr and no stack trace", async () => {
+  const r = await raftq("serve", "--listen", "0.0.0.0:7400");
+  assert.equal(r.code, 2);
+  const lines = r.stderr.trim().split("\n");
+  assert.equal(lines.length, 1);
+  assert.match(lines[0], /^raftq: refusing to listen on 0\.0\.0\.0/);
+  assert.ok(!r.stderr.includes("    at "));
+});
+
+Deno.test("cli: an unknown command exits 2", async () => {
+  const r = await raftq("frobnicate");
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /unknown command "frobnicate"/);
+});
+
+Deno.test("cli: `deno task start -- <args>` style leading -- is accepted", async () => {
+  const r = await raftq("--", "--version");
+  assert.equal(r.code, 0);
+});

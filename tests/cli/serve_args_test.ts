@@ -1,0 +1,99 @@
+// `raftq serve` flags and environment: defaults, precedence, and one clear error for bad input.
+
+import assert from "node:assert/strict";
+import { parseServeArgs } from "../../src/cli/serve_args.ts";
+import { UsageError } from "../../src/cli/usage_error.ts";
+
+Deno.test("serve: defaults match the contract", () => {
+  const c = parseServeArgs([], {});
+  assert.equal(c.listenHost, "127.0.0.1");
+  assert.equal(c.listenPort, 7400);
+  assert.equal(c.advertiseUrl, "http://127.0.0.1:7400");
+  assert.equal(c.dataDir, "./raftq-data");
+  assert.deepEqual(c.joinUrls, []);
+  assert.equal(c.id, undefined);
+  assert.equal(c.logLevel, "info");
+});
+
+Deno.test("serve: every flag is parsed", () => {
+  const c = parseServeArgs([
+    "--id=node-2",
+    "--listen",
+    "10.0.0.2:7500",
+    "--advertise",
+    "https://q2.example:7500/",
+    "--data",
+    "/var/lib/raftq",
+    "--join",
+    "http://10.0.0.1:7400, http://10.0.0.3:7400",
+    "--cluster-secret",
+    "0123456789abcdef0123",
+    "--token",
+    "tok",
+    "--tls-cert",
+    "c.pem",
+    "--tls-key",
+    "k.pem",
+    "--log-level",
+    "debug",
+  ], {});
+  assert.deepEqual(c, {
+    id: "node-2",
+    listenHost: "10.0.0.2",
+    listenPort: 7500,
+    advertiseUrl: "https://q2.example:7500",
+    dataDir: "/var/lib/raftq",
+    joinUrls: ["http://10.0.0.1:7400", "http://10.0.0.3:7400"],
+    clusterSecret: "0123456789abcdef0123",
+    token: "tok",
+    tlsCertFile: "c.pem",
+    tlsKeyFile: "k.pem",
+    logLevel: "debug",
+  });
+});
+
+Deno.test("serve: environment variables fill in, flags win", () => {
+  const env = { RAFTQ_LISTEN: "127.0.0.1:9000", RAFTQ_DATA: "/env/data", RAFTQ_TOKEN: "t1" };
+  const c = parseServeArgs(["--data", "/flag/data"], env);
+  assert.equal(c.listenPort, 9000);
+  assert.equal(c.dataDir, "/flag/data");
+  assert.equal(c.token, "t1");
+});
+
+Deno.test("serve: TLS makes the default advertise URL https, IPv6 hosts are bracketed", () => {
+  const c = parseServeArgs(["--listen", "[::1]:7401", "--tls-cert", "c", "--tls-key", "k"], {});
+  assert.equal(c.listenHost, "::1");
+  assert.equal(c.advertiseUrl, "https://[::1]:7401");
+});
+
+Deno.test("serve: bad input is one clear UsageError", () => {
+  const cases: [string[], RegExp][] = [
+    [["--bogus"], /unknown flag --bogus/],
+    [["--listen", "nowhere"], /HOST:PORT/],
+    [["--listen", "127.0.0.1:70000"], /above 65535/],
+    [["--listen", "0.0.0.0:7400"], /protected mode/],
+    [["--listen", "10.1.2.3:7400", "--cluster-secret", "short"], /shorter than 16 bytes/],
+    [["--id", "has space"], /--id/],
+    [["--advertise", "ftp://x"], /http/],
+    [["--join", "not a url"], /--join/],
+    [["--tls-cert", "c.pem"], /go together/],
+    [["--log-level", "loud"], /--log-level/],
+    [["extra"], /no arguments/],
+    [["--listen"], /argument missing/],
+  ];
+  for (const [argv, reason] of cases) {
+    assert.throws(() => parseServeArgs(argv, {}), (err: unknown) => {
+      assert.ok(err instanceof UsageError, `${argv}: ${err}`);
+      assert.match(err.message, reason);
+      assert.ok(!err.message.includes("\n"), "one line");
+      return true;
+    });
+  }
+});
+
+Deno.test("serve: a non-loopback listen is allowed with a long enough cluster secret", () => {
+  const c = parseServeArgs(["--listen", "0.0.0.0:7400"], {
+    RAFTQ_CLUSTER_SECRET: "a-long-enough-secret",
+  });
+  assert.equal(c.listenHost, "0.0.0.0");
+});
