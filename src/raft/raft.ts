@@ -195,16 +195,7 @@ export class Raft {
       if (m.type === "append" || m.type === "heartbeat") {
         // Tell a stale leader about the newer term so it steps down; without this a node that
         // was partitioned and rejected by pre-vote could wait forever.
-        this.#send({
-          type: "appendResp",
-          term: this.term,
-          from: this.id,
-          to: m.from,
-          success: false,
-          index: 0,
-          hintIndex: 0,
-          hintTerm: 0,
-        });
+        this.#sendAppendResponse(m.from, false, 0);
       } else if (m.type === "vote" && m.preVote) {
         this.#send(this.#voteResponse(m, false));
       }
@@ -607,16 +598,13 @@ export class Raft {
         Math.min(m.prevIndex, this.log.lastIndex()),
         m.prevTerm,
       );
-      this.#send({
-        type: "appendResp",
-        term: this.term,
-        from: this.id,
-        to: m.from,
-        success: false,
-        index: m.prevIndex,
+      this.#sendAppendResponse(
+        m.from,
+        false,
+        m.prevIndex,
         hintIndex,
-        hintTerm: this.log.term(hintIndex) ?? 0,
-      });
+        this.log.term(hintIndex) ?? 0,
+      );
       return;
     }
     const lastNew = m.prevIndex + m.entries.length;
@@ -705,7 +693,13 @@ export class Raft {
     this.#sendAppendResponse(m.from, true, meta.index);
   }
 
-  #sendAppendResponse(to: NodeId, success: boolean, index: number): void {
+  #sendAppendResponse(
+    to: NodeId,
+    success: boolean,
+    index: number,
+    hintIndex = 0,
+    hintTerm = 0,
+  ): void {
     const resp: AppendResponse = {
       type: "appendResp",
       term: this.term,
@@ -713,8 +707,8 @@ export class Raft {
       to,
       success,
       index,
-      hintIndex: 0,
-      hintTerm: 0,
+      hintIndex,
+      hintTerm,
     };
     this.#send(resp);
   }
