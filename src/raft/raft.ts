@@ -149,9 +149,12 @@ export class Raft {
     return { role: this.role, leader: this.leader, term: this.term };
   }
 
-  /** Whether this node may campaign: a voter that is not in the middle of installing a snapshot. */
+  /**
+   * Whether this node may campaign: a voter. (A half-received snapshot does not stop it: its
+   * sender may be gone for good, and the log it has is what the vote check judges.)
+   */
   promotable(): boolean {
-    return isVoter(this.membership, this.id) && this.#incoming === null;
+    return isVoter(this.membership, this.id);
   }
 
   /** Whether an entry of the current term is committed (a new leader's no-op has committed). */
@@ -446,6 +449,7 @@ export class Raft {
     if (this.term !== term) {
       this.term = term;
       this.vote = NONE;
+      this.#incoming = null; // a new term's leader starts any snapshot over
     }
     this.#dropReads();
     this.leader = NONE;

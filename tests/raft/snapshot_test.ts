@@ -127,3 +127,23 @@ Deno.test("a snapshot the follower's log already covers only advances its commit
   assert.equal(b.log.lastIndex(), lastBefore, "the log was kept");
   assert.equal(c.nodes.get("b")!.readies.some((rd) => rd.snapshot !== null), false);
 });
+
+Deno.test("a voter holding half a snapshot still campaigns when its leader is gone", () => {
+  const c = new TestCluster(["a", "b", "c"]);
+  const b = c.get("b");
+  b.step({
+    type: "snapshot",
+    term: 2,
+    from: "a",
+    to: "b",
+    meta: { index: 50, term: 2, membership: b.membership },
+    offset: 0,
+    chunk: new Uint8Array(4),
+    done: false,
+  });
+  c.flush();
+  c.queue = [];
+  c.isolate("a");
+  const leader = c.tickUntilLeader(["b", "c"]);
+  assert.ok(leader === "b" || leader === "c");
+});

@@ -5,7 +5,6 @@ import {
   type ConfChange,
   emptyInit,
   type Entry,
-  type HardState,
   isVoter,
   makeRaftConfig,
   memberIds,
@@ -13,14 +12,15 @@ import {
   type NodeId,
   parseMessage,
   Raft,
+  type RaftInit,
   type Ready,
-  type SnapshotMeta,
   voterIds,
 } from "../../src/raft/mod.ts";
 import { Checker, SafetyViolation } from "./checker.ts";
 import { Network, type NetworkFaults } from "./network.ts";
 import { Prng } from "./prng.ts";
-import { applyEntry, decodeSm, encodeSm, type SmState } from "./state_machine.ts";
+import { MemoryDisk, type SimDisk } from "./disk.ts";
+import { applyEntry, encodeSm } from "./state_machine.ts";
 
 export interface SimOptions {
   seed: number;
@@ -31,6 +31,8 @@ export interface SimOptions {
   /** Ticks the healed cluster gets to elect a leader and commit everywhere. */
   livenessTicks?: number;
   trace?: (line: string) => void;
+  /** Where nodes keep their durable state; in memory unless given. */
+  makeDisk?: (id: NodeId, init: RaftInit) => SimDisk;
 }
 
 export interface SimResult {
@@ -53,36 +55,19 @@ export class LivenessViolation extends Error {}
 const tickMs = 10;
 const electionTicks = 10;
 
-/** Everything a node keeps across a crash. */
-interface Disk {
-  hardState: HardState;
-  snapshot: { meta: SnapshotMeta; data: Uint8Array };
-  entries: Entry[];
-  sm: SmState;
-  incoming: Uint8Array[];
-}
-
 class SimNode {
   raft: Raft | null = null;
   removed = false;
   nextTickAt: number;
-  disk: Disk;
 
   constructor(
     readonly id: NodeId,
     readonly tickEveryMs: number,
     readonly rng: Prng,
-    init: ReturnType<typeof emptyInit>,
+    readonly disk: SimDisk,
     startAt: number,
   ) {
     this.nextTickAt = startAt + tickEveryMs;
-    this.disk = {
-      hardState: init.hardState,
-      snapshot: { meta: init.snapshot, data: encodeSm({ applied: 0, hash: 0, count: 0 }) },
-      entries: init.entries,
-      sm: { applied: 0, hash: 0, count: 0 },
-      incoming: [],
-    };
   }
 
   get live(): boolean {
@@ -90,7 +75,6 @@ class SimNode {
   }
 
   start(chunkBytes: number): Raft {
-    const disk = this.disk;
     const cfg = makeRaftConfig({
       id: this.id,
       electionTicks,
@@ -100,26 +84,15 @@ class SimNode {
       maxAppendBytes: 400,
       snapshotChunkBytes: chunkBytes,
       snapshotResendTicks: 3,
-      snapshotReader: (index, offset, maxBytes) => {
-        if (disk.snapshot.meta.index !== index) return null;
-        const data = disk.snapshot.data.subarray(offset, offset + maxBytes);
-        return { data, done: offset + maxBytes >= disk.snapshot.data.length };
-      },
+      snapshotReader: (index, offset, maxBytes) =>
+        this.disk.readSnapshotChunk(index, offset, maxBytes),
     });
-    this.raft = new Raft(cfg, {
-      hardState: disk.hardState,
-      snapshot: disk.snapshot.meta,
-      entries: [...disk.entries],
-      appliedIndex: disk.sm.applied,
-    });
+    this.raft = new Raft(cfg, this.disk.load());
     return this.raft;
   }
 
   termOnDisk(index: number): number | undefined {
-    const snap = this.disk.snapshot.meta;
-    if (index === snap.index) return snap.term;
-    const k = index - snap.index - 1;
-    return k >= 0 && k < this.disk.entries.length ? this.disk.entries[k].term : undefined;
+    return this.disk.termOnDisk(index);
   }
 }
 
@@ -211,10 +184,11 @@ export class Simulation {
     this.#trace?.(`t=${this.now} ${line}`);
   }
 
-  #addNode(id: NodeId, init: ReturnType<typeof emptyInit>): SimNode {
+  #addNode(id: NodeId, init: RaftInit): SimNode {
     const rng = this.rng.fork();
     const drift = rng.range(-2, 2);
-    const node = new SimNode(id, tickMs + drift, rng, init, this.now + rng.int(tickMs));
+    const disk = this.options.makeDisk?.(id, init) ?? new MemoryDisk(init);
+    const node = new SimNode(id, tickMs + drift, rng, disk, this.now + rng.int(tickMs));
     this.nodes.set(id, node);
     return node;
   }
@@ -291,6 +265,7 @@ export class Simulation {
       this.#persist(node, rd);
       for (const m of rd.persistedMessages) this.net.send(m, this.now);
       for (const e of rd.committedEntries) this.#apply(node, e);
+      if (rd.committedEntries.length > 0) node.disk.saveSm();
       for (const rs of rd.readStates) {
         const read = this.#pendingReads.get(rs.id);
         if (!read) continue;
@@ -313,42 +288,16 @@ export class Simulation {
   }
 
   #persist(node: SimNode, rd: Ready): void {
-    const disk = node.disk;
-    for (const chunk of rd.snapshotChunks) {
-      if (chunk.offset === 0) disk.incoming = [];
-      disk.incoming.push(chunk.data);
-    }
-    if (rd.snapshot) {
-      const size = disk.incoming.reduce((n, c) => n + c.length, 0);
-      const data = new Uint8Array(size);
-      let at = 0;
-      for (const c of disk.incoming) {
-        data.set(c, at);
-        at += c.length;
-      }
-      disk.incoming = [];
-      const sm = decodeSm(data);
-      disk.snapshot = { meta: rd.snapshot, data };
-      disk.entries = [];
-      disk.sm = sm;
-      this.checker.onSnapshotInstalled(node.id, rd.snapshot, sm);
+    const installed = node.disk.persist(rd);
+    if (installed && rd.snapshot) {
+      this.checker.onSnapshotInstalled(node.id, rd.snapshot, installed);
       this.result.snapshotsInstalled++;
       this.#log(`${node.id} installed snapshot ${rd.snapshot.index}`);
     }
     if (rd.entries.length > 0) {
-      const first = rd.entries[0].index;
-      const keep = first - disk.snapshot.meta.index - 1;
-      if (keep < 0) {
-        throw new Error(`${node.id}: asked to write entry ${first} inside its snapshot`);
-      }
-      disk.entries.length = Math.min(disk.entries.length, keep);
-      disk.entries.push(...rd.entries);
       this.checker.onPersistEntries(node.id, rd.entries, (i) => node.termOnDisk(i));
     }
-    if (rd.hardState) {
-      disk.hardState = rd.hardState;
-      this.checker.onHardState(node.id, rd.hardState);
-    }
+    if (rd.hardState) this.checker.onHardState(node.id, rd.hardState);
   }
 
   #apply(node: SimNode, e: Entry): void {
@@ -376,10 +325,9 @@ export class Simulation {
     const raft = node.raft;
     if (!raft) return;
     const disk = node.disk;
-    if (disk.sm.applied - disk.snapshot.meta.index < this.profile.compactEvery) return;
+    if (disk.sm.applied - disk.snapshotIndex() < this.profile.compactEvery) return;
     const meta = raft.compact(disk.sm.applied);
-    disk.snapshot = { meta, data: encodeSm(disk.sm) };
-    disk.entries = disk.entries.filter((e) => e.index > meta.index);
+    disk.saveSnapshot(meta, encodeSm(disk.sm));
   }
 
   #observe(): void {
@@ -389,7 +337,7 @@ export class Simulation {
     this.checker.checkDurable((index, term) => {
       for (const node of this.nodes.values()) {
         if (node.removed) continue;
-        if (node.disk.snapshot.meta.index >= index || node.termOnDisk(index) === term) return true;
+        if (node.disk.snapshotIndex() >= index || node.termOnDisk(index) === term) return true;
       }
       return false;
     });

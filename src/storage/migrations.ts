@@ -1,0 +1,99 @@
+// Schema migrations, run with Kysely's Migrator at start-up; newer schemas are refused.
+
+import { type Kysely, sql } from "kysely";
+import { type Migration, type MigrationProvider, Migrator } from "kysely/migration";
+import { StartupError } from "./errors.ts";
+
+// deno-lint-ignore no-explicit-any
+type AnyDb = Kysely<any>;
+
+/** Every migration, in order. Names sort in the order they must run. */
+export const migrations: Record<string, Migration> = {
+  "001_identity_and_log": {
+    async up(db: AnyDb) {
+      await db.schema.createTable("node_meta")
+        .addColumn("key", "text", (c) => c.primaryKey())
+        .addColumn("value", "text", (c) => c.notNull())
+        .execute();
+      await db.schema.createTable("raft_hard_state")
+        .addColumn("id", "integer", (c) => c.primaryKey().check(sql`id = 1`))
+        .addColumn("term", "integer", (c) => c.notNull())
+        .addColumn("vote", "text", (c) => c.notNull())
+        .addColumn("commit_index", "integer", (c) => c.notNull())
+        .execute();
+      await db.schema.createTable("raft_log")
+        .addColumn("idx", "integer", (c) => c.primaryKey())
+        .addColumn("term", "integer", (c) => c.notNull())
+        .addColumn("kind", "text", (c) => c.notNull())
+        .addColumn("data", "text", (c) => c.notNull())
+        .addColumn("change", "text")
+        .addColumn("checksum", "integer", (c) => c.notNull())
+        .execute();
+    },
+  },
+  "002_snapshots": {
+    async up(db: AnyDb) {
+      await db.schema.createTable("raft_snapshot")
+        .addColumn("id", "integer", (c) => c.primaryKey().check(sql`id = 1`))
+        .addColumn("idx", "integer", (c) => c.notNull())
+        .addColumn("term", "integer", (c) => c.notNull())
+        .addColumn("membership", "text", (c) => c.notNull())
+        .addColumn("size_bytes", "integer", (c) => c.notNull())
+        .addColumn("checksum", "integer", (c) => c.notNull())
+        .execute();
+      for (const table of ["raft_snapshot_chunk", "raft_incoming_chunk"]) {
+        await db.schema.createTable(table)
+          .addColumn("offset", "integer", (c) => c.primaryKey())
+          .addColumn("data", "blob", (c) => c.notNull())
+          .execute();
+      }
+      await db.schema.createTable("raft_incoming")
+        .addColumn("id", "integer", (c) => c.primaryKey().check(sql`id = 1`))
+        .addColumn("idx", "integer", (c) => c.notNull())
+        .addColumn("term", "integer", (c) => c.notNull())
+        .addColumn("membership", "text", (c) => c.notNull())
+        .execute();
+    },
+  },
+};
+
+class StaticProvider implements MigrationProvider {
+  constructor(readonly all: Record<string, Migration>) {}
+  getMigrations(): Promise<Record<string, Migration>> {
+    return Promise.resolve(this.all);
+  }
+}
+
+export const schemaVersion = Object.keys(migrations).length;
+
+/**
+ * Brings the schema up to date. A file whose recorded migrations include one this build does
+ * not know was written by a newer raftq: it is refused, untouched.
+ */
+export async function migrate(
+  db: AnyDb,
+  available: Record<string, Migration> = migrations,
+): Promise<void> {
+  const hasTable = await db.introspection.getTables({ withInternalKyselyTables: true });
+  if (hasTable.some((t) => t.name === "kysely_migration")) {
+    const done = await db.selectFrom("kysely_migration").select("name").execute();
+    const unknown = done.map((r) => r.name as string).filter((n) => !(n in available));
+    if (unknown.length > 0) {
+      throw new StartupError(
+        `the data directory was written by a newer raftq (schema ${
+          unknown.sort().at(-1)
+        }); this build knows schema ${Object.keys(available).length}: upgrade raftq`,
+      );
+    }
+  }
+  const migrator = new Migrator({ db, provider: new StaticProvider(available) });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error) {
+    const failed = results?.find((r) => r.status === "Error")?.migrationName ?? "unknown";
+    throw new StartupError(
+      `schema migration ${failed} failed: ${
+        error instanceof Error ? error.message : String(error)
+      }`,
+    );
+  }
+}

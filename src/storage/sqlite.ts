@@ -1,0 +1,112 @@
+// Synchronous execution of Kysely-compiled queries on node:sqlite, with a prepared-statement cache.
+
+import { DatabaseSync, type StatementSync } from "node:sqlite";
+import type { Compilable, CompiledQuery } from "kysely";
+
+type SqlValue = null | number | bigint | string | Uint8Array;
+
+export interface RunResult {
+  changes: number;
+  lastInsertRowid: number;
+}
+
+/** Upper bound on cached prepared statements; past it the cache starts over. */
+const maxCachedStatements = 256;
+
+/**
+ * One SQLite connection. Every statement is built and compiled by Kysely; this class only
+ * executes the compiled SQL, reusing one prepared statement per distinct SQL text, so the hot
+ * path never re-parses SQL.
+ */
+export class SqliteConnection {
+  readonly db: DatabaseSync;
+  #statements = new Map<string, StatementSync>();
+  #depth = 0;
+
+  constructor(path: string) {
+    this.db = new DatabaseSync(path);
+  }
+
+  #prepare(sql: string): StatementSync {
+    let st = this.#statements.get(sql);
+    if (!st) {
+      if (this.#statements.size >= maxCachedStatements) this.#statements.clear();
+      st = this.db.prepare(sql);
+      this.#statements.set(sql, st);
+    }
+    return st;
+  }
+
+  static #params(parameters: readonly unknown[]): SqlValue[] {
+    return parameters.map((
+      p,
+    ) => (typeof p === "boolean" ? (p ? 1 : 0) : p === undefined ? null : p)) as SqlValue[];
+  }
+
+  /** Runs a compiled query and returns its rows (empty for statements without a result). */
+  executeCompiled<R>(
+    query: CompiledQuery,
+  ): { rows: R[]; changes: number; lastInsertRowid: number } {
+    const st = this.#prepare(query.sql);
+    const params = SqliteConnection.#params(query.parameters);
+    if (st.columns().length > 0) {
+      return { rows: st.all(...params) as R[], changes: 0, lastInsertRowid: 0 };
+    }
+    const r = st.run(...params);
+    return { rows: [], changes: Number(r.changes), lastInsertRowid: Number(r.lastInsertRowid) };
+  }
+
+  all<R>(query: Compilable<R>): R[] {
+    return this.executeCompiled<R>(query.compile()).rows;
+  }
+
+  first<R>(query: Compilable<R>): R | undefined {
+    return this.all(query)[0];
+  }
+
+  run(query: Compilable<unknown>): RunResult {
+    const r = this.executeCompiled(query.compile());
+    return { changes: r.changes, lastInsertRowid: r.lastInsertRowid };
+  }
+
+  /**
+   * Runs `fn` in one IMMEDIATE transaction (one fsync at commit); nested calls join the outer
+   * transaction. Any throw rolls the whole transaction back.
+   */
+  transaction<T>(
+    begin: CompiledQuery,
+    commit: CompiledQuery,
+    rollback: CompiledQuery,
+    fn: () => T,
+  ): T {
+    if (this.#depth > 0) {
+      this.#depth++;
+      try {
+        return fn();
+      } finally {
+        this.#depth--;
+      }
+    }
+    this.executeCompiled(begin);
+    this.#depth = 1;
+    try {
+      const result = fn();
+      this.executeCompiled(commit);
+      return result;
+    } catch (err) {
+      try {
+        if (this.db.isTransaction) this.executeCompiled(rollback);
+      } catch {
+        // The original error matters more than a failed rollback.
+      }
+      throw err;
+    } finally {
+      this.#depth = 0;
+    }
+  }
+
+  close(): void {
+    this.#statements.clear();
+    if (this.db.isOpen) this.db.close();
+  }
+}

@@ -1,0 +1,204 @@
+// The Raft storage against real SQLite files: every operation, and restart round trips.
+
+import assert from "node:assert/strict";
+import type { Entry, SnapshotMeta } from "../../src/raft/mod.ts";
+import { openDataDir } from "../../src/storage/data_dir.ts";
+import { StorageFatalError } from "../../src/storage/errors.ts";
+import { RaftStorage } from "../../src/storage/raft_storage.ts";
+import { tempDir, withDataDir } from "./helpers.ts";
+
+const entry = (index: number, term: number, data = `d${index}`): Entry => ({
+  index,
+  term,
+  kind: "normal",
+  data,
+});
+const noBatch = { hardState: null, entries: [], snapshotChunks: [], snapshot: null };
+const membership = { members: [{ id: "a", url: "http://a", voter: true }] };
+
+Deno.test("storage: an empty file loads as an empty log", async () => {
+  await withDataDir((dd) => {
+    const s = new RaftStorage(dd.db);
+    const state = s.load();
+    assert.deepEqual(state.hardState, { term: 0, vote: "", commit: 0 });
+    assert.equal(state.snapshot.index, 0);
+    assert.deepEqual(state.entries, []);
+  });
+});
+
+Deno.test("storage: entries, conf changes and hard state survive a reopen", async () => {
+  const dir = await tempDir();
+  try {
+    let dd = await openDataDir(dir);
+    const s = new RaftStorage(dd.db);
+    const conf: Entry = {
+      index: 3,
+      term: 2,
+      kind: "conf",
+      data: "",
+      change: { type: "addLearner", id: "b", url: "http://b" },
+    };
+    s.persist({
+      ...noBatch,
+      entries: [entry(1, 1), entry(2, 1), conf, { index: 4, term: 2, kind: "noop", data: "" }],
+      hardState: { term: 2, vote: "a", commit: 3 },
+    });
+    dd.close();
+    dd = await openDataDir(dir);
+    const loaded = new RaftStorage(dd.db).load();
+    assert.deepEqual(loaded.hardState, { term: 2, vote: "a", commit: 3 });
+    assert.equal(loaded.entries.length, 4);
+    assert.deepEqual(loaded.entries[2], conf);
+    assert.equal(loaded.entries[3].kind, "noop");
+    dd.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("storage: writing entries from index i replaces the stored suffix from i", async () => {
+  await withDataDir((dd) => {
+    const s = new RaftStorage(dd.db);
+    s.persist({ ...noBatch, entries: [1, 2, 3, 4, 5].map((i) => entry(i, 1)) });
+    s.persist({ ...noBatch, entries: [entry(3, 2, "new3")] });
+    const { entries } = s.load();
+    assert.deepEqual(entries.map((e) => [e.index, e.term]), [[1, 1], [2, 1], [3, 2]]);
+    assert.equal(s.lastIndex(), 3);
+    assert.equal(s.term(3), 2);
+  });
+});
+
+Deno.test("storage: a large batch of mixed sizes round-trips in order", async () => {
+  await withDataDir((dd) => {
+    const s = new RaftStorage(dd.db);
+    const batch = Array.from({ length: 1337 }, (_, k) => entry(k + 1, 1, "x".repeat(k % 300)));
+    s.persist({ ...noBatch, entries: batch });
+    assert.deepEqual(s.load().entries, batch);
+  });
+});
+
+Deno.test("storage: range reads honour a byte budget", async () => {
+  await withDataDir((dd) => {
+    const s = new RaftStorage(dd.db);
+    s.persist({ ...noBatch, entries: [1, 2, 3, 4].map((i) => entry(i, 1, "y".repeat(100))) });
+    assert.equal(s.entries(1, 5).length, 4);
+    assert.equal(s.entries(1, 5, 250).length, 2);
+    assert.equal(s.entries(1, 5, 1).length, 1);
+    assert.equal(s.entries(2, 4).map((e) => e.index).join(), "2,3");
+  });
+});
+
+Deno.test("storage: a damaged entry is refused when read, never served", async () => {
+  await withDataDir((dd) => {
+    const s = new RaftStorage(dd.db);
+    s.persist({ ...noBatch, entries: [entry(1, 1), entry(2, 1)] });
+    dd.db.conn.db.exec("UPDATE raft_log SET data = 'tampered' WHERE idx = 2");
+    assert.throws(() => s.load(), (err: unknown) => {
+      assert.ok(err instanceof StorageFatalError);
+      assert.match(err.message, /entry 2 fails its checksum/);
+      return true;
+    });
+  });
+});
+
+Deno.test("storage: a snapshot is saved, read in chunks, and compacts the log", async () => {
+  await withDataDir((dd) => {
+    const s = new RaftStorage(dd.db);
+    s.persist({ ...noBatch, entries: Array.from({ length: 20 }, (_, k) => entry(k + 1, 1)) });
+    const data = new Uint8Array(700_000).map((_, i) => i % 251);
+    const meta: SnapshotMeta = { index: 15, term: 1, membership };
+    s.saveSnapshot(meta, data);
+    assert.deepEqual(s.snapshotMeta(), meta);
+    assert.deepEqual(s.snapshotData(), data);
+    const loaded = s.load();
+    assert.equal(loaded.entries[0].index, 16);
+    assert.equal(s.firstIndex(), 16);
+    assert.equal(s.term(15), 1);
+    // Chunked reads, across the 256 KiB row boundaries.
+    const parts: Uint8Array[] = [];
+    for (let offset = 0;;) {
+      const c = s.readSnapshotChunk(15, offset, 100_000)!;
+      parts.push(c.data);
+      offset += c.data.length;
+      if (c.done) break;
+    }
+    assert.deepEqual(new Uint8Array(parts.flatMap((p) => [...p])), data);
+    assert.equal(s.readSnapshotChunk(14, 0, 10), null, "an older snapshot is gone");
+  });
+});
+
+Deno.test("storage: received chunks install a snapshot, restore the state machine, drop the log", async () => {
+  await withDataDir((dd) => {
+    const s = new RaftStorage(dd.db);
+    s.persist({ ...noBatch, entries: [entry(1, 1), entry(2, 1)] });
+    const meta: SnapshotMeta = { index: 40, term: 3, membership };
+    const data = new TextEncoder().encode("the-state-machine");
+    s.persist({
+      ...noBatch,
+      snapshotChunks: [{ meta, offset: 0, data: data.subarray(0, 5), done: false }],
+    });
+    let restored: Uint8Array | null = null;
+    s.persist({
+      ...noBatch,
+      snapshotChunks: [{ meta, offset: 5, data: data.subarray(5), done: true }],
+      snapshot: meta,
+      hardState: { term: 3, vote: "", commit: 40 },
+    }, (d) => {
+      restored = d;
+    });
+    assert.deepEqual(restored, data);
+    const loaded = s.load();
+    assert.deepEqual(loaded.snapshot, meta);
+    assert.deepEqual(loaded.entries, []);
+    assert.deepEqual(s.snapshotData(), data);
+  });
+});
+
+Deno.test("storage: a failed restore rolls the whole install back", async () => {
+  await withDataDir((dd) => {
+    const s = new RaftStorage(dd.db);
+    s.persist({ ...noBatch, entries: [entry(1, 1)] });
+    const meta: SnapshotMeta = { index: 9, term: 2, membership };
+    assert.throws(() =>
+      s.persist({
+        ...noBatch,
+        snapshotChunks: [{ meta, offset: 0, data: new Uint8Array([1]), done: true }],
+        snapshot: meta,
+      }, () => {
+        throw new Error("bad snapshot");
+      })
+    );
+    assert.equal(s.load().entries.length, 1);
+    assert.equal(s.snapshotMeta().index, 0);
+  });
+});
+
+Deno.test("storage: a write that SQLite refuses is a StorageFatalError and changes nothing", async () => {
+  await withDataDir((dd) => {
+    const s = new RaftStorage(dd.db);
+    s.persist({ ...noBatch, entries: [entry(1, 1)] });
+    dd.db.conn.db.exec("PRAGMA query_only = ON");
+    assert.throws(
+      () => s.persist({ ...noBatch, entries: [entry(2, 1)] }),
+      StorageFatalError,
+    );
+    dd.db.conn.db.exec("PRAGMA query_only = OFF");
+    assert.equal(s.load().entries.length, 1);
+  });
+});
+
+Deno.test("storage: node identity is kept in the file", async () => {
+  const dir = await tempDir();
+  try {
+    let dd = await openDataDir(dir);
+    new RaftStorage(dd.db).setMeta("node_id", "n1");
+    new RaftStorage(dd.db).setMeta("node_id", "n1");
+    dd.close();
+    dd = await openDataDir(dir);
+    assert.equal(new RaftStorage(dd.db).getMeta("node_id"), "n1");
+    assert.equal(new RaftStorage(dd.db).getMeta("cluster_id"), undefined);
+    dd.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
