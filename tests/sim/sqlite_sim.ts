@@ -1,7 +1,6 @@
 // Runs simulator seeds with every node's durable state in a real SQLite data directory.
 
-import { openDataDir } from "../../src/storage/data_dir.ts";
-import { type DataDir } from "../../src/storage/data_dir.ts";
+import { type DataDir, openDataDir } from "../../src/storage/data_dir.ts";
 import { SqliteDisk } from "./disk.ts";
 import { runSeed, type SimOptions, type SimResult } from "./simulation.ts";
 
