@@ -10,8 +10,6 @@ const table = (() => {
   return t;
 })();
 
-const encoder = new TextEncoder();
-
 /** Continues a CRC-32 over `bytes`; start with 0. */
 export function crc32(bytes: Uint8Array, crc = 0): number {
   let c = ~crc;
@@ -19,13 +17,20 @@ export function crc32(bytes: Uint8Array, crc = 0): number {
   return ~c >>> 0;
 }
 
-/** CRC-32 of the UTF-8 encoding of `parts`, each followed by a NUL separator. */
+/** Continues a CRC-32 over the UTF-16 code units of `text` (low byte, then high byte). */
+export function crc32Text(text: string, crc = 0): number {
+  let c = ~crc;
+  for (let i = 0; i < text.length; i++) {
+    const u = text.charCodeAt(i);
+    c = table[(c ^ u) & 0xff] ^ (c >>> 8);
+    c = table[(c ^ (u >>> 8)) & 0xff] ^ (c >>> 8);
+  }
+  return ~c >>> 0;
+}
+
+/** CRC-32 over `parts`, each followed by a NUL separator (no encoding step on the hot path). */
 export function crc32Strings(parts: readonly string[]): number {
   let crc = 0;
-  const sep = new Uint8Array([0]);
-  for (const p of parts) {
-    crc = crc32(encoder.encode(p), crc);
-    crc = crc32(sep, crc);
-  }
+  for (const p of parts) crc = crc32Text(p + "\0", crc);
   return crc;
 }

@@ -1,6 +1,6 @@
 // Durable Raft state in SQLite: the log, hard state, snapshots and incoming snapshot chunks.
 
-import { sql } from "kysely";
+import { type CompiledQuery, sql } from "kysely";
 import {
   type ConfChange,
   emptySnapshot,
@@ -64,6 +64,11 @@ function toRow(e: Entry): RaftLogTable {
   };
 }
 
+/** A row's values in raft_log's column order, as Kysely lays out INSERT parameters. */
+function rowParams(r: RaftLogTable): unknown[] {
+  return [r.idx, r.term, r.kind, r.data, r.change, r.checksum];
+}
+
 function fromRow(row: RaftLogTable): Entry {
   const entry: Entry = {
     index: row.idx,
@@ -82,6 +87,7 @@ function fromRow(row: RaftLogTable): Entry {
 
 export class RaftStorage {
   readonly #db: Database;
+  readonly #inserts = new Map<number, CompiledQuery>();
 
   constructor(db: Database) {
     this.#db = db;
@@ -205,9 +211,29 @@ export class RaftStorage {
     while (at < entries.length) {
       const size = insertSizes.find((n) => n <= entries.length - at)!;
       const rows = entries.slice(at, at + size).map(toRow);
-      this.#c.run(this.#k.insertInto("raft_log").values(rows));
+      this.#c.executeCompiled({ ...this.#insertFor(rows), parameters: rows.flatMap(rowParams) });
       at += size;
     }
+  }
+
+  /**
+   * The compiled multi-row INSERT for `rows.length` rows, built by Kysely once per size and then
+   * reused with new parameters, so the hot path neither builds nor compiles SQL.
+   */
+  #insertFor(rows: RaftLogTable[]): CompiledQuery {
+    let compiled = this.#inserts.get(rows.length);
+    if (!compiled) {
+      compiled = this.#k.insertInto("raft_log").values(rows).compile();
+      const expected = rows.flatMap(rowParams);
+      if (
+        compiled.parameters.length !== expected.length ||
+        compiled.parameters.some((p, i) => p !== expected[i])
+      ) {
+        throw new Error("raft_log INSERT parameters are not in row-major column order");
+      }
+      this.#inserts.set(rows.length, compiled);
+    }
+    return compiled;
   }
 
   #writeHardState(hs: HardState): void {
