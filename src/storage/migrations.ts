@@ -55,6 +55,55 @@ export const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  "003_queue": {
+    async up(db: AnyDb) {
+      await db.schema.createTable("queue_state")
+        .addColumn("id", "integer", (c) => c.primaryKey().check(sql`id = 1`))
+        .addColumn("applied_index", "integer", (c) => c.notNull())
+        .addColumn("now_ms", "integer", (c) => c.notNull())
+        .execute();
+      await db.schema.createTable("jobs")
+        .addColumn("id", "text", (c) => c.primaryKey())
+        .addColumn("queue", "text", (c) => c.notNull())
+        .addColumn("state", "text", (c) => c.notNull())
+        .addColumn("priority", "integer", (c) => c.notNull())
+        .addColumn("seq", "integer", (c) => c.notNull())
+        .addColumn("payload", "text", (c) => c.notNull())
+        .addColumn("result", "text")
+        .addColumn("last_error", "text")
+        .addColumn("attempts", "integer", (c) => c.notNull())
+        .addColumn("max_attempts", "integer", (c) => c.notNull())
+        .addColumn("available_at", "integer", (c) => c.notNull())
+        .addColumn("lease", "text")
+        .addColumn("lease_expires_at", "integer")
+        .addColumn("worker", "text")
+        .addColumn("idempotency_key", "text")
+        .addColumn("created_at", "integer", (c) => c.notNull())
+        .addColumn("updated_at", "integer", (c) => c.notNull())
+        .addColumn("finished_at", "integer")
+        .execute();
+      // Claim: the best ready job of a queue is the first row of this index.
+      await db.schema.createIndex("jobs_claim").on("jobs")
+        .columns(["queue", "state", "priority desc", "available_at", "seq"]).execute();
+      await db.schema.createIndex("jobs_due").on("jobs").columns(["state", "available_at"])
+        .execute();
+      await db.schema.createIndex("jobs_lease_expiry").on("jobs")
+        .columns(["state", "lease_expires_at"]).execute();
+      await db.schema.createIndex("jobs_finished").on("jobs")
+        .columns(["queue", "state", "finished_at"]).execute();
+      await db.schema.createIndex("jobs_retention").on("jobs").columns(["finished_at"])
+        .where(sql.ref("finished_at"), "is not", null).execute();
+      await db.schema.createTable("idempotency")
+        .addColumn("queue", "text", (c) => c.notNull())
+        .addColumn("key", "text", (c) => c.notNull())
+        .addColumn("job_id", "text", (c) => c.notNull())
+        .addColumn("created_at", "integer", (c) => c.notNull())
+        .addPrimaryKeyConstraint("idempotency_pk", ["queue", "key"])
+        .execute();
+      await db.schema.createIndex("idempotency_age").on("idempotency").column("created_at")
+        .execute();
+    },
+  },
 };
 
 class StaticProvider implements MigrationProvider {

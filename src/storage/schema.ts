@@ -48,7 +48,53 @@ export interface RaftIncomingTable {
   membership: string;
 }
 
+/** The queue state machine's bookkeeping (id = 1): applied index and the leader's clock. */
+export interface QueueStateTable {
+  id: number;
+  applied_index: number;
+  /** Highest leader stamp applied: the queue's clock, never going back. */
+  now_ms: number;
+}
+
+export type JobState = "ready" | "delayed" | "leased" | "done" | "dead" | "cancelled";
+
+/** One job. Times are leader-stamped milliseconds since the epoch. */
+export interface JobsTable {
+  id: string;
+  queue: string;
+  state: JobState;
+  priority: number;
+  /** Enqueue order (log index * 10000 + position in the batch), the last tie-breaker. */
+  seq: number;
+  payload: string;
+  result: string | null;
+  last_error: string | null;
+  attempts: number;
+  max_attempts: number;
+  /** When a delayed job becomes ready; for a ready job, since when it is. */
+  available_at: number;
+  /** The fencing token of the current (or last) lease: the claim's log index. */
+  lease: string | null;
+  lease_expires_at: number | null;
+  worker: string | null;
+  idempotency_key: string | null;
+  created_at: number;
+  updated_at: number;
+  finished_at: number | null;
+}
+
+/** Idempotency keys, kept 24 h per queue. */
+export interface IdempotencyTable {
+  queue: string;
+  key: string;
+  job_id: string;
+  created_at: number;
+}
+
 export interface Tables {
+  queue_state: QueueStateTable;
+  jobs: JobsTable;
+  idempotency: IdempotencyTable;
   node_meta: NodeMetaTable;
   raft_hard_state: RaftHardStateTable;
   raft_log: RaftLogTable;

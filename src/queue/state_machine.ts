@@ -1,0 +1,625 @@
+// The replicated job queue: applies committed entries to SQLite tables, deterministically.
+
+import { type CompiledQuery, sql } from "kysely";
+import type { Entry } from "../raft/mod.ts";
+import type { Database } from "../storage/database.ts";
+import { prepare } from "../storage/prepared.ts";
+import type { IdempotencyTable, JobsTable, JobState } from "../storage/schema.ts";
+import { retryDelayMs } from "./backoff.ts";
+import { decodeCommand, type JsonValue, type NewJob, type QueueCommand } from "./commands.ts";
+
+export const idempotencyWindowMs = 24 * 60 * 60 * 1000;
+/** Rows a single tick purges at most, so one entry never stalls the apply loop. */
+const purgeBatchRows = 1000;
+
+export interface ClaimedJob {
+  id: string;
+  payload: JsonValue;
+  attempt: number;
+  lease: string;
+  leaseExpiresAt: number;
+}
+
+export type ApplyError = {
+  type: "error";
+  code: "lease_mismatch" | "not_found" | "conflict" | "invalid_command";
+  message: string;
+};
+
+export type ApplyResult =
+  | {
+    type: "enqueued";
+    jobs: { id: string; state: JobState; deduplicated: boolean }[];
+  }
+  | { type: "claimed"; jobs: ClaimedJob[] }
+  | { type: "acked"; id: string }
+  | { type: "nacked"; id: string; state: JobState }
+  | { type: "extended"; id: string; leaseExpiresAt: number }
+  | { type: "cancelled"; id: string }
+  | { type: "retried"; id: string }
+  | { type: "ticked"; expired: number; purged: number }
+  | { type: "none" }
+  | ApplyError;
+
+export interface JobView {
+  id: string;
+  queue: string;
+  state: JobState;
+  attempts: number;
+  maxAttempts: number;
+  priority: number;
+  payload: JsonValue;
+  result?: JsonValue;
+  lastError?: string;
+  createdAt: number;
+  updatedAt: number;
+  availableAt?: number;
+  leaseExpiresAt?: number;
+  finishedAt?: number;
+}
+
+export interface QueueStats {
+  name: string;
+  ready: number;
+  delayed: number;
+  leased: number;
+  done: number;
+  dead: number;
+  cancelled: number;
+}
+
+interface QueueSnapshot {
+  v: 1;
+  appliedIndex: number;
+  nowMs: number;
+  jobs: JobsTable[];
+  idempotency: IdempotencyTable[];
+}
+
+const err = (code: ApplyError["code"], message: string): ApplyError => ({
+  type: "error",
+  code,
+  message,
+});
+
+export function jobView(row: JobsTable): JobView {
+  const view: JobView = {
+    id: row.id,
+    queue: row.queue,
+    state: row.state,
+    attempts: row.attempts,
+    maxAttempts: row.max_attempts,
+    priority: row.priority,
+    payload: JSON.parse(row.payload),
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+  if (row.result !== null) view.result = JSON.parse(row.result);
+  if (row.last_error !== null) view.lastError = row.last_error;
+  if (row.state === "delayed" || row.state === "ready") view.availableAt = row.available_at;
+  if (row.state === "leased" && row.lease_expires_at !== null) {
+    view.leaseExpiresAt = row.lease_expires_at;
+  }
+  if (row.finished_at !== null) view.finishedAt = row.finished_at;
+  return view;
+}
+
+/**
+ * Applies entries in log order. Never reads the local clock or random numbers: time is the
+ * highest leader stamp seen so far, so every replica ends with identical tables. The applied
+ * index is written in the same transaction as the changes it covers.
+ */
+export class QueueStateMachine {
+  readonly #db: Database;
+  #now = 0;
+  #applied = 0;
+  /** Called with a queue's name when jobs may have become ready in it (long-poll wake-up). */
+  onReady: (queue: string) => void = () => {};
+
+  readonly #q;
+
+  constructor(db: Database) {
+    this.#db = db;
+    const k = db.kysely;
+    this.#q = {
+      state: prepare([], () => k.selectFrom("queue_state").selectAll()),
+      saveState: prepare(
+        ["applied", "now"],
+        (p) =>
+          k.insertInto("queue_state").values({ id: 1, applied_index: p.applied, now_ms: p.now })
+            .onConflict((oc) =>
+              oc.column("id").doUpdateSet({ applied_index: p.applied, now_ms: p.now })
+            ),
+      ),
+      job: prepare(["id"], (p) => k.selectFrom("jobs").selectAll().where("id", "=", p.id)),
+      insertJob: prepare(
+        [
+          "id",
+          "queue",
+          "state",
+          "priority",
+          "seq",
+          "payload",
+          "maxAttempts",
+          "availableAt",
+          "key",
+          "now",
+        ],
+        (p) =>
+          k.insertInto("jobs").values({
+            id: p.id,
+            queue: p.queue,
+            state: p.state,
+            priority: p.priority,
+            seq: p.seq,
+            payload: p.payload,
+            result: null,
+            last_error: null,
+            attempts: 0,
+            max_attempts: p.maxAttempts,
+            available_at: p.availableAt,
+            lease: null,
+            lease_expires_at: null,
+            worker: null,
+            idempotency_key: p.key,
+            created_at: p.now,
+            updated_at: p.now,
+            finished_at: null,
+          }),
+      ),
+      idem: prepare(
+        ["queue", "key"],
+        (p) =>
+          k.selectFrom("idempotency").selectAll().where("queue", "=", p.queue).where(
+            "key",
+            "=",
+            p.key,
+          ),
+      ),
+      saveIdem: prepare(
+        ["queue", "key", "jobId", "now"],
+        (p) =>
+          k.insertInto("idempotency").values({
+            queue: p.queue,
+            key: p.key,
+            job_id: p.jobId,
+            created_at: p.now,
+          })
+            .onConflict((oc) =>
+              oc.columns(["queue", "key"]).doUpdateSet({ job_id: p.jobId, created_at: p.now })
+            ),
+      ),
+      best: prepare(
+        ["queue", "limit"],
+        (p) =>
+          k.selectFrom("jobs").selectAll().where("queue", "=", p.queue).where("state", "=", "ready")
+            .orderBy("priority", "desc").orderBy("available_at").orderBy("seq").limit(p.limit),
+      ),
+      lease: prepare(
+        ["id", "lease", "expires", "worker", "now"],
+        (p) =>
+          k.updateTable("jobs").set((eb) => ({
+            state: "leased",
+            lease: p.lease,
+            lease_expires_at: p.expires,
+            attempts: eb("attempts", "+", 1),
+            worker: p.worker,
+            updated_at: p.now,
+          })).where("id", "=", p.id),
+      ),
+      finish: prepare(["id", "state", "result", "error", "now"], (p) =>
+        k.updateTable("jobs").set({
+          state: p.state,
+          result: p.result,
+          last_error: p.error,
+          lease_expires_at: null,
+          finished_at: p.now,
+          updated_at: p.now,
+        }).where("id", "=", p.id)),
+      requeue: prepare(
+        ["id", "state", "availableAt", "error", "now"],
+        (p) =>
+          k.updateTable("jobs").set({
+            state: p.state,
+            available_at: p.availableAt,
+            last_error: p.error,
+            lease_expires_at: null,
+            worker: null,
+            updated_at: p.now,
+          }).where("id", "=", p.id),
+      ),
+      extend: prepare(
+        ["id", "expires", "now"],
+        (p) =>
+          k.updateTable("jobs").set({ lease_expires_at: p.expires, updated_at: p.now }).where(
+            "id",
+            "=",
+            p.id,
+          ),
+      ),
+      revive: prepare(["id", "now"], (p) =>
+        k.updateTable("jobs").set({
+          state: "ready",
+          attempts: 0,
+          available_at: p.now,
+          finished_at: null,
+          updated_at: p.now,
+        }).where("id", "=", p.id)),
+      dueDelayed: prepare(
+        ["now"],
+        (p) =>
+          k.selectFrom("jobs").select(["id", "queue"]).where("state", "=", "delayed")
+            .where("available_at", "<=", p.now),
+      ),
+      promote: prepare(
+        ["now"],
+        (p) =>
+          k.updateTable("jobs").set({ state: "ready", updated_at: p.now }).where(
+            "state",
+            "=",
+            "delayed",
+          )
+            .where("available_at", "<=", p.now),
+      ),
+      expired: prepare(
+        ["now"],
+        (p) =>
+          k.selectFrom("jobs").select(["id", "queue", "attempts", "max_attempts"]).where(
+            "state",
+            "=",
+            "leased",
+          )
+            .where("lease_expires_at", "<=", p.now),
+      ),
+      purgeJobs: prepare(
+        ["before", "limit"],
+        (p) =>
+          k.deleteFrom("jobs").where(
+            "id",
+            "in",
+            (eb) =>
+              eb.selectFrom("jobs").select("id").where("finished_at", "is not", null)
+                .where("finished_at", "<", p.before).limit(p.limit),
+          ),
+      ),
+      purgeIdem: prepare(["before", "limit"], (p) =>
+        k.deleteFrom("idempotency").where(
+          sql<number>`rowid`,
+          "in",
+          k.selectFrom("idempotency").select(sql<number>`rowid`.as("r"))
+            .where("created_at", "<", p.before).limit(p.limit),
+        )),
+    };
+    const row = this.#all<{ applied_index: number; now_ms: number }>(this.#q.state({}))[0];
+    this.#applied = row?.applied_index ?? 0;
+    this.#now = row?.now_ms ?? 0;
+  }
+
+  #all<R>(q: CompiledQuery): R[] {
+    return this.#db.conn.executeCompiled<R>(q).rows;
+  }
+
+  #run(q: CompiledQuery): number {
+    return this.#db.conn.executeCompiled(q).changes;
+  }
+
+  get appliedIndex(): number {
+    return this.#applied;
+  }
+
+  /** The queue's clock: the highest leader stamp applied. */
+  get nowMs(): number {
+    return this.#now;
+  }
+
+  /**
+   * Applies entries (committed, in order, starting right after the applied index) in one
+   * transaction, and returns the result of each normal entry by index.
+   */
+  applyEntries(entries: readonly Entry[]): Map<number, ApplyResult> {
+    const results = new Map<number, ApplyResult>();
+    if (entries.length === 0) return results;
+    const woken = new Set<string>();
+    const prevApplied = this.#applied;
+    const prevNow = this.#now;
+    try {
+      this.#db.transaction(() => {
+        for (const e of entries) {
+          if (e.index <= this.#applied) continue; // already applied (replayed after a restart)
+          if (e.index !== this.#applied + 1) {
+            throw new Error(`apply gap: entry ${e.index} after applied ${this.#applied}`);
+          }
+          if (e.kind === "normal") results.set(e.index, this.#applyOne(e, woken));
+          this.#applied = e.index;
+        }
+        this.#run(this.#q.saveState({ applied: this.#applied, now: this.#now }));
+      });
+    } catch (error) {
+      this.#applied = prevApplied;
+      this.#now = prevNow;
+      throw error;
+    }
+    for (const queue of woken) this.onReady(queue);
+    return results;
+  }
+
+  #applyOne(e: Entry, woken: Set<string>): ApplyResult {
+    const logged = decodeCommand(e.data);
+    if (!logged) return err("invalid_command", `entry ${e.index} holds no valid command`);
+    if (logged.stampMs > this.#now) {
+      this.#now = logged.stampMs;
+      this.#processDue(woken);
+    }
+    return this.#execute(logged.cmd, e.index, woken);
+  }
+
+  /** Promotes due delayed jobs and expires due leases, as of the queue's clock. */
+  #processDue(woken: Set<string>): number {
+    const now = this.#now;
+    for (const r of this.#all<{ queue: string }>(this.#q.dueDelayed({ now }))) woken.add(r.queue);
+    this.#run(this.#q.promote({ now }));
+    const expired = this.#all<
+      { id: string; queue: string; attempts: number; max_attempts: number }
+    >(
+      this.#q.expired({ now }),
+    );
+    for (const j of expired) {
+      if (j.attempts >= j.max_attempts) {
+        this.#run(
+          this.#q.finish({ id: j.id, state: "dead", result: null, error: "lease expired", now }),
+        );
+      } else {
+        this.#run(
+          this.#q.requeue({
+            id: j.id,
+            state: "ready",
+            availableAt: now,
+            error: "lease expired",
+            now,
+          }),
+        );
+        woken.add(j.queue);
+      }
+    }
+    return expired.length;
+  }
+
+  #job(id: string): JobsTable | undefined {
+    return this.#all<JobsTable>(this.#q.job({ id }))[0];
+  }
+
+  #execute(cmd: QueueCommand, index: number, woken: Set<string>): ApplyResult {
+    const now = this.#now;
+    switch (cmd.type) {
+      case "enqueue":
+        return this.#enqueue(cmd.queue, cmd.jobs, index, woken);
+      case "claim": {
+        const rows = this.#all<JobsTable>(this.#q.best({ queue: cmd.queue, limit: cmd.max }));
+        const lease = String(index);
+        const expires = now + cmd.leaseMs;
+        return {
+          type: "claimed",
+          jobs: rows.map((row) => {
+            this.#run(this.#q.lease({ id: row.id, lease, expires, worker: cmd.worker, now }));
+            return {
+              id: row.id,
+              payload: JSON.parse(row.payload),
+              attempt: row.attempts + 1,
+              lease,
+              leaseExpiresAt: expires,
+            };
+          }),
+        };
+      }
+      case "ack": {
+        const job = this.#job(cmd.id);
+        if (!job) return err("not_found", `job ${cmd.id} does not exist`);
+        // A retried ack of the same lease is answered as the first was: completion stays single.
+        if (job.state === "done" && job.lease === cmd.lease) return { type: "acked", id: job.id };
+        if (job.state !== "leased" || job.lease !== cmd.lease) return this.#mismatch(job);
+        const result = cmd.result === undefined ? null : JSON.stringify(cmd.result);
+        this.#run(
+          this.#q.finish({ id: job.id, state: "done", result, error: job.last_error, now }),
+        );
+        return { type: "acked", id: job.id };
+      }
+      case "nack": {
+        const job = this.#job(cmd.id);
+        if (!job) return err("not_found", `job ${cmd.id} does not exist`);
+        if (job.state !== "leased" || job.lease !== cmd.lease) return this.#mismatch(job);
+        const error = cmd.error ?? job.last_error;
+        if (job.attempts >= job.max_attempts) {
+          this.#run(this.#q.finish({ id: job.id, state: "dead", result: null, error, now }));
+          return { type: "nacked", id: job.id, state: "dead" };
+        }
+        const delay = cmd.retryDelayMs ?? retryDelayMs(job.id, job.attempts);
+        const state: JobState = delay > 0 ? "delayed" : "ready";
+        this.#run(this.#q.requeue({ id: job.id, state, availableAt: now + delay, error, now }));
+        if (state === "ready") woken.add(job.queue);
+        return { type: "nacked", id: job.id, state };
+      }
+      case "extend": {
+        const job = this.#job(cmd.id);
+        if (!job) return err("not_found", `job ${cmd.id} does not exist`);
+        if (job.state !== "leased" || job.lease !== cmd.lease) return this.#mismatch(job);
+        this.#run(this.#q.extend({ id: job.id, expires: now + cmd.leaseMs, now }));
+        return { type: "extended", id: job.id, leaseExpiresAt: now + cmd.leaseMs };
+      }
+      case "cancel": {
+        const job = this.#job(cmd.id);
+        if (!job) return err("not_found", `job ${cmd.id} does not exist`);
+        if (job.state === "done") return err("conflict", `job ${cmd.id} is already done`);
+        if (job.state !== "cancelled") {
+          this.#run(
+            this.#q.finish({
+              id: job.id,
+              state: "cancelled",
+              result: null,
+              error: job.last_error,
+              now,
+            }),
+          );
+        }
+        return { type: "cancelled", id: job.id };
+      }
+      case "retryDead": {
+        const job = this.#job(cmd.id);
+        if (!job || job.queue !== cmd.queue) {
+          return err("not_found", `job ${cmd.id} is not in queue ${cmd.queue}`);
+        }
+        if (job.state !== "dead") return err("conflict", `job ${cmd.id} is ${job.state}, not dead`);
+        this.#run(this.#q.revive({ id: job.id, now }));
+        woken.add(job.queue);
+        return { type: "retried", id: job.id };
+      }
+      case "tick": {
+        const expired = this.#processDue(woken);
+        const purged = this.#run(
+          this.#q.purgeJobs({ before: now - cmd.retentionMs, limit: purgeBatchRows }),
+        );
+        this.#run(this.#q.purgeIdem({ before: now - idempotencyWindowMs, limit: purgeBatchRows }));
+        return { type: "ticked", expired, purged };
+      }
+    }
+  }
+
+  #mismatch(job: JobsTable): ApplyError {
+    return err(
+      "lease_mismatch",
+      `that lease is no longer job ${job.id}'s (the job is ${job.state}${
+        job.state === "leased" ? " under a newer lease" : ""
+      })`,
+    );
+  }
+
+  #enqueue(queue: string, jobs: NewJob[], index: number, woken: Set<string>): ApplyResult {
+    const now = this.#now;
+    const out: { id: string; state: JobState; deduplicated: boolean }[] = [];
+    jobs.forEach((job, k) => {
+      if (job.idempotencyKey !== undefined) {
+        const seen =
+          this.#all<IdempotencyTable>(this.#q.idem({ queue, key: job.idempotencyKey }))[0];
+        if (seen && seen.created_at > now - idempotencyWindowMs) {
+          const first = this.#job(seen.job_id);
+          out.push({ id: seen.job_id, state: first?.state ?? "done", deduplicated: true });
+          return;
+        }
+      }
+      const id = `${index}-${k}`;
+      const state: JobState = job.delayMs > 0 ? "delayed" : "ready";
+      this.#run(this.#q.insertJob({
+        id,
+        queue,
+        state,
+        priority: job.priority,
+        seq: index * 10_000 + k,
+        payload: JSON.stringify(job.payload),
+        maxAttempts: job.maxAttempts,
+        availableAt: now + job.delayMs,
+        key: job.idempotencyKey ?? null,
+        now,
+      }));
+      if (job.idempotencyKey !== undefined) {
+        this.#run(this.#q.saveIdem({ queue, key: job.idempotencyKey, jobId: id, now }));
+      }
+      if (state === "ready") woken.add(queue);
+      out.push({ id, state, deduplicated: false });
+    });
+    return { type: "enqueued", jobs: out };
+  }
+
+  // ------------------------------------------------------------ reads
+
+  getJob(id: string): JobView | null {
+    const row = this.#job(id);
+    return row ? jobView(row) : null;
+  }
+
+  queueStats(): QueueStats[] {
+    const rows = this.#db.conn.all(
+      this.#db.kysely.selectFrom("jobs").select(["queue", "state"])
+        .select((eb) => eb.fn.countAll<number>().as("n")).groupBy(["queue", "state"]).orderBy(
+          "queue",
+        ),
+    );
+    const byQueue = new Map<string, QueueStats>();
+    for (const r of rows) {
+      let s = byQueue.get(r.queue);
+      if (!s) {
+        s = { name: r.queue, ready: 0, delayed: 0, leased: 0, done: 0, dead: 0, cancelled: 0 };
+        byQueue.set(r.queue, s);
+      }
+      s[r.state] = Number(r.n);
+    }
+    return [...byQueue.values()];
+  }
+
+  /** Whether `queue` has a job a claim would take now. */
+  hasReady(queue: string): boolean {
+    return this.#all(this.#q.best({ queue, limit: 1 })).length > 0;
+  }
+
+  /** Dead letters of a queue, newest first; `before` is the cursor a previous page returned. */
+  deadLetters(queue: string, limit: number, before?: { finishedAt: number; id: string }) {
+    let q = this.#db.kysely.selectFrom("jobs").selectAll().where("queue", "=", queue)
+      .where("state", "=", "dead");
+    if (before) {
+      q = q.where((eb) =>
+        eb.or([
+          eb("finished_at", "<", before.finishedAt),
+          eb.and([eb("finished_at", "=", before.finishedAt), eb("id", "<", before.id)]),
+        ])
+      );
+    }
+    const rows = this.#db.conn.all(
+      q.orderBy("finished_at", "desc").orderBy("id", "desc").limit(limit + 1),
+    );
+    const page = rows.slice(0, limit).map(jobView);
+    const last = rows.length > limit ? rows[limit - 1] : undefined;
+    return {
+      jobs: page,
+      next: last ? `${last.finished_at}:${last.id}` : null,
+    };
+  }
+
+  // ------------------------------------------------------------ snapshots
+
+  snapshot(): Uint8Array {
+    const k = this.#db.kysely;
+    const snap: QueueSnapshot = {
+      v: 1,
+      appliedIndex: this.#applied,
+      nowMs: this.#now,
+      jobs: this.#db.conn.all(k.selectFrom("jobs").selectAll().orderBy("id")),
+      idempotency: this.#db.conn.all(
+        k.selectFrom("idempotency").selectAll().orderBy("queue").orderBy("key"),
+      ),
+    };
+    return new TextEncoder().encode(JSON.stringify(snap));
+  }
+
+  /** Replaces every table with a snapshot's content (inside the caller's install transaction). */
+  restore(data: Uint8Array, index: number): void {
+    const snap = JSON.parse(new TextDecoder().decode(data)) as QueueSnapshot;
+    if (snap?.v !== 1 || !Array.isArray(snap.jobs) || !Array.isArray(snap.idempotency)) {
+      throw new Error("snapshot data is not a raftq queue snapshot");
+    }
+    if (snap.appliedIndex !== index) {
+      throw new Error(`snapshot data is at ${snap.appliedIndex}, its metadata says ${index}`);
+    }
+    const k = this.#db.kysely;
+    this.#db.transaction(() => {
+      this.#db.conn.run(k.deleteFrom("jobs"));
+      this.#db.conn.run(k.deleteFrom("idempotency"));
+      for (let i = 0; i < snap.jobs.length; i += 200) {
+        this.#db.conn.run(k.insertInto("jobs").values(snap.jobs.slice(i, i + 200)));
+      }
+      for (let i = 0; i < snap.idempotency.length; i += 500) {
+        this.#db.conn.run(k.insertInto("idempotency").values(snap.idempotency.slice(i, i + 500)));
+      }
+      this.#run(this.#q.saveState({ applied: snap.appliedIndex, now: snap.nowMs }));
+    });
+    this.#applied = snap.appliedIndex;
+    this.#now = snap.nowMs;
+  }
+}

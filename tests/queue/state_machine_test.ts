@@ -1,0 +1,323 @@
+// The queue state machine, command by command, edge by edge, against a real SQLite file.
+
+import assert from "node:assert/strict";
+import type { Entry } from "../../src/raft/mod.ts";
+import { encodeCommand, type NewJob, type QueueCommand } from "../../src/queue/commands.ts";
+import { type ApplyResult, QueueStateMachine } from "../../src/queue/state_machine.ts";
+import { openDataDir } from "../../src/storage/data_dir.ts";
+import type { DataDir } from "../../src/storage/data_dir.ts";
+
+/** A state machine over a temp data directory, fed entries with increasing indexes. */
+class Harness {
+  index = 0;
+  constructor(readonly dd: DataDir, readonly sm: QueueStateMachine) {}
+
+  static async open(): Promise<Harness> {
+    const dir = await Deno.makeTempDir({ prefix: "raftq-queue-" });
+    const dd = await openDataDir(dir);
+    return new Harness(dd, new QueueStateMachine(dd.db));
+  }
+
+  apply(stampMs: number, cmd: QueueCommand): ApplyResult {
+    const index = ++this.index;
+    const entry: Entry = { index, term: 1, kind: "normal", data: encodeCommand(cmd, stampMs) };
+    return this.sm.applyEntries([entry]).get(index)!;
+  }
+
+  enqueue(stampMs: number, queue: string, ...jobs: Partial<NewJob>[]) {
+    const full = jobs.map((j) => ({
+      payload: null,
+      delayMs: 0,
+      priority: 0,
+      maxAttempts: 5,
+      ...j,
+    }));
+    const r = this.apply(stampMs, { type: "enqueue", queue, jobs: full });
+    assert.equal(r.type, "enqueued");
+    return r.type === "enqueued" ? r.jobs : [];
+  }
+
+  claim(stampMs: number, queue: string, max = 1, leaseMs = 30_000) {
+    const r = this.apply(stampMs, { type: "claim", queue, worker: "w", max, leaseMs });
+    assert.equal(r.type, "claimed");
+    return r.type === "claimed" ? r.jobs : [];
+  }
+
+  async close(): Promise<void> {
+    this.dd.close();
+    await Deno.remove(this.dd.dir, { recursive: true });
+  }
+}
+
+async function withHarness(fn: (h: Harness) => void | Promise<void>): Promise<void> {
+  const h = await Harness.open();
+  try {
+    await fn(h);
+  } finally {
+    await h.close();
+  }
+}
+
+Deno.test("queue: enqueue makes a ready job; its view and the queue counts show it", () =>
+  withHarness((h) => {
+    const [job] = h.enqueue(1000, "emails", { payload: { to: "a@b" }, priority: 3 });
+    assert.deepEqual(job, { id: "1-0", state: "ready", deduplicated: false });
+    const view = h.sm.getJob("1-0")!;
+    assert.deepEqual(view.payload, { to: "a@b" });
+    assert.equal(view.state, "ready");
+    assert.equal(view.priority, 3);
+    assert.equal(view.maxAttempts, 5);
+    assert.equal(view.createdAt, 1000);
+    assert.deepEqual(h.sm.queueStats(), [
+      { name: "emails", ready: 1, delayed: 0, leased: 0, done: 0, dead: 0, cancelled: 0 },
+    ]);
+  }));
+
+Deno.test("queue: claims take higher priority first, then the oldest ready job", () =>
+  withHarness((h) => {
+    h.enqueue(1000, "q", { payload: "low-old", priority: 1 });
+    h.enqueue(1001, "q", { payload: "high", priority: 9 });
+    h.enqueue(1002, "q", { payload: "low-new", priority: 1 });
+    h.enqueue(1003, "other", { payload: "elsewhere", priority: 9 });
+    const order = [1, 2, 3].map((i) => h.claim(2000 + i, "q")[0]?.payload);
+    assert.deepEqual(order, ["high", "low-old", "low-new"]);
+    assert.deepEqual(h.claim(3000, "q"), []);
+  }));
+
+Deno.test("queue: a claim of max N takes up to N jobs under one lease", () =>
+  withHarness((h) => {
+    h.enqueue(1000, "q", {}, {}, {});
+    const jobs = h.claim(1001, "q", 2);
+    assert.equal(jobs.length, 2);
+    assert.equal(jobs[0].lease, jobs[1].lease);
+    assert.equal(jobs[0].attempt, 1);
+    assert.equal(jobs[0].leaseExpiresAt, 1001 + 30_000);
+  }));
+
+Deno.test("queue: a delayed job becomes claimable once the leader's clock passes its time", () =>
+  withHarness((h) => {
+    const [job] = h.enqueue(1000, "q", { delayMs: 5000 });
+    assert.equal(job.state, "delayed");
+    assert.deepEqual(h.claim(5999, "q"), []);
+    const got = h.claim(6000, "q");
+    assert.equal(got[0]?.id, job.id);
+  }));
+
+Deno.test("queue: time never goes back: an older stamp changes nothing about due jobs", () =>
+  withHarness((h) => {
+    h.enqueue(10_000, "q", { delayMs: 100 });
+    assert.deepEqual(h.claim(5_000, "q"), [], "a stamp behind the clock does not move it");
+    assert.equal(h.sm.nowMs, 10_000);
+    assert.equal(h.claim(10_100, "q").length, 1);
+  }));
+
+Deno.test("queue: ack with the current lease completes the job; a retried ack answers the same", () =>
+  withHarness((h) => {
+    h.enqueue(1000, "q", {});
+    const [job] = h.claim(1001, "q");
+    const r = h.apply(1002, { type: "ack", id: job.id, lease: job.lease, result: { ok: 1 } });
+    assert.deepEqual(r, { type: "acked", id: job.id });
+    const again = h.apply(1003, { type: "ack", id: job.id, lease: job.lease });
+    assert.deepEqual(again, { type: "acked", id: job.id });
+    const view = h.sm.getJob(job.id)!;
+    assert.equal(view.state, "done");
+    assert.deepEqual(view.result, { ok: 1 }, "the second ack did not overwrite the result");
+  }));
+
+Deno.test("queue: leases fence: after expiry and a new claim, the old lease changes nothing", () =>
+  withHarness((h) => {
+    h.enqueue(1000, "q", {});
+    const [first] = h.claim(1000, "q", 1, 5000);
+    // The lease expires (by the leader's clock); the job is ready again, attempt counted.
+    const [second] = h.claim(7000, "q", 1, 5000);
+    assert.equal(second.id, first.id);
+    assert.equal(second.attempt, 2);
+    assert.ok(Number(second.lease) > Number(first.lease), "leases strictly increase");
+    for (const cmd of ["ack", "nack"] as const) {
+      const r = h.apply(7001, { type: cmd, id: first.id, lease: first.lease });
+      assert.equal(r.type, "error");
+      assert.equal(r.type === "error" && r.code, "lease_mismatch");
+    }
+    const ext = h.apply(7002, { type: "extend", id: first.id, lease: first.lease, leaseMs: 1 });
+    assert.equal(ext.type === "error" && ext.code, "lease_mismatch");
+    assert.equal(h.sm.getJob(first.id)!.state, "leased");
+    assert.deepEqual(h.apply(7003, { type: "ack", id: second.id, lease: second.lease }), {
+      type: "acked",
+      id: second.id,
+    });
+  }));
+
+Deno.test("queue: an ack after the lease expired is refused even before anyone reclaims", () =>
+  withHarness((h) => {
+    h.enqueue(1000, "q", {});
+    const [job] = h.claim(1000, "q", 1, 1000);
+    const r = h.apply(2000, { type: "ack", id: job.id, lease: job.lease });
+    assert.equal(r.type === "error" && r.code, "lease_mismatch");
+    assert.equal(h.sm.getJob(job.id)!.state, "ready");
+  }));
+
+Deno.test("queue: extend pushes the lease expiry from the leader's clock", () =>
+  withHarness((h) => {
+    h.enqueue(1000, "q", {});
+    const [job] = h.claim(1000, "q", 1, 1000);
+    const r = h.apply(1500, { type: "extend", id: job.id, lease: job.lease, leaseMs: 10_000 });
+    assert.deepEqual(r, { type: "extended", id: job.id, leaseExpiresAt: 11_500 });
+    assert.deepEqual(h.claim(5000, "q"), [], "still leased");
+  }));
+
+Deno.test("queue: nack retries with exponential backoff, then dead after maxAttempts", () =>
+  withHarness((h) => {
+    h.enqueue(0, "q", { maxAttempts: 3 });
+    let now = 1000;
+    const delays: number[] = [];
+    for (let attempt = 1; attempt <= 3; attempt++) {
+      const [job] = h.claim(now, "q");
+      assert.equal(job?.attempt, attempt, `attempt ${attempt} was claimable`);
+      const r = h.apply(now, {
+        type: "nack",
+        id: job.id,
+        lease: job.lease,
+        error: `boom ${attempt}`,
+      });
+      if (attempt < 3) {
+        assert.deepEqual(r, { type: "nacked", id: job.id, state: "delayed" });
+        const view = h.sm.getJob(job.id)!;
+        delays.push(view.availableAt! - now);
+        now = view.availableAt!;
+      } else {
+        assert.deepEqual(r, { type: "nacked", id: job.id, state: "dead" });
+      }
+    }
+    assert.ok(delays[0] >= 800 && delays[0] < 1200, `first retry ~1 s, was ${delays[0]}`);
+    assert.ok(delays[1] >= 1600 && delays[1] < 2400, `second retry ~2 s, was ${delays[1]}`);
+    const view = h.sm.getJob("1-0")!;
+    assert.equal(view.state, "dead");
+    assert.equal(view.lastError, "boom 3");
+  }));
+
+Deno.test("queue: nack with retryDelayMs 0 makes the job ready at once", () =>
+  withHarness((h) => {
+    h.enqueue(0, "q", {});
+    const [job] = h.claim(1, "q");
+    const r = h.apply(2, { type: "nack", id: job.id, lease: job.lease, retryDelayMs: 0 });
+    assert.deepEqual(r, { type: "nacked", id: job.id, state: "ready" });
+    assert.equal(h.claim(2, "q")[0]?.attempt, 2);
+  }));
+
+Deno.test("queue: a lease expiring on the last attempt makes the job dead", () =>
+  withHarness((h) => {
+    h.enqueue(0, "q", { maxAttempts: 1 });
+    h.claim(0, "q", 1, 100);
+    h.apply(200, { type: "tick", retentionMs: 1e9 });
+    const view = h.sm.getJob("1-0")!;
+    assert.equal(view.state, "dead");
+    assert.equal(view.lastError, "lease expired");
+  }));
+
+Deno.test("queue: dead letters are listed newest first, paginated, and can be retried", () =>
+  withHarness((h) => {
+    for (let i = 0; i < 3; i++) {
+      h.enqueue(i * 10, "q", { maxAttempts: 1, payload: i });
+      const [job] = h.claim(i * 10 + 1, "q");
+      h.apply(i * 10 + 2, { type: "nack", id: job.id, lease: job.lease });
+    }
+    const page1 = h.sm.deadLetters("q", 2);
+    assert.deepEqual(page1.jobs.map((j) => j.payload), [2, 1]);
+    assert.ok(page1.next);
+    const [finishedAt, id] = [Number(page1.next!.split(":")[0]), page1.next!.split(":")[1]];
+    const page2 = h.sm.deadLetters("q", 2, { finishedAt, id });
+    assert.deepEqual(page2.jobs.map((j) => j.payload), [0]);
+    assert.equal(page2.next, null);
+    const r = h.apply(100, { type: "retryDead", queue: "q", id: page2.jobs[0].id });
+    assert.equal(r.type, "retried");
+    const again = h.claim(101, "q");
+    assert.equal(again[0]?.payload, 0);
+    assert.equal(again[0]?.attempt, 1, "attempts start over");
+    const notDead = h.apply(102, { type: "retryDead", queue: "q", id: again[0].id });
+    assert.equal(notDead.type === "error" && notDead.code, "conflict");
+    const wrongQueue = h.apply(103, { type: "retryDead", queue: "other", id: page1.jobs[0].id });
+    assert.equal(wrongQueue.type === "error" && wrongQueue.code, "not_found");
+  }));
+
+Deno.test("queue: an idempotency key returns the first job for 24 hours, then is forgotten", () =>
+  withHarness((h) => {
+    const [a] = h.enqueue(0, "q", { idempotencyKey: "k1" });
+    const [b] = h.enqueue(1000, "q", { idempotencyKey: "k1" });
+    assert.deepEqual(b, { id: a.id, state: "ready", deduplicated: true });
+    const [other] = h.enqueue(1000, "other", { idempotencyKey: "k1" });
+    assert.equal(other.deduplicated, false, "keys are per queue");
+    const day = 24 * 60 * 60 * 1000;
+    h.apply(day + 1, { type: "tick", retentionMs: 1e12 });
+    const [c] = h.enqueue(day + 2, "q", { idempotencyKey: "k1" });
+    assert.equal(c.deduplicated, false);
+    assert.notEqual(c.id, a.id);
+  }));
+
+Deno.test("queue: done and dead jobs are purged by a tick after the retention period", () =>
+  withHarness((h) => {
+    h.enqueue(0, "q", {}, {});
+    const [job] = h.claim(10, "q");
+    h.apply(20, { type: "ack", id: job.id, lease: job.lease });
+    h.apply(1000, { type: "tick", retentionMs: 5000 });
+    assert.ok(h.sm.getJob(job.id), "kept within retention");
+    const r = h.apply(6000, { type: "tick", retentionMs: 5000 });
+    assert.deepEqual(r, { type: "ticked", expired: 0, purged: 1 });
+    assert.equal(h.sm.getJob(job.id), null);
+    assert.ok(h.sm.getJob("1-1"), "the ready job stays");
+  }));
+
+Deno.test("queue: cancel stops a job that is not done", () =>
+  withHarness((h) => {
+    h.enqueue(0, "q", {}, {});
+    assert.deepEqual(h.apply(1, { type: "cancel", id: "1-0" }), { type: "cancelled", id: "1-0" });
+    assert.equal(h.sm.getJob("1-0")!.state, "cancelled");
+    const [job] = h.claim(2, "q");
+    h.apply(3, { type: "ack", id: job.id, lease: job.lease });
+    const r = h.apply(4, { type: "cancel", id: job.id });
+    assert.equal(r.type === "error" && r.code, "conflict");
+    const missing = h.apply(5, { type: "cancel", id: "nope" });
+    assert.equal(missing.type === "error" && missing.code, "not_found");
+  }));
+
+Deno.test("queue: a leased job that is cancelled refuses its worker's ack", () =>
+  withHarness((h) => {
+    h.enqueue(0, "q", {});
+    const [job] = h.claim(1, "q");
+    h.apply(2, { type: "cancel", id: job.id });
+    const r = h.apply(3, { type: "ack", id: job.id, lease: job.lease });
+    assert.equal(r.type === "error" && r.code, "lease_mismatch");
+  }));
+
+Deno.test("queue: a batch enqueue is one entry, all jobs in order", () =>
+  withHarness((h) => {
+    const jobs = h.enqueue(0, "q", ...Array.from({ length: 100 }, (_, i) => ({ payload: i })));
+    assert.equal(jobs.length, 100);
+    assert.equal(h.index, 1);
+    const claimed = h.claim(1, "q", 100);
+    assert.deepEqual(claimed.map((j) => j.payload), Array.from({ length: 100 }, (_, i) => i));
+  }));
+
+Deno.test("queue: an entry without a valid command is answered with an error and still applied", () =>
+  withHarness((h) => {
+    const r = h.sm.applyEntries([{ index: 1, term: 1, kind: "normal", data: "{garbage" }]);
+    assert.equal(r.get(1)?.type, "error");
+    assert.equal(h.sm.appliedIndex, 1);
+    h.sm.applyEntries([{ index: 2, term: 1, kind: "noop", data: "" }]);
+    assert.equal(h.sm.appliedIndex, 2);
+  }));
+
+Deno.test("queue: entries at or below the applied index are skipped (replay after restart)", () =>
+  withHarness(async (h) => {
+    h.enqueue(0, "q", {});
+    const entry: Entry = {
+      index: 1,
+      term: 1,
+      kind: "normal",
+      data: encodeCommand({ type: "enqueue", queue: "q", jobs: [] as NewJob[] }, 0),
+    };
+    h.sm.applyEntries([entry]);
+    const reopened = new QueueStateMachine(h.dd.db);
+    assert.equal(reopened.appliedIndex, 1, "the applied index is durable with the tables");
+    assert.throws(() => reopened.applyEntries([{ ...entry, index: 3 }]), /apply gap/);
+    await Promise.resolve();
+  }));
