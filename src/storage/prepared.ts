@@ -22,7 +22,9 @@ export function prepare<K extends string, R = unknown>(
   >;
   const compiled = build(markers).compile();
   const slots = compiled.parameters.map((p) => {
-    const name = typeof p === "string" ? /^\u0001(.+)\u0001$/.exec(p)?.[1] : undefined;
+    const marked = typeof p === "string" && p.length > 2 && p.startsWith("\u0001") &&
+      p.endsWith("\u0001");
+    const name = marked ? (p as string).slice(1, -1) : undefined;
     if (name !== undefined && !names.includes(name as K)) {
       throw new Error(`prepare: unknown argument ${name} in "${compiled.sql}"`);
     }
