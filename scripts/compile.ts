@@ -11,7 +11,15 @@ if (denort) {
   }
 }
 const cmd = new Deno.Command(Deno.execPath(), {
-  args: ["compile", "--allow-all", "--quiet", "-o", output, "src/main.ts"],
+  args: [
+    "compile",
+    "--allow-all",
+    "--unstable-no-legacy-abort",
+    "--quiet",
+    "-o",
+    output,
+    "src/main.ts",
+  ],
   stdout: "piped",
   stderr: "piped",
 });

@@ -10,7 +10,7 @@ function readEnv(): Record<string, string | undefined> {
   }
 }
 
-const code = runCli(Deno.args, {
+const code = await runCli(Deno.args, {
   env: readEnv(),
   out: (line) => console.log(line),
   err: (line) => console.error(line),

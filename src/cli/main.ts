@@ -4,6 +4,8 @@ import { VERSION } from "../version.ts";
 import { helpText } from "./help.ts";
 import { parseServeArgs } from "./serve_args.ts";
 import { UsageError } from "./usage_error.ts";
+import { serve } from "../server.ts";
+import { StartupError } from "../storage/errors.ts";
 
 const clientCommands = new Set([
   "status",
@@ -22,7 +24,7 @@ export interface CliIo {
 }
 
 /** Runs one command line and returns the process exit code. */
-export function runCli(argv: string[], io: CliIo): number {
+export async function runCli(argv: string[], io: CliIo): Promise<number> {
   try {
     // `deno task start -- serve ...` passes the "--" through; it means nothing here.
     const [command, ...rest] = argv[0] === "--" ? argv.slice(1) : argv;
@@ -35,11 +37,7 @@ export function runCli(argv: string[], io: CliIo): number {
       return 0;
     }
     if (command === "serve") {
-      parseServeArgs(rest, io.env);
-      io.err(
-        "raftq: the configuration is valid, but this build cannot serve yet: the node arrives with storage and the queue API",
-      );
-      return 1;
+      return await serve(parseServeArgs(rest, io.env));
     }
     if (clientCommands.has(command)) {
       io.err(`raftq: '${command}' is not available in this build yet`);
@@ -47,7 +45,7 @@ export function runCli(argv: string[], io: CliIo): number {
     }
     throw new UsageError(`unknown command "${command}" (see raftq --help)`);
   } catch (err) {
-    if (err instanceof UsageError) {
+    if (err instanceof UsageError || err instanceof StartupError) {
       io.err(`raftq: ${err.message}`);
       return 2;
     }

@@ -554,6 +554,40 @@ export class QueueStateMachine {
     return [...byQueue.values()];
   }
 
+  /**
+   * The earliest wall-clock time at which a tick command would change something: a delayed job
+   * due, a lease expiring, a finished job or an idempotency key past retention. Null when idle.
+   */
+  nextDueMs(retentionMs: number): number | null {
+    const k = this.#db.kysely;
+    const min = (q: import("kysely").Compilable<{ t: number | null }>) =>
+      this.#db.conn.first(q)?.t ?? null;
+    const candidates = [
+      min(
+        k.selectFrom("jobs").select((eb) => eb.fn.min<number | null>("available_at").as("t"))
+          .where("state", "=", "delayed"),
+      ),
+      min(
+        k.selectFrom("jobs").select((eb) => eb.fn.min<number | null>("lease_expires_at").as("t"))
+          .where("state", "=", "leased"),
+      ),
+      min(
+        k.selectFrom("jobs").select((eb) => eb.fn.min<number | null>("finished_at").as("t"))
+          .where("finished_at", "is not", null),
+      ),
+      min(
+        k.selectFrom("idempotency").select((eb) => eb.fn.min<number | null>("created_at").as("t")),
+      ),
+    ];
+    const due = [
+      candidates[0],
+      candidates[1],
+      candidates[2] === null ? null : candidates[2] + retentionMs,
+      candidates[3] === null ? null : candidates[3] + idempotencyWindowMs,
+    ].filter((t): t is number => t !== null);
+    return due.length === 0 ? null : Math.min(...due);
+  }
+
   /** Whether `queue` has a job a claim would take now. */
   hasReady(queue: string): boolean {
     return this.#all(this.#q.best({ queue, limit: 1 })).length > 0;

@@ -1,0 +1,18 @@
+// Turns the state machine's answer to a command into the expected result or an ApiError.
+
+import { ApiError } from "../errors.ts";
+import type { ApplyResult } from "../queue/state_machine.ts";
+
+export function expectResult<T extends ApplyResult["type"]>(
+  result: ApplyResult,
+  type: T,
+): Extract<ApplyResult, { type: T }> {
+  if (result.type === "error") {
+    const code = result.code === "invalid_command" ? "invalid_request" : result.code;
+    throw new ApiError(code, result.message);
+  }
+  if (result.type !== type) {
+    throw new ApiError("unavailable", `Unexpected answer ${result.type} to a ${type} command`, 1);
+  }
+  return result as Extract<ApplyResult, { type: T }>;
+}

@@ -1,0 +1,48 @@
+// Reads a JSON request body with a size limit, without reading an oversized body whole.
+
+import type { Context } from "hono";
+import { ApiError } from "../errors.ts";
+
+const tooLarge = (max: number) =>
+  new ApiError("payload_too_large", `The request body is larger than ${max} bytes`);
+
+export async function readJson(c: Context, maxBytes: number): Promise<unknown> {
+  const declared = c.req.header("content-length");
+  if (declared !== undefined && Number(declared) > maxBytes) throw tooLarge(maxBytes);
+  const body = c.req.raw.body;
+  if (!body) throw new ApiError("invalid_request", "The request needs a JSON body");
+  const reader = body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    size += value.length;
+    if (size > maxBytes) {
+      await reader.cancel().catch(() => {});
+      throw tooLarge(maxBytes);
+    }
+    chunks.push(value);
+  }
+  const bytes = new Uint8Array(size);
+  let at = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, at);
+    at += chunk.length;
+  }
+  let text: string;
+  try {
+    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    throw new ApiError("invalid_request", "The request body is not UTF-8");
+  }
+  if (text.trim() === "") throw new ApiError("invalid_request", "The request needs a JSON body");
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new ApiError(
+      "invalid_request",
+      `The request body is not valid JSON: ${(err as Error).message}`,
+    );
+  }
+}

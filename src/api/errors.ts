@@ -1,0 +1,29 @@
+// Maps error codes to HTTP statuses and the one error body shape: {"error": {code, message}}.
+
+import type { Context } from "hono";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { ApiError, type ErrorCode } from "../errors.ts";
+
+export const statusOf: Record<ErrorCode, ContentfulStatusCode> = {
+  invalid_request: 400,
+  unauthorized: 401,
+  not_found: 404,
+  lease_mismatch: 409,
+  conflict: 409,
+  payload_too_large: 413,
+  no_leader: 503,
+  outcome_unknown: 503,
+  unavailable: 503,
+};
+
+export function errorResponse(c: Context, err: ApiError): Response {
+  if (err.retryAfterSeconds !== undefined) c.header("Retry-After", String(err.retryAfterSeconds));
+  return c.json({ error: { code: err.code, message: err.message } }, statusOf[err.code]);
+}
+
+/** Anything thrown in a route: ApiErrors as they are; the rest is logged, never shown. */
+export function toApiError(err: unknown, log: (e: unknown) => void): ApiError {
+  if (err instanceof ApiError) return err;
+  log(err);
+  return new ApiError("unavailable", "The node could not handle the request; retry shortly", 1);
+}

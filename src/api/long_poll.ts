@@ -1,0 +1,38 @@
+// Long-poll waiters per queue, woken when the state machine makes a job ready there.
+
+export class QueueWaiters {
+  #waiting = new Map<string, Set<() => void>>();
+
+  /** Resolves when `queue` may have a ready job, after `ms`, or when `signal` aborts. */
+  wait(queue: string, ms: number, signal?: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      let set = this.#waiting.get(queue);
+      if (!set) {
+        set = new Set();
+        this.#waiting.set(queue, set);
+      }
+      const done = () => {
+        clearTimeout(timer);
+        signal?.removeEventListener("abort", done);
+        set!.delete(done);
+        if (set!.size === 0) this.#waiting.delete(queue);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      signal?.addEventListener("abort", done);
+      set.add(done);
+    });
+  }
+
+  wake(queue: string): void {
+    const set = this.#waiting.get(queue);
+    if (!set) return;
+    for (const done of [...set]) done();
+  }
+
+  get size(): number {
+    let n = 0;
+    for (const s of this.#waiting.values()) n += s.size;
+    return n;
+  }
+}

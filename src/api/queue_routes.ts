@@ -1,0 +1,117 @@
+// The queue API of api.md: enqueue, batch, claim (long poll), ack, nack, extend, jobs, queues.
+
+import type { Context, Hono } from "hono";
+import { readJson } from "./body.ts";
+import { expectResult } from "./apply_result.ts";
+import type { ApiContext } from "./context.ts";
+import * as v from "./validate.ts";
+
+/** Waits for a linearizable read point unless the client asked for a local (stale) read. */
+async function readBarrier(c: Context, ctx: ApiContext): Promise<void> {
+  if (v.consistency(c.req.query("consistency")) === "linearizable") {
+    await ctx.node.linearizableBarrier();
+  }
+}
+
+export function queueRoutes(app: Hono, ctx: ApiContext): void {
+  const { node } = ctx;
+  const body = (c: Context) => readJson(c, ctx.maxBodyBytes);
+
+  app.post("/v1/queues/:queue/jobs", async (c) => {
+    const queue = v.queueName(c.req.param("queue"));
+    const job = v.newJob(await body(c));
+    const r = expectResult(await node.propose({ type: "enqueue", queue, jobs: [job] }), "enqueued");
+    const [j] = r.jobs;
+    if (j.deduplicated) return c.json({ id: j.id, queue, state: j.state, deduplicated: true }, 200);
+    return c.json({ id: j.id, queue, state: j.state }, 201);
+  });
+
+  app.post("/v1/queues/:queue/batch", async (c) => {
+    const queue = v.queueName(c.req.param("queue"));
+    const jobs = v.batch(await body(c));
+    const r = expectResult(await node.propose({ type: "enqueue", queue, jobs }), "enqueued");
+    return c.json({ ids: r.jobs.map((j) => j.id) }, 201);
+  });
+
+  app.post("/v1/queues/:queue/claim", async (c) => {
+    const queue = v.queueName(c.req.param("queue"));
+    const req = v.claim(await body(c));
+    const deadline = Date.now() + req.waitMs;
+    const signal = c.req.raw.signal;
+    for (;;) {
+      if (node.sm.hasReady(queue)) {
+        const r = expectResult(
+          await node.propose({
+            type: "claim",
+            queue,
+            worker: req.worker,
+            max: req.max,
+            leaseMs: req.leaseMs,
+          }),
+          "claimed",
+        );
+        if (r.jobs.length > 0) return c.json({ jobs: r.jobs });
+      }
+      const remaining = deadline - Date.now();
+      if (remaining <= 0 || signal.aborted) return c.json({ jobs: [] });
+      await ctx.waiters.wait(queue, remaining, signal);
+    }
+  });
+
+  app.post("/v1/jobs/:id/ack", async (c) => {
+    const id = v.jobId(c.req.param("id"));
+    const req = v.ack(await body(c));
+    expectResult(await node.propose({ type: "ack", id, ...req }), "acked");
+    return c.json({ id, state: "done" });
+  });
+
+  app.post("/v1/jobs/:id/nack", async (c) => {
+    const id = v.jobId(c.req.param("id"));
+    const req = v.nack(await body(c));
+    const r = expectResult(await node.propose({ type: "nack", id, ...req }), "nacked");
+    return c.json({ id, state: r.state });
+  });
+
+  app.post("/v1/jobs/:id/extend", async (c) => {
+    const id = v.jobId(c.req.param("id"));
+    const req = v.extend(await body(c));
+    const r = expectResult(await node.propose({ type: "extend", id, ...req }), "extended");
+    return c.json({ id, leaseExpiresAt: r.leaseExpiresAt });
+  });
+
+  app.get("/v1/jobs/:id", async (c) => {
+    const id = v.jobId(c.req.param("id"));
+    await readBarrier(c, ctx);
+    const job = node.sm.getJob(id);
+    if (!job) {
+      return c.json({ error: { code: "not_found", message: `job ${id} does not exist` } }, 404);
+    }
+    return c.json(job);
+  });
+
+  app.delete("/v1/jobs/:id", async (c) => {
+    const id = v.jobId(c.req.param("id"));
+    expectResult(await node.propose({ type: "cancel", id }), "cancelled");
+    return c.json({ id, state: "cancelled" });
+  });
+
+  app.get("/v1/queues", async (c) => {
+    await readBarrier(c, ctx);
+    return c.json({ queues: node.sm.queueStats() });
+  });
+
+  app.get("/v1/queues/:queue/dead", async (c) => {
+    const queue = v.queueName(c.req.param("queue"));
+    const page = v.deadPage(c.req.query("limit"), c.req.query("cursor"));
+    await readBarrier(c, ctx);
+    const r = node.sm.deadLetters(queue, page.limit, page.before);
+    return c.json({ jobs: r.jobs, next: r.next });
+  });
+
+  app.post("/v1/queues/:queue/dead/:id/retry", async (c) => {
+    const queue = v.queueName(c.req.param("queue"));
+    const id = v.jobId(c.req.param("id"));
+    expectResult(await node.propose({ type: "retryDead", queue, id }), "retried");
+    return c.json({ id, state: "ready" });
+  });
+}

@@ -1,0 +1,313 @@
+// The one place that does I/O around the Raft core: propose, persist, send, apply, answer.
+
+import { ApiError } from "../errors.ts";
+import { type ApplyResult, QueueStateMachine } from "../queue/state_machine.ts";
+import { encodeCommand, type QueueCommand } from "../queue/commands.ts";
+import {
+  type HardState,
+  makeRaftConfig,
+  type Message,
+  NONE,
+  Raft,
+  type RaftInit,
+  type Ready,
+} from "../raft/mod.ts";
+import type { Database } from "../storage/database.ts";
+import { StorageFatalError } from "../storage/errors.ts";
+import { RaftStorage } from "../storage/raft_storage.ts";
+import type { NodeTuning } from "./config.ts";
+
+/** Where a node's peer messages go; the WebSocket transport, or nothing in a one-node cluster. */
+export interface Transport {
+  send(messages: readonly Message[]): void;
+}
+
+export interface NodeEvents {
+  /** A storage failure: the node must stop (never retry an fsync). */
+  onFatal(error: StorageFatalError): void;
+  /** Role, term or leader changed. */
+  onRoleChange?(role: string, term: number, leader: string): void;
+}
+
+interface Proposal {
+  cmd: QueueCommand;
+  resolve(result: ApplyResult): void;
+  reject(error: ApiError): void;
+}
+
+interface Waiter {
+  term: number;
+  resolve(result: ApplyResult): void;
+  reject(error: ApiError): void;
+  timer: ReturnType<typeof setTimeout>;
+}
+
+interface PendingRead {
+  resolve(): void;
+  reject(error: ApiError): void;
+}
+
+const outcomeUnknown = () =>
+  new ApiError(
+    "outcome_unknown",
+    "The write was proposed but its commit could not be confirmed; retry with the same idempotencyKey",
+  );
+const noLeader = () => new ApiError("no_leader", "No leader is known right now", 1);
+
+/**
+ * Runs one Raft node: a tick timer, a queue of proposals and reads batched per loop turn, and
+ * the Ready loop. Proposals that arrive while a batch is being written wait for the next one:
+ * that is group commit, one transaction and one fsync per batch, never one per entry.
+ */
+export class RaftNode {
+  readonly id: string;
+  readonly raft: Raft;
+  readonly storage: RaftStorage;
+  readonly sm: QueueStateMachine;
+  readonly #db: Database;
+  readonly #tuning: NodeTuning;
+  readonly #events: NodeEvents;
+  transport: Transport = { send() {} };
+
+  #proposals: Proposal[] = [];
+  #waiters = new Map<number, Waiter>();
+  #reads = new Map<string, PendingRead>();
+  #readsToStart: string[] = [];
+  #readsAwaitingApply: { index: number; read: PendingRead }[] = [];
+  #readSeq = 0;
+  #scheduled = false;
+  #tickTimer: ReturnType<typeof setInterval> | undefined;
+  #dueTimer: ReturnType<typeof setInterval> | undefined;
+  #stopped = false;
+  #synchronousFull = true;
+  #lastDurable: HardState;
+  #tickProposed = false;
+
+  constructor(id: string, db: Database, init: RaftInit, tuning: NodeTuning, events: NodeEvents) {
+    this.id = id;
+    this.#db = db;
+    this.#tuning = tuning;
+    this.#events = events;
+    this.storage = new RaftStorage(db);
+    this.sm = new QueueStateMachine(db);
+    this.raft = new Raft(
+      makeRaftConfig({
+        id,
+        electionTicks: tuning.electionTicks,
+        heartbeatTicks: tuning.heartbeatTicks,
+        randomInt: (n) => crypto.getRandomValues(new Uint32Array(1))[0] % n,
+        snapshotReader: (index, offset, max) => this.storage.readSnapshotChunk(index, offset, max),
+      }),
+      { ...init, appliedIndex: this.sm.appliedIndex },
+    );
+    this.#lastDurable = init.hardState;
+  }
+
+  start(): void {
+    this.#tickTimer = setInterval(() => {
+      this.raft.tick();
+      this.#schedule();
+    }, this.#tuning.tickMs);
+    this.#dueTimer = setInterval(() => this.#maybeProposeTick(), this.#tuning.dueCheckEveryMs);
+    // A lone voter need not wait for an election timeout to lead.
+    if (this.raft.membership.members.length === 1 && this.raft.promotable()) this.raft.campaign();
+    this.#schedule();
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    clearInterval(this.#tickTimer);
+    clearInterval(this.#dueTimer);
+    this.#failAll(() => new ApiError("unavailable", "The node is shutting down", 1));
+  }
+
+  get isLeader(): boolean {
+    return this.raft.role === "leader";
+  }
+
+  get leaderId(): string {
+    return this.raft.leader;
+  }
+
+  /** Whether this node is a member and knows a leader (readiness). */
+  get ready(): boolean {
+    return this.raft.leader !== NONE && this.raft.membership.members.some((m) => m.id === this.id);
+  }
+
+  /** Proposes a queue command stamped with this leader's clock; resolves once applied. */
+  propose(cmd: QueueCommand): Promise<ApplyResult> {
+    if (this.#stopped) {
+      return Promise.reject(new ApiError("unavailable", "The node is stopping", 1));
+    }
+    if (!this.isLeader) return Promise.reject(noLeader());
+    return new Promise((resolve, reject) => {
+      this.#proposals.push({ cmd, resolve, reject });
+      this.#schedule();
+    });
+  }
+
+  /** Resolves once a read at this moment would be linearizable (ReadIndex, then apply). */
+  linearizableBarrier(): Promise<void> {
+    if (!this.isLeader) return Promise.reject(noLeader());
+    return new Promise((resolve, reject) => {
+      const id = `${this.id}:${++this.#readSeq}`;
+      this.#reads.set(id, { resolve, reject });
+      this.#readsToStart.push(id);
+      this.#schedule();
+    });
+  }
+
+  #schedule(): void {
+    if (this.#scheduled || this.#stopped) return;
+    this.#scheduled = true;
+    // A macrotask, not a microtask: requests that arrived in the same I/O turn join the batch.
+    setTimeout(() => {
+      this.#scheduled = false;
+      this.#process();
+    }, 0);
+  }
+
+  #process(): void {
+    try {
+      this.#flushProposals();
+      if (this.#readsToStart.length > 0) {
+        const ids = this.#readsToStart;
+        this.#readsToStart = [];
+        this.raft.readIndex(ids);
+      }
+      while (this.raft.hasReady()) this.#handleReady(this.raft.ready());
+    } catch (error) {
+      if (error instanceof StorageFatalError) {
+        this.stop();
+        this.#events.onFatal(error);
+        return;
+      }
+      throw error;
+    }
+  }
+
+  #flushProposals(): void {
+    if (this.#proposals.length === 0) return;
+    const batch = this.#proposals;
+    this.#proposals = [];
+    const stampMs = Date.now();
+    const r = this.raft.propose(batch.map((p) => encodeCommand(p.cmd, stampMs)));
+    if (!r.ok) {
+      const error = r.error === "not_leader" ? noLeader() : new ApiError("no_leader", r.message, 1);
+      for (const p of batch) p.reject(error);
+      return;
+    }
+    batch.forEach((p, k) => {
+      const index = r.firstIndex + k;
+      const timer = setTimeout(() => {
+        if (this.#waiters.delete(index)) p.reject(outcomeUnknown());
+      }, this.#tuning.requestTimeoutMs);
+      this.#waiters.set(index, { term: r.term, resolve: p.resolve, reject: p.reject, timer });
+    });
+  }
+
+  #handleReady(rd: Ready): void {
+    this.transport.send(rd.messages);
+    const hs = rd.hardState;
+    const mustSync = rd.entries.length > 0 || rd.snapshot !== null ||
+      rd.snapshotChunks.length > 0 ||
+      (hs !== null && (hs.term !== this.#lastDurable.term || hs.vote !== this.#lastDurable.vote));
+    // Applying needs no fsync of its own: the log it comes from is durable, and a lost apply is
+    // replayed from the log at start-up. Term, vote and entries always get FULL.
+    this.#setSynchronous(mustSync);
+    let results = new Map<number, ApplyResult>();
+    this.#db.transaction(() => {
+      this.storage.persist(rd, (data, meta) => this.sm.restore(data, meta.index));
+      results = this.sm.applyEntries(rd.committedEntries);
+    });
+    if (hs) this.#lastDurable = hs;
+    this.transport.send(rd.persistedMessages);
+
+    for (const e of rd.committedEntries) {
+      const w = this.#waiters.get(e.index);
+      if (!w) continue;
+      this.#waiters.delete(e.index);
+      clearTimeout(w.timer);
+      if (e.term === w.term && e.kind === "normal") w.resolve(results.get(e.index)!);
+      else w.reject(outcomeUnknown());
+    }
+    for (const rs of rd.readStates) {
+      const read = this.#reads.get(rs.id);
+      if (!read) continue;
+      this.#reads.delete(rs.id);
+      this.#readsAwaitingApply.push({ index: rs.index, read });
+    }
+    for (const id of rd.droppedReads) {
+      this.#reads.get(id)?.reject(noLeader());
+      this.#reads.delete(id);
+    }
+    if (this.#readsAwaitingApply.length > 0) {
+      const applied = this.sm.appliedIndex;
+      const still = [];
+      for (const r of this.#readsAwaitingApply) {
+        if (r.index <= applied) r.read.resolve();
+        else still.push(r);
+      }
+      this.#readsAwaitingApply = still;
+    }
+    if (rd.softState) {
+      if (rd.softState.role !== "leader") {
+        this.#failAll(outcomeUnknown);
+        this.#tickProposed = false;
+      }
+      this.#events.onRoleChange?.(rd.softState.role, rd.softState.term, rd.softState.leader);
+    }
+    this.raft.advance(rd);
+    this.#maybeCompact();
+  }
+
+  #setSynchronous(full: boolean): void {
+    if (full === this.#synchronousFull) return;
+    this.#db.conn.db.exec(full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL");
+    this.#synchronousFull = full;
+  }
+
+  /** Fails every waiting write with `error()` (their outcome is unknown to us now). */
+  #failAll(error: () => ApiError): void {
+    for (const [index, w] of this.#waiters) {
+      clearTimeout(w.timer);
+      w.reject(error());
+      this.#waiters.delete(index);
+    }
+    for (const p of this.#proposals) p.reject(error());
+    this.#proposals = [];
+    for (const [, r] of this.#reads) r.reject(noLeader());
+    this.#reads.clear();
+    for (const r of this.#readsAwaitingApply) r.read.reject(noLeader());
+    this.#readsAwaitingApply = [];
+  }
+
+  /** Takes a snapshot now (POST /admin/snapshot); returns its index. */
+  snapshotNow(): number {
+    const applied = this.sm.appliedIndex;
+    if (applied <= this.raft.log.snapshot.index) return this.raft.log.snapshot.index;
+    const data = this.sm.snapshot();
+    const meta = this.raft.compact(applied);
+    this.#setSynchronous(true);
+    this.storage.saveSnapshot(meta, data);
+    return meta.index;
+  }
+
+  #maybeCompact(): void {
+    const applied = this.sm.appliedIndex;
+    if (applied - this.raft.log.snapshot.index < this.#tuning.snapshotEveryEntries) return;
+    this.snapshotNow();
+  }
+
+  /** A leader proposes a tick when a lease, a delay or retention has come due. */
+  #maybeProposeTick(): void {
+    if (!this.isLeader || this.#tickProposed || !this.raft.committedInTerm()) return;
+    const due = this.sm.nextDueMs(this.#tuning.retentionMs);
+    if (due === null || due > Date.now()) return;
+    this.#tickProposed = true;
+    this.propose({ type: "tick", retentionMs: this.#tuning.retentionMs }).catch(() => {})
+      .finally(() => {
+        this.#tickProposed = false;
+      });
+  }
+}

@@ -1,0 +1,70 @@
+// Starting a node from its data directory: identity, bootstrap of a new cluster, or restore.
+
+import type { ServeConfig } from "../cli/serve_args.ts";
+import { bootstrapInit } from "../raft/mod.ts";
+import { type DataDir, openDataDir } from "../storage/data_dir.ts";
+import { StartupError } from "../storage/errors.ts";
+import { bindClusterId, resolveNodeId, storedClusterId } from "../storage/identity.ts";
+import { RaftStorage } from "../storage/raft_storage.ts";
+import type { NodeTuning } from "./config.ts";
+import { type NodeEvents, RaftNode } from "./node.ts";
+
+export interface StartedNode {
+  node: RaftNode;
+  dataDir: DataDir;
+  clusterId: string;
+  /** True when this start founded a new one-node cluster. */
+  bootstrapped: boolean;
+}
+
+function generateNodeId(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(4));
+  return "n-" + [...bytes].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/**
+ * Opens the data directory and builds the node. An empty directory without --join founds a
+ * one-node cluster; a directory with state restarts from it (and ignores --join).
+ */
+export async function startNode(
+  cfg: ServeConfig,
+  tuning: NodeTuning,
+  events: NodeEvents,
+): Promise<StartedNode> {
+  const dataDir = await openDataDir(cfg.dataDir);
+  try {
+    const storage = new RaftStorage(dataDir.db);
+    const id = resolveNodeId(storage, cfg.id, generateNodeId);
+    let loaded = storage.load();
+    const fresh = loaded.entries.length === 0 && loaded.snapshot.index === 0;
+    let bootstrapped = false;
+    if (fresh) {
+      if (cfg.joinUrls.length > 0) {
+        throw new StartupError(
+          "--join is not available in this build yet: start without --join to found a one-node cluster",
+        );
+      }
+      const init = bootstrapInit([{ id, url: cfg.advertiseUrl }]);
+      storage.persist({
+        hardState: init.hardState,
+        entries: init.entries,
+        snapshotChunks: [],
+        snapshot: null,
+      });
+      bindClusterId(storage, crypto.randomUUID());
+      loaded = storage.load();
+      bootstrapped = true;
+    }
+    const clusterId = storedClusterId(storage);
+    if (clusterId === undefined) {
+      throw new StartupError(
+        `data directory ${cfg.dataDir} holds a log but no cluster id: it is damaged; remove it and rejoin`,
+      );
+    }
+    const node = new RaftNode(id, dataDir.db, { ...loaded, appliedIndex: 0 }, tuning, events);
+    return { node, dataDir, clusterId, bootstrapped };
+  } catch (err) {
+    dataDir.close();
+    throw err;
+  }
+}

@@ -1,0 +1,362 @@
+// The queue API over real HTTP against a real node process with a temp data directory.
+
+import assert from "node:assert/strict";
+import { call, type NodeProcess, startReadyNode } from "../helpers/node_process.ts";
+
+async function withNode(
+  fn: (node: NodeProcess, t: Deno.TestContext) => Promise<void>,
+  t: Deno.TestContext,
+) {
+  const node = await startReadyNode();
+  try {
+    await fn(node, t);
+  } finally {
+    await node.kill();
+    await Deno.remove(node.dataDir, { recursive: true });
+  }
+}
+
+// deno-lint-ignore no-explicit-any
+function assertError(r: { status: number; body: any }, status: number, code: string) {
+  assert.equal(r.status, status, JSON.stringify(r.body));
+  assert.equal(r.body?.error?.code, code, JSON.stringify(r.body));
+  assert.equal(typeof r.body.error.message, "string");
+}
+
+Deno.test("api: the queue routes of api.md", (t) =>
+  withNode(async (node, t) => {
+    const u = node.url;
+
+    await t.step("enqueue answers 201 with the id and names the leader", async () => {
+      const r = await call(`${u}/v1/queues/emails/jobs`, "POST", {
+        payload: { to: "a@b" },
+        priority: 2,
+      });
+      assert.equal(r.status, 201);
+      assert.equal(r.body.queue, "emails");
+      assert.equal(r.body.state, "ready");
+      assert.match(r.body.id, /^\d+-\d+$/);
+      assert.ok(r.headers.get("x-raftq-leader"));
+      const job = await call(`${u}/v1/jobs/${r.body.id}`, "GET");
+      assert.equal(job.status, 200);
+      assert.deepEqual(job.body.payload, { to: "a@b" });
+      for (
+        const f of [
+          "id",
+          "queue",
+          "state",
+          "attempts",
+          "maxAttempts",
+          "priority",
+          "createdAt",
+          "updatedAt",
+        ]
+      ) {
+        assert.ok(f in job.body, f);
+      }
+    });
+
+    await t.step("a delayed job is reported delayed", async () => {
+      const r = await call(`${u}/v1/queues/later/jobs`, "POST", { payload: 1, delayMs: 60_000 });
+      assert.equal(r.status, 201);
+      assert.equal(r.body.state, "delayed");
+    });
+
+    await t.step("the same idempotencyKey answers 200 with the first id", async () => {
+      const a = await call(`${u}/v1/queues/idem/jobs`, "POST", { payload: 1, idempotencyKey: "k" });
+      const b = await call(`${u}/v1/queues/idem/jobs`, "POST", { payload: 2, idempotencyKey: "k" });
+      assert.equal(a.status, 201);
+      assert.equal(b.status, 200);
+      assert.equal(b.body.id, a.body.id);
+      assert.equal(b.body.deduplicated, true);
+    });
+
+    await t.step("batch: 201 with every id; one bad job refuses the whole batch", async () => {
+      const jobs = Array.from({ length: 100 }, (_, i) => ({ payload: i }));
+      const r = await call(`${u}/v1/queues/bulk/batch`, "POST", { jobs });
+      assert.equal(r.status, 201);
+      assert.equal(r.body.ids.length, 100);
+      const bad = await call(`${u}/v1/queues/bulk2/batch`, "POST", {
+        jobs: [{ payload: 1 }, { payload: 2, priority: 99 }],
+      });
+      assertError(bad, 400, "invalid_request");
+      assert.match(bad.body.error.message, /jobs\[1\]/);
+      const queues = await call(`${u}/v1/queues`, "GET");
+      assert.equal(queues.body.queues.find((q: { name: string }) => q.name === "bulk2"), undefined);
+      const tooMany = await call(`${u}/v1/queues/bulk/batch`, "POST", {
+        jobs: Array.from({ length: 1001 }, () => ({ payload: 0 })),
+      });
+      assertError(tooMany, 400, "invalid_request");
+    });
+
+    await t.step("claim, ack, and an old lease refused with 409 lease_mismatch", async () => {
+      await call(`${u}/v1/queues/work/jobs`, "POST", { payload: "w1" });
+      const c = await call(`${u}/v1/queues/work/claim`, "POST", { worker: "me", leaseMs: 5000 });
+      assert.equal(c.status, 200);
+      assert.equal(c.body.jobs.length, 1);
+      const job = c.body.jobs[0];
+      for (const f of ["id", "payload", "attempt", "lease", "leaseExpiresAt"]) {
+        assert.ok(f in job, f);
+      }
+      assert.equal(job.payload, "w1");
+      const ext = await call(`${u}/v1/jobs/${job.id}/extend`, "POST", {
+        lease: job.lease,
+        leaseMs: 10_000,
+      });
+      assert.equal(ext.status, 200);
+      assert.ok(ext.body.leaseExpiresAt >= job.leaseExpiresAt);
+      const ack = await call(`${u}/v1/jobs/${job.id}/ack`, "POST", {
+        lease: job.lease,
+        result: { ok: true },
+      });
+      assert.deepEqual(ack.body, { id: job.id, state: "done" });
+      const wrong = await call(`${u}/v1/jobs/${job.id}/nack`, "POST", { lease: "999999" });
+      assertError(wrong, 409, "lease_mismatch");
+      const view = await call(`${u}/v1/jobs/${job.id}`, "GET");
+      assert.equal(view.body.state, "done");
+      assert.deepEqual(view.body.result, { ok: true });
+      const empty = await call(`${u}/v1/queues/work/claim`, "POST", { worker: "me" });
+      assert.deepEqual(empty.body, { jobs: [] });
+    });
+
+    await t.step("nack retries, then dead; dead letters list and retry", async () => {
+      await call(`${u}/v1/queues/flaky/jobs`, "POST", { payload: "f", maxAttempts: 1 });
+      const c = await call(`${u}/v1/queues/flaky/claim`, "POST", { worker: "me" });
+      const job = c.body.jobs[0];
+      const n = await call(`${u}/v1/jobs/${job.id}/nack`, "POST", {
+        lease: job.lease,
+        error: "boom",
+      });
+      assert.deepEqual(n.body, { id: job.id, state: "dead" });
+      const dead = await call(`${u}/v1/queues/flaky/dead`, "GET");
+      assert.equal(dead.status, 200);
+      assert.equal(dead.body.jobs[0].id, job.id);
+      assert.equal(dead.body.jobs[0].lastError, "boom");
+      const retry = await call(`${u}/v1/queues/flaky/dead/${job.id}/retry`, "POST");
+      assert.deepEqual(retry.body, { id: job.id, state: "ready" });
+      const again = await call(`${u}/v1/queues/flaky/dead/${job.id}/retry`, "POST");
+      assertError(again, 409, "conflict");
+    });
+
+    await t.step("nack with retryDelayMs 0 makes the job ready again", async () => {
+      await call(`${u}/v1/queues/retry/jobs`, "POST", { payload: 1 });
+      const c = await call(`${u}/v1/queues/retry/claim`, "POST", { worker: "me" });
+      const job = c.body.jobs[0];
+      const n = await call(`${u}/v1/jobs/${job.id}/nack`, "POST", {
+        lease: job.lease,
+        retryDelayMs: 0,
+      });
+      assert.deepEqual(n.body, { id: job.id, state: "ready" });
+      const c2 = await call(`${u}/v1/queues/retry/claim`, "POST", { worker: "me" });
+      assert.equal(c2.body.jobs[0].attempt, 2);
+    });
+
+    await t.step("DELETE cancels a job that is not done; a done job is a conflict", async () => {
+      const e = await call(`${u}/v1/queues/cancel/jobs`, "POST", { payload: 1 });
+      const d = await call(`${u}/v1/jobs/${e.body.id}`, "DELETE");
+      assert.deepEqual(d.body, { id: e.body.id, state: "cancelled" });
+      const done = await call(`${u}/v1/queues/work/jobs`, "POST", { payload: 2 });
+      const c = await call(`${u}/v1/queues/work/claim`, "POST", { worker: "me" });
+      await call(`${u}/v1/jobs/${done.body.id}/ack`, "POST", { lease: c.body.jobs[0].lease });
+      assertError(await call(`${u}/v1/jobs/${done.body.id}`, "DELETE"), 409, "conflict");
+      assertError(await call(`${u}/v1/jobs/99999-0`, "DELETE"), 404, "not_found");
+    });
+
+    await t.step("GET /v1/queues counts jobs by state, linearizable or local", async () => {
+      const lin = await call(`${u}/v1/queues`, "GET");
+      const local = await call(`${u}/v1/queues?consistency=local`, "GET");
+      assert.deepEqual(lin.body, local.body);
+      const emails = lin.body.queues.find((q: { name: string }) => q.name === "emails");
+      assert.deepEqual(emails, {
+        name: "emails",
+        ready: 1,
+        delayed: 0,
+        leased: 0,
+        done: 0,
+        dead: 0,
+        cancelled: 0,
+      });
+      assertError(await call(`${u}/v1/queues?consistency=eventual`, "GET"), 400, "invalid_request");
+    });
+
+    await t.step("long poll: a waiting claim returns as soon as a job is enqueued", async () => {
+      const waiting = call(`${u}/v1/queues/lp/claim`, "POST", { worker: "me", waitMs: 10_000 });
+      await new Promise((r) => setTimeout(r, 200)); // let the claim start waiting first
+      const e = await call(`${u}/v1/queues/lp/jobs`, "POST", { payload: "wake" });
+      const r = await waiting;
+      assert.equal(r.status, 200);
+      assert.equal(r.body.jobs[0]?.id, e.body.id);
+    });
+
+    await t.step("long poll: nothing ready by waitMs gives an empty list", async () => {
+      const started = Date.now();
+      const r = await call(`${u}/v1/queues/nothing/claim`, "POST", { worker: "me", waitMs: 300 });
+      assert.deepEqual(r.body, { jobs: [] });
+      assert.ok(Date.now() - started >= 290, "it waited");
+    });
+  }, t));
+
+Deno.test("api: bad input of every kind gets a 4xx with the error shape, never a 500", (t) =>
+  withNode(async (node, t) => {
+    const u = node.url;
+    const cases: [string, string, string, unknown, number, string][] = [
+      ["malformed JSON", "POST", "/v1/queues/q/jobs", "{not json", 400, "invalid_request"],
+      ["empty body", "POST", "/v1/queues/q/jobs", "", 400, "invalid_request"],
+      ["body not an object", "POST", "/v1/queues/q/jobs", "[1,2]", 400, "invalid_request"],
+      ["no payload", "POST", "/v1/queues/q/jobs", { priority: 1 }, 400, "invalid_request"],
+      [
+        "unknown field",
+        "POST",
+        "/v1/queues/q/jobs",
+        { payload: 1, colour: "red" },
+        400,
+        "invalid_request",
+      ],
+      [
+        "priority out of range",
+        "POST",
+        "/v1/queues/q/jobs",
+        { payload: 1, priority: 10 },
+        400,
+        "invalid_request",
+      ],
+      [
+        "negative delay",
+        "POST",
+        "/v1/queues/q/jobs",
+        { payload: 1, delayMs: -5 },
+        400,
+        "invalid_request",
+      ],
+      [
+        "fractional attempts",
+        "POST",
+        "/v1/queues/q/jobs",
+        { payload: 1, maxAttempts: 1.5 },
+        400,
+        "invalid_request",
+      ],
+      [
+        "string number",
+        "POST",
+        "/v1/queues/q/jobs",
+        { payload: 1, priority: "3" },
+        400,
+        "invalid_request",
+      ],
+      ["bad queue name", "POST", "/v1/queues/b%20ad/jobs", { payload: 1 }, 400, "invalid_request"],
+      [
+        "queue name too long",
+        "POST",
+        `/v1/queues/${"q".repeat(129)}/jobs`,
+        { payload: 1 },
+        400,
+        "invalid_request",
+      ],
+      ["claim without worker", "POST", "/v1/queues/q/claim", {}, 400, "invalid_request"],
+      [
+        "claim max 0",
+        "POST",
+        "/v1/queues/q/claim",
+        { worker: "w", max: 0 },
+        400,
+        "invalid_request",
+      ],
+      [
+        "claim max 101",
+        "POST",
+        "/v1/queues/q/claim",
+        { worker: "w", max: 101 },
+        400,
+        "invalid_request",
+      ],
+      [
+        "claim wait too long",
+        "POST",
+        "/v1/queues/q/claim",
+        { worker: "w", waitMs: 20_001 },
+        400,
+        "invalid_request",
+      ],
+      ["ack without lease", "POST", "/v1/jobs/1-0/ack", {}, 400, "invalid_request"],
+      ["ack of a malformed id", "POST", "/v1/jobs/abc/ack", { lease: "1" }, 404, "not_found"],
+      ["ack of an unknown job", "POST", "/v1/jobs/424242-0/ack", { lease: "1" }, 404, "not_found"],
+      [
+        "extend without leaseMs",
+        "POST",
+        "/v1/jobs/1-0/extend",
+        { lease: "1" },
+        400,
+        "invalid_request",
+      ],
+      ["unknown job", "GET", "/v1/jobs/424242-0", undefined, 404, "not_found"],
+      ["unknown route", "GET", "/v2/nothing", undefined, 404, "not_found"],
+      ["wrong method", "PUT", "/v1/queues", undefined, 404, "not_found"],
+      [
+        "bad dead page limit",
+        "GET",
+        "/v1/queues/q/dead?limit=0",
+        undefined,
+        400,
+        "invalid_request",
+      ],
+      ["bad dead cursor", "GET", "/v1/queues/q/dead?cursor=xyz", undefined, 400, "invalid_request"],
+    ];
+    for (const [what, method, path, body, status, code] of cases) {
+      await t.step(what, async () => {
+        const r = await call(`${u}${path}`, method, body);
+        assertError(r, status, code);
+      });
+    }
+
+    await t.step("a body over 1 MiB is 413 payload_too_large", async () => {
+      const big = JSON.stringify({ payload: "x".repeat(2 * 1024 * 1024) });
+      assertError(await call(`${u}/v1/queues/q/jobs`, "POST", big), 413, "payload_too_large");
+    });
+
+    await t.step("a chunked body over 1 MiB (no content-length) is 413 too", async () => {
+      const chunk = new TextEncoder().encode("x".repeat(64 * 1024));
+      let sent = 0;
+      const stream = new ReadableStream<Uint8Array>({
+        pull(ctl) {
+          if (sent === 0) ctl.enqueue(new TextEncoder().encode('{"payload":"'));
+          if (sent++ < 40) ctl.enqueue(chunk);
+          else ctl.close();
+        },
+      });
+      const res = await fetch(`${u}/v1/queues/q/jobs`, { method: "POST", body: stream });
+      const body = await res.json();
+      assert.equal(res.status, 413);
+      assert.equal(body.error.code, "payload_too_large");
+    });
+
+    await t.step("random garbage never yields a 5xx", async () => {
+      const garbage = [
+        "null",
+        "0",
+        '"s"',
+        "{}",
+        '{"payload":}',
+        "\u0000\u0001",
+        "[]",
+        '{"jobs":null}',
+        "{".repeat(5000),
+      ];
+      for (
+        const path of [
+          "/v1/queues/q/jobs",
+          "/v1/queues/q/batch",
+          "/v1/queues/q/claim",
+          "/v1/jobs/1-0/ack",
+          "/v1/jobs/1-0/nack",
+          "/v1/jobs/1-0/extend",
+        ]
+      ) {
+        for (const g of garbage) {
+          const r = await call(`${u}${path}`, "POST", g);
+          assert.ok(r.status < 500, `${path} ${JSON.stringify(g).slice(0, 30)} gave ${r.status}`);
+          assert.equal(typeof r.body?.error?.code, "string");
+        }
+      }
+    });
+  }, t));

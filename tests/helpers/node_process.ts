@@ -1,0 +1,145 @@
+// Real raftq node processes for tests: free loopback ports, temp data dirs, always killed.
+
+export interface NodeProcess {
+  url: string;
+  port: number;
+  dataDir: string;
+  child: Deno.ChildProcess;
+  stderr: string[];
+  /** Sends `signal` and waits for the process to exit; returns its exit code. */
+  kill(signal?: Deno.Signal): Promise<number>;
+}
+
+/** A port the OS says is free right now. */
+export function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
+}
+
+/** What runs a node: the bundle when RAFTQ_BIN_JS is set (CI's cluster tests), else the source. */
+export function entryPoint(): string {
+  return Deno.env.get("RAFTQ_BIN_JS") ?? new URL("../../src/main.ts", import.meta.url).pathname;
+}
+
+/** Waits until `check` passes, polling every 20 ms, or throws after `timeoutMs`. */
+export async function waitFor<T>(
+  what: string,
+  check: () => Promise<T | undefined | false> | T | undefined | false,
+  timeoutMs = 10_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const r = await check();
+      if (r) return r;
+    } catch (err) {
+      last = err;
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(`timed out waiting for ${what}${last ? `: ${last}` : ""}`);
+}
+
+export async function startNode(
+  options: { dataDir?: string; args?: string[]; port?: number; env?: Record<string, string> } = {},
+): Promise<NodeProcess> {
+  const port = options.port ?? freePort();
+  const dataDir = options.dataDir ?? await Deno.makeTempDir({ prefix: "raftq-node-" });
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      "--unstable-no-legacy-abort",
+      entryPoint(),
+      "serve",
+      "--listen",
+      `127.0.0.1:${port}`,
+      "--data",
+      dataDir,
+      ...(options.args ?? []),
+    ],
+    stdout: "null",
+    stderr: "piped",
+    env: { NO_COLOR: "1", ...(options.env ?? {}) },
+  }).spawn();
+  const stderr: string[] = [];
+  (async () => {
+    const decoder = new TextDecoder();
+    let buf = "";
+    for await (const chunk of child.stderr) {
+      buf += decoder.decode(chunk, { stream: true });
+      const lines = buf.split("\n");
+      buf = lines.pop()!;
+      stderr.push(...lines);
+    }
+    if (buf) stderr.push(buf);
+  })().catch(() => {});
+  let exited: number | null = null;
+  const status = child.status.then((s) => (exited = s.code));
+  const node: NodeProcess = {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    dataDir,
+    child,
+    stderr,
+    async kill(signal: Deno.Signal = "SIGKILL") {
+      if (exited === null) {
+        try {
+          child.kill(signal);
+        } catch {
+          // already gone
+        }
+      }
+      return await status;
+    },
+  };
+  return node;
+}
+
+/** Starts a node and waits until it is ready (a member that knows a leader). */
+export async function startReadyNode(
+  options: Parameters<typeof startNode>[0] = {},
+): Promise<NodeProcess> {
+  const node = await startNode(options);
+  try {
+    await waitFor("the node to be ready", async () => {
+      const r = await fetch(`${node.url}/readyz`, {
+        headers: options.env?.RAFTQ_TOKEN
+          ? { authorization: `Bearer ${options.env.RAFTQ_TOKEN}` }
+          : {},
+      });
+      await r.body?.cancel();
+      return r.status === 200;
+    }, 15_000);
+  } catch (err) {
+    await node.kill();
+    throw new Error(`${(err as Error).message}\n${node.stderr.join("\n")}`);
+  }
+  return node;
+}
+
+/** JSON request helper: returns status, headers and parsed body. */
+export async function call(
+  url: string,
+  method: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+  // deno-lint-ignore no-explicit-any
+): Promise<{ status: number; headers: Headers; body: any }> {
+  const res = await fetch(url, {
+    method,
+    headers: { "content-type": "application/json", ...headers },
+    body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
+  });
+  const text = await res.text();
+  let parsed: unknown = text;
+  try {
+    parsed = text ? JSON.parse(text) : null;
+  } catch {
+    // not JSON: keep the text
+  }
+  return { status: res.status, headers: res.headers, body: parsed };
+}
