@@ -8,6 +8,8 @@ export interface NodeProcess {
   stderr: string[];
   /** Sends `signal` and waits for the process to exit; returns its exit code. */
   kill(signal?: Deno.Signal): Promise<number>;
+  /** Waits for the process to exit by itself; returns its exit code. */
+  exited(): Promise<number>;
 }
 
 /** A port the OS says is free right now. */
@@ -95,6 +97,7 @@ export async function startNode(
       }
       return await status;
     },
+    exited: () => status,
   };
   return node;
 }
