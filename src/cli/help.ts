@@ -8,10 +8,13 @@ Usage:
   raftq serve [--id ID] [--listen HOST:PORT] [--advertise URL] [--data DIR]
               [--join URL[,URL...]] [--cluster-secret S] [--token T]
               [--tls-cert FILE --tls-key FILE] [--log-level info|debug|warn|error]
-  raftq status   [--url URL] [--token T]
+  raftq status   [--url URL] [--token T] [--json]
+  raftq queues   [--url URL] [--json]
   raftq enqueue  [--url URL] --queue Q [--payload JSON | -] [--delay MS] [--priority N] [--key KEY]
-  raftq claim    [--url URL] --queue Q [--max N] [--lease MS] [--wait MS]
-  raftq ack|nack [--url URL] JOB_ID --lease LEASE
+                 [--max-attempts N]
+  raftq claim    [--url URL] --queue Q [--max N] [--lease MS] [--wait MS] [--worker NAME]
+  raftq ack      [--url URL] JOB_ID --lease LEASE [--result JSON]
+  raftq nack     [--url URL] JOB_ID --lease LEASE [--error TEXT] [--retry-delay MS]
   raftq members  [--url URL] list | add URL | remove ID
   raftq transfer [--url URL] [--to ID]
   raftq --help | --version

@@ -5,10 +5,12 @@ import { helpText } from "./help.ts";
 import { parseServeArgs } from "./serve_args.ts";
 import { UsageError } from "./usage_error.ts";
 import { serve } from "../server.ts";
+import { ClientError, runClient } from "./client.ts";
 import { StartupError } from "../storage/errors.ts";
 
 const clientCommands = new Set([
   "status",
+  "queues",
   "enqueue",
   "claim",
   "ack",
@@ -40,11 +42,14 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       return await serve(parseServeArgs(rest, io.env));
     }
     if (clientCommands.has(command)) {
-      io.err(`raftq: '${command}' is not available in this build yet`);
-      return 1;
+      return await runClient(command, rest, io);
     }
     throw new UsageError(`unknown command "${command}" (see raftq --help)`);
   } catch (err) {
+    if (err instanceof ClientError) {
+      io.err(`raftq: ${err.message}`);
+      return 1;
+    }
     if (err instanceof UsageError || err instanceof StartupError) {
       io.err(`raftq: ${err.message}`);
       return 2;

@@ -26,7 +26,19 @@ Deno.test("cli: --version prints the version", async () => {
 Deno.test("cli: --help lists every command", async () => {
   const r = await raftq("--help");
   assert.equal(r.code, 0);
-  for (const cmd of ["serve", "status", "enqueue", "claim", "ack|nack", "members", "transfer"]) {
+  for (
+    const cmd of [
+      "serve",
+      "status",
+      "queues",
+      "enqueue",
+      "claim",
+      "ack",
+      "nack",
+      "members",
+      "transfer",
+    ]
+  ) {
     assert.ok(r.stdout.includes(`raftq ${cmd}`), cmd);
   }
 });

@@ -1,0 +1,259 @@
+// The client commands: status, queues, enqueue, claim, ack, nack — over the REST API.
+
+import { parseArgs } from "node:util";
+import type { CliIo } from "./main.ts";
+import { parseHttpUrl } from "./serve_args.ts";
+import { UsageError } from "./usage_error.ts";
+
+const defaultUrl = "http://127.0.0.1:7400";
+
+interface Common {
+  url: string;
+  token: string | undefined;
+  json: boolean;
+}
+
+/** An HTTP error answered by the node, or a node that cannot be reached. */
+export class ClientError extends Error {}
+
+type Flags = Record<string, { type: "string" | "boolean" }>;
+
+function parse(argv: string[], flags: Flags, io: CliIo, command: string) {
+  const options = {
+    url: { type: "string" as const },
+    token: { type: "string" as const },
+    json: { type: "boolean" as const },
+    ...flags,
+  };
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options, strict: true, allowPositionals: true });
+  } catch (err) {
+    throw new UsageError(`${command}: ${(err as Error).message.split("\n")[0]}`);
+  }
+  const v = parsed.values as Record<string, string | boolean | undefined>;
+  const common: Common = {
+    url: parseHttpUrl((v.url as string) ?? io.env.RAFTQ_URL ?? defaultUrl, "--url"),
+    token: (v.token as string) ?? io.env.RAFTQ_TOKEN,
+    json: v.json === true,
+  };
+  return { values: v, positionals: parsed.positionals, common };
+}
+
+function intFlag(v: string | boolean | undefined, name: string): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (typeof v !== "string" || !Number.isSafeInteger(n) || n < 0) {
+    throw new UsageError(`--${name} must be a non-negative integer, got "${v}"`);
+  }
+  return n;
+}
+
+function jsonFlag(v: string, name: string): unknown {
+  try {
+    return JSON.parse(v);
+  } catch {
+    throw new UsageError(`--${name} is not valid JSON`);
+  }
+}
+
+// deno-lint-ignore no-explicit-any
+async function request(c: Common, method: string, path: string, body?: unknown): Promise<any> {
+  let res: Response;
+  try {
+    res = await fetch(`${c.url}${path}`, {
+      method,
+      headers: {
+        "content-type": "application/json",
+        ...(c.token ? { authorization: `Bearer ${c.token}` } : {}),
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal: AbortSignal.timeout(30_000),
+    });
+  } catch (err) {
+    throw new ClientError(`cannot reach ${c.url}: ${(err as Error).message.split("\n")[0]}`);
+  }
+  const text = await res.text();
+  let parsed: unknown = null;
+  try {
+    parsed = text ? JSON.parse(text) : null;
+  } catch {
+    throw new ClientError(`${c.url} answered ${res.status} with a body that is not JSON`);
+  }
+  if (!res.ok) {
+    const e = (parsed as { error?: { code?: string; message?: string } })?.error;
+    throw new ClientError(`${e?.code ?? res.status}: ${e?.message ?? "request failed"}`);
+  }
+  return parsed;
+}
+
+function table(rows: (string | number | boolean | null)[][]): string {
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => String(r[i] ?? "-").length)));
+  return rows.map((r) =>
+    r.map((cell, i) => String(cell ?? "-").padEnd(widths[i])).join("  ").trimEnd()
+  )
+    .join("\n");
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Uint8Array[] = [];
+  for await (const chunk of Deno.stdin.readable) chunks.push(chunk);
+  return new TextDecoder().decode(new Uint8Array(chunks.flatMap((c) => [...c])));
+}
+
+export async function runClient(command: string, argv: string[], io: CliIo): Promise<number> {
+  switch (command) {
+    case "status": {
+      const { common } = parse(argv, {}, io, command);
+      const s = await request(common, "GET", "/admin/status");
+      if (common.json) {
+        io.out(JSON.stringify(s, null, 2));
+        return 0;
+      }
+      io.out(
+        `node ${s.id} (${s.role}, term ${s.term}) leader ${
+          s.leader?.id ?? "none"
+        }  commit ${s.commitIndex} applied ${s.appliedIndex} snapshot ${s.snapshotIndex}`,
+      );
+      const rows: (string | number | boolean | null)[][] = [[
+        "ID",
+        "URL",
+        "ROLE",
+        "VOTER",
+        "MATCH",
+        "LAG",
+        "REACHABLE",
+      ]];
+      for (const m of s.members) {
+        const role = m.id === s.leader?.id ? "leader" : m.voter ? "follower" : "learner";
+        rows.push([m.id, m.url, role, m.voter, m.matchIndex, m.lagEntries, m.reachable]);
+      }
+      io.out(table(rows));
+      return 0;
+    }
+    case "queues": {
+      const { common } = parse(argv, {}, io, command);
+      const r = await request(common, "GET", "/v1/queues");
+      if (common.json) {
+        io.out(JSON.stringify(r, null, 2));
+        return 0;
+      }
+      const rows: (string | number)[][] = [["QUEUE", "READY", "DELAYED", "LEASED", "DONE", "DEAD"]];
+      for (const q of r.queues) rows.push([q.name, q.ready, q.delayed, q.leased, q.done, q.dead]);
+      io.out(table(rows));
+      return 0;
+    }
+    case "enqueue": {
+      const { values, common } = parse(
+        argv,
+        {
+          queue: { type: "string" },
+          payload: { type: "string" },
+          delay: { type: "string" },
+          priority: { type: "string" },
+          key: { type: "string" },
+          "max-attempts": { type: "string" },
+        },
+        io,
+        command,
+      );
+      if (typeof values.queue !== "string") throw new UsageError("enqueue needs --queue");
+      const raw = values.payload === "-" ? await readStdin() : (values.payload as string) ?? "null";
+      const body: Record<string, unknown> = { payload: jsonFlag(raw, "payload") };
+      const delay = intFlag(values.delay, "delay");
+      const priority = intFlag(values.priority, "priority");
+      const maxAttempts = intFlag(values["max-attempts"], "max-attempts");
+      if (delay !== undefined) body.delayMs = delay;
+      if (priority !== undefined) body.priority = priority;
+      if (maxAttempts !== undefined) body.maxAttempts = maxAttempts;
+      if (typeof values.key === "string") body.idempotencyKey = values.key;
+      const r = await request(
+        common,
+        "POST",
+        `/v1/queues/${encodeURIComponent(values.queue)}/jobs`,
+        body,
+      );
+      io.out(
+        common.json
+          ? JSON.stringify(r)
+          : `${r.id} ${r.state}${r.deduplicated ? " (deduplicated)" : ""}`,
+      );
+      return 0;
+    }
+    case "claim": {
+      const { values, common } = parse(
+        argv,
+        {
+          queue: { type: "string" },
+          max: { type: "string" },
+          lease: { type: "string" },
+          wait: { type: "string" },
+          worker: { type: "string" },
+        },
+        io,
+        command,
+      );
+      if (typeof values.queue !== "string") throw new UsageError("claim needs --queue");
+      const body: Record<string, unknown> = {
+        worker: (values.worker as string) ?? `cli-${Deno.hostname?.() ?? "host"}-${Deno.pid}`,
+      };
+      const max = intFlag(values.max, "max");
+      const lease = intFlag(values.lease, "lease");
+      const wait = intFlag(values.wait, "wait");
+      if (max !== undefined) body.max = max;
+      if (lease !== undefined) body.leaseMs = lease;
+      if (wait !== undefined) body.waitMs = wait;
+      const r = await request(
+        common,
+        "POST",
+        `/v1/queues/${encodeURIComponent(values.queue)}/claim`,
+        body,
+      );
+      if (common.json) io.out(JSON.stringify(r));
+      else if (r.jobs.length === 0) io.out("no job ready");
+      else {
+        for (const j of r.jobs) {
+          io.out(
+            `${j.id} lease=${j.lease} attempt=${j.attempt} payload=${JSON.stringify(j.payload)}`,
+          );
+        }
+      }
+      return 0;
+    }
+    case "ack":
+    case "nack": {
+      const { values, positionals, common } = parse(
+        argv,
+        {
+          lease: { type: "string" },
+          result: { type: "string" },
+          error: { type: "string" },
+          "retry-delay": { type: "string" },
+        },
+        io,
+        command,
+      );
+      if (positionals.length !== 1) throw new UsageError(`${command} needs exactly one JOB_ID`);
+      if (typeof values.lease !== "string") throw new UsageError(`${command} needs --lease`);
+      const body: Record<string, unknown> = { lease: values.lease };
+      if (command === "ack" && typeof values.result === "string") {
+        body.result = jsonFlag(values.result, "result");
+      }
+      if (command === "nack") {
+        if (typeof values.error === "string") body.error = values.error;
+        const delay = intFlag(values["retry-delay"], "retry-delay");
+        if (delay !== undefined) body.retryDelayMs = delay;
+      }
+      const r = await request(
+        common,
+        "POST",
+        `/v1/jobs/${encodeURIComponent(positionals[0])}/${command}`,
+        body,
+      );
+      io.out(common.json ? JSON.stringify(r) : `${r.id} ${r.state}`);
+      return 0;
+    }
+    default:
+      throw new UsageError(`'${command}' is not available in this build yet`);
+  }
+}

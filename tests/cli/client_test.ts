@@ -1,0 +1,76 @@
+// The client commands against a real node: enqueue, claim, ack, nack, status, queues, errors.
+
+import assert from "node:assert/strict";
+import { entryPoint, freePort, startReadyNode } from "../helpers/node_process.ts";
+
+async function raftq(url: string, ...args: string[]) {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", entryPoint(), ...args, "--url", url],
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).output();
+  return {
+    code: out.code,
+    stdout: new TextDecoder().decode(out.stdout).trim(),
+    stderr: new TextDecoder().decode(out.stderr).trim(),
+  };
+}
+
+Deno.test("client: enqueue, claim, ack, nack, status and queues against a node", async () => {
+  const node = await startReadyNode();
+  try {
+    const u = node.url;
+    const e = await raftq(
+      u,
+      "enqueue",
+      "--queue",
+      "cli",
+      "--payload",
+      '{"n":1}',
+      "--priority",
+      "5",
+    );
+    assert.equal(e.code, 0, e.stderr);
+    assert.match(e.stdout, /^\d+-0 ready$/);
+    const id = e.stdout.split(" ")[0];
+    const c = await raftq(u, "claim", "--queue", "cli", "--json");
+    assert.equal(c.code, 0, c.stderr);
+    const job = JSON.parse(c.stdout).jobs[0];
+    assert.equal(job.id, id);
+    assert.deepEqual(job.payload, { n: 1 });
+    const a = await raftq(u, "ack", id, "--lease", job.lease, "--result", '{"ok":true}');
+    assert.equal(a.stdout, `${id} done`);
+    const again = await raftq(u, "nack", id, "--lease", "12345");
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, /^raftq: lease_mismatch: /);
+    const s = await raftq(u, "status");
+    assert.equal(s.code, 0, s.stderr);
+    assert.match(s.stdout, /ID\s+URL\s+ROLE\s+VOTER\s+MATCH\s+LAG\s+REACHABLE/);
+    assert.match(s.stdout, /leader\s+true/);
+    const q = await raftq(u, "queues");
+    assert.match(
+      q.stdout,
+      /^QUEUE\s+READY\s+DELAYED\s+LEASED\s+DONE\s+DEAD\ncli\s+0\s+0\s+0\s+1\s+0$/m,
+    );
+    const empty = await raftq(u, "claim", "--queue", "cli");
+    assert.equal(empty.stdout, "no job ready");
+  } finally {
+    await node.kill();
+    await Deno.remove(node.dataDir, { recursive: true });
+  }
+});
+
+Deno.test("client: an unreachable node is exit 1 with one line; bad flags are exit 2", async () => {
+  const down = `http://127.0.0.1:${freePort()}`;
+  const r = await raftq(down, "status");
+  assert.equal(r.code, 1);
+  assert.equal(r.stderr.split("\n").length, 1);
+  assert.match(r.stderr, /^raftq: cannot reach http:\/\/127\.0\.0\.1:\d+/);
+  const bad = await raftq(down, "enqueue", "--payload", "1");
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /enqueue needs --queue/);
+  const badJson = await raftq(down, "enqueue", "--queue", "q", "--payload", "{nope");
+  assert.equal(badJson.code, 2);
+  assert.match(badJson.stderr, /--payload is not valid JSON/);
+});
