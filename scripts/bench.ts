@@ -3,8 +3,9 @@
 import { parseArgs } from "node:util";
 import { benchCommitThroughput, benchElectionTime } from "./bench/core_bench.ts";
 import { benchStorage } from "./bench/storage_bench.ts";
+import { benchSingleNode } from "./bench/node_bench.ts";
 
-const sections = ["core", "storage"] as const;
+const sections = ["core", "storage", "node"] as const;
 type Section = (typeof sections)[number];
 
 const { values } = parseArgs({
@@ -70,4 +71,22 @@ if (!only || only.includes("storage")) {
       `batched ${r.batch} / single: ${(r.entriesPerSecond / single.entriesPerSecond).toFixed(1)}x`,
     );
   }
+}
+
+if (!only || only.includes("node")) {
+  const r = await benchSingleNode(quick ? 1000 : 5000);
+  console.log(
+    "\n## Single node over HTTP (one-node cluster, every 201 fsynced first; load generator in this process)",
+  );
+  console.log("| workload | connections | ok requests/s | p50 ms | p99 ms | errors |");
+  console.log("| --- | ---: | ---: | ---: | ---: | ---: |");
+  const row = (name: string, l: typeof r.claimAck) =>
+    console.log(
+      `| ${name} | ${l.concurrency} | ${fmt(l.perSecond)} | ${l.p50Ms.toFixed(2)} | ${
+        l.p99Ms.toFixed(2)
+      } | ${l.errors} |`,
+    );
+  for (const l of r.enqueue) row("enqueue", l);
+  row(`batch of 100 (= ${fmt(r.batch.jobsPerSecond)} jobs/s)`, r.batch);
+  row("claim + ack pair", r.claimAck);
 }

@@ -19,7 +19,7 @@ export const defaultTuning: NodeTuning = {
   tickMs: 50,
   electionTicks: 10,
   heartbeatTicks: 1,
-  snapshotEveryEntries: 10_000,
+  snapshotEveryEntries: 100_000,
   retentionMs: 7 * 24 * 60 * 60 * 1000,
   dueCheckEveryMs: 250,
   requestTimeoutMs: 10_000,

@@ -1,5 +1,6 @@
 // The one place that does I/O around the Raft core: propose, persist, send, apply, answer.
 
+import { setImmediate } from "node:timers";
 import { ApiError } from "../errors.ts";
 import { type ApplyResult, QueueStateMachine } from "../queue/state_machine.ts";
 import { encodeCommand, type QueueCommand } from "../queue/commands.ts";
@@ -161,10 +162,10 @@ export class RaftNode {
     if (this.#scheduled || this.#stopped) return;
     this.#scheduled = true;
     // A macrotask, not a microtask: requests that arrived in the same I/O turn join the batch.
-    setTimeout(() => {
+    setImmediate(() => {
       this.#scheduled = false;
       this.#process();
-    }, 0);
+    });
   }
 
   #process(): void {
