@@ -9,10 +9,9 @@ import { startNode } from "./node/start.ts";
 import { StartupError } from "./storage/errors.ts";
 import { VERSION } from "./version.ts";
 
-export const defaultMaxBodyBytes = 1024 * 1024;
-
 /** Runs a node until SIGINT/SIGTERM; returns the process exit code. */
-export async function serve(cfg: ServeConfig, tuning: NodeTuning = defaultTuning): Promise<number> {
+export async function serve(cfg: ServeConfig, base: NodeTuning = defaultTuning): Promise<number> {
+  const tuning: NodeTuning = { ...base, retentionMs: cfg.retentionMs };
   const logger = createLogger(cfg.logLevel);
   let fatal: Error | null = null;
   let stopServer: () => Promise<void> = async () => {};
@@ -36,7 +35,7 @@ export async function serve(cfg: ServeConfig, tuning: NodeTuning = defaultTuning
     clusterId,
     advertiseUrl: cfg.advertiseUrl,
     token: cfg.token,
-    maxBodyBytes: defaultMaxBodyBytes,
+    maxBodyBytes: cfg.maxBodyBytes,
     waiters,
     logError: (event, error) =>
       logger.log("error", event, { error: error instanceof Error ? error.message : String(error) }),

@@ -20,6 +20,10 @@ export interface ServeConfig {
   tlsCertFile: string | undefined;
   tlsKeyFile: string | undefined;
   logLevel: LogLevel;
+  /** Done, dead and cancelled jobs are purged after this long. */
+  retentionMs: number;
+  /** Request bodies over this are answered 413 payload_too_large. */
+  maxBodyBytes: number;
 }
 
 /** Each flag and the environment variable it falls back to. */
@@ -34,6 +38,8 @@ const serveFlags = {
   "tls-cert": "RAFTQ_TLS_CERT",
   "tls-key": "RAFTQ_TLS_KEY",
   "log-level": "RAFTQ_LOG_LEVEL",
+  retention: "RAFTQ_RETENTION",
+  "max-body-bytes": "RAFTQ_MAX_BODY_BYTES",
 } as const;
 
 type ServeFlag = keyof typeof serveFlags;
@@ -43,7 +49,24 @@ export const serveDefaults = {
   data: "./raftq-data",
   logLevel: "info" as LogLevel,
   minClusterSecretBytes: 16,
+  retention: "7d",
+  maxBodyBytes: 1024 * 1024,
 };
+
+const durationUnitsMs: Record<string, number> = {
+  ms: 1,
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+};
+
+/** Parses a duration such as 500ms, 30s, 15m, 12h or 7d. */
+export function parseDurationMs(value: string, what: string): number {
+  const m = /^(\d{1,9})(ms|s|m|h|d)$/.exec(value);
+  if (!m) throw new UsageError(`${what} "${value}" is not a duration such as 30s, 15m, 12h or 7d`);
+  return Number(m[1]) * durationUnitsMs[m[2]];
+}
 
 const idPattern = /^[A-Za-z0-9_.-]{1,64}$/;
 const logLevels: readonly LogLevel[] = ["debug", "info", "warn", "error"];
@@ -151,6 +174,16 @@ export function parseServeArgs(
   if (!logLevels.includes(logLevel as LogLevel)) {
     throw new UsageError(`--log-level "${logLevel}" must be one of ${logLevels.join(", ")}`);
   }
+  const retentionMs = parseDurationMs(get("retention") ?? serveDefaults.retention, "--retention");
+  const maxBodyRaw = get("max-body-bytes");
+  const maxBodyBytes = maxBodyRaw === undefined ? serveDefaults.maxBodyBytes : Number(maxBodyRaw);
+  if (
+    !Number.isSafeInteger(maxBodyBytes) || maxBodyBytes < 1024 || maxBodyBytes > 64 * 1024 * 1024
+  ) {
+    throw new UsageError(
+      `--max-body-bytes "${maxBodyRaw}" must be an integer from 1024 to 67108864`,
+    );
+  }
   return {
     id,
     listenHost: listen.host,
@@ -163,5 +196,7 @@ export function parseServeArgs(
     tlsCertFile,
     tlsKeyFile,
     logLevel: logLevel as LogLevel,
+    retentionMs,
+    maxBodyBytes,
   };
 }

@@ -13,6 +13,8 @@ Deno.test("serve: defaults match the contract", () => {
   assert.deepEqual(c.joinUrls, []);
   assert.equal(c.id, undefined);
   assert.equal(c.logLevel, "info");
+  assert.equal(c.retentionMs, 7 * 24 * 3_600_000);
+  assert.equal(c.maxBodyBytes, 1024 * 1024);
 });
 
 Deno.test("serve: every flag is parsed", () => {
@@ -36,6 +38,10 @@ Deno.test("serve: every flag is parsed", () => {
     "k.pem",
     "--log-level",
     "debug",
+    "--retention",
+    "12h",
+    "--max-body-bytes",
+    "2048",
   ], {});
   assert.deepEqual(c, {
     id: "node-2",
@@ -49,6 +55,8 @@ Deno.test("serve: every flag is parsed", () => {
     tlsCertFile: "c.pem",
     tlsKeyFile: "k.pem",
     logLevel: "debug",
+    retentionMs: 12 * 3_600_000,
+    maxBodyBytes: 2048,
   });
 });
 
@@ -78,6 +86,9 @@ Deno.test("serve: bad input is one clear UsageError", () => {
     [["--join", "not a url"], /--join/],
     [["--tls-cert", "c.pem"], /go together/],
     [["--log-level", "loud"], /--log-level/],
+    [["--retention", "7 days"], /--retention/],
+    [["--retention", "5w"], /--retention/],
+    [["--max-body-bytes", "12"], /--max-body-bytes/],
     [["extra"], /no arguments/],
     [["--listen"], /argument missing/],
   ];
