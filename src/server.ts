@@ -1,44 +1,89 @@
-// `raftq serve`: starts the node and its HTTP server, and shuts both down cleanly on a signal.
+// `raftq serve`: the node, its peer transport and HTTP server; join, removal and clean shutdown.
 
 import { createApp } from "./api/app.ts";
 import { QueueWaiters } from "./api/long_poll.ts";
 import type { ServeConfig } from "./cli/serve_args.ts";
 import { createLogger } from "./log.ts";
 import { defaultTuning, type NodeTuning } from "./node/config.ts";
-import { startNode } from "./node/start.ts";
+import { joinCluster } from "./node/join.ts";
+import { bindClusterId, startNode, storedClusterId } from "./node/start.ts";
 import { StartupError } from "./storage/errors.ts";
+import { WsTransport } from "./transport/transport.ts";
 import { VERSION } from "./version.ts";
 
-/** Runs a node until SIGINT/SIGTERM; returns the process exit code. */
+/** How long a leader that is asked to stop waits for its leadership to move. */
+const handOverTimeoutMs = 3_000;
+
+/** Runs a node until SIGINT/SIGTERM, removal or a fatal error; returns the process exit code. */
 export async function serve(cfg: ServeConfig, base: NodeTuning = defaultTuning): Promise<number> {
   const tuning: NodeTuning = { ...base, retentionMs: cfg.retentionMs };
   const logger = createLogger(cfg.logLevel);
-  let fatal: Error | null = null;
-  let stopServer: () => Promise<void> = async () => {};
+  const log = logger.log.bind(logger);
+  let exitCode = 0;
+  let stopServer: (reason: string) => Promise<void> = async () => {};
   const started = await startNode(cfg, tuning, {
     onFatal(error) {
-      fatal = error;
-      logger.log("error", "storage_failed", { error: error.message });
-      void stopServer();
+      exitCode = 1;
+      log("error", "storage_failed", { error: error.message });
+      void stopServer("storage failure");
     },
     onRoleChange(role, term, leader) {
       logger.context.term = term;
-      logger.log("info", "role_changed", { role, leader: leader || null });
+      log("info", "role_changed", { role, leader: leader || null });
+    },
+    onMembershipChange(change) {
+      log("info", "membership_changed", {
+        change: change.type,
+        member: change.id,
+        url: change.url || null,
+      });
+    },
+    onRemoved() {
+      log("warn", "removed_from_cluster", {
+        reason:
+          "this node applied its own removal; it stops serving (start it with an empty --data to join again)",
+      });
+      void stopServer("removed from the cluster");
     },
   });
-  const { node, dataDir, clusterId } = started;
+  const { node, dataDir, storage } = started;
   logger.context.node = node.id;
+  let clusterId = storedClusterId(storage) ?? null;
+
+  const transport = new WsTransport({
+    selfId: node.id,
+    secret: cfg.clusterSecret ?? "",
+    clusterId: () => clusterId,
+    adoptClusterId: (id) => {
+      if (clusterId !== null) return clusterId === id;
+      if (!started.joining) return false;
+      bindClusterId(storage, id);
+      clusterId = id;
+      log("info", "cluster_adopted", { cluster: id });
+      return true;
+    },
+    peers: () =>
+      node.raft.membership.members.filter((m) => m.id !== node.id).map((m) => ({
+        id: m.id,
+        url: m.url,
+      })),
+    onMessage: (m) => node.receive(m),
+    log: (level, event, fields) => log(level, event, fields),
+  });
+  node.transport = transport;
+
   const waiters = new QueueWaiters();
   node.sm.onReady = (queue) => waiters.wake(queue);
   const app = createApp({
     node,
-    clusterId,
+    clusterId: () => clusterId,
     advertiseUrl: cfg.advertiseUrl,
     token: cfg.token,
     maxBodyBytes: cfg.maxBodyBytes,
     waiters,
+    transport,
     logError: (event, error) =>
-      logger.log("error", event, { error: error instanceof Error ? error.message : String(error) }),
+      log("error", event, { error: error instanceof Error ? error.message : String(error) }),
   });
 
   const abort = new AbortController();
@@ -66,40 +111,74 @@ export async function serve(cfg: ServeConfig, base: NodeTuning = defaultTuning):
     );
   }
   node.start();
-  logger.log("info", "node_started", {
+  transport.start();
+  log("info", "node_started", {
     version: VERSION,
     listen: `${cfg.listenHost}:${cfg.listenPort}`,
     advertise: cfg.advertiseUrl,
     data: cfg.dataDir,
     cluster: clusterId,
     bootstrapped: started.bootstrapped,
+    joining: started.joining,
     auth: cfg.token ? "token" : "none",
+    peerAuth: cfg.clusterSecret ? "cluster-secret" : "none (loopback only)",
   });
-  if (cfg.joinUrls.length > 0 && !started.bootstrapped) {
-    logger.log("info", "join_ignored", { reason: "this node restarts from its data directory" });
+  if (cfg.joinUrls.length > 0 && !started.joining) {
+    log("info", "join_ignored", { reason: "this node restarts from its data directory" });
   }
 
   let stopping = false;
-  stopServer = async () => {
+  stopServer = async (reason: string) => {
     if (stopping) return;
     stopping = true;
+    log("info", "shutting_down", { reason });
+    if (node.isLeader && node.raft.membership.members.filter((m) => m.voter).length > 1) {
+      // Hand leadership over first, so the cluster does not wait an election timeout.
+      try {
+        const to = node.transferLeadership();
+        const deadline = Date.now() + handOverTimeoutMs;
+        while (node.isLeader && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+        log("info", "leadership_handed_over", { to, done: !node.isLeader });
+      } catch (err) {
+        log("warn", "leadership_handover_failed", { error: (err as Error).message });
+      }
+    }
     node.stop();
+    transport.stop();
     abort.abort();
     await server.finished.catch(() => {});
     dataDir.close();
   };
-  const onSignal = (signal: Deno.Signal) => () => {
-    logger.log("info", "shutting_down", { signal });
-    void stopServer();
-  };
+
+  if (started.joining) {
+    joinCluster(cfg, node.id, (event, fields) => log("info", event, fields), () => stopping)
+      .then((r) => {
+        if (!r) return;
+        if (clusterId === null) {
+          bindClusterId(storage, r.clusterId);
+          clusterId = r.clusterId;
+        } else if (clusterId !== r.clusterId) {
+          throw new StartupError(`joined cluster ${r.clusterId} but peered with ${clusterId}`);
+        }
+        log("info", "joined", { cluster: r.clusterId, via: r.via });
+      })
+      .catch((err) => {
+        exitCode = 2;
+        log("error", "join_failed", { error: (err as Error).message });
+        console.error(`raftq: ${(err as Error).message}`);
+        void stopServer("join failed");
+      });
+  }
+
+  const onSignal = (signal: Deno.Signal) => () => void stopServer(signal);
   const handlers: [Deno.Signal, () => void][] = [
     ["SIGINT", onSignal("SIGINT")],
     ["SIGTERM", onSignal("SIGTERM")],
   ];
   for (const [sig, h] of handlers) Deno.addSignalListener(sig, h);
   await server.finished;
-  if (!stopping) await stopServer();
+  if (!stopping) await stopServer("server closed");
   for (const [sig, h] of handlers) Deno.removeSignalListener(sig, h);
-  logger.log("info", "node_stopped", {});
-  return fatal ? 1 : 0;
+  log("info", "node_stopped", { exitCode });
+  return exitCode;
 }

@@ -32,7 +32,7 @@ export function status(ctx: ApiContext) {
   const leader = members.find((m) => m.id === raft.leader);
   return {
     id: node.id,
-    clusterId: ctx.clusterId,
+    clusterId: ctx.clusterId(),
     role: raft.role,
     term: raft.term,
     leader: raft.leader ? { id: raft.leader, url: leader?.url ?? null } : null,
@@ -52,7 +52,7 @@ export function status(ctx: ApiContext) {
         lagEntries: raft.role === "leader" && match !== null
           ? Math.max(0, lastIndex - match)
           : null,
-        reachable: self ? true : raft.role === "leader" ? pr?.recentActive ?? false : null,
+        reachable: self ? true : ctx.transport ? ctx.transport.reachable(m.id) : null,
       };
     }),
   };

@@ -7,16 +7,23 @@ import { bearerAuth } from "./auth.ts";
 import type { ApiContext } from "./context.ts";
 import { errorResponse, toApiError } from "./errors.ts";
 import { queueRoutes } from "./queue_routes.ts";
+import { clusterRoutes } from "./cluster_routes.ts";
+import { forwardToLeader } from "./forward.ts";
+import { peerRoute } from "./peer_route.ts";
 
 export function createApp(ctx: ApiContext): Hono {
   const app = new Hono();
-  app.use("*", bearerAuth(ctx.token, ["/healthz"]));
+  // Peers authenticate on /raft with the cluster secret, not the client token.
+  app.use("*", bearerAuth(ctx.token, ["/healthz", "/raft"]));
   app.use("*", async (c, next) => {
     await next();
     const leader = ctx.node.leaderId;
-    if (leader) c.header("x-raftq-leader", leader);
+    if (leader && !c.res.headers.has("x-raftq-leader")) c.header("x-raftq-leader", leader);
   });
+  if (ctx.transport) peerRoute(app, ctx.transport);
+  app.use("*", forwardToLeader(ctx));
   adminRoutes(app, ctx);
+  clusterRoutes(app, ctx);
   queueRoutes(app, ctx);
   app.notFound((c) =>
     errorResponse(c, new ApiError("not_found", `No route for ${c.req.method} ${c.req.path}`))

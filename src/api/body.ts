@@ -6,11 +6,12 @@ import { ApiError } from "../errors.ts";
 const tooLarge = (max: number) =>
   new ApiError("payload_too_large", `The request body is larger than ${max} bytes`);
 
-export async function readJson(c: Context, maxBytes: number): Promise<unknown> {
+/** The raw body, at most `maxBytes` (else 413); empty when there is none. */
+export async function readRaw(c: Context, maxBytes: number): Promise<Uint8Array<ArrayBuffer>> {
   const declared = c.req.header("content-length");
   if (declared !== undefined && Number(declared) > maxBytes) throw tooLarge(maxBytes);
   const body = c.req.raw.body;
-  if (!body) throw new ApiError("invalid_request", "The request needs a JSON body");
+  if (!body) return new Uint8Array();
   const reader = body.getReader();
   const chunks: Uint8Array[] = [];
   let size = 0;
@@ -30,6 +31,12 @@ export async function readJson(c: Context, maxBytes: number): Promise<unknown> {
     bytes.set(chunk, at);
     at += chunk.length;
   }
+  return bytes;
+}
+
+export async function readJson(c: Context, maxBytes: number): Promise<unknown> {
+  const bytes = await readRaw(c, maxBytes);
+  if (bytes.length === 0) throw new ApiError("invalid_request", "The request needs a JSON body");
   let text: string;
   try {
     text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);

@@ -1,14 +1,18 @@
 // What the routes need from the running node: the node, its settings, long-poll waiters, a log.
 
 import type { RaftNode } from "../node/node.ts";
+import type { WsTransport } from "../transport/transport.ts";
 import type { QueueWaiters } from "./long_poll.ts";
 
 export interface ApiContext {
   node: RaftNode;
-  clusterId: string;
+  /** The cluster id; null while a joining node has not learned it. */
+  clusterId(): string | null;
   advertiseUrl: string;
   token: string | undefined;
   maxBodyBytes: number;
   waiters: QueueWaiters;
   logError: (event: string, error: unknown) => void;
+  /** The peer transport (absent in tests of the API alone). */
+  transport?: WsTransport;
 }

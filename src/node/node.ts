@@ -5,6 +5,7 @@ import { ApiError } from "../errors.ts";
 import { type ApplyResult, QueueStateMachine } from "../queue/state_machine.ts";
 import { encodeCommand, type QueueCommand } from "../queue/commands.ts";
 import {
+  type ConfChange,
   type HardState,
   makeRaftConfig,
   type Message,
@@ -28,6 +29,10 @@ export interface NodeEvents {
   onFatal(error: StorageFatalError): void;
   /** Role, term or leader changed. */
   onRoleChange?(role: string, term: number, leader: string): void;
+  /** This node applied its own removal from the cluster. */
+  onRemoved?(): void;
+  /** A membership change was applied. */
+  onMembershipChange?(change: ConfChange): void;
 }
 
 interface Proposal {
@@ -135,6 +140,42 @@ export class RaftNode {
     return this.raft.leader !== NONE && this.raft.membership.members.some((m) => m.id === this.id);
   }
 
+  /** A validated message from an authenticated peer. */
+  receive(m: Message): void {
+    if (this.#stopped) return;
+    this.raft.step(m);
+    this.#schedule();
+  }
+
+  /** Proposes a membership change; resolves once it is applied here. */
+  proposeConfChange(change: ConfChange): Promise<void> {
+    if (!this.isLeader) return Promise.reject(noLeader());
+    return new Promise((resolve, reject) => {
+      const r = this.raft.proposeConfChange(change);
+      if (!r.ok) {
+        reject(
+          r.error === "not_leader"
+            ? noLeader()
+            : new ApiError(r.error === "invalid_conf" ? "conflict" : "unavailable", r.message, 1),
+        );
+        return;
+      }
+      const timer = setTimeout(() => {
+        if (this.#waiters.delete(r.firstIndex)) reject(outcomeUnknown());
+      }, this.#tuning.requestTimeoutMs);
+      this.#waiters.set(r.firstIndex, { term: r.term, resolve: () => resolve(), reject, timer });
+      this.#schedule();
+    });
+  }
+
+  /** Starts a leadership transfer (to `to`, or the most up-to-date voter). */
+  transferLeadership(to?: string): string {
+    const r = this.raft.transferLeadership(to);
+    if (!r.ok) throw new ApiError("conflict", r.message);
+    this.#schedule();
+    return r.to;
+  }
+
   /** Proposes a queue command stamped with this leader's clock; resolves once applied. */
   propose(cmd: QueueCommand): Promise<ApplyResult> {
     if (this.#stopped) {
@@ -229,8 +270,13 @@ export class RaftNode {
       if (!w) continue;
       this.#waiters.delete(e.index);
       clearTimeout(w.timer);
-      if (e.term === w.term && e.kind === "normal") w.resolve(results.get(e.index)!);
-      else w.reject(outcomeUnknown());
+      if (e.term !== w.term) w.reject(outcomeUnknown());
+      else w.resolve(results.get(e.index) ?? { type: "none" });
+    }
+    for (const e of rd.committedEntries) {
+      if (e.kind !== "conf" || !e.change) continue;
+      this.#events.onMembershipChange?.(e.change);
+      if (e.change.type === "remove" && e.change.id === this.id) this.#events.onRemoved?.();
     }
     for (const rs of rd.readStates) {
       const read = this.#reads.get(rs.id);

@@ -5,6 +5,7 @@ import { bootstrapInit } from "../raft/mod.ts";
 import { type DataDir, openDataDir } from "../storage/data_dir.ts";
 import { StartupError } from "../storage/errors.ts";
 import { bindClusterId, resolveNodeId, storedClusterId } from "../storage/identity.ts";
+export { bindClusterId, storedClusterId };
 import { RaftStorage } from "../storage/raft_storage.ts";
 import type { NodeTuning } from "./config.ts";
 import { type NodeEvents, RaftNode } from "./node.ts";
@@ -12,9 +13,11 @@ import { type NodeEvents, RaftNode } from "./node.ts";
 export interface StartedNode {
   node: RaftNode;
   dataDir: DataDir;
-  clusterId: string;
+  storage: RaftStorage;
   /** True when this start founded a new one-node cluster. */
   bootstrapped: boolean;
+  /** True when this node starts empty and must join through --join. */
+  joining: boolean;
 }
 
 function generateNodeId(): string {
@@ -38,12 +41,8 @@ export async function startNode(
     let loaded = storage.load();
     const fresh = loaded.entries.length === 0 && loaded.snapshot.index === 0;
     let bootstrapped = false;
-    if (fresh) {
-      if (cfg.joinUrls.length > 0) {
-        throw new StartupError(
-          "--join is not available in this build yet: start without --join to found a one-node cluster",
-        );
-      }
+    const joining = fresh && cfg.joinUrls.length > 0;
+    if (fresh && !joining) {
       const init = bootstrapInit([{ id, url: cfg.advertiseUrl }]);
       storage.persist({
         hardState: init.hardState,
@@ -55,14 +54,13 @@ export async function startNode(
       loaded = storage.load();
       bootstrapped = true;
     }
-    const clusterId = storedClusterId(storage);
-    if (clusterId === undefined) {
+    if (!joining && storedClusterId(storage) === undefined) {
       throw new StartupError(
         `data directory ${cfg.dataDir} holds a log but no cluster id: it is damaged; remove it and rejoin`,
       );
     }
     const node = new RaftNode(id, dataDir.db, { ...loaded, appliedIndex: 0 }, tuning, events);
-    return { node, dataDir, clusterId, bootstrapped };
+    return { node, dataDir, storage, bootstrapped, joining };
   } catch (err) {
     dataDir.close();
     throw err;

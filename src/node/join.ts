@@ -1,0 +1,58 @@
+// Joining a cluster: ask any listed member to add this node, retrying with backoff.
+
+import type { ServeConfig } from "../cli/serve_args.ts";
+import { StartupError } from "../storage/errors.ts";
+
+export interface JoinResult {
+  clusterId: string;
+  via: string;
+}
+
+/**
+ * Posts {id, url} to /admin/members of each join URL in turn (a follower forwards it to the
+ * leader) until one answers 200: the leader has added this node as a learner, caught it up and
+ * promoted it. Unreachable members and "no leader" answers are retried with jittered backoff;
+ * a refusal (401, 409, 400) is final.
+ */
+export async function joinCluster(
+  cfg: ServeConfig,
+  nodeId: string,
+  log: (event: string, fields: Record<string, unknown>) => void,
+  stopped: () => boolean,
+): Promise<JoinResult | null> {
+  let delayMs = 200;
+  for (let attempt = 1; !stopped(); attempt++) {
+    for (const base of cfg.joinUrls) {
+      if (stopped()) return null;
+      let res: Response;
+      try {
+        res = await fetch(`${base}/admin/members`, {
+          method: "POST",
+          headers: {
+            "content-type": "application/json",
+            ...(cfg.token ? { authorization: `Bearer ${cfg.token}` } : {}),
+          },
+          body: JSON.stringify({ id: nodeId, url: cfg.advertiseUrl }),
+          signal: AbortSignal.timeout(90_000),
+        });
+      } catch (err) {
+        log("join_retry", { via: base, attempt, reason: (err as Error).message.split("\n")[0] });
+        continue;
+      }
+      const body = await res.json().catch(() => null);
+      if (res.ok && typeof body?.clusterId === "string") {
+        return { clusterId: body.clusterId, via: base };
+      }
+      const code = body?.error?.code ?? String(res.status);
+      const message = body?.error?.message ?? "";
+      if (res.status === 503 || res.status >= 500) {
+        log("join_retry", { via: base, attempt, reason: `${code}: ${message}` });
+        continue;
+      }
+      throw new StartupError(`joining through ${base} was refused: ${code}: ${message}`);
+    }
+    await new Promise((r) => setTimeout(r, delayMs / 2 + Math.random() * (delayMs / 2)));
+    delayMs = Math.min(5_000, delayMs * 2);
+  }
+  return null;
+}
