@@ -13,6 +13,8 @@ import { VERSION } from "./version.ts";
 
 /** How long a leader that is asked to stop waits for its leadership to move. */
 const handOverTimeoutMs = 3_000;
+/** How long a stopping node lets requests in flight finish. */
+const drainTimeoutMs = 2_000;
 
 /** Runs a node until SIGINT/SIGTERM, removal or a fatal error; returns the process exit code. */
 export async function serve(cfg: ServeConfig, base: NodeTuning = defaultTuning): Promise<number> {
@@ -145,7 +147,15 @@ export async function serve(cfg: ServeConfig, base: NodeTuning = defaultTuning):
     }
     node.stop();
     transport.stop();
-    abort.abort();
+    // Let requests in flight finish (a removal's own answer, a forwarded write), briefly.
+    let drained = false;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      server.shutdown().then(() => (drained = true)).catch(() => {}),
+      new Promise((r) => (timer = setTimeout(r, drainTimeoutMs))),
+    ]);
+    clearTimeout(timer);
+    if (!drained) abort.abort();
     await server.finished.catch(() => {});
     dataDir.close();
   };

@@ -71,20 +71,27 @@ export function clusterRoutes(app: Hono, ctx: ApiContext): void {
     if (!existing?.voter) {
       // A learner first: it receives the log (or a snapshot) without affecting quorum.
       const target = node.raft.commit;
+      const learner = id;
+      ctx.transport?.refusals.delete(learner);
       const caughtUp = await until(
-        () => !node.isLeader || (node.raft.progress.get(id as string)?.match ?? 0) >= target,
+        () =>
+          !node.isLeader || ctx.transport?.refusals.has(learner) === true ||
+          (node.raft.progress.get(learner)?.match ?? 0) >= target,
         catchUpTimeoutMs,
       );
       if (!node.isLeader) {
         throw new ApiError("no_leader", "Leadership changed during the join; retry", 1);
       }
-      if (!caughtUp) {
+      const refusal = ctx.transport?.refusals.get(learner);
+      if (!caughtUp || refusal) {
         await node.proposeConfChange({ type: "remove", id, url: "" }).catch(() => {});
         throw new ApiError(
           "conflict",
-          `node ${id} did not catch up within ${
-            catchUpTimeoutMs / 1000
-          } s (unreachable, or a wrong cluster secret?); it was removed again`,
+          refusal
+            ? `node ${id} refused this cluster's peer link (${refusal}); it was removed again`
+            : `node ${id} did not catch up within ${
+              catchUpTimeoutMs / 1000
+            } s (unreachable?); it was removed again`,
         );
       }
       await node.proposeConfChange({ type: "promote", id, url });

@@ -89,6 +89,8 @@ export class WsTransport {
   #timer: ReturnType<typeof setInterval> | undefined;
   #stopped = false;
   readonly stats = { sent: 0, received: 0, dropped: 0, invalidFrames: 0, refused: 0 };
+  /** Why each peer last refused our link (wrong secret, another cluster), if it did. */
+  readonly refusals = new Map<NodeId, string>();
 
   constructor(options: TransportOptions) {
     this.#o = options;
@@ -278,6 +280,8 @@ export class WsTransport {
 
   #refuse(link: PeerLink, reason: string): void {
     this.stats.refused++;
+    // A peer we dialed that turned out to be foreign: remember why, for the join that waits on it.
+    if (link.direction === "out" && link.peerId) this.refusals.set(link.peerId, reason);
     this.#o.log("warn", "peer_refused", { peer: link.peerId, direction: link.direction, reason });
     link.sendFrame({ t: "refused", reason });
     link.close(4003, reason);
@@ -303,6 +307,7 @@ export class WsTransport {
     if (link.direction === "out") {
       if (frame.t === "refused") {
         this.#o.log("warn", "peer_refused_us", { peer: link.peerId, reason: frame.reason });
+        if (link.peerId) this.refusals.set(link.peerId, frame.reason);
         link.close(4003, frame.reason);
         return;
       }
@@ -386,6 +391,7 @@ export class WsTransport {
 
   #opened(link: PeerLink): void {
     link.state = "open";
+    if (link.peerId) this.refusals.delete(link.peerId);
     this.#pending.delete(link);
     const id = link.peerId!;
     let set = this.#links.get(id);

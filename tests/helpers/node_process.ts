@@ -10,6 +10,8 @@ export interface NodeProcess {
   kill(signal?: Deno.Signal): Promise<number>;
   /** Waits for the process to exit by itself; returns its exit code. */
   exited(): Promise<number>;
+  /** Whether the process is still running. */
+  readonly alive: boolean;
 }
 
 /** A port the OS says is free right now. */
@@ -22,7 +24,9 @@ export function freePort(): number {
 
 /** What runs a node: the bundle when RAFTQ_BIN_JS is set (CI's cluster tests), else the source. */
 export function entryPoint(): string {
-  return Deno.env.get("RAFTQ_BIN_JS") ?? new URL("../../src/main.ts", import.meta.url).pathname;
+  const bundle = Deno.env.get("RAFTQ_BIN_JS");
+  if (bundle) return new URL(bundle, `file://${Deno.cwd()}/`).pathname;
+  return new URL("../../src/main.ts", import.meta.url).pathname;
 }
 
 /** Waits until `check` passes, polling every 20 ms, or throws after `timeoutMs`. */
@@ -98,6 +102,9 @@ export async function startNode(
       return await status;
     },
     exited: () => status,
+    get alive() {
+      return exited === null;
+    },
   };
   return node;
 }

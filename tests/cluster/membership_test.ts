@@ -1,0 +1,89 @@
+// Membership: refused peers, transfers, removal, and a late node catching up by snapshot.
+
+import assert from "node:assert/strict";
+import { call, TestCluster, waitFor } from "../helpers/cluster.ts";
+import { startReadyNode } from "../helpers/node_process.ts";
+
+Deno.test("cluster: a node with the wrong cluster secret cannot join (exit 2), and is not left a member", async () => {
+  const c = await TestCluster.start(3);
+  try {
+    const intruder = await c.join("bad", { secret: "a-completely-different-secret" });
+    assert.equal(await intruder.exited(), 2);
+    assert.match(
+      intruder.stderr.join("\n"),
+      /refused this cluster's peer link \(wrong cluster secret\)/,
+    );
+    const leader = await c.leader();
+    const s = await c.status(leader);
+    assert.deepEqual(s.members.map((m: { id: string }) => m.id).sort(), ["n1", "n2", "n3"]);
+    assert.ok(leader.stderr.some((l) => l.includes('"peer_refused_us"')), "the refusal is logged");
+  } finally {
+    await c.stop();
+  }
+});
+
+Deno.test("cluster: a node holding another cluster's data refuses to be added", async () => {
+  const c = await TestCluster.start(3);
+  const other = await startReadyNode({ args: ["--id", "x1", "--cluster-secret", c.secret] });
+  try {
+    const leader = await c.leader();
+    const r = await call(`${leader.url}/admin/members`, "POST", { id: "x1", url: other.url });
+    assert.equal(r.status, 409, JSON.stringify(r.body));
+    assert.match(r.body.error.message, /belongs to cluster/);
+    const s = await c.status(leader);
+    assert.equal(s.members.length, 3);
+  } finally {
+    await other.kill();
+    await Deno.remove(other.dataDir, { recursive: true });
+    await c.stop();
+  }
+});
+
+Deno.test("cluster: transfer, removal of the leader itself, and a new node catching up by snapshot", async () => {
+  const c = await TestCluster.start(3);
+  try {
+    let leader = await c.leader();
+    for (let i = 0; i < 50; i++) {
+      await call(`${leader.url}/v1/queues/s/jobs`, "POST", { payload: i });
+    }
+    // Transfer to a chosen node.
+    const target = c.live().find((n) => n !== leader)!;
+    const t = await call(`${leader.url}/admin/transfer`, "POST", { to: target.id });
+    assert.equal(t.status, 200, JSON.stringify(t.body));
+    leader = await c.leader();
+    assert.equal(leader.id, target.id);
+    // Compact everything, then add a node: it can only catch up by snapshot.
+    const snap = await call(`${leader.url}/admin/snapshot`, "POST");
+    assert.ok(snap.body.snapshotIndex > 50);
+    const late = await c.join("n4");
+    await c.waitForVoters(4);
+    const ls = await c.status(late);
+    assert.ok(ls.snapshotIndex >= snap.body.snapshotIndex, "it installed the snapshot");
+    await c.converged();
+    const depth = await call(`${late.url}/v1/queues?consistency=local`, "GET");
+    assert.equal(depth.body.queues[0].ready, 50, "the snapshot carried the queue");
+    const lin = await call(`${late.url}/v1/queues`, "GET");
+    assert.equal(lin.status, 200, "and it serves linearizable reads");
+    // The leader removes itself: it hands over first.
+    const removed = await call(`${leader.url}/admin/members/${leader.id}`, "DELETE").catch(
+      (err) => {
+        throw new Error(`${err}\n${c.dump()}`);
+      },
+    );
+    assert.equal(removed.status, 200, JSON.stringify(removed.body));
+    assert.equal(await leader.exited(), 0, "a removed node stops");
+    assert.ok(leader.stderr.some((l) => l.includes('"removed_from_cluster"')));
+    const after = await c.leader(c.live());
+    const s = await c.status(after);
+    assert.deepEqual(
+      s.members.map((m: { id: string }) => m.id).sort(),
+      c.live().map((n) => n.id).sort(),
+    );
+    assert.equal(
+      (await call(`${after.url}/v1/queues/s/jobs`, "POST", { payload: "x" })).status,
+      201,
+    );
+  } finally {
+    await c.stop();
+  }
+});

@@ -1,0 +1,133 @@
+// Clusters of real raftq processes on loopback for tests: start, join, find the leader, kill.
+
+import {
+  call,
+  freePort,
+  type NodeProcess,
+  startNode,
+  startReadyNode,
+  waitFor,
+} from "./node_process.ts";
+
+export interface ClusterNode extends NodeProcess {
+  id: string;
+}
+
+export class TestCluster {
+  nodes: ClusterNode[] = [];
+  readonly secret: string;
+
+  constructor(secret = "test-cluster-secret-0123456789") {
+    this.secret = secret;
+  }
+
+  #args(id: string, extra: string[] = []): string[] {
+    return ["--id", id, "--cluster-secret", this.secret, ...extra];
+  }
+
+  /** Bootstraps the first node, then joins the others one by one through it. */
+  static async start(size: number, secret?: string): Promise<TestCluster> {
+    const c = new TestCluster(secret);
+    try {
+      const first = await startReadyNode({ args: c.#args("n1") });
+      c.nodes.push(Object.assign(first, { id: "n1" }));
+      for (let k = 2; k <= size; k++) await c.join(`n${k}`);
+      await c.waitForVoters(size);
+    } catch (err) {
+      await c.stop();
+      throw err;
+    }
+    return c;
+  }
+
+  async join(
+    id: string,
+    options: { secret?: string; dataDir?: string } = {},
+  ): Promise<ClusterNode> {
+    const via = this.nodes.filter((n) => n.child).map((n) => n.url).join(",");
+    const node = await startNode({
+      dataDir: options.dataDir,
+      args: ["--id", id, "--cluster-secret", options.secret ?? this.secret, "--join", via],
+    });
+    const member: ClusterNode = Object.assign(node, { id });
+    this.nodes.push(member);
+    return member;
+  }
+
+  node(id: string): ClusterNode {
+    const n = this.nodes.find((x) => x.id === id);
+    if (!n) throw new Error(`no node ${id}`);
+    return n;
+  }
+
+  /** Status of a node, or null when it does not answer. */
+  // deno-lint-ignore no-explicit-any
+  async status(n: ClusterNode): Promise<any | null> {
+    try {
+      const r = await call(`${n.url}/admin/status`, "GET");
+      return r.status === 200 ? r.body : null;
+    } catch {
+      return null;
+    }
+  }
+
+  /** Waits until the live nodes agree on one leader among them; returns it. */
+  async leader(among: ClusterNode[] = this.live(), timeoutMs = 10_000): Promise<ClusterNode> {
+    return await waitFor("a leader", async () => {
+      const statuses = await Promise.all(among.map((n) => this.status(n)));
+      const leaders = statuses.filter((s) => s?.role === "leader");
+      if (leaders.length !== 1) return false;
+      const id = leaders[0].id;
+      const agree = statuses.filter((s) => s?.leader?.id === id).length;
+      return agree > among.length / 2 ? among.find((n) => n.id === id) : false;
+    }, timeoutMs);
+  }
+
+  async waitForVoters(count: number, timeoutMs = 30_000): Promise<void> {
+    await waitFor(`${count} voters`, async () => {
+      const leader = await this.leader();
+      const s = await this.status(leader);
+      return s?.members.filter((m: { voter: boolean }) => m.voter).length === count;
+    }, timeoutMs);
+  }
+
+  /** Waits until every live node has applied the same index; returns it. */
+  async converged(timeoutMs = 15_000): Promise<number> {
+    return await waitFor("replicas to converge", async () => {
+      const s = await Promise.all(this.live().map((n) => this.status(n)));
+      if (s.some((x) => x === null)) return false;
+      const applied = new Set(s.map((x) => x.appliedIndex));
+      return applied.size === 1 ? [...applied][0] as number : false;
+    }, timeoutMs);
+  }
+
+  live(): ClusterNode[] {
+    return this.nodes.filter((n) => n.alive);
+  }
+
+  async kill(n: ClusterNode, signal: Deno.Signal = "SIGKILL"): Promise<void> {
+    await n.kill(signal);
+  }
+
+  /** Restarts a killed node from its data directory, on the same port. */
+  async restart(n: ClusterNode): Promise<ClusterNode> {
+    const fresh = await startNode({ dataDir: n.dataDir, port: n.port, args: this.#args(n.id) });
+    const member: ClusterNode = Object.assign(fresh, { id: n.id });
+    this.nodes = this.nodes.map((x) => (x === n ? member : x));
+    return member;
+  }
+
+  /** The last log lines of every node, for a failing test's message. */
+  dump(lines = 8): string {
+    return this.nodes.map((n) =>
+      `--- ${n.id} (${n.alive ? "running" : "exited"})\n${n.stderr.slice(-lines).join("\n")}`
+    ).join("\n");
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.nodes.map((n) => n.kill()));
+    for (const n of this.nodes) await Deno.remove(n.dataDir, { recursive: true }).catch(() => {});
+  }
+}
+
+export { call, freePort, waitFor };
