@@ -1,7 +1,7 @@
 // Membership: refused peers, transfers, removal, and a late node catching up by snapshot.
 
 import assert from "node:assert/strict";
-import { call, TestCluster, waitFor } from "../helpers/cluster.ts";
+import { call, TestCluster } from "../helpers/cluster.ts";
 import { startReadyNode } from "../helpers/node_process.ts";
 
 Deno.test("cluster: a node with the wrong cluster secret cannot join (exit 2), and is not left a member", async () => {
