@@ -51,6 +51,7 @@ export async function serve(cfg: ServeConfig, base: NodeTuning = defaultTuning):
   const { node, dataDir, storage } = started;
   logger.context.node = node.id;
   let clusterId = storedClusterId(storage) ?? null;
+  const peerUrlOverrides = readPeerUrlOverrides(log);
 
   const transport = new WsTransport({
     selfId: node.id,
@@ -67,7 +68,7 @@ export async function serve(cfg: ServeConfig, base: NodeTuning = defaultTuning):
     peers: () =>
       node.raft.membership.members.filter((m) => m.id !== node.id).map((m) => ({
         id: m.id,
-        url: m.url,
+        url: peerUrlOverrides[m.id] ?? m.url,
       })),
     onMessage: (m) => node.receive(m),
     log: (level, event, fields) => log(level, event, fields),
@@ -191,4 +192,31 @@ export async function serve(cfg: ServeConfig, base: NodeTuning = defaultTuning):
   for (const [sig, h] of handlers) Deno.removeSignalListener(sig, h);
   log("info", "node_stopped", { exitCode });
   return exitCode;
+}
+
+/**
+ * RAFTQ_TEST_PEER_URLS, a JSON object {peerId: url}, makes this node dial those peers at other
+ * addresses (the partition tests route every peer link through proxies they control). It changes
+ * nothing else, and nothing at all when unset.
+ */
+function readPeerUrlOverrides(
+  log: (level: "warn", event: string, fields: Record<string, unknown>) => void,
+): Record<string, string> {
+  let raw: string | undefined;
+  try {
+    raw = Deno.env.get("RAFTQ_TEST_PEER_URLS");
+  } catch {
+    return {};
+  }
+  if (!raw) return {};
+  try {
+    const parsed = JSON.parse(raw);
+    if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) throw new Error();
+    const out: Record<string, string> = {};
+    for (const [id, url] of Object.entries(parsed)) if (typeof url === "string") out[id] = url;
+    log("warn", "peer_url_overrides", { peers: Object.keys(out) });
+    return out;
+  } catch {
+    throw new StartupError("RAFTQ_TEST_PEER_URLS must be a JSON object of peer id to URL");
+  }
 }

@@ -1,0 +1,129 @@
+// A fault run: producers and consumers on random nodes while nodes are killed and restarted.
+
+import assert from "node:assert/strict";
+import { call, TestCluster } from "../helpers/cluster.ts";
+
+const seconds = Number(Deno.env.get("RAFTQ_FAULT_SECONDS") ?? 60);
+
+function pick<T>(items: T[]): T {
+  return items[Math.floor(Math.random() * items.length)];
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+Deno.test(`cluster: ${seconds} s of kills and restarts lose no acknowledged job and complete none twice`, async () => {
+  const c = await TestCluster.start(3);
+  const acked = new Map<string, string>(); // idempotency key -> job id
+  const completions = new Map<string, Set<string>>(); // job id -> leases that acked it
+  const counts = { enqueued: 0, enqueueFailed: 0, claimed: 0, acked: 0, ackRefused: 0, kills: 0 };
+  let running = true;
+  const endAt = Date.now() + seconds * 1000;
+  try {
+    const producer = async (p: number) => {
+      for (let k = 0; running; k++) {
+        const key = `p${p}-${k}`;
+        // Retry the same key until it is acknowledged: safe, the key deduplicates.
+        while (running) {
+          const n = pick(c.live());
+          if (!n) break;
+          try {
+            const r = await call(`${n.url}/v1/queues/f/jobs`, "POST", {
+              payload: { key },
+              idempotencyKey: key,
+            });
+            if (r.status === 201 || r.status === 200) {
+              const prev = acked.get(key);
+              assert.ok(prev === undefined || prev === r.body.id, `key ${key} got two ids`);
+              acked.set(key, r.body.id);
+              counts.enqueued++;
+              break;
+            }
+            counts.enqueueFailed++;
+          } catch {
+            counts.enqueueFailed++;
+          }
+          await sleep(50);
+        }
+      }
+    };
+    const consumer = async (w: number) => {
+      while (running) {
+        const n = pick(c.live());
+        if (!n) {
+          await sleep(50);
+          continue;
+        }
+        try {
+          const r = await call(`${n.url}/v1/queues/f/claim`, "POST", {
+            worker: `w${w}`,
+            max: 5,
+            leaseMs: 3000,
+          });
+          if (r.status !== 200 || r.body.jobs.length === 0) {
+            await sleep(30);
+            continue;
+          }
+          counts.claimed += r.body.jobs.length;
+          for (const job of r.body.jobs) {
+            const m = pick(c.live()) ?? n;
+            const a = await call(`${m.url}/v1/jobs/${job.id}/ack`, "POST", { lease: job.lease });
+            if (a.status === 200) {
+              counts.acked++;
+              const set = completions.get(job.id) ?? new Set();
+              set.add(job.lease);
+              completions.set(job.id, set);
+            } else counts.ackRefused++;
+          }
+        } catch {
+          await sleep(30);
+        }
+      }
+    };
+    const chaos = async () => {
+      while (Date.now() < endAt - 3000) {
+        await sleep(1500 + Math.random() * 2000);
+        const victim = pick(c.live());
+        if (!victim || c.live().length < 3) continue;
+        await c.kill(victim, Math.random() < 0.5 ? "SIGKILL" : "SIGTERM");
+        counts.kills++;
+        await sleep(500 + Math.random() * 2000);
+        await c.restart(victim);
+      }
+    };
+    const workers = [
+      ...[0, 1, 2, 3].map(producer),
+      ...[0, 1, 2].map(consumer),
+      chaos(),
+    ];
+    await sleep(seconds * 1000);
+    running = false;
+    await Promise.all(workers);
+    // Every node back, then everyone must agree.
+    for (const n of c.nodes) if (!n.alive) await c.restart(n);
+    const applied = await c.converged(30_000);
+    assert.ok(applied > 0);
+    const leader = await c.leader();
+    for (const [key, id] of acked) {
+      const r = await call(`${leader.url}/v1/jobs/${id}`, "GET");
+      assert.equal(r.status, 200, `acknowledged job ${id} (${key}) was lost`);
+      assert.deepEqual(r.body.payload, { key });
+    }
+    for (const [id, leases] of completions) {
+      assert.equal(leases.size, 1, `job ${id} was completed under ${leases.size} leases`);
+      const r = await call(`${leader.url}/v1/jobs/${id}`, "GET");
+      assert.equal(r.body.state, "done");
+    }
+    const views = await Promise.all(
+      c.live().map((n) => call(`${n.url}/v1/queues?consistency=local`, "GET").then((r) => r.body)),
+    );
+    for (const v of views) assert.deepEqual(v, views[0], "replicas hold identical queues");
+    assert.ok(
+      counts.enqueued > 50 && counts.acked > 20 && counts.kills >= 3,
+      JSON.stringify(counts),
+    );
+    console.log(`fault run: ${JSON.stringify(counts)}, applied index ${applied}`);
+  } finally {
+    running = false;
+    await c.stop();
+  }
+});
