@@ -4,8 +4,9 @@ import { parseArgs } from "node:util";
 import { benchCommitThroughput, benchElectionTime } from "./bench/core_bench.ts";
 import { benchStorage } from "./bench/storage_bench.ts";
 import { benchSingleNode } from "./bench/node_bench.ts";
+import { benchCluster } from "./bench/cluster_bench.ts";
 
-const sections = ["core", "storage", "node"] as const;
+const sections = ["core", "storage", "node", "cluster"] as const;
 type Section = (typeof sections)[number];
 
 const { values } = parseArgs({
@@ -89,4 +90,32 @@ if (!only || only.includes("node")) {
   for (const l of r.enqueue) row("enqueue", l);
   row(`batch of 100 (= ${fmt(r.batch.jobsPerSecond)} jobs/s)`, r.batch);
   row("claim + ack pair", r.claimAck);
+}
+
+if (!only || only.includes("cluster")) {
+  // The cluster runs the bundle, as users and CI do.
+  const b = await new Deno.Command(Deno.execPath(), { args: ["run", "-A", "scripts/bundle.ts"] })
+    .output();
+  if (!b.success) throw new Error("deno task bundle failed");
+  Deno.env.set("RAFTQ_BIN_JS", "dist/raftq.js");
+  const rows = await benchCluster(quick ? 1500 : 5000);
+  console.log(
+    "\n## Three-node cluster vs etcd 3.4 (loopback, same load generator; every answer fsynced on a majority first)",
+  );
+  console.log(
+    "| workload | raftq ok/s | raftq p50 ms | raftq p99 ms | etcd ok/s | etcd p50 ms | etcd p99 ms | raftq/etcd throughput |",
+  );
+  console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+  for (const r of rows) {
+    const items = r.itemsPerRequest > 1 ? ` (x${r.itemsPerRequest})` : "";
+    console.log(
+      `| ${r.workload}${items} | ${fmt(r.raftq.perSecond)} | ${r.raftq.p50Ms.toFixed(2)} | ${
+        r.raftq.p99Ms.toFixed(2)
+      } | ${fmt(r.etcd.perSecond)} | ${r.etcd.p50Ms.toFixed(2)} | ${r.etcd.p99Ms.toFixed(2)} | ${
+        (r.raftq.perSecond / r.etcd.perSecond).toFixed(2)
+      } |`,
+    );
+  }
+  const errors = rows.reduce((n, r) => n + r.raftq.errors, 0);
+  console.log(`raftq errors during the run: ${errors}`);
 }

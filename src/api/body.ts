@@ -12,6 +12,12 @@ export async function readRaw(c: Context, maxBytes: number): Promise<Uint8Array<
   if (declared !== undefined && Number(declared) > maxBytes) throw tooLarge(maxBytes);
   const body = c.req.raw.body;
   if (!body) return new Uint8Array();
+  if (declared !== undefined) {
+    // The size is known and within the limit: read it in one go.
+    const bytes = new Uint8Array(await c.req.raw.arrayBuffer());
+    if (bytes.length > maxBytes) throw tooLarge(maxBytes);
+    return bytes;
+  }
   const reader = body.getReader();
   const chunks: Uint8Array[] = [];
   let size = 0;

@@ -45,7 +45,8 @@ interface Waiter {
   term: number;
   resolve(result: ApplyResult): void;
   reject(error: ApiError): void;
-  timer: ReturnType<typeof setTimeout>;
+  /** When the request is answered outcome_unknown if its entry has not applied by then. */
+  deadlineMs: number;
 }
 
 interface PendingRead {
@@ -112,6 +113,7 @@ export class RaftNode {
   start(): void {
     this.#tickTimer = setInterval(() => {
       this.raft.tick();
+      this.#expireWaiters();
       this.#schedule();
     }, this.#tuning.tickMs);
     this.#dueTimer = setInterval(() => this.#maybeProposeTick(), this.#tuning.dueCheckEveryMs);
@@ -160,10 +162,12 @@ export class RaftNode {
         );
         return;
       }
-      const timer = setTimeout(() => {
-        if (this.#waiters.delete(r.firstIndex)) reject(outcomeUnknown());
-      }, this.#tuning.requestTimeoutMs);
-      this.#waiters.set(r.firstIndex, { term: r.term, resolve: () => resolve(), reject, timer });
+      this.#waiters.set(r.firstIndex, {
+        term: r.term,
+        resolve: () => resolve(),
+        reject,
+        deadlineMs: Date.now() + this.#tuning.requestTimeoutMs,
+      });
       this.#schedule();
     });
   }
@@ -239,12 +243,14 @@ export class RaftNode {
       for (const p of batch) p.reject(error);
       return;
     }
+    const deadlineMs = Date.now() + this.#tuning.requestTimeoutMs;
     batch.forEach((p, k) => {
-      const index = r.firstIndex + k;
-      const timer = setTimeout(() => {
-        if (this.#waiters.delete(index)) p.reject(outcomeUnknown());
-      }, this.#tuning.requestTimeoutMs);
-      this.#waiters.set(index, { term: r.term, resolve: p.resolve, reject: p.reject, timer });
+      this.#waiters.set(r.firstIndex + k, {
+        term: r.term,
+        resolve: p.resolve,
+        reject: p.reject,
+        deadlineMs,
+      });
     });
   }
 
@@ -269,7 +275,6 @@ export class RaftNode {
       const w = this.#waiters.get(e.index);
       if (!w) continue;
       this.#waiters.delete(e.index);
-      clearTimeout(w.timer);
       if (e.term !== w.term) w.reject(outcomeUnknown());
       else w.resolve(results.get(e.index) ?? { type: "none" });
     }
@@ -308,6 +313,17 @@ export class RaftNode {
     this.#maybeCompact();
   }
 
+  /** Writes not applied by their deadline are answered outcome_unknown (one sweep per tick). */
+  #expireWaiters(): void {
+    if (this.#waiters.size === 0) return;
+    const now = Date.now();
+    for (const [index, w] of this.#waiters) {
+      if (w.deadlineMs > now) break; // inserted in index order, so in deadline order
+      this.#waiters.delete(index);
+      w.reject(outcomeUnknown());
+    }
+  }
+
   #setSynchronous(full: boolean): void {
     if (full === this.#synchronousFull) return;
     this.#db.conn.db.exec(full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL");
@@ -317,7 +333,6 @@ export class RaftNode {
   /** Fails every waiting write with `error()` (their outcome is unknown to us now). */
   #failAll(error: () => ApiError): void {
     for (const [index, w] of this.#waiters) {
-      clearTimeout(w.timer);
       w.reject(error());
       this.#waiters.delete(index);
     }

@@ -9,9 +9,13 @@ export type Frame =
   | { t: "hello"; v: 1; clusterId: string; nodeId: string; nonce: string; mac: string }
   | { t: "welcome"; mac: string }
   | { t: "refused"; reason: string }
-  | { t: "raft"; m: Message }
+  /** Raft messages to one peer, coalesced per loop turn: one frame, one write. */
+  | { t: "raft"; ms: Message[] }
   | { t: "ping" }
   | { t: "pong" };
+
+/** Messages one frame may carry. */
+export const maxMessagesPerFrame = 10_000;
 
 /** Frames larger than this are refused before parsing. */
 export const maxFrameChars = 96 * 1024 * 1024;
@@ -67,8 +71,16 @@ export function decodeFrame(text: unknown): Frame | null {
     case "refused":
       return isStr(v.reason, 1000) ? { t: "refused", reason: v.reason as string } : null;
     case "raft": {
-      const parsed = parseMessage(v.m);
-      return parsed.ok ? { t: "raft", m: parsed.value } : null;
+      if (!Array.isArray(v.ms) || v.ms.length === 0 || v.ms.length > maxMessagesPerFrame) {
+        return null;
+      }
+      const ms: Message[] = [];
+      for (const m of v.ms) {
+        const parsed = parseMessage(m);
+        if (!parsed.ok) return null;
+        ms.push(parsed.value);
+      }
+      return { t: "raft", ms };
     }
     case "ping":
       return { t: "ping" };

@@ -120,32 +120,50 @@ export class WsTransport {
   }
 
   send(messages: readonly Message[]): void {
+    if (messages.length === 0) return;
+    const byPeer = new Map<NodeId, Message[]>();
     for (const m of messages) {
-      const link = this.#pick(m.to);
+      const list = byPeer.get(m.to);
+      if (list) list.push(m);
+      else byPeer.set(m.to, [m]);
+    }
+    for (const [to, ms] of byPeer) {
+      const link = this.#pick(to);
       if (!link) {
-        this.stats.dropped++;
-        this.#wantDial(m.to);
+        this.stats.dropped += ms.length;
+        this.#wantDial(to);
         continue;
       }
       if (link.ws.bufferedAmount > linkTuning.maxBufferedBytes) {
         // A slow peer: drop rather than buffer without bound; the leader probes again.
-        this.stats.dropped++;
+        this.stats.dropped += ms.length;
         continue;
       }
-      link.sendFrame({ t: "raft", m });
-      this.stats.sent++;
+      link.sendFrame({ t: "raft", ms });
+      this.stats.sent += ms.length;
     }
   }
 
+  /**
+   * The link to send on: the one the peer dialed (a server-side socket, which has TCP_NODELAY),
+   * else the one we dialed. Deno's WebSocket client leaves Nagle's algorithm on, which holds a
+   * second small write back for a delayed ACK (~40 ms); so every node dials every peer, and each
+   * direction of traffic rides the socket its receiver dialed.
+   */
   #pick(id: NodeId): PeerLink | null {
     const set = this.#links.get(id);
     if (!set) return null;
     let best: PeerLink | null = null;
     for (const l of set) {
       if (l.state !== "open" || l.ws.readyState !== WebSocket.OPEN) continue;
-      if (!best || (l.direction === "out" && best.direction === "in")) best = l;
+      if (!best || (l.direction === "in" && best.direction === "out")) best = l;
     }
     return best;
+  }
+
+  #hasOutbound(id: NodeId): boolean {
+    const set = this.#links.get(id);
+    return set !== undefined && [...set].some((l) => l.direction === "out" && l.state === "open");
   }
 
   // ------------------------------------------------------------ dialing
@@ -172,19 +190,14 @@ export class WsTransport {
       if (!wanted.has(id)) { for (const l of set) l.close(1000, "not a member"); }
     }
     for (const p of peers) {
-      if (this.#pick(p.id)) {
+      if (this.#hasOutbound(p.id)) {
         this.#dial.delete(p.id);
         continue;
       }
-      // One link per pair: the lower id dials; the higher id dials only when no link came.
+      // Every node keeps its own outbound link to every peer (see #pick).
       this.#wantDial(p.id);
       const d = this.#dial.get(p.id)!;
       if (d.link !== null || now < d.nextAtMs) continue;
-      if (this.#o.selfId > p.id && d.attempt === 0) {
-        d.attempt = 1;
-        d.nextAtMs = now + 1_000;
-        continue;
-      }
       this.#connect(p, d);
     }
   }
@@ -291,13 +304,15 @@ export class WsTransport {
     if (link.state === "closed") return;
     if (link.state === "open") {
       if (frame.t === "raft") {
-        // Only messages from the authenticated peer, to us, reach the core.
-        if (frame.m.from !== link.peerId || frame.m.to !== this.#o.selfId) {
-          this.stats.invalidFrames++;
-          return;
+        for (const m of frame.ms) {
+          // Only messages from the authenticated peer, to us, reach the core.
+          if (m.from !== link.peerId || m.to !== this.#o.selfId) {
+            this.stats.invalidFrames++;
+            continue;
+          }
+          this.stats.received++;
+          this.#o.onMessage(m);
         }
-        this.stats.received++;
-        this.#o.onMessage(frame.m);
       } else if (frame.t === "ping") {
         link.sendFrame({ t: "pong" });
       }
@@ -400,7 +415,7 @@ export class WsTransport {
       this.#links.set(id, set);
     }
     set.add(link);
-    this.#dial.delete(id);
+    if (link.direction === "out") this.#dial.delete(id);
     this.#o.log("info", "peer_connected", { peer: id, direction: link.direction });
   }
 }
