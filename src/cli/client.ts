@@ -253,7 +253,42 @@ export async function runClient(command: string, argv: string[], io: CliIo): Pro
       io.out(common.json ? JSON.stringify(r) : `${r.id} ${r.state}`);
       return 0;
     }
+    case "members": {
+      const { values, positionals, common } = parse(argv, { id: { type: "string" } }, io, command);
+      const [action = "list", arg] = positionals;
+      let r;
+      if (action === "list") r = await request(common, "GET", "/admin/members");
+      else if (action === "add") {
+        if (!arg) throw new UsageError("members add needs the new node's URL");
+        const body: Record<string, unknown> = { url: parseHttpUrl(arg, "URL") };
+        if (typeof values.id === "string") body.id = values.id;
+        r = await request(common, "POST", "/admin/members", body);
+      } else if (action === "remove") {
+        if (!arg) throw new UsageError("members remove needs a node id");
+        r = await request(common, "DELETE", `/admin/members/${encodeURIComponent(arg)}`);
+      } else throw new UsageError(`members takes list, add URL or remove ID, not "${action}"`);
+      if (common.json) io.out(JSON.stringify(r, null, 2));
+      else {
+        if (action === "add") io.out(`added ${r.id} (${r.url}) as a voter`);
+        if (action === "remove") io.out(`removed ${r.removed}`);
+        const rows: (string | boolean)[][] = [["ID", "URL", "VOTER"]];
+        for (const m of r.members) rows.push([m.id, m.url, m.voter]);
+        io.out(table(rows));
+      }
+      return 0;
+    }
+    case "transfer": {
+      const { values, common } = parse(argv, { to: { type: "string" } }, io, command);
+      const r = await request(
+        common,
+        "POST",
+        "/admin/transfer",
+        typeof values.to === "string" ? { to: values.to } : {},
+      );
+      io.out(common.json ? JSON.stringify(r) : `leader is now ${r.leader}`);
+      return 0;
+    }
     default:
-      throw new UsageError(`'${command}' is not available in this build yet`);
+      throw new UsageError(`unknown command "${command}" (see raftq --help)`);
   }
 }

@@ -16,7 +16,7 @@ Usage:
   raftq claim    [--url URL] --queue Q [--max N] [--lease MS] [--wait MS] [--worker NAME]
   raftq ack      [--url URL] JOB_ID --lease LEASE [--result JSON]
   raftq nack     [--url URL] JOB_ID --lease LEASE [--error TEXT] [--retry-delay MS]
-  raftq members  [--url URL] list | add URL | remove ID
+  raftq members  [--url URL] list | add URL [--id ID] | remove ID
   raftq transfer [--url URL] [--to ID]
   raftq --help | --version
 

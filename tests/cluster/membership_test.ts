@@ -55,13 +55,28 @@ Deno.test("cluster: transfer, removal of the leader itself, and a new node catch
     // Compact everything, then add a node: it can only catch up by snapshot.
     const snap = await call(`${leader.url}/admin/snapshot`, "POST");
     assert.ok(snap.body.snapshotIndex > 50);
+    // The new node joins while writes keep coming.
+    let loading = true;
+    let written = 0;
+    const load = (async () => {
+      while (loading) {
+        const r = await call(`${leader.url}/v1/queues/load/jobs`, "POST", { payload: written });
+        if (r.status === 201) written++;
+      }
+    })();
     const late = await c.join("n4");
     await c.waitForVoters(4);
+    loading = false;
+    await load;
+    assert.ok(written > 0, "writes went on during the join");
     const ls = await c.status(late);
     assert.ok(ls.snapshotIndex >= snap.body.snapshotIndex, "it installed the snapshot");
     await c.converged();
     const depth = await call(`${late.url}/v1/queues?consistency=local`, "GET");
-    assert.equal(depth.body.queues[0].ready, 50, "the snapshot carried the queue");
+    const byName = (name: string) =>
+      depth.body.queues.find((q: { name: string }) => q.name === name);
+    assert.equal(byName("s").ready, 50, "the snapshot carried the queue");
+    assert.equal(byName("load").ready, written, "and the log the writes made during the join");
     const lin = await call(`${late.url}/v1/queues`, "GET");
     assert.equal(lin.status, 200, "and it serves linearizable reads");
     // The leader removes itself: it hands over first.
