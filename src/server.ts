@@ -19,7 +19,7 @@ const drainTimeoutMs = 2_000;
 /** Runs a node until SIGINT/SIGTERM, removal or a fatal error; returns the process exit code. */
 export async function serve(cfg: ServeConfig, base: NodeTuning = defaultTuning): Promise<number> {
   const tuning: NodeTuning = { ...base, retentionMs: cfg.retentionMs };
-  const logger = createLogger(cfg.logLevel);
+  const logger = createLogger(cfg.logLevel, cfg.logFormat);
   const log = logger.log.bind(logger);
   let exitCode = 0;
   let stopServer: (reason: string) => Promise<void> = async () => {};
@@ -39,6 +39,9 @@ export async function serve(cfg: ServeConfig, base: NodeTuning = defaultTuning):
         member: change.id,
         url: change.url || null,
       });
+    },
+    onSnapshot(kind, index) {
+      log("info", kind === "taken" ? "snapshot_taken" : "snapshot_installed", { index });
     },
     onRemoved() {
       log("warn", "removed_from_cluster", {

@@ -40,6 +40,7 @@ export function status(ctx: ApiContext) {
     appliedIndex: node.sm.appliedIndex,
     lastLogIndex: lastIndex,
     snapshotIndex: raft.log.snapshot.index,
+    counters: { ...node.sm.tallies },
     members: members.map((m) => {
       const pr = raft.progress.get(m.id);
       const self = m.id === node.id;

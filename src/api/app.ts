@@ -10,11 +10,15 @@ import { queueRoutes } from "./queue_routes.ts";
 import { clusterRoutes } from "./cluster_routes.ts";
 import { forwardToLeader } from "./forward.ts";
 import { peerRoute } from "./peer_route.ts";
+import { metricsRoute, requestMetrics } from "./metrics_route.ts";
+import { statusPage } from "./status_page.ts";
 
 export function createApp(ctx: ApiContext): Hono {
   const app = new Hono();
   // Peers authenticate on /raft with the cluster secret, not the client token.
-  app.use("*", bearerAuth(ctx.token, ["/healthz", "/raft"]));
+  app.use("*", requestMetrics(ctx));
+  // The status page holds no data (it asks the API with the token it is given).
+  app.use("*", bearerAuth(ctx.token, ["/healthz", "/raft", "/"]));
   app.use("*", async (c, next) => {
     await next();
     const leader = ctx.node.leaderId;
@@ -23,6 +27,8 @@ export function createApp(ctx: ApiContext): Hono {
   if (ctx.transport) peerRoute(app, ctx.transport);
   app.use("*", forwardToLeader(ctx));
   adminRoutes(app, ctx);
+  metricsRoute(app, ctx);
+  statusPage(app, ctx);
   clusterRoutes(app, ctx);
   queueRoutes(app, ctx);
   app.notFound((c) =>

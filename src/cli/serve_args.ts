@@ -20,6 +20,8 @@ export interface ServeConfig {
   tlsCertFile: string | undefined;
   tlsKeyFile: string | undefined;
   logLevel: LogLevel;
+  /** JSON lines (for log shippers) or human-readable lines. */
+  logFormat: "json" | "text";
   /** Done, dead and cancelled jobs are purged after this long. */
   retentionMs: number;
   /** Request bodies over this are answered 413 payload_too_large. */
@@ -38,6 +40,7 @@ const serveFlags = {
   "tls-cert": "RAFTQ_TLS_CERT",
   "tls-key": "RAFTQ_TLS_KEY",
   "log-level": "RAFTQ_LOG_LEVEL",
+  "log-format": "RAFTQ_LOG_FORMAT",
   retention: "RAFTQ_RETENTION",
   "max-body-bytes": "RAFTQ_MAX_BODY_BYTES",
 } as const;
@@ -174,6 +177,10 @@ export function parseServeArgs(
   if (!logLevels.includes(logLevel as LogLevel)) {
     throw new UsageError(`--log-level "${logLevel}" must be one of ${logLevels.join(", ")}`);
   }
+  const logFormat = get("log-format") ?? "json";
+  if (logFormat !== "json" && logFormat !== "text") {
+    throw new UsageError(`--log-format "${logFormat}" must be json or text`);
+  }
   const retentionMs = parseDurationMs(get("retention") ?? serveDefaults.retention, "--retention");
   const maxBodyRaw = get("max-body-bytes");
   const maxBodyBytes = maxBodyRaw === undefined ? serveDefaults.maxBodyBytes : Number(maxBodyRaw);
@@ -196,6 +203,7 @@ export function parseServeArgs(
     tlsCertFile,
     tlsKeyFile,
     logLevel: logLevel as LogLevel,
+    logFormat,
     retentionMs,
     maxBodyBytes,
   };

@@ -18,6 +18,7 @@ import type { Database } from "../storage/database.ts";
 import { StorageFatalError } from "../storage/errors.ts";
 import { RaftStorage } from "../storage/raft_storage.ts";
 import type { NodeTuning } from "./config.ts";
+import { NodeMetrics } from "../metrics.ts";
 
 /** Where a node's peer messages go; the WebSocket transport, or nothing in a one-node cluster. */
 export interface Transport {
@@ -29,6 +30,8 @@ export interface NodeEvents {
   onFatal(error: StorageFatalError): void;
   /** Role, term or leader changed. */
   onRoleChange?(role: string, term: number, leader: string): void;
+  /** A snapshot was taken here, or installed from the leader. */
+  onSnapshot?(kind: "taken" | "installed", index: number): void;
   /** This node applied its own removal from the cluster. */
   onRemoved?(): void;
   /** A membership change was applied. */
@@ -75,6 +78,7 @@ export class RaftNode {
   readonly #tuning: NodeTuning;
   readonly #events: NodeEvents;
   transport: Transport = { send() {} };
+  readonly metrics = new NodeMetrics();
 
   #proposals: Proposal[] = [];
   #waiters = new Map<number, Waiter>();
@@ -89,6 +93,7 @@ export class RaftNode {
   #synchronousFull = true;
   #lastDurable: HardState;
   #tickProposed = false;
+  #lastLeader = NONE;
 
   constructor(id: string, db: Database, init: RaftInit, tuning: NodeTuning, events: NodeEvents) {
     this.id = id;
@@ -238,6 +243,7 @@ export class RaftNode {
     this.#proposals = [];
     const stampMs = Date.now();
     const r = this.raft.propose(batch.map((p) => encodeCommand(p.cmd, stampMs)));
+    if (r.ok) this.metrics.proposals.inc({}, batch.length);
     if (!r.ok) {
       const error = r.error === "not_leader" ? noLeader() : new ApiError("no_leader", r.message, 1);
       for (const p of batch) p.reject(error);
@@ -264,11 +270,21 @@ export class RaftNode {
     // replayed from the log at start-up. Term, vote and entries always get FULL.
     this.#setSynchronous(mustSync);
     let results = new Map<number, ApplyResult>();
+    const started = performance.now();
+    let applyStarted = started;
     this.#db.transaction(() => {
       this.storage.persist(rd, (data, meta) => this.sm.restore(data, meta.index));
+      applyStarted = performance.now();
       results = this.sm.applyEntries(rd.committedEntries);
     });
+    const finished = performance.now();
+    if (mustSync) this.metrics.fsyncSeconds.observe((finished - started) / 1000);
+    if (rd.entries.length > 0) this.metrics.appendBatch.observe(rd.entries.length);
+    if (rd.committedEntries.length > 0) {
+      this.metrics.applySeconds.observe((finished - applyStarted) / 1000);
+    }
     if (hs) this.#lastDurable = hs;
+    if (rd.snapshot) this.#events.onSnapshot?.("installed", rd.snapshot.index);
     this.transport.send(rd.persistedMessages);
 
     for (const e of rd.committedEntries) {
@@ -303,6 +319,10 @@ export class RaftNode {
       this.#readsAwaitingApply = still;
     }
     if (rd.softState) {
+      if (rd.softState.leader !== this.#lastLeader) {
+        this.#lastLeader = rd.softState.leader;
+        this.metrics.leaderChanges.inc();
+      }
       if (rd.softState.role !== "leader") {
         this.#failAll(outcomeUnknown);
         this.#tickProposed = false;
@@ -352,6 +372,7 @@ export class RaftNode {
     const meta = this.raft.compact(applied);
     this.#setSynchronous(true);
     this.storage.saveSnapshot(meta, data);
+    this.#events.onSnapshot?.("taken", meta.index);
     return meta.index;
   }
 

@@ -113,6 +113,8 @@ export class QueueStateMachine {
   readonly #db: Database;
   #now = 0;
   #applied = 0;
+  /** What this replica has applied since it started (for metrics and the status page). */
+  readonly tallies = { enqueued: 0, completed: 0, leasesExpired: 0, deadLettered: 0, claimed: 0 };
   /** Called with a queue's name when jobs may have become ready in it (long-poll wake-up). */
   onReady: (queue: string) => void = () => {};
 
@@ -363,8 +365,10 @@ export class QueueStateMachine {
     >(
       this.#q.expired({ now }),
     );
+    this.tallies.leasesExpired += expired.length;
     for (const j of expired) {
       if (j.attempts >= j.max_attempts) {
+        this.tallies.deadLettered++;
         this.#run(
           this.#q.finish({ id: j.id, state: "dead", result: null, error: "lease expired", now }),
         );
@@ -397,6 +401,7 @@ export class QueueStateMachine {
         const rows = this.#all<JobsTable>(this.#q.best({ queue: cmd.queue, limit: cmd.max }));
         const lease = String(index);
         const expires = now + cmd.leaseMs;
+        this.tallies.claimed += rows.length;
         return {
           type: "claimed",
           jobs: rows.map((row) => {
@@ -421,6 +426,7 @@ export class QueueStateMachine {
         this.#run(
           this.#q.finish({ id: job.id, state: "done", result, error: job.last_error, now }),
         );
+        this.tallies.completed++;
         return { type: "acked", id: job.id };
       }
       case "nack": {
@@ -430,6 +436,7 @@ export class QueueStateMachine {
         const error = cmd.error ?? job.last_error;
         if (job.attempts >= job.max_attempts) {
           this.#run(this.#q.finish({ id: job.id, state: "dead", result: null, error, now }));
+          this.tallies.deadLettered++;
           return { type: "nacked", id: job.id, state: "dead" };
         }
         const delay = cmd.retryDelayMs ?? retryDelayMs(job.id, job.attempts);
@@ -523,6 +530,7 @@ export class QueueStateMachine {
         this.#run(this.#q.saveIdem({ queue, key: job.idempotencyKey, jobId: id, now }));
       }
       if (state === "ready") woken.add(queue);
+      this.tallies.enqueued++;
       out.push({ id, state, deduplicated: false });
     });
     return { type: "enqueued", jobs: out };

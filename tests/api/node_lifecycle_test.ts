@@ -150,3 +150,26 @@ Deno.test("lifecycle: a port already in use exits 2 with one line", async () => 
     await Deno.remove(node.dataDir, { recursive: true });
   }
 });
+
+Deno.test("lifecycle: logs are JSON lines by default and human lines with --log-format text", async () => {
+  const json = await startReadyNode();
+  const text = await startReadyNode({ args: ["--log-format", "text"] });
+  try {
+    await waitFor("log lines", () => json.stderr.length > 0 && text.stderr.length > 0);
+    const started = JSON.parse(json.stderr.find((l) => l.includes("node_started"))!);
+    assert.equal(started.level, "info");
+    assert.equal(typeof started.node, "string");
+    assert.match(started.ts, /^\d{4}-\d{2}-\d{2}T/);
+    const role = json.stderr.map((l) => JSON.parse(l)).find((r) => r.event === "role_changed");
+    assert.equal(role.role, "leader");
+    assert.ok(typeof role.term === "number");
+    assert.ok(
+      text.stderr.some((l) => /^\d{4}-\d{2}-\d{2}T\S+ INFO  node_started node="[^"]+" /.test(l)),
+    );
+  } finally {
+    for (const n of [json, text]) {
+      await n.kill();
+      await Deno.remove(n.dataDir, { recursive: true });
+    }
+  }
+});

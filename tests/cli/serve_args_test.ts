@@ -55,6 +55,7 @@ Deno.test("serve: every flag is parsed", () => {
     tlsCertFile: "c.pem",
     tlsKeyFile: "k.pem",
     logLevel: "debug",
+    logFormat: "json",
     retentionMs: 12 * 3_600_000,
     maxBodyBytes: 2048,
   });
@@ -87,6 +88,7 @@ Deno.test("serve: bad input is one clear UsageError", () => {
     [["--tls-cert", "c.pem"], /go together/],
     [["--log-level", "loud"], /--log-level/],
     [["--retention", "7 days"], /--retention/],
+    [["--log-format", "xml"], /--log-format/],
     [["--retention", "5w"], /--retention/],
     [["--max-body-bytes", "12"], /--max-body-bytes/],
     [["extra"], /no arguments/],

@@ -16,20 +16,31 @@ export interface ClusterNode extends NodeProcess {
 export class TestCluster {
   nodes: ClusterNode[] = [];
   readonly secret: string;
+  /** Flags every node gets (for example --token). */
+  readonly extraArgs: string[];
 
-  constructor(secret = "test-cluster-secret-0123456789") {
+  constructor(secret = "test-cluster-secret-0123456789", extraArgs: string[] = []) {
     this.secret = secret;
+    this.extraArgs = extraArgs;
   }
 
   #args(id: string, extra: string[] = []): string[] {
-    return ["--id", id, "--cluster-secret", this.secret, ...extra];
+    return ["--id", id, "--cluster-secret", this.secret, ...this.extraArgs, ...extra];
   }
 
   /** Bootstraps the first node, then joins the others one by one through it. */
-  static async start(size: number, secret?: string): Promise<TestCluster> {
-    const c = new TestCluster(secret);
+  static async start(
+    size: number,
+    secret?: string,
+    extraArgs: string[] = [],
+  ): Promise<TestCluster> {
+    const c = new TestCluster(secret, extraArgs);
     try {
-      const first = await startReadyNode({ args: c.#args("n1") });
+      const token = extraArgs[extraArgs.indexOf("--token") + 1];
+      const first = await startReadyNode({
+        args: c.#args("n1"),
+        env: extraArgs.includes("--token") ? { RAFTQ_TOKEN: token } : {},
+      });
       c.nodes.push(Object.assign(first, { id: "n1" }));
       for (let k = 2; k <= size; k++) await c.join(`n${k}`);
       await c.waitForVoters(size);
@@ -47,7 +58,15 @@ export class TestCluster {
     const via = this.nodes.filter((n) => n.child).map((n) => n.url).join(",");
     const node = await startNode({
       dataDir: options.dataDir,
-      args: ["--id", id, "--cluster-secret", options.secret ?? this.secret, "--join", via],
+      args: [
+        "--id",
+        id,
+        "--cluster-secret",
+        options.secret ?? this.secret,
+        ...this.extraArgs,
+        "--join",
+        via,
+      ],
     });
     const member: ClusterNode = Object.assign(node, { id });
     this.nodes.push(member);
@@ -64,7 +83,11 @@ export class TestCluster {
   // deno-lint-ignore no-explicit-any
   async status(n: ClusterNode): Promise<any | null> {
     try {
-      const r = await call(`${n.url}/admin/status`, "GET");
+      const i = this.extraArgs.indexOf("--token");
+      const auth: Record<string, string> = i >= 0
+        ? { authorization: `Bearer ${this.extraArgs[i + 1]}` }
+        : {};
+      const r = await call(`${n.url}/admin/status`, "GET", undefined, auth);
       return r.status === 200 ? r.body : null;
     } catch {
       return null;

@@ -1,0 +1,174 @@
+// A small Prometheus registry: counters, gauges and histograms with labels, in text format 0.0.4.
+
+type Labels = Record<string, string>;
+
+function labelKey(labels: Labels): string {
+  return Object.keys(labels).sort().map((k) => `${k}="${escape(labels[k])}"`).join(",");
+}
+
+function escape(v: string): string {
+  return v.replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/"/g, '\\"');
+}
+
+function fmt(n: number): string {
+  if (Number.isNaN(n)) return "NaN";
+  if (n === Infinity) return "+Inf";
+  if (n === -Infinity) return "-Inf";
+  return String(n);
+}
+
+abstract class Metric {
+  constructor(readonly name: string, readonly help: string, readonly type: string) {}
+  abstract lines(): string[];
+  header(): string[] {
+    return [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} ${this.type}`];
+  }
+}
+
+export class Counter extends Metric {
+  #values = new Map<string, number>();
+  constructor(name: string, help: string) {
+    super(name, help, "counter");
+  }
+  inc(labels: Labels = {}, by = 1): void {
+    const k = labelKey(labels);
+    this.#values.set(k, (this.#values.get(k) ?? 0) + by);
+  }
+  get(labels: Labels = {}): number {
+    return this.#values.get(labelKey(labels)) ?? 0;
+  }
+  lines(): string[] {
+    return [...this.#values].map(([k, v]) => `${this.name}${k ? `{${k}}` : ""} ${fmt(v)}`);
+  }
+}
+
+/** A gauge whose values are read when scraped. */
+export class Gauge extends Metric {
+  constructor(name: string, help: string, readonly read: () => [Labels, number][]) {
+    super(name, help, "gauge");
+  }
+  lines(): string[] {
+    return this.read().map(([labels, v]) => {
+      const k = labelKey(labels);
+      return `${this.name}${k ? `{${k}}` : ""} ${fmt(v)}`;
+    });
+  }
+}
+
+/** A counter whose value lives elsewhere (a component's own tally), read when scraped. */
+export class CounterFn extends Gauge {
+  override readonly type = "counter";
+  override header(): string[] {
+    return [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} counter`];
+  }
+}
+
+export class Histogram extends Metric {
+  #series = new Map<string, { labels: Labels; counts: number[]; sum: number; count: number }>();
+  constructor(name: string, help: string, readonly buckets: readonly number[]) {
+    super(name, help, "histogram");
+  }
+  observe(value: number, labels: Labels = {}): void {
+    const k = labelKey(labels);
+    let s = this.#series.get(k);
+    if (!s) {
+      s = { labels, counts: this.buckets.map(() => 0), sum: 0, count: 0 };
+      this.#series.set(k, s);
+    }
+    for (let i = 0; i < this.buckets.length; i++) if (value <= this.buckets[i]) s.counts[i]++;
+    s.sum += value;
+    s.count++;
+  }
+  lines(): string[] {
+    const out: string[] = [];
+    for (const s of this.#series.values()) {
+      const base = labelKey(s.labels);
+      const withLe = (le: string) => `{${base ? `${base},` : ""}le="${le}"}`;
+      this.buckets.forEach((b, i) =>
+        out.push(`${this.name}_bucket${withLe(fmt(b))} ${s.counts[i]}`)
+      );
+      out.push(`${this.name}_bucket${withLe("+Inf")} ${s.count}`);
+      out.push(`${this.name}_sum${base ? `{${base}}` : ""} ${fmt(s.sum)}`);
+      out.push(`${this.name}_count${base ? `{${base}}` : ""} ${s.count}`);
+    }
+    return out;
+  }
+}
+
+/** Seconds buckets from 0.1 ms to 10 s. */
+export const latencyBuckets = [
+  0.0001,
+  0.00025,
+  0.0005,
+  0.001,
+  0.0025,
+  0.005,
+  0.01,
+  0.025,
+  0.05,
+  0.1,
+  0.25,
+  0.5,
+  1,
+  2.5,
+  5,
+  10,
+] as const;
+
+export const sizeBuckets = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096] as const;
+
+export class Registry {
+  #metrics: Metric[] = [];
+  add<M extends Metric>(m: M): M {
+    this.#metrics.push(m);
+    return m;
+  }
+  /** The exposition text; a gauge whose reader throws is left out rather than failing the scrape. */
+  render(): string {
+    const out: string[] = [];
+    for (const m of this.#metrics) {
+      let lines: string[];
+      try {
+        lines = m.lines();
+      } catch {
+        continue;
+      }
+      out.push(...m.header(), ...lines);
+    }
+    return out.join("\n") + "\n";
+  }
+}
+
+/** The node's own metrics, filled in by the node loop, the state machine and the API. */
+export class NodeMetrics {
+  readonly registry = new Registry();
+  readonly leaderChanges = this.registry.add(
+    new Counter("raftq_leader_changes_total", "Times this node saw the leader change"),
+  );
+  readonly proposals = this.registry.add(
+    new Counter("raftq_proposals_total", "Commands proposed by this node as leader"),
+  );
+  readonly appendBatch = this.registry.add(
+    new Histogram("raftq_append_batch_entries", "Log entries made durable per write", sizeBuckets),
+  );
+  readonly fsyncSeconds = this.registry.add(
+    new Histogram("raftq_fsync_seconds", "Duration of durable (fsynced) writes", latencyBuckets),
+  );
+  readonly applySeconds = this.registry.add(
+    new Histogram(
+      "raftq_apply_seconds",
+      "Duration of applying one batch of entries",
+      latencyBuckets,
+    ),
+  );
+  readonly requests = this.registry.add(
+    new Counter("raftq_http_requests_total", "HTTP requests by route, method and status"),
+  );
+  readonly requestSeconds = this.registry.add(
+    new Histogram(
+      "raftq_http_request_duration_seconds",
+      "HTTP request latency by route",
+      latencyBuckets,
+    ),
+  );
+}
