@@ -21,7 +21,9 @@ export async function joinCluster(
   stopped: () => boolean,
 ): Promise<JoinResult | null> {
   let delayMs = 200;
+  let hinted = false;
   for (let attempt = 1; !stopped(); attempt++) {
+    const reasons: string[] = [];
     for (const base of cfg.joinUrls) {
       if (stopped()) return null;
       let res: Response;
@@ -36,7 +38,9 @@ export async function joinCluster(
           signal: AbortSignal.timeout(90_000),
         });
       } catch (err) {
-        log("join_retry", { via: base, attempt, reason: (err as Error).message.split("\n")[0] });
+        const reason = (err as Error).message.split("\n")[0];
+        reasons.push(`${base}: ${reason}`);
+        log("join_retry", { via: base, attempt, reason });
         continue;
       }
       const body = await res.json().catch(() => null);
@@ -50,6 +54,15 @@ export async function joinCluster(
         continue;
       }
       throw new StartupError(`joining through ${base} was refused: ${code}: ${message}`);
+    }
+    if (!hinted && reasons.length === cfg.joinUrls.length) {
+      // Said once, for the person watching: the node keeps retrying.
+      hinted = true;
+      console.error(
+        `raftq: cannot reach any --join URL yet (${
+          reasons[0]
+        }); still retrying: check the URLs and that a member is running`,
+      );
     }
     await new Promise((r) => setTimeout(r, delayMs / 2 + Math.random() * (delayMs / 2)));
     delayMs = Math.min(5_000, delayMs * 2);

@@ -173,3 +173,19 @@ Deno.test("lifecycle: logs are JSON lines by default and human lines with --log-
     }
   }
 });
+
+Deno.test("lifecycle: an unreachable --join URL is one human line, and the node keeps trying", async () => {
+  const dead = `http://127.0.0.1:${freePort()}`;
+  const node = await startNode({ args: ["--join", dead] });
+  try {
+    const line = await waitFor(
+      "the hint",
+      () => node.stderr.find((l) => l.startsWith("raftq: cannot reach any --join URL yet")),
+    );
+    assert.match(line, /still retrying: check the URLs and that a member is running$/);
+    assert.ok(node.alive, "it keeps retrying");
+  } finally {
+    await node.kill();
+    await Deno.remove(node.dataDir, { recursive: true });
+  }
+});
