@@ -164,7 +164,7 @@ Deno.test("lifecycle: logs are JSON lines by default and human lines with --log-
     assert.equal(role.role, "leader");
     assert.ok(typeof role.term === "number");
     assert.ok(
-      text.stderr.some((l) => /^\d{4}-\d{2}-\d{2}T\S+ INFO  node_started node="[^"]+" /.test(l)),
+      text.stderr.some((l) => /^\d{4}-\d{2}-\d{2}T\S+ INFO {2}node_started node="[^"]+" /.test(l)),
     );
   } finally {
     for (const n of [json, text]) {
