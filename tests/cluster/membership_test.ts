@@ -58,10 +58,16 @@ Deno.test("cluster: transfer, removal of the leader itself, and a new node catch
     // The new node joins while writes keep coming.
     let loading = true;
     let written = 0;
+    let unknown = 0; // a connection error leaves the outcome unknown
     const load = (async () => {
       while (loading) {
-        const r = await call(`${leader.url}/v1/queues/load/jobs`, "POST", { payload: written });
-        if (r.status === 201) written++;
+        try {
+          const r = await call(`${leader.url}/v1/queues/load/jobs`, "POST", { payload: written });
+          if (r.status === 201) written++;
+          else if (r.status === 503) unknown++;
+        } catch {
+          unknown++;
+        }
       }
     })();
     const late = await c.join("n4");
@@ -76,7 +82,11 @@ Deno.test("cluster: transfer, removal of the leader itself, and a new node catch
     const byName = (name: string) =>
       depth.body.queues.find((q: { name: string }) => q.name === name);
     assert.equal(byName("s").ready, 50, "the snapshot carried the queue");
-    assert.equal(byName("load").ready, written, "and the log the writes made during the join");
+    const loaded = byName("load").ready;
+    assert.ok(
+      loaded >= written && loaded <= written + unknown,
+      `and the log the writes made during the join (${loaded} jobs, ${written} acknowledged, ${unknown} unknown)`,
+    );
     const lin = await call(`${late.url}/v1/queues`, "GET");
     assert.equal(lin.status, 200, "and it serves linearizable reads");
     // The leader removes itself: it hands over first.

@@ -139,11 +139,20 @@ export async function call(
   headers: Record<string, string> = {},
   // deno-lint-ignore no-explicit-any
 ): Promise<{ status: number; headers: Headers; body: any }> {
-  const res = await fetch(url, {
-    method,
-    headers: { "content-type": "application/json", ...headers },
-    body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
-  });
+  const send = () =>
+    fetch(url, {
+      method,
+      headers: { "content-type": "application/json", ...headers },
+      body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
+    });
+  let res: Response;
+  try {
+    res = await send();
+  } catch (err) {
+    // A pooled keep-alive connection the server just closed: a GET is safe to send once more.
+    if (method !== "GET") throw err;
+    res = await send();
+  }
   const text = await res.text();
   let parsed: unknown = text;
   try {
