@@ -4,7 +4,7 @@ import { VERSION } from "../version.ts";
 
 export const helpText = `raftq ${VERSION} — a replicated job queue in one executable
 
-Usage:
+Usage (with no command, or only flags, raftq serves):
   raftq serve [--id ID] [--listen HOST:PORT] [--advertise URL] [--data DIR]
               [--join URL[,URL...]] [--cluster-secret S] [--token T]
               [--tls-cert FILE --tls-key FILE] [--log-level info|debug|warn|error]

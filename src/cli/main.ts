@@ -25,12 +25,20 @@ export interface CliIo {
   err: (line: string) => void;
 }
 
+function isHelpOrVersion(arg: string): boolean {
+  return ["--help", "-h", "--version", "-V"].includes(arg);
+}
+
 /** Runs one command line and returns the process exit code. */
 export async function runCli(argv: string[], io: CliIo): Promise<number> {
   try {
     // `deno task start -- serve ...` passes the "--" through; it means nothing here.
     const [command, ...rest] = argv[0] === "--" ? argv.slice(1) : argv;
-    if (command === undefined || command === "--help" || command === "-h" || command === "help") {
+    if (command === undefined || (command.startsWith("-") && !isHelpOrVersion(command))) {
+      // Like etcd: with no command (or only flags) raftq serves.
+      return await serve(parseServeArgs(command === undefined ? [] : [command, ...rest], io.env));
+    }
+    if (command === "--help" || command === "-h" || command === "help") {
       io.out(helpText);
       return 0;
     }

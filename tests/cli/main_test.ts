@@ -62,3 +62,31 @@ Deno.test("cli: `deno task start -- <args>` style leading -- is accepted", async
   const r = await raftq("--", "--version");
   assert.equal(r.code, 0);
 });
+
+Deno.test("cli: with no command raftq serves (configured by RAFTQ_* variables)", async () => {
+  const { freePort, waitFor } = await import("../helpers/node_process.ts");
+  const port = freePort();
+  const data = await Deno.makeTempDir({ prefix: "raftq-noargs-" });
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      "--unstable-no-legacy-abort",
+      new URL("../../src/main.ts", import.meta.url).pathname,
+    ],
+    env: { RAFTQ_LISTEN: `127.0.0.1:${port}`, RAFTQ_DATA: data },
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  try {
+    await waitFor("the node", async () => {
+      const r = await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => null);
+      await r?.body?.cancel();
+      return r?.status === 200;
+    });
+  } finally {
+    child.kill("SIGTERM");
+    assert.equal((await child.status).code, 0);
+    await Deno.remove(data, { recursive: true });
+  }
+});
