@@ -18,7 +18,11 @@ const drainTimeoutMs = 2_000;
 
 /** Runs a node until SIGINT/SIGTERM, removal or a fatal error; returns the process exit code. */
 export async function serve(cfg: ServeConfig, base: NodeTuning = defaultTuning): Promise<number> {
-  const tuning: NodeTuning = { ...base, retentionMs: cfg.retentionMs };
+  const tuning: NodeTuning = {
+    ...base,
+    retentionMs: cfg.retentionMs,
+    snapshotEveryEntries: cfg.snapshotEveryEntries,
+  };
   const logger = createLogger(cfg.logLevel, cfg.logFormat);
   const log = logger.log.bind(logger);
   let exitCode = 0;
@@ -41,7 +45,7 @@ export async function serve(cfg: ServeConfig, base: NodeTuning = defaultTuning):
       });
     },
     onSnapshot(kind, index) {
-      log("info", kind === "taken" ? "snapshot_taken" : "snapshot_installed", { index });
+      log("info", `snapshot_${kind}`, { index });
     },
     onRemoved() {
       log("warn", "removed_from_cluster", {

@@ -26,6 +26,8 @@ export interface ServeConfig {
   retentionMs: number;
   /** Request bodies over this are answered 413 payload_too_large. */
   maxBodyBytes: number;
+  /** Compact the log once this many entries were applied past the last compaction. */
+  snapshotEveryEntries: number;
 }
 
 /** Each flag and the environment variable it falls back to. */
@@ -43,6 +45,7 @@ const serveFlags = {
   "log-format": "RAFTQ_LOG_FORMAT",
   retention: "RAFTQ_RETENTION",
   "max-body-bytes": "RAFTQ_MAX_BODY_BYTES",
+  "snapshot-every": "RAFTQ_SNAPSHOT_EVERY",
 } as const;
 
 type ServeFlag = keyof typeof serveFlags;
@@ -54,6 +57,7 @@ export const serveDefaults = {
   minClusterSecretBytes: 16,
   retention: "7d",
   maxBodyBytes: 1024 * 1024,
+  snapshotEveryEntries: 100_000,
 };
 
 const durationUnitsMs: Record<string, number> = {
@@ -191,6 +195,15 @@ export function parseServeArgs(
       `--max-body-bytes "${maxBodyRaw}" must be an integer from 1024 to 67108864`,
     );
   }
+  const everyRaw = get("snapshot-every");
+  const snapshotEveryEntries = everyRaw === undefined
+    ? serveDefaults.snapshotEveryEntries
+    : Number(everyRaw);
+  if (!Number.isSafeInteger(snapshotEveryEntries) || snapshotEveryEntries < 10) {
+    throw new UsageError(
+      `--snapshot-every "${everyRaw}" must be an integer of at least 10 (entries)`,
+    );
+  }
   return {
     id,
     listenHost: listen.host,
@@ -206,5 +219,6 @@ export function parseServeArgs(
     logFormat,
     retentionMs,
     maxBodyBytes,
+    snapshotEveryEntries,
   };
 }

@@ -15,7 +15,7 @@ import {
   type Ready,
 } from "../raft/mod.ts";
 import type { Database } from "../storage/database.ts";
-import { StorageFatalError } from "../storage/errors.ts";
+import { StartupError, StorageFatalError } from "../storage/errors.ts";
 import { RaftStorage } from "../storage/raft_storage.ts";
 import type { NodeTuning } from "./config.ts";
 import { NodeMetrics } from "../metrics.ts";
@@ -31,7 +31,7 @@ export interface NodeEvents {
   /** Role, term or leader changed. */
   onRoleChange?(role: string, term: number, leader: string): void;
   /** A snapshot was taken here, or installed from the leader. */
-  onSnapshot?(kind: "taken" | "installed", index: number): void;
+  onSnapshot?(kind: "taken" | "installed" | "compacted", index: number): void;
   /** This node applied its own removal from the cluster. */
   onRemoved?(): void;
   /** A membership change was applied. */
@@ -94,6 +94,7 @@ export class RaftNode {
   #lastDurable: HardState;
   #tickProposed = false;
   #lastLeader = NONE;
+  #snapshotWanted = false;
 
   constructor(id: string, db: Database, init: RaftInit, tuning: NodeTuning, events: NodeEvents) {
     this.id = id;
@@ -108,11 +109,26 @@ export class RaftNode {
         electionTicks: tuning.electionTicks,
         heartbeatTicks: tuning.heartbeatTicks,
         randomInt: (n) => crypto.getRandomValues(new Uint32Array(1))[0] % n,
-        snapshotReader: (index, offset, max) => this.storage.readSnapshotChunk(index, offset, max),
+        snapshotReader: (index, offset, max) => {
+          const chunk = this.storage.readSnapshotChunk(index, offset, max);
+          if (chunk === null && !this.#snapshotWanted) {
+            // A follower needs a snapshot and none is materialized: make one at the current
+            // applied index, outside the core's call; the core resends on its next tick.
+            this.#snapshotWanted = true;
+            this.#schedule();
+          }
+          return chunk;
+        },
       }),
       { ...init, appliedIndex: this.sm.appliedIndex },
     );
     this.#lastDurable = init.hardState;
+    if (this.sm.appliedIndex < init.snapshot.index) {
+      // The log before the snapshot is gone, so the state machine must already cover it.
+      throw new StartupError(
+        `the queue tables are at index ${this.sm.appliedIndex} but the log starts after ${init.snapshot.index}: the data directory is damaged; remove it and rejoin the cluster`,
+      );
+    }
   }
 
   start(): void {
@@ -220,6 +236,10 @@ export class RaftNode {
 
   #process(): void {
     try {
+      if (this.#snapshotWanted) {
+        this.#snapshotWanted = false;
+        this.snapshotNow();
+      }
       this.#flushProposals();
       if (this.#readsToStart.length > 0) {
         const ids = this.#readsToStart;
@@ -364,22 +384,33 @@ export class RaftNode {
     this.#readsAwaitingApply = [];
   }
 
-  /** Takes a snapshot now (POST /admin/snapshot); returns its index. */
+  /**
+   * Materializes a snapshot of the state machine now, at the applied index, and compacts the log
+   * up to it (POST /admin/snapshot, and on demand when a follower needs one). Returns its index.
+   */
   snapshotNow(): number {
     const applied = this.sm.appliedIndex;
-    if (applied <= this.raft.log.snapshot.index) return this.raft.log.snapshot.index;
+    const current = this.raft.log.snapshot;
+    if (applied <= current.index && this.storage.snapshotMaterialized()) return current.index;
     const data = this.sm.snapshot();
-    const meta = this.raft.compact(applied);
+    const meta = applied > current.index ? this.raft.compact(applied) : current;
     this.#setSynchronous(true);
     this.storage.saveSnapshot(meta, data);
     this.#events.onSnapshot?.("taken", meta.index);
     return meta.index;
   }
 
+  /**
+   * Periodic compaction copies nothing: the queue tables in this file already hold the state, so
+   * only the covered log goes. Snapshot bytes are made when a follower asks (see the reader).
+   */
   #maybeCompact(): void {
     const applied = this.sm.appliedIndex;
     if (applied - this.raft.log.snapshot.index < this.#tuning.snapshotEveryEntries) return;
-    this.snapshotNow();
+    const meta = this.raft.compact(applied);
+    this.#setSynchronous(true);
+    this.storage.saveSnapshotMetaOnly(meta);
+    this.#events.onSnapshot?.("compacted", meta.index);
   }
 
   /** A leader proposes a tick when a lease, a delay or retention has come due. */

@@ -306,14 +306,15 @@ export class RaftStorage {
     return data;
   }
 
-  #writeSnapshotMeta(meta: SnapshotMeta, data: Uint8Array): void {
+  /** `data` null: the bytes are not materialized (size_bytes -1). */
+  #writeSnapshotMeta(meta: SnapshotMeta, data: Uint8Array | null): void {
     const row = {
       id: 1,
       idx: meta.index,
       term: meta.term,
       membership: JSON.stringify(meta.membership),
-      size_bytes: data.length,
-      checksum: crc32(data),
+      size_bytes: data === null ? -1 : data.length,
+      checksum: data === null ? 0 : crc32(data),
     };
     this.#c.run(
       this.#k.insertInto("raft_snapshot").values(row).onConflict((oc) =>
@@ -346,6 +347,26 @@ export class RaftStorage {
     this.deleteLogThrough(meta.index);
   }
 
+  /**
+   * Compacts without copying the state machine: records that the log up to `meta.index` is
+   * covered (the state machine in this same file holds it durably: this FULL commit makes every
+   * earlier apply durable too, the WAL being sequential), marks the snapshot's bytes as not yet
+   * materialized, then deletes the covered log. Bytes are made only when a follower needs them.
+   */
+  saveSnapshotMetaOnly(meta: SnapshotMeta): void {
+    this.#db.transaction(() => {
+      this.#c.run(this.#k.deleteFrom("raft_snapshot_chunk"));
+      this.#writeSnapshotMeta(meta, null);
+    });
+    this.deleteLogThrough(meta.index);
+  }
+
+  /** Whether the latest snapshot's bytes exist (not only its metadata). */
+  snapshotMaterialized(): boolean {
+    const row = this.#c.first(this.#k.selectFrom("raft_snapshot").select("size_bytes"));
+    return row !== undefined && row.size_bytes >= 0;
+  }
+
   /** Deletes entries with index <= `index`, at most compactionChunkRows per transaction. */
   deleteLogThrough(index: number): void {
     for (;;) {
@@ -372,10 +393,10 @@ export class RaftStorage {
     });
   }
 
-  /** The whole stored snapshot, checksum verified; null when none was taken. */
+  /** The whole stored snapshot, checksum verified; null when none was taken or materialized. */
   snapshotData(): Uint8Array | null {
     const row = this.#c.first(this.#k.selectFrom("raft_snapshot").selectAll());
-    if (!row) return null;
+    if (!row || row.size_bytes < 0) return null;
     const data = this.#assemble("raft_snapshot_chunk");
     if (data.length !== row.size_bytes || crc32(data) !== row.checksum) {
       throw new StorageFatalError(
@@ -392,7 +413,7 @@ export class RaftStorage {
     maxBytes: number,
   ): { data: Uint8Array; done: boolean } | null {
     const meta = this.#c.first(this.#k.selectFrom("raft_snapshot").select(["idx", "size_bytes"]));
-    if (!meta || meta.idx !== index) return null;
+    if (!meta || meta.idx !== index || meta.size_bytes < 0) return null;
     const end = Math.min(offset + maxBytes, meta.size_bytes);
     const rows = this.#c.all(
       this.#k.selectFrom("raft_snapshot_chunk").selectAll()

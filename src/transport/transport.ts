@@ -187,7 +187,11 @@ export class WsTransport {
           l.sendFrame({ t: "ping" });
         }
       }
-      if (!wanted.has(id)) { for (const l of set) l.close(1000, "not a member"); }
+      // Stop our own links to former members; links others dialed stay (a joining node knows
+      // no members yet, and must keep the leader's link open while it catches up).
+      if (!wanted.has(id)) {
+        for (const l of set) if (l.direction === "out") l.close(1000, "not a member");
+      }
     }
     for (const p of peers) {
       if (this.#hasOutbound(p.id)) {

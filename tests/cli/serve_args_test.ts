@@ -58,6 +58,7 @@ Deno.test("serve: every flag is parsed", () => {
     logFormat: "json",
     retentionMs: 12 * 3_600_000,
     maxBodyBytes: 2048,
+    snapshotEveryEntries: 100_000,
   });
 });
 
@@ -91,6 +92,7 @@ Deno.test("serve: bad input is one clear UsageError", () => {
     [["--log-format", "xml"], /--log-format/],
     [["--retention", "5w"], /--retention/],
     [["--max-body-bytes", "12"], /--max-body-bytes/],
+    [["--snapshot-every", "5"], /--snapshot-every/],
     [["extra"], /no arguments/],
     [["--listen"], /argument missing/],
   ];

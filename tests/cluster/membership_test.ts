@@ -68,10 +68,14 @@ Deno.test("cluster: transfer, removal of the leader itself, and a new node catch
         } catch {
           unknown++;
         }
+        // A breath between writes, so this test process also gets on with starting n4.
+        await new Promise((r) => setTimeout(r, 5));
       }
     })();
     const late = await c.join("n4");
-    await c.waitForVoters(4);
+    await c.waitForVoters(4).catch((err) => {
+      throw new Error(`${err}\n${c.dump(30)}`);
+    });
     loading = false;
     await load;
     assert.ok(written > 0, "writes went on during the join");
@@ -108,6 +112,38 @@ Deno.test("cluster: transfer, removal of the leader itself, and a new node catch
       (await call(`${after.url}/v1/queues/s/jobs`, "POST", { payload: "x" })).status,
       201,
     );
+  } finally {
+    await c.stop();
+  }
+});
+
+Deno.test("cluster: compaction copies nothing; a joining node gets a snapshot made on demand", async () => {
+  const c = await TestCluster.start(3, undefined, ["--snapshot-every", "40"]);
+  try {
+    const leader = await c.leader();
+    for (let i = 0; i < 120; i++) {
+      assert.equal(
+        (await call(`${leader.url}/v1/queues/od/jobs`, "POST", { payload: i })).status,
+        201,
+      );
+    }
+    await c.converged();
+    const before = await c.status(leader);
+    assert.ok(
+      before.snapshotIndex >= 80,
+      `the log was compacted (snapshot ${before.snapshotIndex})`,
+    );
+    assert.ok(
+      !leader.stderr.some((l) => l.includes('"snapshot_taken"')),
+      "periodic compaction made no snapshot copy",
+    );
+    const late = await c.join("n4");
+    await c.waitForVoters(4);
+    await c.converged();
+    assert.ok(leader.stderr.some((l) => l.includes('"snapshot_taken"')), "one was made for n4");
+    assert.ok(late.stderr.some((l) => l.includes('"snapshot_installed"')));
+    const depth = await call(`${late.url}/v1/queues?consistency=local`, "GET");
+    assert.equal(depth.body.queues[0].ready, 120);
   } finally {
     await c.stop();
   }
