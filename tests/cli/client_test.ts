@@ -1,21 +1,9 @@
 // The client commands against a real node: enqueue, claim, ack, nack, status, queues, errors.
 
 import assert from "node:assert/strict";
-import { entryPoint, freePort, startReadyNode } from "../helpers/node_process.ts";
+import { freePort, runRaftq, startReadyNode } from "../helpers/node_process.ts";
 
-async function raftq(url: string, ...args: string[]) {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", entryPoint(), ...args, "--url", url],
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).output();
-  return {
-    code: out.code,
-    stdout: new TextDecoder().decode(out.stdout).trim(),
-    stderr: new TextDecoder().decode(out.stderr).trim(),
-  };
-}
+const raftq = (url: string, ...args: string[]) => runRaftq([...args, "--url", url]);
 
 Deno.test("client: enqueue, claim, ack, nack, status and queues against a node", async () => {
   const node = await startReadyNode();

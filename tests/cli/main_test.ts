@@ -2,25 +2,14 @@
 
 import assert from "node:assert/strict";
 import { VERSION } from "../../src/version.ts";
+import { runRaftq } from "../helpers/node_process.ts";
 
-async function raftq(...args: string[]) {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-env", new URL("../../src/main.ts", import.meta.url).pathname, ...args],
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).output();
-  return {
-    code: out.code,
-    stdout: new TextDecoder().decode(out.stdout),
-    stderr: new TextDecoder().decode(out.stderr),
-  };
-}
+const raftq = (...args: string[]) => runRaftq(args, { permissions: ["--allow-env"] });
 
 Deno.test("cli: --version prints the version", async () => {
   const r = await raftq("--version");
   assert.equal(r.code, 0);
-  assert.equal(r.stdout.trim(), `raftq ${VERSION}`);
+  assert.equal(r.stdout, `raftq ${VERSION}`);
 });
 
 Deno.test("cli: --help lists every command", async () => {
@@ -46,7 +35,7 @@ Deno.test("cli: --help lists every command", async () => {
 Deno.test("cli: a bad flag exits 2 with one line on stderr and no stack trace", async () => {
   const r = await raftq("serve", "--listen", "0.0.0.0:7400");
   assert.equal(r.code, 2);
-  const lines = r.stderr.trim().split("\n");
+  const lines = r.stderr.split("\n");
   assert.equal(lines.length, 1);
   assert.match(lines[0], /^raftq: refusing to listen on 0\.0\.0\.0/);
   assert.ok(!r.stderr.includes("    at "));

@@ -2,21 +2,9 @@
 
 import assert from "node:assert/strict";
 import { TestCluster, waitFor } from "../helpers/cluster.ts";
-import { entryPoint } from "../helpers/node_process.ts";
+import { runRaftq } from "../helpers/node_process.ts";
 
-async function raftq(url: string, ...args: string[]) {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", entryPoint(), ...args, "--url", url],
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).output();
-  return {
-    code: out.code,
-    stdout: new TextDecoder().decode(out.stdout).trim(),
-    stderr: new TextDecoder().decode(out.stderr).trim(),
-  };
-}
+const raftq = (url: string, ...args: string[]) => runRaftq([...args, "--url", url]);
 
 Deno.test("cluster cli: members list, transfer --to, and status naming the new leader", async () => {
   const c = await TestCluster.start(3);

@@ -131,6 +131,24 @@ export async function startReadyNode(
   return node;
 }
 
+/** Runs the raftq command line (the bundle, or the source) to completion; output trimmed. */
+export async function runRaftq(
+  args: string[],
+  options: { permissions?: string[] } = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", ...(options.permissions ?? ["-A"]), entryPoint(), ...args],
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).output();
+  return {
+    code: out.code,
+    stdout: new TextDecoder().decode(out.stdout).trim(),
+    stderr: new TextDecoder().decode(out.stderr).trim(),
+  };
+}
+
 /** JSON request helper: returns status, headers and parsed body. */
 export async function call(
   url: string,

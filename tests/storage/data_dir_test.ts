@@ -24,6 +24,18 @@ async function refused(dir: string, pattern: RegExp): Promise<void> {
   });
 }
 
+/** Appends 8 KB entries until a write fails (the disk or the database is full). */
+function appendUntilFailure(s: RaftStorage): never {
+  for (let index = 1;; index++) {
+    s.persist({
+      hardState: null,
+      entries: [{ index, term: 1, kind: "normal", data: "f".repeat(8000) }],
+      snapshotChunks: [],
+      snapshot: null,
+    });
+  }
+}
+
 async function withTemp(fn: (dir: string) => Promise<void>): Promise<void> {
   const dir = await tempDir();
   try {
@@ -216,36 +228,14 @@ Deno.test("data dir: a full disk is a clear error at start-up and a fatal one un
         // Under load: writes fill the disk and fail as a StorageFatalError.
         const dd = await openDataDir(join(mnt, "data"));
         const s = new RaftStorage(dd.db);
-        let index = 0;
-        assert.throws(() => {
-          for (;;) {
-            index++;
-            s.persist({
-              hardState: null,
-              entries: [{ index, term: 1, kind: "normal", data: "f".repeat(8000) }],
-              snapshotChunks: [],
-              snapshot: null,
-            });
-          }
-        }, /full/);
+        assert.throws(() => appendUntilFailure(s), /full/);
         dd.close();
       } else {
         // Without the right to mount, SQLite's page limit yields the same SQLITE_FULL path.
         const dd = await openDataDir(join(dir, "data"));
         dd.db.conn.db.exec("PRAGMA max_page_count = 64");
         const s = new RaftStorage(dd.db);
-        let index = 0;
-        assert.throws(() => {
-          for (;;) {
-            index++;
-            s.persist({
-              hardState: null,
-              entries: [{ index, term: 1, kind: "normal", data: "f".repeat(8000) }],
-              snapshotChunks: [],
-              snapshot: null,
-            });
-          }
-        }, /full/);
+        assert.throws(() => appendUntilFailure(s), /full/);
         dd.close();
       }
     } finally {
