@@ -152,6 +152,17 @@ export class TestCluster {
     throw new Error(`no leader among ${ids} after ${maxTicks} ticks`);
   }
 
+  /** Elects `id` delivering only votes: it leads, but its no-op has not reached anyone. */
+  electWithoutAppends(id: NodeId): void {
+    this.get(id).campaign();
+    for (let i = 0; i < 6; i++) {
+      this.flush();
+      for (const m of this.take(() => true)) {
+        if (m.type === "vote" || m.type === "voteResp") this.deliver(m);
+      }
+    }
+  }
+
   isolate(id: NodeId): void {
     for (const other of this.nodes.keys()) {
       if (other === id) continue;
