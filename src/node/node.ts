@@ -87,6 +87,8 @@ export class RaftNode {
   #readsAwaitingApply: { index: number; read: PendingRead }[] = [];
   #readSeq = 0;
   #scheduled = false;
+  #processing = false;
+  #processAgain = false;
   #tickTimer: ReturnType<typeof setInterval> | undefined;
   #dueTimer: ReturnType<typeof setInterval> | undefined;
   #stopped = false;
@@ -230,23 +232,47 @@ export class RaftNode {
     // A macrotask, not a microtask: requests that arrived in the same I/O turn join the batch.
     setImmediate(() => {
       this.#scheduled = false;
-      this.#process();
+      void this.#process();
     });
   }
 
-  #process(): void {
+  /**
+   * Drains the core's Readies. Between sending a Ready's messages and its fsync the loop yields
+   * once, so the messages actually leave (socket writes happen when JavaScript yields) while the
+   * disk flushes: the leader's fsync and its followers' overlap instead of running one after the
+   * other. Messages, proposals and reads that arrive meanwhile are stepped into the core (it allows
+   * that between ready() and advance()) and handled by the next Ready.
+   */
+  async #process(): Promise<void> {
+    if (this.#processing) {
+      this.#processAgain = true;
+      return;
+    }
+    this.#processing = true;
     try {
-      if (this.#snapshotWanted) {
-        this.#snapshotWanted = false;
-        this.snapshotNow();
-      }
-      this.#flushProposals();
-      if (this.#readsToStart.length > 0) {
-        const ids = this.#readsToStart;
-        this.#readsToStart = [];
-        this.raft.readIndex(ids);
-      }
-      while (this.raft.hasReady()) this.#handleReady(this.raft.ready());
+      do {
+        this.#processAgain = false;
+        if (this.#snapshotWanted) {
+          this.#snapshotWanted = false;
+          this.snapshotNow();
+        }
+        this.#flushProposals();
+        if (this.#readsToStart.length > 0) {
+          const ids = this.#readsToStart;
+          this.#readsToStart = [];
+          this.raft.readIndex(ids);
+        }
+        while (!this.#stopped && this.raft.hasReady()) {
+          const rd = this.raft.ready();
+          this.transport.send(rd.messages);
+          if (rd.messages.length > 0 && this.#mustSync(rd)) {
+            await new Promise<void>((r) => setImmediate(r));
+            if (this.#stopped) return;
+          }
+          this.#handleReady(rd);
+          this.#flushProposals();
+        }
+      } while (this.#processAgain && !this.#stopped);
     } catch (error) {
       if (error instanceof StorageFatalError) {
         this.stop();
@@ -254,7 +280,16 @@ export class RaftNode {
         return;
       }
       throw error;
+    } finally {
+      this.#processing = false;
     }
+  }
+
+  /** Whether a Ready carries anything that needs an fsync (entries, a snapshot, term or vote). */
+  #mustSync(rd: Ready): boolean {
+    const hs = rd.hardState;
+    return rd.entries.length > 0 || rd.snapshot !== null || rd.snapshotChunks.length > 0 ||
+      (hs !== null && (hs.term !== this.#lastDurable.term || hs.vote !== this.#lastDurable.vote));
   }
 
   #flushProposals(): void {
@@ -280,23 +315,25 @@ export class RaftNode {
     });
   }
 
+  /** Persists and applies `rd` (its messages already sent), answers waiters, advances. */
   #handleReady(rd: Ready): void {
-    this.transport.send(rd.messages);
     const hs = rd.hardState;
-    const mustSync = rd.entries.length > 0 || rd.snapshot !== null ||
-      rd.snapshotChunks.length > 0 ||
-      (hs !== null && (hs.term !== this.#lastDurable.term || hs.vote !== this.#lastDurable.vote));
-    // Applying needs no fsync of its own: the log it comes from is durable, and a lost apply is
-    // replayed from the log at start-up. Term, vote and entries always get FULL.
-    this.#setSynchronous(mustSync);
+    const mustSync = this.#mustSync(rd);
+    const nothingToWrite = !mustSync && hs === null && rd.committedEntries.length === 0;
     let results = new Map<number, ApplyResult>();
     const started = performance.now();
     let applyStarted = started;
-    this.#db.transaction(() => {
-      this.storage.persist(rd, (data, meta) => this.sm.restore(data, meta.index));
-      applyStarted = performance.now();
-      results = this.sm.applyEntries(rd.committedEntries);
-    });
+    if (!nothingToWrite) {
+      // (A Ready of messages alone, a heartbeat round, opens no transaction at all.)
+      // Applying needs no fsync of its own: the log it comes from is durable, and a lost apply is
+      // replayed from the log at start-up. Term, vote and entries always get FULL.
+      this.#setSynchronous(mustSync);
+      this.#db.transaction(() => {
+        this.storage.persist(rd, (data, meta) => this.sm.restore(data, meta.index));
+        applyStarted = performance.now();
+        results = this.sm.applyEntries(rd.committedEntries);
+      });
+    }
     const finished = performance.now();
     if (mustSync) this.metrics.fsyncSeconds.observe((finished - started) / 1000);
     if (rd.entries.length > 0) this.metrics.appendBatch.observe(rd.entries.length);
