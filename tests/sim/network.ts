@@ -20,6 +20,8 @@ interface InFlight {
   at: number;
   seq: number;
   msg: Message;
+  /** Taken out of order by takeDueFor; skipped when it reaches the top. */
+  taken?: boolean;
 }
 
 /** A min-heap of messages ordered by delivery time, then by send order. */
@@ -56,10 +58,25 @@ export class Network {
   nextDue(now: number): Message | undefined {
     while (this.#heap.length > 0 && this.#heap[0].at <= now) {
       const item = this.#pop();
+      if (item.taken) continue;
       if (this.#cut.has(`${item.msg.from}>${item.msg.to}`)) {
         this.dropped++;
         continue;
       }
+      return item.msg;
+    }
+    return undefined;
+  }
+
+  /**
+   * Removes and returns a message for `to` that is due by `now`, wherever it sits in the heap
+   * (used to deliver a message to a node in the middle of its Ready, as the real loop may).
+   */
+  takeDueFor(to: NodeId, now: number): Message | undefined {
+    for (const item of this.#heap) {
+      if (item.taken || item.msg.to !== to || item.at > now) continue;
+      item.taken = true;
+      if (this.#cut.has(`${item.msg.from}>${item.msg.to}`)) return undefined;
       return item.msg;
     }
     return undefined;

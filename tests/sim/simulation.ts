@@ -108,6 +108,8 @@ interface FaultProfile {
   transferRate: number;
   compactEvery: number;
   chunkBytes: number;
+  /** Probability that inputs reach a core between its ready() and advance(). */
+  interleaveRate: number;
 }
 
 function drawProfile(rng: Prng): FaultProfile {
@@ -130,6 +132,7 @@ function drawProfile(rng: Prng): FaultProfile {
     transferRate: rng.pick([0, 0.003, 0.01]),
     compactEvery: rng.pick([20, 60, 200]),
     chunkBytes: rng.pick([8, 32, 4096]),
+    interleaveRate: rng.pick([0, 0.2, 0.6]),
   };
 }
 
@@ -262,6 +265,8 @@ export class Simulation {
       }
       const rd = raft.ready();
       for (const m of rd.messages) this.net.send(m, this.now);
+      // The real node yields between sending and persisting: other inputs reach the core then.
+      if (this.#faultRng.chance(this.profile.interleaveRate)) this.#interleave(node, raft);
       this.#persist(node, rd);
       for (const m of rd.persistedMessages) this.net.send(m, this.now);
       for (const e of rd.committedEntries) this.#apply(node, e);
@@ -285,6 +290,18 @@ export class Simulation {
       if (node.removed) return;
     }
     this.#maybeCompact(node);
+  }
+
+  /** Steps inputs into a core between its ready() and advance(): a message, a tick, a proposal. */
+  #interleave(node: SimNode, raft: Raft): void {
+    const rng = this.#faultRng;
+    const m = this.net.takeDueFor(node.id, this.now);
+    if (m) this.#deliver(node, m);
+    if (rng.chance(0.3)) raft.tick();
+    if (raft.role === "leader" && rng.chance(0.5)) {
+      const r = raft.propose([`w${++this.#writeSeq}`]);
+      if (r.ok) this.#pendingWrites.set(r.firstIndex, { term: r.term, node: node.id });
+    }
   }
 
   #persist(node: SimNode, rd: Ready): void {
@@ -484,7 +501,10 @@ export class Simulation {
         this.#processReady(leader);
         return false;
       }
-      if (raft.log.term(probe.index) !== probe.term) return false;
+      // (Compacted away counts as present: this leader's own entries of its term are never
+      // overwritten, and only applied entries are compacted.)
+      const probeTerm = raft.log.term(probe.index);
+      if (probe.index > raft.log.snapshot.index && probeTerm !== probe.term) return false;
       for (const m of raft.membership.members) {
         const n = this.nodes.get(m.id);
         if (!n?.raft || n.disk.sm.applied < probe.index) return false;
