@@ -274,12 +274,13 @@ export class RaftNode {
         }
       } while (this.#processAgain && !this.#stopped);
     } catch (error) {
-      if (error instanceof StorageFatalError) {
-        this.stop();
-        this.#events.onFatal(error);
-        return;
-      }
-      throw error;
+      // A storage failure, or a broken invariant: stop cleanly with a clear line, never limp on.
+      this.stop();
+      this.#events.onFatal(
+        error instanceof StorageFatalError ? error : new StorageFatalError(
+          `internal error: ${error instanceof Error ? error.message : error}`,
+        ),
+      );
     } finally {
       this.#processing = false;
     }

@@ -220,3 +220,17 @@ Deno.test("a restarted follower keeps its log and catches up", () => {
   assert.equal(c.get("c").log.lastIndex(), c.get("a").log.lastIndex());
   assert.equal(c.get("c").commit, c.get("a").commit);
 });
+
+Deno.test("append: an append that would rewrite committed entries changes nothing", () => {
+  const r = lone("a", 3, [2, 2, 2]); // indexes 4..6 at term 2
+  r.step(appendMsg("b", "a", 3, 6, 2, [], 6));
+  drain(r);
+  assert.equal(r.commit, 6);
+  // A broken leader claims index 5 holds a term-3 entry: what is committed never changes, and the
+  // answer only reports the commit index (entries at or below it are never rewritten).
+  assert.doesNotThrow(() => r.step(appendMsg("b", "a", 3, 4, 2, [[5, 3]], 6)));
+  const resp = appendResp(r);
+  assert.equal(resp.success, true);
+  assert.equal(resp.index, 6);
+  assert.equal(r.log.term(5), 2);
+});
