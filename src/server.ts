@@ -6,7 +6,8 @@ import type { ServeConfig } from "./cli/serve_args.ts";
 import { createLogger } from "./log.ts";
 import { defaultTuning, type NodeTuning } from "./node/config.ts";
 import { joinCluster } from "./node/join.ts";
-import { bindClusterId, startNode, storedClusterId } from "./node/start.ts";
+import { startNode } from "./node/start.ts";
+import { bindClusterId, storedClusterId } from "./storage/identity.ts";
 import { StartupError } from "./storage/errors.ts";
 import { WsTransport } from "./transport/transport.ts";
 import { VERSION } from "./version.ts";
@@ -87,7 +88,6 @@ export async function serve(cfg: ServeConfig, base: NodeTuning = defaultTuning):
   const app = createApp({
     node,
     clusterId: () => clusterId,
-    advertiseUrl: cfg.advertiseUrl,
     token: cfg.token,
     maxBodyBytes: cfg.maxBodyBytes,
     waiters,

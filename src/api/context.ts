@@ -8,7 +8,6 @@ export interface ApiContext {
   node: RaftNode;
   /** The cluster id; null while a joining node has not learned it. */
   clusterId(): string | null;
-  advertiseUrl: string;
   token: string | undefined;
   maxBodyBytes: number;
   waiters: QueueWaiters;

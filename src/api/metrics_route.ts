@@ -112,76 +112,42 @@ export function metricsRoute(app: Hono, ctx: ApiContext): void {
       return out;
     }),
   );
+  // Counters whose values live in the state machine's and the transport's own tallies.
   const t = node.sm.tallies;
-  r.add(
-    new CounterFn(
-      "raftq_jobs_enqueued_total",
-      "Jobs enqueued (applied here)",
-      () => [[{}, t.enqueued]],
-    ),
-  );
-  r.add(
-    new CounterFn("raftq_jobs_claimed_total", "Job claims (applied here)", () => [[{}, t.claimed]]),
-  );
-  r.add(
-    new CounterFn(
-      "raftq_jobs_completed_total",
-      "Jobs acked as done (applied here)",
-      () => [[{}, t.completed]],
-    ),
-  );
-  r.add(
-    new CounterFn(
+  const counters: [string, string, () => number][] = [
+    ["raftq_jobs_enqueued_total", "Jobs enqueued (applied here)", () => t.enqueued],
+    ["raftq_jobs_claimed_total", "Job claims (applied here)", () => t.claimed],
+    ["raftq_jobs_completed_total", "Jobs acked as done (applied here)", () => t.completed],
+    [
       "raftq_leases_expired_total",
       "Leases that expired without an ack (applied here)",
-      () => [[{}, t.leasesExpired]],
-    ),
-  );
-  r.add(
-    new CounterFn(
-      "raftq_dead_letters_total",
-      "Jobs that became dead (applied here)",
-      () => [[{}, t.deadLettered]],
-    ),
-  );
-  if (ctx.transport) {
-    const s = ctx.transport.stats;
-    r.add(
-      new CounterFn(
-        "raftq_peer_messages_sent_total",
-        "Raft messages sent to peers",
-        () => [[{}, s.sent]],
-      ),
-    );
-    r.add(
-      new CounterFn(
-        "raftq_peer_messages_received_total",
-        "Raft messages received from peers",
-        () => [[{}, s.received]],
-      ),
-    );
-    r.add(
-      new CounterFn(
+      () => t.leasesExpired,
+    ],
+    ["raftq_dead_letters_total", "Jobs that became dead (applied here)", () => t.deadLettered],
+  ];
+  const s = ctx.transport?.stats;
+  if (s) {
+    counters.push(
+      ["raftq_peer_messages_sent_total", "Raft messages sent to peers", () => s.sent],
+      ["raftq_peer_messages_received_total", "Raft messages received from peers", () => s.received],
+      [
         "raftq_peer_messages_dropped_total",
         "Raft messages dropped (no link, or a slow peer)",
-        () => [[{}, s.dropped]],
-      ),
-    );
-    r.add(
-      new CounterFn(
+        () => s.dropped,
+      ],
+      [
         "raftq_peer_frames_invalid_total",
         "Peer frames refused as malformed",
-        () => [[{}, s.invalidFrames]],
-      ),
-    );
-    r.add(
-      new CounterFn(
+        () => s.invalidFrames,
+      ],
+      [
         "raftq_peer_refused_total",
         "Peer links refused (secret, cluster, protocol)",
-        () => [[{}, s.refused]],
-      ),
+        () => s.refused,
+      ],
     );
   }
+  for (const [name, help, read] of counters) r.add(new CounterFn(name, help, () => [[{}, read()]]));
   app.get(
     "/metrics",
     (c) => c.body(r.render(), 200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" }),

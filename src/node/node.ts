@@ -92,7 +92,6 @@ export class RaftNode {
   #tickTimer: ReturnType<typeof setInterval> | undefined;
   #dueTimer: ReturnType<typeof setInterval> | undefined;
   #stopped = false;
-  #synchronousFull = true;
   #lastDurable: HardState;
   #tickProposed = false;
   #lastLeader = NONE;
@@ -328,7 +327,7 @@ export class RaftNode {
       // (A Ready of messages alone, a heartbeat round, opens no transaction at all.)
       // Applying needs no fsync of its own: the log it comes from is durable, and a lost apply is
       // replayed from the log at start-up. Term, vote and entries always get FULL.
-      this.#setSynchronous(mustSync);
+      this.#db.setSynchronous(mustSync);
       this.#db.transaction(() => {
         this.storage.persist(rd, (data, meta) => this.sm.restore(data, meta.index));
         applyStarted = performance.now();
@@ -402,12 +401,6 @@ export class RaftNode {
     }
   }
 
-  #setSynchronous(full: boolean): void {
-    if (full === this.#synchronousFull) return;
-    this.#db.conn.db.exec(full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL");
-    this.#synchronousFull = full;
-  }
-
   /** Fails every waiting write with `error()` (their outcome is unknown to us now). */
   #failAll(error: () => ApiError): void {
     for (const [index, w] of this.#waiters) {
@@ -432,7 +425,7 @@ export class RaftNode {
     if (applied <= current.index && this.storage.snapshotMaterialized()) return current.index;
     const data = this.sm.snapshot();
     const meta = applied > current.index ? this.raft.compact(applied) : current;
-    this.#setSynchronous(true);
+    this.#db.setSynchronous(true);
     this.storage.saveSnapshot(meta, data);
     this.#events.onSnapshot?.("taken", meta.index);
     return meta.index;
@@ -446,7 +439,7 @@ export class RaftNode {
     const applied = this.sm.appliedIndex;
     if (applied - this.raft.log.snapshot.index < this.#tuning.snapshotEveryEntries) return;
     const meta = this.raft.compact(applied);
-    this.#setSynchronous(true);
+    this.#db.setSynchronous(true);
     this.storage.saveSnapshotMetaOnly(meta);
     this.#events.onSnapshot?.("compacted", meta.index);
   }

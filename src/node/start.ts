@@ -5,7 +5,6 @@ import { bootstrapInit } from "../raft/mod.ts";
 import { type DataDir, openDataDir } from "../storage/data_dir.ts";
 import { StartupError } from "../storage/errors.ts";
 import { bindClusterId, resolveNodeId, storedClusterId } from "../storage/identity.ts";
-export { bindClusterId, storedClusterId };
 import { RaftStorage } from "../storage/raft_storage.ts";
 import type { NodeTuning } from "./config.ts";
 import { type NodeEvents, RaftNode } from "./node.ts";

@@ -284,6 +284,35 @@ export class QueueStateMachine {
                 .where("finished_at", "<", p.before).limit(p.limit),
           ),
       ),
+      stats: prepare([], () =>
+        k.selectFrom("jobs").select(["queue", "state"])
+          .select((eb) => eb.fn.countAll<number>().as("n")).groupBy(["queue", "state"])
+          .orderBy("queue")),
+      minDelayed: prepare(
+        [],
+        () =>
+          k.selectFrom("jobs").select((eb) => eb.fn.min<number | null>("available_at").as("t"))
+            .where("state", "=", "delayed"),
+      ),
+      minLeaseExpiry: prepare(
+        [],
+        () =>
+          k.selectFrom("jobs").select((eb) => eb.fn.min<number | null>("lease_expires_at").as("t"))
+            .where("state", "=", "leased"),
+      ),
+      minFinished: prepare(
+        [],
+        () =>
+          k.selectFrom("jobs").select((eb) => eb.fn.min<number | null>("finished_at").as("t"))
+            .where("finished_at", "is not", null),
+      ),
+      minIdempotency: prepare(
+        [],
+        () =>
+          k.selectFrom("idempotency").select((eb) =>
+            eb.fn.min<number | null>("created_at").as("t")
+          ),
+      ),
       purgeIdem: prepare(["before", "limit"], (p) =>
         k.deleteFrom("idempotency").where(
           sql<number>`rowid`,
@@ -544,12 +573,7 @@ export class QueueStateMachine {
   }
 
   queueStats(): QueueStats[] {
-    const rows = this.#db.conn.all(
-      this.#db.kysely.selectFrom("jobs").select(["queue", "state"])
-        .select((eb) => eb.fn.countAll<number>().as("n")).groupBy(["queue", "state"]).orderBy(
-          "queue",
-        ),
-    );
+    const rows = this.#all<{ queue: string; state: JobState; n: number }>(this.#q.stats({}));
     const byQueue = new Map<string, QueueStats>();
     for (const r of rows) {
       let s = byQueue.get(r.queue);
@@ -567,31 +591,14 @@ export class QueueStateMachine {
    * due, a lease expiring, a finished job or an idempotency key past retention. Null when idle.
    */
   nextDueMs(retentionMs: number): number | null {
-    const k = this.#db.kysely;
-    const min = (q: import("kysely").Compilable<{ t: number | null }>) =>
-      this.#db.conn.first(q)?.t ?? null;
-    const candidates = [
-      min(
-        k.selectFrom("jobs").select((eb) => eb.fn.min<number | null>("available_at").as("t"))
-          .where("state", "=", "delayed"),
-      ),
-      min(
-        k.selectFrom("jobs").select((eb) => eb.fn.min<number | null>("lease_expires_at").as("t"))
-          .where("state", "=", "leased"),
-      ),
-      min(
-        k.selectFrom("jobs").select((eb) => eb.fn.min<number | null>("finished_at").as("t"))
-          .where("finished_at", "is not", null),
-      ),
-      min(
-        k.selectFrom("idempotency").select((eb) => eb.fn.min<number | null>("created_at").as("t")),
-      ),
-    ];
+    const min = (q: CompiledQuery) => this.#all<{ t: number | null }>(q)[0]?.t ?? null;
+    const finished = min(this.#q.minFinished({}));
+    const keyed = min(this.#q.minIdempotency({}));
     const due = [
-      candidates[0],
-      candidates[1],
-      candidates[2] === null ? null : candidates[2] + retentionMs,
-      candidates[3] === null ? null : candidates[3] + idempotencyWindowMs,
+      min(this.#q.minDelayed({})),
+      min(this.#q.minLeaseExpiry({})),
+      finished === null ? null : finished + retentionMs,
+      keyed === null ? null : keyed + idempotencyWindowMs,
     ].filter((t): t is number => t !== null);
     return due.length === 0 ? null : Math.min(...due);
   }

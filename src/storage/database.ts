@@ -26,6 +26,9 @@ export class Database {
   #begin: CompiledQuery;
   #commit: CompiledQuery;
   #rollback: CompiledQuery;
+  #syncFull: CompiledQuery;
+  #syncNormal: CompiledQuery;
+  #synchronousFull = true;
 
   private constructor(path: string, conn: SqliteConnection) {
     this.path = path;
@@ -34,6 +37,8 @@ export class Database {
     this.#begin = sql`BEGIN IMMEDIATE`.compile(this.kysely);
     this.#commit = sql`COMMIT`.compile(this.kysely);
     this.#rollback = sql`ROLLBACK`.compile(this.kysely);
+    this.#syncFull = sql`PRAGMA synchronous = FULL`.compile(this.kysely);
+    this.#syncNormal = sql`PRAGMA synchronous = NORMAL`.compile(this.kysely);
   }
 
   /** Opens (creating if absent), checks and migrates the file; throws StartupError. */
@@ -76,6 +81,16 @@ export class Database {
 
   pragma(query: { compile(db: Kysely<Tables>): CompiledQuery }): Record<string, unknown>[] {
     return this.conn.executeCompiled<Record<string, unknown>>(query.compile(this.kysely)).rows;
+  }
+
+  /**
+   * FULL: commits fsync the WAL (entries, term, vote). NORMAL: they do not (applying entries that
+   * are already durable). Only switches when the mode changes.
+   */
+  setSynchronous(full: boolean): void {
+    if (full === this.#synchronousFull) return;
+    this.conn.executeCompiled(full ? this.#syncFull : this.#syncNormal);
+    this.#synchronousFull = full;
   }
 
   /** Runs `fn` in one transaction: one fsync at commit. A failure is a StorageFatalError. */
