@@ -18,8 +18,8 @@ export function adminRoutes(app: Hono, ctx: ApiContext): void {
 
   app.get("/admin/status", (c) => c.json(status(ctx)));
 
-  app.post("/admin/snapshot", (c) => {
-    const index = node.snapshotNow();
+  app.post("/admin/snapshot", async (c) => {
+    const index = await node.requestSnapshot();
     return c.json({ snapshotIndex: index, appliedIndex: node.sm.appliedIndex });
   });
 }

@@ -6,6 +6,7 @@ import { type ApplyResult, QueueStateMachine } from "../queue/state_machine.ts";
 import { encodeCommand, type QueueCommand } from "../queue/commands.ts";
 import {
   type ConfChange,
+  type Entry,
   type HardState,
   makeRaftConfig,
   type Message,
@@ -64,10 +65,19 @@ const outcomeUnknown = () =>
   );
 const noLeader = () => new ApiError("no_leader", "No leader is known right now", 1);
 
+/** A Ready written (committed, not yet flushed) by #writeReady. */
+interface WrittenReady {
+  mustSync: boolean;
+  results: Map<number, ApplyResult>;
+  startedMs: number;
+  applyMs: number;
+}
+
 /**
  * Runs one Raft node: a tick timer, a queue of proposals and reads batched per loop turn, and
- * the Ready loop. Proposals that arrive while a batch is being written wait for the next one:
- * that is group commit, one transaction and one fsync per batch, never one per entry.
+ * the Ready loop. Proposals that arrive while a batch is being flushed are appended to the log
+ * and sent to followers at once, and persisted together with the next Ready: that is group
+ * commit, one transaction and one fsync per batch, never one per entry.
  */
 export class RaftNode {
   readonly id: string;
@@ -89,6 +99,7 @@ export class RaftNode {
   #scheduled = false;
   #processing = false;
   #processAgain = false;
+  #flushing = false;
   #tickTimer: ReturnType<typeof setInterval> | undefined;
   #dueTimer: ReturnType<typeof setInterval> | undefined;
   #stopped = false;
@@ -96,6 +107,7 @@ export class RaftNode {
   #tickProposed = false;
   #lastLeader = NONE;
   #snapshotWanted = false;
+  #snapshotRequests: { resolve: (index: number) => void; reject: (err: unknown) => void }[] = [];
 
   constructor(id: string, db: Database, init: RaftInit, tuning: NodeTuning, events: NodeEvents) {
     this.id = id;
@@ -149,6 +161,10 @@ export class RaftNode {
     clearInterval(this.#tickTimer);
     clearInterval(this.#dueTimer);
     this.#failAll(() => new ApiError("unavailable", "The node is shutting down", 1));
+    for (const r of this.#snapshotRequests) {
+      r.reject(new ApiError("unavailable", "The node is shutting down", 1));
+    }
+    this.#snapshotRequests = [];
   }
 
   get isLeader(): boolean {
@@ -236,25 +252,24 @@ export class RaftNode {
   }
 
   /**
-   * Drains the core's Readies. Between sending a Ready's messages and its fsync the loop yields
-   * once, so the messages actually leave (socket writes happen when JavaScript yields) while the
-   * disk flushes: the leader's fsync and its followers' overlap instead of running one after the
-   * other. Messages, proposals and reads that arrive meanwhile are stepped into the core (it allows
-   * that between ready() and advance()) and handled by the next Ready.
+   * Drains the core's Readies. A Ready's messages are sent first, then its transaction (entries,
+   * hard state, and the apply of committed entries) commits without an fsync, the writers of those
+   * committed entries are answered, and the loop awaits the flush of the WAL on a runtime thread.
+   * Requests, peer messages and ticks are served meanwhile (see #duringFlush). Only after the
+   * flush does anything leave that promises this node's durability (votes, append
+   * acknowledgements), and only then does the core count the entries as this node's.
    */
   async #process(): Promise<void> {
     if (this.#processing) {
       this.#processAgain = true;
+      if (this.#flushing) this.#duringFlush();
       return;
     }
     this.#processing = true;
     try {
       do {
         this.#processAgain = false;
-        if (this.#snapshotWanted) {
-          this.#snapshotWanted = false;
-          this.snapshotNow();
-        }
+        this.#takeSnapshotIfWanted();
         this.#flushProposals();
         if (this.#readsToStart.length > 0) {
           const ids = this.#readsToStart;
@@ -264,25 +279,87 @@ export class RaftNode {
         while (!this.#stopped && this.raft.hasReady()) {
           const rd = this.raft.ready();
           this.transport.send(rd.messages);
-          if (rd.messages.length > 0 && this.#mustSync(rd)) {
-            await new Promise<void>((r) => setImmediate(r));
+          const written = this.#writeReady(rd);
+          this.#answerReady(rd, written);
+          if (written.mustSync) {
+            this.#flushing = true;
+            try {
+              await this.#db.flushWal();
+            } finally {
+              this.#flushing = false;
+            }
             if (this.#stopped) return;
           }
-          this.#handleReady(rd);
+          this.#finishReady(rd, written);
           this.#flushProposals();
         }
       } while (this.#processAgain && !this.#stopped);
     } catch (error) {
       // A storage failure, or a broken invariant: stop cleanly with a clear line, never limp on.
-      this.stop();
-      this.#events.onFatal(
-        error instanceof StorageFatalError ? error : new StorageFatalError(
-          `internal error: ${error instanceof Error ? error.message : error}`,
-        ),
-      );
+      // (A node already stopping may see its last flush fail: that is not news.)
+      this.#fail(error);
     } finally {
       this.#processing = false;
     }
+  }
+
+  /**
+   * While a Ready's flush runs: new proposals join the log and their appends leave at once (they
+   * are persisted with the next Ready), so the followers' flushes overlap this one; entries that
+   * became committed meanwhile (acknowledged by a majority) are applied and answered at once.
+   */
+  #duringFlush(): void {
+    try {
+      this.#flushProposals();
+      this.transport.send(this.raft.takeMessages());
+      const committed = this.raft.takeCommittedEntries();
+      if (committed.length === 0) return;
+      const started = performance.now();
+      this.#db.setSynchronous(false);
+      const results = this.sm.applyEntries(committed);
+      this.metrics.applySeconds.observe((performance.now() - started) / 1000);
+      this.#answerCommitted(committed, results);
+      this.#releaseReads();
+    } catch (error) {
+      this.#fail(error);
+    }
+  }
+
+  /** Stops the node on a storage failure or a broken invariant, with one clear line. */
+  #fail(error: unknown): void {
+    if (this.#stopped) return;
+    this.stop();
+    this.#events.onFatal(
+      error instanceof StorageFatalError ? error : new StorageFatalError(
+        `internal error: ${error instanceof Error ? error.message : error}`,
+      ),
+    );
+  }
+
+  /** Snapshots asked for (by a follower that needs one, or by an operator), inside the loop. */
+  #takeSnapshotIfWanted(): void {
+    if (!this.#snapshotWanted && this.#snapshotRequests.length === 0) return;
+    this.#snapshotWanted = false;
+    const requests = this.#snapshotRequests;
+    this.#snapshotRequests = [];
+    try {
+      const index = this.#snapshotNow();
+      for (const r of requests) r.resolve(index);
+    } catch (err) {
+      for (const r of requests) r.reject(err);
+      throw err;
+    }
+  }
+
+  /** Takes a snapshot now (POST /admin/snapshot): inside the loop, never mid-Ready. */
+  requestSnapshot(): Promise<number> {
+    if (this.#stopped) {
+      return Promise.reject(new ApiError("unavailable", "The node is stopping", 1));
+    }
+    return new Promise((resolve, reject) => {
+      this.#snapshotRequests.push({ resolve, reject });
+      this.#schedule();
+    });
   }
 
   /** Whether a Ready carries anything that needs an fsync (entries, a snapshot, term or vote). */
@@ -315,47 +392,39 @@ export class RaftNode {
     });
   }
 
-  /** Persists and applies `rd` (its messages already sent), answers waiters, advances. */
-  #handleReady(rd: Ready): void {
-    const hs = rd.hardState;
+  /**
+   * Persists `rd` and applies its committed entries in one transaction, committed without an
+   * fsync (the caller flushes the WAL when `mustSync`). Applying needs no flush of its own: the
+   * log it comes from is durable, and a lost apply is replayed from the log at start-up.
+   */
+  #writeReady(rd: Ready): WrittenReady {
     const mustSync = this.#mustSync(rd);
-    const nothingToWrite = !mustSync && hs === null && rd.committedEntries.length === 0;
+    const nothingToWrite = !mustSync && rd.hardState === null && rd.committedEntries.length === 0;
     let results = new Map<number, ApplyResult>();
-    const started = performance.now();
-    let applyStarted = started;
+    const startedMs = performance.now();
+    let applyMs = 0;
     if (!nothingToWrite) {
       // (A Ready of messages alone, a heartbeat round, opens no transaction at all.)
-      // Applying needs no fsync of its own: the log it comes from is durable, and a lost apply is
-      // replayed from the log at start-up. Term, vote and entries always get FULL.
-      this.#db.setSynchronous(mustSync);
+      this.#db.setSynchronous(false);
       this.#db.transaction(() => {
         this.storage.persist(rd, (data, meta) => this.sm.restore(data, meta.index));
-        applyStarted = performance.now();
+        const applyStarted = performance.now();
         results = this.sm.applyEntries(rd.committedEntries);
+        applyMs = performance.now() - applyStarted;
       });
     }
-    const finished = performance.now();
-    if (mustSync) this.metrics.fsyncSeconds.observe((finished - started) / 1000);
-    if (rd.entries.length > 0) this.metrics.appendBatch.observe(rd.entries.length);
-    if (rd.committedEntries.length > 0) {
-      this.metrics.applySeconds.observe((finished - applyStarted) / 1000);
-    }
-    if (hs) this.#lastDurable = hs;
-    if (rd.snapshot) this.#events.onSnapshot?.("installed", rd.snapshot.index);
-    this.transport.send(rd.persistedMessages);
+    return { mustSync, results, startedMs, applyMs };
+  }
 
-    for (const e of rd.committedEntries) {
-      const w = this.#waiters.get(e.index);
-      if (!w) continue;
-      this.#waiters.delete(e.index);
-      if (e.term !== w.term) w.reject(outcomeUnknown());
-      else w.resolve(results.get(e.index) ?? { type: "none" });
-    }
-    for (const e of rd.committedEntries) {
-      if (e.kind !== "conf" || !e.change) continue;
-      this.#events.onMembershipChange?.(e.change);
-      if (e.change.type === "remove" && e.change.id === this.id) this.#events.onRemoved?.();
-    }
+  /**
+   * After `rd` is committed, before its flush: answers writers and reads. That needs no flush:
+   * a committed entry is durable on a majority already (this leader counts itself only once its
+   * own copy is flushed), and the apply, if lost, is replayed from the log at start-up.
+   */
+  #answerReady(rd: Ready, written: WrittenReady): void {
+    if (rd.entries.length > 0) this.metrics.appendBatch.observe(rd.entries.length);
+    if (rd.committedEntries.length > 0) this.metrics.applySeconds.observe(written.applyMs / 1000);
+    this.#answerCommitted(rd.committedEntries, written.results);
     for (const rs of rd.readStates) {
       const read = this.#reads.get(rs.id);
       if (!read) continue;
@@ -366,15 +435,7 @@ export class RaftNode {
       this.#reads.get(id)?.reject(noLeader());
       this.#reads.delete(id);
     }
-    if (this.#readsAwaitingApply.length > 0) {
-      const applied = this.sm.appliedIndex;
-      const still = [];
-      for (const r of this.#readsAwaitingApply) {
-        if (r.index <= applied) r.read.resolve();
-        else still.push(r);
-      }
-      this.#readsAwaitingApply = still;
-    }
+    this.#releaseReads();
     if (rd.softState) {
       if (rd.softState.leader !== this.#lastLeader) {
         this.#lastLeader = rd.softState.leader;
@@ -386,6 +447,44 @@ export class RaftNode {
       }
       this.#events.onRoleChange?.(rd.softState.role, rd.softState.term, rd.softState.leader);
     }
+  }
+
+  /** Answers the writers of applied entries, and reports applied membership changes. */
+  #answerCommitted(entries: readonly Entry[], results: Map<number, ApplyResult>): void {
+    for (const e of entries) {
+      const w = this.#waiters.get(e.index);
+      if (!w) continue;
+      this.#waiters.delete(e.index);
+      if (e.term !== w.term) w.reject(outcomeUnknown());
+      else w.resolve(results.get(e.index) ?? { type: "none" });
+    }
+    for (const e of entries) {
+      if (e.kind !== "conf" || !e.change) continue;
+      this.#events.onMembershipChange?.(e.change);
+      if (e.change.type === "remove" && e.change.id === this.id) this.#events.onRemoved?.();
+    }
+  }
+
+  /** Releases linearizable reads whose read index is applied now. */
+  #releaseReads(): void {
+    if (this.#readsAwaitingApply.length === 0) return;
+    const applied = this.sm.appliedIndex;
+    const still = [];
+    for (const r of this.#readsAwaitingApply) {
+      if (r.index <= applied) r.read.resolve();
+      else still.push(r);
+    }
+    this.#readsAwaitingApply = still;
+  }
+
+  /** After `rd` is durable: sends what promised durability (votes, acks), advances the core. */
+  #finishReady(rd: Ready, written: WrittenReady): void {
+    if (written.mustSync) {
+      this.metrics.fsyncSeconds.observe((performance.now() - written.startedMs) / 1000);
+    }
+    if (rd.hardState) this.#lastDurable = rd.hardState;
+    if (rd.snapshot) this.#events.onSnapshot?.("installed", rd.snapshot.index);
+    this.transport.send(rd.persistedMessages);
     this.raft.advance(rd);
     this.#maybeCompact();
   }
@@ -419,7 +518,7 @@ export class RaftNode {
    * Materializes a snapshot of the state machine now, at the applied index, and compacts the log
    * up to it (POST /admin/snapshot, and on demand when a follower needs one). Returns its index.
    */
-  snapshotNow(): number {
+  #snapshotNow(): number {
     const applied = this.sm.appliedIndex;
     const current = this.raft.log.snapshot;
     if (applied <= current.index && this.storage.snapshotMaterialized()) return current.index;

@@ -115,6 +115,8 @@ export class Raft {
   /** Highest log index the caller has made durable. */
   #stableIndex: number;
   applied: number;
+  /** Highest committed index handed out for applying (by ready() or takeCommittedEntries()). */
+  #appliedOut: number;
   #persisted: HardState;
   #lastSoft: SoftState;
   #readyOut = false;
@@ -130,6 +132,7 @@ export class Raft {
     const last = this.log.lastIndex();
     this.applied = Math.min(Math.max(init.appliedIndex, init.snapshot.index), last);
     this.commit = Math.min(Math.max(init.hardState.commit, this.applied), last);
+    this.#appliedOut = this.applied;
     this.#stableIndex = last;
     this.#unstableFrom = last + 1;
     this.membership = init.snapshot.membership;
@@ -338,7 +341,7 @@ export class Raft {
     if (this.#snapshotChunks.length || this.#readStates.length || this.#droppedReads.length) {
       return true;
     }
-    if (this.commit > this.applied) return true;
+    if (this.commit > this.#appliedOut) return true;
     const hs = this.#persisted;
     if (hs.term !== this.term || hs.vote !== this.vote || hs.commit !== this.commit) return true;
     const soft = this.#lastSoft;
@@ -359,10 +362,7 @@ export class Raft {
     const entries = this.#unstableFrom <= this.log.lastIndex()
       ? this.log.slice(this.#unstableFrom, this.log.lastIndex() + 1)
       : [];
-    const applyHi = Math.min(this.commit, this.applied + maxCommittedPerReady);
-    const committedEntries = applyHi > this.applied
-      ? this.log.slice(this.applied + 1, applyHi + 1)
-      : [];
+    const committedEntries = this.#handOutCommitted();
     const rd: Ready = {
       softState: softChanged ? soft : null,
       hardState: hardChanged ? hs : null,
@@ -386,6 +386,40 @@ export class Raft {
     return rd;
   }
 
+  /**
+   * The messages queued since the last ready() that may leave before any disk write (a leader's
+   * appends and heartbeats, its term being durable), for a caller that is still writing the last
+   * Ready: new proposals reach followers while the leader's own flush runs. The rest (votes,
+   * acks) stays for the next Ready.
+   */
+  takeMessages(): Message[] {
+    const out = this.#messages;
+    this.#messages = [];
+    return out;
+  }
+
+  /**
+   * Committed entries not yet handed out, for a caller that is still writing the last Ready: it
+   * applies them at once (they are durable on a majority; its own flush is not needed for that),
+   * so they count as applied. None while a received snapshot waits to be installed.
+   */
+  takeCommittedEntries(): Entry[] {
+    if (this.#snapshotToInstall) return [];
+    const entries = this.#handOutCommitted();
+    if (entries.length > 0) {
+      this.applied = Math.max(this.applied, entries[entries.length - 1].index);
+    }
+    return entries;
+  }
+
+  #handOutCommitted(): Entry[] {
+    const hi = Math.min(this.commit, this.#appliedOut + maxCommittedPerReady);
+    if (hi <= this.#appliedOut) return [];
+    const entries = this.log.slice(this.#appliedOut + 1, hi + 1);
+    this.#appliedOut = hi;
+    return entries;
+  }
+
   /** The caller has persisted, sent and applied `rd`. */
   advance(rd: Ready): void {
     if (!this.#readyOut) throw new Error("advance() called without ready()");
@@ -397,7 +431,11 @@ export class Raft {
     }
     this.#stableIndex = Math.min(this.#stableIndex, this.#unstableFrom - 1);
     if (rd.committedEntries.length > 0) {
-      this.applied = rd.committedEntries[rd.committedEntries.length - 1].index;
+      // (max: a snapshot installed since ready() may have moved it further already)
+      this.applied = Math.max(
+        this.applied,
+        rd.committedEntries[rd.committedEntries.length - 1].index,
+      );
     }
     if (this.role === "leader") {
       const self = this.progress.get(this.id);
@@ -689,6 +727,7 @@ export class Raft {
     this.log.restore(meta);
     this.commit = meta.index;
     this.applied = meta.index;
+    this.#appliedOut = meta.index;
     this.#unstableFrom = meta.index + 1;
     this.#stableIndex = Math.min(this.#stableIndex, meta.index);
     this.#snapshotToInstall = meta;

@@ -104,6 +104,22 @@ export const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  // Indexes that only ever hold the rows their queries look for: a ready job (most of them) no
+  // longer sits in the delayed, leased and finished indexes, so an enqueue writes three b-trees
+  // instead of six. Their queries name the state as a literal so SQLite can use them.
+  "004_partial_job_indexes": {
+    async up(db: AnyDb) {
+      for (const name of ["jobs_due", "jobs_lease_expiry", "jobs_finished"]) {
+        await db.schema.dropIndex(name).execute();
+      }
+      await db.schema.createIndex("jobs_delayed").on("jobs").column("available_at")
+        .where(sql.ref("state"), "=", sql.lit("delayed")).execute();
+      await db.schema.createIndex("jobs_leased").on("jobs").column("lease_expires_at")
+        .where(sql.ref("state"), "=", sql.lit("leased")).execute();
+      await db.schema.createIndex("jobs_dead").on("jobs").columns(["queue", "finished_at", "id"])
+        .where(sql.ref("state"), "=", sql.lit("dead")).execute();
+    },
+  },
 };
 
 class StaticProvider implements MigrationProvider {

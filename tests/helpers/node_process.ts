@@ -59,6 +59,8 @@ export async function startNode(
       "run",
       "-A",
       "--unstable-no-legacy-abort",
+      // For profiling a cluster by hand, e.g. RAFTQ_TEST_DENO_FLAGS=--v8-flags=--prof.
+      ...(Deno.env.get("RAFTQ_TEST_DENO_FLAGS")?.split(" ").filter(Boolean) ?? []),
       entryPoint(),
       "serve",
       "--listen",

@@ -321,3 +321,21 @@ Deno.test("queue: entries at or below the applied index are skipped (replay afte
     assert.throws(() => reopened.applyEntries([{ ...entry, index: 3 }]), /apply gap/);
     await Promise.resolve();
   }));
+
+Deno.test("every hot query is served by an index; delayed and leased jobs have their own", () =>
+  withHarness((h) => {
+    const plans = h.sm.queryPlans();
+    for (const [name, plan] of Object.entries(plans)) {
+      if (name === "stats" || name === "state") continue; // counts every job; one row
+      assert.ok(!/\bSCAN\b/.test(plan), `${name} scans: ${plan}`);
+    }
+    // Partial indexes (migration 004): a ready job is in none of them, so an enqueue writes
+    // fewer b-trees; their queries must still find them.
+    for (const name of ["dueDelayed", "promote", "minDelayed"]) {
+      assert.match(plans[name], /jobs_delayed/, name);
+    }
+    for (const name of ["expired", "minLeaseExpiry"]) {
+      assert.match(plans[name], /jobs_leased/, name);
+    }
+    assert.match(plans.best, /jobs_claim/);
+  }));

@@ -265,12 +265,14 @@ export class Simulation {
       }
       const rd = raft.ready();
       for (const m of rd.messages) this.net.send(m, this.now);
-      // The real node yields between sending and persisting: other inputs reach the core then.
-      if (this.#faultRng.chance(this.profile.interleaveRate)) this.#interleave(node, raft);
       this.#persist(node, rd);
-      for (const m of rd.persistedMessages) this.net.send(m, this.now);
       for (const e of rd.committedEntries) this.#apply(node, e);
       if (rd.committedEntries.length > 0) node.disk.saveSm();
+      // The real node awaits its flush here: other inputs reach the core meanwhile, and it sends
+      // the appends and applies the commits they cause before the Ready is done.
+      if (this.#faultRng.chance(this.profile.interleaveRate)) this.#interleave(node, raft);
+      if (node.removed) return;
+      for (const m of rd.persistedMessages) this.net.send(m, this.now);
       for (const rs of rd.readStates) {
         const read = this.#pendingReads.get(rs.id);
         if (!read) continue;
@@ -292,15 +294,28 @@ export class Simulation {
     this.#maybeCompact(node);
   }
 
-  /** Steps inputs into a core between its ready() and advance(): a message, a tick, a proposal. */
+  /**
+   * Steps inputs into a core between its ready() and advance() (a message, a tick, a proposal),
+   * then, as the node does while it flushes, sends the appends they caused and applies the
+   * entries they committed.
+   */
   #interleave(node: SimNode, raft: Raft): void {
     const rng = this.#faultRng;
-    const m = this.net.takeDueFor(node.id, this.now);
-    if (m) this.#deliver(node, m);
+    for (let k = rng.int(3); k >= 0; k--) {
+      const m = this.net.takeDueFor(node.id, this.now);
+      if (m) this.#deliver(node, m);
+      if (node.removed || node.raft !== raft) return;
+    }
     if (rng.chance(0.3)) raft.tick();
     if (raft.role === "leader" && rng.chance(0.5)) {
       const r = raft.propose([`w${++this.#writeSeq}`]);
       if (r.ok) this.#pendingWrites.set(r.firstIndex, { term: r.term, node: node.id });
+    }
+    if (rng.chance(0.8)) {
+      for (const m of raft.takeMessages()) this.net.send(m, this.now);
+      const committed = raft.takeCommittedEntries();
+      for (const e of committed) this.#apply(node, e);
+      if (committed.length > 0) node.disk.saveSm();
     }
   }
 

@@ -2,11 +2,11 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { Kysely } from "kysely";
+import { Kysely, sql } from "kysely";
 import { Database } from "../../src/storage/database.ts";
 import { dataDirLayout, openDataDir } from "../../src/storage/data_dir.ts";
 import { NodeSqliteDialect } from "../../src/storage/dialect.ts";
-import { StartupError } from "../../src/storage/errors.ts";
+import { StartupError, StorageFatalError } from "../../src/storage/errors.ts";
 import { bindClusterId, resolveNodeId } from "../../src/storage/identity.ts";
 import { migrate, migrations } from "../../src/storage/migrations.ts";
 import { RaftStorage } from "../../src/storage/raft_storage.ts";
@@ -64,6 +64,42 @@ Deno.test("data dir: WAL journal and synchronous=FULL are in force", async () =>
     dd.close();
     assert.equal(journal.journal_mode, "wal");
     assert.equal(sync.synchronous, 2, "FULL");
+  });
+});
+
+Deno.test("data dir: the WAL flush reaches SQLite's file across checkpoints, and fails if it is replaced", async () => {
+  await withTemp(async (dir) => {
+    const dd = await openDataDir(dir);
+    try {
+      const storage = new RaftStorage(dd.db);
+      dd.db.setSynchronous(false);
+      let index = 0;
+      for (let round = 0; round < 3; round++) {
+        for (let k = 0; k < 50; k++) {
+          const entries = Array.from({ length: 20 }, () => ({
+            index: ++index,
+            term: 1,
+            kind: "normal" as const,
+            data: "x".repeat(2000),
+          }));
+          storage.persist({ hardState: null, entries, snapshot: null, snapshotChunks: [] });
+          await dd.db.flushWal();
+        }
+        // SQLite resets (and here truncates) the WAL at checkpoints: the same file must stay.
+        dd.db.pragma(sql`PRAGMA wal_checkpoint(TRUNCATE)`);
+        await dd.db.flushWal();
+      }
+      const wal = join(dir, `${dataDirLayout.database}-wal`);
+      await Deno.rename(wal, `${wal}.moved`);
+      await Deno.writeFile(wal, new Uint8Array());
+      await assert.rejects(
+        () => dd.db.flushWal(),
+        StorageFatalError,
+        "a replaced WAL stops the node",
+      );
+    } finally {
+      dd.close();
+    }
   });
 });
 
