@@ -5,6 +5,7 @@ import { benchCommitThroughput, benchElectionTime } from "./bench/core_bench.ts"
 import { benchStorage } from "./bench/storage_bench.ts";
 import { benchSingleNode } from "./bench/node_bench.ts";
 import { benchCluster } from "./bench/cluster_bench.ts";
+import type { LoadResult } from "./bench/load.ts";
 
 const sections = ["core", "storage", "node", "cluster"] as const;
 type Section = (typeof sections)[number];
@@ -100,7 +101,7 @@ if (!only || only.includes("cluster")) {
   Deno.env.set("RAFTQ_BIN_JS", "dist/raftq.js");
   const rows = await benchCluster(quick ? 1500 : 5000);
   console.log(
-    "\n## Three-node cluster vs etcd 3.4 (loopback, same load generator; every answer fsynced on a majority first)",
+    "\n## Three-node cluster vs etcd 3.4 (loopback, same load generator, one system at a time; every answer fsynced on a majority first)",
   );
   console.log(
     "| workload | raftq ok/s | raftq p50 ms | raftq p99 ms | raftq errors | etcd ok/s | etcd p50 ms | etcd p99 ms | raftq/etcd throughput |",
@@ -114,6 +115,16 @@ if (!only || only.includes("cluster")) {
       } | ${r.raftq.errors} | ${fmt(r.etcd.perSecond)} | ${r.etcd.p50Ms.toFixed(2)} | ${
         r.etcd.p99Ms.toFixed(2)
       } | ${(r.raftq.perSecond / r.etcd.perSecond).toFixed(2)} |`,
+    );
+  }
+  for (const r of rows) {
+    if (!r.rounds) continue;
+    const each = (rs: LoadResult[]) =>
+      rs.map((x) => `${fmt(x.perSecond)}/s p99 ${x.p99Ms.toFixed(1)}`).join(", ");
+    console.log(
+      `${r.workload}: ${r.rounds.raftq.length} rounds (fresh clusters, raftq and etcd alternating), each figure's median shown. raftq: ${
+        each(r.rounds.raftq)
+      }. etcd: ${each(r.rounds.etcd)}.`,
     );
   }
   const errors = rows.reduce((n, r) => n + r.raftq.errors, 0);

@@ -10,89 +10,156 @@ export interface ClusterRow {
   etcd: LoadResult;
   /** Multiplier from requests to jobs/keys (100 for batches). */
   itemsPerRequest: number;
+  /** Every round, when the row was measured more than once. */
+  rounds?: { raftq: LoadResult[]; etcd: LoadResult[] };
 }
 
 const payload = { kind: "email", to: "someone@example.com", body: "x".repeat(160) };
 
-export async function benchCluster(durationMs: number): Promise<ClusterRow[]> {
-  const rows: ClusterRow[] = [];
-  const raftqResults = new Map<string, LoadResult>();
+/** Rounds of the headline row (64 connections to the leader), raftq and etcd alternating. */
+export const headlineRounds = 5;
+const headline = "enqueue / put, 64 conn, via leader";
+
+/** The workloads in table order; a session measures all of them, or the headline alone. */
+const workloads = [
+  ...["leader", "follower"].flatMap((t) =>
+    [1, 64, 256].map((c) => `enqueue / put, ${c} conn, via ${t}`)
+  ),
+  "batch of 100 / txn of 100 puts, 16 conn",
+  "claim+ack pair / two sequential puts, 64 conn",
+];
+
+type Session = Map<string, LoadResult>;
+
+/** Starts a raftq cluster, measures `names`, stops it. */
+async function raftqSession(durationMs: number, names: string[]): Promise<Session> {
+  const out: Session = new Map();
   const cluster = await TestCluster.start(3);
   try {
     const leader = await cluster.leader();
     const follower = cluster.live().find((n) => n !== leader)!;
-    for (const [target, node] of [["leader", leader], ["follower", follower]] as const) {
-      for (const c of [1, 64, 256]) {
-        raftqResults.set(
-          `enqueue ${c} ${target}`,
+    const jobs = Array.from({ length: 100 }, () => ({ payload }));
+    for (const name of names) {
+      const m = name.match(/^enqueue \/ put, (\d+) conn, via (\w+)$/);
+      if (m) {
+        const url = m[2] === "leader" ? leader.url : follower.url;
+        out.set(
+          name,
           await runLoad(
-            c,
+            Number(m[1]),
             durationMs,
-            async () => (await postJson(`${node.url}/v1/queues/bench/jobs`, { payload })) !== null,
+            async () => (await postJson(`${url}/v1/queues/bench/jobs`, { payload })) !== null,
           ),
+        );
+      } else if (name.startsWith("batch")) {
+        out.set(
+          name,
+          await runLoad(
+            16,
+            durationMs,
+            async () => (await postJson(`${leader.url}/v1/queues/batch/batch`, { jobs })) !== null,
+          ),
+        );
+      } else {
+        // Claims from the jobs the batch row enqueued.
+        out.set(
+          name,
+          await runLoad(64, durationMs, async (w) => {
+            const r = await postJson(`${leader.url}/v1/queues/batch/claim`, {
+              worker: `w${w}`,
+            }) as { jobs: { id: string; lease: string }[] } | null;
+            const job = r?.jobs[0];
+            if (!job) return false;
+            return (await postJson(`${leader.url}/v1/jobs/${job.id}/ack`, {
+              lease: job.lease,
+            })) !== null;
+          }),
         );
       }
     }
-    const jobs = Array.from({ length: 100 }, () => ({ payload }));
-    raftqResults.set(
-      "batch",
-      await runLoad(
-        16,
-        durationMs,
-        async () => (await postJson(`${leader.url}/v1/queues/batch/batch`, { jobs })) !== null,
-      ),
-    );
-    raftqResults.set(
-      "pair",
-      await runLoad(64, durationMs, async (w) => {
-        const r = await postJson(`${leader.url}/v1/queues/batch/claim`, { worker: `w${w}` }) as
-          | { jobs: { id: string; lease: string }[] }
-          | null;
-        const job = r?.jobs[0];
-        if (!job) return false;
-        return (await postJson(`${leader.url}/v1/jobs/${job.id}/ack`, { lease: job.lease })) !==
-          null;
-      }),
-    );
   } finally {
     await cluster.stop();
   }
+  return out;
+}
+
+/** Starts an etcd cluster, measures the analogue of `names`, stops it. */
+async function etcdSession(durationMs: number, names: string[]): Promise<Session> {
+  const out: Session = new Map();
   const etcd = await startEtcd();
+  let n = 0;
   try {
-    let n = 0;
-    for (
-      const [target, url] of [["leader", etcd.leaderUrl], ["follower", etcd.followerUrl]] as const
-    ) {
-      for (const c of [1, 64, 256]) {
-        const e = await runLoad(c, durationMs, () => etcdPut(url, `k/${n++}`));
-        rows.push({
-          workload: `enqueue / put, ${c} conn, via ${target}`,
-          raftq: raftqResults.get(`enqueue ${c} ${target}`)!,
-          etcd: e,
-          itemsPerRequest: 1,
-        });
+    for (const name of names) {
+      const m = name.match(/^enqueue \/ put, (\d+) conn, via (\w+)$/);
+      if (m) {
+        const url = m[2] === "leader" ? etcd.leaderUrl : etcd.followerUrl;
+        out.set(name, await runLoad(Number(m[1]), durationMs, () => etcdPut(url, `k/${n++}`)));
+      } else if (name.startsWith("batch")) {
+        out.set(
+          name,
+          await runLoad(16, durationMs, () => etcdTxn(etcd.leaderUrl, `b/${n++}`, 100)),
+        );
+      } else {
+        out.set(
+          name,
+          await runLoad(64, durationMs, async () =>
+            (await etcdPut(etcd.leaderUrl, `c/${n++}`)) &&
+            (await etcdPut(etcd.leaderUrl, `a/${n++}`))),
+        );
       }
     }
-    rows.push({
-      workload: "batch of 100 / txn of 100 puts, 16 conn",
-      raftq: raftqResults.get("batch")!,
-      etcd: await runLoad(16, durationMs, () => etcdTxn(etcd.leaderUrl, `b/${n++}`, 100)),
-      itemsPerRequest: 100,
-    });
-    rows.push({
-      workload: "claim+ack pair / two sequential puts, 64 conn",
-      raftq: raftqResults.get("pair")!,
-      etcd: await runLoad(
-        64,
-        durationMs,
-        async () =>
-          (await etcdPut(etcd.leaderUrl, `c/${n++}`)) &&
-          (await etcdPut(etcd.leaderUrl, `a/${n++}`)),
-      ),
-      itemsPerRequest: 1,
-    });
   } finally {
     await etcd.stop();
   }
-  return rows;
+  return out;
+}
+
+/** Each figure's median over the rounds (throughput, p50 and p99 each on its own). */
+function median(results: LoadResult[]): LoadResult {
+  const mid = (f: (r: LoadResult) => number) =>
+    results.map(f).sort((a, b) => a - b)[Math.floor(results.length / 2)];
+  return {
+    concurrency: results[0].concurrency,
+    requests: mid((r) => r.requests),
+    errors: results.reduce((n, r) => n + r.errors, 0),
+    perSecond: mid((r) => r.perSecond),
+    p50Ms: mid((r) => r.p50Ms),
+    p99Ms: mid((r) => r.p99Ms),
+  };
+}
+
+/**
+ * One system runs at a time (the other is stopped, so neither pays for the other's idle
+ * heartbeats). The first raftq and etcd sessions measure every row; then the headline row is
+ * measured again in fresh sessions, raftq and etcd alternating, and each figure's median over
+ * the rounds is reported, so a slow minute of a shared machine does not decide the comparison.
+ */
+export async function benchCluster(durationMs: number): Promise<ClusterRow[]> {
+  const raftqRounds: Session[] = [];
+  const etcdRounds: Session[] = [];
+  for (let k = 0; k < headlineRounds; k++) {
+    const names = k === 0 ? workloads : [headline];
+    raftqRounds.push(await raftqSession(durationMs, names));
+    etcdRounds.push(await etcdSession(durationMs, names));
+  }
+  return workloads.map((workload) => {
+    const itemsPerRequest = workload.startsWith("batch") ? 100 : 1;
+    if (workload !== headline) {
+      return {
+        workload,
+        raftq: raftqRounds[0].get(workload)!,
+        etcd: etcdRounds[0].get(workload)!,
+        itemsPerRequest,
+      };
+    }
+    const raftq = raftqRounds.map((s) => s.get(workload)!);
+    const etcd = etcdRounds.map((s) => s.get(workload)!);
+    return {
+      workload,
+      raftq: median(raftq),
+      etcd: median(etcd),
+      itemsPerRequest,
+      rounds: { raftq, etcd },
+    };
+  });
 }

@@ -305,13 +305,17 @@ export class RaftNode {
 
   /**
    * While a Ready's flush runs: new proposals join the log and their appends leave at once (they
-   * are persisted with the next Ready), so the followers' flushes overlap this one; entries that
-   * became committed meanwhile (acknowledged by a majority) are applied and answered at once.
+   * are persisted with the next Ready), so the followers' flushes overlap this one; on a leader,
+   * entries that became committed meanwhile (acknowledged by a majority) are applied and answered
+   * at once.
    */
   #duringFlush(): void {
     try {
       this.#flushProposals();
       this.transport.send(this.raft.takeMessages());
+      // Only a leader has writers waiting on an apply; a follower applies with its next Ready,
+      // in the same transaction as its entries (one commit per cycle instead of two).
+      if (!this.isLeader) return;
       const committed = this.raft.takeCommittedEntries();
       if (committed.length === 0) return;
       const started = performance.now();

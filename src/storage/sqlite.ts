@@ -20,21 +20,23 @@ const maxCachedStatements = 256;
  */
 export class SqliteConnection {
   readonly db: DatabaseSync;
-  #statements = new Map<string, StatementSync>();
+  /** Prepared statements by SQL text, with whether each returns rows (asked of SQLite once). */
+  #statements = new Map<string, { st: StatementSync; returnsRows: boolean }>();
   #depth = 0;
 
   constructor(path: string) {
     this.db = new DatabaseSync(path);
   }
 
-  #prepare(sql: string): StatementSync {
-    let st = this.#statements.get(sql);
-    if (!st) {
+  #prepare(sql: string): { st: StatementSync; returnsRows: boolean } {
+    let prepared = this.#statements.get(sql);
+    if (!prepared) {
       if (this.#statements.size >= maxCachedStatements) this.#statements.clear();
-      st = this.db.prepare(sql);
-      this.#statements.set(sql, st);
+      const st = this.db.prepare(sql);
+      prepared = { st, returnsRows: st.columns().length > 0 };
+      this.#statements.set(sql, prepared);
     }
-    return st;
+    return prepared;
   }
 
   static #params(parameters: readonly unknown[]): SqlValue[] {
@@ -47,9 +49,9 @@ export class SqliteConnection {
   executeCompiled<R>(
     query: CompiledQuery,
   ): { rows: R[]; changes: number; lastInsertRowid: number } {
-    const st = this.#prepare(query.sql);
+    const { st, returnsRows } = this.#prepare(query.sql);
     const params = SqliteConnection.#params(query.parameters);
-    if (st.columns().length > 0) {
+    if (returnsRows) {
       return { rows: st.all(...params) as R[], changes: 0, lastInsertRowid: 0 };
     }
     const r = st.run(...params);
