@@ -19,6 +19,8 @@ const payload = { kind: "email", to: "someone@example.com", body: "x".repeat(160
 /** Rounds of the headline row (64 connections to the leader), raftq and etcd alternating. */
 export const headlineRounds = 5;
 const headline = "enqueue / put, 64 conn, via leader";
+/** Load before the measured rows of each session, at 64 connections to the leader. */
+const warmUpMs = 1500;
 
 /** The workloads in table order; a session measures all of them, or the headline alone. */
 const workloads = [
@@ -39,6 +41,12 @@ async function raftqSession(durationMs: number, names: string[]): Promise<Sessio
     const leader = await cluster.leader();
     const follower = cluster.live().find((n) => n !== leader)!;
     const jobs = Array.from({ length: 100 }, () => ({ payload }));
+    // Warm-up, not measured (both systems get one): JIT, caches, connections.
+    await runLoad(
+      64,
+      warmUpMs,
+      async () => (await postJson(`${leader.url}/v1/queues/warmup/jobs`, { payload })) !== null,
+    );
     for (const name of names) {
       const m = name.match(/^enqueue \/ put, (\d+) conn, via (\w+)$/);
       if (m) {
@@ -89,6 +97,7 @@ async function etcdSession(durationMs: number, names: string[]): Promise<Session
   const etcd = await startEtcd();
   let n = 0;
   try {
+    await runLoad(64, warmUpMs, () => etcdPut(etcd.leaderUrl, `w/${n++}`));
     for (const name of names) {
       const m = name.match(/^enqueue \/ put, (\d+) conn, via (\w+)$/);
       if (m) {
