@@ -33,8 +33,12 @@ export class Checker {
   #nodes = new Map<NodeId, NodeRecord>();
   /** Highest index known committed (someone applied it), with its term. */
   maxCommitted = { index: 0, term: 0 };
-  /** The last known committed entry of each term, in increasing order. */
-  #lastCommittedPerTerm: { index: number; term: number }[] = [];
+  /**
+   * For each leader term, the highest entry its leader was seen to commit (index, entry term).
+   * Leader completeness is about the term an entry was committed in, not the entry's own term: a
+   * term-15 entry that a term-17 leader commits need not be in the log of term 16's leader.
+   */
+  #committedByLeaderOf = new Map<number, { index: number; term: number }>();
   /** Highest index of a client write acknowledged so far. */
   maxAckedWrite = 0;
 
@@ -109,13 +113,7 @@ export class Checker {
         }@${e.term} at ${e.index}, another applied ${seen.key}@${seen.term}`,
       );
     }
-    if (e.index > this.maxCommitted.index) {
-      this.maxCommitted = { index: e.index, term: e.term };
-      const per = this.#lastCommittedPerTerm;
-      if (per.length > 0 && per[per.length - 1].term === e.term) {
-        per[per.length - 1] = this.maxCommitted;
-      } else per.push(this.maxCommitted);
-    }
+    if (e.index > this.maxCommitted.index) this.maxCommitted = { index: e.index, term: e.term };
   }
 
   onSnapshotInstalled(id: NodeId, meta: SnapshotMeta, sm: SmState): void {
@@ -149,11 +147,18 @@ export class Checker {
     r.commit = raft.commit;
     if (raft.role === "leader") {
       this.onLeader(id, raft.term);
-      // Leader completeness: a leader holds every entry committed in its term or before (§5.4).
-      const per = this.#lastCommittedPerTerm;
-      let k = per.length - 1;
-      while (k >= 0 && per[k].term > raft.term) k--;
-      const c = k >= 0 ? per[k] : { index: 0, term: 0 };
+      const mine = this.#committedByLeaderOf.get(raft.term);
+      if (raft.commit > (mine?.index ?? 0) && raft.commit > raft.log.snapshot.index) {
+        this.#committedByLeaderOf.set(raft.term, {
+          index: raft.commit,
+          term: raft.log.term(raft.commit)!,
+        });
+      }
+      // Leader completeness (§5.4): a leader holds every entry committed in an earlier term.
+      let c = { index: 0, term: 0 };
+      for (const [term, committed] of this.#committedByLeaderOf) {
+        if (term < raft.term && committed.index > c.index) c = committed;
+      }
       if (c.index > raft.log.snapshot.index && raft.log.term(c.index) !== c.term) {
         violated(
           `leader completeness: leader ${id} of term ${raft.term} lacks committed entry ${c.index}@${c.term}`,
