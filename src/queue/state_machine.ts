@@ -284,10 +284,13 @@ export class QueueStateMachine {
                 .where("finished_at", "<", p.before).limit(p.limit),
           ),
       ),
-      stats: prepare([], () =>
-        k.selectFrom("jobs").select(["queue", "state"])
-          .select((eb) => eb.fn.countAll<number>().as("n")).groupBy(["queue", "state"])
-          .orderBy("queue")),
+      // Kept by triggers (migration 005): one row per queue and state, never a count of jobs.
+      stats: prepare(
+        [],
+        () =>
+          k.selectFrom("job_counts").select(["queue", "state", "n"]).where("n", ">", 0)
+            .orderBy("queue").orderBy("state"),
+      ),
       minDelayed: prepare(
         [],
         () =>
