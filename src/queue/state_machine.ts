@@ -119,6 +119,12 @@ export class QueueStateMachine {
   onReady: (queue: string) => void = () => {};
 
   readonly #q;
+  /**
+   * Jobs per queue and state, kept up to date by every transition apply makes (and recounted from
+   * the table at start-up, after a restore and after a failed apply): queue depths for
+   * /v1/queues, /admin/status and /metrics cost O(queues), never a count of the jobs.
+   */
+  #counts = new Map<string, QueueStats>();
 
   constructor(db: Database) {
     this.#db = db;
@@ -282,15 +288,12 @@ export class QueueStateMachine {
             (eb) =>
               eb.selectFrom("jobs").select("id").where("finished_at", "is not", null)
                 .where("finished_at", "<", p.before).limit(p.limit),
-          ),
+          ).returning(["queue", "state"]),
       ),
-      // Kept by triggers (migration 005): one row per queue and state, never a count of jobs.
-      stats: prepare(
-        [],
-        () =>
-          k.selectFrom("job_counts").select(["queue", "state", "n"]).where("n", ">", 0)
-            .orderBy("queue").orderBy("state"),
-      ),
+      // Counts every job: run once at start-up and after a restore (see #counts).
+      countJobs: prepare([], () =>
+        k.selectFrom("jobs").select(["queue", "state"])
+          .select((eb) => eb.fn.countAll<number>().as("n")).groupBy(["queue", "state"])),
       minDelayed: prepare(
         [],
         () =>
@@ -324,6 +327,7 @@ export class QueueStateMachine {
             .where("created_at", "<", p.before).limit(p.limit),
         )),
     };
+    this.#recount();
     const row = this.#all<{ applied_index: number; now_ms: number }>(this.#q.state({}))[0];
     this.#applied = row?.applied_index ?? 0;
     this.#now = row?.now_ms ?? 0;
@@ -335,6 +339,26 @@ export class QueueStateMachine {
 
   #run(q: CompiledQuery): number {
     return this.#db.conn.executeCompiled(q).changes;
+  }
+
+  #recount(): void {
+    this.#counts.clear();
+    for (
+      const r of this.#all<{ queue: string; state: JobState; n: number }>(this.#q.countJobs({}))
+    ) {
+      this.#moved(r.queue, null, r.state, Number(r.n));
+    }
+  }
+
+  /** Records `n` jobs of `queue` leaving state `from` (null: new) for `to` (null: deleted). */
+  #moved(queue: string, from: JobState | null, to: JobState | null, n = 1): void {
+    let c = this.#counts.get(queue);
+    if (!c) {
+      c = { name: queue, ready: 0, delayed: 0, leased: 0, done: 0, dead: 0, cancelled: 0 };
+      this.#counts.set(queue, c);
+    }
+    if (from) c[from] -= n;
+    if (to) c[to] += n;
   }
 
   /**
@@ -389,6 +413,7 @@ export class QueueStateMachine {
     } catch (error) {
       this.#applied = prevApplied;
       this.#now = prevNow;
+      this.#recount(); // the transaction rolled back
       throw error;
     }
     for (const queue of woken) this.onReady(queue);
@@ -408,7 +433,11 @@ export class QueueStateMachine {
   /** Promotes due delayed jobs and expires due leases, as of the queue's clock. */
   #processDue(woken: Set<string>): number {
     const now = this.#now;
-    for (const r of this.#all<{ queue: string }>(this.#q.dueDelayed({ now }))) woken.add(r.queue);
+    // (the same rows: promote updates exactly what dueDelayed selects, in one transaction)
+    for (const r of this.#all<{ queue: string }>(this.#q.dueDelayed({ now }))) {
+      woken.add(r.queue);
+      this.#moved(r.queue, "delayed", "ready");
+    }
     this.#run(this.#q.promote({ now }));
     const expired = this.#all<
       { id: string; queue: string; attempts: number; max_attempts: number }
@@ -422,6 +451,7 @@ export class QueueStateMachine {
         this.#run(
           this.#q.finish({ id: j.id, state: "dead", result: null, error: "lease expired", now }),
         );
+        this.#moved(j.queue, "leased", "dead");
       } else {
         this.#run(
           this.#q.requeue({
@@ -432,6 +462,7 @@ export class QueueStateMachine {
             now,
           }),
         );
+        this.#moved(j.queue, "leased", "ready");
         woken.add(j.queue);
       }
     }
@@ -456,6 +487,7 @@ export class QueueStateMachine {
           type: "claimed",
           jobs: rows.map((row) => {
             this.#run(this.#q.lease({ id: row.id, lease, expires, worker: cmd.worker, now }));
+            this.#moved(row.queue, "ready", "leased");
             return {
               id: row.id,
               payload: JSON.parse(row.payload),
@@ -476,6 +508,7 @@ export class QueueStateMachine {
         this.#run(
           this.#q.finish({ id: job.id, state: "done", result, error: job.last_error, now }),
         );
+        this.#moved(job.queue, "leased", "done");
         this.tallies.completed++;
         return { type: "acked", id: job.id };
       }
@@ -486,12 +519,14 @@ export class QueueStateMachine {
         const error = cmd.error ?? job.last_error;
         if (job.attempts >= job.max_attempts) {
           this.#run(this.#q.finish({ id: job.id, state: "dead", result: null, error, now }));
+          this.#moved(job.queue, "leased", "dead");
           this.tallies.deadLettered++;
           return { type: "nacked", id: job.id, state: "dead" };
         }
         const delay = cmd.retryDelayMs ?? retryDelayMs(job.id, job.attempts);
         const state: JobState = delay > 0 ? "delayed" : "ready";
         this.#run(this.#q.requeue({ id: job.id, state, availableAt: now + delay, error, now }));
+        this.#moved(job.queue, "leased", state);
         if (state === "ready") woken.add(job.queue);
         return { type: "nacked", id: job.id, state };
       }
@@ -516,6 +551,7 @@ export class QueueStateMachine {
               now,
             }),
           );
+          this.#moved(job.queue, job.state, "cancelled");
         }
         return { type: "cancelled", id: job.id };
       }
@@ -526,14 +562,17 @@ export class QueueStateMachine {
         }
         if (job.state !== "dead") return err("conflict", `job ${cmd.id} is ${job.state}, not dead`);
         this.#run(this.#q.revive({ id: job.id, now }));
+        this.#moved(job.queue, "dead", "ready");
         woken.add(job.queue);
         return { type: "retried", id: job.id };
       }
       case "tick": {
         const expired = this.#processDue(woken);
-        const purged = this.#run(
+        const gone = this.#all<{ queue: string; state: JobState }>(
           this.#q.purgeJobs({ before: now - cmd.retentionMs, limit: purgeBatchRows }),
         );
+        for (const j of gone) this.#moved(j.queue, j.state, null);
+        const purged = gone.length;
         this.#run(this.#q.purgeIdem({ before: now - idempotencyWindowMs, limit: purgeBatchRows }));
         return { type: "ticked", expired, purged };
       }
@@ -579,6 +618,7 @@ export class QueueStateMachine {
       if (job.idempotencyKey !== undefined) {
         this.#run(this.#q.saveIdem({ queue, key: job.idempotencyKey, jobId: id, now }));
       }
+      this.#moved(queue, null, state);
       if (state === "ready") woken.add(queue);
       this.tallies.enqueued++;
       out.push({ id, state, deduplicated: false });
@@ -594,17 +634,9 @@ export class QueueStateMachine {
   }
 
   queueStats(): QueueStats[] {
-    const rows = this.#all<{ queue: string; state: JobState; n: number }>(this.#q.stats({}));
-    const byQueue = new Map<string, QueueStats>();
-    for (const r of rows) {
-      let s = byQueue.get(r.queue);
-      if (!s) {
-        s = { name: r.queue, ready: 0, delayed: 0, leased: 0, done: 0, dead: 0, cancelled: 0 };
-        byQueue.set(r.queue, s);
-      }
-      s[r.state] = Number(r.n);
-    }
-    return [...byQueue.values()];
+    const total = (c: QueueStats) => c.ready + c.delayed + c.leased + c.done + c.dead + c.cancelled;
+    return [...this.#counts.values()].filter((c) => total(c) > 0).map((c) => ({ ...c }))
+      .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
 
   /**
@@ -691,5 +723,6 @@ export class QueueStateMachine {
     });
     this.#applied = snap.appliedIndex;
     this.#now = snap.nowMs;
+    this.#recount();
   }
 }

@@ -120,35 +120,6 @@ export const migrations: Record<string, Migration> = {
         .where(sql.ref("state"), "=", sql.lit("dead")).execute();
     },
   },
-  // Queue depths without counting the jobs: SQLite keeps a count per (queue, state) in the same
-  // transaction as every insert, state change and delete, so /metrics, /admin/status and
-  // GET /v1/queues cost O(queues), not O(jobs) (a scan of a million jobs took ~80 ms).
-  "005_job_counts": {
-    async up(db: AnyDb) {
-      await db.schema.createTable("job_counts")
-        .addColumn("queue", "text", (c) => c.notNull())
-        .addColumn("state", "text", (c) => c.notNull())
-        .addColumn("n", "integer", (c) => c.notNull())
-        .addPrimaryKeyConstraint("job_counts_pk", ["queue", "state"])
-        .execute();
-      await db.insertInto("job_counts").columns(["queue", "state", "n"])
-        .expression((eb) =>
-          eb.selectFrom("jobs").select(["queue", "state", eb.fn.countAll().as("n")])
-            .groupBy(["queue", "state"])
-        ).execute();
-      const add = sql`INSERT INTO job_counts (queue, state, n) VALUES (NEW.queue, NEW.state, 1)
-        ON CONFLICT (queue, state) DO UPDATE SET n = n + 1;`;
-      const remove =
-        sql`UPDATE job_counts SET n = n - 1 WHERE queue = OLD.queue AND state = OLD.state;`;
-      await sql`CREATE TRIGGER jobs_count_insert AFTER INSERT ON jobs BEGIN ${add} END`.execute(db);
-      await sql`CREATE TRIGGER jobs_count_delete AFTER DELETE ON jobs BEGIN ${remove} END`.execute(
-        db,
-      );
-      await sql`CREATE TRIGGER jobs_count_update AFTER UPDATE OF queue, state ON jobs
-        WHEN OLD.state IS NOT NEW.state OR OLD.queue IS NOT NEW.queue
-        BEGIN ${remove} ${add} END`.execute(db);
-    },
-  },
 };
 
 class StaticProvider implements MigrationProvider {

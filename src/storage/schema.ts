@@ -91,17 +91,9 @@ export interface IdempotencyTable {
   created_at: number;
 }
 
-/** How many jobs each queue has in each state, kept by triggers on `jobs` (migration 005). */
-export interface JobCountsTable {
-  queue: string;
-  state: string;
-  n: number;
-}
-
 export interface Tables {
   queue_state: QueueStateTable;
   jobs: JobsTable;
-  job_counts: JobCountsTable;
   idempotency: IdempotencyTable;
   node_meta: NodeMetaTable;
   raft_hard_state: RaftHardStateTable;
