@@ -15,6 +15,7 @@ import {
 import { parseSnapshotMeta } from "../raft/validate.ts";
 import { crc32, crc32Strings } from "./checksum.ts";
 import type { Database } from "./database.ts";
+import { prepare } from "./prepared.ts";
 import { StorageFatalError } from "./errors.ts";
 import type { RaftLogTable } from "./schema.ts";
 
@@ -88,9 +89,21 @@ function fromRow(row: RaftLogTable): Entry {
 export class RaftStorage {
   readonly #db: Database;
   readonly #inserts = new Map<number, CompiledQuery>();
+  /** The statements every Ready runs, built by Kysely once (see prepared.ts). */
+  readonly #q;
 
   constructor(db: Database) {
     this.#db = db;
+    const k = db.kysely;
+    this.#q = {
+      truncateFrom: prepare(["from"], (p) => k.deleteFrom("raft_log").where("idx", ">=", p.from)),
+      saveHardState: prepare(["term", "vote", "commit"], (p) =>
+        k.insertInto("raft_hard_state")
+          .values({ id: 1, term: p.term, vote: p.vote, commit_index: p.commit })
+          .onConflict((oc) =>
+            oc.column("id").doUpdateSet({ term: p.term, vote: p.vote, commit_index: p.commit })
+          )),
+    };
   }
 
   get #k() {
@@ -206,7 +219,7 @@ export class RaftStorage {
   }
 
   #writeEntries(entries: readonly Entry[]): void {
-    this.#c.run(this.#k.deleteFrom("raft_log").where("idx", ">=", entries[0].index));
+    this.#c.executeCompiled(this.#q.truncateFrom({ from: entries[0].index }));
     let at = 0;
     while (at < entries.length) {
       const size = insertSizes.find((n) => n <= entries.length - at)!;
@@ -237,11 +250,8 @@ export class RaftStorage {
   }
 
   #writeHardState(hs: HardState): void {
-    const row = { id: 1, term: hs.term, vote: hs.vote, commit_index: hs.commit };
-    this.#c.run(
-      this.#k.insertInto("raft_hard_state").values(row).onConflict((oc) =>
-        oc.column("id").doUpdateSet({ term: hs.term, vote: hs.vote, commit_index: hs.commit })
-      ),
+    this.#c.executeCompiled(
+      this.#q.saveHardState({ term: hs.term, vote: hs.vote, commit: hs.commit }),
     );
   }
 
