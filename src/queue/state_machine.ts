@@ -361,6 +361,31 @@ export class QueueStateMachine {
     if (to) c[to] += n;
   }
 
+  /** Ends a job as done, dead or cancelled (its lease cleared), and counts the move. */
+  #finish(
+    job: { id: string; queue: string; state: JobState },
+    to: "done" | "dead" | "cancelled",
+    result: string | null,
+    error: string | null,
+  ): void {
+    this.#run(this.#q.finish({ id: job.id, state: to, result, error, now: this.#now }));
+    this.#moved(job.queue, job.state, to);
+    if (to === "dead") this.tallies.deadLettered++;
+  }
+
+  /** Puts a leased job back (ready or delayed until `availableAt`), counts it, wakes its queue. */
+  #requeue(
+    job: { id: string; queue: string },
+    to: "ready" | "delayed",
+    availableAt: number,
+    error: string | null,
+    woken: Set<string>,
+  ): void {
+    this.#run(this.#q.requeue({ id: job.id, state: to, availableAt, error, now: this.#now }));
+    this.#moved(job.queue, "leased", to);
+    if (to === "ready") woken.add(job.queue);
+  }
+
   /**
    * SQLite's plan for each prepared statement, by name (`EXPLAIN QUERY PLAN`, arguments all 0):
    * lets a test see that every hot query is served by an index, never by a scan of the jobs.
@@ -447,24 +472,8 @@ export class QueueStateMachine {
     this.tallies.leasesExpired += expired.length;
     for (const j of expired) {
       if (j.attempts >= j.max_attempts) {
-        this.tallies.deadLettered++;
-        this.#run(
-          this.#q.finish({ id: j.id, state: "dead", result: null, error: "lease expired", now }),
-        );
-        this.#moved(j.queue, "leased", "dead");
-      } else {
-        this.#run(
-          this.#q.requeue({
-            id: j.id,
-            state: "ready",
-            availableAt: now,
-            error: "lease expired",
-            now,
-          }),
-        );
-        this.#moved(j.queue, "leased", "ready");
-        woken.add(j.queue);
-      }
+        this.#finish({ ...j, state: "leased" }, "dead", null, "lease expired");
+      } else this.#requeue(j, "ready", now, "lease expired", woken);
     }
     return expired.length;
   }
@@ -505,10 +514,7 @@ export class QueueStateMachine {
         if (job.state === "done" && job.lease === cmd.lease) return { type: "acked", id: job.id };
         if (job.state !== "leased" || job.lease !== cmd.lease) return this.#mismatch(job);
         const result = cmd.result === undefined ? null : JSON.stringify(cmd.result);
-        this.#run(
-          this.#q.finish({ id: job.id, state: "done", result, error: job.last_error, now }),
-        );
-        this.#moved(job.queue, "leased", "done");
+        this.#finish(job, "done", result, job.last_error);
         this.tallies.completed++;
         return { type: "acked", id: job.id };
       }
@@ -518,16 +524,12 @@ export class QueueStateMachine {
         if (job.state !== "leased" || job.lease !== cmd.lease) return this.#mismatch(job);
         const error = cmd.error ?? job.last_error;
         if (job.attempts >= job.max_attempts) {
-          this.#run(this.#q.finish({ id: job.id, state: "dead", result: null, error, now }));
-          this.#moved(job.queue, "leased", "dead");
-          this.tallies.deadLettered++;
+          this.#finish(job, "dead", null, error);
           return { type: "nacked", id: job.id, state: "dead" };
         }
         const delay = cmd.retryDelayMs ?? retryDelayMs(job.id, job.attempts);
-        const state: JobState = delay > 0 ? "delayed" : "ready";
-        this.#run(this.#q.requeue({ id: job.id, state, availableAt: now + delay, error, now }));
-        this.#moved(job.queue, "leased", state);
-        if (state === "ready") woken.add(job.queue);
+        const state = delay > 0 ? "delayed" : "ready";
+        this.#requeue(job, state, now + delay, error, woken);
         return { type: "nacked", id: job.id, state };
       }
       case "extend": {
@@ -541,18 +543,7 @@ export class QueueStateMachine {
         const job = this.#job(cmd.id);
         if (!job) return err("not_found", `job ${cmd.id} does not exist`);
         if (job.state === "done") return err("conflict", `job ${cmd.id} is already done`);
-        if (job.state !== "cancelled") {
-          this.#run(
-            this.#q.finish({
-              id: job.id,
-              state: "cancelled",
-              result: null,
-              error: job.last_error,
-              now,
-            }),
-          );
-          this.#moved(job.queue, job.state, "cancelled");
-        }
+        if (job.state !== "cancelled") this.#finish(job, "cancelled", null, job.last_error);
         return { type: "cancelled", id: job.id };
       }
       case "retryDead": {
