@@ -64,6 +64,7 @@ const outcomeUnknown = () =>
     "The write was proposed but its commit could not be confirmed; retry with the same idempotencyKey",
   );
 const noLeader = () => new ApiError("no_leader", "No leader is known right now", 1);
+const shuttingDown = () => new ApiError("unavailable", "The node is shutting down", 1);
 
 /** A Ready written (committed, not yet flushed) by #writeReady. */
 interface WrittenReady {
@@ -160,10 +161,8 @@ export class RaftNode {
     this.#stopped = true;
     clearInterval(this.#tickTimer);
     clearInterval(this.#dueTimer);
-    this.#failAll(() => new ApiError("unavailable", "The node is shutting down", 1));
-    for (const r of this.#snapshotRequests) {
-      r.reject(new ApiError("unavailable", "The node is shutting down", 1));
-    }
+    this.#failAll(shuttingDown);
+    for (const r of this.#snapshotRequests) r.reject(shuttingDown());
     this.#snapshotRequests = [];
   }
 
@@ -221,7 +220,7 @@ export class RaftNode {
   /** Proposes a queue command stamped with this leader's clock; resolves once applied. */
   propose(cmd: QueueCommand): Promise<ApplyResult> {
     if (this.#stopped) {
-      return Promise.reject(new ApiError("unavailable", "The node is stopping", 1));
+      return Promise.reject(shuttingDown());
     }
     if (!this.isLeader) return Promise.reject(noLeader());
     return new Promise((resolve, reject) => {
@@ -358,7 +357,7 @@ export class RaftNode {
   /** Takes a snapshot now (POST /admin/snapshot): inside the loop, never mid-Ready. */
   requestSnapshot(): Promise<number> {
     if (this.#stopped) {
-      return Promise.reject(new ApiError("unavailable", "The node is stopping", 1));
+      return Promise.reject(shuttingDown());
     }
     return new Promise((resolve, reject) => {
       this.#snapshotRequests.push({ resolve, reject });
@@ -379,12 +378,12 @@ export class RaftNode {
     this.#proposals = [];
     const stampMs = Date.now();
     const r = this.raft.propose(batch.map((p) => encodeCommand(p.cmd, stampMs)));
-    if (r.ok) this.metrics.proposals.inc({}, batch.length);
     if (!r.ok) {
       const error = r.error === "not_leader" ? noLeader() : new ApiError("no_leader", r.message, 1);
       for (const p of batch) p.reject(error);
       return;
     }
+    this.metrics.proposals.inc({}, batch.length);
     const deadlineMs = Date.now() + this.#tuning.requestTimeoutMs;
     batch.forEach((p, k) => {
       this.#waiters.set(r.firstIndex + k, {

@@ -9,6 +9,20 @@ import {
 } from "../../src/raft/mod.ts";
 import { appendMsg, drain, lone, TestCluster } from "./harness.ts";
 
+/** b's successful acknowledgement of the leader's log up to `index`. */
+function ackFromB(term: number, index: number): AppendResponse {
+  return {
+    type: "appendResp",
+    term,
+    from: "b",
+    to: "a",
+    success: true,
+    index,
+    hintIndex: 0,
+    hintTerm: 0,
+  };
+}
+
 /** Makes a lone core leader with votes from b and c, and drains what that produced. */
 function makeLeader(r: Raft): void {
   r.campaign();
@@ -75,28 +89,10 @@ Deno.test("leader: an old-term entry on a majority is not committed until one of
   const r = lone("a", 3, [2]); // index 4 at term 2
   makeLeader(r); // term 4, no-op at 5
   assert.equal(r.log.term(5), 4);
-  r.step({
-    type: "appendResp",
-    term: 4,
-    from: "b",
-    to: "a",
-    success: true,
-    index: 4,
-    hintIndex: 0,
-    hintTerm: 0,
-  });
+  r.step(ackFromB(4, 4));
   drain(r);
   assert.equal(r.commit, 3, "index 4 is on a majority but of an older term");
-  r.step({
-    type: "appendResp",
-    term: 4,
-    from: "b",
-    to: "a",
-    success: true,
-    index: 5,
-    hintIndex: 0,
-    hintTerm: 0,
-  });
+  r.step(ackFromB(4, 5));
   drain(r);
   assert.equal(r.commit, 5, "committing the no-op commits index 4 with it");
 });
@@ -107,16 +103,7 @@ Deno.test("leader: its own entries count for commit only once durable", () => {
   const res = r.propose(["x"]);
   assert.ok(res.ok);
   // b acknowledges before the leader has written its own copy: 1 of 3 is no majority.
-  r.step({
-    type: "appendResp",
-    term: r.term,
-    from: "b",
-    to: "a",
-    success: true,
-    index: res.lastIndex,
-    hintIndex: 0,
-    hintTerm: 0,
-  });
+  r.step(ackFromB(r.term, res.lastIndex));
   assert.equal(r.commit < res.lastIndex, true);
   drain(r); // the leader's write; advance() counts it
   assert.equal(r.commit, res.lastIndex);
