@@ -22,105 +22,99 @@ const headline = "enqueue / put, 64 conn, via leader";
 /** Load before the measured rows of each session, at 64 connections to the leader. */
 const warmUpMs = 1500;
 
+/** Where a session sends load: the leader's and a follower's URL. */
+interface Targets {
+  leader: string;
+  follower: string;
+}
+
+/** One row: the raftq request and its etcd analogue, each one closed-loop iteration. */
+interface Workload {
+  name: string;
+  conns: number;
+  /** Jobs or keys per request (100 for batches). */
+  itemsPerRequest?: number;
+  raftq(t: Targets): (worker: number) => Promise<boolean>;
+  etcd(t: Targets, key: () => string): () => Promise<boolean>;
+}
+
+const jobs = Array.from({ length: 100 }, () => ({ payload }));
+const ok = async (r: Promise<unknown>) => (await r) !== null;
+
 /** The workloads in table order; a session measures all of them, or the headline alone. */
-const workloads = [
-  ...["leader", "follower"].flatMap((t) =>
-    [1, 64, 256].map((c) => `enqueue / put, ${c} conn, via ${t}`)
+const workloads: Workload[] = [
+  ...(["leader", "follower"] as const).flatMap((via) =>
+    [1, 64, 256].map((conns): Workload => ({
+      name: `enqueue / put, ${conns} conn, via ${via}`,
+      conns,
+      raftq: (t) => () => ok(postJson(`${t[via]}/v1/queues/bench/jobs`, { payload })),
+      etcd: (t, key) => () => etcdPut(t[via], key()),
+    }))
   ),
-  "batch of 100 / txn of 100 puts, 16 conn",
-  "claim+ack pair / two sequential puts, 64 conn",
+  {
+    name: "batch of 100 / txn of 100 puts, 16 conn",
+    conns: 16,
+    itemsPerRequest: 100,
+    raftq: (t) => () => ok(postJson(`${t.leader}/v1/queues/batch/batch`, { jobs })),
+    etcd: (t, key) => () => etcdTxn(t.leader, key(), 100),
+  },
+  {
+    // Claims from the jobs the batch row enqueued.
+    name: "claim+ack pair / two sequential puts, 64 conn",
+    conns: 64,
+    raftq: (t) => async (w) => {
+      const r = await postJson(`${t.leader}/v1/queues/batch/claim`, { worker: `w${w}` }) as
+        | { jobs: { id: string; lease: string }[] }
+        | null;
+      const job = r?.jobs[0];
+      return !!job && ok(postJson(`${t.leader}/v1/jobs/${job.id}/ack`, { lease: job.lease }));
+    },
+    etcd: (t, key) => async () => (await etcdPut(t.leader, key())) && etcdPut(t.leader, key()),
+  },
 ];
 
 type Session = Map<string, LoadResult>;
 
-/** Starts a raftq cluster, measures `names`, stops it. */
-async function raftqSession(durationMs: number, names: string[]): Promise<Session> {
+/**
+ * Measures `names` against one system: first unmeasured warm-up load (JIT, caches, connections;
+ * both systems get it), then each workload's run.
+ */
+async function measure(
+  durationMs: number,
+  names: string[],
+  load: (w: Workload) => (worker: number) => Promise<boolean>,
+): Promise<Session> {
   const out: Session = new Map();
-  const cluster = await TestCluster.start(3);
-  try {
-    const leader = await cluster.leader();
-    const follower = cluster.live().find((n) => n !== leader)!;
-    const jobs = Array.from({ length: 100 }, () => ({ payload }));
-    // Warm-up, not measured (both systems get one): JIT, caches, connections.
-    await runLoad(
-      64,
-      warmUpMs,
-      async () => (await postJson(`${leader.url}/v1/queues/warmup/jobs`, { payload })) !== null,
-    );
-    for (const name of names) {
-      const m = name.match(/^enqueue \/ put, (\d+) conn, via (\w+)$/);
-      if (m) {
-        const url = m[2] === "leader" ? leader.url : follower.url;
-        out.set(
-          name,
-          await runLoad(
-            Number(m[1]),
-            durationMs,
-            async () => (await postJson(`${url}/v1/queues/bench/jobs`, { payload })) !== null,
-          ),
-        );
-      } else if (name.startsWith("batch")) {
-        out.set(
-          name,
-          await runLoad(
-            16,
-            durationMs,
-            async () => (await postJson(`${leader.url}/v1/queues/batch/batch`, { jobs })) !== null,
-          ),
-        );
-      } else {
-        // Claims from the jobs the batch row enqueued.
-        out.set(
-          name,
-          await runLoad(64, durationMs, async (w) => {
-            const r = await postJson(`${leader.url}/v1/queues/batch/claim`, {
-              worker: `w${w}`,
-            }) as { jobs: { id: string; lease: string }[] } | null;
-            const job = r?.jobs[0];
-            if (!job) return false;
-            return (await postJson(`${leader.url}/v1/jobs/${job.id}/ack`, {
-              lease: job.lease,
-            })) !== null;
-          }),
-        );
-      }
-    }
-  } finally {
-    await cluster.stop();
+  await runLoad(64, warmUpMs, load(workloads.find((w) => w.name === headline)!));
+  for (const w of workloads.filter((w) => names.includes(w.name))) {
+    out.set(w.name, await runLoad(w.conns, durationMs, load(w)));
   }
   return out;
 }
 
+/** Starts a raftq cluster, measures `names`, stops it. */
+async function raftqSession(durationMs: number, names: string[]): Promise<Session> {
+  const cluster = await TestCluster.start(3);
+  try {
+    const leader = await cluster.leader();
+    const follower = cluster.live().find((n) => n !== leader)!;
+    const t = { leader: leader.url, follower: follower.url };
+    return await measure(durationMs, names, (w) => w.raftq(t));
+  } finally {
+    await cluster.stop();
+  }
+}
+
 /** Starts an etcd cluster, measures the analogue of `names`, stops it. */
 async function etcdSession(durationMs: number, names: string[]): Promise<Session> {
-  const out: Session = new Map();
   const etcd = await startEtcd();
-  let n = 0;
   try {
-    await runLoad(64, warmUpMs, () => etcdPut(etcd.leaderUrl, `w/${n++}`));
-    for (const name of names) {
-      const m = name.match(/^enqueue \/ put, (\d+) conn, via (\w+)$/);
-      if (m) {
-        const url = m[2] === "leader" ? etcd.leaderUrl : etcd.followerUrl;
-        out.set(name, await runLoad(Number(m[1]), durationMs, () => etcdPut(url, `k/${n++}`)));
-      } else if (name.startsWith("batch")) {
-        out.set(
-          name,
-          await runLoad(16, durationMs, () => etcdTxn(etcd.leaderUrl, `b/${n++}`, 100)),
-        );
-      } else {
-        out.set(
-          name,
-          await runLoad(64, durationMs, async () =>
-            (await etcdPut(etcd.leaderUrl, `c/${n++}`)) &&
-            (await etcdPut(etcd.leaderUrl, `a/${n++}`))),
-        );
-      }
-    }
+    let n = 0;
+    const t = { leader: etcd.leaderUrl, follower: etcd.followerUrl };
+    return await measure(durationMs, names, (w) => w.etcd(t, () => `k/${n++}`));
   } finally {
     await etcd.stop();
   }
-  return out;
 }
 
 /** Each figure's median over the rounds (throughput, p50 and p99 each on its own). */
@@ -147,12 +141,11 @@ export async function benchCluster(durationMs: number): Promise<ClusterRow[]> {
   const raftqRounds: Session[] = [];
   const etcdRounds: Session[] = [];
   for (let k = 0; k < headlineRounds; k++) {
-    const names = k === 0 ? workloads : [headline];
+    const names = k === 0 ? workloads.map((w) => w.name) : [headline];
     raftqRounds.push(await raftqSession(durationMs, names));
     etcdRounds.push(await etcdSession(durationMs, names));
   }
-  return workloads.map((workload) => {
-    const itemsPerRequest = workload.startsWith("batch") ? 100 : 1;
+  return workloads.map(({ name: workload, itemsPerRequest = 1 }) => {
     if (workload !== headline) {
       return {
         workload,
