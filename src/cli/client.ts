@@ -49,6 +49,18 @@ function intFlag(v: string | boolean | undefined, name: string): number | undefi
   return n;
 }
 
+/** Copies the integer flags that were given into a request body: `{ flag: "bodyField" }`. */
+function putIntFlags(
+  body: Record<string, unknown>,
+  values: Record<string, string | boolean | undefined>,
+  fields: Record<string, string>,
+): void {
+  for (const [flag, field] of Object.entries(fields)) {
+    const n = intFlag(values[flag], flag);
+    if (n !== undefined) body[field] = n;
+  }
+}
+
 function jsonFlag(v: string, name: string): unknown {
   try {
     return JSON.parse(v);
@@ -160,12 +172,11 @@ export async function runClient(command: string, argv: string[], io: CliIo): Pro
       if (typeof values.queue !== "string") throw new UsageError("enqueue needs --queue");
       const raw = values.payload === "-" ? await readStdin() : (values.payload as string) ?? "null";
       const body: Record<string, unknown> = { payload: jsonFlag(raw, "payload") };
-      const delay = intFlag(values.delay, "delay");
-      const priority = intFlag(values.priority, "priority");
-      const maxAttempts = intFlag(values["max-attempts"], "max-attempts");
-      if (delay !== undefined) body.delayMs = delay;
-      if (priority !== undefined) body.priority = priority;
-      if (maxAttempts !== undefined) body.maxAttempts = maxAttempts;
+      putIntFlags(body, values, {
+        delay: "delayMs",
+        priority: "priority",
+        "max-attempts": "maxAttempts",
+      });
       if (typeof values.key === "string") body.idempotencyKey = values.key;
       const r = await request(
         common,
@@ -197,12 +208,7 @@ export async function runClient(command: string, argv: string[], io: CliIo): Pro
       const body: Record<string, unknown> = {
         worker: (values.worker as string) ?? `cli-${Deno.hostname?.() ?? "host"}-${Deno.pid}`,
       };
-      const max = intFlag(values.max, "max");
-      const lease = intFlag(values.lease, "lease");
-      const wait = intFlag(values.wait, "wait");
-      if (max !== undefined) body.max = max;
-      if (lease !== undefined) body.leaseMs = lease;
-      if (wait !== undefined) body.waitMs = wait;
+      putIntFlags(body, values, { max: "max", lease: "leaseMs", wait: "waitMs" });
       const r = await request(
         common,
         "POST",
@@ -241,8 +247,7 @@ export async function runClient(command: string, argv: string[], io: CliIo): Pro
       }
       if (command === "nack") {
         if (typeof values.error === "string") body.error = values.error;
-        const delay = intFlag(values["retry-delay"], "retry-delay");
-        if (delay !== undefined) body.retryDelayMs = delay;
+        putIntFlags(body, values, { "retry-delay": "retryDelayMs" });
       }
       const r = await request(
         common,
