@@ -114,23 +114,26 @@ export class Database {
       });
     }
     // The flush is only worth something if it reached the file SQLite writes: checked each time
-    // (two stat calls), so a WAL replaced under us stops the node before anything is answered.
-    let same = false;
-    try {
-      const open = this.#wal.statSync();
-      const named = Deno.statSync(`${this.path}-wal`);
-      same = open.ino === named.ino && open.dev === named.dev;
-    } catch {
-      same = false;
-    }
-    if (!same) {
+    // (two stat calls), so a WAL replaced under us stops the node before it acknowledges.
+    if (!this.#walIsSqlites()) {
       throw new StorageFatalError(
         `${this.path}-wal is no longer the file raftq flushes (it was removed or replaced while the node ran)`,
       );
     }
   }
 
-  /** Runs `fn` in one transaction: one fsync at commit. A failure is a StorageFatalError. */
+  /** Whether the file flushWal() flushes is still the one at `<path>-wal`. */
+  #walIsSqlites(): boolean {
+    try {
+      const open = this.#wal!.statSync();
+      const named = Deno.statSync(`${this.path}-wal`);
+      return open.ino === named.ino && open.dev === named.dev;
+    } catch {
+      return false;
+    }
+  }
+
+  /** One transaction (fsynced at commit under FULL); a failure is a StorageFatalError. */
   transaction<T>(fn: () => T): T {
     try {
       return this.conn.transaction(this.#begin, this.#commit, this.#rollback, fn);
