@@ -46,6 +46,8 @@ class PeerLink {
   peerId: NodeId | null;
   lastHeardMs = Date.now();
   readonly myNonce = newNonce();
+  /** The nonce of the peer's challenge, on a link we dialed (signed back in our hello). */
+  otherNonce: string | null = null;
   #queue: Promise<void> = Promise.resolve();
 
   constructor(
@@ -339,7 +341,7 @@ export class WsTransport {
         if (link.peerId !== null && frame.nodeId !== link.peerId) {
           return this.#refuse(link, `expected node ${link.peerId}, found ${frame.nodeId}`);
         }
-        (link as PeerLink & { otherNonce?: string }).otherNonce = frame.nonce;
+        link.otherNonce = frame.nonce;
         const mac = await sign(
           key,
           transcript("client", mine, this.#o.selfId, frame.nodeId, link.myNonce, frame.nonce),
@@ -355,7 +357,7 @@ export class WsTransport {
         return;
       }
       if (frame.t === "welcome") {
-        const other = (link as PeerLink & { otherNonce?: string }).otherNonce;
+        const other = link.otherNonce;
         const mine = this.#o.clusterId();
         if (!other || !mine || !link.peerId) return this.#refuse(link, "welcome before challenge");
         const ok = await verify(
