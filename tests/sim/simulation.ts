@@ -266,12 +266,12 @@ export class Simulation {
       const rd = raft.ready();
       for (const m of rd.messages) this.net.send(m, this.now);
       this.#persist(node, rd);
-      for (const e of rd.committedEntries) this.#apply(node, e);
-      if (rd.committedEntries.length > 0) node.disk.saveSm();
+      this.#applyAll(node, rd.committedEntries);
       // The real node awaits its flush here: other inputs reach the core meanwhile, and it sends
       // the appends and applies the commits they cause before the Ready is done.
+      if (node.removed) return; // it applied its own removal: it stops here
       if (this.#faultRng.chance(this.profile.interleaveRate)) this.#interleave(node, raft);
-      if (node.removed) return;
+      if (node.removed) return; // ...or the interleaved inputs committed it
       for (const m of rd.persistedMessages) this.net.send(m, this.now);
       for (const rs of rd.readStates) {
         const read = this.#pendingReads.get(rs.id);
@@ -304,7 +304,6 @@ export class Simulation {
     for (let k = rng.int(3); k >= 0; k--) {
       const m = this.net.takeDueFor(node.id, this.now);
       if (m) this.#deliver(node, m);
-      if (node.removed || node.raft !== raft) return;
     }
     if (rng.chance(0.3)) raft.tick();
     if (raft.role === "leader" && rng.chance(0.5)) {
@@ -313,9 +312,7 @@ export class Simulation {
     }
     if (rng.chance(0.8)) {
       for (const m of raft.takeMessages()) this.net.send(m, this.now);
-      const committed = raft.takeCommittedEntries();
-      for (const e of committed) this.#apply(node, e);
-      if (committed.length > 0) node.disk.saveSm();
+      this.#applyAll(node, raft.takeCommittedEntries());
     }
   }
 
@@ -330,6 +327,12 @@ export class Simulation {
       this.checker.onPersistEntries(node.id, rd.entries, (i) => node.termOnDisk(i));
     }
     if (rd.hardState) this.checker.onHardState(node.id, rd.hardState);
+  }
+
+  /** Applies committed entries in order and saves the state machine (one write). */
+  #applyAll(node: SimNode, entries: readonly Entry[]): void {
+    for (const e of entries) this.#apply(node, e);
+    if (entries.length > 0) node.disk.saveSm();
   }
 
   #apply(node: SimNode, e: Entry): void {
