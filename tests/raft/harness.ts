@@ -82,10 +82,11 @@ export class TestCluster {
     return this.nodes.get(id)!.raft;
   }
 
-  /** Processes every node's Ready: persist, queue messages, apply. Returns the Readies. */
-  flush(): Ready[] {
+  /** Processes every node's Ready (or only `ids`'): persist, queue messages, apply. */
+  flush(ids?: readonly NodeId[]): Ready[] {
     const out: Ready[] = [];
-    for (const node of this.nodes.values()) {
+    for (const [id, node] of this.nodes) {
+      if (ids && !ids.includes(id)) continue;
       while (node.raft.hasReady()) {
         const rd = node.raft.ready();
         if (rd.snapshot) {

@@ -4,16 +4,6 @@ import assert from "node:assert/strict";
 import { emptyInit, type Entry, makeRaftConfig, Raft } from "../../src/raft/mod.ts";
 import { appendMsg, fixedRandom, TestCluster } from "./harness.ts";
 
-/** Persists and advances every Ready of `id` alone, queueing its messages. */
-function flushOne(c: TestCluster, id: string): void {
-  const raft = c.get(id);
-  while (raft.hasReady()) {
-    const rd = raft.ready();
-    c.queue.push(...rd.messages, ...rd.persistedMessages);
-    raft.advance(rd);
-  }
-}
-
 const data = (entries: readonly Entry[]) => entries.map((e) => e.data);
 
 Deno.test("while a leader writes a Ready, new appends leave and a follower quorum commits them", () => {
@@ -33,8 +23,7 @@ Deno.test("while a leader writes a Ready, new appends leave and a follower quoru
   c.queue.push(...early);
   for (let round = 0; round < 4; round++) {
     for (const m of c.take(() => true)) c.deliver(m);
-    flushOne(c, "b");
-    flushOne(c, "c");
+    c.flush(["b", "c"]); // a is still writing its Ready
   }
   const committed = a.takeCommittedEntries();
   assert.deepEqual(data(committed), ["x", "y"], "b and c are a majority without a's own flush");
