@@ -72,8 +72,8 @@ export class SqliteConnection {
   }
 
   /**
-   * Runs `fn` in one IMMEDIATE transaction (one fsync at commit); nested calls join the outer
-   * transaction. Any throw rolls the whole transaction back.
+   * Runs `fn` in one IMMEDIATE transaction (at most one fsync, at commit); nested calls join the
+   * outer transaction. Any throw rolls the whole transaction back.
    */
   transaction<T>(
     begin: CompiledQuery,
