@@ -199,9 +199,10 @@ export class RaftStorage {
   // ------------------------------------------------------------ write
 
   /**
-   * Writes one Ready in one transaction (durable at its commit, or at the flush that follows it):
-   * snapshot chunks, an installed snapshot (with the state machine restored by `restore` in the same
-   * transaction), entries (replacing any stored suffix from the first one on), then the hard state.
+   * Writes one Ready in one transaction (durable at its commit, or at the flush that follows
+   * it): snapshot chunks, an installed snapshot (with the state machine restored by `restore` in
+   * the same transaction), entries (replacing any stored suffix from the first one on), then the
+   * hard state.
    */
   persist(batch: PersistBatch, restore?: RestoreStateMachine): void {
     if (
