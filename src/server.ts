@@ -8,7 +8,7 @@ import { defaultTuning, type NodeTuning } from "./node/config.ts";
 import { joinCluster } from "./node/join.ts";
 import { startNode } from "./node/start.ts";
 import { bindClusterId, storedClusterId } from "./storage/identity.ts";
-import { StartupError } from "./storage/errors.ts";
+import { StartupError, StorageFatalError } from "./storage/errors.ts";
 import { WsTransport } from "./transport/transport.ts";
 import { VERSION } from "./version.ts";
 
@@ -31,8 +31,12 @@ export async function serve(cfg: ServeConfig, base: NodeTuning = defaultTuning):
   const started = await startNode(cfg, tuning, {
     onFatal(error) {
       exitCode = 1;
-      log("error", "storage_failed", { error: error.message });
-      void stopServer("storage failure");
+      const storage = error instanceof StorageFatalError;
+      log("error", storage ? "storage_failed" : "node_failed", { error: error.message });
+      void stopServer(storage ? "storage failure" : "internal error");
+    },
+    onApplyFailed(index, message) {
+      log("warn", "entry_apply_failed", { index, error: message });
     },
     onRoleChange(role, term, leader) {
       logger.context.term = term;

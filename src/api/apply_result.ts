@@ -8,7 +8,10 @@ export function expectResult<T extends ApplyResult["type"]>(
   type: T,
 ): Extract<ApplyResult, { type: T }> {
   if (result.type === "error") {
-    const code = result.code === "invalid_command" ? "invalid_request" : result.code;
+    // An entry no replica could apply is refused like a bad request: it changed nothing.
+    const code = result.code === "invalid_command" || result.code === "apply_failed"
+      ? "invalid_request"
+      : result.code;
     throw new ApiError(code, result.message);
   }
   if (result.type !== type) {

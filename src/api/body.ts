@@ -2,6 +2,7 @@
 
 import type { Context } from "hono";
 import { ApiError } from "../errors.ts";
+import { JsonBodyError, parseBody } from "./json_body.ts";
 
 const tooLarge = (max: number) =>
   new ApiError("payload_too_large", `The request body is larger than ${max} bytes`);
@@ -40,7 +41,15 @@ export async function readRaw(c: Context, maxBytes: number): Promise<Uint8Array<
   return bytes;
 }
 
-export async function readJson(c: Context, maxBytes: number): Promise<unknown> {
+/**
+ * The body as JSON: the request's own fields as plain values, users' JSON at the `opaque` paths
+ * (see parseBody) as RawJson, exactly as sent.
+ */
+export async function readJson(
+  c: Context,
+  maxBytes: number,
+  opaque: readonly string[] = [],
+): Promise<unknown> {
   const bytes = await readRaw(c, maxBytes);
   if (bytes.length === 0) throw new ApiError("invalid_request", "The request needs a JSON body");
   let text: string;
@@ -51,11 +60,12 @@ export async function readJson(c: Context, maxBytes: number): Promise<unknown> {
   }
   if (text.trim() === "") throw new ApiError("invalid_request", "The request needs a JSON body");
   try {
-    return JSON.parse(text);
+    return parseBody(text, opaque);
   } catch (err) {
+    if (!(err instanceof JsonBodyError)) throw err;
     throw new ApiError(
       "invalid_request",
-      `The request body is not valid JSON: ${(err as Error).message}`,
+      err.overLimit ? err.message : `The request body is not valid JSON: ${err.message}`,
     );
   }
 }

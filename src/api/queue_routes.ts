@@ -1,10 +1,16 @@
 // The queue API of api.md: enqueue, batch, claim (long poll), ack, nack, extend, jobs, queues.
 
 import type { Context, Hono } from "hono";
+import { stringifyWithRaw } from "../queue/json_text.ts";
 import { readJson } from "./body.ts";
 import { expectResult } from "./apply_result.ts";
 import type { ApiContext } from "./context.ts";
 import * as v from "./validate.ts";
+
+/** A JSON answer that carries users' JSON (payloads, results) byte for byte. */
+function withUserJson(c: Context, value: unknown, status: 200 | 201 = 200): Response {
+  return c.body(stringifyWithRaw(value), status, { "content-type": "application/json" });
+}
 
 /** Waits for a linearizable read point unless the client asked for a local (stale) read. */
 async function readBarrier(c: Context, ctx: ApiContext): Promise<void> {
@@ -15,11 +21,12 @@ async function readBarrier(c: Context, ctx: ApiContext): Promise<void> {
 
 export function queueRoutes(app: Hono, ctx: ApiContext): void {
   const { node } = ctx;
-  const body = (c: Context) => readJson(c, ctx.maxBodyBytes);
+  const body = (c: Context, opaque: readonly string[] = []) =>
+    readJson(c, ctx.maxBodyBytes, opaque);
 
   app.post("/v1/queues/:queue/jobs", async (c) => {
     const queue = v.queueName(c.req.param("queue"));
-    const job = v.newJob(await body(c));
+    const job = v.newJob(await body(c, v.opaquePaths.job));
     const r = expectResult(await node.propose({ type: "enqueue", queue, jobs: [job] }), "enqueued");
     const [j] = r.jobs;
     if (j.deduplicated) return c.json({ id: j.id, queue, state: j.state, deduplicated: true }, 200);
@@ -28,7 +35,7 @@ export function queueRoutes(app: Hono, ctx: ApiContext): void {
 
   app.post("/v1/queues/:queue/batch", async (c) => {
     const queue = v.queueName(c.req.param("queue"));
-    const jobs = v.batch(await body(c));
+    const jobs = v.batch(await body(c, v.opaquePaths.batch));
     const r = expectResult(await node.propose({ type: "enqueue", queue, jobs }), "enqueued");
     return c.json({ ids: r.jobs.map((j) => j.id) }, 201);
   });
@@ -50,7 +57,7 @@ export function queueRoutes(app: Hono, ctx: ApiContext): void {
           }),
           "claimed",
         );
-        if (r.jobs.length > 0) return c.json({ jobs: r.jobs });
+        if (r.jobs.length > 0) return withUserJson(c, { jobs: r.jobs });
       }
       const remaining = deadline - Date.now();
       if (remaining <= 0 || signal.aborted) return c.json({ jobs: [] });
@@ -60,7 +67,7 @@ export function queueRoutes(app: Hono, ctx: ApiContext): void {
 
   app.post("/v1/jobs/:id/ack", async (c) => {
     const id = v.jobId(c.req.param("id"));
-    const req = v.ack(await body(c));
+    const req = v.ack(await body(c, v.opaquePaths.ack));
     expectResult(await node.propose({ type: "ack", id, ...req }), "acked");
     return c.json({ id, state: "done" });
   });
@@ -86,7 +93,7 @@ export function queueRoutes(app: Hono, ctx: ApiContext): void {
     if (!job) {
       return c.json({ error: { code: "not_found", message: `job ${id} does not exist` } }, 404);
     }
-    return c.json(job);
+    return withUserJson(c, job);
   });
 
   app.delete("/v1/jobs/:id", async (c) => {
@@ -105,7 +112,7 @@ export function queueRoutes(app: Hono, ctx: ApiContext): void {
     const page = v.deadPage(c.req.query("limit"), c.req.query("cursor"));
     await readBarrier(c, ctx);
     const r = node.sm.deadLetters(queue, page.limit, page.before);
-    return c.json({ jobs: r.jobs, next: r.next });
+    return withUserJson(c, { jobs: r.jobs, next: r.next });
   });
 
   app.post("/v1/queues/:queue/dead/:id/retry", async (c) => {

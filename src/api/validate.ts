@@ -1,7 +1,8 @@
 // Validation of request bodies, path parameters and query strings, before anything is proposed.
 
 import { ApiError } from "../errors.ts";
-import type { JsonValue, NewJob } from "../queue/commands.ts";
+import type { JsonText, NewJob } from "../queue/commands.ts";
+import { RawJson } from "../queue/json_text.ts";
 
 export const limits = {
   maxBatchJobs: 1000,
@@ -72,13 +73,26 @@ function text(v: unknown, name: string, maxLength: number): string {
 
 const jobFields = ["payload", "delayMs", "priority", "maxAttempts", "idempotencyKey"] as const;
 
+/** Where users' JSON sits in each body (kept as exact text by readJson). */
+export const opaquePaths = {
+  job: ["payload"],
+  batch: ["jobs.*.payload"],
+  ack: ["result"],
+} as const;
+
+/** Users' JSON, as readJson kept it; a body read without its opaque path is a server bug. */
+function userJson(v: unknown, name: string): JsonText {
+  if (!(v instanceof RawJson)) throw new Error(`${name} was not read as JSON text`);
+  return v.text;
+}
+
 export function newJob(body: unknown, what = "the body"): NewJob {
   const o = object(body, what);
   onlyFields(o, jobFields, what);
   if (!("payload" in o)) throw bad(`${what} needs a "payload" (any JSON value)`);
   const name = (field: string) => (what === "the body" ? field : `${what}.${field}`);
   const job: NewJob = {
-    payload: o.payload as JsonValue,
+    payload: userJson(o.payload, name("payload")),
     delayMs: int(o.delayMs, name("delayMs"), 0, limits.maxDelayMs, 0),
     priority: int(o.priority, name("priority"), 0, 9, 0),
     maxAttempts: int(
@@ -126,11 +140,11 @@ function lease(o: Record<string, unknown>): string {
   return text(o.lease, "lease", 32);
 }
 
-export function ack(body: unknown): { lease: string; result?: JsonValue } {
+export function ack(body: unknown): { lease: string; result?: JsonText } {
   const o = object(body, "the body");
   onlyFields(o, ["lease", "result"], "the body");
-  const out: { lease: string; result?: JsonValue } = { lease: lease(o) };
-  if (o.result !== undefined) out.result = o.result as JsonValue;
+  const out: { lease: string; result?: JsonText } = { lease: lease(o) };
+  if (o.result !== undefined) out.result = userJson(o.result, "result");
   return out;
 }
 

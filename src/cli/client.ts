@@ -4,6 +4,7 @@ import { parseArgs } from "node:util";
 import type { CliIo } from "./main.ts";
 import { parseHttpUrl } from "./serve_args.ts";
 import { UsageError } from "./usage_error.ts";
+import { RawJson, stringifyWithRaw } from "../queue/json_text.ts";
 
 const defaultUrl = "http://127.0.0.1:7400";
 
@@ -61,12 +62,14 @@ function putIntFlags(
   }
 }
 
-function jsonFlag(v: string, name: string): unknown {
+/** A JSON flag, checked here and sent as the exact text given (the server keeps it as is). */
+function jsonFlag(v: string, name: string): RawJson {
   try {
-    return JSON.parse(v);
+    JSON.parse(v);
   } catch {
     throw new UsageError(`--${name} is not valid JSON`);
   }
+  return new RawJson(v.trim());
 }
 
 // deno-lint-ignore no-explicit-any
@@ -79,7 +82,7 @@ async function request(c: Common, method: string, path: string, body?: unknown):
         "content-type": "application/json",
         ...(c.token ? { authorization: `Bearer ${c.token}` } : {}),
       },
-      body: body === undefined ? undefined : JSON.stringify(body),
+      body: body === undefined ? undefined : stringifyWithRaw(body),
       signal: AbortSignal.timeout(30_000),
     });
   } catch (err) {

@@ -16,7 +16,7 @@ import {
   type Ready,
 } from "../raft/mod.ts";
 import type { Database } from "../storage/database.ts";
-import { StartupError, StorageFatalError } from "../storage/errors.ts";
+import { StartupError } from "../storage/errors.ts";
 import { RaftStorage } from "../storage/raft_storage.ts";
 import type { NodeTuning } from "./config.ts";
 import { NodeMetrics } from "../metrics.ts";
@@ -27,8 +27,13 @@ export interface Transport {
 }
 
 export interface NodeEvents {
-  /** A storage failure: the node must stop (never retry an fsync). */
-  onFatal(error: StorageFatalError): void;
+  /**
+   * The node stopped itself: a storage failure (a StorageFatalError: never retry an fsync) or a
+   * broken invariant (any other error). Never a request's fault: those fail the request alone.
+   */
+  onFatal(error: Error): void;
+  /** A committed entry could not be applied; it changed nothing, on every replica. */
+  onApplyFailed?(index: number, message: string): void;
   /** Role, term or leader changed. */
   onRoleChange?(role: string, term: number, leader: string): void;
   /** A snapshot was taken here, or installed from the leader. */
@@ -161,7 +166,8 @@ export class RaftNode {
     this.#stopped = true;
     clearInterval(this.#tickTimer);
     clearInterval(this.#dueTimer);
-    this.#failAll(shuttingDown);
+    // A write already in the log may commit without us: its outcome is unknown, not refused.
+    this.#failAll(outcomeUnknown, shuttingDown);
     for (const r of this.#snapshotRequests) r.reject(shuttingDown());
     this.#snapshotRequests = [];
   }
@@ -332,11 +338,7 @@ export class RaftNode {
   #fail(error: unknown): void {
     if (this.#stopped) return;
     this.stop();
-    this.#events.onFatal(
-      error instanceof StorageFatalError ? error : new StorageFatalError(
-        `internal error: ${error instanceof Error ? error.message : error}`,
-      ),
-    );
+    this.#events.onFatal(error instanceof Error ? error : new Error(String(error)));
   }
 
   /** Snapshots asked for (by a follower that needs one, or by an operator), inside the loop. */
@@ -374,10 +376,10 @@ export class RaftNode {
 
   #flushProposals(): void {
     if (this.#proposals.length === 0) return;
-    const batch = this.#proposals;
-    this.#proposals = [];
     const stampMs = Date.now();
-    const r = this.raft.propose(batch.map((p) => encodeCommand(p.cmd, stampMs)));
+    const { batch, datas } = this.#encodeProposals(stampMs);
+    if (batch.length === 0) return;
+    const r = this.raft.propose(datas);
     if (!r.ok) {
       const error = r.error === "not_leader" ? noLeader() : new ApiError("no_leader", r.message, 1);
       for (const p of batch) p.reject(error);
@@ -393,6 +395,23 @@ export class RaftNode {
         deadlineMs,
       });
     });
+  }
+
+  /** Encodes the queued proposals; one that cannot be encoded fails its request alone. */
+  #encodeProposals(stampMs: number): { batch: Proposal[]; datas: string[] } {
+    const batch: Proposal[] = [];
+    const datas: string[] = [];
+    for (const p of this.#proposals) {
+      try {
+        datas.push(encodeCommand(p.cmd, stampMs));
+        batch.push(p);
+      } catch (error) {
+        const reason = error instanceof Error ? error.message : String(error);
+        p.reject(new ApiError("invalid_request", `The command could not be encoded: ${reason}`));
+      }
+    }
+    this.#proposals = [];
+    return { batch, datas };
   }
 
   /**
@@ -445,7 +464,7 @@ export class RaftNode {
         this.metrics.leaderChanges.inc();
       }
       if (rd.softState.role !== "leader") {
-        this.#failAll(outcomeUnknown);
+        this.#failAll(outcomeUnknown, noLeader);
         this.#tickProposed = false;
       }
       this.#events.onRoleChange?.(rd.softState.role, rd.softState.term, rd.softState.leader);
@@ -460,6 +479,11 @@ export class RaftNode {
       this.#waiters.delete(e.index);
       if (e.term !== w.term) w.reject(outcomeUnknown());
       else w.resolve(results.get(e.index) ?? { type: "none" });
+    }
+    for (const [index, r] of results) {
+      if (r.type === "error" && r.code === "apply_failed") {
+        this.#events.onApplyFailed?.(index, r.message);
+      }
     }
     for (const e of entries) {
       if (e.kind !== "conf" || !e.change) continue;
@@ -503,13 +527,16 @@ export class RaftNode {
     }
   }
 
-  /** Fails every waiting write with `error()` (their outcome is unknown to us now). */
-  #failAll(error: () => ApiError): void {
+  /**
+   * Fails every waiting request: writes already in the log with `proposed()` (they may commit
+   * without us: outcome_unknown), writes not yet proposed with `queued()`, reads with no_leader.
+   */
+  #failAll(proposed: () => ApiError, queued: () => ApiError): void {
     for (const [index, w] of this.#waiters) {
-      w.reject(error());
+      w.reject(proposed());
       this.#waiters.delete(index);
     }
-    for (const p of this.#proposals) p.reject(error());
+    for (const p of this.#proposals) p.reject(queued());
     this.#proposals = [];
     for (const [, r] of this.#reads) r.reject(noLeader());
     this.#reads.clear();

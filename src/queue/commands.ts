@@ -2,16 +2,11 @@
 
 import superjson from "superjson";
 
-export type JsonValue =
-  | null
-  | boolean
-  | number
-  | string
-  | JsonValue[]
-  | { [key: string]: JsonValue };
+/** A JSON value as text, validated at the edge (see RawJson): users' data, never walked. */
+export type JsonText = string;
 
 export interface NewJob {
-  payload: JsonValue;
+  payload: JsonText;
   delayMs: number;
   /** 0..9, higher first. */
   priority: number;
@@ -22,7 +17,7 @@ export interface NewJob {
 export type QueueCommand =
   | { type: "enqueue"; queue: string; jobs: NewJob[] }
   | { type: "claim"; queue: string; worker: string; max: number; leaseMs: number }
-  | { type: "ack"; id: string; lease: string; result?: JsonValue }
+  | { type: "ack"; id: string; lease: string; result?: JsonText }
   | { type: "nack"; id: string; lease: string; error?: string; retryDelayMs?: number }
   | { type: "extend"; id: string; lease: string; leaseMs: number }
   | { type: "cancel"; id: string }
@@ -30,15 +25,19 @@ export type QueueCommand =
   /** Expires leases, promotes delayed jobs, purges old done/dead jobs and idempotency keys. */
   | { type: "tick"; retentionMs: number };
 
-/** What goes in a log entry: the command, the format version and the leader's clock. */
+/**
+ * What goes in a log entry: the command, the format version and the leader's clock. Version 2
+ * carries payloads and results as JSON text, so superjson frames only the server's own fields and
+ * never meets a key a user chose; version 1 (payloads as values) is still read from old logs.
+ */
 export interface LoggedCommand {
-  v: 1;
+  v: 2;
   stampMs: number;
   cmd: QueueCommand;
 }
 
 export function encodeCommand(cmd: QueueCommand, stampMs: number): string {
-  const logged: LoggedCommand = { v: 1, stampMs, cmd };
+  const logged: LoggedCommand = { v: 2, stampMs, cmd };
   return superjson.stringify(logged);
 }
 
@@ -50,7 +49,7 @@ const isNat = (v: unknown): v is number =>
 const optional = (v: unknown, check: (x: unknown) => boolean) => v === undefined || check(v);
 
 function validJob(v: unknown): boolean {
-  return isObj(v) && "payload" in v && isNat(v.delayMs) && isNat(v.priority) &&
+  return isObj(v) && isStr(v.payload) && isNat(v.delayMs) && isNat(v.priority) &&
     (v.priority as number) <= 9 && isNat(v.maxAttempts) && (v.maxAttempts as number) >= 1 &&
     optional(v.idempotencyKey, isStr);
 }
@@ -65,7 +64,7 @@ function validCommand(c: unknown): c is QueueCommand {
       return isStr(c.queue) && isStr(c.worker) && isNat(c.max) && (c.max as number) >= 1 &&
         isNat(c.leaseMs);
     case "ack":
-      return isStr(c.id) && isStr(c.lease);
+      return isStr(c.id) && isStr(c.lease) && optional(c.result, isStr);
     case "nack":
       return isStr(c.id) && isStr(c.lease) && optional(c.error, isStr) &&
         optional(c.retryDelayMs, isNat);
@@ -82,14 +81,34 @@ function validCommand(c: unknown): c is QueueCommand {
   }
 }
 
-/** Decodes a log entry's data; null for anything that is not a valid v1 command. */
+/** A version 1 command held payloads and results as values: they become their JSON text. */
+function upgradeV1(cmd: unknown): unknown {
+  if (!isObj(cmd)) return cmd;
+  if (cmd.type === "enqueue" && Array.isArray(cmd.jobs)) {
+    return {
+      ...cmd,
+      jobs: cmd.jobs.map((
+        j,
+      ) => (isObj(j) ? { ...j, payload: JSON.stringify(j.payload ?? null) } : j)),
+    };
+  }
+  if (cmd.type === "ack" && cmd.result !== undefined) {
+    return { ...cmd, result: JSON.stringify(cmd.result) };
+  }
+  return cmd;
+}
+
+/** Decodes a log entry's data; null for anything that is not a valid command. */
 export function decodeCommand(data: string): LoggedCommand | null {
   let v: unknown;
+  let cmd: unknown;
   try {
     v = superjson.parse(data);
+    if (!isObj(v)) return null;
+    cmd = v.v === 1 ? upgradeV1(v.cmd) : v.v === 2 ? v.cmd : null;
   } catch {
-    return null;
+    return null; // (a value too deep to re-encode is as unusable as one that does not parse)
   }
-  if (!isObj(v) || v.v !== 1 || !isNat(v.stampMs) || !validCommand(v.cmd)) return null;
-  return v as unknown as LoggedCommand;
+  if (!isNat(v.stampMs) || !validCommand(cmd)) return null;
+  return { v: 2, stampMs: v.stampMs, cmd };
 }

@@ -3,10 +3,12 @@
 import { type CompiledQuery, sql } from "kysely";
 import type { Entry } from "../raft/mod.ts";
 import type { Database } from "../storage/database.ts";
+import { isDeterministicFailure } from "../storage/errors.ts";
 import { prepare } from "../storage/prepared.ts";
 import type { IdempotencyTable, JobsTable, JobState } from "../storage/schema.ts";
 import { retryDelayMs } from "./backoff.ts";
-import { decodeCommand, type JsonValue, type NewJob, type QueueCommand } from "./commands.ts";
+import { decodeCommand, type NewJob, type QueueCommand } from "./commands.ts";
+import { RawJson } from "./json_text.ts";
 
 export const idempotencyWindowMs = 24 * 60 * 60 * 1000;
 /** Rows a single tick purges at most, so one entry never stalls the apply loop. */
@@ -14,7 +16,7 @@ const purgeBatchRows = 1000;
 
 export interface ClaimedJob {
   id: string;
-  payload: JsonValue;
+  payload: RawJson;
   attempt: number;
   lease: string;
   leaseExpiresAt: number;
@@ -22,7 +24,7 @@ export interface ClaimedJob {
 
 export type ApplyError = {
   type: "error";
-  code: "lease_mismatch" | "not_found" | "conflict" | "invalid_command";
+  code: "lease_mismatch" | "not_found" | "conflict" | "invalid_command" | "apply_failed";
   message: string;
 };
 
@@ -48,8 +50,8 @@ export interface JobView {
   attempts: number;
   maxAttempts: number;
   priority: number;
-  payload: JsonValue;
-  result?: JsonValue;
+  payload: RawJson;
+  result?: RawJson;
   lastError?: string;
   createdAt: number;
   updatedAt: number;
@@ -76,6 +78,14 @@ interface QueueSnapshot {
   idempotency: IdempotencyTable[];
 }
 
+/** The in-memory state at a point of an apply: indexes, clock, tallies, a journal position. */
+interface ApplyMark {
+  applied: number;
+  now: number;
+  tallies: QueueStateMachine["tallies"];
+  at: number;
+}
+
 const err = (code: ApplyError["code"], message: string): ApplyError => ({
   type: "error",
   code,
@@ -90,11 +100,11 @@ export function jobView(row: JobsTable): JobView {
     attempts: row.attempts,
     maxAttempts: row.max_attempts,
     priority: row.priority,
-    payload: JSON.parse(row.payload),
+    payload: new RawJson(row.payload),
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };
-  if (row.result !== null) view.result = JSON.parse(row.result);
+  if (row.result !== null) view.result = new RawJson(row.result);
   if (row.last_error !== null) view.lastError = row.last_error;
   if (row.state === "delayed" || row.state === "ready") view.availableAt = row.available_at;
   if (row.state === "leased" && row.lease_expires_at !== null) {
@@ -125,6 +135,8 @@ export class QueueStateMachine {
    * /v1/queues, /admin/status and /metrics cost O(queues), never a count of the jobs.
    */
   #counts = new Map<string, QueueStats>();
+  /** Count moves made by the applyEntries call in progress, so a rollback can undo them. */
+  #journal: [string, JobState | null, JobState | null, number][] | null = null;
 
   constructor(db: Database) {
     this.#db = db;
@@ -359,6 +371,7 @@ export class QueueStateMachine {
     }
     if (from) c[from] -= n;
     if (to) c[to] += n;
+    this.#journal?.push([queue, from, to, n]);
   }
 
   /** Ends a job as done, dead or cancelled (its lease cleared), and counts the move. */
@@ -415,34 +428,98 @@ export class QueueStateMachine {
 
   /**
    * Applies entries (committed, in order, starting right after the applied index) in one
-   * transaction, and returns the result of each normal entry by index.
+   * transaction, and returns the result of each normal entry by index. An entry whose apply fails
+   * deterministically (see isDeterministicFailure) changes nothing and gets an `apply_failed`
+   * result, the same on every replica and after every restart; any other failure (the disk, an
+   * invariant) undoes the whole call and is thrown.
    */
   applyEntries(entries: readonly Entry[]): Map<number, ApplyResult> {
     const results = new Map<number, ApplyResult>();
-    if (entries.length === 0) return results;
+    const todo = this.#unapplied(entries);
+    if (todo.length === 0) return results;
     const woken = new Set<string>();
-    const prevApplied = this.#applied;
-    const prevNow = this.#now;
+    this.#journal = [];
+    const start = this.#mark();
     try {
       this.#db.transaction(() => {
-        for (const e of entries) {
-          if (e.index <= this.#applied) continue; // already applied (replayed after a restart)
-          if (e.index !== this.#applied + 1) {
-            throw new Error(`apply gap: entry ${e.index} after applied ${this.#applied}`);
-          }
-          if (e.kind === "normal") results.set(e.index, this.#applyOne(e, woken));
-          this.#applied = e.index;
+        try {
+          this.#db.savepoint(() => {
+            for (const e of todo) this.#applyEntry(e, results, woken);
+          });
+        } catch (error) {
+          if (!isDeterministicFailure(error)) throw error;
+          // Some entry cannot be applied: go again one entry at a time to find it and skip it.
+          this.#rollbackTo(start);
+          results.clear();
+          for (const e of todo) this.#applyAlone(e, results, woken);
         }
         this.#run(this.#q.saveState({ applied: this.#applied, now: this.#now }));
       });
     } catch (error) {
-      this.#applied = prevApplied;
-      this.#now = prevNow;
-      this.#recount(); // the transaction rolled back
+      this.#rollbackTo(start); // the transaction rolled back
       throw error;
+    } finally {
+      this.#journal = null;
     }
     for (const queue of woken) this.onReady(queue);
     return results;
+  }
+
+  /** The entries after the applied index (a restart replays some twice); they must follow it. */
+  #unapplied(entries: readonly Entry[]): readonly Entry[] {
+    const todo = entries.filter((e) => e.index > this.#applied);
+    todo.forEach((e, k) => {
+      if (e.index !== this.#applied + 1 + k) {
+        throw new Error(`apply gap: entry ${e.index} after applied ${this.#applied + k}`);
+      }
+    });
+    return todo;
+  }
+
+  #applyEntry(e: Entry, results: Map<number, ApplyResult>, woken: Set<string>): void {
+    if (e.kind === "normal") results.set(e.index, this.#applyOne(e, woken));
+    this.#applied = e.index;
+  }
+
+  /** Applies one entry in its own savepoint; a deterministic failure becomes its result. */
+  #applyAlone(e: Entry, results: Map<number, ApplyResult>, woken: Set<string>): void {
+    const mark = this.#mark();
+    try {
+      this.#db.savepoint(() => this.#applyEntry(e, results, woken));
+    } catch (error) {
+      if (!isDeterministicFailure(error)) throw error;
+      this.#rollbackTo(mark);
+      const reason = error instanceof Error ? error.message : String(error);
+      results.set(
+        e.index,
+        err("apply_failed", `the command could not be applied (${reason}); nothing changed`),
+      );
+      this.#applied = e.index;
+    }
+  }
+
+  /** Where the in-memory state stands, to go back to if the SQL behind it is rolled back. */
+  #mark(): ApplyMark {
+    return {
+      applied: this.#applied,
+      now: this.#now,
+      tallies: { ...this.tallies },
+      at: this.#journal?.length ?? 0,
+    };
+  }
+
+  /** Undoes the in-memory changes made since `mark` (O(changes), never a recount). */
+  #rollbackTo(mark: ApplyMark): void {
+    this.#applied = mark.applied;
+    this.#now = mark.now;
+    Object.assign(this.tallies, mark.tallies);
+    const journal = this.#journal ?? [];
+    while (journal.length > mark.at) {
+      const [queue, from, to, n] = journal.pop()!;
+      const c = this.#counts.get(queue)!;
+      if (from) c[from] += n;
+      if (to) c[to] -= n;
+    }
   }
 
   #applyOne(e: Entry, woken: Set<string>): ApplyResult {
@@ -499,7 +576,7 @@ export class QueueStateMachine {
             this.#moved(row.queue, "ready", "leased");
             return {
               id: row.id,
-              payload: JSON.parse(row.payload),
+              payload: new RawJson(row.payload),
               attempt: row.attempts + 1,
               lease,
               leaseExpiresAt: expires,
@@ -513,8 +590,7 @@ export class QueueStateMachine {
         // A retried ack of the same lease is answered as the first was: completion stays single.
         if (job.state === "done" && job.lease === cmd.lease) return { type: "acked", id: job.id };
         if (job.state !== "leased" || job.lease !== cmd.lease) return this.#mismatch(job);
-        const result = cmd.result === undefined ? null : JSON.stringify(cmd.result);
-        this.#finish(job, "done", result, job.last_error);
+        this.#finish(job, "done", cmd.result ?? null, job.last_error);
         this.tallies.completed++;
         return { type: "acked", id: job.id };
       }
@@ -600,7 +676,7 @@ export class QueueStateMachine {
         state,
         priority: job.priority,
         seq: index * 10_000 + k,
-        payload: JSON.stringify(job.payload),
+        payload: job.payload,
         maxAttempts: job.maxAttempts,
         availableAt: now + job.delayMs,
         key: job.idempotencyKey ?? null,

@@ -29,6 +29,7 @@ export class Database {
   #rollback: CompiledQuery;
   #syncFull: CompiledQuery;
   #syncNormal: CompiledQuery;
+  #savepoint: { open: CompiledQuery; release: CompiledQuery; undo: CompiledQuery };
   #synchronousFull = true;
   /** The write-ahead log, kept open to flush it off the event loop (null for `:memory:`). */
   #wal: Deno.FsFile | null = null;
@@ -42,6 +43,11 @@ export class Database {
     this.#rollback = sql`ROLLBACK`.compile(this.kysely);
     this.#syncFull = sql`PRAGMA synchronous = FULL`.compile(this.kysely);
     this.#syncNormal = sql`PRAGMA synchronous = NORMAL`.compile(this.kysely);
+    this.#savepoint = {
+      open: sql`SAVEPOINT part`.compile(this.kysely),
+      release: sql`RELEASE part`.compile(this.kysely),
+      undo: sql`ROLLBACK TO part`.compile(this.kysely),
+    };
   }
 
   /** Opens (creating if absent), checks and migrates the file; throws StartupError. */
@@ -138,8 +144,27 @@ export class Database {
     try {
       return this.conn.transaction(this.#begin, this.#commit, this.#rollback, fn);
     } catch (err) {
-      if (err instanceof StorageFatalError) throw err;
+      // SQLite's own failures are the storage's; anything else (a bug) keeps its own identity.
+      if ((err as { code?: unknown })?.code !== "ERR_SQLITE_ERROR") throw err;
       throw new StorageFatalError(`SQLite write failed: ${sqliteReason(err)}`, { cause: err });
+    }
+  }
+
+  /**
+   * Runs `fn` inside the open transaction so that, if it throws, exactly its changes are undone
+   * and the transaction goes on (a savepoint); the error is rethrown as it was, unclassified.
+   */
+  savepoint<T>(fn: () => T): T {
+    if (!this.conn.db.isTransaction) throw new Error("savepoint() needs an open transaction");
+    this.conn.executeCompiled(this.#savepoint.open);
+    try {
+      const result = fn();
+      this.conn.executeCompiled(this.#savepoint.release);
+      return result;
+    } catch (err) {
+      this.conn.executeCompiled(this.#savepoint.undo);
+      this.conn.executeCompiled(this.#savepoint.release);
+      throw err;
     }
   }
 

@@ -29,3 +29,26 @@ export function sqliteReason(err: unknown): string {
   }
   return reason.replace(/\s+/g, " ").trim();
 }
+
+/** SQLite result codes that follow from the statement and the data alone, the same on any node. */
+const deterministicSqliteCodes = new Set([
+  18, // SQLITE_TOOBIG
+  19, // SQLITE_CONSTRAINT
+  20, // SQLITE_MISMATCH
+  25, // SQLITE_RANGE
+]);
+
+/**
+ * Whether applying an entry failed because of the entry and the state alone (so every replica
+ * fails it the same way), rather than because of this machine (a full disk, an I/O error, a
+ * lock): a bug's TypeError, a constraint. SQLite errors count only by a deterministic code;
+ * storage failures never do.
+ */
+export function isDeterministicFailure(err: unknown): boolean {
+  if (err instanceof StorageFatalError || err instanceof StartupError) return false;
+  const e = err as { code?: unknown; errcode?: unknown };
+  if (e?.code === "ERR_SQLITE_ERROR") {
+    return typeof e.errcode === "number" && deterministicSqliteCodes.has(e.errcode & 0xff);
+  }
+  return err instanceof Error;
+}

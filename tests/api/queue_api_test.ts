@@ -301,6 +301,38 @@ Deno.test("api: bad input of every kind gets a 4xx with the error shape, never a
         "invalid_request",
       ],
       ["bad dead cursor", "GET", "/v1/queues/q/dead?cursor=xyz", undefined, 400, "invalid_request"],
+      [
+        "a payload nested 101 levels",
+        "POST",
+        "/v1/queues/q/jobs",
+        `{"payload":${"[".repeat(101)}${"]".repeat(101)}}`,
+        400,
+        "invalid_request",
+      ],
+      [
+        "a result nested 5,000 levels",
+        "POST",
+        "/v1/jobs/1-0/ack",
+        `{"lease":"1","result":${'{"a":'.repeat(5000)}1${"}".repeat(5000)}}`,
+        400,
+        "invalid_request",
+      ],
+      [
+        "a duplicate field",
+        "POST",
+        "/v1/queues/q/jobs",
+        '{"payload":1,"payload":2}',
+        400,
+        "invalid_request",
+      ],
+      [
+        "__proto__ as a field",
+        "POST",
+        "/v1/queues/q/jobs",
+        '{"payload":1,"__proto__":{}}',
+        400,
+        "invalid_request",
+      ],
     ];
     for (const [what, method, path, body, status, code] of cases) {
       await t.step(what, async () => {
@@ -308,6 +340,21 @@ Deno.test("api: bad input of every kind gets a 4xx with the error shape, never a
         assertError(r, status, code);
       });
     }
+
+    await t.step("depth limits are named; 100 levels and hostile keys are fine", async () => {
+      const deep = await call(
+        `${u}/v1/queues/q/jobs`,
+        "POST",
+        `{"payload":${"[".repeat(101)}${"]".repeat(101)}}`,
+      );
+      assert.match(deep.body.error.message, /payload nests deeper than 100 levels/);
+      const fine = `{"constructor":1,"__proto__":{"prototype":${"[".repeat(98)}${"]".repeat(98)}}}`;
+      const r = await call(`${u}/v1/queues/deep/jobs`, "POST", `{"payload":${fine}}`);
+      assert.equal(r.status, 201, JSON.stringify(r.body));
+      const got = await fetch(`${u}/v1/jobs/${r.body.id}`).then((res) => res.text());
+      assert.ok(got.includes(`"payload":${fine}`), "the payload comes back byte for byte");
+      assert.equal((await call(`${u}/healthz`, "GET")).status, 200);
+    });
 
     await t.step("a body over 1 MiB is 413 payload_too_large", async () => {
       const big = JSON.stringify({ payload: "x".repeat(2 * 1024 * 1024) });

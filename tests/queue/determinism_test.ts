@@ -23,7 +23,7 @@ function randomLog(seed: number, length: number): Entry[] {
         type: "enqueue",
         queue,
         jobs: Array.from({ length: 1 + rng.int(3) }, () => ({
-          payload: { n: rng.int(1000) },
+          payload: JSON.stringify({ n: rng.int(1000) }),
           delayMs: rng.chance(0.3) ? rng.int(5000) : 0,
           priority: rng.int(10),
           maxAttempts: 1 + rng.int(3),
@@ -37,7 +37,7 @@ function randomLog(seed: number, length: number): Entry[] {
     } else if (roll < 8 && leases.length > 0) {
       const l = rng.pick(leases);
       cmd = rng.chance(0.5)
-        ? { type: "ack", id: l.id, lease: l.lease, result: { r: rng.int(9) } }
+        ? { type: "ack", id: l.id, lease: l.lease, result: JSON.stringify({ r: rng.int(9) }) }
         : { type: "nack", id: l.id, lease: l.lease, error: "e" };
     } else if (roll < 9) {
       cmd = { type: "cancel", id: `${1 + rng.int(index)}-0` };

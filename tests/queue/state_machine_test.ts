@@ -6,6 +6,9 @@ import { encodeCommand, type NewJob, type QueueCommand } from "../../src/queue/c
 import { type ApplyResult, QueueStateMachine } from "../../src/queue/state_machine.ts";
 import { openDataDir } from "../../src/storage/data_dir.ts";
 import type { DataDir } from "../../src/storage/data_dir.ts";
+import type { RawJson } from "../../src/queue/json_text.ts";
+import { StorageFatalError } from "../../src/storage/errors.ts";
+import superjson from "superjson";
 
 /** A state machine over a temp data directory, fed entries with increasing indexes. */
 class Harness {
@@ -24,13 +27,18 @@ class Harness {
     return this.sm.applyEntries([entry]).get(index)!;
   }
 
-  enqueue(stampMs: number, queue: string, ...jobs: Partial<NewJob>[]) {
-    const full = jobs.map((j) => ({
-      payload: null,
+  /** Enqueues jobs whose payloads are given as values (sent as their JSON text). */
+  enqueue(
+    stampMs: number,
+    queue: string,
+    ...jobs: (Omit<Partial<NewJob>, "payload"> & { payload?: unknown })[]
+  ) {
+    const full: NewJob[] = jobs.map((j) => ({
       delayMs: 0,
       priority: 0,
       maxAttempts: 5,
       ...j,
+      payload: JSON.stringify(j.payload ?? null),
     }));
     const r = this.apply(stampMs, { type: "enqueue", queue, jobs: full });
     assert.equal(r.type, "enqueued");
@@ -49,6 +57,11 @@ class Harness {
   }
 }
 
+/** Users' JSON as a value (the state machine keeps it as text). */
+function value(raw: RawJson | undefined): unknown {
+  return raw === undefined ? undefined : JSON.parse(raw.text);
+}
+
 async function withHarness(fn: (h: Harness) => void | Promise<void>): Promise<void> {
   const h = await Harness.open();
   try {
@@ -63,7 +76,7 @@ Deno.test("queue: enqueue makes a ready job; its view and the queue counts show 
     const [job] = h.enqueue(1000, "emails", { payload: { to: "a@b" }, priority: 3 });
     assert.deepEqual(job, { id: "1-0", state: "ready", deduplicated: false });
     const view = h.sm.getJob("1-0")!;
-    assert.deepEqual(view.payload, { to: "a@b" });
+    assert.equal(view.payload.text, '{"to":"a@b"}');
     assert.equal(view.state, "ready");
     assert.equal(view.priority, 3);
     assert.equal(view.maxAttempts, 5);
@@ -79,7 +92,7 @@ Deno.test("queue: claims take higher priority first, then the oldest ready job",
     h.enqueue(1001, "q", { payload: "high", priority: 9 });
     h.enqueue(1002, "q", { payload: "low-new", priority: 1 });
     h.enqueue(1003, "other", { payload: "elsewhere", priority: 9 });
-    const order = [1, 2, 3].map((i) => h.claim(2000 + i, "q")[0]?.payload);
+    const order = [1, 2, 3].map((i) => value(h.claim(2000 + i, "q")[0]?.payload));
     assert.deepEqual(order, ["high", "low-old", "low-new"]);
     assert.deepEqual(h.claim(3000, "q"), []);
   }));
@@ -115,13 +128,13 @@ Deno.test("queue: ack with the current lease completes the job; a retried ack an
   withHarness((h) => {
     h.enqueue(1000, "q", {});
     const [job] = h.claim(1001, "q");
-    const r = h.apply(1002, { type: "ack", id: job.id, lease: job.lease, result: { ok: 1 } });
+    const r = h.apply(1002, { type: "ack", id: job.id, lease: job.lease, result: '{"ok":1}' });
     assert.deepEqual(r, { type: "acked", id: job.id });
     const again = h.apply(1003, { type: "ack", id: job.id, lease: job.lease });
     assert.deepEqual(again, { type: "acked", id: job.id });
     const view = h.sm.getJob(job.id)!;
     assert.equal(view.state, "done");
-    assert.deepEqual(view.result, { ok: 1 }, "the second ack did not overwrite the result");
+    assert.equal(view.result?.text, '{"ok":1}', "the second ack did not overwrite the result");
   }));
 
 Deno.test("queue: leases fence: after expiry and a new claim, the old lease changes nothing", () =>
@@ -222,16 +235,16 @@ Deno.test("queue: dead letters are listed newest first, paginated, and can be re
       h.apply(i * 10 + 2, { type: "nack", id: job.id, lease: job.lease });
     }
     const page1 = h.sm.deadLetters("q", 2);
-    assert.deepEqual(page1.jobs.map((j) => j.payload), [2, 1]);
+    assert.deepEqual(page1.jobs.map((j) => value(j.payload)), [2, 1]);
     assert.ok(page1.next);
     const [finishedAt, id] = [Number(page1.next!.split(":")[0]), page1.next!.split(":")[1]];
     const page2 = h.sm.deadLetters("q", 2, { finishedAt, id });
-    assert.deepEqual(page2.jobs.map((j) => j.payload), [0]);
+    assert.deepEqual(page2.jobs.map((j) => value(j.payload)), [0]);
     assert.equal(page2.next, null);
     const r = h.apply(100, { type: "retryDead", queue: "q", id: page2.jobs[0].id });
     assert.equal(r.type, "retried");
     const again = h.claim(101, "q");
-    assert.equal(again[0]?.payload, 0);
+    assert.equal(value(again[0]?.payload), 0);
     assert.equal(again[0]?.attempt, 1, "attempts start over");
     const notDead = h.apply(102, { type: "retryDead", queue: "q", id: again[0].id });
     assert.equal(notDead.type === "error" && notDead.code, "conflict");
@@ -294,7 +307,10 @@ Deno.test("queue: a batch enqueue is one entry, all jobs in order", () =>
     assert.equal(jobs.length, 100);
     assert.equal(h.index, 1);
     const claimed = h.claim(1, "q", 100);
-    assert.deepEqual(claimed.map((j) => j.payload), Array.from({ length: 100 }, (_, i) => i));
+    assert.deepEqual(
+      claimed.map((j) => value(j.payload)),
+      Array.from({ length: 100 }, (_, i) => i),
+    );
   }));
 
 Deno.test("queue: an entry without a valid command is answered with an error and still applied", () =>
@@ -426,4 +442,93 @@ Deno.test("queue depths kept by apply equal a count of the jobs through every tr
     } finally {
       await other.close();
     }
+  }));
+
+Deno.test("queue: users' JSON is kept as its exact text, keys like __proto__ included", () =>
+  withHarness((h) => {
+    const payload = '{"constructor":1, "__proto__" : {"prototype":[1e2, 12345678901234567890]}}';
+    const entry: Entry = {
+      index: ++h.index,
+      term: 1,
+      kind: "normal",
+      data: encodeCommand({
+        type: "enqueue",
+        queue: "q",
+        jobs: [{ payload, delayMs: 0, priority: 0, maxAttempts: 5 }],
+      }, 1),
+    };
+    h.sm.applyEntries([entry]);
+    const [job] = h.claim(2, "q");
+    assert.equal(job.payload.text, payload);
+    const result = '{"__proto__":null,"constructor":{"name":"x"}}';
+    h.apply(3, { type: "ack", id: job.id, lease: job.lease, result });
+    const view = h.sm.getJob(job.id)!;
+    assert.equal(view.payload.text, payload);
+    assert.equal(view.result?.text, result);
+    assert.equal(({} as Record<string, unknown>).prototype, undefined);
+  }));
+
+Deno.test("queue: a version 1 entry (payloads as values) is still applied", () =>
+  withHarness((h) => {
+    const v1 = superjson.stringify({
+      v: 1,
+      stampMs: 5,
+      cmd: {
+        type: "enqueue",
+        queue: "q",
+        jobs: [{ payload: { a: [1] }, delayMs: 0, priority: 0, maxAttempts: 5 }],
+      },
+    });
+    const r = h.sm.applyEntries([{ index: ++h.index, term: 1, kind: "normal", data: v1 }]);
+    assert.equal(r.get(1)?.type, "enqueued");
+    assert.equal(h.sm.getJob("1-0")?.payload.text, '{"a":[1]}');
+  }));
+
+Deno.test("queue: an entry that cannot be applied fails alone, the same way every time", () =>
+  withHarness((h) => {
+    // A trigger stands in for any deterministic failure (a constraint, a bug's TypeError).
+    h.dd.db.conn.db.exec(`CREATE TRIGGER refuse_boom BEFORE INSERT ON jobs
+      WHEN NEW.payload = '"boom"' BEGIN SELECT RAISE(ABORT, 'boom refused'); END`);
+    const enqueue = (payload: string): Entry => ({
+      index: ++h.index,
+      term: 1,
+      kind: "normal",
+      data: encodeCommand({
+        type: "enqueue",
+        queue: "q",
+        jobs: [{ payload, delayMs: 0, priority: 0, maxAttempts: 5 }],
+      }, h.index),
+    });
+    const batch = [enqueue('"a"'), enqueue('"boom"'), enqueue('"b"')];
+    const r = h.sm.applyEntries(batch);
+    assert.equal(r.get(1)?.type, "enqueued");
+    assert.equal(r.get(3)?.type, "enqueued");
+    const failed = r.get(2)!;
+    assert.ok(failed.type === "error" && failed.code === "apply_failed", JSON.stringify(failed));
+    assert.match(failed.message, /boom refused/);
+    assert.equal(h.sm.appliedIndex, 3);
+    assert.equal(h.sm.getJob("2-0"), null, "the failed entry changed nothing");
+    assert.deepEqual(h.sm.queueStats().map((q) => q.ready), [2]);
+    // Reopened (a restart), the counts come from the table and agree.
+    const reopened = new QueueStateMachine(h.dd.db);
+    assert.deepEqual(reopened.queueStats(), h.sm.queueStats());
+    assert.equal(reopened.appliedIndex, 3);
+  }));
+
+Deno.test("queue: a storage failure undoes the whole apply and is thrown", () =>
+  withHarness((h) => {
+    h.enqueue(1, "q", { payload: 1 });
+    const before = h.sm.queueStats();
+    h.dd.db.conn.db.exec("PRAGMA query_only = ON");
+    const entry: Entry = {
+      index: h.index + 1,
+      term: 1,
+      kind: "normal",
+      data: encodeCommand({ type: "claim", queue: "q", worker: "w", max: 1, leaseMs: 1000 }, 2),
+    };
+    assert.throws(() => h.sm.applyEntries([entry]), StorageFatalError);
+    h.dd.db.conn.db.exec("PRAGMA query_only = OFF");
+    assert.equal(h.sm.appliedIndex, 1);
+    assert.deepEqual(h.sm.queueStats(), before, "the in-memory counts were rolled back too");
+    assert.equal(h.sm.applyEntries([entry]).get(2)?.type, "claimed");
   }));
