@@ -30,3 +30,25 @@ export function createLogger(
   };
   return logger;
 }
+
+/**
+ * A log function that writes at most `max` lines per `windowMs` for each event, then one line
+ * saying how many it held back: for events anyone on the network can cause.
+ */
+export function rateLimited(
+  write: (event: string, fields: Record<string, unknown>) => void,
+  max: number,
+  windowMs: number,
+): (event: string, fields: Record<string, unknown>) => void {
+  const windows = new Map<string, { startMs: number; count: number }>();
+  return (event, fields) => {
+    const now = Date.now();
+    let w = windows.get(event);
+    if (!w || now - w.startMs >= windowMs) {
+      if (w && w.count > max) write(event, { suppressed: w.count - max, windowMs });
+      w = { startMs: now, count: 0 };
+      windows.set(event, w);
+    }
+    if (++w.count <= max) write(event, fields);
+  };
+}

@@ -1,6 +1,9 @@
 // `raftq serve`: the node, its peer transport and HTTP server; join, removal and clean shutdown.
 
 import { createApp } from "./api/app.ts";
+import type { ConnectionStats } from "./api/connection_guard.ts";
+import { createHttpServer, defaultMaxConnections, openFilesLimit } from "./api/http_server.ts";
+import { peerUpgrade } from "./api/peer_route.ts";
 import { QueueWaiters } from "./api/long_poll.ts";
 import type { ServeConfig } from "./cli/serve_args.ts";
 import { createLogger } from "./log.ts";
@@ -87,6 +90,7 @@ export async function serve(cfg: ServeConfig, base: NodeTuning = defaultTuning):
   });
   node.transport = transport;
 
+  const httpStats: { stats: ConnectionStats | null } = { stats: null };
   const waiters = new QueueWaiters();
   node.sm.onReady = (queue) => waiters.wake(queue);
   const app = createApp({
@@ -96,26 +100,29 @@ export async function serve(cfg: ServeConfig, base: NodeTuning = defaultTuning):
     maxBodyBytes: cfg.maxBodyBytes,
     waiters,
     transport,
+    http: httpStats,
     logError: (event, error) =>
       log("error", event, { error: error instanceof Error ? error.message : String(error) }),
   });
 
-  const abort = new AbortController();
-  let server: Deno.HttpServer;
-  try {
-    const tls = cfg.tlsCertFile && cfg.tlsKeyFile
+  const fileLimit = openFilesLimit();
+  const maxConnections = defaultMaxConnections(cfg.maxConnections, fileLimit);
+  const server = createHttpServer({
+    fetch: app.fetch,
+    maxConnections,
+    tls: cfg.tlsCertFile && cfg.tlsKeyFile
       ? { cert: Deno.readTextFileSync(cfg.tlsCertFile), key: Deno.readTextFileSync(cfg.tlsKeyFile) }
-      : {};
-    server = Deno.serve({
-      hostname: cfg.listenHost,
-      port: cfg.listenPort,
-      signal: abort.signal,
-      onListen: () => {},
-      ...tls,
-    }, app.fetch);
+      : undefined,
+    onUpgrade: peerUpgrade(transport),
+    onError: (event, error) =>
+      log("error", event, { error: error instanceof Error ? error.message : String(error) }),
+  });
+  httpStats.stats = server.stats;
+  try {
+    await server.listen(cfg.listenHost, cfg.listenPort);
   } catch (err) {
     dataDir.close();
-    if (err instanceof Deno.errors.AddrInUse) {
+    if ((err as { code?: string }).code === "EADDRINUSE") {
       throw new StartupError(
         `cannot listen on ${cfg.listenHost}:${cfg.listenPort}: the port is in use (another raftq?); pick another --listen`,
       );
@@ -135,6 +142,8 @@ export async function serve(cfg: ServeConfig, base: NodeTuning = defaultTuning):
     bootstrapped: started.bootstrapped,
     joining: started.joining,
     auth: cfg.token ? "token" : "none",
+    maxConnections,
+    openFilesLimit: fileLimit,
     peerAuth: cfg.clusterSecret ? "cluster-secret" : "none (loopback only)",
   });
   if (cfg.joinUrls.length > 0 && !started.joining) {
@@ -142,6 +151,8 @@ export async function serve(cfg: ServeConfig, base: NodeTuning = defaultTuning):
   }
 
   let stopping = false;
+  let finish = () => {};
+  const finished = new Promise<void>((resolve) => (finish = resolve));
   stopServer = async (reason: string) => {
     if (stopping) return;
     stopping = true;
@@ -160,16 +171,11 @@ export async function serve(cfg: ServeConfig, base: NodeTuning = defaultTuning):
     node.stop();
     transport.stop();
     // Let requests in flight finish (a removal's own answer, a forwarded write), briefly.
-    let drained = false;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    await Promise.race([
-      server.shutdown().then(() => (drained = true)).catch(() => {}),
-      new Promise((r) => (timer = setTimeout(r, drainTimeoutMs))),
-    ]);
-    clearTimeout(timer);
-    if (!drained) abort.abort();
-    await server.finished.catch(() => {});
+    await server.close(drainTimeoutMs).catch((err) => {
+      log("warn", "http_close_failed", { error: (err as Error).message });
+    });
     dataDir.close();
+    finish();
   };
 
   if (started.joining) {
@@ -198,8 +204,7 @@ export async function serve(cfg: ServeConfig, base: NodeTuning = defaultTuning):
     ["SIGTERM", onSignal("SIGTERM")],
   ];
   for (const [sig, h] of handlers) Deno.addSignalListener(sig, h);
-  await server.finished;
-  if (!stopping) await stopServer("server closed");
+  await finished;
   for (const [sig, h] of handlers) Deno.removeSignalListener(sig, h);
   log("info", "node_stopped", { exitCode });
   return exitCode;

@@ -9,7 +9,7 @@ import { errorResponse, toApiError } from "./errors.ts";
 import { queueRoutes } from "./queue_routes.ts";
 import { clusterRoutes } from "./cluster_routes.ts";
 import { forwardToLeader } from "./forward.ts";
-import { peerRoute } from "./peer_route.ts";
+import { peerRoutes } from "./peer_route.ts";
 import { metricsRoute, requestMetrics } from "./metrics_route.ts";
 import { statusPage } from "./status_page.ts";
 
@@ -18,13 +18,13 @@ export function createApp(ctx: ApiContext): Hono {
   // Peers authenticate on /raft with the cluster secret, not the client token.
   app.use("*", requestMetrics(ctx));
   // The status page holds no data (it asks the API with the token it is given).
-  app.use("*", bearerAuth(ctx.token, ["/healthz", "/raft", "/"]));
+  app.use("*", bearerAuth(ctx.token, ["/healthz", "/raft", "/raft/challenge", "/raft/hello", "/"]));
   app.use("*", async (c, next) => {
     await next();
     const leader = ctx.node.leaderId;
     if (leader && !c.res.headers.has("x-raftq-leader")) c.header("x-raftq-leader", leader);
   });
-  if (ctx.transport) peerRoute(app, ctx.transport);
+  if (ctx.transport) peerRoutes(app, ctx.transport);
   app.use("*", forwardToLeader(ctx));
   adminRoutes(app, ctx);
   metricsRoute(app, ctx);

@@ -1,6 +1,7 @@
 // What the routes need from the running node: the node, its settings, long-poll waiters, a log.
 
 import type { RaftNode } from "../node/node.ts";
+import type { ConnectionStats } from "./connection_guard.ts";
 import type { WsTransport } from "../transport/transport.ts";
 import type { QueueWaiters } from "./long_poll.ts";
 
@@ -14,4 +15,6 @@ export interface ApiContext {
   logError: (event: string, error: unknown) => void;
   /** The peer transport (absent in tests of the API alone). */
   transport?: WsTransport;
+  /** The HTTP listener's connection figures, once it listens. */
+  http?: { stats: ConnectionStats | null };
 }

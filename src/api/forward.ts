@@ -7,7 +7,16 @@ import { errorResponse } from "./errors.ts";
 import { readRaw } from "./body.ts";
 
 /** Routes every node answers itself, whoever leads. */
-const localPaths = new Set(["/healthz", "/readyz", "/admin/status", "/metrics", "/", "/raft"]);
+const localPaths = new Set([
+  "/healthz",
+  "/readyz",
+  "/admin/status",
+  "/metrics",
+  "/",
+  "/raft",
+  "/raft/challenge",
+  "/raft/hello",
+]);
 
 export const forwardedHeader = "x-raftq-forwarded-by";
 

@@ -147,6 +147,26 @@ export function metricsRoute(app: Hono, ctx: ApiContext): void {
       ],
     );
   }
+  const http = ctx.http;
+  if (http) {
+    r.add(
+      new Gauge("raftq_http_connections", "Open HTTP connections (peer links included)", () => [
+        [{}, http.stats?.open ?? 0],
+      ]),
+    );
+    counters.push(
+      [
+        "raftq_http_connections_refused_total",
+        "Connections refused at the cap (every connection busy)",
+        () => http.stats?.refused ?? 0,
+      ],
+      [
+        "raftq_http_connections_evicted_total",
+        "Idle connections closed to make room at the cap",
+        () => http.stats?.evicted ?? 0,
+      ],
+    );
+  }
   for (const [name, help, read] of counters) r.add(new CounterFn(name, help, () => [[{}, read()]]));
   app.get(
     "/metrics",

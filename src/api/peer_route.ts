@@ -1,34 +1,88 @@
-// GET /raft: the peer WebSocket. Browsers (any request with an Origin) are refused.
+// The peer routes: GET /raft/challenge, POST /raft/hello, and the ticketed /raft upgrade.
 
-import type { Hono } from "hono";
-import { upgradeWebSocket } from "hono/deno";
+import { Buffer } from "node:buffer";
+import type { IncomingMessage } from "node:http";
+import type { Duplex } from "node:stream";
+import type { Context, Hono } from "hono";
+// @ts-types="npm:@types/ws@8.18.2"
+import { WebSocketServer } from "ws";
 import { ApiError } from "../errors.ts";
-import type { WsTransport } from "../transport/transport.ts";
+import { ticketHeader } from "../transport/dial.ts";
+import { parseHello } from "../transport/peer_gate.ts";
+import type { PeerSocket, WsTransport } from "../transport/transport.ts";
+import { readJson } from "./body.ts";
 import { errorResponse } from "./errors.ts";
+import { maxFrameChars } from "../transport/frames.ts";
 
-export function peerRoute(app: Hono, transport: WsTransport): void {
+/** A hello is a few hundred bytes; nothing larger is read from a stranger. */
+const maxHelloBytes = 4096;
+
+/** Peers never send Origin; a browser always does. A web page must not reach the peer routes. */
+function refuseBrowsers(c: Context): Response | null {
+  if (c.req.header("origin") === undefined) return null;
+  return errorResponse(c, new ApiError("unauthorized", "Peer links do not accept browser origins"));
+}
+
+export function peerRoutes(app: Hono, transport: WsTransport): void {
   app.get(
-    "/raft",
-    async (c, next) => {
-      // Peers never send Origin; a browser always does. A web page must not open a peer link.
-      if (c.req.header("origin") !== undefined) {
-        return errorResponse(
-          c,
-          new ApiError("unauthorized", "Peer links do not accept browser origins"),
-        );
-      }
-      if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
-        return errorResponse(
-          c,
-          new ApiError("invalid_request", "GET /raft is a WebSocket endpoint for peers"),
-        );
-      }
-      await next();
-    },
-    upgradeWebSocket(() => ({
-      onOpen(_evt, ws) {
-        transport.accept(ws.raw as WebSocket);
-      },
-    })),
+    "/raft/challenge",
+    async (c) => refuseBrowsers(c) ?? c.json(await transport.gate.challenge()),
+  );
+
+  app.post("/raft/hello", async (c) => {
+    const refused = refuseBrowsers(c);
+    if (refused) return refused;
+    const hello = parseHello(await readJson(c, maxHelloBytes));
+    if (!hello) throw new ApiError("invalid_request", "The body is not a peer hello");
+    const r = await transport.gate.admit(hello);
+    if (!r.ok) {
+      transport.refusedPeer(r.reason, hello.nodeId);
+      return c.json({ error: { code: "peer_refused", message: r.reason } }, 403);
+    }
+    return c.json(r.welcome);
+  });
+
+  app.get("/raft", (c) =>
+    refuseBrowsers(c) ?? errorResponse(
+      c,
+      new ApiError("invalid_request", "GET /raft is a WebSocket endpoint for authenticated peers"),
+    ));
+}
+
+/**
+ * Upgrades `GET /raft` to the peer WebSocket when it carries a ticket from POST /raft/hello; any
+ * other upgrade is answered with an HTTP error and closed, so a stranger never holds a socket
+ * that accepts frames.
+ */
+export function peerUpgrade(
+  transport: WsTransport,
+): (req: IncomingMessage, socket: Duplex, head: Uint8Array) => void {
+  const wss = new WebSocketServer({ noServer: true, maxPayload: maxFrameChars });
+  return (req, socket, head) => {
+    const path = (req.url ?? "").split("?")[0];
+    const ticket = req.headers[ticketHeader];
+    const peerId = path === "/raft" && req.headers.origin === undefined
+      ? transport.gate.takeTicket(typeof ticket === "string" ? ticket : null)
+      : null;
+    if (peerId === null) {
+      if (path === "/raft") transport.refusedPeer("an upgrade without a valid ticket", null);
+      return rejectUpgrade(socket, path === "/raft" ? 401 : 404);
+    }
+    wss.handleUpgrade(req, socket, Buffer.from(head), (ws) => {
+      transport.accept(ws as unknown as PeerSocket, peerId);
+    });
+  };
+}
+
+function rejectUpgrade(socket: Duplex, status: 401 | 404): void {
+  const body = JSON.stringify({
+    error: status === 401
+      ? { code: "unauthorized", message: "Peer links need a ticket from POST /raft/hello" }
+      : { code: "not_found", message: "Only /raft upgrades to a WebSocket" },
+  });
+  socket.end(
+    `HTTP/1.1 ${status} ${status === 401 ? "Unauthorized" : "Not Found"}\r\n` +
+      `Content-Type: application/json\r\nConnection: close\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
+    () => socket.destroy(),
   );
 }

@@ -26,6 +26,8 @@ export interface ServeConfig {
   retentionMs: number;
   /** Request bodies over this are answered 413 payload_too_large. */
   maxBodyBytes: number;
+  /** Open HTTP connections at most (lowered to fit the open-files limit). */
+  maxConnections: number;
   /** Compact the log once this many entries were applied past the last compaction. */
   snapshotEveryEntries: number;
 }
@@ -45,6 +47,7 @@ const serveFlags = {
   "log-format": "RAFTQ_LOG_FORMAT",
   retention: "RAFTQ_RETENTION",
   "max-body-bytes": "RAFTQ_MAX_BODY_BYTES",
+  "max-connections": "RAFTQ_MAX_CONNECTIONS",
   "snapshot-every": "RAFTQ_SNAPSHOT_EVERY",
 } as const;
 
@@ -57,6 +60,7 @@ export const serveDefaults = {
   minClusterSecretBytes: 16,
   retention: "7d",
   maxBodyBytes: 1024 * 1024,
+  maxConnections: 4096,
   snapshotEveryEntries: 100_000,
 };
 
@@ -195,6 +199,11 @@ export function parseServeArgs(
       `--max-body-bytes "${maxBodyRaw}" must be an integer from 1024 to 67108864`,
     );
   }
+  const connRaw = get("max-connections");
+  const maxConnections = connRaw === undefined ? serveDefaults.maxConnections : Number(connRaw);
+  if (!Number.isSafeInteger(maxConnections) || maxConnections < 16 || maxConnections > 1_000_000) {
+    throw new UsageError(`--max-connections "${connRaw}" must be an integer from 16 to 1000000`);
+  }
   const everyRaw = get("snapshot-every");
   const snapshotEveryEntries = everyRaw === undefined
     ? serveDefaults.snapshotEveryEntries
@@ -219,6 +228,7 @@ export function parseServeArgs(
     logFormat,
     retentionMs,
     maxBodyBytes,
+    maxConnections,
     snapshotEveryEntries,
   };
 }

@@ -1,8 +1,11 @@
-// Peer links over WebSockets: dialing with backoff, the HMAC handshake, framing, backpressure.
+// Peer links over WebSockets: dialing with backoff, authenticated links, framing, backpressure.
 
+import { rateLimited } from "../log.ts";
 import type { Message, NodeId } from "../raft/mod.ts";
+import { dialPeer, DialRefused } from "./dial.ts";
 import { decodeFrame, encodeFrame, type Frame } from "./frames.ts";
-import { hmacKey, newNonce, sign, transcript, verify } from "./handshake.ts";
+import { hmacKey } from "./handshake.ts";
+import { PeerGate } from "./peer_gate.ts";
 
 export interface PeerAddress {
   id: NodeId;
@@ -39,36 +42,39 @@ export const linkTuning = {
   maintainEveryMs: 250,
 };
 
-type LinkState = "handshake" | "open" | "closed";
+/** The little of a WebSocket a link uses: Deno's client sockets and `ws`'s server sockets. */
+export interface PeerSocket {
+  readonly readyState: number;
+  readonly bufferedAmount: number;
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+  addEventListener(type: "message", fn: (ev: { data: unknown }) => void): void;
+  addEventListener(type: "close" | "error", fn: () => void): void;
+}
 
+const socketOpen = 1;
+
+/** One authenticated WebSocket to a peer: both sides proved the secret before it opened. */
 class PeerLink {
-  state: LinkState = "handshake";
-  peerId: NodeId | null;
+  closed = false;
   lastHeardMs = Date.now();
-  readonly myNonce = newNonce();
-  /** The nonce of the peer's challenge, on a link we dialed (signed back in our hello). */
-  otherNonce: string | null = null;
-  #queue: Promise<void> = Promise.resolve();
 
   constructor(
-    readonly ws: WebSocket,
+    readonly ws: PeerSocket,
     readonly direction: "out" | "in",
-    expectedPeer: NodeId | null,
-  ) {
-    this.peerId = expectedPeer;
-  }
+    readonly peerId: NodeId,
+  ) {}
 
-  /** Runs frame handlers one after another (the handshake awaits HMACs). */
-  enqueue(fn: () => Promise<void>): void {
-    this.#queue = this.#queue.then(fn).catch(() => this.close(1011, "internal error"));
+  get usable(): boolean {
+    return !this.closed && this.ws.readyState === socketOpen;
   }
 
   sendFrame(frame: Frame): void {
-    if (this.ws.readyState === WebSocket.OPEN) this.ws.send(encodeFrame(frame));
+    if (this.ws.readyState === socketOpen) this.ws.send(encodeFrame(frame));
   }
 
   close(code = 1000, reason = ""): void {
-    this.state = "closed";
+    this.closed = true;
     try {
       this.ws.close(code, reason.slice(0, 120));
     } catch {
@@ -77,19 +83,17 @@ class PeerLink {
   }
 }
 
-export function peerSocketUrl(httpUrl: string): string {
-  return httpUrl.replace(/^http/, "ws").replace(/\/+$/, "") + "/raft";
-}
-
 export class WsTransport {
   readonly #o: TransportOptions;
-  #key: Promise<CryptoKey>;
+  readonly #key: Promise<CryptoKey>;
+  /** Admits peers that dial this node (the /raft/challenge, /raft/hello and upgrade routes). */
+  readonly gate: PeerGate;
   /** Open (authenticated) links by peer id. */
   #links = new Map<NodeId, Set<PeerLink>>();
-  #pending = new Set<PeerLink>();
-  #dial = new Map<NodeId, { attempt: number; nextAtMs: number; link: PeerLink | null }>();
+  #dial = new Map<NodeId, { attempt: number; nextAtMs: number; dialing: boolean }>();
   #timer: ReturnType<typeof setInterval> | undefined;
   #stopped = false;
+  readonly #warn: (event: string, fields: Record<string, unknown>) => void;
   readonly stats = { sent: 0, received: 0, dropped: 0, invalidFrames: 0, refused: 0 };
   /** Why each peer last refused our link (wrong secret, another cluster), if it did. */
   readonly refusals = new Map<NodeId, string>();
@@ -97,6 +101,15 @@ export class WsTransport {
   constructor(options: TransportOptions) {
     this.#o = options;
     this.#key = hmacKey(options.secret);
+    this.gate = new PeerGate({
+      selfId: options.selfId,
+      key: this.#key,
+      clusterId: options.clusterId,
+      adoptClusterId: options.adoptClusterId,
+      nowMs: () => performance.now(),
+    });
+    // Refusals are what strangers can cause at will: a few lines, then a count.
+    this.#warn = rateLimited((event, fields) => options.log("warn", event, fields), 10, 10_000);
   }
 
   start(): void {
@@ -107,7 +120,6 @@ export class WsTransport {
     this.#stopped = true;
     clearInterval(this.#timer);
     for (const set of this.#links.values()) for (const l of set) l.close(1001, "node stopping");
-    for (const l of this.#pending) l.close(1001, "node stopping");
     this.#links.clear();
   }
 
@@ -116,9 +128,7 @@ export class WsTransport {
     const set = this.#links.get(id);
     if (!set) return false;
     const now = Date.now();
-    return [...set].some((l) =>
-      l.state === "open" && now - l.lastHeardMs < linkTuning.silenceLimitMs
-    );
+    return [...set].some((l) => l.usable && now - l.lastHeardMs < linkTuning.silenceLimitMs);
   }
 
   send(messages: readonly Message[]): void {
@@ -147,6 +157,15 @@ export class WsTransport {
   }
 
   /**
+   * Records a refusal of the handshake by this node (a stranger, a wrong secret), rate-limited:
+   * anyone can cause one.
+   */
+  refusedPeer(reason: string, peer: string | null): void {
+    this.stats.refused++;
+    this.#warn("peer_refused", { peer, direction: "in", reason });
+  }
+
+  /**
    * The link to send on: the one the peer dialed (a server-side socket, which has TCP_NODELAY),
    * else the one we dialed. Deno's WebSocket client leaves Nagle's algorithm on, which holds a
    * second small write back for a delayed ACK (~40 ms); so every node dials every peer, and each
@@ -157,7 +176,7 @@ export class WsTransport {
     if (!set) return null;
     let best: PeerLink | null = null;
     for (const l of set) {
-      if (l.state !== "open" || l.ws.readyState !== WebSocket.OPEN) continue;
+      if (!l.usable) continue;
       if (!best || (l.direction === "in" && best.direction === "out")) best = l;
     }
     return best;
@@ -165,13 +184,13 @@ export class WsTransport {
 
   #hasOutbound(id: NodeId): boolean {
     const set = this.#links.get(id);
-    return set !== undefined && [...set].some((l) => l.direction === "out" && l.state === "open");
+    return set !== undefined && [...set].some((l) => l.direction === "out" && l.usable);
   }
 
   // ------------------------------------------------------------ dialing
 
   #wantDial(id: NodeId): void {
-    if (!this.#dial.has(id)) this.#dial.set(id, { attempt: 0, nextAtMs: 0, link: null });
+    if (!this.#dial.has(id)) this.#dial.set(id, { attempt: 0, nextAtMs: 0, dialing: false });
   }
 
   #maintain(): void {
@@ -185,7 +204,7 @@ export class WsTransport {
           this.#o.log("warn", "peer_silent", { peer: id });
           l.close(4000, "silent");
           this.#drop(l);
-        } else if (l.state === "open") {
+        } else if (l.usable) {
           l.sendFrame({ t: "ping" });
         }
       }
@@ -203,25 +222,49 @@ export class WsTransport {
       // Every node keeps its own outbound link to every peer (see #pick).
       this.#wantDial(p.id);
       const d = this.#dial.get(p.id)!;
-      if (d.link !== null || now < d.nextAtMs) continue;
-      this.#connect(p, d);
+      if (d.dialing || now < d.nextAtMs) continue;
+      void this.#connect(p, d);
     }
   }
 
-  #connect(p: PeerAddress, d: { attempt: number; nextAtMs: number; link: PeerLink | null }): void {
-    let ws: WebSocket;
+  async #connect(
+    p: PeerAddress,
+    d: { attempt: number; nextAtMs: number; dialing: boolean },
+  ): Promise<void> {
+    const clusterId = this.#o.clusterId();
+    if (clusterId === null) return; // a joining node is dialed by the leader, never dials first
+    d.dialing = true;
     try {
-      ws = new WebSocket(peerSocketUrl(p.url));
+      const ws = await dialPeer(p, {
+        selfId: this.#o.selfId,
+        clusterId,
+        key: this.#key,
+        timeoutMs: linkTuning.handshakeTimeoutMs,
+      });
+      if (this.#stopped) return ws.close(1001, "node stopping");
+      this.refusals.delete(p.id);
+      this.#wire(new PeerLink(ws, "out", p.id));
     } catch (err) {
       this.#backoff(d);
-      this.#o.log("warn", "peer_dial_failed", { peer: p.id, error: (err as Error).message });
+      this.#dialFailed(p.id, err);
+    } finally {
+      d.dialing = false;
+    }
+  }
+
+  #dialFailed(peer: NodeId, err: unknown): void {
+    const message = (err as Error).message.split("\n")[0];
+    if (!(err instanceof DialRefused)) {
+      this.#o.log("debug", "peer_dial_failed", { peer, error: message });
       return;
     }
-    const link = new PeerLink(ws, "out", p.id);
-    d.link = link;
-    this.#wire(link, () => {
-      d.link = null;
-      this.#backoff(d);
+    // Remembered for the join that waits on this peer (POST /admin/members).
+    this.refusals.set(peer, message);
+    this.stats.refused++;
+    this.#warn(err.byPeer ? "peer_refused_us" : "peer_refused", {
+      peer,
+      direction: "out",
+      reason: message,
     });
   }
 
@@ -236,192 +279,56 @@ export class WsTransport {
 
   // ------------------------------------------------------------ accepting
 
-  /** Takes over an upgraded server-side socket (GET /raft). */
-  accept(ws: WebSocket): void {
-    if (this.#stopped) {
-      ws.close(1001, "node stopping");
-      return;
-    }
-    this.#wire(new PeerLink(ws, "in", null), () => {});
+  /** Takes over a server-side socket whose upgrade carried a ticket the gate issued to `peerId`. */
+  accept(ws: PeerSocket, peerId: NodeId): void {
+    if (this.#stopped) return ws.close(1001, "node stopping");
+    this.#wire(new PeerLink(ws, "in", peerId));
   }
 
-  #wire(link: PeerLink, onGone: () => void): void {
-    this.#pending.add(link);
-    const deadline = setTimeout(() => {
-      if (link.state === "handshake") {
-        this.#o.log("warn", "peer_handshake_timeout", { peer: link.peerId });
-        link.close(4001, "handshake timeout");
-      }
-    }, linkTuning.handshakeTimeoutMs);
-    const onOpen = () => {
-      if (link.direction === "in") {
-        link.sendFrame({
-          t: "challenge",
-          v: 1,
-          clusterId: this.#o.clusterId(),
-          nodeId: this.#o.selfId,
-          nonce: link.myNonce,
-        });
-      }
-    };
-    if (link.ws.readyState === WebSocket.OPEN) onOpen();
-    else link.ws.addEventListener("open", onOpen);
+  #wire(link: PeerLink): void {
+    let set = this.#links.get(link.peerId);
+    if (!set) {
+      set = new Set();
+      this.#links.set(link.peerId, set);
+    }
+    set.add(link);
+    if (link.direction === "out") this.#dial.delete(link.peerId);
+    this.#o.log("info", "peer_connected", { peer: link.peerId, direction: link.direction });
     link.ws.addEventListener("message", (ev) => {
       link.lastHeardMs = Date.now();
       const frame = decodeFrame(ev.data);
       if (!frame) {
         this.stats.invalidFrames++;
-        if (link.state !== "open") link.close(4002, "invalid frame");
         return;
       }
-      link.enqueue(() => this.#onFrame(link, frame));
+      this.#onFrame(link, frame);
     });
     link.ws.addEventListener("close", () => {
-      clearTimeout(deadline);
-      const wasOpen = link.state === "open";
-      link.state = "closed";
-      this.#pending.delete(link);
+      link.closed = true;
       this.#drop(link);
-      if (wasOpen) {
-        this.#o.log("info", "peer_disconnected", { peer: link.peerId, direction: link.direction });
-      }
-      onGone();
+      this.#o.log("info", "peer_disconnected", { peer: link.peerId, direction: link.direction });
     });
     link.ws.addEventListener("error", () => {});
   }
 
   #drop(link: PeerLink): void {
-    if (!link.peerId) return;
     const set = this.#links.get(link.peerId);
     set?.delete(link);
     if (set?.size === 0) this.#links.delete(link.peerId);
   }
 
-  #refuse(link: PeerLink, reason: string): void {
-    this.stats.refused++;
-    // A peer we dialed that turned out to be foreign: remember why, for the join that waits on it.
-    if (link.direction === "out" && link.peerId) this.refusals.set(link.peerId, reason);
-    this.#o.log("warn", "peer_refused", { peer: link.peerId, direction: link.direction, reason });
-    link.sendFrame({ t: "refused", reason });
-    link.close(4003, reason);
-  }
-
-  async #onFrame(link: PeerLink, frame: Frame): Promise<void> {
-    if (link.state === "closed") return;
-    if (link.state === "open") {
-      if (frame.t === "raft") {
-        for (const m of frame.ms) {
-          // Only messages from the authenticated peer, to us, reach the core.
-          if (m.from !== link.peerId || m.to !== this.#o.selfId) {
-            this.stats.invalidFrames++;
-            continue;
-          }
-          this.stats.received++;
-          this.#o.onMessage(m);
-        }
-      } else if (frame.t === "ping") {
-        link.sendFrame({ t: "pong" });
+  #onFrame(link: PeerLink, frame: Frame): void {
+    if (link.closed) return;
+    if (frame.t === "ping") return link.sendFrame({ t: "pong" });
+    if (frame.t !== "raft") return;
+    for (const m of frame.ms) {
+      // Only messages from the authenticated peer, to us, reach the core.
+      if (m.from !== link.peerId || m.to !== this.#o.selfId) {
+        this.stats.invalidFrames++;
+        continue;
       }
-      return;
+      this.stats.received++;
+      this.#o.onMessage(m);
     }
-    const key = await this.#key;
-    if (link.direction === "out") {
-      if (frame.t === "refused") {
-        this.#o.log("warn", "peer_refused_us", { peer: link.peerId, reason: frame.reason });
-        if (link.peerId) this.refusals.set(link.peerId, frame.reason);
-        link.close(4003, frame.reason);
-        return;
-      }
-      if (frame.t === "challenge") {
-        const mine = this.#o.clusterId();
-        if (mine === null) return this.#refuse(link, "this node has no cluster yet");
-        if (frame.clusterId !== null && frame.clusterId !== mine) {
-          return this.#refuse(link, `peer belongs to cluster ${frame.clusterId}, not ${mine}`);
-        }
-        if (link.peerId !== null && frame.nodeId !== link.peerId) {
-          return this.#refuse(link, `expected node ${link.peerId}, found ${frame.nodeId}`);
-        }
-        link.otherNonce = frame.nonce;
-        const mac = await sign(
-          key,
-          transcript("client", mine, this.#o.selfId, frame.nodeId, link.myNonce, frame.nonce),
-        );
-        link.sendFrame({
-          t: "hello",
-          v: 1,
-          clusterId: mine,
-          nodeId: this.#o.selfId,
-          nonce: link.myNonce,
-          mac,
-        });
-        return;
-      }
-      if (frame.t === "welcome") {
-        const other = link.otherNonce;
-        const mine = this.#o.clusterId();
-        if (!other || !mine || !link.peerId) return this.#refuse(link, "welcome before challenge");
-        const ok = await verify(
-          key,
-          transcript("server", mine, link.peerId, this.#o.selfId, other, link.myNonce),
-          frame.mac,
-        );
-        if (!ok) return this.#refuse(link, "the peer could not prove the cluster secret");
-        return this.#opened(link);
-      }
-      return this.#refuse(link, `unexpected ${frame.t} during the handshake`);
-    }
-    // Inbound: expect the dialer's hello.
-    if (frame.t !== "hello") {
-      return this.#refuse(link, `unexpected ${frame.t} during the handshake`);
-    }
-    const ok = await verify(
-      key,
-      transcript(
-        "client",
-        frame.clusterId,
-        frame.nodeId,
-        this.#o.selfId,
-        frame.nonce,
-        link.myNonce,
-      ),
-      frame.mac,
-    );
-    link.peerId = frame.nodeId;
-    if (!ok) return this.#refuse(link, "wrong cluster secret");
-    const mine = this.#o.clusterId();
-    if (mine === null ? !this.#o.adoptClusterId(frame.clusterId) : mine !== frame.clusterId) {
-      return this.#refuse(link, `this node belongs to cluster ${mine}, not ${frame.clusterId}`);
-    }
-    if (frame.nodeId === this.#o.selfId) {
-      return this.#refuse(link, "a node cannot peer with itself");
-    }
-    const mac = await sign(
-      key,
-      transcript(
-        "server",
-        frame.clusterId,
-        this.#o.selfId,
-        frame.nodeId,
-        link.myNonce,
-        frame.nonce,
-      ),
-    );
-    link.sendFrame({ t: "welcome", mac });
-    this.#opened(link);
-  }
-
-  #opened(link: PeerLink): void {
-    link.state = "open";
-    if (link.peerId) this.refusals.delete(link.peerId);
-    this.#pending.delete(link);
-    const id = link.peerId!;
-    let set = this.#links.get(id);
-    if (!set) {
-      set = new Set();
-      this.#links.set(id, set);
-    }
-    set.add(link);
-    if (link.direction === "out") this.#dial.delete(id);
-    this.#o.log("info", "peer_connected", { peer: id, direction: link.direction });
   }
 }

@@ -42,6 +42,8 @@ Deno.test("serve: every flag is parsed", () => {
     "12h",
     "--max-body-bytes",
     "2048",
+    "--max-connections",
+    "500",
   ], {});
   assert.deepEqual(c, {
     id: "node-2",
@@ -58,6 +60,7 @@ Deno.test("serve: every flag is parsed", () => {
     logFormat: "json",
     retentionMs: 12 * 3_600_000,
     maxBodyBytes: 2048,
+    maxConnections: 500,
     snapshotEveryEntries: 100_000,
   });
 });
@@ -92,6 +95,7 @@ Deno.test("serve: bad input is one clear UsageError", () => {
     [["--log-format", "xml"], /--log-format/],
     [["--retention", "5w"], /--retention/],
     [["--max-body-bytes", "12"], /--max-body-bytes/],
+    [["--max-connections", "8"], /--max-connections "8" must be an integer from 16/],
     [["--snapshot-every", "5"], /--snapshot-every/],
     [["extra"], /no arguments/],
     [["--listen"], /argument missing/],
