@@ -26,6 +26,7 @@ export async function serve(cfg: ServeConfig, base: NodeTuning = defaultTuning):
     ...base,
     retentionMs: cfg.retentionMs,
     snapshotEveryEntries: cfg.snapshotEveryEntries,
+    maxClockOffsetMs: cfg.maxClockOffsetMs,
   };
   const logger = createLogger(cfg.logLevel, cfg.logFormat);
   const log = logger.log.bind(logger);
@@ -40,6 +41,22 @@ export async function serve(cfg: ServeConfig, base: NodeTuning = defaultTuning):
     },
     onApplyFailed(index, message) {
       log("warn", "entry_apply_failed", { index, error: message });
+    },
+    onClockVerdict(verdict, maxOffsetMs) {
+      if (verdict.mayLead) {
+        log("info", "clock_offset_ok", { agreeing: verdict.agreeing, maxOffsetMs });
+      } else if (verdict.beyond.length === 0) {
+        // Not enough recent readings yet (links still opening, peers down): nothing is wrong.
+        log("debug", "clock_unconfirmed", { agreeing: verdict.agreeing, maxOffsetMs });
+      } else {
+        log("warn", "clock_offset_excessive", {
+          reason:
+            `this node's clock is further than ${maxOffsetMs} ms from a majority of voters'; it refuses to lead until it is not (check NTP)`,
+          beyond: verdict.beyond,
+          agreeing: verdict.agreeing,
+          maxOffsetMs,
+        });
+      }
     },
     onRoleChange(role, term, leader) {
       logger.context.term = term;
@@ -98,6 +115,8 @@ export async function serve(cfg: ServeConfig, base: NodeTuning = defaultTuning):
     clusterId: () => clusterId,
     token: cfg.token,
     maxBodyBytes: cfg.maxBodyBytes,
+    requestTimeoutMs: tuning.requestTimeoutMs,
+    peerUrlOverride: (id) => peerUrlOverrides[id],
     waiters,
     transport,
     http: httpStats,
@@ -211,9 +230,9 @@ export async function serve(cfg: ServeConfig, base: NodeTuning = defaultTuning):
 }
 
 /**
- * RAFTQ_TEST_PEER_URLS, a JSON object {peerId: url}, makes this node dial those peers at other
- * addresses (the partition tests route every peer link through proxies they control). It changes
- * nothing else, and nothing at all when unset.
+ * RAFTQ_TEST_PEER_URLS, a JSON object {peerId: url}, makes this node reach those peers (its
+ * links, and requests it forwards to them) at other addresses: the partition tests route them
+ * through proxies they control. It changes nothing else, and nothing at all when unset.
  */
 function readPeerUrlOverrides(
   log: (level: "warn", event: string, fields: Record<string, unknown>) => void,

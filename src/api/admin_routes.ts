@@ -41,6 +41,7 @@ export function status(ctx: ApiContext) {
     lastLogIndex: lastIndex,
     snapshotIndex: raft.log.snapshot.index,
     counters: { ...node.sm.tallies },
+    clock: node.clockStatus,
     members: members.map((m) => {
       const pr = raft.progress.get(m.id);
       const self = m.id === node.id;
@@ -54,7 +55,14 @@ export function status(ctx: ApiContext) {
           ? Math.max(0, lastIndex - match)
           : null,
         reachable: self ? true : ctx.transport ? ctx.transport.reachable(m.id) : null,
+        clockOffsetMs: self ? 0 : clockOffset(ctx, m.id),
       };
     }),
   };
+}
+
+/** A peer's clock minus ours, rounded, as this node last measured it (null when unknown). */
+function clockOffset(ctx: ApiContext, id: string): number | null {
+  const e = ctx.transport?.clockEstimate(id);
+  return e ? Math.round(e.offsetMs) : null;
 }

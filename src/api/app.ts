@@ -20,9 +20,10 @@ export function createApp(ctx: ApiContext): Hono {
   // The status page holds no data (it asks the API with the token it is given).
   app.use("*", bearerAuth(ctx.token, ["/healthz", "/raft", "/raft/challenge", "/raft/hello", "/"]));
   app.use("*", async (c, next) => {
-    await next();
+    // Set before the handler: a header added to a finished response makes Hono rebuild it.
     const leader = ctx.node.leaderId;
-    if (leader && !c.res.headers.has("x-raftq-leader")) c.header("x-raftq-leader", leader);
+    if (leader) c.header("x-raftq-leader", leader);
+    await next();
   });
   if (ctx.transport) peerRoutes(app, ctx.transport);
   app.use("*", forwardToLeader(ctx));

@@ -1,5 +1,6 @@
 // Reads a JSON request body with a size limit, without reading an oversized body whole.
 
+import type { IncomingMessage } from "node:http";
 import type { Context } from "hono";
 import { ApiError } from "../errors.ts";
 import { JsonBodyError, parseBody } from "./json_body.ts";
@@ -7,8 +8,23 @@ import { JsonBodyError, parseBody } from "./json_body.ts";
 const tooLarge = (max: number) =>
   new ApiError("payload_too_large", `The request body is larger than ${max} bytes`);
 
-/** The raw body, at most `maxBytes` (else 413); empty when there is none. */
+/**
+ * The raw body, at most `maxBytes` (else 413); empty when there is none. A client that goes away
+ * mid-body gets a 400 it will never read (nothing to log: it was the client's doing).
+ */
 export async function readRaw(c: Context, maxBytes: number): Promise<Uint8Array<ArrayBuffer>> {
+  try {
+    return await readLimited(c, maxBytes);
+  } catch (err) {
+    if (err instanceof ApiError) throw err;
+    throw new ApiError("invalid_request", "The request body ended before its declared end");
+  }
+}
+
+async function readLimited(c: Context, maxBytes: number): Promise<Uint8Array<ArrayBuffer>> {
+  // Served by node:http: read the request itself, without building a fetch Request around it.
+  const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
+  if (incoming) return await readIncoming(incoming, maxBytes);
   const declared = c.req.header("content-length");
   if (declared !== undefined && Number(declared) > maxBytes) throw tooLarge(maxBytes);
   const body = c.req.raw.body;
@@ -32,6 +48,26 @@ export async function readRaw(c: Context, maxBytes: number): Promise<Uint8Array<
     }
     chunks.push(value);
   }
+  return concat(chunks, size);
+}
+
+async function readIncoming(
+  incoming: IncomingMessage,
+  maxBytes: number,
+): Promise<Uint8Array<ArrayBuffer>> {
+  const declared = incoming.headers["content-length"];
+  if (declared !== undefined && Number(declared) > maxBytes) throw tooLarge(maxBytes);
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of incoming as AsyncIterable<Uint8Array>) {
+    size += chunk.length;
+    if (size > maxBytes) throw tooLarge(maxBytes); // the rest is drained or the socket closed
+    chunks.push(chunk);
+  }
+  return concat(chunks, size);
+}
+
+function concat(chunks: Uint8Array[], size: number): Uint8Array<ArrayBuffer> {
   const bytes = new Uint8Array(size);
   let at = 0;
   for (const chunk of chunks) {
@@ -39,6 +75,13 @@ export async function readRaw(c: Context, maxBytes: number): Promise<Uint8Array<
     at += chunk.length;
   }
   return bytes;
+}
+
+/** The body as JSON (see readJson), or undefined when the request has none. */
+export async function readOptionalJson(c: Context, maxBytes: number): Promise<unknown> {
+  const bytes = await readRaw(c, maxBytes);
+  if (bytes.length === 0) return undefined;
+  return parseJsonBytes(bytes, []);
 }
 
 /**
@@ -52,6 +95,10 @@ export async function readJson(
 ): Promise<unknown> {
   const bytes = await readRaw(c, maxBytes);
   if (bytes.length === 0) throw new ApiError("invalid_request", "The request needs a JSON body");
+  return parseJsonBytes(bytes, opaque);
+}
+
+function parseJsonBytes(bytes: Uint8Array, opaque: readonly string[]): unknown {
   let text: string;
   try {
     text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);

@@ -2,7 +2,7 @@
 
 import type { Hono } from "hono";
 import { ApiError } from "../errors.ts";
-import { readJson } from "./body.ts";
+import { readJson, readOptionalJson } from "./body.ts";
 import type { ApiContext } from "./context.ts";
 
 /** How long a new learner may take to catch up before the join is given up. */
@@ -22,6 +22,22 @@ async function until(check: () => boolean, timeoutMs: number): Promise<boolean> 
     await sleep(20);
   }
   return check();
+}
+
+/** The body of POST /admin/transfer: none (any up-to-date voter), or `{"to": ID}`. */
+function transferTarget(body: unknown): string | undefined {
+  if (body === undefined) return undefined;
+  if (typeof body !== "object" || body === null || Array.isArray(body)) {
+    throw new ApiError("invalid_request", 'The body must be a JSON object such as {"to": "n2"}');
+  }
+  for (const k of Object.keys(body)) {
+    if (k !== "to") throw new ApiError("invalid_request", `unknown field "${k.slice(0, 64)}"`);
+  }
+  const to = (body as { to?: unknown }).to;
+  if (to !== undefined && (typeof to !== "string" || !idPattern.test(to))) {
+    throw new ApiError("invalid_request", "to must be a node id (1 to 64 of A-Z a-z 0-9 _ . -)");
+  }
+  return to;
 }
 
 export function clusterRoutes(app: Hono, ctx: ApiContext): void {
@@ -120,6 +136,7 @@ export function clusterRoutes(app: Hono, ctx: ApiContext): void {
       const res = await fetch(`${leader.url}/admin/members/${encodeURIComponent(id)}`, {
         method: "DELETE",
         headers: ctx.token ? { authorization: `Bearer ${ctx.token}` } : {},
+        signal: AbortSignal.timeout(ctx.requestTimeoutMs),
       }).catch(() => null);
       if (!res) {
         throw new ApiError("outcome_unknown", `the new leader ${to} could not be reached`, 1);
@@ -134,13 +151,9 @@ export function clusterRoutes(app: Hono, ctx: ApiContext): void {
   });
 
   app.post("/admin/transfer", async (c) => {
-    const text = c.req.header("content-length") === "0" ? {} : await readJson(c, ctx.maxBodyBytes)
-      .catch(() => ({}));
-    const to = (text as { to?: unknown }).to;
-    if (to !== undefined && typeof to !== "string") {
-      throw new ApiError("invalid_request", "to must be a node id");
-    }
-    const target = node.transferLeadership(to);
+    const target = node.transferLeadership(
+      transferTarget(await readOptionalJson(c, ctx.maxBodyBytes)),
+    );
     const moved = await until(() => node.leaderId === target, 3_000);
     if (!moved) {
       throw new ApiError("unavailable", `leadership did not move to ${target} in time`, 1);

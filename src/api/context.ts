@@ -11,10 +11,14 @@ export interface ApiContext {
   clusterId(): string | null;
   token: string | undefined;
   maxBodyBytes: number;
+  /** A write not answered by then is outcome_unknown (forwards are bounded by it too). */
+  requestTimeoutMs: number;
   waiters: QueueWaiters;
   logError: (event: string, error: unknown) => void;
   /** The peer transport (absent in tests of the API alone). */
   transport?: WsTransport;
+  /** Where to reach a peer when a test routes it elsewhere (RAFTQ_TEST_PEER_URLS); else unset. */
+  peerUrlOverride?(id: string): string | undefined;
   /** The HTTP listener's connection figures, once it listens. */
   http?: { stats: ConnectionStats | null };
 }

@@ -5,6 +5,8 @@ import { ApiError } from "../errors.ts";
 import type { ApiContext } from "./context.ts";
 import { errorResponse } from "./errors.ts";
 import { readRaw } from "./body.ts";
+import { limits } from "./validate.ts";
+import { catchUpTimeoutMs } from "./cluster_routes.ts";
 
 /** Routes every node answers itself, whoever leads. */
 const localPaths = new Set([
@@ -18,63 +20,86 @@ const localPaths = new Set([
   "/raft/hello",
 ]);
 
+/** Names the forwarding node, with an HMAC only a member can make (see WsTransport). */
 export const forwardedHeader = "x-raftq-forwarded-by";
+
+const noLeader = (message = "No leader is known right now") =>
+  new ApiError("no_leader", message, 1);
 
 function servedLocally(c: Context): boolean {
   if (localPaths.has(c.req.path)) return true;
   return c.req.method === "GET" && c.req.query("consistency") === "local";
 }
 
+/**
+ * How long a forward may take: the node's request timeout, plus the longest wait the route may
+ * legitimately hold (a long-poll claim, a join's catch-up). Past it, a write's outcome is unknown.
+ */
+function forwardTimeoutMs(c: Context, requestTimeoutMs: number): number {
+  if (c.req.method !== "POST") return requestTimeoutMs;
+  if (/^\/v1\/queues\/[^/]+\/claim$/.test(c.req.path)) return requestTimeoutMs + limits.maxWaitMs;
+  if (c.req.path === "/admin/members") return requestTimeoutMs + catchUpTimeoutMs;
+  return requestTimeoutMs;
+}
+
 export function forwardToLeader(ctx: ApiContext): MiddlewareHandler {
   return async (c, next) => {
     const node = ctx.node;
     if (node.isLeader || servedLocally(c)) return await next();
-    if (c.req.header(forwardedHeader)) {
-      // Forwarded once already and this node does not lead either: never loop.
-      return errorResponse(c, new ApiError("no_leader", "No leader is known right now", 1));
+    const url = new URL(c.req.url);
+    const target = `${url.pathname}${url.search}`;
+    const claimed = c.req.header(forwardedHeader);
+    if (claimed && ctx.transport?.verifyForward(claimed, c.req.method, target)) {
+      // A member forwarded this to us and we do not lead either: never loop. (A header that
+      // proves nothing, from a client, is ignored.)
+      return errorResponse(c, noLeader());
     }
     const leaderId = node.leaderId;
     const leader = node.raft.membership.members.find((m) => m.id === leaderId);
-    if (!leaderId || !leader) {
-      return errorResponse(c, new ApiError("no_leader", "No leader is known right now", 1));
-    }
+    if (!leaderId || !leader) return errorResponse(c, noLeader());
     const body = c.req.method === "GET" || c.req.method === "HEAD"
       ? undefined
       : await readRaw(c, ctx.maxBodyBytes);
-    const url = new URL(c.req.url);
     const headers = new Headers();
     for (const h of ["authorization", "content-type", "accept"]) {
       const v = c.req.header(h);
       if (v) headers.set(h, v);
     }
-    headers.set(forwardedHeader, node.id);
+    if (ctx.transport) {
+      headers.set(forwardedHeader, ctx.transport.signForward(c.req.method, target));
+    }
+    const timeout = AbortSignal.timeout(forwardTimeoutMs(c, ctx.requestTimeoutMs));
     let res: Response;
     try {
-      res = await fetch(`${leader.url}${url.pathname}${url.search}`, {
+      res = await fetch(`${ctx.peerUrlOverride?.(leaderId) ?? leader.url}${target}`, {
         method: c.req.method,
         headers,
         body,
-        signal: c.req.raw.signal,
+        signal: AbortSignal.any([c.req.raw.signal, timeout]),
       });
     } catch {
-      const write = c.req.method !== "GET";
-      return errorResponse(
-        c,
-        write
-          ? new ApiError(
-            "outcome_unknown",
-            `The leader ${leaderId} could not be reached to confirm the write; retry with the same idempotencyKey`,
-            1,
-          )
-          : new ApiError("no_leader", `The leader ${leaderId} cannot be reached`, 1),
-      );
+      return errorResponse(c, unreachable(c, leaderId, timeout.aborted));
     }
-    const out = new Headers();
+    const out: Record<string, string> = { "x-raftq-leader": leaderId };
     for (const h of ["content-type", "retry-after", "x-raftq-leader", "www-authenticate"]) {
       const v = res.headers.get(h);
-      if (v) out.set(h, v);
+      if (v) out[h] = v;
     }
-    if (!out.has("x-raftq-leader")) out.set("x-raftq-leader", leaderId);
-    return new Response(await res.arrayBuffer(), { status: res.status, headers: out });
+    // (Bytes and a plain header object: node:http writes such a response without re-reading it.)
+    return new Response(new Uint8Array(await res.arrayBuffer()), {
+      status: res.status,
+      headers: out,
+    });
   };
+}
+
+/** A forward that got no answer: a write may have happened (outcome_unknown), a read did not. */
+function unreachable(c: Context, leaderId: string, timedOut: boolean): ApiError {
+  const why = timedOut ? "did not answer in time" : "could not be reached";
+  if (c.req.method === "GET") return noLeader(`The leader ${leaderId} ${why}`);
+  return new ApiError(
+    "outcome_unknown",
+    `The leader ${leaderId} ${why} to confirm the write; retry with the same idempotencyKey`,
+    1,
+  );
 }

@@ -102,6 +102,24 @@ export function metricsRoute(app: Hono, ctx: ApiContext): void {
     ),
   );
   r.add(
+    new Gauge(
+      "raftq_peer_clock_offset_seconds",
+      "A peer's wall clock minus this node's, as measured over the peer link",
+      () =>
+        raft.membership.members.flatMap((m) => {
+          const e = m.id === node.id ? null : ctx.transport?.clockEstimate(m.id);
+          return e ? [[{ peer: m.id }, e.offsetMs / 1000] as [Record<string, string>, number]] : [];
+        }),
+    ),
+  );
+  r.add(
+    new Gauge(
+      "raftq_clock_may_lead",
+      "1 while this node's clock agrees with a majority of voters' within --max-clock-offset",
+      () => [[{}, node.clockStatus.mayLead ? 1 : 0]],
+    ),
+  );
+  r.add(
     new Gauge("raftq_queue_jobs", "Jobs by queue and state (this node's applied state)", () => {
       const out: [Record<string, string>, number][] = [];
       for (const q of node.sm.queueStats()) {

@@ -28,6 +28,8 @@ export interface ServeConfig {
   maxBodyBytes: number;
   /** Open HTTP connections at most (lowered to fit the open-files limit). */
   maxConnections: number;
+  /** A node whose clock is further than this from a majority's refuses to lead. */
+  maxClockOffsetMs: number;
   /** Compact the log once this many entries were applied past the last compaction. */
   snapshotEveryEntries: number;
 }
@@ -48,6 +50,7 @@ const serveFlags = {
   retention: "RAFTQ_RETENTION",
   "max-body-bytes": "RAFTQ_MAX_BODY_BYTES",
   "max-connections": "RAFTQ_MAX_CONNECTIONS",
+  "max-clock-offset": "RAFTQ_MAX_CLOCK_OFFSET",
   "snapshot-every": "RAFTQ_SNAPSHOT_EVERY",
 } as const;
 
@@ -61,6 +64,7 @@ export const serveDefaults = {
   retention: "7d",
   maxBodyBytes: 1024 * 1024,
   maxConnections: 4096,
+  maxClockOffset: "500ms",
   snapshotEveryEntries: 100_000,
 };
 
@@ -204,6 +208,13 @@ export function parseServeArgs(
   if (!Number.isSafeInteger(maxConnections) || maxConnections < 16 || maxConnections > 1_000_000) {
     throw new UsageError(`--max-connections "${connRaw}" must be an integer from 16 to 1000000`);
   }
+  const maxClockOffsetMs = parseDurationMs(
+    get("max-clock-offset") ?? serveDefaults.maxClockOffset,
+    "--max-clock-offset",
+  );
+  if (maxClockOffsetMs < 1 || maxClockOffsetMs > 60_000) {
+    throw new UsageError("--max-clock-offset must be from 1ms to 60s");
+  }
   const everyRaw = get("snapshot-every");
   const snapshotEveryEntries = everyRaw === undefined
     ? serveDefaults.snapshotEveryEntries
@@ -229,6 +240,7 @@ export function parseServeArgs(
     retentionMs,
     maxBodyBytes,
     maxConnections,
+    maxClockOffsetMs,
     snapshotEveryEntries,
   };
 }

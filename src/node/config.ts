@@ -13,6 +13,8 @@ export interface NodeTuning {
   dueCheckEveryMs: number;
   /** A write not committed and applied by then is answered outcome_unknown. */
   requestTimeoutMs: number;
+  /** A node whose clock is further than this from a majority of voters' refuses to lead. */
+  maxClockOffsetMs: number;
 }
 
 export const defaultTuning: NodeTuning = {
@@ -23,4 +25,5 @@ export const defaultTuning: NodeTuning = {
   retentionMs: 7 * 24 * 60 * 60 * 1000,
   dueCheckEveryMs: 250,
   requestTimeoutMs: 10_000,
+  maxClockOffsetMs: 500,
 };

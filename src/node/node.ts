@@ -19,11 +19,16 @@ import type { Database } from "../storage/database.ts";
 import { StartupError } from "../storage/errors.ts";
 import { RaftStorage } from "../storage/raft_storage.ts";
 import type { NodeTuning } from "./config.ts";
+import { type ClockVerdict, clockVerdict } from "./clock_guard.ts";
+import { QueueClock } from "./queue_clock.ts";
+import type { ClockEstimate } from "../transport/clock_offsets.ts";
 import { NodeMetrics } from "../metrics.ts";
 
 /** Where a node's peer messages go; the WebSocket transport, or nothing in a one-node cluster. */
 export interface Transport {
   send(messages: readonly Message[]): void;
+  /** What this node believes of a peer's clock (from the link's pings), if anything. */
+  clockEstimate?(peer: string): ClockEstimate | null;
 }
 
 export interface NodeEvents {
@@ -34,6 +39,8 @@ export interface NodeEvents {
   onFatal(error: Error): void;
   /** A committed entry could not be applied; it changed nothing, on every replica. */
   onApplyFailed?(index: number, message: string): void;
+  /** This node's clock came to disagree (or agree again) with a majority's; see clockVerdict. */
+  onClockVerdict?(verdict: ClockVerdict, maxOffsetMs: number): void;
   /** Role, term or leader changed. */
   onRoleChange?(role: string, term: number, leader: string): void;
   /** A snapshot was taken here, or installed from the leader. */
@@ -113,6 +120,10 @@ export class RaftNode {
   #tickProposed = false;
   #lastLeader = NONE;
   #snapshotWanted = false;
+  readonly #queueClock = new QueueClock();
+  /** The last clock verdict; a leader barred by it hands over at most this often. */
+  #clock: ClockVerdict = { mayLead: true, agreeing: [], beyond: [] };
+  #clockHandOverAtMs = 0;
   #snapshotRequests: { resolve: (index: number) => void; reject: (err: unknown) => void }[] = [];
 
   constructor(id: string, db: Database, init: RaftInit, tuning: NodeTuning, events: NodeEvents) {
@@ -156,7 +167,10 @@ export class RaftNode {
       this.#expireWaiters();
       this.#schedule();
     }, this.#tuning.tickMs);
-    this.#dueTimer = setInterval(() => this.#maybeProposeTick(), this.#tuning.dueCheckEveryMs);
+    this.#dueTimer = setInterval(() => {
+      this.#checkClock();
+      this.#maybeProposeTick();
+    }, this.#tuning.dueCheckEveryMs);
     // A lone voter need not wait for an election timeout to lead.
     if (this.raft.membership.members.length === 1 && this.raft.promotable()) this.raft.campaign();
     this.#schedule();
@@ -376,7 +390,7 @@ export class RaftNode {
 
   #flushProposals(): void {
     if (this.#proposals.length === 0) return;
-    const stampMs = Date.now();
+    const stampMs = this.#queueClock.next(this.sm.nowMs);
     const { batch, datas } = this.#encodeProposals(stampMs);
     if (batch.length === 0) return;
     const r = this.raft.propose(datas);
@@ -466,7 +480,7 @@ export class RaftNode {
       if (rd.softState.role !== "leader") {
         this.#failAll(outcomeUnknown, noLeader);
         this.#tickProposed = false;
-      }
+      } else this.#queueClock.restart(this.sm.nowMs);
       this.#events.onRoleChange?.(rd.softState.role, rd.softState.term, rd.softState.leader);
     }
   }
@@ -573,11 +587,48 @@ export class RaftNode {
     this.#events.onSnapshot?.("compacted", meta.index);
   }
 
+  /** The clock verdict and what it allows, as the API shows it. */
+  get clockStatus(): { mayLead: boolean; maxOffsetMs: number; queueNowMs: number } {
+    return {
+      mayLead: this.#clock.mayLead,
+      maxOffsetMs: this.#tuning.maxClockOffsetMs,
+      queueNowMs: this.isLeader ? this.#queueClock.peek(this.sm.nowMs) : this.sm.nowMs,
+    };
+  }
+
+  /**
+   * Bars this node from leading while its clock disagrees with a majority of voters' by more than
+   * --max-clock-offset, and has a leader so barred hand over (at most every two seconds).
+   */
+  #checkClock(): void {
+    const voters = this.raft.membership.members.filter((m) => m.voter).map((m) => m.id);
+    const now = performance.now();
+    const verdict = clockVerdict(
+      this.id,
+      voters,
+      (id) => this.transport.clockEstimate?.(id) ?? null,
+      this.#tuning.maxClockOffsetMs,
+    );
+    const changed = verdict.mayLead !== this.#clock.mayLead;
+    this.#clock = verdict;
+    if (changed) {
+      this.raft.setMayLead(verdict.mayLead);
+      this.#events.onClockVerdict?.(verdict, this.#tuning.maxClockOffsetMs);
+    }
+    if (verdict.mayLead || !this.isLeader || now - this.#clockHandOverAtMs < 2_000) return;
+    this.#clockHandOverAtMs = now;
+    try {
+      this.transferLeadership();
+    } catch {
+      // no voter to hand over to; check-quorum or a later try settles it
+    }
+  }
+
   /** A leader proposes a tick when a lease, a delay or retention has come due. */
   #maybeProposeTick(): void {
     if (!this.isLeader || this.#tickProposed || !this.raft.committedInTerm()) return;
     const due = this.sm.nextDueMs(this.#tuning.retentionMs);
-    if (due === null || due > Date.now()) return;
+    if (due === null || due > this.#queueClock.peek(this.sm.nowMs)) return;
     this.#tickProposed = true;
     this.propose({ type: "tick", retentionMs: this.#tuning.retentionMs }).catch(() => {})
       .finally(() => {

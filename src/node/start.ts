@@ -2,7 +2,7 @@
 
 import type { ServeConfig } from "../cli/serve_args.ts";
 import { bootstrapInit } from "../raft/mod.ts";
-import { type DataDir, openDataDir } from "../storage/data_dir.ts";
+import { type DataDir, ensureFreeSpace, openDataDir } from "../storage/data_dir.ts";
 import { StartupError } from "../storage/errors.ts";
 import { bindClusterId, resolveNodeId, storedClusterId } from "../storage/identity.ts";
 import { RaftStorage } from "../storage/raft_storage.ts";
@@ -35,6 +35,7 @@ export async function startNode(
 ): Promise<StartedNode> {
   const dataDir = await openDataDir(cfg.dataDir);
   try {
+    ensureFreeSpace(cfg.dataDir);
     const storage = new RaftStorage(dataDir.db);
     const id = resolveNodeId(storage, cfg.id, generateNodeId);
     let loaded = storage.load();

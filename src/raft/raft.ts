@@ -87,6 +87,7 @@ export class Raft {
 
   #electionElapsed = 0;
   #heartbeatElapsed = 0;
+  #mayLead = true;
   #randomizedElectionTicks = 0;
   #tickCount = 0;
   #votes = new Map<NodeId, boolean>();
@@ -153,11 +154,21 @@ export class Raft {
   }
 
   /**
-   * Whether this node may campaign: a voter. (A half-received snapshot does not stop it: its
-   * sender may be gone for good, and the log it has is what the vote check judges.)
+   * Whether this node may campaign: a voter the caller has not barred from leading (see
+   * setMayLead). (A half-received snapshot does not stop it: its sender may be gone for good,
+   * and the log it has is what the vote check judges.)
    */
   promotable(): boolean {
-    return isVoter(this.membership, this.id);
+    return this.#mayLead && isVoter(this.membership, this.id);
+  }
+
+  /**
+   * Bars this node from campaigning (an election timeout, a transfer's TimeoutNow) or lets it
+   * again: the caller's judgement, such as a clock too far from the others'. A leader is not
+   * deposed by it; the caller hands leadership over.
+   */
+  setMayLead(allowed: boolean): void {
+    this.#mayLead = allowed;
   }
 
   /** Whether an entry of the current term is committed (a new leader's no-op has committed). */

@@ -98,3 +98,40 @@ export async function openDataDir(dir: string, options: OpenOptions = {}): Promi
     throw err;
   }
 }
+
+/** Room a node wants free on its disk at start-up: a full WAL (1,000 pages of 4 KiB). */
+export const startupFreeBytes = 4 * 1024 * 1024;
+
+/**
+ * Checks that `dir`'s disk can take `bytes` more, by writing and syncing a file of that size and
+ * removing it: a node on a full disk refuses to start (exit 2) instead of failing at its first
+ * write. (Deno has no statfs; a write is also the only honest answer on quota'd or thin disks.)
+ */
+export function ensureFreeSpace(dir: string, bytes = startupFreeBytes): void {
+  const path = join(dir, "raftq.space-check");
+  try {
+    const file = Deno.openSync(path, { write: true, create: true, truncate: true });
+    try {
+      const chunk = new Uint8Array(256 * 1024);
+      for (let written = 0; written < bytes; written += chunk.length) file.writeSync(chunk);
+      file.syncSync();
+    } finally {
+      file.close();
+    }
+  } catch (err) {
+    const full = err instanceof Error && /no space|ENOSPC|os error 28|quota/i.test(err.message);
+    throw new StartupError(
+      full
+        ? `the disk holding ${dir} is full: raftq needs ${
+          bytes / (1024 * 1024)
+        } MiB free to start; free some space and start again`
+        : `cannot write to data directory ${dir}: ${(err as Error).message}`,
+    );
+  } finally {
+    try {
+      Deno.removeSync(path);
+    } catch {
+      // never created
+    }
+  }
+}

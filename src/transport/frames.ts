@@ -7,8 +7,10 @@ import { decodeBase64, encodeBase64 } from "./base64.ts";
 export type Frame =
   /** Raft messages to one peer, coalesced per loop turn: one frame, one write. */
   | { t: "raft"; ms: Message[] }
-  | { t: "ping" }
-  | { t: "pong" };
+  /** A liveness probe carrying the sender's wall clock. */
+  | { t: "ping"; sentMs: number }
+  /** The answer: the ping's clock reading back, and the answerer's wall clock. */
+  | { t: "pong"; echoMs: number; atMs: number };
 
 /** Messages one frame may carry. */
 export const maxMessagesPerFrame = 10_000;
@@ -22,6 +24,10 @@ codec.registerCustom<Uint8Array, string>({
   serialize: (v) => encodeBase64(v),
   deserialize: (v) => decodeBase64(v),
 }, "bytes");
+
+/** A wall-clock reading: a whole number of milliseconds since the epoch. */
+const isTime = (v: unknown): v is number =>
+  typeof v === "number" && Number.isSafeInteger(v) && v >= 0;
 
 export function encodeFrame(frame: Frame): string {
   return codec.stringify(frame);
@@ -51,9 +57,11 @@ export function decodeFrame(text: unknown): Frame | null {
       return { t: "raft", ms };
     }
     case "ping":
-      return { t: "ping" };
+      return isTime(v.sentMs) ? { t: "ping", sentMs: v.sentMs } : null;
     case "pong":
-      return { t: "pong" };
+      return isTime(v.echoMs) && isTime(v.atMs)
+        ? { t: "pong", echoMs: v.echoMs, atMs: v.atMs }
+        : null;
     default:
       return null;
   }

@@ -1,6 +1,13 @@
 // The peer handshake's cryptography: fresh nonces and HMACs over the cluster secret.
 
+import { createHmac, timingSafeEqual } from "node:crypto";
+
 const encoder = new TextEncoder();
+
+/** The HMAC key's bytes: the cluster secret, or a fixed stand-in on a secret-less loopback node. */
+function keyMaterial(secret: string): string {
+  return secret.length > 0 ? secret : "\u0000raftq-no-secret";
+}
 
 export function newNonce(): string {
   return [...crypto.getRandomValues(new Uint8Array(32))].map((b) => b.toString(16).padStart(2, "0"))
@@ -13,7 +20,7 @@ export async function hmacKey(secret: string): Promise<CryptoKey> {
   // cluster and node ids, but proves nothing about who may join.
   return await crypto.subtle.importKey(
     "raw",
-    encoder.encode(secret.length > 0 ? secret : "\u0000raftq-no-secret"),
+    encoder.encode(keyMaterial(secret)),
     { name: "HMAC", hash: "SHA-256" },
     false,
     ["sign", "verify"],
@@ -52,4 +59,26 @@ export async function verify(key: CryptoKey, text: string, macHex: string): Prom
   const mac = fromHex(macHex);
   if (!mac) return false;
   return await crypto.subtle.verify("HMAC", key, mac, encoder.encode(text));
+}
+
+/**
+ * The MAC a forwarding member puts on a request: over the cluster, itself, and exactly the request
+ * it passes on. Synchronous (node:crypto): it is on every forwarded request's path, where a
+ * WebCrypto round trip cost a follower a quarter of its throughput.
+ */
+export function forwardMac(
+  secret: string,
+  clusterId: string,
+  fromId: string,
+  method: string,
+  target: string,
+): string {
+  return createHmac("sha256", keyMaterial(secret))
+    .update(["raftq/1", "forward", clusterId, fromId, method, target].join("|"))
+    .digest("hex");
+}
+
+/** Compares two hex MACs in constant time. */
+export function sameMac(a: string, b: string): boolean {
+  return a.length === b.length && timingSafeEqual(encoder.encode(a), encoder.encode(b));
 }

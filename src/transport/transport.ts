@@ -3,8 +3,9 @@
 import { rateLimited } from "../log.ts";
 import type { Message, NodeId } from "../raft/mod.ts";
 import { dialPeer, DialRefused } from "./dial.ts";
+import { type ClockEstimate, ClockOffsets } from "./clock_offsets.ts";
 import { decodeFrame, encodeFrame, type Frame } from "./frames.ts";
-import { hmacKey } from "./handshake.ts";
+import { forwardMac, hmacKey, sameMac } from "./handshake.ts";
 import { PeerGate } from "./peer_gate.ts";
 
 export interface PeerAddress {
@@ -97,6 +98,10 @@ export class WsTransport {
   readonly stats = { sent: 0, received: 0, dropped: 0, invalidFrames: 0, refused: 0 };
   /** Why each peer last refused our link (wrong secret, another cluster), if it did. */
   readonly refusals = new Map<NodeId, string>();
+  /** Forwarded-by headers by request (their MAC depends on nothing else once the cluster is set). */
+  readonly #forwardHeaders = new Map<string, string>();
+  /** Each peer's clock offset from ours, from the readings in pings and pongs. */
+  readonly clock = new ClockOffsets();
 
   constructor(options: TransportOptions) {
     this.#o = options;
@@ -156,6 +161,35 @@ export class WsTransport {
     }
   }
 
+  /** This node's best recent estimate of `peer`'s clock offset, or null. */
+  clockEstimate(peer: NodeId): ClockEstimate | null {
+    return this.clock.estimate(peer, performance.now());
+  }
+
+  /** The forwarded-by header for a request this node passes to the leader. */
+  signForward(method: string, target: string): string {
+    const clusterId = this.#o.clusterId() ?? "";
+    const key = `${clusterId} ${method} ${target}`;
+    let header = this.#forwardHeaders.get(key);
+    if (header === undefined) {
+      header = `${this.#o.selfId} ${
+        forwardMac(this.#o.secret, clusterId, this.#o.selfId, method, target)
+      }`;
+      // Most forwards repeat a route (an enqueue to a queue): their MAC is computed once.
+      if (this.#forwardHeaders.size >= 1024) this.#forwardHeaders.clear();
+      this.#forwardHeaders.set(key, header);
+    }
+    return header;
+  }
+
+  /** Whether a forwarded-by header was made by a member for exactly this request. */
+  verifyForward(header: string, method: string, target: string): boolean {
+    const m = /^([A-Za-z0-9_.-]{1,64}) ([0-9a-f]{64})$/.exec(header);
+    const clusterId = this.#o.clusterId();
+    if (!m || clusterId === null) return false;
+    return sameMac(forwardMac(this.#o.secret, clusterId, m[1], method, target), m[2]);
+  }
+
   /**
    * Records a refusal of the handshake by this node (a stranger, a wrong secret), rate-limited:
    * anyone can cause one.
@@ -205,7 +239,7 @@ export class WsTransport {
           l.close(4000, "silent");
           this.#drop(l);
         } else if (l.usable) {
-          l.sendFrame({ t: "ping" });
+          l.sendFrame({ t: "ping", sentMs: Date.now() });
         }
       }
       // Stop our own links to former members; links others dialed stay (a joining node knows
@@ -294,6 +328,7 @@ export class WsTransport {
     set.add(link);
     if (link.direction === "out") this.#dial.delete(link.peerId);
     this.#o.log("info", "peer_connected", { peer: link.peerId, direction: link.direction });
+    link.sendFrame({ t: "ping", sentMs: Date.now() }); // a clock reading at once
     link.ws.addEventListener("message", (ev) => {
       link.lastHeardMs = Date.now();
       const frame = decodeFrame(ev.data);
@@ -319,8 +354,18 @@ export class WsTransport {
 
   #onFrame(link: PeerLink, frame: Frame): void {
     if (link.closed) return;
-    if (frame.t === "ping") return link.sendFrame({ t: "pong" });
-    if (frame.t !== "raft") return;
+    if (frame.t === "ping") {
+      return link.sendFrame({ t: "pong", echoMs: frame.sentMs, atMs: Date.now() });
+    }
+    if (frame.t === "pong") {
+      return this.clock.record(
+        link.peerId,
+        frame.echoMs,
+        frame.atMs,
+        Date.now(),
+        performance.now(),
+      );
+    }
     for (const m of frame.ms) {
       // Only messages from the authenticated peer, to us, reach the core.
       if (m.from !== link.peerId || m.to !== this.#o.selfId) {

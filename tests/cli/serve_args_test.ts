@@ -44,6 +44,8 @@ Deno.test("serve: every flag is parsed", () => {
     "2048",
     "--max-connections",
     "500",
+    "--max-clock-offset",
+    "250ms",
   ], {});
   assert.deepEqual(c, {
     id: "node-2",
@@ -61,6 +63,7 @@ Deno.test("serve: every flag is parsed", () => {
     retentionMs: 12 * 3_600_000,
     maxBodyBytes: 2048,
     maxConnections: 500,
+    maxClockOffsetMs: 250,
     snapshotEveryEntries: 100_000,
   });
 });
@@ -96,6 +99,7 @@ Deno.test("serve: bad input is one clear UsageError", () => {
     [["--retention", "5w"], /--retention/],
     [["--max-body-bytes", "12"], /--max-body-bytes/],
     [["--max-connections", "8"], /--max-connections "8" must be an integer from 16/],
+    [["--max-clock-offset", "2m"], /--max-clock-offset must be from 1ms to 60s/],
     [["--snapshot-every", "5"], /--snapshot-every/],
     [["extra"], /no arguments/],
     [["--listen"], /argument missing/],

@@ -53,11 +53,12 @@ export class TestCluster {
 
   async join(
     id: string,
-    options: { secret?: string; dataDir?: string } = {},
+    options: { secret?: string; dataDir?: string; env?: Record<string, string> } = {},
   ): Promise<ClusterNode> {
     const via = this.nodes.filter((n) => n.child).map((n) => n.url).join(",");
     const node = await startNode({
       dataDir: options.dataDir,
+      env: options.env,
       args: [
         "--id",
         id,

@@ -1,10 +1,12 @@
-// A TCP proxy the test controls: forward, or cut (close every connection and refuse new ones).
+// A TCP proxy the test controls: forward, cut (close every connection, refuse new ones), or
+// blackhole (keep every connection open and pass nothing, as a host that vanished mid-route).
 
 export class TcpProxy {
   readonly port: number;
   #listener: Deno.TcpListener;
   #conns = new Set<Deno.Conn>();
   #cut = false;
+  #blackhole = false;
 
   constructor(readonly targetPort: number) {
     this.#listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
@@ -20,6 +22,11 @@ export class TcpProxy {
     for await (const inbound of this.#listener) {
       if (this.#cut) {
         inbound.close();
+        continue;
+      }
+      if (this.#blackhole) {
+        this.#conns.add(inbound);
+        inbound.readable.pipeTo(new WritableStream()).catch(() => {});
         continue;
       }
       this.#pipe(inbound).catch(() => {});
@@ -47,10 +54,24 @@ export class TcpProxy {
       }
     };
     await Promise.race([
-      inbound.readable.pipeTo(outbound.writable).catch(() => {}),
-      outbound.readable.pipeTo(inbound.writable).catch(() => {}),
+      inbound.readable.pipeThrough(this.#gate()).pipeTo(outbound.writable).catch(() => {}),
+      outbound.readable.pipeThrough(this.#gate()).pipeTo(inbound.writable).catch(() => {}),
     ]);
     close();
+  }
+
+  /** Passes bytes on, or drops them while the proxy is a blackhole. */
+  #gate(): TransformStream<Uint8Array, Uint8Array> {
+    return new TransformStream({
+      transform: (chunk, ctl) => {
+        if (!this.#blackhole) ctl.enqueue(chunk);
+      },
+    });
+  }
+
+  /** From now on nothing passes, in either direction, and nothing is closed. */
+  blackhole(): void {
+    this.#blackhole = true;
   }
 
   cut(): void {
@@ -67,6 +88,7 @@ export class TcpProxy {
 
   heal(): void {
     this.#cut = false;
+    this.#blackhole = false;
   }
 
   close(): void {

@@ -1,0 +1,82 @@
+// Property: whatever arrives on a peer link, only well-formed frames come out of decodeFrame.
+
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import superjson from "superjson";
+import { parseMessage } from "../../src/raft/mod.ts";
+import { decodeFrame, encodeFrame, type Frame } from "../../src/transport/frames.ts";
+
+const id = fc.constantFrom("a", "b", "", "x".repeat(300));
+const num = fc.oneof(
+  fc.nat(),
+  fc.integer(),
+  fc.double(),
+  fc.constantFrom(Number.MAX_SAFE_INTEGER + 2, -0, Infinity, NaN),
+);
+const anyField = fc.oneof(num, fc.string(), fc.boolean(), fc.constant(null), fc.array(fc.nat()));
+const entry = fc.record({
+  index: num,
+  term: num,
+  kind: fc.constantFrom("normal", "noop", "conf", "evil"),
+  data: fc.oneof(fc.string(), num),
+}, { requiredKeys: [] });
+/** Message-shaped values: the right keys with values right or wrong, some keys missing. */
+const messageLike = fc.record({
+  type: fc.constantFrom(
+    "append",
+    "appendResp",
+    "vote",
+    "voteResp",
+    "heartbeat",
+    "snapshot",
+    "bogus",
+  ),
+  term: num,
+  from: id,
+  to: id,
+  prevIndex: num,
+  prevTerm: num,
+  commit: num,
+  entries: fc.oneof(fc.array(entry, { maxLength: 3 }), anyField),
+  preVote: fc.oneof(fc.boolean(), anyField),
+  readSeq: num,
+  extra: anyField,
+}, { requiredKeys: [] });
+const frameLike = fc.oneof(
+  fc.record({
+    t: fc.constant("raft"),
+    ms: fc.oneof(fc.array(messageLike, { maxLength: 4 }), anyField),
+  }),
+  fc.record({ t: fc.constantFrom("ping", "pong", "hello"), sentMs: num, echoMs: num, atMs: num }, {
+    requiredKeys: ["t"],
+  }),
+  fc.anything(),
+);
+const wire = fc.oneof(
+  frameLike.map((f) => superjson.stringify(f)),
+  frameLike.map((f) => JSON.stringify(f) ?? "null"),
+  fc.string(),
+);
+
+Deno.test("props: decodeFrame never throws and lets through only valid frames", () => {
+  fc.assert(
+    fc.property(wire, (text) => {
+      const frame = decodeFrame(text);
+      if (frame === null) return;
+      if (frame.t === "raft") {
+        assert.ok(frame.ms.length > 0);
+        for (const m of frame.ms) {
+          const parsed = parseMessage(m);
+          assert.ok(parsed.ok, `a message passed unvalidated: ${JSON.stringify(m)}`);
+          assert.deepEqual(parsed.value, m);
+        }
+      } else {
+        const times = frame.t === "ping" ? [frame.sentMs] : [frame.echoMs, frame.atMs];
+        for (const t of times) assert.ok(Number.isSafeInteger(t) && t >= 0);
+      }
+      // What decodes also survives its own encoding unchanged.
+      assert.deepEqual(decodeFrame(encodeFrame(frame as Frame)), frame);
+    }),
+    { numRuns: 3000 },
+  );
+});
