@@ -40,6 +40,32 @@ function transferTarget(body: unknown): string | undefined {
   return to;
 }
 
+/**
+ * Asks the leader at `url` to remove `id`. A leader only just elected refuses membership changes
+ * until its first entry commits (503 unavailable): asked again until it accepts, within the
+ * request timeout. Any other answer is the answer.
+ */
+async function removeThrough(
+  url: string,
+  id: string,
+  ctx: ApiContext,
+): Promise<{ status: number; body: Uint8Array<ArrayBuffer> } | null> {
+  const deadline = Date.now() + ctx.requestTimeoutMs;
+  for (;;) {
+    const res = await fetch(`${url}/admin/members/${encodeURIComponent(id)}`, {
+      method: "DELETE",
+      headers: ctx.token ? { authorization: `Bearer ${ctx.token}` } : {},
+      signal: AbortSignal.timeout(Math.max(1, deadline - Date.now())),
+    }).catch(() => null);
+    if (!res) return null;
+    const body = new Uint8Array(await res.arrayBuffer());
+    const refusedForNow = res.status === 503 &&
+      /"code":"(unavailable|no_leader)"/.test(new TextDecoder().decode(body));
+    if (!refusedForNow || Date.now() + 100 >= deadline) return { status: res.status, body };
+    await sleep(100);
+  }
+}
+
 export function clusterRoutes(app: Hono, ctx: ApiContext): void {
   const { node } = ctx;
 
@@ -133,15 +159,11 @@ export function clusterRoutes(app: Hono, ctx: ApiContext): void {
       if (!moved || !leader) {
         throw new ApiError("unavailable", `leadership did not move to ${to}; retry`, 1);
       }
-      const res = await fetch(`${leader.url}/admin/members/${encodeURIComponent(id)}`, {
-        method: "DELETE",
-        headers: ctx.token ? { authorization: `Bearer ${ctx.token}` } : {},
-        signal: AbortSignal.timeout(ctx.requestTimeoutMs),
-      }).catch(() => null);
+      const res = await removeThrough(leader.url, id, ctx);
       if (!res) {
         throw new ApiError("outcome_unknown", `the new leader ${to} could not be reached`, 1);
       }
-      return new Response(await res.arrayBuffer(), {
+      return new Response(res.body, {
         status: res.status,
         headers: { "content-type": "application/json", "x-raftq-leader": to },
       });
