@@ -21,10 +21,20 @@ class Harness {
     return new Harness(dd, new QueueStateMachine(dd.db));
   }
 
+  /** The next entry, carrying `cmd` stamped `stampMs`. */
+  entry(stampMs: number, cmd: QueueCommand): Entry {
+    return { index: ++this.index, term: 1, kind: "normal", data: encodeCommand(cmd, stampMs) };
+  }
+
+  /** An entry of one job whose payload is the JSON text `payload`. */
+  enqueueText(stampMs: number, payload: string): Entry {
+    const job = { payload, delayMs: 0, priority: 0, maxAttempts: 5 };
+    return this.entry(stampMs, { type: "enqueue", queue: "q", jobs: [job] });
+  }
+
   apply(stampMs: number, cmd: QueueCommand): ApplyResult {
-    const index = ++this.index;
-    const entry: Entry = { index, term: 1, kind: "normal", data: encodeCommand(cmd, stampMs) };
-    return this.sm.applyEntries([entry]).get(index)!;
+    const entry = this.entry(stampMs, cmd);
+    return this.sm.applyEntries([entry]).get(entry.index)!;
   }
 
   /** Enqueues jobs whose payloads are given as values (sent as their JSON text). */
@@ -447,17 +457,7 @@ Deno.test("queue depths kept by apply equal a count of the jobs through every tr
 Deno.test("queue: users' JSON is kept as its exact text, keys like __proto__ included", () =>
   withHarness((h) => {
     const payload = '{"constructor":1, "__proto__" : {"prototype":[1e2, 12345678901234567890]}}';
-    const entry: Entry = {
-      index: ++h.index,
-      term: 1,
-      kind: "normal",
-      data: encodeCommand({
-        type: "enqueue",
-        queue: "q",
-        jobs: [{ payload, delayMs: 0, priority: 0, maxAttempts: 5 }],
-      }, 1),
-    };
-    h.sm.applyEntries([entry]);
+    h.sm.applyEntries([h.enqueueText(1, payload)]);
     const [job] = h.claim(2, "q");
     assert.equal(job.payload.text, payload);
     const result = '{"__proto__":null,"constructor":{"name":"x"}}';
@@ -489,17 +489,7 @@ Deno.test("queue: an entry that cannot be applied fails alone, the same way ever
     // A trigger stands in for any deterministic failure (a constraint, a bug's TypeError).
     h.dd.db.conn.db.exec(`CREATE TRIGGER refuse_boom BEFORE INSERT ON jobs
       WHEN NEW.payload = '"boom"' BEGIN SELECT RAISE(ABORT, 'boom refused'); END`);
-    const enqueue = (payload: string): Entry => ({
-      index: ++h.index,
-      term: 1,
-      kind: "normal",
-      data: encodeCommand({
-        type: "enqueue",
-        queue: "q",
-        jobs: [{ payload, delayMs: 0, priority: 0, maxAttempts: 5 }],
-      }, h.index),
-    });
-    const batch = [enqueue('"a"'), enqueue('"boom"'), enqueue('"b"')];
+    const batch = ['"a"', '"boom"', '"b"'].map((p, k) => h.enqueueText(k, p));
     const r = h.sm.applyEntries(batch);
     assert.equal(r.get(1)?.type, "enqueued");
     assert.equal(r.get(3)?.type, "enqueued");
@@ -520,12 +510,7 @@ Deno.test("queue: a storage failure undoes the whole apply and is thrown", () =>
     h.enqueue(1, "q", { payload: 1 });
     const before = h.sm.queueStats();
     h.dd.db.conn.db.exec("PRAGMA query_only = ON");
-    const entry: Entry = {
-      index: h.index + 1,
-      term: 1,
-      kind: "normal",
-      data: encodeCommand({ type: "claim", queue: "q", worker: "w", max: 1, leaseMs: 1000 }, 2),
-    };
+    const entry = h.entry(2, { type: "claim", queue: "q", worker: "w", max: 1, leaseMs: 1000 });
     assert.throws(() => h.sm.applyEntries([entry]), StorageFatalError);
     h.dd.db.conn.db.exec("PRAGMA query_only = OFF");
     assert.equal(h.sm.appliedIndex, 1);
