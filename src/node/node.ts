@@ -7,7 +7,6 @@ import { encodeCommand, type QueueCommand } from "../queue/commands.ts";
 import {
   type ConfChange,
   type Entry,
-  type HardState,
   makeRaftConfig,
   type Message,
   NONE,
@@ -19,6 +18,8 @@ import type { Database } from "../storage/database.ts";
 import { StartupError } from "../storage/errors.ts";
 import { RaftStorage } from "../storage/raft_storage.ts";
 import type { NodeTuning } from "./config.ts";
+import { type LoopHooks, ReadyLoop } from "./loop.ts";
+import { SqliteLogStore } from "../storage/log_store.ts";
 import { type ClockVerdict, clockVerdict } from "./clock_guard.ts";
 import { QueueClock } from "./queue_clock.ts";
 import type { ClockEstimate } from "../transport/clock_offsets.ts";
@@ -78,14 +79,6 @@ const outcomeUnknown = () =>
 const noLeader = () => new ApiError("no_leader", "No leader is known right now", 1);
 const shuttingDown = () => new ApiError("unavailable", "The node is shutting down", 1);
 
-/** A Ready written (committed, not yet flushed) by #writeReady. */
-interface WrittenReady {
-  mustSync: boolean;
-  results: Map<number, ApplyResult>;
-  startedMs: number;
-  applyMs: number;
-}
-
 /**
  * Runs one Raft node: a tick timer, a queue of proposals and reads batched per loop turn, and
  * the Ready loop. Proposals that arrive while a batch is being flushed are appended to the log
@@ -97,7 +90,6 @@ export class RaftNode {
   readonly raft: Raft;
   readonly storage: RaftStorage;
   readonly sm: QueueStateMachine;
-  readonly #db: Database;
   readonly #tuning: NodeTuning;
   readonly #events: NodeEvents;
   transport: Transport = { send() {} };
@@ -109,26 +101,19 @@ export class RaftNode {
   #readsToStart: string[] = [];
   #readsAwaitingApply: { index: number; read: PendingRead }[] = [];
   #readSeq = 0;
-  #scheduled = false;
-  #processing = false;
-  #processAgain = false;
-  #flushing = false;
   #tickTimer: ReturnType<typeof setInterval> | undefined;
   #dueTimer: ReturnType<typeof setInterval> | undefined;
   #stopped = false;
-  #lastDurable: HardState;
   #tickProposed = false;
   #lastLeader = NONE;
-  #snapshotWanted = false;
   readonly #queueClock = new QueueClock();
   /** The last clock verdict; a leader barred by it hands over at most this often. */
   #clock: ClockVerdict = { mayLead: true, agreeing: [], beyond: [] };
   #clockHandOverAtMs = 0;
-  #snapshotRequests: { resolve: (index: number) => void; reject: (err: unknown) => void }[] = [];
+  readonly #loop: ReadyLoop<ApplyResult>;
 
   constructor(id: string, db: Database, init: RaftInit, tuning: NodeTuning, events: NodeEvents) {
     this.id = id;
-    this.#db = db;
     this.#tuning = tuning;
     this.#events = events;
     this.storage = new RaftStorage(db);
@@ -141,18 +126,32 @@ export class RaftNode {
         randomInt: (n) => crypto.getRandomValues(new Uint32Array(1))[0] % n,
         snapshotReader: (index, offset, max) => {
           const chunk = this.storage.readSnapshotChunk(index, offset, max);
-          if (chunk === null && !this.#snapshotWanted) {
-            // A follower needs a snapshot and none is materialized: make one at the current
-            // applied index, outside the core's call; the core resends on its next tick.
-            this.#snapshotWanted = true;
-            this.#schedule();
-          }
+          // None materialized: the loop makes one at the applied index, outside the core's
+          // call; the core sends it again on a later tick.
+          if (chunk === null) this.#loop.wantSnapshot();
           return chunk;
         },
       }),
       { ...init, appliedIndex: this.sm.appliedIndex },
     );
-    this.#lastDurable = init.hardState;
+    this.#loop = new ReadyLoop(
+      this.raft,
+      {
+        store: new SqliteLogStore(db, this.storage),
+        sm: this.sm,
+        peers: { send: (messages) => this.transport.send(messages) },
+        // A macrotask, not a microtask: requests that arrived in the same I/O turn join the batch.
+        scheduler: { soon: (fn) => setImmediate(fn) },
+        monoMs: () => performance.now(),
+        metrics: {
+          appendBatch: (n) => this.metrics.appendBatch.observe(n),
+          applySeconds: (s) => this.metrics.applySeconds.observe(s),
+          fsyncSeconds: (s) => this.metrics.fsyncSeconds.observe(s),
+        },
+      },
+      this.#hooks(),
+      tuning.snapshotEveryEntries,
+    );
     if (this.sm.appliedIndex < init.snapshot.index) {
       // The log before the snapshot is gone, so the state machine must already cover it.
       throw new StartupError(
@@ -182,8 +181,7 @@ export class RaftNode {
     clearInterval(this.#dueTimer);
     // A write already in the log may commit without us: its outcome is unknown, not refused.
     this.#failAll(outcomeUnknown, shuttingDown);
-    for (const r of this.#snapshotRequests) r.reject(shuttingDown());
-    this.#snapshotRequests = [];
+    this.#loop.stop();
   }
 
   get isLeader(): boolean {
@@ -261,131 +259,46 @@ export class RaftNode {
   }
 
   #schedule(): void {
-    if (this.#scheduled || this.#stopped) return;
-    this.#scheduled = true;
-    // A macrotask, not a microtask: requests that arrived in the same I/O turn join the batch.
-    setImmediate(() => {
-      this.#scheduled = false;
-      void this.#process();
-    });
-  }
-
-  /**
-   * Drains the core's Readies. A Ready's messages are sent first, then its transaction (entries,
-   * hard state, and the apply of committed entries) commits without an fsync, the writers of those
-   * committed entries are answered, and the loop awaits the flush of the WAL on a runtime thread.
-   * Requests, peer messages and ticks are served meanwhile (see #duringFlush). Only after the
-   * flush does anything leave that promises this node's durability (votes, append
-   * acknowledgements), and only then does the core count the entries as this node's.
-   */
-  async #process(): Promise<void> {
-    if (this.#processing) {
-      this.#processAgain = true;
-      if (this.#flushing) this.#duringFlush();
-      return;
-    }
-    this.#processing = true;
-    try {
-      do {
-        this.#processAgain = false;
-        this.#takeSnapshotIfWanted();
-        this.#flushProposals();
-        if (this.#readsToStart.length > 0) {
-          const ids = this.#readsToStart;
-          this.#readsToStart = [];
-          this.raft.readIndex(ids);
-        }
-        while (!this.#stopped && this.raft.hasReady()) {
-          const rd = this.raft.ready();
-          this.transport.send(rd.messages);
-          const written = this.#writeReady(rd);
-          this.#answerReady(rd, written);
-          if (written.mustSync) {
-            this.#flushing = true;
-            try {
-              await this.#db.flushWal();
-            } finally {
-              this.#flushing = false;
-            }
-            if (this.#stopped) return;
-          }
-          this.#finishReady(rd, written);
-          this.#flushProposals();
-        }
-      } while (this.#processAgain && !this.#stopped);
-    } catch (error) {
-      // A storage failure, or a broken invariant: stop cleanly with a clear line, never limp on.
-      // (A node already stopping may see its last flush fail: that is not news.)
-      this.#fail(error);
-    } finally {
-      this.#processing = false;
-    }
-  }
-
-  /**
-   * While a Ready's flush runs: new proposals join the log and their appends leave at once (they
-   * are persisted with the next Ready), so the followers' flushes overlap this one; on a leader,
-   * entries that became committed meanwhile (acknowledged by a majority) are applied and answered
-   * at once.
-   */
-  #duringFlush(): void {
-    try {
-      this.#flushProposals();
-      this.transport.send(this.raft.takeMessages());
-      // Only a leader has writers waiting on an apply; a follower applies with its next Ready,
-      // in the same transaction as its entries (one commit per cycle instead of two).
-      if (!this.isLeader) return;
-      const committed = this.raft.takeCommittedEntries();
-      if (committed.length === 0) return;
-      const started = performance.now();
-      this.#db.setSynchronous(false);
-      const results = this.sm.applyEntries(committed);
-      this.metrics.applySeconds.observe((performance.now() - started) / 1000);
-      this.#answerCommitted(committed, results);
-      this.#releaseReads();
-    } catch (error) {
-      this.#fail(error);
-    }
-  }
-
-  /** Stops the node on a storage failure or a broken invariant, with one clear line. */
-  #fail(error: unknown): void {
-    if (this.#stopped) return;
-    this.stop();
-    this.#events.onFatal(error instanceof Error ? error : new Error(String(error)));
-  }
-
-  /** Snapshots asked for (by a follower that needs one, or by an operator), inside the loop. */
-  #takeSnapshotIfWanted(): void {
-    if (!this.#snapshotWanted && this.#snapshotRequests.length === 0) return;
-    this.#snapshotWanted = false;
-    const requests = this.#snapshotRequests;
-    this.#snapshotRequests = [];
-    try {
-      const index = this.#snapshotNow();
-      for (const r of requests) r.resolve(index);
-    } catch (err) {
-      for (const r of requests) r.reject(err);
-      throw err;
-    }
+    this.#loop.schedule();
   }
 
   /** Takes a snapshot now (POST /admin/snapshot): inside the loop, never mid-Ready. */
   requestSnapshot(): Promise<number> {
-    if (this.#stopped) {
-      return Promise.reject(shuttingDown());
-    }
+    if (this.#stopped) return Promise.reject(shuttingDown());
     return new Promise((resolve, reject) => {
-      this.#snapshotRequests.push({ resolve, reject });
-      this.#schedule();
+      this.#loop.requestSnapshot((error, index) => {
+        if (!error) resolve(index);
+        else reject(this.#stopped ? shuttingDown() : error);
+      });
     });
   }
 
-  /** Whether a Ready carries anything that needs an fsync (entries, a snapshot, term or vote). */
-  #mustSync(rd: Ready): boolean {
-    const hs = rd.hardState;
-    return rd.entries.length > 0 || rd.snapshot !== null || rd.snapshotChunks.length > 0 ||
-      (hs !== null && (hs.term !== this.#lastDurable.term || hs.vote !== this.#lastDurable.vote));
+  /** The loop's hooks: what the node does around the Readies. */
+  #hooks(): LoopHooks<ApplyResult> {
+    return {
+      feed: (flushing) => {
+        this.#flushProposals();
+        if (!flushing) this.#startReads();
+      },
+      applied: (entries, results) => {
+        this.#answerCommitted(entries, results);
+        this.#releaseReads();
+      },
+      readied: (rd) => this.#readied(rd),
+      snapshot: (kind, index) => this.#events.onSnapshot?.(kind, index),
+      fatal: (error) => {
+        if (this.#stopped) return;
+        this.stop();
+        this.#events.onFatal(error);
+      },
+    };
+  }
+
+  #startReads(): void {
+    if (this.#readsToStart.length === 0) return;
+    const ids = this.#readsToStart;
+    this.#readsToStart = [];
+    this.raft.readIndex(ids);
   }
 
   #flushProposals(): void {
@@ -428,39 +341,8 @@ export class RaftNode {
     return { batch, datas };
   }
 
-  /**
-   * Persists `rd` and applies its committed entries in one transaction, committed without an
-   * fsync (the caller flushes the WAL when `mustSync`). Applying needs no flush of its own: the
-   * log it comes from is durable, and a lost apply is replayed from the log at start-up.
-   */
-  #writeReady(rd: Ready): WrittenReady {
-    const mustSync = this.#mustSync(rd);
-    const nothingToWrite = !mustSync && rd.hardState === null && rd.committedEntries.length === 0;
-    let results = new Map<number, ApplyResult>();
-    const startedMs = performance.now();
-    let applyMs = 0;
-    if (!nothingToWrite) {
-      // (A Ready of messages alone, a heartbeat round, opens no transaction at all.)
-      this.#db.setSynchronous(false);
-      this.#db.transaction(() => {
-        this.storage.persist(rd, (data, meta) => this.sm.restore(data, meta.index));
-        const applyStarted = performance.now();
-        results = this.sm.applyEntries(rd.committedEntries);
-        applyMs = performance.now() - applyStarted;
-      });
-    }
-    return { mustSync, results, startedMs, applyMs };
-  }
-
-  /**
-   * After `rd` is committed, before its flush: answers writers and reads. That needs no flush:
-   * a committed entry is durable on a majority already (this leader counts itself only once its
-   * own copy is flushed), and the apply, if lost, is replayed from the log at start-up.
-   */
-  #answerReady(rd: Ready, written: WrittenReady): void {
-    if (rd.entries.length > 0) this.metrics.appendBatch.observe(rd.entries.length);
-    if (rd.committedEntries.length > 0) this.metrics.applySeconds.observe(written.applyMs / 1000);
-    this.#answerCommitted(rd.committedEntries, written.results);
+  /** A Ready's reads and soft state, after its write (see ReadyLoop). */
+  #readied(rd: Ready): void {
     for (const rs of rd.readStates) {
       const read = this.#reads.get(rs.id);
       if (!read) continue;
@@ -472,17 +354,16 @@ export class RaftNode {
       this.#reads.delete(id);
     }
     this.#releaseReads();
-    if (rd.softState) {
-      if (rd.softState.leader !== this.#lastLeader) {
-        this.#lastLeader = rd.softState.leader;
-        this.metrics.leaderChanges.inc();
-      }
-      if (rd.softState.role !== "leader") {
-        this.#failAll(outcomeUnknown, noLeader);
-        this.#tickProposed = false;
-      } else this.#queueClock.restart(this.sm.nowMs);
-      this.#events.onRoleChange?.(rd.softState.role, rd.softState.term, rd.softState.leader);
+    if (!rd.softState) return;
+    if (rd.softState.leader !== this.#lastLeader) {
+      this.#lastLeader = rd.softState.leader;
+      this.metrics.leaderChanges.inc();
     }
+    if (rd.softState.role !== "leader") {
+      this.#failAll(outcomeUnknown, noLeader);
+      this.#tickProposed = false;
+    } else this.#queueClock.restart(this.sm.nowMs);
+    this.#events.onRoleChange?.(rd.softState.role, rd.softState.term, rd.softState.leader);
   }
 
   /** Answers the writers of applied entries, and reports applied membership changes. */
@@ -518,18 +399,6 @@ export class RaftNode {
     this.#readsAwaitingApply = still;
   }
 
-  /** After `rd` is durable: sends what promised durability (votes, acks), advances the core. */
-  #finishReady(rd: Ready, written: WrittenReady): void {
-    if (written.mustSync) {
-      this.metrics.fsyncSeconds.observe((performance.now() - written.startedMs) / 1000);
-    }
-    if (rd.hardState) this.#lastDurable = rd.hardState;
-    if (rd.snapshot) this.#events.onSnapshot?.("installed", rd.snapshot.index);
-    this.transport.send(rd.persistedMessages);
-    this.raft.advance(rd);
-    this.#maybeCompact();
-  }
-
   /** Writes not applied by their deadline are answered outcome_unknown (one sweep per tick). */
   #expireWaiters(): void {
     if (this.#waiters.size === 0) return;
@@ -556,35 +425,6 @@ export class RaftNode {
     this.#reads.clear();
     for (const r of this.#readsAwaitingApply) r.read.reject(noLeader());
     this.#readsAwaitingApply = [];
-  }
-
-  /**
-   * Materializes a snapshot of the state machine now, at the applied index, and compacts the log
-   * up to it (POST /admin/snapshot, and on demand when a follower needs one). Returns its index.
-   */
-  #snapshotNow(): number {
-    const applied = this.sm.appliedIndex;
-    const current = this.raft.log.snapshot;
-    if (applied <= current.index && this.storage.snapshotMaterialized()) return current.index;
-    const data = this.sm.snapshot();
-    const meta = applied > current.index ? this.raft.compact(applied) : current;
-    this.#db.setSynchronous(true);
-    this.storage.saveSnapshot(meta, data);
-    this.#events.onSnapshot?.("taken", meta.index);
-    return meta.index;
-  }
-
-  /**
-   * Periodic compaction copies nothing: the queue tables in this file already hold the state, so
-   * only the covered log goes. Snapshot bytes are made when a follower asks (see the reader).
-   */
-  #maybeCompact(): void {
-    const applied = this.sm.appliedIndex;
-    if (applied - this.raft.log.snapshot.index < this.#tuning.snapshotEveryEntries) return;
-    const meta = this.raft.compact(applied);
-    this.#db.setSynchronous(true);
-    this.storage.saveSnapshotMetaOnly(meta);
-    this.#events.onSnapshot?.("compacted", meta.index);
   }
 
   /** The clock verdict and what it allows, as the API shows it. */

@@ -375,6 +375,8 @@ export class Raft {
       : [];
     const committedEntries = this.#handOutCommitted();
     const rd: Ready = {
+      mustSync: entries.length > 0 || this.#snapshotToInstall !== null ||
+        this.#snapshotChunks.length > 0 || hs.term !== p.term || hs.vote !== p.vote,
       softState: softChanged ? soft : null,
       hardState: hardChanged ? hs : null,
       entries,

@@ -186,6 +186,12 @@ export interface SoftState {
  * 5. call `advance(ready)`.
  */
 export interface Ready {
+  /**
+   * Whether the caller must make this Ready durable (fsync) before sending persistedMessages and
+   * calling advance(): it carries entries, a snapshot or its chunks, or a new term or vote. (A
+   * commit index alone need not be durable: it is relearned from the leader.)
+   */
+  mustSync: boolean;
   softState: SoftState | null;
   hardState: HardState | null;
   entries: Entry[];

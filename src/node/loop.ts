@@ -1,0 +1,264 @@
+// The Ready loop, written once against its ports: production and the simulator run this code.
+
+import type { Entry, Raft, Ready } from "../raft/mod.ts";
+import type { AppliedState, LogStore, PeerSender, Scheduler } from "./ports.ts";
+
+/** What the loop tells the node around it. `R` is the state machine's answer to an entry. */
+export interface LoopHooks<R> {
+  /**
+   * Puts what the node queued (proposals, reads) into the core: before each Ready, and while a
+   * flush runs (`flushing`: the appends it causes leave at once).
+   */
+  feed(flushing: boolean): void;
+  /** Entries were applied, with each normal entry's answer by index: answer their writers. */
+  applied(entries: readonly Entry[], results: Map<number, R>): void;
+  /** A Ready was written (not yet flushed): its read states, dropped reads, soft state. */
+  readied(rd: Ready): void;
+  /** A snapshot was taken here, installed from the leader, or the log was compacted. */
+  snapshot?(kind: "taken" | "installed" | "compacted", index: number): void;
+  /** The loop stopped itself: a storage failure or a broken invariant. */
+  fatal(error: Error): void;
+}
+
+/** Figures the loop reports (histograms in production). */
+export interface LoopMetrics {
+  appendBatch(entries: number): void;
+  applySeconds(seconds: number): void;
+  fsyncSeconds(seconds: number): void;
+}
+
+export interface LoopPorts<R> {
+  store: LogStore;
+  sm: AppliedState<R>;
+  peers: PeerSender;
+  scheduler: Scheduler;
+  /** A monotonic clock in milliseconds, for the figures only. */
+  monoMs(): number;
+  metrics?: LoopMetrics;
+}
+
+/**
+ * `idle`: nothing in hand. `writing`: handling Readies (synchronously, in one turn). `flushing`:
+ * a Ready is written and its flush runs; inputs still reach the core (see #duringFlush).
+ */
+export type LoopState = "idle" | "writing" | "flushing";
+
+interface Written<R> {
+  results: Map<number, R>;
+  startedMs: number;
+}
+
+const stoppedError = () => new Error("the node is stopping");
+
+/**
+ * Drains the core's Readies in the order Raft's safety needs. A Ready's messages leave first (a
+ * leader's appends may go before its own write); then one write holds its entries, hard state,
+ * snapshot and the apply of its committed entries (durable on a majority already), whose writers
+ * are answered at once; then, if the Ready must be durable, the flush. Only when the flush is done
+ * do votes and append acknowledgements leave (persistedMessages) and the core count the entries
+ * as this node's (advance). While the flush runs, new proposals' appends leave and, on a leader,
+ * entries a majority acknowledged are applied and answered: group commit without a stall.
+ */
+export class ReadyLoop<R> {
+  #state: LoopState = "idle";
+  #scheduled = false;
+  #stopped = false;
+  #snapshotWanted = false;
+  #snapshotRequests: ((error: Error | null, index: number) => void)[] = [];
+
+  constructor(
+    readonly raft: Raft,
+    readonly ports: LoopPorts<R>,
+    readonly hooks: LoopHooks<R>,
+    /** Compact the log once this many entries are applied past the last snapshot. */
+    readonly compactEveryEntries: number,
+  ) {}
+
+  get state(): LoopState {
+    return this.#state;
+  }
+
+  get stopped(): boolean {
+    return this.#stopped;
+  }
+
+  /** Something reached the core (a message, a tick, a proposal): handle it in a later turn. */
+  schedule(): void {
+    if (this.#scheduled || this.#stopped) return;
+    this.#scheduled = true;
+    this.ports.scheduler.soon(() => {
+      this.#scheduled = false;
+      this.#run();
+    });
+  }
+
+  stop(): void {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    for (const done of this.#snapshotRequests) done(stoppedError(), 0);
+    this.#snapshotRequests = [];
+  }
+
+  /** A follower needs a snapshot and none is materialized: make one (outside the core's call). */
+  wantSnapshot(): void {
+    if (this.#snapshotWanted) return;
+    this.#snapshotWanted = true;
+    this.schedule();
+  }
+
+  /** Takes a snapshot and compacts the log, between Readies; `done` gets its index. */
+  requestSnapshot(done: (error: Error | null, index: number) => void): void {
+    if (this.#stopped) return done(stoppedError(), 0);
+    this.#snapshotRequests.push(done);
+    this.schedule();
+  }
+
+  #run(): void {
+    if (this.#stopped) return;
+    if (this.#state === "flushing") return this.#guard(() => this.#duringFlush());
+    this.#guard(() => {
+      this.#state = "writing";
+      this.#takeSnapshotIfWanted();
+      this.hooks.feed(false);
+      this.#drain();
+    });
+  }
+
+  /** Handles Readies until the core has none, or one must be flushed before the next. */
+  #drain(): void {
+    while (!this.#stopped && this.raft.hasReady()) {
+      const rd = this.raft.ready();
+      this.ports.peers.send(rd.messages);
+      const written = this.#write(rd);
+      this.#answer(rd, written);
+      if (rd.mustSync) return this.#flush(rd, written);
+      this.#finish(rd, written);
+      this.hooks.feed(false);
+    }
+    this.#state = "idle";
+  }
+
+  #flush(rd: Ready, written: Written<R>): void {
+    this.#state = "flushing";
+    this.ports.store.flush((error) => {
+      if (this.#stopped) return;
+      if (error) return this.#fail(error);
+      this.#guard(() => {
+        this.#finish(rd, written);
+        this.#state = "idle";
+        this.#run();
+      });
+    });
+  }
+
+  /**
+   * While a flush runs: queued proposals join the log and their appends leave at once, so the
+   * followers' flushes overlap this one; a leader applies and answers what a majority has made
+   * durable. (A follower applies with its next Ready, in the same write as its entries.)
+   */
+  #duringFlush(): void {
+    this.hooks.feed(true);
+    this.ports.peers.send(this.raft.takeMessages());
+    if (this.raft.role !== "leader") return;
+    const committed = this.raft.takeCommittedEntries();
+    if (committed.length === 0) return;
+    const started = this.ports.monoMs();
+    const results = this.ports.sm.applyEntries(committed);
+    this.ports.metrics?.applySeconds((this.ports.monoMs() - started) / 1000);
+    this.hooks.applied(committed, results);
+  }
+
+  /** One write: the Ready's durable parts and the apply of its committed entries. */
+  #write(rd: Ready): Written<R> {
+    const startedMs = this.ports.monoMs();
+    let results = new Map<number, R>();
+    // (A Ready of messages alone, a heartbeat round, writes nothing at all.)
+    if (rd.mustSync || rd.hardState !== null || rd.committedEntries.length > 0) {
+      const { sm } = this.ports;
+      this.ports.store.write(rd, (data, meta) => sm.restore(data, meta.index), () => {
+        const applyStarted = this.ports.monoMs();
+        results = sm.applyEntries(rd.committedEntries);
+        if (rd.committedEntries.length > 0) {
+          this.ports.metrics?.applySeconds((this.ports.monoMs() - applyStarted) / 1000);
+        }
+      });
+    }
+    return { results, startedMs };
+  }
+
+  /**
+   * After the write, before its flush: writers of the applied entries and reads are answered. No
+   * flush is needed for that: a committed entry is durable on a majority already (a leader counts
+   * itself only after its own flush), and a lost apply is replayed from the log at start-up.
+   */
+  #answer(rd: Ready, written: Written<R>): void {
+    if (rd.entries.length > 0) this.ports.metrics?.appendBatch(rd.entries.length);
+    this.hooks.applied(rd.committedEntries, written.results);
+    this.hooks.readied(rd);
+  }
+
+  /** After the Ready is durable: what promised durability leaves, and the core advances. */
+  #finish(rd: Ready, written: Written<R>): void {
+    if (rd.mustSync) {
+      this.ports.metrics?.fsyncSeconds((this.ports.monoMs() - written.startedMs) / 1000);
+    }
+    if (rd.snapshot) this.hooks.snapshot?.("installed", rd.snapshot.index);
+    this.ports.peers.send(rd.persistedMessages);
+    this.raft.advance(rd);
+    this.#maybeCompact();
+  }
+
+  #takeSnapshotIfWanted(): void {
+    if (!this.#snapshotWanted && this.#snapshotRequests.length === 0) return;
+    this.#snapshotWanted = false;
+    const requests = this.#snapshotRequests;
+    this.#snapshotRequests = [];
+    let index: number;
+    try {
+      index = this.#snapshotNow();
+    } catch (err) {
+      for (const done of requests) done(err as Error, 0);
+      throw err;
+    }
+    for (const done of requests) done(null, index);
+  }
+
+  /** Materializes a snapshot at the applied index and compacts the log up to it. */
+  #snapshotNow(): number {
+    const { store, sm } = this.ports;
+    const applied = sm.appliedIndex;
+    const current = this.raft.log.snapshot;
+    if (applied <= current.index && store.snapshotMaterialized()) return current.index;
+    const data = sm.snapshot();
+    const meta = applied > current.index ? this.raft.compact(applied) : current;
+    store.saveSnapshot(meta, data);
+    this.hooks.snapshot?.("taken", meta.index);
+    return meta.index;
+  }
+
+  /**
+   * Periodic compaction copies nothing: the state machine in the store already holds the state,
+   * so only the covered log goes. Snapshot bytes are made when a follower asks (wantSnapshot).
+   */
+  #maybeCompact(): void {
+    const applied = this.ports.sm.appliedIndex;
+    if (applied - this.raft.log.snapshot.index < this.compactEveryEntries) return;
+    const meta = this.raft.compact(applied);
+    this.ports.store.compact(meta);
+    this.hooks.snapshot?.("compacted", meta.index);
+  }
+
+  #guard(fn: () => void): void {
+    try {
+      fn();
+    } catch (error) {
+      this.#fail(error);
+    }
+  }
+
+  #fail(error: unknown): void {
+    if (this.#stopped) return;
+    this.stop();
+    this.hooks.fatal(error instanceof Error ? error : new Error(String(error)));
+  }
+}
