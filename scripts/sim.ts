@@ -1,10 +1,11 @@
 // `deno task sim`: runs the deterministic simulator over many seeds, or replays one with a trace.
 
 import { parseArgs } from "node:util";
-import { runSeed, type SimResult } from "../tests/sim/simulation.ts";
+import { runSeed, type SimOptions, type SimResult } from "../tests/sim/simulation.ts";
+import { runSeedOnSqlite } from "../tests/sim/sqlite_sim.ts";
 
 const usage =
-  "Usage: deno task sim [--seeds N] [--seed S] [--first F] [--nodes K] [--steps M] [--liveness-ticks L]";
+  "Usage: deno task sim [--seeds N] [--seed S] [--first F] [--nodes K] [--steps M] [--liveness-ticks L] [--sqlite]";
 
 function positiveInt(value: string | undefined, name: string, fallback: number): number {
   if (value === undefined) return fallback;
@@ -27,6 +28,7 @@ try {
       nodes: { type: "string" },
       steps: { type: "string" },
       "liveness-ticks": { type: "string" },
+      sqlite: { type: "boolean" },
       help: { type: "boolean", short: "h" },
     },
     strict: true,
@@ -42,18 +44,30 @@ if (args.help) {
 }
 
 const steps = positiveInt(args.steps, "steps", 1500);
-const livenessTicks = positiveInt(args["liveness-ticks"], "liveness-ticks", 400);
+const livenessTicks = args["liveness-ticks"] === undefined
+  ? undefined
+  : positiveInt(args["liveness-ticks"], "liveness-ticks", 400);
 const fixedNodes = args.nodes === undefined ? undefined : positiveInt(args.nodes, "nodes", 3);
 if (fixedNodes !== undefined && fixedNodes < 1) {
   console.error(`--nodes must be at least 1\n${usage}`);
   Deno.exit(2);
 }
 const nodeCounts = [3, 5, 7];
+const sqlite = args.sqlite === true;
+/** A seed on memory stores, or (--sqlite) on the production SQLite store, one file per node. */
+const run = (o: Omit<SimOptions, "makeStore">): Promise<SimResult> =>
+  sqlite ? runSeedOnSqlite(o) : Promise.resolve(runSeed(o));
 
 if (args.seed !== undefined) {
   const seed = positiveInt(args.seed, "seed", 0);
   const nodes = fixedNodes ?? nodeCounts[seed % nodeCounts.length];
-  const result = runSeed({ seed, nodes, steps, livenessTicks, trace: (line) => console.log(line) });
+  const result = await run({
+    seed,
+    nodes,
+    steps,
+    livenessTicks,
+    trace: (line) => console.log(line),
+  });
   report([result]);
 } else {
   const count = positiveInt(args.seeds, "seeds", 100);
@@ -61,10 +75,12 @@ if (args.seed !== undefined) {
   const results: SimResult[] = [];
   for (let seed = first; seed < first + count; seed++) {
     const nodes = fixedNodes ?? nodeCounts[seed % nodeCounts.length];
-    const r = runSeed({ seed, nodes, steps, livenessTicks });
+    const r = await run({ seed, nodes, steps, livenessTicks });
     if (!r.ok) {
       console.log(
-        `FAIL seed=${seed} nodes=${nodes}: ${r.error}\n  replay: deno task sim --seed ${seed} --nodes ${nodes} --steps ${steps}`,
+        `FAIL seed=${seed} nodes=${nodes}: ${r.error}\n  faults: ${r.profile}\n  replay: deno task sim --seed ${seed} --nodes ${nodes} --steps ${steps}${
+          sqlite ? " --sqlite" : ""
+        }`,
       );
     }
     results.push(r);

@@ -18,6 +18,8 @@ export const statusOf: Record<ErrorCode, ContentfulStatusCode> = {
 
 export function errorResponse(c: Context, err: ApiError): Response {
   if (err.retryAfterSeconds !== undefined) c.header("Retry-After", String(err.retryAfterSeconds));
+  // The rest of a refused body is never read: the connection closes rather than wait for it.
+  if (err.code === "payload_too_large") c.header("Connection", "close");
   return c.json({ error: { code: err.code, message: err.message } }, statusOf[err.code]);
 }
 

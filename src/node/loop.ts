@@ -118,7 +118,6 @@ export class ReadyLoop<R> {
     if (this.#state === "flushing") return this.#guard(() => this.#duringFlush());
     this.#guard(() => {
       this.#state = "writing";
-      this.#takeSnapshotIfWanted();
       this.hooks.feed(false);
       this.#drain();
     });
@@ -131,11 +130,13 @@ export class ReadyLoop<R> {
       this.ports.peers.send(rd.messages);
       const written = this.#write(rd);
       this.#answer(rd, written);
+      if (this.#stopped) return; // it applied its own removal, or its hooks stopped it
       if (rd.mustSync) return this.#flush(rd, written);
       this.#finish(rd, written);
       this.hooks.feed(false);
     }
     this.#state = "idle";
+    this.#takeSnapshotIfWanted();
   }
 
   #flush(rd: Ready, written: Written<R>): void {
@@ -208,8 +209,10 @@ export class ReadyLoop<R> {
     this.#maybeCompact();
   }
 
+  /** Between Readies: a snapshot (and the compaction with it) covers only what is in the log. */
   #takeSnapshotIfWanted(): void {
     if (!this.#snapshotWanted && this.#snapshotRequests.length === 0) return;
+    if (this.#behindStateMachine()) return; // after the next write, or once the log catches up
     this.#snapshotWanted = false;
     const requests = this.#snapshotRequests;
     this.#snapshotRequests = [];
@@ -221,6 +224,17 @@ export class ReadyLoop<R> {
       throw err;
     }
     for (const done of requests) done(null, index);
+  }
+
+  /**
+   * Whether the state machine is ahead of the log here, so no snapshot can be taken at its index
+   * yet. A leader applies entries its followers made durable before its own write of them; and
+   * after a crash, those applies may outlive the unwritten entries (the core then restarts with
+   * the log's last index as applied, and the entries come again from the leader).
+   */
+  #behindStateMachine(): boolean {
+    const applied = this.ports.sm.appliedIndex;
+    return applied > this.raft.stableIndex || applied > this.raft.applied;
   }
 
   /** Materializes a snapshot at the applied index and compacts the log up to it. */
@@ -241,9 +255,10 @@ export class ReadyLoop<R> {
    * so only the covered log goes. Snapshot bytes are made when a follower asks (wantSnapshot).
    */
   #maybeCompact(): void {
-    const applied = this.ports.sm.appliedIndex;
-    if (applied - this.raft.log.snapshot.index < this.compactEveryEntries) return;
-    const meta = this.raft.compact(applied);
+    // Only what is applied and persisted here (see #behindStateMachine).
+    const upTo = Math.min(this.ports.sm.appliedIndex, this.raft.stableIndex, this.raft.applied);
+    if (upTo - this.raft.log.snapshot.index < this.compactEveryEntries) return;
+    const meta = this.raft.compact(upTo);
     this.ports.store.compact(meta);
     this.hooks.snapshot?.("compacted", meta.index);
   }

@@ -131,11 +131,21 @@ export class Checker {
     r.applied = meta.index;
   }
 
-  /** A restarted node resumes from its durable state machine. */
-  onRestart(id: NodeId, sm: SmState): void {
+  /**
+   * A restarted node resumes from its durable state machine. After a power loss it may have lost
+   * applies no flush covered (they are replayed from the log: their entries were committed); after
+   * a process crash it keeps all it applied.
+   */
+  onRestart(id: NodeId, sm: SmState, durable: HardState, afterPowerLoss: boolean): void {
     const r = this.#record(id);
-    if (sm.applied < r.applied) violated(`${id}: applied index went back across a restart`);
-    r.commit = Math.max(r.hardState.commit, 0);
+    if (sm.applied < r.applied && !afterPowerLoss) {
+      violated(`${id}: applied index went back across a restart`);
+    }
+    r.applied = sm.applied;
+    // What a power loss took was never relied on: a vote or an acknowledgement leaves only after
+    // its flush. The node resumes from what was durable.
+    if (afterPowerLoss) r.hardState = durable;
+    r.commit = durable.commit;
   }
 
   /** Per-step checks of a live node. */

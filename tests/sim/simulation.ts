@@ -6,12 +6,10 @@ import {
   emptyInit,
   type Entry,
   isVoter,
-  makeRaftConfig,
   memberIds,
   type Message,
   type NodeId,
   parseMessage,
-  Raft,
   type RaftInit,
   type Ready,
   voterIds,
@@ -19,8 +17,10 @@ import {
 import { Checker, SafetyViolation } from "./checker.ts";
 import { Network, type NetworkFaults } from "./network.ts";
 import { Prng } from "./prng.ts";
-import { MemoryDisk, type SimDisk } from "./disk.ts";
-import { applyEntry, encodeSm } from "./state_machine.ts";
+import { SimScheduler } from "./scheduler.ts";
+import { type NodeEnv, SimNode } from "./sim_node.ts";
+import { MemoryStore, type SimStore, type StoreObserver } from "./store.ts";
+import type { SmState } from "./state_machine.ts";
 
 export interface SimOptions {
   seed: number;
@@ -31,13 +31,26 @@ export interface SimOptions {
   /** Ticks the healed cluster gets to elect a leader and commit everywhere. */
   livenessTicks?: number;
   trace?: (line: string) => void;
-  /** Where nodes keep their durable state; in memory unless given. */
-  makeDisk?: (id: NodeId, init: RaftInit) => SimDisk;
+  /** Snapshot chunk sizes a seed draws from (the queue's snapshots are larger than a hash's). */
+  chunkBytes?: readonly number[];
+  /** What the n-th client write proposes (its data); `w<n>` unless given. */
+  command?: (seq: number, stampMs: number) => string;
+  /** Memory stores that report flushes done before they are (to show the checkers bite). */
+  lyingDisks?: boolean;
+  /** Where nodes keep their state; in memory unless given. */
+  makeStore?: (
+    id: NodeId,
+    init: RaftInit,
+    scheduleFlush: (complete: () => void) => void,
+    observer: StoreObserver,
+  ) => SimStore;
 }
 
 export interface SimResult {
   seed: number;
   nodes: number;
+  /** The faults this seed drew (network, crashes, disk), to read a failure by. */
+  profile: string;
   ok: boolean;
   error?: string;
   elections: number;
@@ -53,48 +66,6 @@ export interface SimResult {
 export class LivenessViolation extends Error {}
 
 const tickMs = 10;
-const electionTicks = 10;
-
-class SimNode {
-  raft: Raft | null = null;
-  removed = false;
-  nextTickAt: number;
-
-  constructor(
-    readonly id: NodeId,
-    readonly tickEveryMs: number,
-    readonly rng: Prng,
-    readonly disk: SimDisk,
-    startAt: number,
-  ) {
-    this.nextTickAt = startAt + tickEveryMs;
-  }
-
-  get live(): boolean {
-    return this.raft !== null;
-  }
-
-  start(chunkBytes: number): Raft {
-    const cfg = makeRaftConfig({
-      id: this.id,
-      electionTicks,
-      heartbeatTicks: 1,
-      randomInt: (n) => this.rng.int(n),
-      maxInflightAppends: 4,
-      maxAppendBytes: 400,
-      snapshotChunkBytes: chunkBytes,
-      snapshotResendTicks: 3,
-      snapshotReader: (index, offset, maxBytes) =>
-        this.disk.readSnapshotChunk(index, offset, maxBytes),
-    });
-    this.raft = new Raft(cfg, this.disk.load());
-    return this.raft;
-  }
-
-  termOnDisk(index: number): number | undefined {
-    return this.disk.termOnDisk(index);
-  }
-}
 
 interface FaultProfile {
   net: NetworkFaults;
@@ -108,11 +79,15 @@ interface FaultProfile {
   transferRate: number;
   compactEvery: number;
   chunkBytes: number;
-  /** Probability that inputs reach a core between its ready() and advance(). */
-  interleaveRate: number;
+  /** How long a flush takes (ms, then up to as much again at random). */
+  flushMs: number;
+  /** Probability that a flush stalls for 20 to 200 ms (a slow disk). */
+  flushStallRate: number;
+  /** Probability that a crash is a power loss (writes no completed flush covered are lost). */
+  powerLossRate: number;
 }
 
-function drawProfile(rng: Prng): FaultProfile {
+function drawProfile(rng: Prng, chunkBytes: readonly number[]): FaultProfile {
   return {
     net: {
       dropRate: rng.pick([0, 0.01, 0.05, 0.15]),
@@ -131,8 +106,10 @@ function drawProfile(rng: Prng): FaultProfile {
     confRate: rng.pick([0, 0.005, 0.02]),
     transferRate: rng.pick([0, 0.003, 0.01]),
     compactEvery: rng.pick([20, 60, 200]),
-    chunkBytes: rng.pick([8, 32, 4096]),
-    interleaveRate: rng.pick([0, 0.2, 0.6]),
+    chunkBytes: rng.pick(chunkBytes),
+    flushMs: rng.pick([0, 1, 3, 10]),
+    flushStallRate: rng.pick([0, 0.01, 0.05]),
+    powerLossRate: rng.pick([0, 0.5, 1]),
   };
 }
 
@@ -142,7 +119,9 @@ export class Simulation {
   readonly checker = new Checker();
   readonly nodes = new Map<NodeId, SimNode>();
   readonly profile: FaultProfile;
-  now = 0;
+  readonly scheduler = new SimScheduler();
+  #env: NodeEnv;
+  #fatal: Error | null = null;
   #nextNodeNumber: number;
   #writeSeq = 0;
   #readSeq = 0;
@@ -155,12 +134,14 @@ export class Simulation {
   constructor(readonly options: SimOptions) {
     this.rng = new Prng(options.seed);
     this.#faultRng = this.rng.fork();
-    this.profile = drawProfile(this.rng.fork());
+    this.profile = drawProfile(this.rng.fork(), options.chunkBytes ?? [8, 32, 4096]);
     this.net = new Network(this.rng.fork(), { ...this.profile.net });
     this.#trace = options.trace;
+    this.#env = this.#makeEnv();
     this.result = {
       seed: options.seed,
       nodes: options.nodes,
+      profile: JSON.stringify(this.profile),
       ok: true,
       elections: 0,
       commits: 0,
@@ -176,10 +157,7 @@ export class Simulation {
       url: `sim://n${k + 1}`,
     }));
     this.#nextNodeNumber = options.nodes + 1;
-    for (const f of founders) {
-      const init = bootstrapInit(founders);
-      this.#addNode(f.id, init).start(this.profile.chunkBytes);
-    }
+    for (const f of founders) this.#addNode(f.id, bootstrapInit(founders)).start();
     this.#log(`profile ${JSON.stringify(this.profile)}`);
   }
 
@@ -187,13 +165,67 @@ export class Simulation {
     this.#trace?.(`t=${this.now} ${line}`);
   }
 
+  get now(): number {
+    return this.scheduler.now;
+  }
+
   #addNode(id: NodeId, init: RaftInit): SimNode {
     const rng = this.rng.fork();
     const drift = rng.range(-2, 2);
-    const disk = this.options.makeDisk?.(id, init) ?? new MemoryDisk(init);
-    const node = new SimNode(id, tickMs + drift, rng, disk, this.now + rng.int(tickMs));
+    const observer = this.#storeObserver(id);
+    const flush = (complete: () => void) =>
+      this.scheduler.at(this.now + this.#flushDelayMs(), complete);
+    const lie = this.options.lyingDisks ? (fn: () => void) => this.scheduler.soon(fn) : undefined;
+    const store = this.options.makeStore?.(id, init, flush, observer) ??
+      new MemoryStore(init, flush, observer, lie);
+    const node = new SimNode(id, tickMs + drift, rng, store, this.#env, this.now + rng.int(tickMs));
     this.nodes.set(id, node);
     return node;
+  }
+
+  #command(seq: number): string {
+    return this.options.command?.(seq, this.now) ?? `w${seq}`;
+  }
+
+  /** A flush's duration, drawn per flush: the disk's latency is a fault like any other. */
+  #flushDelayMs(): number {
+    const p = this.profile;
+    const rng = this.#faultRng;
+    if (rng.chance(p.flushStallRate)) return rng.range(20, 200);
+    return p.flushMs + rng.int(p.flushMs + 1);
+  }
+
+  #storeObserver(id: NodeId): StoreObserver {
+    return {
+      persisted: (rd, termAt) => {
+        if (rd.entries.length > 0) this.checker.onPersistEntries(id, rd.entries, termAt);
+        if (rd.hardState) this.checker.onHardState(id, rd.hardState);
+      },
+      installed: (meta, sm) => {
+        this.checker.onSnapshotInstalled(id, meta, sm);
+        this.#log(`${id} installed snapshot ${meta.index}`);
+      },
+    };
+  }
+
+  /** How nodes reach the simulation: the network, the scheduler, the checker. */
+  #makeEnv(): NodeEnv {
+    return {
+      scheduler: this.scheduler,
+      send: (m) => this.net.send(m, this.now),
+      chunkBytes: this.profile.chunkBytes,
+      compactEvery: this.profile.compactEvery,
+      applied: (node, e, after) => this.#applied(node, e, after),
+      answered: (node, entries) => this.#answered(node, entries),
+      readied: (node, rd) => this.#readied(node, rd),
+      snapshot: (node, kind, index) => {
+        if (kind === "installed") this.result.snapshotsInstalled++;
+        if (kind === "taken") this.#log(`${node.id} took a snapshot at ${index}`);
+      },
+      fatal: (node, error) => {
+        this.#fatal ??= new Error(`${node.id}: the loop stopped: ${error.stack ?? error.message}`);
+      },
+    };
   }
 
   /** Runs the safety phase, then the liveness phase; never throws. */
@@ -218,23 +250,23 @@ export class Simulation {
 
   #runFor(durationMs: number, faults: boolean, until?: () => boolean): boolean {
     const end = this.now + durationMs;
-    for (; this.now < end; this.now++) {
+    for (; this.now < end; this.scheduler.now++) {
       if (faults && this.now % tickMs === 0) this.#injectFaults();
-      const touched = new Set<SimNode>();
       for (let m = this.net.nextDue(this.now); m; m = this.net.nextDue(this.now)) {
         const node = this.nodes.get(m.to);
         if (!node?.raft) continue;
         this.#deliver(node, m);
-        touched.add(node);
       }
       for (const node of this.nodes.values()) {
         if (node.nextTickAt > this.now) continue;
         node.nextTickAt = this.now + node.tickEveryMs;
         if (!node.raft) continue;
         node.raft.tick();
-        touched.add(node);
+        node.schedule();
       }
-      for (const node of touched) this.#processReady(node);
+      // Every node's loop turns and the flushes that complete now, in a replayable order.
+      this.scheduler.runDue();
+      if (this.#fatal) throw this.#fatal;
       if (this.net.inFlight > 200_000) {
         throw new LivenessViolation(`message storm: ${this.net.inFlight} messages in flight`);
       }
@@ -252,117 +284,46 @@ export class Simulation {
     const parsed = parseMessage(m);
     if (!parsed.ok) throw new Error(`the core sent an invalid message: ${parsed.error}`);
     node.raft!.step(parsed.value);
+    node.schedule();
   }
 
-  #processReady(node: SimNode): void {
-    const raft = node.raft;
-    if (!raft) return;
-    for (let rounds = 0; raft.hasReady(); rounds++) {
-      if (rounds > 1000) {
-        throw new Error(
-          `${node.id}: Ready never drains (commit=${raft.commit} applied=${raft.applied} last=${raft.log.lastIndex()} snap=${raft.log.snapshot.index})`,
-        );
-      }
-      const rd = raft.ready();
-      for (const m of rd.messages) this.net.send(m, this.now);
-      this.#persist(node, rd);
-      this.#applyAll(node, rd.committedEntries);
-      // The real node awaits its flush here: other inputs reach the core meanwhile, and it sends
-      // the appends and applies the commits they cause before the Ready is done.
-      if (node.removed) return; // it applied its own removal: it stops here
-      if (this.#faultRng.chance(this.profile.interleaveRate)) this.#interleave(node, raft);
-      if (node.removed) return; // ...or the interleaved inputs committed it
-      for (const m of rd.persistedMessages) this.net.send(m, this.now);
-      for (const rs of rd.readStates) {
-        const read = this.#pendingReads.get(rs.id);
-        if (!read) continue;
-        this.checker.onReadState(node.id, rs, read.ackedBefore);
-        this.#pendingReads.delete(rs.id);
-        this.result.reads++;
-      }
-      for (const id of rd.droppedReads) this.#pendingReads.delete(id);
-      if (rd.softState) {
-        this.#log(
-          `${node.id} ${rd.softState.role} term=${rd.softState.term} leader=${
-            rd.softState.leader || "-"
-          }`,
-        );
-      }
-      raft.advance(rd);
-      if (node.removed) return;
-    }
-    this.#maybeCompact(node);
-  }
-
-  /**
-   * Steps inputs into a core between its ready() and advance() (a message, a tick, a proposal),
-   * then, as the node does while it flushes, sends the appends they caused and applies the
-   * entries they committed.
-   */
-  #interleave(node: SimNode, raft: Raft): void {
-    const rng = this.#faultRng;
-    for (let k = rng.int(3); k >= 0; k--) {
-      const m = this.net.takeDueFor(node.id, this.now);
-      if (m) this.#deliver(node, m);
-    }
-    if (rng.chance(0.3)) raft.tick();
-    if (raft.role === "leader" && rng.chance(0.5)) {
-      const r = raft.propose([`w${++this.#writeSeq}`]);
-      if (r.ok) this.#pendingWrites.set(r.firstIndex, { term: r.term, node: node.id });
-    }
-    if (rng.chance(0.8)) {
-      for (const m of raft.takeMessages()) this.net.send(m, this.now);
-      this.#applyAll(node, raft.takeCommittedEntries());
-    }
-  }
-
-  #persist(node: SimNode, rd: Ready): void {
-    const installed = node.disk.persist(rd);
-    if (installed && rd.snapshot) {
-      this.checker.onSnapshotInstalled(node.id, rd.snapshot, installed);
-      this.result.snapshotsInstalled++;
-      this.#log(`${node.id} installed snapshot ${rd.snapshot.index}`);
-    }
-    if (rd.entries.length > 0) {
-      this.checker.onPersistEntries(node.id, rd.entries, (i) => node.termOnDisk(i));
-    }
-    if (rd.hardState) this.checker.onHardState(node.id, rd.hardState);
-  }
-
-  /** Applies committed entries in order and saves the state machine (one write). */
-  #applyAll(node: SimNode, entries: readonly Entry[]): void {
-    for (const e of entries) this.#apply(node, e);
-    if (entries.length > 0) node.disk.saveSm();
-  }
-
-  #apply(node: SimNode, e: Entry): void {
-    node.disk.sm = applyEntry(node.disk.sm, e);
-    this.checker.onApply(node.id, e, node.disk.sm);
-    const pending = this.#pendingWrites.get(e.index);
-    if (pending && pending.node === node.id) {
-      if (pending.term === e.term) {
-        this.checker.maxAckedWrite = Math.max(this.checker.maxAckedWrite, e.index);
-      }
-      this.#pendingWrites.delete(e.index);
-    }
+  /** An entry applied by `node`: state machine safety, and a removal stops the node removed. */
+  #applied(node: SimNode, e: Entry, after: SmState): void {
+    this.checker.onApply(node.id, e, after);
     if (e.kind === "conf" && e.change?.type === "remove") {
       const gone = this.nodes.get(e.change.id);
       if (gone && !gone.removed) {
-        // A removed node stops serving, as the product does.
-        gone.removed = true;
-        gone.raft = null;
+        gone.remove();
         this.#log(`${gone.id} removed and stopped`);
       }
     }
   }
 
-  #maybeCompact(node: SimNode): void {
-    const raft = node.raft;
-    if (!raft) return;
-    const disk = node.disk;
-    if (disk.sm.applied - disk.snapshotIndex() < this.profile.compactEvery) return;
-    const meta = raft.compact(disk.sm.applied);
-    disk.saveSnapshot(meta, encodeSm(disk.sm));
+  /** Writers of entries `node` applied were answered: those it proposed are acknowledged. */
+  #answered(node: SimNode, entries: readonly Entry[]): void {
+    for (const e of entries) {
+      const pending = this.#pendingWrites.get(e.index);
+      if (!pending || pending.node !== node.id) continue;
+      if (pending.term === e.term) {
+        this.checker.maxAckedWrite = Math.max(this.checker.maxAckedWrite, e.index);
+      }
+      this.#pendingWrites.delete(e.index);
+    }
+  }
+
+  #readied(node: SimNode, rd: Ready): void {
+    for (const rs of rd.readStates) {
+      const read = this.#pendingReads.get(rs.id);
+      if (!read) continue;
+      this.checker.onReadState(node.id, rs, read.ackedBefore);
+      this.#pendingReads.delete(rs.id);
+      this.result.reads++;
+    }
+    for (const id of rd.droppedReads) this.#pendingReads.delete(id);
+    if (rd.softState) {
+      const ss = rd.softState;
+      this.#log(`${node.id} ${ss.role} term=${ss.term} leader=${ss.leader || "-"}`);
+    }
   }
 
   #observe(): void {
@@ -371,8 +332,7 @@ export class Simulation {
     }
     this.checker.checkDurable((index, term) => {
       for (const node of this.nodes.values()) {
-        if (node.removed) continue;
-        if (node.disk.snapshotIndex() >= index || node.termOnDisk(index) === term) return true;
+        if (!node.removed && node.store.durableHolds(index, term)) return true;
       }
       return false;
     });
@@ -398,15 +358,16 @@ export class Simulation {
       const live = members.filter((n) => n.live);
       if (live.length > 0) {
         const victim = rng.pick(live);
-        victim.raft = null;
+        const powerLoss = rng.chance(p.powerLossRate);
+        victim.crash(powerLoss);
         this.result.crashes++;
-        this.#log(`${victim.id} crashed`);
+        this.#log(`${victim.id} crashed${powerLoss ? " (power loss)" : ""}`);
       }
     }
     for (const n of members) {
       if (!n.live && rng.chance(p.restartRate)) {
-        n.start(p.chunkBytes);
-        this.checker.onRestart(n.id, n.disk.sm);
+        const raft = n.start();
+        this.checker.onRestart(n.id, n.store.sm, raft.hardState(), n.lostPower);
         this.#log(`${n.id} restarted`);
       }
     }
@@ -445,7 +406,7 @@ export class Simulation {
     const raft = leader.raft!;
     if (rng.chance(p.writeRate)) {
       const count = rng.range(1, 3);
-      const datas = Array.from({ length: count }, () => `w${++this.#writeSeq}`);
+      const datas = Array.from({ length: count }, () => this.#command(++this.#writeSeq));
       const r = raft.propose(datas);
       if (r.ok) {
         for (let i = r.firstIndex; i <= r.lastIndex; i++) {
@@ -466,7 +427,7 @@ export class Simulation {
         this.#log(`${leader.id} transfers leadership to ${r.to}`);
       }
     }
-    this.#processReady(leader);
+    leader.schedule();
   }
 
   #changeMembership(leader: SimNode): void {
@@ -493,7 +454,7 @@ export class Simulation {
     this.#log(`${leader.id} proposes ${change.type} ${change.id} at ${r.firstIndex}`);
     if (change.type === "addLearner") {
       this.#nextNodeNumber++;
-      this.#addNode(change.id, emptyInit()).start(this.profile.chunkBytes);
+      this.#addNode(change.id, emptyInit()).start();
     }
   }
 
@@ -503,8 +464,8 @@ export class Simulation {
     this.net.faults = { ...this.net.faults, dropRate: 0, duplicateRate: 0, longDelayRate: 0 };
     for (const n of this.nodes.values()) {
       if (!n.removed && !n.live) {
-        n.start(this.profile.chunkBytes);
-        this.checker.onRestart(n.id, n.disk.sm);
+        const raft = n.start();
+        this.checker.onRestart(n.id, n.store.sm, raft.hardState(), n.lostPower);
       }
     }
     this.#log("liveness phase: network healed, all members up");
@@ -516,7 +477,7 @@ export class Simulation {
       if (!probe || probe.term !== raft.term || probe.node !== leader.id) {
         const r = raft.propose(["probe"]);
         if (r.ok) probe = { node: leader.id, index: r.lastIndex, term: r.term };
-        this.#processReady(leader);
+        leader.schedule();
         return false;
       }
       // (Compacted away counts as present: this leader's own entries of its term are never
@@ -525,14 +486,14 @@ export class Simulation {
       if (probe.index > raft.log.snapshot.index && probeTerm !== probe.term) return false;
       for (const m of raft.membership.members) {
         const n = this.nodes.get(m.id);
-        if (!n?.raft || n.disk.sm.applied < probe.index) return false;
+        if (!n?.raft || n.store.sm.applied < probe.index) return false;
       }
       return isVoter(raft.membership, leader.id);
     });
     if (!done) {
       const states = [...this.nodes.values()].map((n) =>
         n.raft
-          ? `${n.id}:${n.raft.role}@${n.raft.term} commit=${n.raft.commit} applied=${n.disk.sm.applied} last=${n.raft.log.lastIndex()}`
+          ? `${n.id}:${n.raft.role}@${n.raft.term} commit=${n.raft.commit} applied=${n.store.sm.applied} last=${n.raft.log.lastIndex()}`
           : `${n.id}:${n.removed ? "removed" : "down"}`
       );
       throw new LivenessViolation(

@@ -1,8 +1,181 @@
-// Runs simulator seeds with every node's durable state in a real SQLite data directory.
+// Runs simulator seeds with every node's state in a real SQLite data directory, written by the
+// production SqliteLogStore.
 
+import type { AppliedState } from "../../src/node/ports.ts";
+import { encodeCommand, type QueueCommand } from "../../src/queue/commands.ts";
+import { QueueStateMachine } from "../../src/queue/state_machine.ts";
+import type { Entry, RaftInit, Ready, SnapshotMeta } from "../../src/raft/mod.ts";
+import type { Database } from "../../src/storage/database.ts";
 import { type DataDir, openDataDir } from "../../src/storage/data_dir.ts";
-import { SqliteDisk } from "./disk.ts";
+import { SqliteLogStore } from "../../src/storage/log_store.ts";
+import { RaftStorage } from "../../src/storage/raft_storage.ts";
+import { emptySnapshot } from "../../src/raft/mod.ts";
 import { runSeed, type SimOptions, type SimResult } from "./simulation.ts";
+import { chain, encodeSm, entryKey, HashMachine, type SmState } from "./state_machine.ts";
+import type { SimStore, StoreObserver } from "./store.ts";
+
+const zeroSm: SmState = { applied: 0, hash: 0, count: 0 };
+
+/**
+ * The production queue state machine under the simulator. For the checker it chains each entry
+ * with the answer the queue gave it, so every replica must answer every command the same way.
+ * Its snapshot carries that chain on a first line, before the queue's own snapshot.
+ */
+class QueueMachine implements AppliedState<unknown> {
+  readonly #queue: QueueStateMachine;
+
+  constructor(
+    db: Database,
+    readonly holder: { sm: SmState },
+    readonly onApply: (e: Entry, after: SmState) => void,
+  ) {
+    this.#queue = new QueueStateMachine(db);
+  }
+
+  get appliedIndex(): number {
+    return this.#queue.appliedIndex;
+  }
+
+  applyEntries(entries: readonly Entry[]): Map<number, unknown> {
+    const results = this.#queue.applyEntries(entries);
+    for (const e of entries) {
+      const sm = this.holder.sm;
+      if (e.index <= sm.applied) continue;
+      const key = `${entryKey(e)}|${JSON.stringify(results.get(e.index) ?? null)}`;
+      this.holder.sm = { applied: e.index, hash: chain(sm.hash, key), count: sm.count + 1 };
+      this.onApply(e, this.holder.sm);
+    }
+    return results;
+  }
+
+  snapshot(): Uint8Array {
+    const head = new TextEncoder().encode(`${JSON.stringify(this.holder.sm)}\n`);
+    const body = this.#queue.snapshot();
+    const out = new Uint8Array(head.length + body.length);
+    out.set(head);
+    out.set(body, head.length);
+    return out;
+  }
+
+  restore(data: Uint8Array, index: number): void {
+    const cut = data.indexOf(0x0a);
+    this.#queue.restore(data.subarray(cut + 1), index);
+    this.holder.sm = JSON.parse(new TextDecoder().decode(data.subarray(0, cut))) as SmState;
+  }
+}
+
+/** Client writes the queue understands: enqueues (some delayed, some keyed), claims, acks, ticks. */
+export function queueCommand(seq: number, stampMs: number): string {
+  const job = (n: number) => ({
+    payload: JSON.stringify({ seq: n }),
+    delayMs: n % 3 === 0 ? 30 : 0,
+    priority: n % 10,
+    maxAttempts: 3,
+    ...(n % 7 === 0 ? { idempotencyKey: `k${n % 50}` } : {}),
+  });
+  const commands: QueueCommand[] = [
+    { type: "enqueue", queue: "q", jobs: [job(seq)] },
+    { type: "enqueue", queue: seq % 2 ? "q" : "r", jobs: [job(seq), job(seq + 1)] },
+    { type: "claim", queue: "q", worker: "w", max: 2, leaseMs: 50 },
+    // Ids are `<log index>-<position>`: a guess that sometimes names a real job.
+    { type: "ack", id: `${seq}-0`, lease: String(seq + 1), result: `{"ok":${seq}}` },
+    { type: "nack", id: `${seq - 1}-0`, lease: String(seq), error: "no" },
+    { type: "cancel", id: `${seq - 2}-1` },
+    { type: "tick", retentionMs: 100 },
+  ];
+  return encodeCommand(commands[seq % commands.length], stampMs);
+}
+
+/**
+ * The production store under the simulator. Its writes are SQLite transactions; its flush is
+ * completed by the simulator (no fsync: a file on tmpfs cannot lose power, so a crash here is a
+ * process crash and keeps every committed transaction).
+ */
+class SqliteSimStore implements SimStore {
+  readonly #storage: RaftStorage;
+  readonly #log: SqliteLogStore;
+  #sm: SmState;
+
+  constructor(
+    readonly dataDir: DataDir,
+    init: RaftInit,
+    readonly scheduleFlush: (complete: () => void) => void,
+    readonly observer: StoreObserver,
+    /** The production queue state machine, or the simulator's hash chain alone. */
+    readonly kind: "queue" | "hash",
+  ) {
+    this.#storage = new RaftStorage(dataDir.db);
+    this.#log = new SqliteLogStore(dataDir.db, this.#storage);
+    const stored = this.#storage.getMeta("sim_sm");
+    this.#sm = stored ? JSON.parse(stored) as SmState : zeroSm;
+    if (!stored) {
+      this.#storage.persist({
+        hardState: init.hardState,
+        entries: init.entries,
+        snapshotChunks: [],
+        snapshot: null,
+      });
+      this.#storage.saveSnapshot(emptySnapshot, encodeSm(zeroSm));
+    }
+  }
+
+  get sm(): SmState {
+    return this.#sm;
+  }
+
+  /** Kept in the same file, so it changes with the log (inside the write's transaction). */
+  set sm(sm: SmState) {
+    this.#sm = sm;
+    this.#storage.setMeta("sim_sm", JSON.stringify(sm));
+  }
+
+  load(): RaftInit {
+    const { hardState, snapshot, entries } = this.#storage.load();
+    return { hardState, snapshot, entries, appliedIndex: this.#sm.applied };
+  }
+
+  write(
+    rd: Ready,
+    restore: (data: Uint8Array, meta: SnapshotMeta) => void,
+    alongside: () => void,
+  ): void {
+    this.#log.write(rd, restore, alongside);
+    this.observer.persisted(rd, (i) => this.#storage.term(i));
+    if (rd.snapshot) this.observer.installed(rd.snapshot, this.#sm);
+  }
+
+  flush(done: (error?: Error) => void): void {
+    this.scheduleFlush(() => done());
+  }
+
+  readSnapshotChunk(index: number, offset: number, maxBytes: number) {
+    return this.#log.readSnapshotChunk(index, offset, maxBytes);
+  }
+
+  snapshotMaterialized(): boolean {
+    return this.#log.snapshotMaterialized();
+  }
+
+  saveSnapshot(meta: SnapshotMeta, data: Uint8Array): void {
+    this.#log.saveSnapshot(meta, data);
+  }
+
+  compact(meta: SnapshotMeta): void {
+    this.#log.compact(meta);
+  }
+
+  durableHolds(index: number, term: number): boolean {
+    return this.#storage.snapshotMeta().index >= index || this.#storage.term(index) === term;
+  }
+
+  machine(onApply: (e: Entry, after: SmState) => void): AppliedState<unknown> {
+    return this.kind === "queue"
+      ? new QueueMachine(this.dataDir.db, this, onApply)
+      : new HashMachine(this, onApply);
+  }
+
+  crash(_powerLoss: boolean): void {}
+}
 
 /** Where the files go: tmpfs when the machine has one (fsync is then cheap), else the temp dir. */
 function tempRoot(): string | undefined {
@@ -18,7 +191,8 @@ function tempRoot(): string | undefined {
  * runs the seed with each new node taking the next directory. Everything is removed afterwards.
  */
 export async function runSeedOnSqlite(
-  options: Omit<SimOptions, "makeDisk">,
+  options: Omit<SimOptions, "makeStore">,
+  kind: "queue" | "hash" = "queue",
   poolSize = options.nodes + 30,
 ): Promise<SimResult> {
   const root = await Deno.makeTempDir({ dir: tempRoot(), prefix: "raftq-sim-" });
@@ -26,11 +200,15 @@ export async function runSeedOnSqlite(
   try {
     for (let k = 0; k < poolSize; k++) pool.push(await openDataDir(`${root}/node${k}`));
     let next = 0;
+    // The queue's snapshots are much larger than a hash's: bigger chunks, and more time to heal.
+    const queue = kind === "queue";
     return runSeed({
+      ...(queue ? { command: queueCommand, chunkBytes: [4096, 65536] } : {}),
       ...options,
-      makeDisk: (_id, init) => {
+      livenessTicks: options.livenessTicks ?? (queue ? 1000 : undefined),
+      makeStore: (_id, init, flush, observer) => {
         if (next >= pool.length) throw new Error("the SQLite pool is exhausted");
-        return new SqliteDisk(pool[next++], init);
+        return new SqliteSimStore(pool[next++], init, flush, observer, kind);
       },
     });
   } finally {

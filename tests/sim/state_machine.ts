@@ -1,5 +1,6 @@
 // The simulator's replicated state machine: a hash chain over applied entries, cheap to compare.
 
+import type { AppliedState } from "../../src/node/ports.ts";
 import type { Entry } from "../../src/raft/mod.ts";
 
 export interface SmState {
@@ -32,4 +33,39 @@ export function encodeSm(sm: SmState): Uint8Array {
 
 export function decodeSm(data: Uint8Array): SmState {
   return JSON.parse(new TextDecoder().decode(data)) as SmState;
+}
+
+/** Where a hash machine keeps its state (a simulated node's store). */
+export interface SmHolder {
+  sm: SmState;
+}
+
+/** The simulator's state machine: a hash chain over applied entries, kept in the node's store. */
+export class HashMachine implements AppliedState<null> {
+  constructor(readonly store: SmHolder, readonly onApply: (e: Entry, sm: SmState) => void) {}
+
+  get appliedIndex(): number {
+    return this.store.sm.applied;
+  }
+
+  applyEntries(entries: readonly Entry[]): Map<number, null> {
+    const results = new Map<number, null>();
+    for (const e of entries) {
+      if (e.index <= this.store.sm.applied) continue;
+      this.store.sm = applyEntry(this.store.sm, e);
+      this.onApply(e, this.store.sm);
+      results.set(e.index, null);
+    }
+    return results;
+  }
+
+  snapshot(): Uint8Array {
+    return encodeSm(this.store.sm);
+  }
+
+  restore(data: Uint8Array, index: number): void {
+    const sm = decodeSm(data);
+    if (sm.applied !== index) throw new Error(`snapshot data at ${sm.applied}, meta says ${index}`);
+    this.store.sm = sm;
+  }
 }

@@ -1,0 +1,201 @@
+// The simulator's LogStore: written state and durable state kept apart, so a power loss can bite.
+
+import type { AppliedState, LogStore } from "../../src/node/ports.ts";
+import {
+  emptySnapshot,
+  type Entry,
+  type HardState,
+  type RaftInit,
+  type Ready,
+  type SnapshotMeta,
+} from "../../src/raft/mod.ts";
+import { encodeSm, HashMachine, type SmState } from "./state_machine.ts";
+
+/** What a simulated node's store holds. */
+interface Image {
+  hardState: HardState;
+  snapshot: SnapshotMeta;
+  /** The snapshot's bytes, or null after a compaction that kept only its metadata. */
+  snapshotData: Uint8Array | null;
+  /** The log after the snapshot. */
+  entries: Entry[];
+  /** Chunks of a snapshot being received. */
+  incoming: Uint8Array[];
+  sm: SmState;
+}
+
+/** What the store tells the checker as it writes. */
+export interface StoreObserver {
+  persisted(rd: Ready, termAt: (index: number) => number | undefined): void;
+  installed(meta: SnapshotMeta, sm: SmState): void;
+}
+
+/** A store as the simulator drives it: the loop's LogStore, plus what a restart finds. */
+export interface SimStore extends LogStore {
+  /** The state machine as written (the durable one after a crash). */
+  sm: SmState;
+  load(): RaftInit;
+  /** Whether the durable state holds entry `index` of `term` (or a snapshot past it). */
+  durableHolds(index: number, term: number): boolean;
+  /** The node crashed; a power loss forgets every write no completed flush covered. */
+  crash(powerLoss: boolean): void;
+  /**
+   * The state machine a (re)starting node applies through; `onApply` sees each entry applied
+   * and the checker's state after it.
+   */
+  machine(onApply: (e: Entry, after: SmState) => void): AppliedState<unknown>;
+}
+
+const zeroSm: SmState = { applied: 0, hash: 0, count: 0 };
+
+function copy(image: Image): Image {
+  return { ...image, entries: [...image.entries], incoming: [...image.incoming] };
+}
+
+function termIn(image: Image, index: number): number | undefined {
+  if (index === image.snapshot.index) return image.snapshot.term;
+  const k = index - image.snapshot.index - 1;
+  return k >= 0 && k < image.entries.length ? image.entries[k].term : undefined;
+}
+
+function concat(chunks: Uint8Array[]): Uint8Array {
+  const data = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+  let at = 0;
+  for (const c of chunks) {
+    data.set(c, at);
+    at += c.length;
+  }
+  return data;
+}
+
+/**
+ * The log, hard state and state machine in memory. A write changes the written image; a flush,
+ * when the simulator completes it, makes the image as it was when the flush began durable.
+ * Snapshots and compactions are durable at once, with all written before them (SQLite's FULL
+ * commit fsyncs the whole WAL).
+ */
+export class MemoryStore implements SimStore {
+  #written: Image;
+  #durable: Image;
+  /** Bumped by a crash: a flush begun before it never completes. */
+  #generation = 0;
+
+  constructor(
+    init: RaftInit,
+    readonly scheduleFlush: (complete: () => void) => void,
+    readonly observer: StoreObserver,
+    /** A lying disk: reports each flush done at once (through this), durable only later. */
+    readonly lie?: (fn: () => void) => void,
+  ) {
+    this.#written = {
+      hardState: init.hardState,
+      snapshot: emptySnapshot,
+      snapshotData: encodeSm(zeroSm),
+      entries: [...init.entries],
+      incoming: [],
+      sm: zeroSm,
+    };
+    this.#durable = copy(this.#written);
+  }
+
+  get sm(): SmState {
+    return this.#written.sm;
+  }
+
+  set sm(sm: SmState) {
+    this.#written.sm = sm;
+  }
+
+  load(): RaftInit {
+    const w = this.#written;
+    return {
+      hardState: w.hardState,
+      snapshot: w.snapshot,
+      entries: [...w.entries],
+      appliedIndex: w.sm.applied,
+    };
+  }
+
+  write(
+    rd: Ready,
+    restore: (data: Uint8Array, meta: SnapshotMeta) => void,
+    alongside: () => void,
+  ): void {
+    const w = this.#written;
+    for (const chunk of rd.snapshotChunks) {
+      if (chunk.offset === 0) w.incoming = [];
+      w.incoming.push(chunk.data);
+    }
+    if (rd.snapshot) {
+      const data = concat(w.incoming);
+      w.incoming = [];
+      restore(data, rd.snapshot);
+      Object.assign(w, { snapshot: rd.snapshot, snapshotData: data, entries: [] });
+      this.observer.installed(rd.snapshot, w.sm);
+    }
+    if (rd.entries.length > 0) {
+      const keep = rd.entries[0].index - w.snapshot.index - 1;
+      if (keep < 0) throw new Error(`asked to write entry ${rd.entries[0].index} in the snapshot`);
+      w.entries.length = Math.min(w.entries.length, keep);
+      w.entries.push(...rd.entries);
+    }
+    if (rd.hardState) w.hardState = rd.hardState;
+    this.observer.persisted(rd, (i) => termIn(w, i));
+    alongside();
+  }
+
+  flush(done: (error?: Error) => void): void {
+    const image = copy(this.#written);
+    const generation = this.#generation;
+    this.scheduleFlush(() => {
+      if (generation !== this.#generation) return;
+      this.#durable = image;
+      if (!this.lie) done();
+    });
+    if (this.lie) this.lie(() => done());
+  }
+
+  readSnapshotChunk(index: number, offset: number, maxBytes: number) {
+    const w = this.#written;
+    if (w.snapshot.index !== index || w.snapshotData === null) return null;
+    const data = w.snapshotData;
+    return {
+      data: data.subarray(offset, offset + maxBytes),
+      done: offset + maxBytes >= data.length,
+    };
+  }
+
+  snapshotMaterialized(): boolean {
+    return this.#written.snapshotData !== null;
+  }
+
+  saveSnapshot(meta: SnapshotMeta, data: Uint8Array): void {
+    this.#trim(meta, data);
+  }
+
+  compact(meta: SnapshotMeta): void {
+    this.#trim(meta, null);
+  }
+
+  #trim(meta: SnapshotMeta, data: Uint8Array | null): void {
+    const w = this.#written;
+    w.entries = w.entries.filter((e) => e.index > meta.index);
+    w.snapshot = meta;
+    w.snapshotData = data;
+    this.#durable = copy(w);
+  }
+
+  durableHolds(index: number, term: number): boolean {
+    return this.#durable.snapshot.index >= index || termIn(this.#durable, index) === term;
+  }
+
+  machine(onApply: (e: Entry, after: SmState) => void): AppliedState<unknown> {
+    return new HashMachine(this, onApply);
+  }
+
+  crash(powerLoss: boolean): void {
+    this.#generation++;
+    if (powerLoss) this.#written = copy(this.#durable);
+    else this.#durable = copy(this.#written); // the OS keeps what the process wrote
+  }
+}
