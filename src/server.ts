@@ -5,13 +5,14 @@ import type { ConnectionStats } from "./api/connection_guard.ts";
 import { createHttpServer, defaultMaxConnections, openFilesLimit } from "./api/http_server.ts";
 import { peerUpgrade } from "./api/peer_route.ts";
 import { QueueWaiters } from "./api/long_poll.ts";
-import type { ServeConfig } from "./cli/serve_args.ts";
+import type { ServeConfig } from "./config.ts";
 import { createLogger } from "./log.ts";
 import { defaultTuning, type NodeTuning } from "./node/config.ts";
 import { joinCluster } from "./node/join.ts";
 import { startNode } from "./node/start.ts";
 import { bindClusterId, storedClusterId } from "./storage/identity.ts";
-import { StartupError, StorageFatalError } from "./storage/errors.ts";
+import { StorageFatalError } from "./storage/errors.ts";
+import { StartupError } from "./errors.ts";
 import { WsTransport } from "./transport/transport.ts";
 import { VERSION } from "./version.ts";
 
@@ -32,7 +33,9 @@ export async function serve(cfg: ServeConfig, base: NodeTuning = defaultTuning):
   const log = logger.log.bind(logger);
   let exitCode = 0;
   let stopServer: (reason: string) => Promise<void> = async () => {};
+  const waiters = new QueueWaiters();
   const started = await startNode(cfg, tuning, {
+    onJobsReady: (queue) => waiters.wake(queue),
     onFatal(error) {
       exitCode = 1;
       const storage = error instanceof StorageFatalError;
@@ -98,7 +101,7 @@ export async function serve(cfg: ServeConfig, base: NodeTuning = defaultTuning):
       return true;
     },
     peers: () =>
-      node.raft.membership.members.filter((m) => m.id !== node.id).map((m) => ({
+      node.members().filter((m) => m.id !== node.id).map((m) => ({
         id: m.id,
         url: peerUrlOverrides[m.id] ?? m.url,
       })),
@@ -108,14 +111,13 @@ export async function serve(cfg: ServeConfig, base: NodeTuning = defaultTuning):
   node.transport = transport;
 
   const httpStats: { stats: ConnectionStats | null } = { stats: null };
-  const waiters = new QueueWaiters();
-  node.sm.onReady = (queue) => waiters.wake(queue);
   const app = createApp({
     node,
     clusterId: () => clusterId,
     token: cfg.token,
     maxBodyBytes: cfg.maxBodyBytes,
     requestTimeoutMs: tuning.requestTimeoutMs,
+    catchUpTimeoutMs: tuning.catchUpTimeoutMs,
     peerUrlOverride: (id) => peerUrlOverrides[id],
     waiters,
     transport,
@@ -176,13 +178,12 @@ export async function serve(cfg: ServeConfig, base: NodeTuning = defaultTuning):
     if (stopping) return;
     stopping = true;
     log("info", "shutting_down", { reason });
-    if (node.isLeader && node.raft.membership.members.filter((m) => m.voter).length > 1) {
+    if (node.isLeader && node.members().filter((m) => m.voter).length > 1) {
       // Hand leadership over first, so the cluster does not wait an election timeout.
       try {
         const to = node.transferLeadership();
-        const deadline = Date.now() + handOverTimeoutMs;
-        while (node.isLeader && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-        log("info", "leadership_handed_over", { to, done: !node.isLeader });
+        const done = await node.whenLeader(to, handOverTimeoutMs);
+        log("info", "leadership_handed_over", { to, done });
       } catch (err) {
         log("warn", "leadership_handover_failed", { error: (err as Error).message });
       }

@@ -20,40 +20,20 @@ export function adminRoutes(app: Hono, ctx: ApiContext): void {
 
   app.post("/admin/snapshot", async (c) => {
     const index = await node.requestSnapshot();
-    return c.json({ snapshotIndex: index, appliedIndex: node.sm.appliedIndex });
+    return c.json({ snapshotIndex: index, appliedIndex: node.status().appliedIndex });
   });
 }
 
+/** The node's status, with what the peer links know of each member (reachable, clock offset). */
 export function status(ctx: ApiContext) {
-  const { node } = ctx;
-  const raft = node.raft;
-  const members = raft.membership.members;
-  const lastIndex = raft.log.lastIndex();
-  const leader = members.find((m) => m.id === raft.leader);
+  const s = ctx.node.status();
   return {
-    id: node.id,
+    ...s,
     clusterId: ctx.clusterId(),
-    role: raft.role,
-    term: raft.term,
-    leader: raft.leader ? { id: raft.leader, url: leader?.url ?? null } : null,
-    commitIndex: raft.commit,
-    appliedIndex: node.sm.appliedIndex,
-    lastLogIndex: lastIndex,
-    snapshotIndex: raft.log.snapshot.index,
-    counters: { ...node.sm.tallies },
-    clock: node.clockStatus,
-    members: members.map((m) => {
-      const pr = raft.progress.get(m.id);
-      const self = m.id === node.id;
-      const match = self ? raft.stableIndex : pr?.match ?? null;
+    members: s.members.map((m) => {
+      const self = m.id === s.id;
       return {
-        id: m.id,
-        url: m.url,
-        voter: m.voter,
-        matchIndex: raft.role === "leader" ? match : null,
-        lagEntries: raft.role === "leader" && match !== null
-          ? Math.max(0, lastIndex - match)
-          : null,
+        ...m,
         reachable: self ? true : ctx.transport ? ctx.transport.reachable(m.id) : null,
         clockOffsetMs: self ? 0 : clockOffset(ctx, m.id),
       };

@@ -1,11 +1,11 @@
 // The Hono app: auth, the leader header, every route, and one error mapping for all of them.
 
 import { Hono } from "hono";
-import { ApiError } from "../errors.ts";
+import { RaftqError } from "../errors.ts";
 import { adminRoutes } from "./admin_routes.ts";
 import { bearerAuth } from "./auth.ts";
 import type { ApiContext } from "./context.ts";
-import { errorResponse, toApiError } from "./errors.ts";
+import { errorResponse, toRaftqError } from "./errors.ts";
 import { queueRoutes } from "./queue_routes.ts";
 import { clusterRoutes } from "./cluster_routes.ts";
 import { forwardToLeader } from "./forward.ts";
@@ -33,10 +33,10 @@ export function createApp(ctx: ApiContext): Hono {
   clusterRoutes(app, ctx);
   queueRoutes(app, ctx);
   app.notFound((c) =>
-    errorResponse(c, new ApiError("not_found", `No route for ${c.req.method} ${c.req.path}`))
+    errorResponse(c, new RaftqError("not_found", `No route for ${c.req.method} ${c.req.path}`))
   );
   app.onError((err, c) =>
-    errorResponse(c, toApiError(err, (e) => ctx.logError("request_failed", e)))
+    errorResponse(c, toRaftqError(err, (e) => ctx.logError("request_failed", e)))
   );
   return app;
 }

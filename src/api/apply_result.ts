@@ -1,6 +1,6 @@
-// Turns the state machine's answer to a command into the expected result or an ApiError.
+// Turns the state machine's answer to a command into the expected result or an RaftqError.
 
-import { ApiError } from "../errors.ts";
+import { RaftqError } from "../errors.ts";
 import type { ApplyResult } from "../queue/state_machine.ts";
 
 export function expectResult<T extends ApplyResult["type"]>(
@@ -12,10 +12,10 @@ export function expectResult<T extends ApplyResult["type"]>(
     const code = result.code === "invalid_command" || result.code === "apply_failed"
       ? "invalid_request"
       : result.code;
-    throw new ApiError(code, result.message);
+    throw new RaftqError(code, result.message);
   }
   if (result.type !== type) {
-    throw new ApiError("unavailable", `Unexpected answer ${result.type} to a ${type} command`, 1);
+    throw new RaftqError("unavailable", `Unexpected answer ${result.type} to a ${type} command`, 1);
   }
   return result as Extract<ApplyResult, { type: T }>;
 }

@@ -1,7 +1,7 @@
 // Bearer-token authentication for every route but /healthz, compared in constant time.
 
 import type { MiddlewareHandler } from "hono";
-import { ApiError } from "../errors.ts";
+import { RaftqError } from "../errors.ts";
 import { errorResponse } from "./errors.ts";
 
 async function digest(text: string): Promise<Uint8Array> {
@@ -23,7 +23,7 @@ export function bearerAuth(token: string | undefined, open: readonly string[]): 
     const m = /^Bearer (.+)$/i.exec(header);
     if (!m || !(await constantTimeEqual(m[1], token))) {
       c.header("WWW-Authenticate", 'Bearer realm="raftq"');
-      return errorResponse(c, new ApiError("unauthorized", "A valid bearer token is required"));
+      return errorResponse(c, new RaftqError("unauthorized", "A valid bearer token is required"));
     }
     await next();
   };

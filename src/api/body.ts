@@ -2,11 +2,11 @@
 
 import type { IncomingMessage } from "node:http";
 import type { Context } from "hono";
-import { ApiError } from "../errors.ts";
+import { RaftqError } from "../errors.ts";
 import { JsonBodyError, parseBody } from "./json_body.ts";
 
 const tooLarge = (max: number) =>
-  new ApiError("payload_too_large", `The request body is larger than ${max} bytes`);
+  new RaftqError("payload_too_large", `The request body is larger than ${max} bytes`);
 
 /**
  * The raw body, at most `maxBytes` (else 413); empty when there is none. A client that goes away
@@ -16,8 +16,8 @@ export async function readRaw(c: Context, maxBytes: number): Promise<Uint8Array<
   try {
     return await readLimited(c, maxBytes);
   } catch (err) {
-    if (err instanceof ApiError) throw err;
-    throw new ApiError("invalid_request", "The request body ended before its declared end");
+    if (err instanceof RaftqError) throw err;
+    throw new RaftqError("invalid_request", "The request body ended before its declared end");
   }
 }
 
@@ -94,7 +94,7 @@ export async function readJson(
   opaque: readonly string[] = [],
 ): Promise<unknown> {
   const bytes = await readRaw(c, maxBytes);
-  if (bytes.length === 0) throw new ApiError("invalid_request", "The request needs a JSON body");
+  if (bytes.length === 0) throw new RaftqError("invalid_request", "The request needs a JSON body");
   return parseJsonBytes(bytes, opaque);
 }
 
@@ -103,14 +103,14 @@ function parseJsonBytes(bytes: Uint8Array, opaque: readonly string[]): unknown {
   try {
     text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
   } catch {
-    throw new ApiError("invalid_request", "The request body is not UTF-8");
+    throw new RaftqError("invalid_request", "The request body is not UTF-8");
   }
-  if (text.trim() === "") throw new ApiError("invalid_request", "The request needs a JSON body");
+  if (text.trim() === "") throw new RaftqError("invalid_request", "The request needs a JSON body");
   try {
     return parseBody(text, opaque);
   } catch (err) {
     if (!(err instanceof JsonBodyError)) throw err;
-    throw new ApiError(
+    throw new RaftqError(
       "invalid_request",
       err.overLimit ? err.message : `The request body is not valid JSON: ${err.message}`,
     );

@@ -1,12 +1,9 @@
 // Membership and leadership: add a node (learner, catch up, promote), remove one, transfer.
 
 import type { Hono } from "hono";
-import { ApiError } from "../errors.ts";
+import { RaftqError } from "../errors.ts";
 import { readJson, readOptionalJson } from "./body.ts";
 import type { ApiContext } from "./context.ts";
-
-/** How long a new learner may take to catch up before the join is given up. */
-export const catchUpTimeoutMs = 60_000;
 
 const idPattern = /^[A-Za-z0-9_.-]{1,64}$/;
 
@@ -14,28 +11,18 @@ function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-/** Waits until `check` holds (polling every 20 ms) or `timeoutMs` passes; returns whether it held. */
-async function until(check: () => boolean, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (check()) return true;
-    await sleep(20);
-  }
-  return check();
-}
-
 /** The body of POST /admin/transfer: none (any up-to-date voter), or `{"to": ID}`. */
 function transferTarget(body: unknown): string | undefined {
   if (body === undefined) return undefined;
   if (typeof body !== "object" || body === null || Array.isArray(body)) {
-    throw new ApiError("invalid_request", 'The body must be a JSON object such as {"to": "n2"}');
+    throw new RaftqError("invalid_request", 'The body must be a JSON object such as {"to": "n2"}');
   }
   for (const k of Object.keys(body)) {
-    if (k !== "to") throw new ApiError("invalid_request", `unknown field "${k.slice(0, 64)}"`);
+    if (k !== "to") throw new RaftqError("invalid_request", `unknown field "${k.slice(0, 64)}"`);
   }
   const to = (body as { to?: unknown }).to;
   if (to !== undefined && (typeof to !== "string" || !idPattern.test(to))) {
-    throw new ApiError("invalid_request", "to must be a node id (1 to 64 of A-Z a-z 0-9 _ . -)");
+    throw new RaftqError("invalid_request", "to must be a node id (1 to 64 of A-Z a-z 0-9 _ . -)");
   }
   return to;
 }
@@ -69,117 +56,93 @@ async function removeThrough(
 export function clusterRoutes(app: Hono, ctx: ApiContext): void {
   const { node } = ctx;
 
-  app.get("/admin/members", (c) => c.json({ members: node.raft.membership.members }));
+  app.get("/admin/members", (c) => c.json({ members: node.members() }));
 
   app.post("/admin/members", async (c) => {
-    const body = await readJson(c, ctx.maxBodyBytes) as Record<string, unknown>;
-    if (typeof body !== "object" || body === null || Array.isArray(body)) {
-      throw new ApiError("invalid_request", "the body must be a JSON object");
-    }
-    for (const k of Object.keys(body)) {
-      if (k !== "url" && k !== "id") {
-        throw new ApiError("invalid_request", `unknown field "${k.slice(0, 64)}"`);
-      }
-    }
-    let url: string;
-    try {
-      const u = new URL(String(body.url));
-      if (u.protocol !== "http:" && u.protocol !== "https:") throw new Error();
-      url = u.origin;
-    } catch {
-      throw new ApiError("invalid_request", "url must be the new node's http(s) URL");
-    }
-    let id = body.id;
-    if (id === undefined) {
-      // Ask the node itself who it is.
-      try {
-        const res = await fetch(`${url}/admin/status`, {
-          headers: ctx.token ? { authorization: `Bearer ${ctx.token}` } : {},
-          signal: AbortSignal.timeout(5_000),
-        });
-        id = (await res.json()).id;
-      } catch {
-        throw new ApiError("invalid_request", `could not reach ${url} to learn its id; pass "id"`);
-      }
-    }
-    if (typeof id !== "string" || !idPattern.test(id)) {
-      throw new ApiError("invalid_request", "id must be 1 to 64 characters of A-Z a-z 0-9 _ . -");
-    }
-    const existing = node.raft.membership.members.find((m) => m.id === id);
-    if (existing && existing.url !== url) {
-      throw new ApiError("conflict", `node ${id} is already a member at ${existing.url}`);
-    }
-    if (!existing) await node.proposeConfChange({ type: "addLearner", id, url });
-    if (!existing?.voter) {
-      // A learner first: it receives the log (or a snapshot) without affecting quorum.
-      const target = node.raft.commit;
-      const learner = id;
-      ctx.transport?.refusals.delete(learner);
-      const caughtUp = await until(
-        () =>
-          !node.isLeader || ctx.transport?.refusals.has(learner) === true ||
-          (node.raft.progress.get(learner)?.match ?? 0) >= target,
-        catchUpTimeoutMs,
-      );
-      if (!node.isLeader) {
-        throw new ApiError("no_leader", "Leadership changed during the join; retry", 1);
-      }
-      const refusal = ctx.transport?.refusals.get(learner);
-      if (!caughtUp || refusal) {
-        await node.proposeConfChange({ type: "remove", id, url: "" }).catch(() => {});
-        throw new ApiError(
-          "conflict",
-          refusal
-            ? `node ${id} refused this cluster's peer link (${refusal}); it was removed again`
-            : `node ${id} did not catch up within ${
-              catchUpTimeoutMs / 1000
-            } s (unreachable?); it was removed again`,
-        );
-      }
-      await node.proposeConfChange({ type: "promote", id, url });
-    }
-    return c.json({
-      id,
-      url,
-      voter: true,
-      clusterId: ctx.clusterId(),
-      members: node.raft.membership.members,
-    });
+    const { url, id: given } = newMember(await readJson(c, ctx.maxBodyBytes));
+    const id = given ?? await askId(url, ctx);
+    // The learner's peer link tells whether it refused this cluster (secret, cluster id).
+    ctx.transport?.refusals.delete(id);
+    await node.addMember(id, url, () => ctx.transport?.refusals.get(id));
+    return c.json({ id, url, voter: true, clusterId: ctx.clusterId(), members: node.members() });
   });
 
   app.delete("/admin/members/:id", async (c) => {
     const id = c.req.param("id");
-    const member = node.raft.membership.members.find((m) => m.id === id);
-    if (!member) throw new ApiError("not_found", `node ${id.slice(0, 64)} is not a member`);
-    if (id === node.id) {
-      // The leader removing itself hands leadership over first; the new leader removes it.
-      const to = node.transferLeadership();
-      const moved = await until(() => !node.isLeader && node.leaderId === to, 3_000);
-      const leader = node.raft.membership.members.find((m) => m.id === to);
-      if (!moved || !leader) {
-        throw new ApiError("unavailable", `leadership did not move to ${to}; retry`, 1);
-      }
-      const res = await removeThrough(leader.url, id, ctx);
-      if (!res) {
-        throw new ApiError("outcome_unknown", `the new leader ${to} could not be reached`, 1);
-      }
-      return new Response(res.body, {
-        status: res.status,
-        headers: { "content-type": "application/json", "x-raftq-leader": to },
-      });
+    if (!node.members().some((m) => m.id === id)) {
+      throw new RaftqError("not_found", `node ${id.slice(0, 64)} is not a member`);
     }
-    await node.proposeConfChange({ type: "remove", id, url: "" });
-    return c.json({ removed: id, members: node.raft.membership.members });
+    if (id !== node.id) {
+      await node.removeMember(id);
+      return c.json({ removed: id, members: node.members() });
+    }
+    // The leader removing itself hands leadership over first; the new leader removes it.
+    const to = node.transferLeadership();
+    const leader = node.members().find((m) => m.id === to);
+    if (!(await node.whenLeader(to, 3_000)) || !leader) {
+      throw new RaftqError("unavailable", `leadership did not move to ${to}; retry`, 1);
+    }
+    const res = await removeThrough(leader.url, id, ctx);
+    if (!res) {
+      throw new RaftqError("outcome_unknown", `the new leader ${to} could not be reached`, 1);
+    }
+    return new Response(res.body, {
+      status: res.status,
+      headers: { "content-type": "application/json", "x-raftq-leader": to },
+    });
   });
 
   app.post("/admin/transfer", async (c) => {
     const target = node.transferLeadership(
       transferTarget(await readOptionalJson(c, ctx.maxBodyBytes)),
     );
-    const moved = await until(() => node.leaderId === target, 3_000);
-    if (!moved) {
-      throw new ApiError("unavailable", `leadership did not move to ${target} in time`, 1);
+    if (!(await node.whenLeader(target, 3_000))) {
+      throw new RaftqError("unavailable", `leadership did not move to ${target} in time`, 1);
     }
     return c.json({ leader: target });
   });
+}
+
+/** The body of POST /admin/members: `{"url", "id"?}`. */
+function newMember(body: unknown): { url: string; id?: string } {
+  if (typeof body !== "object" || body === null || Array.isArray(body)) {
+    throw new RaftqError("invalid_request", "the body must be a JSON object");
+  }
+  const o = body as Record<string, unknown>;
+  for (const k of Object.keys(o)) {
+    if (k !== "url" && k !== "id") {
+      throw new RaftqError("invalid_request", `unknown field "${k.slice(0, 64)}"`);
+    }
+  }
+  let url: string;
+  try {
+    const u = new URL(String(o.url));
+    if (u.protocol !== "http:" && u.protocol !== "https:") throw new Error();
+    url = u.origin;
+  } catch {
+    throw new RaftqError("invalid_request", "url must be the new node's http(s) URL");
+  }
+  if (o.id === undefined) return { url };
+  if (typeof o.id !== "string" || !idPattern.test(o.id)) {
+    throw new RaftqError("invalid_request", "id must be 1 to 64 characters of A-Z a-z 0-9 _ . -");
+  }
+  return { url, id: o.id };
+}
+
+/** Asks the new node itself who it is. */
+async function askId(url: string, ctx: ApiContext): Promise<string> {
+  let id: unknown;
+  try {
+    const res = await fetch(`${url}/admin/status`, {
+      headers: ctx.token ? { authorization: `Bearer ${ctx.token}` } : {},
+      signal: AbortSignal.timeout(5_000),
+    });
+    id = (await res.json()).id;
+  } catch {
+    throw new RaftqError("invalid_request", `could not reach ${url} to learn its id; pass "id"`);
+  }
+  if (typeof id !== "string" || !idPattern.test(id)) {
+    throw new RaftqError("invalid_request", `${url} did not name itself; pass "id"`);
+  }
+  return id;
 }

@@ -1,18 +1,20 @@
 // What the routes need from the running node: the node, its settings, long-poll waiters, a log.
 
-import type { RaftNode } from "../node/node.ts";
+import type { NodeApi } from "../node/facade.ts";
 import type { ConnectionStats } from "./connection_guard.ts";
 import type { WsTransport } from "../transport/transport.ts";
 import type { QueueWaiters } from "./long_poll.ts";
 
 export interface ApiContext {
-  node: RaftNode;
+  node: NodeApi;
   /** The cluster id; null while a joining node has not learned it. */
   clusterId(): string | null;
   token: string | undefined;
   maxBodyBytes: number;
   /** A write not answered by then is outcome_unknown (forwards are bounded by it too). */
   requestTimeoutMs: number;
+  /** How long a join may wait for its learner to catch up. */
+  catchUpTimeoutMs: number;
   waiters: QueueWaiters;
   logError: (event: string, error: unknown) => void;
   /** The peer transport (absent in tests of the API alone). */

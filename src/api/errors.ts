@@ -2,7 +2,7 @@
 
 import type { Context } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
-import { ApiError, type ErrorCode } from "../errors.ts";
+import { type ErrorCode, RaftqError } from "../errors.ts";
 
 export const statusOf: Record<ErrorCode, ContentfulStatusCode> = {
   invalid_request: 400,
@@ -16,7 +16,7 @@ export const statusOf: Record<ErrorCode, ContentfulStatusCode> = {
   unavailable: 503,
 };
 
-export function errorResponse(c: Context, err: ApiError): Response {
+export function errorResponse(c: Context, err: RaftqError): Response {
   if (err.retryAfterSeconds !== undefined) c.header("Retry-After", String(err.retryAfterSeconds));
   // The rest of a refused body is never read: the connection closes rather than wait for it.
   if (err.code === "payload_too_large") c.header("Connection", "close");
@@ -24,8 +24,8 @@ export function errorResponse(c: Context, err: ApiError): Response {
 }
 
 /** Anything thrown in a route: ApiErrors as they are; the rest is logged, never shown. */
-export function toApiError(err: unknown, log: (e: unknown) => void): ApiError {
-  if (err instanceof ApiError) return err;
+export function toRaftqError(err: unknown, log: (e: unknown) => void): RaftqError {
+  if (err instanceof RaftqError) return err;
   log(err);
-  return new ApiError("unavailable", "The node could not handle the request; retry shortly", 1);
+  return new RaftqError("unavailable", "The node could not handle the request; retry shortly", 1);
 }

@@ -1,12 +1,11 @@
 // Forwarding: a follower passes writes and linearizable reads to the leader and returns its answer.
 
 import type { Context, MiddlewareHandler } from "hono";
-import { ApiError } from "../errors.ts";
+import { RaftqError } from "../errors.ts";
 import type { ApiContext } from "./context.ts";
 import { errorResponse } from "./errors.ts";
 import { readRaw } from "./body.ts";
 import { limits } from "./validate.ts";
-import { catchUpTimeoutMs } from "./cluster_routes.ts";
 
 /** Routes every node answers itself, whoever leads. */
 const localPaths = new Set([
@@ -24,7 +23,7 @@ const localPaths = new Set([
 export const forwardedHeader = "x-raftq-forwarded-by";
 
 const noLeader = (message = "No leader is known right now") =>
-  new ApiError("no_leader", message, 1);
+  new RaftqError("no_leader", message, 1);
 
 function servedLocally(c: Context): boolean {
   if (localPaths.has(c.req.path)) return true;
@@ -35,11 +34,12 @@ function servedLocally(c: Context): boolean {
  * How long a forward may take: the node's request timeout, plus the longest wait the route may
  * legitimately hold (a long-poll claim, a join's catch-up). Past it, a write's outcome is unknown.
  */
-function forwardTimeoutMs(c: Context, requestTimeoutMs: number): number {
-  if (c.req.method !== "POST") return requestTimeoutMs;
-  if (/^\/v1\/queues\/[^/]+\/claim$/.test(c.req.path)) return requestTimeoutMs + limits.maxWaitMs;
-  if (c.req.path === "/admin/members") return requestTimeoutMs + catchUpTimeoutMs;
-  return requestTimeoutMs;
+function forwardTimeoutMs(c: Context, ctx: ApiContext): number {
+  const base = ctx.requestTimeoutMs;
+  if (c.req.method !== "POST") return base;
+  if (/^\/v1\/queues\/[^/]+\/claim$/.test(c.req.path)) return base + limits.maxWaitMs;
+  if (c.req.path === "/admin/members") return base + ctx.catchUpTimeoutMs;
+  return base;
 }
 
 export function forwardToLeader(ctx: ApiContext): MiddlewareHandler {
@@ -55,7 +55,7 @@ export function forwardToLeader(ctx: ApiContext): MiddlewareHandler {
       return errorResponse(c, noLeader());
     }
     const leaderId = node.leaderId;
-    const leader = node.raft.membership.members.find((m) => m.id === leaderId);
+    const leader = node.members().find((m) => m.id === leaderId);
     if (!leaderId || !leader) return errorResponse(c, noLeader());
     const body = c.req.method === "GET" || c.req.method === "HEAD"
       ? undefined
@@ -68,7 +68,7 @@ export function forwardToLeader(ctx: ApiContext): MiddlewareHandler {
     if (ctx.transport) {
       headers.set(forwardedHeader, ctx.transport.signForward(c.req.method, target));
     }
-    const timeout = AbortSignal.timeout(forwardTimeoutMs(c, ctx.requestTimeoutMs));
+    const timeout = AbortSignal.timeout(forwardTimeoutMs(c, ctx));
     let res: Response;
     try {
       res = await fetch(`${ctx.peerUrlOverride?.(leaderId) ?? leader.url}${target}`, {
@@ -94,10 +94,10 @@ export function forwardToLeader(ctx: ApiContext): MiddlewareHandler {
 }
 
 /** A forward that got no answer: a write may have happened (outcome_unknown), a read did not. */
-function unreachable(c: Context, leaderId: string, timedOut: boolean): ApiError {
+function unreachable(c: Context, leaderId: string, timedOut: boolean): RaftqError {
   const why = timedOut ? "did not answer in time" : "could not be reached";
   if (c.req.method === "GET") return noLeader(`The leader ${leaderId} ${why}`);
-  return new ApiError(
+  return new RaftqError(
     "outcome_unknown",
     `The leader ${leaderId} ${why} to confirm the write; retry with the same idempotencyKey`,
     1,

@@ -2,6 +2,7 @@
 
 import type { Hono, MiddlewareHandler } from "hono";
 import { CounterFn, Gauge } from "../metrics.ts";
+import type { NodeStatus } from "../node/facade.ts";
 import type { ApiContext } from "./context.ts";
 
 /** Counts every request by route, method and status, and times it. */
@@ -19,110 +20,70 @@ export function requestMetrics(ctx: ApiContext): MiddlewareHandler {
 export function metricsRoute(app: Hono, ctx: ApiContext): void {
   const { node } = ctx;
   const r = node.metrics.registry;
-  const raft = node.raft;
+  /** The node's status, taken once per scrape (every gauge below reads it). */
+  let scraped: { at: number; status: NodeStatus } | null = null;
+  const st = (): NodeStatus => {
+    const now = performance.now();
+    if (!scraped || now - scraped.at > 100) scraped = { at: now, status: node.status() };
+    return scraped.status;
+  };
+  const peers = () => st().members.filter((m) => m.id !== node.id);
+  const one = (v: number): [Record<string, string>, number][] => [[{}, v]];
   const roles = ["follower", "preCandidate", "candidate", "leader"];
-  r.add(
-    new Gauge(
+  const gauges: [string, string, () => [Record<string, string>, number][]][] = [
+    [
       "raftq_role",
       "1 for this node's current Raft role",
-      () => roles.map((role) => [{ role }, raft.role === role ? 1 : 0]),
-    ),
-  );
-  r.add(new Gauge("raftq_term", "Current Raft term", () => [[{}, raft.term]]));
-  r.add(
-    new Gauge("raftq_is_leader", "1 when this node leads", () => [[{}, node.isLeader ? 1 : 0]]),
-  );
-  r.add(
-    new Gauge("raftq_commit_index", "Highest log index known committed", () => [[{}, raft.commit]]),
-  );
-  r.add(
-    new Gauge(
-      "raftq_applied_index",
-      "Highest log index applied to the queue",
-      () => [[{}, node.sm.appliedIndex]],
-    ),
-  );
-  r.add(
-    new Gauge(
-      "raftq_last_log_index",
-      "Last index in this node's log",
-      () => [[{}, raft.log.lastIndex()]],
-    ),
-  );
-  r.add(
-    new Gauge(
-      "raftq_snapshot_index",
-      "Index covered by the latest snapshot",
-      () => [[{}, raft.log.snapshot.index]],
-    ),
-  );
-  r.add(
-    new Gauge("raftq_members", "Cluster members by kind", () => {
-      const ms = raft.membership.members;
-      return [[{ kind: "voter" }, ms.filter((m) => m.voter).length], [
-        { kind: "learner" },
-        ms.filter((m) => !m.voter).length,
-      ]];
-    }),
-  );
-  r.add(
-    new Gauge(
+      () => roles.map((role) => [{ role }, st().role === role ? 1 : 0]),
+    ],
+    ["raftq_term", "Current Raft term", () => one(st().term)],
+    ["raftq_is_leader", "1 when this node leads", () => one(st().role === "leader" ? 1 : 0)],
+    ["raftq_commit_index", "Highest log index known committed", () => one(st().commitIndex)],
+    ["raftq_applied_index", "Highest log index applied to the queue", () => one(st().appliedIndex)],
+    ["raftq_last_log_index", "Last index in this node's log", () => one(st().lastLogIndex)],
+    ["raftq_snapshot_index", "Index covered by the latest snapshot", () => one(st().snapshotIndex)],
+    ["raftq_members", "Cluster members by kind", () => {
+      const ms = st().members;
+      return [
+        [{ kind: "voter" }, ms.filter((m) => m.voter).length],
+        [{ kind: "learner" }, ms.filter((m) => !m.voter).length],
+      ];
+    }],
+    [
       "raftq_peer_match_index",
       "Leader's view of each peer's match index",
-      () =>
-        node.isLeader
-          ? raft.membership.members.filter((m) => m.id !== node.id).map((
-            m,
-          ) => [{ peer: m.id }, raft.progress.get(m.id)?.match ?? 0])
-          : [],
-    ),
-  );
-  r.add(
-    new Gauge(
+      () => peers().flatMap((m) => (m.matchIndex === null ? [] : [[{ peer: m.id }, m.matchIndex]])),
+    ],
+    [
       "raftq_peer_lag_entries",
       "Entries each peer is behind the leader's log",
-      () =>
-        node.isLeader
-          ? raft.membership.members.filter((m) => m.id !== node.id).map((m) => [
-            { peer: m.id },
-            Math.max(0, raft.log.lastIndex() - (raft.progress.get(m.id)?.match ?? 0)),
-          ])
-          : [],
-    ),
-  );
-  r.add(
-    new Gauge(
+      () => peers().flatMap((m) => (m.lagEntries === null ? [] : [[{ peer: m.id }, m.lagEntries]])),
+    ],
+    [
       "raftq_peer_reachable",
       "1 while the link to a peer is open and heard from",
-      () =>
-        raft.membership.members.filter((m) => m.id !== node.id).map((m) => [
-          { peer: m.id },
-          ctx.transport?.reachable(m.id) ? 1 : 0,
-        ]),
-    ),
-  );
-  r.add(
-    new Gauge(
+      () => peers().map((m) => [{ peer: m.id }, ctx.transport?.reachable(m.id) ? 1 : 0]),
+    ],
+    [
       "raftq_peer_clock_offset_seconds",
       "A peer's wall clock minus this node's, as measured over the peer link",
       () =>
-        raft.membership.members.flatMap((m) => {
-          const e = m.id === node.id ? null : ctx.transport?.clockEstimate(m.id);
-          return e ? [[{ peer: m.id }, e.offsetMs / 1000] as [Record<string, string>, number]] : [];
+        peers().flatMap((m) => {
+          const e = ctx.transport?.clockEstimate(m.id);
+          return e ? [[{ peer: m.id }, e.offsetMs / 1000]] : [];
         }),
-    ),
-  );
-  r.add(
-    new Gauge(
+    ],
+    [
       "raftq_clock_may_lead",
       "1 while this node's clock agrees with a majority of voters' within --max-clock-offset",
-      () => [[{}, node.clockStatus.mayLead ? 1 : 0]],
-    ),
-  );
+      () => one(st().clock.mayLead ? 1 : 0),
+    ],
+  ];
+  for (const [name, help, read] of gauges) r.add(new Gauge(name, help, read));
   r.add(
     new Gauge("raftq_queue_jobs", "Jobs by queue and state (this node's applied state)", () => {
       const out: [Record<string, string>, number][] = [];
-      for (const q of node.sm.queueStats()) {
+      for (const q of node.queue.queueStats()) {
         for (const state of ["ready", "delayed", "leased", "done", "dead", "cancelled"] as const) {
           out.push([{ queue: q.name, state }, q[state]]);
         }
@@ -131,17 +92,17 @@ export function metricsRoute(app: Hono, ctx: ApiContext): void {
     }),
   );
   // Counters whose values live in the state machine's and the transport's own tallies.
-  const t = node.sm.tallies;
+  const t = (name: string) => () => st().counters[name] ?? 0;
   const counters: [string, string, () => number][] = [
-    ["raftq_jobs_enqueued_total", "Jobs enqueued (applied here)", () => t.enqueued],
-    ["raftq_jobs_claimed_total", "Job claims (applied here)", () => t.claimed],
-    ["raftq_jobs_completed_total", "Jobs acked as done (applied here)", () => t.completed],
+    ["raftq_jobs_enqueued_total", "Jobs enqueued (applied here)", t("enqueued")],
+    ["raftq_jobs_claimed_total", "Job claims (applied here)", t("claimed")],
+    ["raftq_jobs_completed_total", "Jobs acked as done (applied here)", t("completed")],
     [
       "raftq_leases_expired_total",
       "Leases that expired without an ack (applied here)",
-      () => t.leasesExpired,
+      t("leasesExpired"),
     ],
-    ["raftq_dead_letters_total", "Jobs that became dead (applied here)", () => t.deadLettered],
+    ["raftq_dead_letters_total", "Jobs that became dead (applied here)", t("deadLettered")],
   ];
   const s = ctx.transport?.stats;
   if (s) {

@@ -6,7 +6,7 @@ import type { Duplex } from "node:stream";
 import type { Context, Hono } from "hono";
 // @ts-types="npm:@types/ws@8.18.2"
 import { WebSocketServer } from "ws";
-import { ApiError } from "../errors.ts";
+import { RaftqError } from "../errors.ts";
 import { ticketHeader } from "../transport/dial.ts";
 import { parseHello } from "../transport/peer_gate.ts";
 import type { PeerSocket, WsTransport } from "../transport/transport.ts";
@@ -20,7 +20,10 @@ const maxHelloBytes = 4096;
 /** Peers never send Origin; a browser always does. A web page must not reach the peer routes. */
 function refuseBrowsers(c: Context): Response | null {
   if (c.req.header("origin") === undefined) return null;
-  return errorResponse(c, new ApiError("unauthorized", "Peer links do not accept browser origins"));
+  return errorResponse(
+    c,
+    new RaftqError("unauthorized", "Peer links do not accept browser origins"),
+  );
 }
 
 export function peerRoutes(app: Hono, transport: WsTransport): void {
@@ -33,7 +36,7 @@ export function peerRoutes(app: Hono, transport: WsTransport): void {
     const refused = refuseBrowsers(c);
     if (refused) return refused;
     const hello = parseHello(await readJson(c, maxHelloBytes));
-    if (!hello) throw new ApiError("invalid_request", "The body is not a peer hello");
+    if (!hello) throw new RaftqError("invalid_request", "The body is not a peer hello");
     const r = await transport.gate.admit(hello);
     if (!r.ok) {
       transport.refusedPeer(r.reason, hello.nodeId);
@@ -45,7 +48,10 @@ export function peerRoutes(app: Hono, transport: WsTransport): void {
   app.get("/raft", (c) =>
     refuseBrowsers(c) ?? errorResponse(
       c,
-      new ApiError("invalid_request", "GET /raft is a WebSocket endpoint for authenticated peers"),
+      new RaftqError(
+        "invalid_request",
+        "GET /raft is a WebSocket endpoint for authenticated peers",
+      ),
     ));
 }
 

@@ -46,7 +46,7 @@ export function queueRoutes(app: Hono, ctx: ApiContext): void {
     const deadline = Date.now() + req.waitMs;
     const signal = c.req.raw.signal;
     for (;;) {
-      if (node.sm.hasReady(queue)) {
+      if (node.queue.hasReady(queue)) {
         const r = expectResult(
           await node.propose({
             type: "claim",
@@ -89,7 +89,7 @@ export function queueRoutes(app: Hono, ctx: ApiContext): void {
   app.get("/v1/jobs/:id", async (c) => {
     const id = v.jobId(c.req.param("id"));
     await readBarrier(c, ctx);
-    const job = node.sm.getJob(id);
+    const job = node.queue.getJob(id);
     if (!job) {
       return c.json({ error: { code: "not_found", message: `job ${id} does not exist` } }, 404);
     }
@@ -104,14 +104,14 @@ export function queueRoutes(app: Hono, ctx: ApiContext): void {
 
   app.get("/v1/queues", async (c) => {
     await readBarrier(c, ctx);
-    return c.json({ queues: node.sm.queueStats() });
+    return c.json({ queues: node.queue.queueStats() });
   });
 
   app.get("/v1/queues/:queue/dead", async (c) => {
     const queue = v.queueName(c.req.param("queue"));
     const page = v.deadPage(c.req.query("limit"), c.req.query("cursor"));
     await readBarrier(c, ctx);
-    const r = node.sm.deadLetters(queue, page.limit, page.before);
+    const r = node.queue.deadLetters(queue, page.limit, page.before);
     return withUserJson(c, { jobs: r.jobs, next: r.next });
   });
 

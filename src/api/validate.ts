@@ -1,6 +1,6 @@
 // Validation of request bodies, path parameters and query strings, before anything is proposed.
 
-import { ApiError } from "../errors.ts";
+import { RaftqError } from "../errors.ts";
 import type { JsonText, NewJob } from "../queue/commands.ts";
 import { RawJson } from "../queue/json_text.ts";
 
@@ -24,7 +24,7 @@ export const defaults = { maxAttempts: 5, leaseMs: 30_000, claimMax: 1, deadPage
 const queuePattern = /^[A-Za-z0-9_.-]{1,128}$/;
 const jobIdPattern = /^\d{1,16}-\d{1,5}$/;
 
-const bad = (message: string) => new ApiError("invalid_request", message);
+const bad = (message: string) => new RaftqError("invalid_request", message);
 
 export function queueName(name: string): string {
   if (!queuePattern.test(name)) {
@@ -38,7 +38,7 @@ export function queueName(name: string): string {
 /** Job ids are ours ("<log index>-<position>"); anything else cannot exist. */
 export function jobId(id: string): string {
   if (!jobIdPattern.test(id)) {
-    throw new ApiError("not_found", `job ${id.slice(0, 64)} does not exist`);
+    throw new RaftqError("not_found", `job ${id.slice(0, 64)} does not exist`);
   }
   return id;
 }

@@ -6,7 +6,7 @@ import { parseServeArgs } from "./serve_args.ts";
 import { UsageError } from "./usage_error.ts";
 import { serve } from "../server.ts";
 import { ClientError, runClient } from "./client.ts";
-import { StartupError } from "../storage/errors.ts";
+import { StartupError } from "../errors.ts";
 
 const clientCommands = new Set([
   "status",

@@ -15,6 +15,8 @@ export interface NodeTuning {
   requestTimeoutMs: number;
   /** A node whose clock is further than this from a majority of voters' refuses to lead. */
   maxClockOffsetMs: number;
+  /** How long a new learner may take to catch up before its join is given up. */
+  catchUpTimeoutMs: number;
 }
 
 export const defaultTuning: NodeTuning = {
@@ -26,4 +28,5 @@ export const defaultTuning: NodeTuning = {
   dueCheckEveryMs: 250,
   requestTimeoutMs: 10_000,
   maxClockOffsetMs: 500,
+  catchUpTimeoutMs: 60_000,
 };

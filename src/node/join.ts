@@ -1,7 +1,7 @@
 // Joining a cluster: ask any listed member to add this node, retrying with backoff.
 
-import type { ServeConfig } from "../cli/serve_args.ts";
-import { StartupError } from "../storage/errors.ts";
+import type { ServeConfig } from "../config.ts";
+import { StartupError } from "../errors.ts";
 
 export interface JoinResult {
   clusterId: string;

@@ -1,13 +1,14 @@
 // The one place that does I/O around the Raft core: propose, persist, send, apply, answer.
 
 import { setImmediate } from "node:timers";
-import { ApiError } from "../errors.ts";
+import { RaftqError } from "../errors.ts";
 import { type ApplyResult, QueueStateMachine } from "../queue/state_machine.ts";
 import { encodeCommand, type QueueCommand } from "../queue/commands.ts";
 import {
   type ConfChange,
   type Entry,
   makeRaftConfig,
+  type Member,
   type Message,
   NONE,
   Raft,
@@ -15,9 +16,11 @@ import {
   type Ready,
 } from "../raft/mod.ts";
 import type { Database } from "../storage/database.ts";
-import { StartupError } from "../storage/errors.ts";
+import { StartupError } from "../errors.ts";
 import { RaftStorage } from "../storage/raft_storage.ts";
 import type { NodeTuning } from "./config.ts";
+import type { NodeApi, NodeStatus, QueueReads } from "./facade.ts";
+import { Watches } from "./watches.ts";
 import { type LoopHooks, ReadyLoop } from "./loop.ts";
 import { SqliteLogStore } from "../storage/log_store.ts";
 import { type ClockVerdict, clockVerdict } from "./clock_guard.ts";
@@ -46,6 +49,8 @@ export interface NodeEvents {
   onRoleChange?(role: string, term: number, leader: string): void;
   /** A snapshot was taken here, or installed from the leader. */
   onSnapshot?(kind: "taken" | "installed" | "compacted", index: number): void;
+  /** Jobs may have become ready in `queue` (long polls wake). */
+  onJobsReady?(queue: string): void;
   /** This node applied its own removal from the cluster. */
   onRemoved?(): void;
   /** A membership change was applied. */
@@ -55,29 +60,29 @@ export interface NodeEvents {
 interface Proposal {
   cmd: QueueCommand;
   resolve(result: ApplyResult): void;
-  reject(error: ApiError): void;
+  reject(error: RaftqError): void;
 }
 
 interface Waiter {
   term: number;
   resolve(result: ApplyResult): void;
-  reject(error: ApiError): void;
+  reject(error: RaftqError): void;
   /** When the request is answered outcome_unknown if its entry has not applied by then. */
   deadlineMs: number;
 }
 
 interface PendingRead {
   resolve(): void;
-  reject(error: ApiError): void;
+  reject(error: RaftqError): void;
 }
 
 const outcomeUnknown = () =>
-  new ApiError(
+  new RaftqError(
     "outcome_unknown",
     "The write was proposed but its commit could not be confirmed; retry with the same idempotencyKey",
   );
-const noLeader = () => new ApiError("no_leader", "No leader is known right now", 1);
-const shuttingDown = () => new ApiError("unavailable", "The node is shutting down", 1);
+const noLeader = () => new RaftqError("no_leader", "No leader is known right now", 1);
+const shuttingDown = () => new RaftqError("unavailable", "The node is shutting down", 1);
 
 /**
  * Runs one Raft node: a tick timer, a queue of proposals and reads batched per loop turn, and
@@ -85,7 +90,7 @@ const shuttingDown = () => new ApiError("unavailable", "The node is shutting dow
  * and sent to followers at once, and persisted together with the next Ready: that is group
  * commit, one transaction and one fsync per batch, never one per entry.
  */
-export class RaftNode {
+export class RaftNode implements NodeApi {
   readonly id: string;
   readonly raft: Raft;
   readonly storage: RaftStorage;
@@ -111,6 +116,7 @@ export class RaftNode {
   #clock: ClockVerdict = { mayLead: true, agreeing: [], beyond: [] };
   #clockHandOverAtMs = 0;
   readonly #loop: ReadyLoop<ApplyResult>;
+  readonly #watches = new Watches(() => performance.now());
 
   constructor(id: string, db: Database, init: RaftInit, tuning: NodeTuning, events: NodeEvents) {
     this.id = id;
@@ -118,6 +124,7 @@ export class RaftNode {
     this.#events = events;
     this.storage = new RaftStorage(db);
     this.sm = new QueueStateMachine(db);
+    this.sm.onReady = (queue) => events.onJobsReady?.(queue);
     this.raft = new Raft(
       makeRaftConfig({
         id,
@@ -164,6 +171,7 @@ export class RaftNode {
     this.#tickTimer = setInterval(() => {
       this.raft.tick();
       this.#expireWaiters();
+      this.#watches.poll();
       this.#schedule();
     }, this.#tuning.tickMs);
     this.#dueTimer = setInterval(() => {
@@ -182,6 +190,87 @@ export class RaftNode {
     // A write already in the log may commit without us: its outcome is unknown, not refused.
     this.#failAll(outcomeUnknown, shuttingDown);
     this.#loop.stop();
+    this.#watches.stop();
+  }
+
+  get queue(): QueueReads {
+    return this.sm;
+  }
+
+  members(): Member[] {
+    return this.raft.membership.members.map((m) => ({ ...m }));
+  }
+
+  /** A copy of this node's state (see NodeStatus). */
+  status(): NodeStatus {
+    const raft = this.raft;
+    const members = raft.membership.members;
+    const lastIndex = raft.log.lastIndex();
+    const leading = raft.role === "leader";
+    const leader = members.find((m) => m.id === raft.leader);
+    return {
+      id: this.id,
+      role: raft.role,
+      term: raft.term,
+      leader: raft.leader ? { id: raft.leader, url: leader?.url ?? null } : null,
+      commitIndex: raft.commit,
+      appliedIndex: this.sm.appliedIndex,
+      lastLogIndex: lastIndex,
+      snapshotIndex: raft.log.snapshot.index,
+      counters: { ...this.sm.tallies },
+      clock: this.clockStatus,
+      members: members.map((m) => {
+        const match = m.id === this.id ? raft.stableIndex : raft.progress.get(m.id)?.match ?? null;
+        return {
+          id: m.id,
+          url: m.url,
+          voter: m.voter,
+          matchIndex: leading ? match : null,
+          lagEntries: leading && match !== null ? Math.max(0, lastIndex - match) : null,
+        };
+      }),
+    };
+  }
+
+  whenLeader(id: string, timeoutMs: number): Promise<boolean> {
+    return this.#watches.until(() => this.raft.leader === id, timeoutMs);
+  }
+
+  async addMember(id: string, url: string, refusal: () => string | undefined): Promise<void> {
+    const existing = this.raft.membership.members.find((m) => m.id === id);
+    if (existing && existing.url !== url) {
+      throw new RaftqError("conflict", `node ${id} is already a member at ${existing.url}`);
+    }
+    if (existing?.voter) return;
+    if (!existing) await this.proposeConfChange({ type: "addLearner", id, url });
+    // A learner first: it receives the log (or a snapshot) without counting toward quorum.
+    const target = this.raft.commit;
+    const caughtUp = await this.#watches.until(
+      () =>
+        !this.isLeader || refusal() !== undefined ||
+        (this.raft.progress.get(id)?.match ?? 0) >= target,
+      this.#tuning.catchUpTimeoutMs,
+    );
+    if (!this.isLeader) {
+      throw new RaftqError("no_leader", "Leadership changed during the join; retry", 1);
+    }
+    const refused = refusal();
+    if (!caughtUp || refused !== undefined) {
+      await this.proposeConfChange({ type: "remove", id, url: "" }).catch(() => {});
+      throw new RaftqError(
+        "conflict",
+        refused !== undefined
+          ? `node ${id} refused this cluster's peer link (${refused}); it was removed again`
+          : `node ${id} did not catch up within ${
+            this.#tuning.catchUpTimeoutMs / 1000
+          } s (unreachable?); it was removed again`,
+      );
+    }
+    await this.proposeConfChange({ type: "promote", id, url });
+  }
+
+  removeMember(id: string): Promise<void> {
+    return this.proposeConfChange({ type: "remove", id, url: "" });
   }
 
   get isLeader(): boolean {
@@ -213,7 +302,7 @@ export class RaftNode {
         reject(
           r.error === "not_leader"
             ? noLeader()
-            : new ApiError(r.error === "invalid_conf" ? "conflict" : "unavailable", r.message, 1),
+            : new RaftqError(r.error === "invalid_conf" ? "conflict" : "unavailable", r.message, 1),
         );
         return;
       }
@@ -230,7 +319,7 @@ export class RaftNode {
   /** Starts a leadership transfer (to `to`, or the most up-to-date voter). */
   transferLeadership(to?: string): string {
     const r = this.raft.transferLeadership(to);
-    if (!r.ok) throw new ApiError("conflict", r.message);
+    if (!r.ok) throw new RaftqError("conflict", r.message);
     this.#schedule();
     return r.to;
   }
@@ -308,7 +397,9 @@ export class RaftNode {
     if (batch.length === 0) return;
     const r = this.raft.propose(datas);
     if (!r.ok) {
-      const error = r.error === "not_leader" ? noLeader() : new ApiError("no_leader", r.message, 1);
+      const error = r.error === "not_leader"
+        ? noLeader()
+        : new RaftqError("no_leader", r.message, 1);
       for (const p of batch) p.reject(error);
       return;
     }
@@ -334,7 +425,7 @@ export class RaftNode {
         batch.push(p);
       } catch (error) {
         const reason = error instanceof Error ? error.message : String(error);
-        p.reject(new ApiError("invalid_request", `The command could not be encoded: ${reason}`));
+        p.reject(new RaftqError("invalid_request", `The command could not be encoded: ${reason}`));
       }
     }
     this.#proposals = [];
@@ -355,6 +446,7 @@ export class RaftNode {
     }
     this.#releaseReads();
     if (!rd.softState) return;
+    this.#watches.poll();
     if (rd.softState.leader !== this.#lastLeader) {
       this.#lastLeader = rd.softState.leader;
       this.metrics.leaderChanges.inc();
@@ -414,7 +506,7 @@ export class RaftNode {
    * Fails every waiting request: writes already in the log with `proposed()` (they may commit
    * without us: outcome_unknown), writes not yet proposed with `queued()`, reads with no_leader.
    */
-  #failAll(proposed: () => ApiError, queued: () => ApiError): void {
+  #failAll(proposed: () => RaftqError, queued: () => RaftqError): void {
     for (const [index, w] of this.#waiters) {
       w.reject(proposed());
       this.#waiters.delete(index);

@@ -1,9 +1,9 @@
 // Starting a node from its data directory: identity, bootstrap of a new cluster, or restore.
 
-import type { ServeConfig } from "../cli/serve_args.ts";
+import type { ServeConfig } from "../config.ts";
 import { bootstrapInit } from "../raft/mod.ts";
 import { type DataDir, ensureFreeSpace, openDataDir } from "../storage/data_dir.ts";
-import { StartupError } from "../storage/errors.ts";
+import { StartupError } from "../errors.ts";
 import { bindClusterId, resolveNodeId, storedClusterId } from "../storage/identity.ts";
 import { RaftStorage } from "../storage/raft_storage.ts";
 import type { NodeTuning } from "./config.ts";

@@ -2,7 +2,7 @@
 
 import { join } from "node:path";
 import { Database, type OpenOptions } from "./database.ts";
-import { StartupError } from "./errors.ts";
+import { StartupError } from "../errors.ts";
 
 /** File names inside a data directory. */
 export const dataDirLayout = {

@@ -2,7 +2,8 @@
 
 import { type CompiledQuery, Kysely, sql } from "kysely";
 import { NodeSqliteDialect } from "./dialect.ts";
-import { sqliteReason, StartupError, StorageFatalError } from "./errors.ts";
+import { sqliteReason, StorageFatalError } from "./errors.ts";
+import { StartupError } from "../errors.ts";
 import { migrate } from "./migrations.ts";
 import type { Tables } from "./schema.ts";
 import { SqliteConnection } from "./sqlite.ts";

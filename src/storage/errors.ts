@@ -1,12 +1,6 @@
-// Storage failures: what stops start-up (exit 2) and what stops a running node (exit 1).
+// Storage failures that stop a running node (exit 1), and how SQLite's errors are told apart.
 
-/** A data directory that cannot be used as it is: bad path, in use, damaged, foreign. Exit 2. */
-export class StartupError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "StartupError";
-  }
-}
+import { StartupError } from "../errors.ts";
 
 /**
  * A write or read that failed under a running node (I/O error, disk full, checksum mismatch).

@@ -1,6 +1,6 @@
 // This node's identity in its data directory: its id, and the cluster it belongs to.
 
-import { StartupError } from "./errors.ts";
+import { StartupError } from "../errors.ts";
 import type { RaftStorage } from "./raft_storage.ts";
 
 /**

@@ -2,7 +2,7 @@
 
 import { type Kysely, sql } from "kysely";
 import { type Migration, type MigrationProvider, Migrator } from "kysely/migration";
-import { StartupError } from "./errors.ts";
+import { StartupError } from "../errors.ts";
 
 // deno-lint-ignore no-explicit-any
 type AnyDb = Kysely<any>;

@@ -1,0 +1,74 @@
+// What the API may ask of a node: copies of its state, requests, and reads of the queue.
+
+import type { ApplyResult, JobView, QueueStats } from "../queue/state_machine.ts";
+import type { QueueCommand } from "../queue/commands.ts";
+import type { Member, Role } from "../raft/mod.ts";
+import type { NodeMetrics } from "../metrics.ts";
+
+/** A member as this node sees it; replication figures only on a leader. */
+export interface MemberStatus {
+  id: string;
+  url: string;
+  voter: boolean;
+  matchIndex: number | null;
+  lagEntries: number | null;
+}
+
+/** A copy of the node's state at one moment (the API never holds the core itself). */
+export interface NodeStatus {
+  id: string;
+  role: Role;
+  term: number;
+  leader: { id: string; url: string | null } | null;
+  commitIndex: number;
+  appliedIndex: number;
+  lastLogIndex: number;
+  snapshotIndex: number;
+  counters: { [name: string]: number };
+  clock: { mayLead: boolean; maxOffsetMs: number; queueNowMs: number };
+  members: MemberStatus[];
+}
+
+/** The queue's reads, on this node's applied state. */
+export interface QueueReads {
+  hasReady(queue: string): boolean;
+  getJob(id: string): JobView | null;
+  queueStats(): QueueStats[];
+  deadLetters(
+    queue: string,
+    limit: number,
+    before?: { finishedAt: number; id: string },
+  ): { jobs: JobView[]; next: string | null };
+}
+
+/**
+ * The facade the API sees. Failures are RaftqErrors with a code (no_leader, outcome_unknown,
+ * conflict, …): the API maps codes to HTTP in one place.
+ */
+export interface NodeApi {
+  readonly id: string;
+  readonly isLeader: boolean;
+  readonly leaderId: string;
+  /** A member that knows a leader. */
+  readonly ready: boolean;
+  readonly metrics: NodeMetrics;
+  readonly queue: QueueReads;
+  status(): NodeStatus;
+  members(): Member[];
+  /** Proposes a queue command stamped by this leader; resolves with its answer once applied. */
+  propose(cmd: QueueCommand): Promise<ApplyResult>;
+  /** Resolves once a read now would be linearizable (ReadIndex, then apply). */
+  linearizableBarrier(): Promise<void>;
+  /**
+   * Adds a node: as a learner, promoted to voter once it holds the log up to now; removed again
+   * if it refuses this cluster (`refusal` says why, from the peer links) or does not catch up.
+   */
+  addMember(id: string, url: string, refusal: () => string | undefined): Promise<void>;
+  removeMember(id: string): Promise<void>;
+  /** Starts a leadership transfer (to `to`, or the most up-to-date voter); returns the target. */
+  transferLeadership(to?: string): string;
+  /** Resolves true once `id` is this node's known leader, false after `timeoutMs`. */
+  whenLeader(id: string, timeoutMs: number): Promise<boolean>;
+  /** Takes a snapshot and compacts the log now; resolves with its index. */
+  requestSnapshot(): Promise<number>;
+}
