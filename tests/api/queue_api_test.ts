@@ -1,18 +1,19 @@
-// The queue API over real HTTP against a real node process with a temp data directory.
+// The queue API's routes, answered in process (app.request) by a one-node cluster on SQLite in
+// memory; the HTTP edge itself is tested in connections_test.ts.
 
 import assert from "node:assert/strict";
-import { call, type NodeProcess, startReadyNode } from "../helpers/node_process.ts";
+import { type InProcessNode, startInProcessNode } from "../helpers/in_process.ts";
 
 async function withNode(
-  fn: (node: NodeProcess, t: Deno.TestContext) => Promise<void>,
+  fn: (node: InProcessNode, t: Deno.TestContext) => Promise<void>,
   t: Deno.TestContext,
 ) {
-  const node = await startReadyNode();
+  const node = await startInProcessNode();
   try {
     await fn(node, t);
+    assert.deepEqual(node.logged, [], "nothing a client sent made the node log an error");
   } finally {
-    await node.kill();
-    await Deno.remove(node.dataDir, { recursive: true });
+    await node.stop();
   }
 }
 
@@ -26,6 +27,7 @@ function assertError(r: { status: number; body: any }, status: number, code: str
 Deno.test("api: the queue routes of api.md", (t) =>
   withNode(async (node, t) => {
     const u = node.url;
+    const { call, fetch } = node;
 
     await t.step("enqueue answers 201 with the id and names the leader", async () => {
       const r = await call(`${u}/v1/queues/emails/jobs`, "POST", {
@@ -199,6 +201,7 @@ Deno.test("api: the queue routes of api.md", (t) =>
 Deno.test("api: bad input of every kind gets a 4xx with the error shape, never a 500", (t) =>
   withNode(async (node, t) => {
     const u = node.url;
+    const { call, fetch } = node;
     const cases: [string, string, string, unknown, number, string][] = [
       ["malformed JSON", "POST", "/v1/queues/q/jobs", "{not json", 400, "invalid_request"],
       ["empty body", "POST", "/v1/queues/q/jobs", "", 400, "invalid_request"],

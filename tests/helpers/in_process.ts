@@ -1,0 +1,93 @@
+// A one-node cluster in this process, on SQLite in memory, answered through app.request():
+// route tests without a process, a port or a file.
+
+import { setImmediate } from "node:timers";
+import { createApp } from "../../src/api/app.ts";
+import { QueueWaiters } from "../../src/api/long_poll.ts";
+import { defaultTuning } from "../../src/node/config.ts";
+import { RaftNode } from "../../src/node/node.ts";
+import { bootstrapInit } from "../../src/raft/mod.ts";
+import { Database } from "../../src/storage/database.ts";
+import { RaftStorage } from "../../src/storage/raft_storage.ts";
+import { waitFor } from "./node_process.ts";
+
+export interface InProcessNode {
+  /** A base URL for the requests; nothing listens on it. */
+  url: string;
+  node: RaftNode;
+  /** Errors the app logged (it logs what it could not map to a code). */
+  logged: string[];
+  fetch(url: string, init?: RequestInit): Promise<Response>;
+  // deno-lint-ignore no-explicit-any
+  call(
+    url: string,
+    method: string,
+    body?: unknown,
+    headers?: Record<string, string>,
+  ): Promise<{ status: number; headers: Headers; body: any }>;
+  stop(): Promise<void>;
+}
+
+export async function startInProcessNode(
+  options: { maxBodyBytes?: number } = {},
+): Promise<InProcessNode> {
+  const db = await Database.open(":memory:");
+  const storage = new RaftStorage(db);
+  const init = bootstrapInit([{ id: "n1", url: "http://in-process.test" }]);
+  storage.persist({
+    hardState: init.hardState,
+    entries: init.entries,
+    snapshotChunks: [],
+    snapshot: null,
+  });
+  const waiters = new QueueWaiters();
+  const logged: string[] = [];
+  const node = new RaftNode("n1", db, { ...storage.load(), appliedIndex: 0 }, defaultTuning, {
+    onFatal: (error) => logged.push(`fatal: ${error.message}`),
+    onJobsReady: (queue) => waiters.wake(queue),
+  });
+  node.start();
+  await waitFor("the node to lead", () => node.isLeader);
+  const app = createApp({
+    node,
+    clusterId: () => "in-process",
+    token: undefined,
+    maxBodyBytes: options.maxBodyBytes ?? 1024 * 1024,
+    requestTimeoutMs: defaultTuning.requestTimeoutMs,
+    catchUpTimeoutMs: defaultTuning.catchUpTimeoutMs,
+    waiters,
+    logError: (event, error) => logged.push(`${event}: ${error}`),
+  });
+  const fetch = async (url: string, init?: RequestInit) => await app.request(url, init);
+  return {
+    url: "http://in-process.test",
+    node,
+    logged,
+    fetch,
+    async call(url, method, body, headers = {}) {
+      const res = await fetch(url, {
+        method,
+        headers: { "content-type": "application/json", ...headers },
+        body: body === undefined
+          ? undefined
+          : typeof body === "string"
+          ? body
+          : JSON.stringify(body),
+      });
+      const text = await res.text();
+      let parsed: unknown = text;
+      try {
+        parsed = text ? JSON.parse(text) : null;
+      } catch {
+        // not JSON: keep the text
+      }
+      return { status: res.status, headers: res.headers, body: parsed };
+    },
+    async stop() {
+      node.stop();
+      // The loop's turns already scheduled run first (immediates run in order).
+      await new Promise((r) => setImmediate(r));
+      db.close();
+    },
+  };
+}
