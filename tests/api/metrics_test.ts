@@ -1,7 +1,7 @@
-// /metrics in Prometheus text format, parsed: names, types, labels, histograms, values.
+// /metrics in Prometheus text format, parsed: names, types, labels, histograms, values (in process).
 
 import assert from "node:assert/strict";
-import { call, startReadyNode } from "../helpers/node_process.ts";
+import { startInProcessNode } from "../helpers/in_process.ts";
 
 interface Sample {
   name: string;
@@ -33,9 +33,10 @@ function parse(text: string): { types: Map<string, string>; samples: Sample[] } 
 }
 
 Deno.test("metrics: Prometheus text with the node, queue, request and storage figures", async () => {
-  const node = await startReadyNode();
+  const node = await startInProcessNode();
   try {
     const u = node.url;
+    const { call, fetch } = node;
     for (let i = 0; i < 3; i++) await call(`${u}/v1/queues/m/jobs`, "POST", { payload: i });
     const c = await call(`${u}/v1/queues/m/claim`, "POST", { worker: "w" });
     await call(`${u}/v1/jobs/${c.body.jobs[0].id}/ack`, "POST", { lease: c.body.jobs[0].lease });
@@ -97,7 +98,6 @@ Deno.test("metrics: Prometheus text with the node, queue, request and storage fi
     }
     assert.ok(one("raftq_fsync_seconds_count")! >= 4, "every durable write is timed");
   } finally {
-    await node.kill();
-    await Deno.remove(node.dataDir, { recursive: true });
+    await node.stop();
   }
 });

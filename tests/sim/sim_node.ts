@@ -104,7 +104,7 @@ export class SimNode {
     this.store.crash(powerLoss);
   }
 
-  /** It applied its own removal: it stops serving, as the product does. */
+  /** It applied its own removal: it stops serving. */
   remove(): void {
     this.removed = true;
     this.#halt();
