@@ -27,7 +27,7 @@ function assertError(r: { status: number; body: any }, status: number, code: str
 Deno.test("api: the queue routes of api.md", (t) =>
   withNode(async (node, t) => {
     const u = node.url;
-    const { call, fetch } = node;
+    const { call } = node;
 
     await t.step("enqueue answers 201 with the id and names the leader", async () => {
       const r = await call(`${u}/v1/queues/emails/jobs`, "POST", {

@@ -9,7 +9,7 @@ import { RaftNode } from "../../src/node/node.ts";
 import { bootstrapInit } from "../../src/raft/mod.ts";
 import { Database } from "../../src/storage/database.ts";
 import { RaftStorage } from "../../src/storage/raft_storage.ts";
-import { waitFor } from "./node_process.ts";
+import { type call, waitFor } from "./node_process.ts";
 
 export interface InProcessNode {
   /** A base URL for the requests; nothing listens on it. */
@@ -18,13 +18,8 @@ export interface InProcessNode {
   /** Errors the app logged (it logs what it could not map to a code). */
   logged: string[];
   fetch(url: string, init?: RequestInit): Promise<Response>;
-  // deno-lint-ignore no-explicit-any
-  call(
-    url: string,
-    method: string,
-    body?: unknown,
-    headers?: Record<string, string>,
-  ): Promise<{ status: number; headers: Headers; body: any }>;
+  /** As node_process.ts's call(): status, headers and the body parsed. */
+  call: typeof call;
   stop(): Promise<void>;
 }
 
