@@ -541,12 +541,12 @@ export class RaftNode implements NodeApi {
       (id) => this.transport.clockEstimate?.(id) ?? null,
       this.#tuning.maxClockOffsetMs,
     );
-    const changed = verdict.mayLead !== this.#clock.mayLead;
+    // Said when it changes: may lead, may not for want of readings, may not for a clock too far.
+    const kind = (v: ClockVerdict) => (v.mayLead ? "ok" : v.beyond.length > 0 ? "far" : "unknown");
+    const changed = kind(verdict) !== kind(this.#clock);
+    if (verdict.mayLead !== this.#clock.mayLead) this.raft.setMayLead(verdict.mayLead);
     this.#clock = verdict;
-    if (changed) {
-      this.raft.setMayLead(verdict.mayLead);
-      this.#events.onClockVerdict?.(verdict, this.#tuning.maxClockOffsetMs);
-    }
+    if (changed) this.#events.onClockVerdict?.(verdict, this.#tuning.maxClockOffsetMs);
     if (verdict.mayLead || !this.isLeader || now - this.#clockHandOverAtMs < 2_000) return;
     this.#clockHandOverAtMs = now;
     try {
