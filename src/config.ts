@@ -29,4 +29,8 @@ export interface ServeConfig {
   maxClockOffsetMs: number;
   /** Compact the log once this many entries were applied past the last compaction. */
   snapshotEveryEntries: number;
+  /** Bytes of persisted log entries kept in memory (older ones are read from SQLite). */
+  logMemoryBytes: number;
+  /** Compact the log once its entries exceed this many bytes. */
+  logRetainBytes: number;
 }

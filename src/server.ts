@@ -28,6 +28,8 @@ export async function serve(cfg: ServeConfig, base: NodeTuning = defaultTuning):
     retentionMs: cfg.retentionMs,
     snapshotEveryEntries: cfg.snapshotEveryEntries,
     maxClockOffsetMs: cfg.maxClockOffsetMs,
+    logMemoryBytes: cfg.logMemoryBytes,
+    logRetainBytes: cfg.logRetainBytes,
   };
   const logger = createLogger(cfg.logLevel, cfg.logFormat);
   const log = logger.log.bind(logger);

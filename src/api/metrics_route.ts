@@ -78,6 +78,22 @@ export function metricsRoute(app: Hono, ctx: ApiContext): void {
       "1 while this node's clock agrees with a majority of voters' within --max-clock-offset",
       () => one(st().clock.mayLead ? 1 : 0),
     ],
+    [
+      "raftq_process_resident_bytes",
+      "Resident memory of this process",
+      () => one(Deno.memoryUsage().rss),
+    ],
+    ["raftq_js_heap_used_bytes", "JavaScript heap in use", () => one(Deno.memoryUsage().heapUsed)],
+    [
+      "raftq_js_heap_total_bytes",
+      "JavaScript heap reserved",
+      () => one(Deno.memoryUsage().heapTotal),
+    ],
+    [
+      "raftq_external_bytes",
+      "Memory held outside the JavaScript heap (buffers)",
+      () => one(Deno.memoryUsage().external),
+    ],
   ];
   for (const [name, help, read] of gauges) r.add(new Gauge(name, help, read));
   r.add(

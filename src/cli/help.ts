@@ -10,6 +10,7 @@ Usage (with no command, or only flags, raftq serves):
               [--tls-cert FILE --tls-key FILE] [--log-level info|debug|warn|error]
               [--log-format json|text] [--retention 7d] [--max-body-bytes 1048576]
               [--snapshot-every 100000] [--max-connections 4096] [--max-clock-offset 500ms]
+              [--log-memory-bytes 8388608] [--log-retain-bytes 268435456]
   raftq status   [--url URL] [--token T] [--json]
   raftq queues   [--url URL] [--json]
   raftq enqueue  [--url URL] --queue Q [--payload JSON | -] [--delay MS] [--priority N] [--key KEY]
@@ -24,7 +25,8 @@ Usage (with no command, or only flags, raftq serves):
 Every serve flag also reads an environment variable: RAFTQ_ID, RAFTQ_LISTEN, RAFTQ_ADVERTISE,
 RAFTQ_DATA, RAFTQ_JOIN, RAFTQ_CLUSTER_SECRET, RAFTQ_TOKEN, RAFTQ_TLS_CERT, RAFTQ_TLS_KEY,
 RAFTQ_LOG_LEVEL, RAFTQ_LOG_FORMAT, RAFTQ_RETENTION, RAFTQ_MAX_BODY_BYTES, RAFTQ_SNAPSHOT_EVERY,
-RAFTQ_MAX_CONNECTIONS, RAFTQ_MAX_CLOCK_OFFSET. Client commands read RAFTQ_URL and RAFTQ_TOKEN. Flags win.
+RAFTQ_MAX_CONNECTIONS, RAFTQ_MAX_CLOCK_OFFSET, RAFTQ_LOG_MEMORY_BYTES, RAFTQ_LOG_RETAIN_BYTES.
+Client commands read RAFTQ_URL and RAFTQ_TOKEN. Flags win.
 
 Defaults: --listen 127.0.0.1:7400, --data ./raftq-data, --advertise http://<listen>.
 Listening on a non-loopback address needs --cluster-secret (at least 16 bytes).

@@ -23,6 +23,8 @@ const serveFlags = {
   "max-body-bytes": "RAFTQ_MAX_BODY_BYTES",
   "max-connections": "RAFTQ_MAX_CONNECTIONS",
   "max-clock-offset": "RAFTQ_MAX_CLOCK_OFFSET",
+  "log-memory-bytes": "RAFTQ_LOG_MEMORY_BYTES",
+  "log-retain-bytes": "RAFTQ_LOG_RETAIN_BYTES",
   "snapshot-every": "RAFTQ_SNAPSHOT_EVERY",
 } as const;
 
@@ -37,6 +39,8 @@ export const serveDefaults = {
   maxBodyBytes: 1024 * 1024,
   maxConnections: 4096,
   maxClockOffset: "500ms",
+  logMemoryBytes: 8 * 1024 * 1024,
+  logRetainBytes: 256 * 1024 * 1024,
   snapshotEveryEntries: 100_000,
 };
 
@@ -187,6 +191,16 @@ export function parseServeArgs(
   if (maxClockOffsetMs < 1 || maxClockOffsetMs > 60_000) {
     throw new UsageError("--max-clock-offset must be from 1ms to 60s");
   }
+  const bytesFlag = (flag: "log-memory-bytes" | "log-retain-bytes", fallback: number) => {
+    const raw = get(flag);
+    const n = raw === undefined ? fallback : Number(raw);
+    if (!Number.isSafeInteger(n) || n < 1024 * 1024 || n > 64 * 1024 ** 3) {
+      throw new UsageError(`--${flag} "${raw}" must be an integer from 1048576 to 68719476736`);
+    }
+    return n;
+  };
+  const logMemoryBytes = bytesFlag("log-memory-bytes", serveDefaults.logMemoryBytes);
+  const logRetainBytes = bytesFlag("log-retain-bytes", serveDefaults.logRetainBytes);
   const everyRaw = get("snapshot-every");
   const snapshotEveryEntries = everyRaw === undefined
     ? serveDefaults.snapshotEveryEntries
@@ -214,5 +228,7 @@ export function parseServeArgs(
     maxConnections,
     maxClockOffsetMs,
     snapshotEveryEntries,
+    logMemoryBytes,
+    logRetainBytes,
   };
 }

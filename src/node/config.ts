@@ -17,6 +17,10 @@ export interface NodeTuning {
   maxClockOffsetMs: number;
   /** How long a new learner may take to catch up before its join is given up. */
   catchUpTimeoutMs: number;
+  /** Bytes of persisted log entries kept in memory; older ones are read from SQLite as needed. */
+  logMemoryBytes: number;
+  /** Compact the log once its entries exceed this many bytes (keeping the newest half). */
+  logRetainBytes: number;
 }
 
 export const defaultTuning: NodeTuning = {
@@ -29,4 +33,6 @@ export const defaultTuning: NodeTuning = {
   requestTimeoutMs: 10_000,
   maxClockOffsetMs: 500,
   catchUpTimeoutMs: 60_000,
+  logMemoryBytes: 8 * 1024 * 1024,
+  logRetainBytes: 256 * 1024 * 1024,
 };

@@ -70,8 +70,11 @@ export class ReadyLoop<R> {
     readonly raft: Raft,
     readonly ports: LoopPorts<R>,
     readonly hooks: LoopHooks<R>,
-    /** Compact the log once this many entries are applied past the last snapshot. */
-    readonly compactEveryEntries: number,
+    /**
+     * Compact the log once this many entries are applied past the last snapshot, or once its
+     * entries exceed `aboveBytes` (then keeping the newest half of that).
+     */
+    readonly compaction: { everyEntries: number; aboveBytes: number },
   ) {}
 
   get state(): LoopState {
@@ -255,9 +258,14 @@ export class ReadyLoop<R> {
    * so only the covered log goes. Snapshot bytes are made when a follower asks (wantSnapshot).
    */
   #maybeCompact(): void {
+    const log = this.raft.log;
     // Only what is applied and persisted here (see #behindStateMachine).
-    const upTo = Math.min(this.ports.sm.appliedIndex, this.raft.stableIndex, this.raft.applied);
-    if (upTo - this.raft.log.snapshot.index < this.compactEveryEntries) return;
+    let upTo = Math.min(this.ports.sm.appliedIndex, this.raft.stableIndex, this.raft.applied);
+    if (log.bytes() > this.compaction.aboveBytes) {
+      // Bounded by size: followers a little behind still find their entries in the log.
+      upTo = Math.min(upTo, log.indexKeeping(this.compaction.aboveBytes / 2));
+    } else if (upTo - log.snapshot.index < this.compaction.everyEntries) return;
+    if (upTo <= log.snapshot.index) return;
     const meta = this.raft.compact(upTo);
     this.ports.store.compact(meta);
     this.hooks.snapshot?.("compacted", meta.index);

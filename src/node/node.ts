@@ -131,6 +131,8 @@ export class RaftNode implements NodeApi {
         electionTicks: tuning.electionTicks,
         heartbeatTicks: tuning.heartbeatTicks,
         randomInt: (n) => crypto.getRandomValues(new Uint32Array(1))[0] % n,
+        entryReader: (lo, hi, maxBytes) => this.storage.entries(lo, hi, maxBytes),
+        logMemoryBytes: tuning.logMemoryBytes,
         snapshotReader: (index, offset, max) => {
           const chunk = this.storage.readSnapshotChunk(index, offset, max);
           // None materialized: the loop makes one at the applied index, outside the core's
@@ -157,7 +159,7 @@ export class RaftNode implements NodeApi {
         },
       },
       this.#hooks(),
-      tuning.snapshotEveryEntries,
+      { everyEntries: tuning.snapshotEveryEntries, aboveBytes: tuning.logRetainBytes },
     );
     if (this.sm.appliedIndex < init.snapshot.index) {
       // The log before the snapshot is gone, so the state machine must already cover it.

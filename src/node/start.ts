@@ -38,8 +38,8 @@ export async function startNode(
     ensureFreeSpace(cfg.dataDir);
     const storage = new RaftStorage(dataDir.db);
     const id = resolveNodeId(storage, cfg.id, generateNodeId);
-    let loaded = storage.load();
-    const fresh = loaded.entries.length === 0 && loaded.snapshot.index === 0;
+    let loaded = storage.loadBounded(tuning.logMemoryBytes);
+    const fresh = loaded.terms.length === 0 && loaded.snapshot.index === 0;
     let bootstrapped = false;
     const joining = fresh && cfg.joinUrls.length > 0;
     if (fresh && !joining) {
@@ -51,7 +51,7 @@ export async function startNode(
         snapshot: null,
       });
       bindClusterId(storage, crypto.randomUUID());
-      loaded = storage.load();
+      loaded = storage.loadBounded(tuning.logMemoryBytes);
       bootstrapped = true;
     }
     if (!joining && storedClusterId(storage) === undefined) {

@@ -1,5 +1,6 @@
 // Tunable numbers of the Raft core, with their defaults and units in their names.
 
+import type { EntryReader } from "./log.ts";
 import type { NodeId, RandomInt, SnapshotReader } from "./types.ts";
 
 /** How a core is built: its id, its timing in ticks, its limits, and its injected sources. */
@@ -25,6 +26,10 @@ export interface RaftConfig {
   randomInt: RandomInt;
   /** Reads the caller's snapshot data when a follower needs it. */
   snapshotReader: SnapshotReader;
+  /** Reads persisted entries no longer held in memory; without one the whole log stays there. */
+  entryReader?: EntryReader;
+  /** Bytes of persisted entries kept in memory (with an entryReader): older ones are read back. */
+  logMemoryBytes?: number;
 }
 
 export const defaultRaftConfig = {

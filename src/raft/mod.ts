@@ -3,7 +3,7 @@
 export * from "./types.ts";
 export { defaultRaftConfig, makeRaftConfig, type RaftConfig } from "./config.ts";
 export { type ProposeResult, Raft, type RaftInit, type RaftStats } from "./raft.ts";
-export { emptySnapshot, entryBytes, RaftLog } from "./log.ts";
+export { emptySnapshot, entryBytes, type EntryReader, RaftLog } from "./log.ts";
 export { bootstrapInit, emptyInit } from "./bootstrap.ts";
 export {
   applyConfChange,

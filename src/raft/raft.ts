@@ -40,7 +40,11 @@ import {
 export interface RaftInit {
   hardState: HardState;
   snapshot: SnapshotMeta;
+  /** Every entry after the snapshot, or (with `terms`) only a tail of them (see LogInit). */
   entries: Entry[];
+  terms?: number[];
+  sizes?: number[];
+  confs?: Entry[];
   /** The state machine's applied index; committed entries after it are handed out again. */
   appliedIndex: number;
 }
@@ -127,7 +131,17 @@ export class Raft {
   constructor(cfg: RaftConfig, init: RaftInit) {
     this.id = cfg.id;
     this.#cfg = cfg;
-    this.log = new RaftLog(init.snapshot, [...init.entries]);
+    this.log = new RaftLog(
+      {
+        snapshot: init.snapshot,
+        entries: [...init.entries],
+        terms: init.terms,
+        sizes: init.sizes,
+        confs: init.confs,
+      },
+      cfg.entryReader ?? null,
+      cfg.logMemoryBytes ?? Infinity,
+    );
     this.term = init.hardState.term;
     this.vote = init.hardState.vote;
     const last = this.log.lastIndex();
@@ -455,6 +469,8 @@ export class Raft {
       if (self) self.maybeUpdate(this.#stableIndex);
       this.#maybeCommitAndBroadcast();
     }
+    // Entries now on the caller's disk may leave memory (read back when a follower needs them).
+    this.log.evict(this.#stableIndex);
   }
 
   // ---------------------------------------------------------------- roles
@@ -1033,8 +1049,8 @@ export class Raft {
   #recomputeMembership(): void {
     let membership = this.log.snapshot.membership;
     let lastConf = 0;
-    for (const e of this.log.entries) {
-      if (e.kind === "conf" && e.change) {
+    for (const e of this.log.confEntries()) {
+      if (e.change) {
         membership = applyConfChange(membership, e.change);
         lastConf = e.index;
       }
@@ -1053,9 +1069,9 @@ export class Raft {
 
   #membershipAt(index: number): Membership {
     let membership = this.log.snapshot.membership;
-    for (const e of this.log.entries) {
+    for (const e of this.log.confEntries()) {
       if (e.index > index) break;
-      if (e.kind === "conf" && e.change) membership = applyConfChange(membership, e.change);
+      if (e.change) membership = applyConfChange(membership, e.change);
     }
     return membership;
   }

@@ -5,6 +5,7 @@ import {
   type ConfChange,
   emptySnapshot,
   type Entry,
+  entryBytes,
   type EntryKind,
   type HardState,
   type Membership,
@@ -86,6 +87,25 @@ function fromRow(row: RaftLogTable): Entry {
   return entry;
 }
 
+/** The log after `snapshot` must be gap-free with terms that never go back. */
+function checkContiguous(
+  snapshot: SnapshotMeta,
+  entries: readonly { index: number; term: number }[],
+): void {
+  let prevTerm = snapshot.term;
+  for (let k = 0; k < entries.length; k++) {
+    if (entries[k].index !== snapshot.index + 1 + k) {
+      throw new StorageFatalError(
+        `raft log has a hole before entry ${entries[k].index}: the data directory is damaged`,
+      );
+    }
+    if (entries[k].term < prevTerm) {
+      throw new StorageFatalError(`raft log term goes back at entry ${entries[k].index}`);
+    }
+    prevTerm = entries[k].term;
+  }
+}
+
 export class RaftStorage {
   readonly #db: Database;
   readonly #inserts = new Map<number, CompiledQuery>();
@@ -134,44 +154,68 @@ export class RaftStorage {
   // ------------------------------------------------------------ load
 
   /** Everything a core starts from; checksums and contiguity verified. */
-  load(): LoadedState {
+  /** The hard state, the snapshot and every entry after it (`limit`: at most that many). */
+  load(limit = Infinity): LoadedState {
     const snapshot = this.snapshotMeta();
     const hs = this.#c.first(this.#k.selectFrom("raft_hard_state").selectAll());
-    const rows = this.#c.all(
-      this.#k.selectFrom("raft_log").selectAll().where("idx", ">", snapshot.index).orderBy("idx"),
-    );
-    const entries = rows.map(fromRow);
-    let prevTerm = snapshot.term;
-    for (let k = 0; k < entries.length; k++) {
-      if (entries[k].index !== snapshot.index + 1 + k) {
-        throw new StorageFatalError(
-          `raft log has a hole before entry ${entries[k].index}: the data directory is damaged`,
-        );
-      }
-      if (entries[k].term < prevTerm) {
-        throw new StorageFatalError(`raft log term goes back at entry ${entries[k].index}`);
-      }
-      prevTerm = entries[k].term;
-    }
-    const lastIndex = snapshot.index + entries.length;
+    const last = this.#c.first(
+      this.#k.selectFrom("raft_log").select((eb) => eb.fn.max<number | null>("idx").as("i")),
+    )?.i ?? snapshot.index;
+    const entries = limit === 0 ? [] : this.entries(snapshot.index + 1, last + 1).slice(0, limit);
+    if (limit !== 0) checkContiguous(snapshot, entries);
+    const lastIndex = Math.max(snapshot.index, last);
     const hardState: HardState = hs
       ? { term: hs.term, vote: hs.vote, commit: Math.min(hs.commit_index, lastIndex) }
       : { term: 0, vote: NONE, commit: 0 };
     return { hardState, snapshot, entries };
   }
 
+  /**
+   * What a restart needs with memory bounded: the term and size of every entry after the
+   * snapshot, its conf entries, and only the newest entries whole, up to `memoryBytes` (the core
+   * reads older ones through entries() when a follower needs them).
+   */
+  loadBounded(memoryBytes: number): LoadedState & {
+    terms: number[];
+    sizes: number[];
+    confs: Entry[];
+  } {
+    const { hardState, snapshot } = this.load(0);
+    const rows = this.#c.all(
+      this.#k.selectFrom("raft_log").select(["idx", "term"])
+        .select(sql<number>`length(data)`.as("bytes")).where("idx", ">", snapshot.index)
+        .orderBy("idx"),
+    );
+    const terms = rows.map((r) => r.term);
+    const sizes = rows.map((r) => Number(r.bytes) + 32);
+    checkContiguous(snapshot, rows.map((r) => ({ index: r.idx, term: r.term })));
+    const confs = this.#c.all(
+      this.#k.selectFrom("raft_log").selectAll().where("idx", ">", snapshot.index)
+        .where("kind", "=", "conf").orderBy("idx"),
+    ).map(fromRow);
+    let k = sizes.length;
+    for (let kept = 0; k > 0 && kept + sizes[k - 1] <= memoryBytes; k--) kept += sizes[k - 1];
+    const last = snapshot.index + rows.length;
+    const entries = this.entries(snapshot.index + 1 + k, last + 1);
+    return { hardState, snapshot, entries, terms, sizes, confs };
+  }
+
   /** Entries in [lo, hi), at most `maxBytes` of data (at least one entry), checksums verified. */
   entries(lo: number, hi: number, maxBytes = Infinity): Entry[] {
+    // (Rows are read in bounded pages: a far-behind follower's range may be the whole log.)
     const rows = this.#c.all(
       this.#k.selectFrom("raft_log").selectAll().where("idx", ">=", lo).where("idx", "<", hi)
-        .orderBy("idx"),
+        .orderBy("idx").limit(
+          maxBytes === Infinity ? Math.max(0, hi - lo) : Math.min(hi - lo, 4096),
+        ),
     );
     const out: Entry[] = [];
     let bytes = 0;
     for (const row of rows) {
-      bytes += row.data.length;
+      const entry = fromRow(row);
+      bytes += entryBytes(entry); // as the core counts them
       if (out.length > 0 && bytes > maxBytes) break;
-      out.push(fromRow(row));
+      out.push(entry);
     }
     return out;
   }

@@ -65,6 +65,8 @@ Deno.test("serve: every flag is parsed", () => {
     maxConnections: 500,
     maxClockOffsetMs: 250,
     snapshotEveryEntries: 100_000,
+    logMemoryBytes: 8 * 1024 * 1024,
+    logRetainBytes: 256 * 1024 * 1024,
   });
 });
 

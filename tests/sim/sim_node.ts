@@ -22,6 +22,10 @@ export interface NodeEnv {
   send(m: Message): void;
   chunkBytes: number;
   compactEvery: number;
+  /** Compact once the log's entries exceed this many bytes. */
+  compactAboveBytes: number;
+  /** Bytes of persisted entries a core keeps in memory (older ones are read from the store). */
+  logMemoryBytes: number;
   /** Each entry applied here, with the state after it (the checker's state machine safety). */
   applied(node: SimNode, e: Entry, after: SmState): void;
   /** Entries applied here were answered to their writers. */
@@ -67,6 +71,8 @@ export class SimNode {
       maxAppendBytes: 400,
       snapshotChunkBytes: this.env.chunkBytes,
       snapshotResendTicks: 3,
+      entryReader: (lo, hi, maxBytes) => this.store.readEntries(lo, hi, maxBytes),
+      logMemoryBytes: this.env.logMemoryBytes,
       snapshotReader: (index, offset, maxBytes) => {
         const chunk = this.store.readSnapshotChunk(index, offset, maxBytes);
         if (chunk === null) this.loop?.wantSnapshot();
@@ -88,7 +94,7 @@ export class SimNode {
       readied: (rd) => env.readied(this, rd),
       snapshot: (kind, index) => env.snapshot(this, kind, index),
       fatal: (error) => env.fatal(this, error),
-    }, env.compactEvery);
+    }, { everyEntries: env.compactEvery, aboveBytes: env.compactAboveBytes });
     return raft;
   }
 

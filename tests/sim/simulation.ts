@@ -85,6 +85,10 @@ interface FaultProfile {
   flushStallRate: number;
   /** Probability that a crash is a power loss (writes no completed flush covered are lost). */
   powerLossRate: number;
+  /** Bytes of persisted entries a core keeps in memory; -1 for all of them. */
+  logMemoryBytes: number;
+  /** Compact once the log's entries exceed this many bytes; -1 for never by size. */
+  compactAboveBytes: number;
 }
 
 function drawProfile(rng: Prng, chunkBytes: readonly number[]): FaultProfile {
@@ -110,6 +114,8 @@ function drawProfile(rng: Prng, chunkBytes: readonly number[]): FaultProfile {
     flushMs: rng.pick([0, 1, 3, 10]),
     flushStallRate: rng.pick([0, 0.01, 0.05]),
     powerLossRate: rng.pick([0, 0.5, 1]),
+    logMemoryBytes: rng.pick([-1, 2000, 200]),
+    compactAboveBytes: rng.pick([-1, 3000, 30_000]),
   };
 }
 
@@ -215,6 +221,10 @@ export class Simulation {
       send: (m) => this.net.send(m, this.now),
       chunkBytes: this.profile.chunkBytes,
       compactEvery: this.profile.compactEvery,
+      logMemoryBytes: this.profile.logMemoryBytes < 0 ? Infinity : this.profile.logMemoryBytes,
+      compactAboveBytes: this.profile.compactAboveBytes < 0
+        ? Infinity
+        : this.profile.compactAboveBytes,
       applied: (node, e, after) => this.#applied(node, e, after),
       answered: (node, entries) => this.#answered(node, entries),
       readied: (node, rd) => this.#readied(node, rd),

@@ -152,6 +152,10 @@ class SqliteSimStore implements SimStore {
     return this.#log.readSnapshotChunk(index, offset, maxBytes);
   }
 
+  readEntries(lo: number, hi: number, maxBytes: number): Entry[] {
+    return this.#storage.entries(lo, hi, maxBytes);
+  }
+
   snapshotMaterialized(): boolean {
     return this.#log.snapshotMaterialized();
   }

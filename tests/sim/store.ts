@@ -4,6 +4,7 @@ import type { AppliedState, LogStore } from "../../src/node/ports.ts";
 import {
   emptySnapshot,
   type Entry,
+  entryBytes,
   type HardState,
   type RaftInit,
   type Ready,
@@ -39,6 +40,8 @@ export interface SimStore extends LogStore {
   durableHolds(index: number, term: number): boolean;
   /** The node crashed; a power loss forgets every write no completed flush covered. */
   crash(powerLoss: boolean): void;
+  /** Written entries in [lo, hi), at most `maxBytes` (at least one): the core's EntryReader. */
+  readEntries(lo: number, hi: number, maxBytes: number): Entry[];
   /**
    * The state machine a (re)starting node applies through; `onApply` sees each entry applied
    * and the checker's state after it.
@@ -153,6 +156,20 @@ export class MemoryStore implements SimStore {
       if (!this.lie) done();
     });
     if (this.lie) this.lie(() => done());
+  }
+
+  readEntries(lo: number, hi: number, maxBytes: number): Entry[] {
+    const w = this.#written;
+    const out: Entry[] = [];
+    let bytes = 0;
+    for (let i = lo; i < hi; i++) {
+      const e = w.entries[i - w.snapshot.index - 1];
+      if (!e) break;
+      bytes += entryBytes(e);
+      if (out.length > 0 && bytes > maxBytes) break;
+      out.push(e);
+    }
+    return out;
   }
 
   readSnapshotChunk(index: number, offset: number, maxBytes: number) {

@@ -82,7 +82,7 @@ Deno.test("storage: range reads honour a byte budget", async () => {
     const s = new RaftStorage(dd.db);
     s.persist({ ...noBatch, entries: [1, 2, 3, 4].map((i) => entry(i, 1, "y".repeat(100))) });
     assert.equal(s.entries(1, 5).length, 4);
-    assert.equal(s.entries(1, 5, 250).length, 2);
+    assert.equal(s.entries(1, 5, 300).length, 2, "two 132-byte entries (as the core counts them)");
     assert.equal(s.entries(1, 5, 1).length, 1);
     assert.equal(s.entries(2, 4).map((e) => e.index).join(), "2,3");
   });
@@ -201,4 +201,34 @@ Deno.test("storage: node identity is kept in the file", async () => {
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("storage: a bounded load holds every term, the conf entries, and only the newest entries", async () => {
+  await withDataDir((dd) => {
+    const s = new RaftStorage(dd.db);
+    const conf: Entry = {
+      index: 2,
+      term: 1,
+      kind: "conf",
+      data: "",
+      change: { type: "addLearner", id: "b", url: "http://b" },
+    };
+    const entries = [
+      entry(1, 1),
+      conf,
+      ...Array.from({ length: 8 }, (_, k) => entry(k + 3, 2, "x".repeat(100))),
+    ];
+    s.persist({ ...noBatch, entries, hardState: { term: 2, vote: "a", commit: 10 } });
+    const loaded = s.loadBounded(300);
+    assert.equal(loaded.terms.length, 10);
+    assert.deepEqual(loaded.terms, entries.map((x) => x.term));
+    assert.deepEqual(loaded.confs.map((x) => x.index), [2]);
+    assert.deepEqual(
+      loaded.entries.map((x) => x.index),
+      [9, 10],
+      "two 132-byte entries fit in 300",
+    );
+    assert.equal(loaded.hardState.commit, 10);
+    assert.equal(s.entries(1, 11, 250).length, 3, "reads stop at their byte budget");
+  });
 });
