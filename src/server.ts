@@ -13,6 +13,7 @@ import { startNode } from "./node/start.ts";
 import { bindClusterId, storedClusterId } from "./storage/identity.ts";
 import { StorageFatalError } from "./storage/errors.ts";
 import { StartupError } from "./errors.ts";
+import { makeBackupImage } from "./storage/backup.ts";
 import { WsTransport } from "./transport/transport.ts";
 import { VERSION } from "./version.ts";
 
@@ -121,6 +122,7 @@ export async function serve(cfg: ServeConfig, base: NodeTuning = defaultTuning):
     requestTimeoutMs: tuning.requestTimeoutMs,
     catchUpTimeoutMs: tuning.catchUpTimeoutMs,
     peerUrlOverride: (id) => peerUrlOverrides[id],
+    backup: () => makeBackupImage(dataDir.db.path, cfg.dataDir),
     waiters,
     transport,
     http: httpStats,

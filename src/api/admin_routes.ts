@@ -1,6 +1,8 @@
 // Health, readiness, status and snapshots.
 
 import type { Hono } from "hono";
+import { RaftqError } from "../errors.ts";
+import { backupStream } from "../storage/backup_file.ts";
 import type { ApiContext } from "./context.ts";
 
 export function adminRoutes(app: Hono, ctx: ApiContext): void {
@@ -17,6 +19,32 @@ export function adminRoutes(app: Hono, ctx: ApiContext): void {
   );
 
   app.get("/admin/status", (c) => c.json(status(ctx)));
+
+  let backingUp = false;
+  app.get("/admin/backup", async () => {
+    if (!ctx.backup) throw new RaftqError("not_found", "This node cannot make backups");
+    // Taken at the leader after a read barrier: every write acknowledged before is in it.
+    await node.linearizableBarrier();
+    if (backingUp) {
+      throw new RaftqError("conflict", "A backup is being made already; retry after it");
+    }
+    backingUp = true;
+    let image;
+    try {
+      image = await ctx.backup();
+    } finally {
+      backingUp = false;
+    }
+    const { meta } = image;
+    return new Response(backupStream(image.path, meta, image.remove), {
+      headers: {
+        "content-type": "application/octet-stream",
+        "content-disposition":
+          `attachment; filename="raftq-${meta.clusterId}-${meta.appliedIndex}.backup"`,
+        "x-raftq-backup-applied-index": String(meta.appliedIndex),
+      },
+    });
+  });
 
   app.post("/admin/snapshot", async (c) => {
     const index = await node.requestSnapshot();

@@ -2,6 +2,7 @@
 
 import type { NodeApi } from "../node/facade.ts";
 import type { ConnectionStats } from "./connection_guard.ts";
+import type { BackupImage } from "../storage/backup.ts";
 import type { WsTransport } from "../transport/transport.ts";
 import type { QueueWaiters } from "./long_poll.ts";
 
@@ -21,6 +22,8 @@ export interface ApiContext {
   transport?: WsTransport;
   /** Where to reach a peer when a test routes it elsewhere (RAFTQ_TEST_PEER_URLS); else unset. */
   peerUrlOverride?(id: string): string | undefined;
+  /** Makes a consistent image of this node's database for GET /admin/backup. */
+  backup?(): Promise<BackupImage>;
   /** The HTTP listener's connection figures, once it listens. */
   http?: { stats: ConnectionStats | null };
 }

@@ -12,6 +12,7 @@ const localPaths = new Set([
   "/healthz",
   "/readyz",
   "/admin/status",
+  "/admin/backup", // streamed by the leader itself (it answers no_leader elsewhere)
   "/metrics",
   "/",
   "/raft",

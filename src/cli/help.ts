@@ -20,6 +20,9 @@ Usage (with no command, or only flags, raftq serves):
   raftq nack     [--url URL] JOB_ID --lease LEASE [--error TEXT] [--retry-delay MS]
   raftq members  [--url URL] list | add URL [--id ID] | remove ID
   raftq transfer [--url URL] [--to ID]
+  raftq backup   [--url URL] --out FILE         a consistent backup of a running cluster
+  raftq restore  --from FILE --data DIR         a data directory that founds a new cluster from it
+  raftq recover  --data DIR                     a majority is lost: this member becomes a cluster
   raftq --help | --version
 
 Every serve flag also reads an environment variable: RAFTQ_ID, RAFTQ_LISTEN, RAFTQ_ADVERTISE,

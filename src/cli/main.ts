@@ -7,6 +7,7 @@ import { UsageError } from "./usage_error.ts";
 import { serve } from "../server.ts";
 import { ClientError, runClient } from "./client.ts";
 import { StartupError } from "../errors.ts";
+import { dataCommands } from "./data_commands.ts";
 
 const clientCommands = new Set([
   "status",
@@ -52,6 +53,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     if (clientCommands.has(command)) {
       return await runClient(command, rest, io);
     }
+    if (command in dataCommands) return await dataCommands[command](rest, io);
     throw new UsageError(`unknown command "${command}" (see raftq --help)`);
   } catch (err) {
     if (err instanceof ClientError) {

@@ -6,6 +6,7 @@ import { type DataDir, ensureFreeSpace, openDataDir } from "../storage/data_dir.
 import { StartupError } from "../errors.ts";
 import { bindClusterId, resolveNodeId, storedClusterId } from "../storage/identity.ts";
 import { RaftStorage } from "../storage/raft_storage.ts";
+import { restoredIndexKey } from "../storage/restore.ts";
 import type { NodeTuning } from "./config.ts";
 import { type NodeEvents, RaftNode } from "./node.ts";
 
@@ -25,6 +26,35 @@ function generateNodeId(): string {
 }
 
 /**
+ * A directory `raftq restore` made holds the queue at the backup's applied index and no Raft
+ * state: it founds a one-node cluster whose snapshot is that index (the queue tables are that
+ * snapshot's state already). Returns whether it did.
+ */
+function foundFromRestore(storage: RaftStorage, id: string, cfg: ServeConfig): boolean {
+  const restored = storage.getMeta(restoredIndexKey);
+  if (restored === undefined) return false;
+  if (cfg.joinUrls.length > 0) {
+    throw new StartupError(
+      `data directory ${cfg.dataDir} was restored from a backup and founds a new cluster: start it without --join, then join other nodes to it`,
+    );
+  }
+  const index = Number(restored);
+  storage.saveSnapshotMetaOnly({
+    index,
+    term: 1,
+    membership: { members: [{ id, url: cfg.advertiseUrl, voter: true }] },
+  });
+  storage.persist({
+    hardState: { term: 1, vote: "", commit: index },
+    entries: [],
+    snapshotChunks: [],
+    snapshot: null,
+  });
+  storage.deleteMeta(restoredIndexKey);
+  return true;
+}
+
+/**
  * Opens the data directory and builds the node. An empty directory without --join founds a
  * one-node cluster; a directory with state restarts from it (and ignores --join).
  */
@@ -41,8 +71,12 @@ export async function startNode(
     let loaded = storage.loadBounded(tuning.logMemoryBytes);
     const fresh = loaded.terms.length === 0 && loaded.snapshot.index === 0;
     let bootstrapped = false;
-    const joining = fresh && cfg.joinUrls.length > 0;
-    if (fresh && !joining) {
+    if (fresh && foundFromRestore(storage, id, cfg)) {
+      loaded = storage.loadBounded(tuning.logMemoryBytes);
+      bootstrapped = true;
+    }
+    const joining = fresh && !bootstrapped && cfg.joinUrls.length > 0;
+    if (fresh && !joining && !bootstrapped) {
       const init = bootstrapInit([{ id, url: cfg.advertiseUrl }]);
       storage.persist({
         hardState: init.hardState,

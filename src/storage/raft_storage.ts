@@ -141,6 +141,10 @@ export class RaftStorage {
       ?.value;
   }
 
+  deleteMeta(key: string): void {
+    this.#db.transaction(() => this.#c.run(this.#k.deleteFrom("node_meta").where("key", "=", key)));
+  }
+
   setMeta(key: string, value: string): void {
     this.#db.transaction(() => {
       this.#c.run(
