@@ -28,6 +28,23 @@ function transferTarget(body: unknown): string | undefined {
 }
 
 /**
+ * Transfers leadership and waits until `target` leads. Raft abandons a transfer after one
+ * election timeout (a TimeoutNow lost on a reconnecting link, a target briefly unable to
+ * campaign); while this node still leads, it asks again until `timeoutMs` is spent.
+ */
+async function handOver(ctx: ApiContext, to: string | undefined, timeoutMs: number) {
+  const { node } = ctx;
+  const deadline = Date.now() + timeoutMs;
+  let target = node.transferLeadership(to);
+  for (;;) {
+    const left = deadline - Date.now();
+    if (await node.whenLeader(target, Math.min(left, 1_000))) return { moved: true, target };
+    if (Date.now() >= deadline) return { moved: false, target };
+    if (node.isLeader) target = node.transferLeadership(to ?? target);
+  }
+}
+
+/**
  * Asks the leader at `url` to remove `id`. A leader only just elected refuses membership changes
  * until its first entry commits (503 unavailable): asked again until it accepts, within the
  * request timeout. Any other answer is the answer.
@@ -77,9 +94,9 @@ export function clusterRoutes(app: Hono, ctx: ApiContext): void {
       return c.json({ removed: id, members: node.members() });
     }
     // The leader removing itself hands leadership over first; the new leader removes it.
-    const to = node.transferLeadership();
+    const { moved, target: to } = await handOver(ctx, undefined, 5_000);
     const leader = node.members().find((m) => m.id === to);
-    if (!(await node.whenLeader(to, 3_000)) || !leader) {
+    if (!moved || !leader) {
       throw new RaftqError("unavailable", `leadership did not move to ${to}; retry`, 1);
     }
     const res = await removeThrough(leader.url, id, ctx);
@@ -93,10 +110,9 @@ export function clusterRoutes(app: Hono, ctx: ApiContext): void {
   });
 
   app.post("/admin/transfer", async (c) => {
-    const target = node.transferLeadership(
-      transferTarget(await readOptionalJson(c, ctx.maxBodyBytes)),
-    );
-    if (!(await node.whenLeader(target, 3_000))) {
+    const to = transferTarget(await readOptionalJson(c, ctx.maxBodyBytes));
+    const { moved, target } = await handOver(ctx, to, 5_000);
+    if (!moved) {
       throw new RaftqError("unavailable", `leadership did not move to ${target} in time`, 1);
     }
     return c.json({ leader: target });
