@@ -52,8 +52,23 @@ const frameLike = fc.oneof(
   }),
   fc.anything(),
 );
+/** superjson refuses to encode keys such as "prototype"; such values go as plain JSON. */
+function superjsonText(f: unknown): string {
+  try {
+    return superjson.stringify(f);
+  } catch {
+    return JSON.stringify(f) ?? "null";
+  }
+}
+/** superjson's own metadata naming prototype paths: refused by its parser, never thrown out. */
+const hostileMeta = fc.constantFrom(
+  '{"json":{"t":"ping","sentMs":1},"meta":{"values":{"__proto__.polluted":["undefined"]}}}',
+  '{"json":{"t":"raft","ms":[]},"meta":{"values":{"constructor.prototype.x":["Date"]}}}',
+  '{"json":{"t":"pong"},"meta":{"referentialEqualities":{"__proto__":["t"]}}}',
+);
 const wire = fc.oneof(
-  frameLike.map((f) => superjson.stringify(f)),
+  frameLike.map(superjsonText),
+  hostileMeta,
   frameLike.map((f) => JSON.stringify(f) ?? "null"),
   fc.string(),
 );
@@ -79,4 +94,5 @@ Deno.test("props: decodeFrame never throws and lets through only valid frames", 
     }),
     { numRuns: 3000 },
   );
+  assert.equal((Object.prototype as Record<string, unknown>).polluted, undefined);
 });
