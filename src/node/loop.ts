@@ -2,6 +2,7 @@
 
 import type { Entry, Raft, Ready } from "../raft/mod.ts";
 import type { AppliedState, LogStore, PeerSender, Scheduler } from "./ports.ts";
+import { Snapshotter } from "./snapshots.ts";
 
 /** What the loop tells the node around it. `R` is the state machine's answer to an entry. */
 export interface LoopHooks<R> {
@@ -38,10 +39,12 @@ export interface LoopPorts<R> {
 }
 
 /**
- * `idle`: nothing in hand. `writing`: handling Readies (synchronously, in one turn). `flushing`:
- * a Ready is written and its flush runs; inputs still reach the core (see #duringFlush).
+ * `idle`: nothing in hand. `writing`: handling Readies (synchronously, in one turn). `installing`:
+ * a received snapshot replaces the state machine (off the event loop). `flushing`: a Ready is
+ * written and its flush runs. While installing or flushing, inputs still reach the core (see
+ * #duringFlush).
  */
-export type LoopState = "idle" | "writing" | "flushing";
+export type LoopState = "idle" | "writing" | "installing" | "flushing";
 
 interface Written<R> {
   results: Map<number, R>;
@@ -63,8 +66,7 @@ export class ReadyLoop<R> {
   #state: LoopState = "idle";
   #scheduled = false;
   #stopped = false;
-  #snapshotWanted = false;
-  #snapshotRequests: ((error: Error | null, index: number) => void)[] = [];
+  readonly #snapshots: Snapshotter;
 
   constructor(
     readonly raft: Raft,
@@ -75,7 +77,15 @@ export class ReadyLoop<R> {
      * entries exceed `aboveBytes` (then keeping the newest half of that).
      */
     readonly compaction: { everyEntries: number; aboveBytes: number },
-  ) {}
+  ) {
+    this.#snapshots = new Snapshotter(
+      raft,
+      ports.store,
+      ports.sm,
+      () => this.schedule(),
+      (index) => this.hooks.snapshot?.("taken", index),
+    );
+  }
 
   get state(): LoopState {
     return this.#state;
@@ -98,27 +108,27 @@ export class ReadyLoop<R> {
   stop(): void {
     if (this.#stopped) return;
     this.#stopped = true;
-    for (const done of this.#snapshotRequests) done(stoppedError(), 0);
-    this.#snapshotRequests = [];
+    this.#snapshots.abandon(stoppedError());
   }
 
   /** A follower needs a snapshot and none is materialized: make one (outside the core's call). */
   wantSnapshot(): void {
-    if (this.#snapshotWanted) return;
-    this.#snapshotWanted = true;
+    this.#snapshots.want();
     this.schedule();
   }
 
   /** Takes a snapshot and compacts the log, between Readies; `done` gets its index. */
   requestSnapshot(done: (error: Error | null, index: number) => void): void {
     if (this.#stopped) return done(stoppedError(), 0);
-    this.#snapshotRequests.push(done);
+    this.#snapshots.request(done);
     this.schedule();
   }
 
   #run(): void {
     if (this.#stopped) return;
-    if (this.#state === "flushing") return this.#guard(() => this.#duringFlush());
+    if (this.#state === "flushing" || this.#state === "installing") {
+      return this.#guard(() => this.#duringFlush());
+    }
     this.#guard(() => {
       this.#state = "writing";
       this.hooks.feed(false);
@@ -131,6 +141,7 @@ export class ReadyLoop<R> {
     while (!this.#stopped && this.raft.hasReady()) {
       const rd = this.raft.ready();
       this.ports.peers.send(rd.messages);
+      if (rd.snapshot) return this.#install(rd);
       const written = this.#write(rd);
       this.#answer(rd, written);
       if (this.#stopped) return; // it applied its own removal, or its hooks stopped it
@@ -139,7 +150,26 @@ export class ReadyLoop<R> {
       this.hooks.feed(false);
     }
     this.#state = "idle";
-    this.#takeSnapshotIfWanted();
+    this.#snapshots.step(this.#behindStateMachine());
+  }
+
+  /**
+   * A received snapshot is installed before anything else of its Ready is written (its entries
+   * follow the snapshot): the store replaces the state machine and the log in one durable step,
+   * the state machine re-reads itself, then the rest of the Ready goes as any other.
+   */
+  #install(rd: Ready): void {
+    this.#state = "installing";
+    this.ports.store.install(rd.snapshot!, rd.snapshotChunks, (error) => {
+      if (this.#stopped) return;
+      if (error) return this.#fail(error);
+      this.#guard(() => {
+        this.ports.sm.reload();
+        const written = this.#write({ ...rd, snapshotChunks: [] });
+        this.#answer(rd, written);
+        if (!this.#stopped) this.#flush(rd, written);
+      });
+    });
   }
 
   #flush(rd: Ready, written: Written<R>): void {
@@ -179,7 +209,7 @@ export class ReadyLoop<R> {
     // (A Ready of messages alone, a heartbeat round, writes nothing at all.)
     if (rd.mustSync || rd.hardState !== null || rd.committedEntries.length > 0) {
       const { sm } = this.ports;
-      this.ports.store.write(rd, (data, meta) => sm.restore(data, meta.index), () => {
+      this.ports.store.write(rd, () => {
         const applyStarted = this.ports.monoMs();
         results = sm.applyEntries(rd.committedEntries);
         if (rd.committedEntries.length > 0) {
@@ -212,23 +242,6 @@ export class ReadyLoop<R> {
     this.#maybeCompact();
   }
 
-  /** Between Readies: a snapshot (and the compaction with it) covers only what is in the log. */
-  #takeSnapshotIfWanted(): void {
-    if (!this.#snapshotWanted && this.#snapshotRequests.length === 0) return;
-    if (this.#behindStateMachine()) return; // after the next write, or once the log catches up
-    this.#snapshotWanted = false;
-    const requests = this.#snapshotRequests;
-    this.#snapshotRequests = [];
-    let index: number;
-    try {
-      index = this.#snapshotNow();
-    } catch (err) {
-      for (const done of requests) done(err as Error, 0);
-      throw err;
-    }
-    for (const done of requests) done(null, index);
-  }
-
   /**
    * Whether the state machine is ahead of the log here, so no snapshot can be taken at its index
    * yet. A leader applies entries its followers made durable before its own write of them; and
@@ -240,25 +253,13 @@ export class ReadyLoop<R> {
     return applied > this.raft.stableIndex || applied > this.raft.applied;
   }
 
-  /** Materializes a snapshot at the applied index and compacts the log up to it. */
-  #snapshotNow(): number {
-    const { store, sm } = this.ports;
-    const applied = sm.appliedIndex;
-    const current = this.raft.log.snapshot;
-    if (applied <= current.index && store.snapshotMaterialized()) return current.index;
-    const data = sm.snapshot();
-    const meta = applied > current.index ? this.raft.compact(applied) : current;
-    store.saveSnapshot(meta, data);
-    this.hooks.snapshot?.("taken", meta.index);
-    return meta.index;
-  }
-
   /**
    * Periodic compaction copies nothing: the state machine in the store already holds the state,
    * so only the covered log goes. Snapshot bytes are made when a follower asks (wantSnapshot).
    */
   #maybeCompact(): void {
     const log = this.raft.log;
+    if (this.#snapshots.busy || this.#sendingImage()) return;
     // Only what is applied and persisted here (see #behindStateMachine).
     let upTo = Math.min(this.ports.sm.appliedIndex, this.raft.stableIndex, this.raft.applied);
     if (log.bytes() > this.compaction.aboveBytes) {
@@ -269,6 +270,18 @@ export class ReadyLoop<R> {
     const meta = this.raft.compact(upTo);
     this.ports.store.compact(meta);
     this.hooks.snapshot?.("compacted", meta.index);
+  }
+
+  /**
+   * Whether a follower is being sent the current image: compacting now would make it start over
+   * with a newer one, again and again under load. Held until the log holds four times the
+   * compaction threshold, so a follower that stopped answering cannot hold it for ever.
+   */
+  #sendingImage(): boolean {
+    if (this.raft.role !== "leader") return false;
+    if (this.raft.log.bytes() > 4 * this.compaction.aboveBytes) return false;
+    for (const pr of this.raft.progress.values()) if (pr.state === "snapshot") return true;
+    return false;
   }
 
   #guard(fn: () => void): void {

@@ -125,6 +125,7 @@ export class RaftNode implements NodeApi {
     this.storage = new RaftStorage(db);
     this.sm = new QueueStateMachine(db);
     this.sm.onReady = (queue) => events.onJobsReady?.(queue);
+    const store = new SqliteLogStore(db, this.storage);
     this.raft = new Raft(
       makeRaftConfig({
         id,
@@ -134,7 +135,7 @@ export class RaftNode implements NodeApi {
         entryReader: (lo, hi, maxBytes) => this.storage.entries(lo, hi, maxBytes),
         logMemoryBytes: tuning.logMemoryBytes,
         snapshotReader: (index, offset, max) => {
-          const chunk = this.storage.readSnapshotChunk(index, offset, max);
+          const chunk = store.readSnapshotChunk(index, offset, max);
           // None materialized: the loop makes one at the applied index, outside the core's
           // call; the core sends it again on a later tick.
           if (chunk === null) this.#loop.wantSnapshot();
@@ -146,7 +147,7 @@ export class RaftNode implements NodeApi {
     this.#loop = new ReadyLoop(
       this.raft,
       {
-        store: new SqliteLogStore(db, this.storage),
+        store,
         sm: this.sm,
         peers: { send: (messages) => this.transport.send(messages) },
         // A macrotask, not a microtask: requests that arrived in the same I/O turn join the batch.

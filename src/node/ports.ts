@@ -1,6 +1,6 @@
 // The narrow interfaces the Ready loop works through: log store, state machine, peers, scheduler.
 
-import type { Entry, Message, Ready, SnapshotMeta } from "../raft/mod.ts";
+import type { Entry, Message, Ready, SnapshotChunk, SnapshotMeta } from "../raft/mod.ts";
 
 /**
  * Where a node's Raft state lives: SQLite in production (SqliteLogStore), memory in the simulator.
@@ -8,30 +8,43 @@ import type { Entry, Message, Ready, SnapshotMeta } from "../raft/mod.ts";
  */
 export interface LogStore {
   /**
-   * Writes a Ready's durable parts — snapshot chunks, an installed snapshot (through `restore`),
-   * entries, hard state — and runs `alongside` in the same write (the apply of its committed
-   * entries), as one atomic step that is not yet durable.
+   * Writes a Ready's durable parts — received snapshot chunks, entries, hard state — and runs
+   * `alongside` in the same write (the apply of its committed entries), as one atomic step that
+   * is not yet durable. A Ready's snapshot is not installed here: install() comes first.
    */
-  write(
-    rd: Ready,
-    restore: (data: Uint8Array, meta: SnapshotMeta) => void,
-    alongside: () => void,
+  write(rd: Ready, alongside: () => void): void;
+  /**
+   * Writes the last `chunks` of the received snapshot `meta`, checks it whole, then replaces the
+   * state machine and the log with it in one durable step that a crash leaves done or undone.
+   * Calls `done` when that step is durable (or failed: never retried).
+   */
+  install(
+    meta: SnapshotMeta,
+    chunks: readonly SnapshotChunk[],
+    done: (error?: Error) => void,
   ): void;
   /**
    * Makes every write so far durable, then calls `done` (with the error, if it failed: never
    * retried). `done` is never called before flush() returns.
    */
   flush(done: (error?: Error) => void): void;
-  /** A chunk of the snapshot at `index`, or null when none is materialized at that index. */
+  /** A chunk of the snapshot at `index`, or null when it has no image (or a newer one exists). */
   readSnapshotChunk(
     index: number,
     offset: number,
     maxBytes: number,
   ): { data: Uint8Array; done: boolean } | null;
-  /** Whether a snapshot's data is materialized (not just its metadata after a compaction). */
+  /** Whether the latest snapshot has its image (not just its metadata after a compaction). */
   snapshotMaterialized(): boolean;
-  /** Stores a snapshot with its data, durably, and forgets the log it covers. */
-  saveSnapshot(meta: SnapshotMeta, data: Uint8Array): void;
+  /**
+   * Starts an image of the state machine as applied at some moment from now on; `done` gets
+   * the applied index it holds. One at a time.
+   */
+  capture(done: (error: Error | null, index: number) => void): void;
+  /** Adopts the finished capture as the snapshot `meta`, durably; forgets the log it covers. */
+  saveSnapshot(meta: SnapshotMeta): void;
+  /** Drops the finished capture unused. */
+  discardCapture(): void;
   /** Forgets the log up to `meta` (the state machine in the same store already covers it). */
   compact(meta: SnapshotMeta): void;
 }
@@ -41,9 +54,8 @@ export interface AppliedState<R> {
   readonly appliedIndex: number;
   /** Applies committed entries in order; the answer of each by index. */
   applyEntries(entries: readonly Entry[]): Map<number, R>;
-  /** The whole state, as bytes a follower can restore. */
-  snapshot(): Uint8Array;
-  restore(data: Uint8Array, index: number): void;
+  /** Re-reads its state after the store installed a snapshot under it. */
+  reload(): void;
 }
 
 /** Where messages to peers go (WebSockets in production, the simulated network in the simulator). */

@@ -47,8 +47,6 @@ function foundFromRestore(storage: RaftStorage, id: string, cfg: ServeConfig): b
   storage.persist({
     hardState: { term: 1, vote: "", commit: index },
     entries: [],
-    snapshotChunks: [],
-    snapshot: null,
   });
   storage.deleteMeta(restoredIndexKey);
   return true;
@@ -81,8 +79,6 @@ export async function startNode(
       storage.persist({
         hardState: init.hardState,
         entries: init.entries,
-        snapshotChunks: [],
-        snapshot: null,
       });
       bindClusterId(storage, crypto.randomUUID());
       loaded = storage.loadBounded(tuning.logMemoryBytes);

@@ -70,14 +70,6 @@ export interface QueueStats {
   cancelled: number;
 }
 
-interface QueueSnapshot {
-  v: 1;
-  appliedIndex: number;
-  nowMs: number;
-  jobs: JobsTable[];
-  idempotency: IdempotencyTable[];
-}
-
 /** The in-memory state at a point of an apply: indexes, clock, tallies, a journal position. */
 interface ApplyMark {
   applied: number;
@@ -753,43 +745,15 @@ export class QueueStateMachine {
 
   // ------------------------------------------------------------ snapshots
 
-  snapshot(): Uint8Array {
-    const k = this.#db.kysely;
-    const snap: QueueSnapshot = {
-      v: 1,
-      appliedIndex: this.#applied,
-      nowMs: this.#now,
-      jobs: this.#db.conn.all(k.selectFrom("jobs").selectAll().orderBy("id")),
-      idempotency: this.#db.conn.all(
-        k.selectFrom("idempotency").selectAll().orderBy("queue").orderBy("key"),
-      ),
-    };
-    return new TextEncoder().encode(JSON.stringify(snap));
-  }
-
-  /** Replaces every table with a snapshot's content (inside the caller's install transaction). */
-  restore(data: Uint8Array, index: number): void {
-    const snap = JSON.parse(new TextDecoder().decode(data)) as QueueSnapshot;
-    if (snap?.v !== 1 || !Array.isArray(snap.jobs) || !Array.isArray(snap.idempotency)) {
-      throw new Error("snapshot data is not a raftq queue snapshot");
-    }
-    if (snap.appliedIndex !== index) {
-      throw new Error(`snapshot data is at ${snap.appliedIndex}, its metadata says ${index}`);
-    }
-    const k = this.#db.kysely;
-    this.#db.transaction(() => {
-      this.#db.conn.run(k.deleteFrom("jobs"));
-      this.#db.conn.run(k.deleteFrom("idempotency"));
-      for (let i = 0; i < snap.jobs.length; i += 200) {
-        this.#db.conn.run(k.insertInto("jobs").values(snap.jobs.slice(i, i + 200)));
-      }
-      for (let i = 0; i < snap.idempotency.length; i += 500) {
-        this.#db.conn.run(k.insertInto("idempotency").values(snap.idempotency.slice(i, i + 500)));
-      }
-      this.#run(this.#q.saveState({ applied: snap.appliedIndex, now: snap.nowMs }));
-    });
-    this.#applied = snap.appliedIndex;
-    this.#now = snap.nowMs;
+  /**
+   * Re-reads the applied index, the clock and the counts after a snapshot image replaced the
+   * tables (the count is one grouped pass over an index, as at start-up), and wakes long polls.
+   */
+  reload(): void {
+    const row = this.#all<{ applied_index: number; now_ms: number }>(this.#q.state({}))[0];
+    this.#applied = row?.applied_index ?? 0;
+    this.#now = row?.now_ms ?? 0;
     this.#recount();
+    for (const queue of this.#counts.keys()) this.onReady(queue);
   }
 }

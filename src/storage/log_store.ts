@@ -1,27 +1,60 @@
-// The production LogStore: the Raft log in SQLite, written without an fsync, flushed off the loop.
+// The production LogStore: the Raft log in SQLite, flushed off the loop; snapshots as image files.
 
+import { dirname, join } from "node:path";
 import type { LogStore } from "../node/ports.ts";
-import type { Ready, SnapshotMeta } from "../raft/mod.ts";
+import type { Ready, SnapshotChunk, SnapshotMeta } from "../raft/mod.ts";
 import type { Database } from "./database.ts";
-import type { RaftStorage } from "./raft_storage.ts";
+import { StorageFatalError } from "./errors.ts";
+import { type ImageSteps, workerSteps } from "./image_worker.ts";
+import { schemaVersion } from "./migrations.ts";
+import type { RaftStorage, StoredImage } from "./raft_storage.ts";
+import { type ImageFacts, imageTrailer, trailerBytes } from "./state_image.ts";
+
+/** The folder of a data directory that holds snapshot images. */
+export const snapshotsFolder = "snapshots";
+const incomingName = "incoming.part";
 
 /**
  * A Ready is one transaction committed with synchronous=NORMAL (no fsync); flush() is an
  * fdatasync of the WAL on a runtime thread (Database.flushWal), the very fsync FULL would do
- * inside COMMIT, without blocking the event loop. Snapshots and compaction are rare and written
- * with FULL, durable when they return.
+ * inside COMMIT, without blocking the event loop. Compaction is rare and written with FULL.
+ *
+ * Snapshots are SQLite files in snapshots/ holding the state tables (state_image.ts), made and
+ * installed by `steps` (worker threads). One is current: snap-INDEX-TERM.db, named by the
+ * snapshot row. Sent, it is followed by a trailer with its length and SHA-256; received, it is
+ * written to incoming.part as it arrives (no fsync: after a crash the leader starts over).
  */
 export class SqliteLogStore implements LogStore {
-  constructor(readonly db: Database, readonly storage: RaftStorage) {}
+  /** Where images go: snapshots/ beside the database (an in-memory one has none). */
+  readonly dir: string;
+  #incoming: { file: Deno.FsFile; index: number; term: number } | null = null;
+  #captured: { path: string; facts: ImageFacts } | null = null;
+  #reading: { name: string; file: Deno.FsFile } | null = null;
 
-  write(
-    rd: Ready,
-    restore: (data: Uint8Array, meta: SnapshotMeta) => void,
-    alongside: () => void,
-  ): void {
+  constructor(
+    readonly db: Database,
+    readonly storage: RaftStorage,
+    readonly steps: ImageSteps = workerSteps,
+  ) {
+    this.dir = db.path === ":memory:" ? "" : join(dirname(db.path), snapshotsFolder);
+    if (this.dir === "") return;
+    Deno.mkdirSync(this.dir, { recursive: true });
+    this.#removeStrays();
+  }
+
+  /** Files left by a crash: a half-received snapshot, a capture, an image no longer current. */
+  #removeStrays(): void {
+    const current = this.storage.snapshotImage()?.name;
+    for (const e of Deno.readDirSync(this.dir)) {
+      if (e.name !== current) Deno.removeSync(join(this.dir, e.name));
+    }
+  }
+
+  write(rd: Ready, alongside: () => void): void {
+    this.#writeChunks(rd.snapshotChunks);
     this.db.setSynchronous(false);
     this.db.transaction(() => {
-      this.storage.persist(rd, restore);
+      this.storage.persist(rd);
       alongside();
     });
   }
@@ -30,21 +63,156 @@ export class SqliteLogStore implements LogStore {
     this.db.flushWal().then(() => done(), (error) => done(error));
   }
 
+  #writeChunks(chunks: readonly SnapshotChunk[]): void {
+    for (const chunk of chunks) {
+      if (chunk.offset === 0) {
+        this.#incoming?.file.close();
+        const file = Deno.openSync(join(this.dir, incomingName), {
+          read: true,
+          write: true,
+          create: true,
+          truncate: true,
+        });
+        this.#incoming = { file, index: chunk.meta.index, term: chunk.meta.term };
+      }
+      const inc = this.#incoming;
+      if (!inc || inc.index !== chunk.meta.index || inc.term !== chunk.meta.term) {
+        throw new StorageFatalError(`snapshot chunk at ${chunk.offset} of a snapshot not begun`);
+      }
+      inc.file.seekSync(chunk.offset, Deno.SeekMode.Start);
+      let at = 0;
+      while (at < chunk.data.length) at += inc.file.writeSync(chunk.data.subarray(at));
+    }
+  }
+
+  install(meta: SnapshotMeta, chunks: readonly SnapshotChunk[], done: (error?: Error) => void) {
+    let image: StoredImage;
+    try {
+      this.#writeChunks(chunks);
+      image = this.#takeIncoming(meta);
+    } catch (err) {
+      return done(err as Error);
+    }
+    const path = join(this.dir, image.name);
+    const statements = this.storage.installStatements(meta, image);
+    this.steps.install(this.db.path, path, schemaVersion, meta.index, statements, (error) => {
+      if (error) {
+        Deno.removeSync(path);
+        return done(new StorageFatalError(`installing snapshot ${meta.index}: ${error.message}`));
+      }
+      this.#forgetOthers(image.name);
+      done();
+    });
+  }
+
+  /** The received file, renamed to its image name (new chunks start a new file); its trailer. */
+  #takeIncoming(meta: SnapshotMeta): StoredImage {
+    const inc = this.#incoming;
+    if (!inc || inc.index !== meta.index || inc.term !== meta.term) {
+      throw new StorageFatalError(`asked to install snapshot ${meta.index}, not the one received`);
+    }
+    this.#incoming = null;
+    const size = inc.file.statSync().size;
+    const trailer = new Uint8Array(trailerBytes);
+    if (size >= trailerBytes) {
+      inc.file.seekSync(size - trailerBytes, Deno.SeekMode.Start);
+      let got = 0;
+      while (got < trailerBytes) got += inc.file.readSync(trailer.subarray(got)) ?? trailerBytes;
+    }
+    inc.file.close();
+    const name = `snap-${meta.index}-${meta.term}.db`;
+    Deno.renameSync(join(this.dir, incomingName), join(this.dir, name));
+    const sha256 = [...trailer.subarray(16)].map((b) => b.toString(16).padStart(2, "0")).join("");
+    const bytes = Number(new DataView(trailer.buffer).getBigUint64(8));
+    return { name, bytes, sha256 }; // checked against the bytes by the install step
+  }
+
   readSnapshotChunk(index: number, offset: number, maxBytes: number) {
-    return this.storage.readSnapshotChunk(index, offset, maxBytes);
+    const image = this.storage.snapshotImage();
+    if (!image || image.index !== index) return null;
+    if (this.#reading?.name !== image.name) {
+      this.#reading?.file.close();
+      try {
+        this.#reading = { name: image.name, file: Deno.openSync(join(this.dir, image.name)) };
+      } catch {
+        this.#reading = null;
+        return null; // (a crash between an install's commit and ... cannot happen; be safe)
+      }
+    }
+    const total = image.bytes + trailerBytes;
+    const end = Math.min(offset + maxBytes, total);
+    const out = new Uint8Array(Math.max(0, end - offset));
+    const fromFile = Math.max(0, Math.min(end, image.bytes) - offset);
+    const file = this.#reading!.file;
+    file.seekSync(offset, Deno.SeekMode.Start);
+    let got = 0;
+    while (got < fromFile) {
+      const n = file.readSync(out.subarray(got, fromFile));
+      if (n === null || n === 0) return null;
+      got += n;
+    }
+    if (end > image.bytes) {
+      const trailer = imageTrailer(image.bytes, image.sha256);
+      const from = Math.max(offset, image.bytes) - image.bytes;
+      out.set(trailer.subarray(from, end - image.bytes), fromFile);
+    }
+    return { data: out, done: end >= total };
   }
 
   snapshotMaterialized(): boolean {
-    return this.storage.snapshotMaterialized();
+    return this.storage.snapshotImage() !== null;
   }
 
-  saveSnapshot(meta: SnapshotMeta, data: Uint8Array): void {
+  capture(done: (error: Error | null, index: number) => void): void {
+    if (this.dir === "") return done(new Error("an in-memory database makes no snapshots"), 0);
+    const path = join(this.dir, `capture-${crypto.randomUUID()}.db`);
+    this.steps.capture(this.db.path, path, schemaVersion, (error, facts) => {
+      if (error || !facts) {
+        try {
+          Deno.removeSync(path);
+        } catch {
+          // never made
+        }
+        return done(error ?? new Error("the capture made nothing"), 0);
+      }
+      this.#captured = { path, facts };
+      done(null, facts.index);
+    });
+  }
+
+  saveSnapshot(meta: SnapshotMeta): void {
+    const c = this.#captured;
+    if (!c || c.facts.index !== meta.index) {
+      throw new Error(`no capture at ${meta.index} to adopt`);
+    }
+    this.#captured = null;
+    const name = `snap-${meta.index}-${meta.term}.db`;
+    Deno.renameSync(c.path, join(this.dir, name));
     this.db.setSynchronous(true);
-    this.storage.saveSnapshot(meta, data);
+    this.storage.saveSnapshotImage(meta, { name, bytes: c.facts.bytes, sha256: c.facts.sha256 });
+    this.#forgetOthers(name);
+  }
+
+  discardCapture(): void {
+    if (this.#captured) Deno.removeSync(this.#captured.path);
+    this.#captured = null;
   }
 
   compact(meta: SnapshotMeta): void {
     this.db.setSynchronous(true);
     this.storage.saveSnapshotMetaOnly(meta);
+    this.#forgetOthers(null);
+  }
+
+  /** Removes image files other than `keep` (the one the snapshot row now names). */
+  #forgetOthers(keep: string | null): void {
+    if (this.#reading && this.#reading.name !== keep) {
+      this.#reading.file.close();
+      this.#reading = null;
+    }
+    if (this.dir === "") return;
+    for (const e of Deno.readDirSync(this.dir)) {
+      if (e.name.startsWith("snap-") && e.name !== keep) Deno.removeSync(join(this.dir, e.name));
+    }
   }
 }

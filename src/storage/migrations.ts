@@ -120,6 +120,18 @@ export const migrations: Record<string, Migration> = {
         .where(sql.ref("state"), "=", sql.lit("dead")).execute();
     },
   },
+  // Snapshots became SQLite images in files of their own, streamed from the file: the tables
+  // that held snapshot bytes in chunks go. An old snapshot row keeps its index, with no image.
+  "005_snapshot_images": {
+    async up(db: AnyDb) {
+      await db.schema.alterTable("raft_snapshot").addColumn("image", "text").execute();
+      await db.schema.alterTable("raft_snapshot").addColumn("sha256", "text").execute();
+      await db.updateTable("raft_snapshot").set({ size_bytes: -1 }).execute();
+      for (const table of ["raft_snapshot_chunk", "raft_incoming_chunk", "raft_incoming"]) {
+        await db.schema.dropTable(table).execute();
+      }
+    },
+  },
 };
 
 class StaticProvider implements MigrationProvider {

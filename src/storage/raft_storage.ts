@@ -1,4 +1,4 @@
-// Durable Raft state in SQLite: the log, hard state, snapshots and incoming snapshot chunks.
+// Durable Raft state in SQLite: the log, the hard state and which snapshot image covers it.
 
 import { type CompiledQuery, sql } from "kysely";
 import {
@@ -10,27 +10,29 @@ import {
   type HardState,
   type Membership,
   NONE,
-  type SnapshotChunk,
   type SnapshotMeta,
 } from "../raft/mod.ts";
 import { parseSnapshotMeta } from "../raft/validate.ts";
-import { crc32, crc32Strings } from "./checksum.ts";
+import { crc32Strings } from "./checksum.ts";
 import type { Database } from "./database.ts";
 import { prepare } from "./prepared.ts";
 import { StorageFatalError } from "./errors.ts";
 import type { RaftLogTable } from "./schema.ts";
+import type { Statement } from "./state_image.ts";
 
 /** What one Ready asks to be made durable, written in one transaction. */
 export interface PersistBatch {
   hardState: HardState | null;
   entries: readonly Entry[];
-  snapshotChunks: readonly SnapshotChunk[];
-  /** A received snapshot to install: it replaces the whole log. */
-  snapshot: SnapshotMeta | null;
 }
 
-/** Restores the state machine from snapshot bytes, inside the install transaction. */
-export type RestoreStateMachine = (data: Uint8Array, meta: SnapshotMeta) => void;
+/** A snapshot image file in the data directory's snapshots/ folder. */
+export interface StoredImage {
+  /** The file's name inside snapshots/. */
+  name: string;
+  bytes: number;
+  sha256: string;
+}
 
 export interface LoadedState {
   hardState: HardState;
@@ -38,8 +40,6 @@ export interface LoadedState {
   entries: Entry[];
 }
 
-/** Bytes per stored row of a snapshot this node took itself. */
-const snapshotRowBytes = 256 * 1024;
 /** Log rows deleted per transaction when compacting, so no single transaction grows unbounded. */
 const compactionChunkRows = 10_000;
 /** Row counts of the multi-row INSERTs: a batch is split into these, so few SQL texts exist. */
@@ -247,21 +247,12 @@ export class RaftStorage {
   // ------------------------------------------------------------ write
 
   /**
-   * Writes one Ready in one transaction (durable at its commit, or at the flush that follows
-   * it): snapshot chunks, an installed snapshot (with the state machine restored by `restore` in
-   * the same transaction), entries (replacing any stored suffix from the first one on), then the
-   * hard state.
+   * Writes one Ready's entries (replacing any stored suffix from the first one on) and hard state
+   * in one transaction (durable at its commit, or at the flush that follows it).
    */
-  persist(batch: PersistBatch, restore?: RestoreStateMachine): void {
-    if (
-      batch.entries.length === 0 && batch.hardState === null && batch.snapshot === null &&
-      batch.snapshotChunks.length === 0
-    ) {
-      return;
-    }
+  persist(batch: PersistBatch): void {
+    if (batch.entries.length === 0 && batch.hardState === null) return;
     this.#db.transaction(() => {
-      for (const chunk of batch.snapshotChunks) this.#writeIncomingChunk(chunk);
-      if (batch.snapshot) this.#install(batch.snapshot, restore);
       if (batch.entries.length > 0) this.#writeEntries(batch.entries);
       if (batch.hardState) this.#writeHardState(batch.hardState);
     });
@@ -304,126 +295,48 @@ export class RaftStorage {
     );
   }
 
-  #writeIncomingChunk(chunk: SnapshotChunk): void {
-    if (chunk.offset === 0) {
-      this.#c.run(this.#k.deleteFrom("raft_incoming_chunk"));
-      const meta = {
-        id: 1,
-        idx: chunk.meta.index,
-        term: chunk.meta.term,
-        membership: JSON.stringify(chunk.meta.membership),
-      };
-      this.#c.run(
-        this.#k.insertInto("raft_incoming").values(meta).onConflict((oc) =>
-          oc.column("id").doUpdateSet({
-            idx: meta.idx,
-            term: meta.term,
-            membership: meta.membership,
-          })
-        ),
-      );
-    }
-    this.#c.run(
-      this.#k.insertInto("raft_incoming_chunk").values({ offset: chunk.offset, data: chunk.data })
-        .onConflict((oc) => oc.column("offset").doUpdateSet({ data: chunk.data })),
-    );
-  }
-
-  #install(meta: SnapshotMeta, restore?: RestoreStateMachine): void {
-    const incoming = this.#c.first(this.#k.selectFrom("raft_incoming").selectAll());
-    if (!incoming || incoming.idx !== meta.index || incoming.term !== meta.term) {
-      throw new StorageFatalError(
-        `asked to install snapshot ${meta.index} but the chunks received are for another`,
-      );
-    }
-    const data = this.#assemble("raft_incoming_chunk");
-    restore?.(data, meta);
-    this.#c.run(this.#k.deleteFrom("raft_snapshot_chunk"));
-    this.#c.run(
-      this.#k.insertInto("raft_snapshot_chunk").columns(["offset", "data"]).expression(
-        this.#k.selectFrom("raft_incoming_chunk").select(["offset", "data"]),
-      ),
-    );
-    this.#writeSnapshotMeta(meta, data);
-    this.#c.run(this.#k.deleteFrom("raft_incoming_chunk"));
-    this.#c.run(this.#k.deleteFrom("raft_incoming"));
-    this.#c.run(this.#k.deleteFrom("raft_log"));
-  }
-
-  /** Concatenates a chunk table, checking the chunks leave no gap. */
-  #assemble(table: "raft_incoming_chunk" | "raft_snapshot_chunk"): Uint8Array {
-    const rows = this.#c.all(this.#k.selectFrom(table).selectAll().orderBy("offset"));
-    let size = 0;
-    for (const row of rows) {
-      if (row.offset !== size) {
-        throw new StorageFatalError(`snapshot chunks leave a gap at byte ${size}`);
-      }
-      size += row.data.length;
-    }
-    const data = new Uint8Array(size);
-    for (const row of rows) data.set(row.data, row.offset);
-    return data;
-  }
-
-  /** `data` null: the bytes are not materialized (size_bytes -1). */
-  #writeSnapshotMeta(meta: SnapshotMeta, data: Uint8Array | null): void {
-    const row = {
-      id: 1,
+  /** The upsert of the snapshot row: `image` null when its bytes are not materialized. */
+  #snapshotRow(meta: SnapshotMeta, image: StoredImage | null) {
+    const update = {
       idx: meta.index,
       term: meta.term,
       membership: JSON.stringify(meta.membership),
-      size_bytes: data === null ? -1 : data.length,
-      checksum: data === null ? 0 : crc32(data),
+      size_bytes: image ? image.bytes : -1,
+      checksum: 0,
+      image: image?.name ?? null,
+      sha256: image?.sha256 ?? null,
     };
-    this.#c.run(
-      this.#k.insertInto("raft_snapshot").values(row).onConflict((oc) =>
-        oc.column("id").doUpdateSet({
-          idx: row.idx,
-          term: row.term,
-          membership: row.membership,
-          size_bytes: row.size_bytes,
-          checksum: row.checksum,
-        })
-      ),
-    );
+    return this.#k.insertInto("raft_snapshot").values({ id: 1, ...update })
+      .onConflict((oc) => oc.column("id").doUpdateSet(update));
   }
 
   /**
-   * Stores a snapshot this node took of its own state machine at `meta.index`, then deletes the
-   * log it covers in bounded chunks (one transaction each). A crash in between leaves covered
-   * entries behind, which load() ignores and the next compaction deletes.
+   * What installing a received snapshot does to the log, run by the image installer inside its
+   * transaction (after the state tables are replaced): the snapshot row names the image, and the
+   * whole log goes (the Ready's entries, if any, are written after).
    */
-  saveSnapshot(meta: SnapshotMeta, data: Uint8Array): void {
-    this.#db.transaction(() => {
-      this.#c.run(this.#k.deleteFrom("raft_snapshot_chunk"));
-      for (let offset = 0; offset < data.length || offset === 0; offset += snapshotRowBytes) {
-        const part = data.subarray(offset, offset + snapshotRowBytes);
-        this.#c.run(this.#k.insertInto("raft_snapshot_chunk").values({ offset, data: part }));
-        if (data.length === 0) break;
-      }
-      this.#writeSnapshotMeta(meta, data);
-    });
+  installStatements(meta: SnapshotMeta, image: StoredImage): Statement[] {
+    return [this.#snapshotRow(meta, image).compile(), this.#k.deleteFrom("raft_log").compile()];
+  }
+
+  /**
+   * Records that `image` holds the state machine at `meta.index` (a FULL commit), then deletes
+   * the log it covers in bounded chunks.
+   */
+  saveSnapshotImage(meta: SnapshotMeta, image: StoredImage): void {
+    this.#db.transaction(() => this.#c.run(this.#snapshotRow(meta, image)));
     this.deleteLogThrough(meta.index);
   }
 
   /**
    * Compacts without copying the state machine: records that the log up to `meta.index` is
    * covered (the state machine in this same file holds it durably: this FULL commit makes every
-   * earlier apply durable too, the WAL being sequential), marks the snapshot's bytes as not yet
-   * materialized, then deletes the covered log. Bytes are made only when a follower needs them.
+   * earlier apply durable too, the WAL being sequential), with no image yet, then deletes the
+   * covered log. An image is made only when a follower needs one.
    */
   saveSnapshotMetaOnly(meta: SnapshotMeta): void {
-    this.#db.transaction(() => {
-      this.#c.run(this.#k.deleteFrom("raft_snapshot_chunk"));
-      this.#writeSnapshotMeta(meta, null);
-    });
+    this.#db.transaction(() => this.#c.run(this.#snapshotRow(meta, null)));
     this.deleteLogThrough(meta.index);
-  }
-
-  /** Whether the latest snapshot's bytes exist (not only its metadata). */
-  snapshotMaterialized(): boolean {
-    const row = this.#c.first(this.#k.selectFrom("raft_snapshot").select("size_bytes"));
-    return row !== undefined && row.size_bytes >= 0;
   }
 
   /** Deletes entries with index <= `index`, at most compactionChunkRows per transaction. */
@@ -452,40 +365,10 @@ export class RaftStorage {
     });
   }
 
-  /** The whole stored snapshot, checksum verified; null when none was taken or materialized. */
-  snapshotData(): Uint8Array | null {
+  /** The image holding the latest snapshot, or null when none was made for it. */
+  snapshotImage(): (StoredImage & { index: number }) | null {
     const row = this.#c.first(this.#k.selectFrom("raft_snapshot").selectAll());
-    if (!row || row.size_bytes < 0) return null;
-    const data = this.#assemble("raft_snapshot_chunk");
-    if (data.length !== row.size_bytes || crc32(data) !== row.checksum) {
-      throw new StorageFatalError(
-        `snapshot ${row.idx} fails its checksum: the data directory is damaged`,
-      );
-    }
-    return data;
-  }
-
-  /** Reads [offset, offset + maxBytes) of snapshot `index` (the core's SnapshotReader). */
-  readSnapshotChunk(
-    index: number,
-    offset: number,
-    maxBytes: number,
-  ): { data: Uint8Array; done: boolean } | null {
-    const meta = this.#c.first(this.#k.selectFrom("raft_snapshot").select(["idx", "size_bytes"]));
-    if (!meta || meta.idx !== index || meta.size_bytes < 0) return null;
-    const end = Math.min(offset + maxBytes, meta.size_bytes);
-    const rows = this.#c.all(
-      this.#k.selectFrom("raft_snapshot_chunk").selectAll()
-        .where("offset", "<", Math.max(end, offset + 1))
-        .where(sql<number>`"offset" + length("data")`, ">", offset)
-        .orderBy("offset"),
-    );
-    const out = new Uint8Array(Math.max(0, end - offset));
-    for (const row of rows) {
-      const from = Math.max(offset, row.offset);
-      const to = Math.min(end, row.offset + row.data.length);
-      if (to > from) out.set(row.data.subarray(from - row.offset, to - row.offset), from - offset);
-    }
-    return { data: out, done: end >= meta.size_bytes };
+    if (!row || row.image === null || row.sha256 === null || row.size_bytes < 0) return null;
+    return { index: row.idx, name: row.image, bytes: row.size_bytes, sha256: row.sha256 };
   }
 }

@@ -50,9 +50,6 @@ export async function restoreBackup(file: string, dir: string): Promise<Restored
           "raft_log",
           "raft_hard_state",
           "raft_snapshot",
-          "raft_snapshot_chunk",
-          "raft_incoming",
-          "raft_incoming_chunk",
         ] as const
       ) dd.db.conn.run(k.deleteFrom(table));
       dd.db.conn.run(k.deleteFrom("node_meta").where("key", "in", ["node_id", "cluster_id"]));
@@ -113,8 +110,6 @@ export async function recoverDataDir(dir: string): Promise<Recovered> {
     storage.persist({
       hardState: { term, vote: term === hardState.term ? hardState.vote : "", commit: lastIndex },
       entries: appended,
-      snapshotChunks: [],
-      snapshot: null,
     });
     return { id, removed: changes.filter((c) => c.type === "remove").map((c) => c.id), lastIndex };
   } finally {

@@ -24,28 +24,20 @@ export interface RaftLogTable {
   checksum: number;
 }
 
-/** The single row describing the latest snapshot (id = 1); its bytes are in raft_snapshot_chunk. */
+/**
+ * The single row describing the latest snapshot (id = 1). `image` names its file in snapshots/
+ * (size_bytes and sha256 describe it); null when only the log was compacted, no image made yet.
+ */
 export interface RaftSnapshotTable {
   id: number;
   idx: number;
   term: number;
   membership: string;
   size_bytes: number;
+  /** Unused since schema 5 (images carry a SHA-256). */
   checksum: number;
-}
-
-/** Snapshot bytes, in chunks keyed by their byte offset. */
-export interface SnapshotChunkTable {
-  offset: number;
-  data: Uint8Array;
-}
-
-/** Which snapshot the chunks being received belong to (id = 1). */
-export interface RaftIncomingTable {
-  id: number;
-  idx: number;
-  term: number;
-  membership: string;
+  image: string | null;
+  sha256: string | null;
 }
 
 /** The queue state machine's bookkeeping (id = 1): applied index and the leader's clock. */
@@ -99,7 +91,4 @@ export interface Tables {
   raft_hard_state: RaftHardStateTable;
   raft_log: RaftLogTable;
   raft_snapshot: RaftSnapshotTable;
-  raft_snapshot_chunk: SnapshotChunkTable;
-  raft_incoming: RaftIncomingTable;
-  raft_incoming_chunk: SnapshotChunkTable;
 }

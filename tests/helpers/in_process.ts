@@ -32,8 +32,6 @@ export async function startInProcessNode(
   storage.persist({
     hardState: init.hardState,
     entries: init.entries,
-    snapshotChunks: [],
-    snapshot: null,
   });
   const waiters = new QueueWaiters();
   const logged: string[] = [];

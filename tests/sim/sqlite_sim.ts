@@ -4,22 +4,26 @@
 import type { AppliedState } from "../../src/node/ports.ts";
 import { encodeCommand, type QueueCommand } from "../../src/queue/commands.ts";
 import { QueueStateMachine } from "../../src/queue/state_machine.ts";
-import type { Entry, RaftInit, Ready, SnapshotMeta } from "../../src/raft/mod.ts";
+import type { Entry, RaftInit, Ready, SnapshotChunk, SnapshotMeta } from "../../src/raft/mod.ts";
 import type { Database } from "../../src/storage/database.ts";
 import { type DataDir, openDataDir } from "../../src/storage/data_dir.ts";
 import { SqliteLogStore } from "../../src/storage/log_store.ts";
 import { RaftStorage } from "../../src/storage/raft_storage.ts";
-import { emptySnapshot } from "../../src/raft/mod.ts";
+import { inlineSteps } from "../../src/storage/image_worker.ts";
 import { runSeed, type SimOptions, type SimResult } from "./simulation.ts";
-import { chain, encodeSm, entryKey, HashMachine, type SmState } from "./state_machine.ts";
+import { chain, entryKey, type SmState } from "./state_machine.ts";
 import type { SimStore, StoreObserver } from "./store.ts";
 
 const zeroSm: SmState = { applied: 0, hash: 0, count: 0 };
 
+/** The checker's chain after each index, as first applied anywhere in one run. */
+type Chains = Map<number, SmState>;
+
 /**
  * The production queue state machine under the simulator. For the checker it chains each entry
  * with the answer the queue gave it, so every replica must answer every command the same way.
- * Its snapshot carries that chain on a first line, before the queue's own snapshot.
+ * Snapshot images hold the queue's tables only: an installing node takes the chain at the
+ * image's index from `chains` (the checker still compares every replica's applied entries).
  */
 class QueueMachine implements AppliedState<unknown> {
   readonly #queue: QueueStateMachine;
@@ -27,6 +31,7 @@ class QueueMachine implements AppliedState<unknown> {
   constructor(
     db: Database,
     readonly holder: { sm: SmState },
+    readonly chains: Chains,
     readonly onApply: (e: Entry, after: SmState) => void,
   ) {
     this.#queue = new QueueStateMachine(db);
@@ -43,24 +48,14 @@ class QueueMachine implements AppliedState<unknown> {
       if (e.index <= sm.applied) continue;
       const key = `${entryKey(e)}|${JSON.stringify(results.get(e.index) ?? null)}`;
       this.holder.sm = { applied: e.index, hash: chain(sm.hash, key), count: sm.count + 1 };
+      if (!this.chains.has(e.index)) this.chains.set(e.index, this.holder.sm);
       this.onApply(e, this.holder.sm);
     }
     return results;
   }
 
-  snapshot(): Uint8Array {
-    const head = new TextEncoder().encode(`${JSON.stringify(this.holder.sm)}\n`);
-    const body = this.#queue.snapshot();
-    const out = new Uint8Array(head.length + body.length);
-    out.set(head);
-    out.set(body, head.length);
-    return out;
-  }
-
-  restore(data: Uint8Array, index: number): void {
-    const cut = data.indexOf(0x0a);
-    this.#queue.restore(data.subarray(cut + 1), index);
-    this.holder.sm = JSON.parse(new TextDecoder().decode(data.subarray(0, cut))) as SmState;
+  reload(): void {
+    this.#queue.reload();
   }
 }
 
@@ -87,36 +82,30 @@ export function queueCommand(seq: number, stampMs: number): string {
 }
 
 /**
- * The production store under the simulator. Its writes are SQLite transactions; its flush is
- * completed by the simulator (no fsync: a file on tmpfs cannot lose power, so a crash here is a
- * process crash and keeps every committed transaction).
+ * The production store under the simulator, with the image steps run inline: a capture or an
+ * install happens at once, its completion when the simulator says. Its writes are SQLite
+ * transactions; its flush is completed by the simulator (no fsync: a file on tmpfs cannot lose
+ * power, so a crash here is a process crash and keeps every committed transaction).
  */
 class SqliteSimStore implements SimStore {
   readonly #storage: RaftStorage;
   readonly #log: SqliteLogStore;
   #sm: SmState;
+  /** Bumped by a crash: a completion scheduled before it is dropped. */
+  #generation = 0;
 
   constructor(
     readonly dataDir: DataDir,
     init: RaftInit,
     readonly scheduleFlush: (complete: () => void) => void,
     readonly observer: StoreObserver,
-    /** The production queue state machine, or the simulator's hash chain alone. */
-    readonly kind: "queue" | "hash",
+    readonly chains: Chains,
   ) {
     this.#storage = new RaftStorage(dataDir.db);
-    this.#log = new SqliteLogStore(dataDir.db, this.#storage);
+    this.#log = new SqliteLogStore(dataDir.db, this.#storage, inlineSteps);
     const stored = this.#storage.getMeta("sim_sm");
     this.#sm = stored ? JSON.parse(stored) as SmState : zeroSm;
-    if (!stored) {
-      this.#storage.persist({
-        hardState: init.hardState,
-        entries: init.entries,
-        snapshotChunks: [],
-        snapshot: null,
-      });
-      this.#storage.saveSnapshot(emptySnapshot, encodeSm(zeroSm));
-    }
+    if (!stored) this.#storage.persist({ hardState: init.hardState, entries: init.entries });
   }
 
   get sm(): SmState {
@@ -134,14 +123,41 @@ class SqliteSimStore implements SimStore {
     return { hardState, snapshot, entries, appliedIndex: this.#sm.applied };
   }
 
-  write(
-    rd: Ready,
-    restore: (data: Uint8Array, meta: SnapshotMeta) => void,
-    alongside: () => void,
-  ): void {
-    this.#log.write(rd, restore, alongside);
+  write(rd: Ready, alongside: () => void): void {
+    this.#log.write(rd, alongside);
     this.observer.persisted(rd, (i) => this.#storage.term(i));
-    if (rd.snapshot) this.observer.installed(rd.snapshot, this.#sm);
+  }
+
+  /** Completes in the simulator's time, unless the node crashed first. */
+  #later(fn: () => void): void {
+    const generation = this.#generation;
+    this.scheduleFlush(() => {
+      if (generation === this.#generation) fn();
+    });
+  }
+
+  install(meta: SnapshotMeta, chunks: readonly SnapshotChunk[], done: (error?: Error) => void) {
+    this.#log.install(meta, chunks, (error) => {
+      if (!error) {
+        const sm = this.chains.get(meta.index);
+        if (!sm) return done(new Error(`no chain known at ${meta.index}`));
+        this.sm = sm;
+        this.observer.installed(meta, sm);
+      }
+      this.#later(() => done(error));
+    });
+  }
+
+  capture(done: (error: Error | null, index: number) => void): void {
+    this.#log.capture((error, index) => this.#later(() => done(error, index)));
+  }
+
+  saveSnapshot(meta: SnapshotMeta): void {
+    this.#log.saveSnapshot(meta);
+  }
+
+  discardCapture(): void {
+    this.#log.discardCapture();
   }
 
   flush(done: (error?: Error) => void): void {
@@ -160,10 +176,6 @@ class SqliteSimStore implements SimStore {
     return this.#log.snapshotMaterialized();
   }
 
-  saveSnapshot(meta: SnapshotMeta, data: Uint8Array): void {
-    this.#log.saveSnapshot(meta, data);
-  }
-
   compact(meta: SnapshotMeta): void {
     this.#log.compact(meta);
   }
@@ -173,12 +185,13 @@ class SqliteSimStore implements SimStore {
   }
 
   machine(onApply: (e: Entry, after: SmState) => void): AppliedState<unknown> {
-    return this.kind === "queue"
-      ? new QueueMachine(this.dataDir.db, this, onApply)
-      : new HashMachine(this, onApply);
+    return new QueueMachine(this.dataDir.db, this, this.chains, onApply);
   }
 
-  crash(_powerLoss: boolean): void {}
+  crash(_powerLoss: boolean): void {
+    this.#generation++;
+    this.#log.discardCapture();
+  }
 }
 
 /** Where the files go: tmpfs when the machine has one (fsync is then cheap), else the temp dir. */
@@ -196,7 +209,6 @@ function tempRoot(): string | undefined {
  */
 export async function runSeedOnSqlite(
   options: Omit<SimOptions, "makeStore">,
-  kind: "queue" | "hash" = "queue",
   poolSize = options.nodes + 30,
 ): Promise<SimResult> {
   const root = await Deno.makeTempDir({ dir: tempRoot(), prefix: "raftq-sim-" });
@@ -204,15 +216,16 @@ export async function runSeedOnSqlite(
   try {
     for (let k = 0; k < poolSize; k++) pool.push(await openDataDir(`${root}/node${k}`));
     let next = 0;
-    // The queue's snapshots are much larger than a hash's: bigger chunks, and more time to heal.
-    const queue = kind === "queue";
+    const chains: Chains = new Map([[0, zeroSm]]);
+    // Images of the queue are much larger than a hash's: bigger chunks, more time to heal.
     return runSeed({
-      ...(queue ? { command: queueCommand, chunkBytes: [4096, 65536] } : {}),
+      command: queueCommand,
+      chunkBytes: [4096, 65536],
       ...options,
-      livenessTicks: options.livenessTicks ?? (queue ? 1000 : undefined),
+      livenessTicks: options.livenessTicks ?? 1000,
       makeStore: (_id, init, flush, observer) => {
         if (next >= pool.length) throw new Error("the SQLite pool is exhausted");
-        return new SqliteSimStore(pool[next++], init, flush, observer, kind);
+        return new SqliteSimStore(pool[next++], init, flush, observer, chains);
       },
     });
   } finally {

@@ -59,13 +59,6 @@ export class HashMachine implements AppliedState<null> {
     return results;
   }
 
-  snapshot(): Uint8Array {
-    return encodeSm(this.store.sm);
-  }
-
-  restore(data: Uint8Array, index: number): void {
-    const sm = decodeSm(data);
-    if (sm.applied !== index) throw new Error(`snapshot data at ${sm.applied}, meta says ${index}`);
-    this.store.sm = sm;
-  }
+  /** Its state lives in the store, which an install has already replaced. */
+  reload(): void {}
 }

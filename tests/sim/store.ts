@@ -8,9 +8,10 @@ import {
   type HardState,
   type RaftInit,
   type Ready,
+  type SnapshotChunk,
   type SnapshotMeta,
 } from "../../src/raft/mod.ts";
-import { encodeSm, HashMachine, type SmState } from "./state_machine.ts";
+import { decodeSm, encodeSm, HashMachine, type SmState } from "./state_machine.ts";
 
 /** What a simulated node's store holds. */
 interface Image {
@@ -80,8 +81,9 @@ function concat(chunks: Uint8Array[]): Uint8Array {
 export class MemoryStore implements SimStore {
   #written: Image;
   #durable: Image;
-  /** Bumped by a crash: a flush begun before it never completes. */
+  /** Bumped by a crash: a flush, capture or install begun before it never completes. */
   #generation = 0;
+  #captured: { index: number; data: Uint8Array } | null = null;
 
   constructor(
     init: RaftInit,
@@ -119,23 +121,9 @@ export class MemoryStore implements SimStore {
     };
   }
 
-  write(
-    rd: Ready,
-    restore: (data: Uint8Array, meta: SnapshotMeta) => void,
-    alongside: () => void,
-  ): void {
+  write(rd: Ready, alongside: () => void): void {
     const w = this.#written;
-    for (const chunk of rd.snapshotChunks) {
-      if (chunk.offset === 0) w.incoming = [];
-      w.incoming.push(chunk.data);
-    }
-    if (rd.snapshot) {
-      const data = concat(w.incoming);
-      w.incoming = [];
-      restore(data, rd.snapshot);
-      Object.assign(w, { snapshot: rd.snapshot, snapshotData: data, entries: [] });
-      this.observer.installed(rd.snapshot, w.sm);
-    }
+    this.#addChunks(rd.snapshotChunks);
     if (rd.entries.length > 0) {
       const keep = rd.entries[0].index - w.snapshot.index - 1;
       if (keep < 0) throw new Error(`asked to write entry ${rd.entries[0].index} in the snapshot`);
@@ -145,6 +133,49 @@ export class MemoryStore implements SimStore {
     if (rd.hardState) w.hardState = rd.hardState;
     this.observer.persisted(rd, (i) => termIn(w, i));
     alongside();
+  }
+
+  #addChunks(chunks: readonly SnapshotChunk[]): void {
+    for (const chunk of chunks) {
+      if (chunk.offset === 0) this.#written.incoming = [];
+      this.#written.incoming.push(chunk.data);
+    }
+  }
+
+  /**
+   * Takes simulated time, as a worker's install does; a crash before it completes leaves the
+   * old state. Durable with everything written before it (SQLite's FULL commit).
+   */
+  install(meta: SnapshotMeta, chunks: readonly SnapshotChunk[], done: (error?: Error) => void) {
+    this.#addChunks(chunks);
+    const data = concat(this.#written.incoming);
+    this.#written.incoming = [];
+    const sm = decodeSm(data);
+    if (sm.applied !== meta.index) throw new Error(`snapshot at ${sm.applied}, meta ${meta.index}`);
+    const generation = this.#generation;
+    this.scheduleFlush(() => {
+      if (generation !== this.#generation) return;
+      const w = this.#written;
+      Object.assign(w, { snapshot: meta, snapshotData: data, entries: [], sm });
+      this.#durable = copy(w);
+      this.observer.installed(meta, sm);
+      done();
+    });
+  }
+
+  /** The state machine as applied now, handed over after simulated time (a worker's copy). */
+  capture(done: (error: Error | null, index: number) => void): void {
+    const sm = this.#written.sm;
+    const generation = this.#generation;
+    this.scheduleFlush(() => {
+      if (generation !== this.#generation) return;
+      this.#captured = { index: sm.applied, data: encodeSm(sm) };
+      done(null, sm.applied);
+    });
+  }
+
+  discardCapture(): void {
+    this.#captured = null;
   }
 
   flush(done: (error?: Error) => void): void {
@@ -186,8 +217,11 @@ export class MemoryStore implements SimStore {
     return this.#written.snapshotData !== null;
   }
 
-  saveSnapshot(meta: SnapshotMeta, data: Uint8Array): void {
-    this.#trim(meta, data);
+  saveSnapshot(meta: SnapshotMeta): void {
+    const c = this.#captured;
+    if (!c || c.index !== meta.index) throw new Error(`no capture at ${meta.index}`);
+    this.#captured = null;
+    this.#trim(meta, c.data);
   }
 
   compact(meta: SnapshotMeta): void {
@@ -212,6 +246,7 @@ export class MemoryStore implements SimStore {
 
   crash(powerLoss: boolean): void {
     this.#generation++;
+    this.#captured = null;
     if (powerLoss) this.#written = copy(this.#durable);
     else this.#durable = copy(this.#written); // the OS keeps what the process wrote
   }

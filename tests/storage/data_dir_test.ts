@@ -31,8 +31,6 @@ function appendUntilFailure(s: RaftStorage): never {
     s.persist({
       hardState: null,
       entries: [{ index, term: 1, kind: "normal", data: "f".repeat(8000) }],
-      snapshotChunks: [],
-      snapshot: null,
     });
   }
 }
@@ -83,7 +81,7 @@ Deno.test("data dir: the WAL flush reaches SQLite's file across checkpoints, and
             kind: "normal" as const,
             data: "x".repeat(2000),
           }));
-          storage.persist({ hardState: null, entries, snapshot: null, snapshotChunks: [] });
+          storage.persist({ hardState: null, entries });
           await dd.db.flushWal();
         }
         // SQLite resets (and here truncates) the WAL at checkpoints: the same file must stay.
@@ -170,8 +168,6 @@ Deno.test("data dir: a truncated database file is refused and left as it was", a
       s.persist({
         hardState: null,
         entries: [{ index: i, term: 1, kind: "normal", data: "z".repeat(2000) }],
-        snapshotChunks: [],
-        snapshot: null,
       });
     }
     dd.db.conn.db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
@@ -197,8 +193,6 @@ Deno.test("data dir: a page overwritten with garbage is caught by quick_check", 
         kind: "normal" as const,
         data: "q".repeat(500),
       })),
-      snapshotChunks: [],
-      snapshot: null,
     });
     dd.db.conn.db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
     dd.close();

@@ -1,7 +1,7 @@
 // The Raft storage against real SQLite files: every operation, and restart round trips.
 
 import assert from "node:assert/strict";
-import type { Entry, SnapshotMeta } from "../../src/raft/mod.ts";
+import type { Entry } from "../../src/raft/mod.ts";
 import { openDataDir } from "../../src/storage/data_dir.ts";
 import { StorageFatalError } from "../../src/storage/errors.ts";
 import { RaftStorage } from "../../src/storage/raft_storage.ts";
@@ -13,8 +13,7 @@ const entry = (index: number, term: number, data = `d${index}`): Entry => ({
   kind: "normal",
   data,
 });
-const noBatch = { hardState: null, entries: [], snapshotChunks: [], snapshot: null };
-const membership = { members: [{ id: "a", url: "http://a", voter: true }] };
+const noBatch = { hardState: null, entries: [] };
 
 Deno.test("storage: an empty file loads as an empty log", async () => {
   await withDataDir((dd) => {
@@ -98,78 +97,6 @@ Deno.test("storage: a damaged entry is refused when read, never served", async (
       assert.match(err.message, /entry 2 fails its checksum/);
       return true;
     });
-  });
-});
-
-Deno.test("storage: a snapshot is saved, read in chunks, and compacts the log", async () => {
-  await withDataDir((dd) => {
-    const s = new RaftStorage(dd.db);
-    s.persist({ ...noBatch, entries: Array.from({ length: 20 }, (_, k) => entry(k + 1, 1)) });
-    const data = new Uint8Array(700_000).map((_, i) => i % 251);
-    const meta: SnapshotMeta = { index: 15, term: 1, membership };
-    s.saveSnapshot(meta, data);
-    assert.deepEqual(s.snapshotMeta(), meta);
-    assert.deepEqual(s.snapshotData(), data);
-    const loaded = s.load();
-    assert.equal(loaded.entries[0].index, 16);
-    assert.equal(s.firstIndex(), 16);
-    assert.equal(s.term(15), 1);
-    // Chunked reads, across the 256 KiB row boundaries.
-    const parts: Uint8Array[] = [];
-    for (let offset = 0;;) {
-      const c = s.readSnapshotChunk(15, offset, 100_000)!;
-      parts.push(c.data);
-      offset += c.data.length;
-      if (c.done) break;
-    }
-    assert.deepEqual(new Uint8Array(parts.flatMap((p) => [...p])), data);
-    assert.equal(s.readSnapshotChunk(14, 0, 10), null, "an older snapshot is gone");
-  });
-});
-
-Deno.test("storage: received chunks install a snapshot, restore the state machine, drop the log", async () => {
-  await withDataDir((dd) => {
-    const s = new RaftStorage(dd.db);
-    s.persist({ ...noBatch, entries: [entry(1, 1), entry(2, 1)] });
-    const meta: SnapshotMeta = { index: 40, term: 3, membership };
-    const data = new TextEncoder().encode("the-state-machine");
-    s.persist({
-      ...noBatch,
-      snapshotChunks: [{ meta, offset: 0, data: data.subarray(0, 5), done: false }],
-    });
-    let restored: Uint8Array | null = null;
-    s.persist({
-      ...noBatch,
-      snapshotChunks: [{ meta, offset: 5, data: data.subarray(5), done: true }],
-      snapshot: meta,
-      hardState: { term: 3, vote: "", commit: 40 },
-    }, (d) => {
-      restored = d;
-    });
-    assert.deepEqual(restored, data);
-    const loaded = s.load();
-    assert.deepEqual(loaded.snapshot, meta);
-    assert.deepEqual(loaded.entries, []);
-    assert.deepEqual(s.snapshotData(), data);
-  });
-});
-
-Deno.test("storage: a failed restore rolls the whole install back", async () => {
-  await withDataDir((dd) => {
-    const s = new RaftStorage(dd.db);
-    s.persist({ ...noBatch, entries: [entry(1, 1)] });
-    const meta: SnapshotMeta = { index: 9, term: 2, membership };
-    assert.throws(() =>
-      s.persist({
-        ...noBatch,
-        snapshotChunks: [{ meta, offset: 0, data: new Uint8Array([1]), done: true }],
-        snapshot: meta,
-      }, () => {
-        throw new Error("bad snapshot");
-      })
-    );
-    assert.equal(s.load().entries.length, 1);
-    assert.equal(s.snapshotMeta().index, 0);
   });
 });
 

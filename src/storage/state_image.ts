@@ -1,0 +1,212 @@
+// Snapshot images: the queue's tables in a SQLite file of their own, made and installed by steps
+// that a worker thread runs (production) or the caller runs inline (the simulator).
+
+/** The tables that are the replicated state machine; every other table is this node's own. */
+export const stateTables = ["queue_state", "jobs", "idempotency"] as const;
+
+/** Bytes after an image on the wire: magic, image length (u64), SHA-256 of the image. */
+export const trailerBytes = 48;
+const magic = "RAFTQIMG";
+
+/** The few calls of node:sqlite's DatabaseSync the steps use. */
+export interface StepDb {
+  exec(sql: string): void;
+  prepare(sql: string): {
+    get(...params: unknown[]): unknown;
+    all(...params: unknown[]): unknown[];
+    run(...params: unknown[]): unknown;
+  };
+}
+
+/** node:crypto's createHash, passed in so a step has no import of its own. */
+export type HashMaker = (algorithm: "sha256") => {
+  update(data: Uint8Array): unknown;
+  digest(encoding: "hex"): string;
+};
+
+/** A made image: the applied index it holds, its size and digest. */
+export interface ImageFacts {
+  index: number;
+  bytes: number;
+  sha256: string;
+}
+
+/** One SQL statement with its parameters (compiled by the caller, run inside the install). */
+export interface Statement {
+  sql: string;
+  parameters: readonly unknown[];
+}
+
+/*
+ * Each step below is self-contained (no imports, no helpers outside its body): the worker is
+ * built from their source text, which works the same from the sources, the bundle and the
+ * compiled executable.
+ */
+
+/**
+ * Copies the state tables of the database `db` is open on into a new file `dest` in one read
+ * transaction (WAL gives it a fixed view while the node writes on), then syncs the file and
+ * returns what it holds. `version` goes in the image's user_version (the schema it was made by).
+ */
+export function captureImage(
+  db: StepDb,
+  dest: string,
+  tables: readonly string[],
+  version: number,
+  createHash: HashMaker,
+): ImageFacts {
+  const quote = (name: string) => `"${name.replaceAll('"', '""')}"`;
+  const list = tables.map((t) => `'${t.replaceAll("'", "''")}'`).join(", ");
+  db.prepare("ATTACH DATABASE ? AS img").run(dest);
+  let index = 0;
+  try {
+    db.exec("PRAGMA img.journal_mode = OFF; PRAGMA img.synchronous = OFF");
+    db.exec("BEGIN");
+    try {
+      const state = db.prepare("SELECT applied_index FROM main.queue_state WHERE id = 1").get() as
+        | { applied_index: number }
+        | undefined;
+      index = Number(state?.applied_index ?? 0);
+      const schema = db.prepare(
+        `SELECT type, name, sql FROM main.sqlite_master WHERE sql IS NOT NULL AND tbl_name IN (${list}) ORDER BY type DESC`,
+      ).all() as { type: string; name: string; sql: string }[];
+      const inSchema = (sql: string) =>
+        sql.replace(/^(\s*create\s+(?:unique\s+)?(?:table|index)\s+)/i, "$1img.");
+      for (const s of schema.filter((s) => s.type === "table")) {
+        db.exec(inSchema(s.sql));
+        db.exec(`INSERT INTO img.${quote(s.name)} SELECT * FROM main.${quote(s.name)}`);
+      }
+      for (const s of schema.filter((s) => s.type === "index")) db.exec(inSchema(s.sql));
+      db.exec(`PRAGMA img.user_version = ${Math.trunc(version)}`);
+      db.exec("COMMIT");
+    } catch (err) {
+      db.exec("ROLLBACK");
+      throw err;
+    }
+  } finally {
+    db.exec("DETACH DATABASE img");
+  }
+  const file = Deno.openSync(dest, { read: true, write: true });
+  try {
+    file.syncSync();
+    const hash = createHash("sha256");
+    const buf = new Uint8Array(1 << 20);
+    let bytes = 0;
+    for (;;) {
+      const n = file.readSync(buf);
+      if (n === null || n === 0) break;
+      hash.update(buf.subarray(0, n));
+      bytes += n;
+    }
+    return { index, bytes, sha256: hash.digest("hex") };
+  } finally {
+    file.close();
+  }
+}
+
+/**
+ * Checks a received file (an image followed by its trailer): magic, length and SHA-256. Cuts the
+ * trailer off and syncs the file. Throws, naming what is wrong, when any check fails.
+ */
+export function verifyImage(path: string, createHash: HashMaker): ImageFacts & { index: -1 } {
+  const file = Deno.openSync(path, { read: true, write: true });
+  try {
+    const size = file.statSync().size;
+    if (size < 48) throw new Error(`the received snapshot has ${size} bytes, too few`);
+    const trailer = new Uint8Array(48);
+    file.seekSync(size - 48, Deno.SeekMode.Start);
+    let got = 0;
+    while (got < 48) got += file.readSync(trailer.subarray(got)) ?? 48;
+    const view = new DataView(trailer.buffer);
+    const head = new TextDecoder().decode(trailer.subarray(0, 8));
+    const bytes = Number(view.getBigUint64(8));
+    const sha256 = [...trailer.subarray(16)].map((b) => b.toString(16).padStart(2, "0")).join("");
+    if (head !== "RAFTQIMG" || bytes !== size - 48) {
+      throw new Error("the received snapshot has no valid trailer: it is not a raftq image");
+    }
+    file.seekSync(0, Deno.SeekMode.Start);
+    const hash = createHash("sha256");
+    const buf = new Uint8Array(1 << 20);
+    let left = bytes;
+    while (left > 0) {
+      const n = file.readSync(buf.subarray(0, Math.min(buf.length, left)));
+      if (n === null || n === 0) throw new Error("the received snapshot ended early");
+      hash.update(buf.subarray(0, n));
+      left -= n;
+    }
+    if (hash.digest("hex") !== sha256) {
+      throw new Error("the received snapshot fails its SHA-256 check");
+    }
+    file.truncateSync(bytes);
+    file.syncSync();
+    return { index: -1, bytes, sha256 };
+  } finally {
+    file.close();
+  }
+}
+
+/**
+ * Replaces the state tables of `db`'s database with the image at `src`, and runs `finish` (the
+ * caller's log bookkeeping), in one IMMEDIATE transaction committed with synchronous=FULL: a
+ * crash leaves the old state or the new one. Refuses an image of another schema or index.
+ */
+export function installImage(
+  db: StepDb,
+  src: string,
+  tables: readonly string[],
+  version: number,
+  index: number,
+  finish: readonly Statement[],
+): void {
+  const quote = (name: string) => `"${name.replaceAll('"', '""')}"`;
+  db.prepare("ATTACH DATABASE ? AS img").run(src);
+  try {
+    const made = Number(
+      (db.prepare("PRAGMA img.user_version").get() as
+        | { user_version: number }
+        | undefined)?.user_version ?? -1,
+    );
+    if (made !== version) {
+      throw new Error(
+        `the snapshot was made by raftq schema ${made}, this node has schema ${version}: run one raftq version across the cluster`,
+      );
+    }
+    db.exec("PRAGMA main.synchronous = FULL");
+    db.exec("BEGIN IMMEDIATE");
+    try {
+      const state = db.prepare("SELECT applied_index FROM img.queue_state WHERE id = 1").get() as
+        | { applied_index: number }
+        | undefined;
+      if (Number(state?.applied_index ?? 0) !== index) {
+        throw new Error(
+          `the snapshot holds index ${state?.applied_index}, its metadata says ${index}`,
+        );
+      }
+      for (const t of tables) {
+        const columns = (db.prepare(`PRAGMA main.table_info(${quote(t)})`).all() as {
+          name: string;
+        }[]).map((c) => quote(c.name)).join(", ");
+        db.exec(`DELETE FROM main.${quote(t)}`);
+        db.exec(
+          `INSERT INTO main.${quote(t)} (${columns}) SELECT ${columns} FROM img.${quote(t)}`,
+        );
+      }
+      for (const s of finish) db.prepare(s.sql).run(...s.parameters);
+      db.exec("COMMIT");
+    } catch (err) {
+      db.exec("ROLLBACK");
+      throw err;
+    }
+  } finally {
+    db.exec("DETACH DATABASE img");
+  }
+}
+
+/** The trailer sent after an image of `bytes` bytes with digest `sha256` (hex). */
+export function imageTrailer(bytes: number, sha256: string): Uint8Array {
+  const out = new Uint8Array(trailerBytes);
+  out.set(new TextEncoder().encode(magic));
+  new DataView(out.buffer).setBigUint64(8, BigInt(bytes));
+  for (let i = 0; i < 32; i++) out[16 + i] = parseInt(sha256.slice(2 * i, 2 * i + 2), 16);
+  return out;
+}

@@ -1,0 +1,31 @@
+// Test helper: copies one database's queue state into another through a snapshot image.
+
+import { createHash } from "node:crypto";
+import { DatabaseSync } from "node:sqlite";
+import type { Database } from "../../src/storage/database.ts";
+import { schemaVersion } from "../../src/storage/migrations.ts";
+import {
+  captureImage,
+  imageTrailer,
+  installImage,
+  stateTables,
+  verifyImage,
+} from "../../src/storage/state_image.ts";
+
+/** Captures `from` as a node would, sends it (trailer and all) and installs it into `to`. */
+export function copyStateThroughImage(from: Database, to: Database, index: number): void {
+  const path = Deno.makeTempFileSync({ prefix: "raftq-image-", suffix: ".db" });
+  Deno.removeSync(path);
+  const src = new DatabaseSync(from.path);
+  const dst = new DatabaseSync(to.path);
+  try {
+    const facts = captureImage(src, path, stateTables, schemaVersion, createHash);
+    Deno.writeFileSync(path, imageTrailer(facts.bytes, facts.sha256), { append: true });
+    verifyImage(path, createHash);
+    installImage(dst, path, stateTables, schemaVersion, index, []);
+  } finally {
+    src.close();
+    dst.close();
+    Deno.removeSync(path);
+  }
+}

@@ -1,0 +1,192 @@
+// Snapshot images: captured off the node's connection, streamed with a checksum, installed whole.
+
+import assert from "node:assert/strict";
+import { QueueStateMachine } from "../../src/queue/state_machine.ts";
+import type { SnapshotMeta } from "../../src/raft/mod.ts";
+import { type DataDir, openDataDir } from "../../src/storage/data_dir.ts";
+import { inlineSteps, workerSteps } from "../../src/storage/image_worker.ts";
+import { SqliteLogStore } from "../../src/storage/log_store.ts";
+import { RaftStorage } from "../../src/storage/raft_storage.ts";
+import { fill, membership } from "./fixtures/image_node.ts";
+import { tempDir } from "./helpers.ts";
+
+const fixture = new URL("./fixtures/image_node.ts", import.meta.url).pathname;
+
+function jobCount(dd: DataDir): number {
+  return Number((dd.db.conn.db.prepare("SELECT count(*) AS n FROM jobs").get() as { n: number }).n);
+}
+
+/** Captures `store`'s state and adopts it as the snapshot at the index it holds. */
+async function captureAndAdopt(store: SqliteLogStore, term = 1): Promise<SnapshotMeta> {
+  const index = await new Promise<number>((resolve, reject) =>
+    store.capture((err, i) => err ? reject(err) : resolve(i))
+  );
+  const meta = { index, term, membership };
+  store.saveSnapshot(meta);
+  return meta;
+}
+
+/** The whole stream a follower would receive, read in chunks of `chunkBytes`. */
+function stream(store: SqliteLogStore, index: number, chunkBytes: number): Uint8Array {
+  const parts: Uint8Array[] = [];
+  for (let offset = 0;;) {
+    const c = store.readSnapshotChunk(index, offset, chunkBytes);
+    assert.ok(c, `no chunk at ${offset}`);
+    parts.push(c.data);
+    offset += c.data.length;
+    if (c.done) break;
+  }
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+function installInto(store: SqliteLogStore, meta: SnapshotMeta, data: Uint8Array): Promise<void> {
+  const chunks = [];
+  for (let offset = 0; offset < data.length; offset += 50_000) {
+    const part = data.subarray(offset, offset + 50_000);
+    chunks.push({ meta, offset, data: part, done: offset + part.length >= data.length });
+  }
+  const last = chunks.pop()!;
+  store.write({ hardState: null, entries: [], snapshotChunks: chunks } as never, () => {});
+  return new Promise((resolve, reject) =>
+    store.install(meta, [last], (err) => err ? reject(err) : resolve())
+  );
+}
+
+Deno.test("snapshot image: captured on a worker, adopted, streamed with its trailer, compacting the log", async () => {
+  const dir = await tempDir();
+  const dd = await openDataDir(dir);
+  try {
+    const last = fill(dd, 0, 20);
+    const storage = new RaftStorage(dd.db);
+    const store = new SqliteLogStore(dd.db, storage, workerSteps);
+    const meta = await captureAndAdopt(store);
+    assert.equal(meta.index, last);
+    assert.deepEqual(storage.snapshotMeta(), meta);
+    assert.equal(storage.load().entries.length, 0, "the covered log is gone");
+    const image = storage.snapshotImage()!;
+    assert.equal(Deno.statSync(`${store.dir}/${image.name}`).size, image.bytes);
+    const data = stream(store, meta.index, 100_000);
+    assert.equal(data.length, image.bytes + 48);
+    assert.equal(new TextDecoder().decode(data.subarray(image.bytes, image.bytes + 8)), "RAFTQIMG");
+    assert.deepEqual(stream(store, meta.index, 7_777), data, "any chunk size gives the same bytes");
+    assert.equal(store.readSnapshotChunk(meta.index - 1, 0, 10), null, "only the current one");
+    // A compaction past it leaves no image: the next follower gets a new one.
+    fill(dd, last, 1);
+    store.compact({ index: last + 1, term: 1, membership });
+    assert.equal(store.snapshotMaterialized(), false);
+    assert.deepEqual([...Deno.readDirSync(store.dir)], [], "the old image file is removed");
+  } finally {
+    dd.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("snapshot image: installed whole over another state, log and all; a damaged one changes nothing", async () => {
+  const [dirA, dirB] = [await tempDir(), await tempDir()];
+  const a = await openDataDir(dirA);
+  const b = await openDataDir(dirB);
+  try {
+    fill(a, 0, 10, "a");
+    const storeA = new SqliteLogStore(a.db, new RaftStorage(a.db), inlineSteps);
+    const meta = await captureAndAdopt(storeA, 4);
+    const data = stream(storeA, meta.index, 65_536);
+    fill(b, 0, 3, "b");
+    const storageB = new RaftStorage(b.db);
+    const storeB = new SqliteLogStore(b.db, storageB, workerSteps);
+    const damaged = data.slice();
+    damaged[1000] ^= 0xff;
+    await assert.rejects(installInto(storeB, meta, damaged), /SHA-256/);
+    assert.equal(jobCount(b), 3000, "the refused image changed nothing");
+    assert.equal(storageB.load().entries.length, 3);
+    await installInto(storeB, meta, data);
+    assert.equal(jobCount(b), 10_000);
+    assert.deepEqual(storageB.load().snapshot, meta);
+    assert.deepEqual(storageB.load().entries, []);
+    const smB = new QueueStateMachine(b.db);
+    assert.equal(smB.appliedIndex, meta.index);
+    assert.deepEqual(smB.queueStats().map((q) => q.name), ["a"]);
+    assert.deepEqual(stream(storeB, meta.index, 65_536), data, "it can pass the same image on");
+  } finally {
+    a.close();
+    b.close();
+    await Deno.remove(dirA, { recursive: true });
+    await Deno.remove(dirB, { recursive: true });
+  }
+});
+
+Deno.test("snapshot image: kill -9 at any moment of an install leaves the old state or the new", async () => {
+  const [dirA, dirB] = [await tempDir(), await tempDir()];
+  const streamFile = await Deno.makeTempFile({ prefix: "raftq-stream-" });
+  try {
+    const a = await openDataDir(dirA);
+    const storeA = new SqliteLogStore(a.db, new RaftStorage(a.db), inlineSteps);
+    fill(a, 0, 60, "new");
+    const meta = await captureAndAdopt(storeA, 2);
+    Deno.writeFileSync(streamFile, stream(storeA, meta.index, 1 << 20));
+    a.close();
+    const b = await openDataDir(dirB);
+    fill(b, 0, 5, "old");
+    b.close();
+    const outcomes = { old: 0, new: 0 };
+    // Kills from before the worker starts to mid-copy; the last round waits for "installed".
+    const delaysMs = [0, 40, 120, 300, 700, -1];
+    for (let round = 0; round < delaysMs.length; round++) {
+      const child = new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", fixture, dirB, streamFile, JSON.stringify(meta)],
+        stdout: "piped",
+        stderr: "null",
+      }).spawn();
+      const reader = child.stdout.getReader();
+      let said = "";
+      const until = delaysMs[round] < 0 ? "installed" : "installing";
+      while (!said.includes(until)) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        said += new TextDecoder().decode(value);
+      }
+      // Anywhere from before the worker starts to well after it commits.
+      await new Promise((r) => setTimeout(r, Math.max(0, delaysMs[round])));
+      try {
+        child.kill("SIGKILL");
+      } catch {
+        // it had already finished
+      }
+      await child.status;
+      reader.releaseLock();
+      await child.stdout.cancel().catch(() => {});
+      const dd = await openDataDir(dirB);
+      try {
+        const { snapshot, entries } = new RaftStorage(dd.db).load();
+        const sm = new QueueStateMachine(dd.db);
+        const queues = sm.queueStats().map((q) => q.name).join(",");
+        if (snapshot.index === meta.index) {
+          assert.equal(queues, "new");
+          assert.equal(jobCount(dd), 60_000);
+          assert.equal(sm.appliedIndex, meta.index);
+          assert.equal(entries.length, 0);
+          outcomes.new++;
+        } else {
+          assert.equal(queues, "old", `round ${round}: a mix of states`);
+          assert.equal(jobCount(dd), 5000);
+          assert.equal(entries.length, 5);
+          outcomes.old++;
+        }
+      } finally {
+        dd.close();
+      }
+      if (outcomes.new > 0) break; // installed: later rounds would only see the new state
+    }
+    assert.ok(outcomes.old > 0, "some kill landed before the install committed");
+    assert.equal(outcomes.new, 1, "the install, once it said so, was durable");
+  } finally {
+    await Deno.remove(dirA, { recursive: true });
+    await Deno.remove(dirB, { recursive: true });
+    await Deno.remove(streamFile);
+  }
+});
