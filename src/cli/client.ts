@@ -72,8 +72,36 @@ function jsonFlag(v: string, name: string): RawJson {
   return new RawJson(v.trim());
 }
 
-// deno-lint-ignore no-explicit-any
-async function request(c: Common, method: string, path: string, body?: unknown): Promise<any> {
+/** A joining learner's progress in a few words: "snapshot 41% of 266 MiB, ~9 s left". */
+function catchUpText(
+  c:
+    | {
+      state: string;
+      snapshotBytesSent: number | null;
+      snapshotBytes: number | null;
+      behindEntries: number;
+      etaSeconds: number | null;
+    }
+    | null
+    | undefined,
+): string {
+  if (!c) return "";
+  const eta = c.etaSeconds === null ? "" : `, ~${c.etaSeconds} s left`;
+  if (c.state === "snapshot" && c.snapshotBytes) {
+    const pct = Math.floor((100 * (c.snapshotBytesSent ?? 0)) / c.snapshotBytes);
+    return `snapshot ${pct}% of ${Math.ceil(c.snapshotBytes / 1048576)} MiB${eta}`;
+  }
+  return `${c.state}, ${c.behindEntries} entries behind${eta}`;
+}
+
+async function request(
+  c: Common,
+  method: string,
+  path: string,
+  body?: unknown,
+  timeoutMs = 30_000,
+  // deno-lint-ignore no-explicit-any
+): Promise<any> {
   let res: Response;
   try {
     res = await fetch(`${c.url}${path}`, {
@@ -83,7 +111,7 @@ async function request(c: Common, method: string, path: string, body?: unknown):
         ...(c.token ? { authorization: `Bearer ${c.token}` } : {}),
       },
       body: body === undefined ? undefined : stringifyWithRaw(body),
-      signal: AbortSignal.timeout(30_000),
+      signal: AbortSignal.timeout(timeoutMs),
     });
   } catch (err) {
     throw new ClientError(`cannot reach ${c.url}: ${(err as Error).message.split("\n")[0]}`);
@@ -138,10 +166,20 @@ export async function runClient(command: string, argv: string[], io: CliIo): Pro
         "MATCH",
         "LAG",
         "REACHABLE",
+        "CATCH-UP",
       ]];
       for (const m of s.members) {
         const role = m.id === s.leader?.id ? "leader" : m.voter ? "follower" : "learner";
-        rows.push([m.id, m.url, role, m.voter, m.matchIndex, m.lagEntries, m.reachable]);
+        rows.push([
+          m.id,
+          m.url,
+          role,
+          m.voter,
+          m.matchIndex,
+          m.lagEntries,
+          m.reachable,
+          catchUpText(m.catchUp),
+        ]);
       }
       io.out(table(rows));
       return 0;
@@ -270,7 +308,8 @@ export async function runClient(command: string, argv: string[], io: CliIo): Pro
         if (!arg) throw new UsageError("members add needs the new node's URL");
         const body: Record<string, unknown> = { url: parseHttpUrl(arg, "URL") };
         if (typeof values.id === "string") body.id = values.id;
-        r = await request(common, "POST", "/admin/members", body);
+        // Answered once the node has caught up: a large snapshot may take minutes.
+        r = await request(common, "POST", "/admin/members", body, 31 * 60_000);
       } else if (action === "remove") {
         if (!arg) throw new UsageError("members remove needs a node id");
         r = await request(common, "DELETE", `/admin/members/${encodeURIComponent(arg)}`);

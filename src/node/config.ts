@@ -15,7 +15,9 @@ export interface NodeTuning {
   requestTimeoutMs: number;
   /** A node whose clock is further than this from a majority of voters' refuses to lead. */
   maxClockOffsetMs: number;
-  /** How long a new learner may take to catch up before its join is given up. */
+  /** A new learner that makes no progress (entries, snapshot bytes) for this long is given up. */
+  catchUpStallMs: number;
+  /** However it progresses, a join is given up after this long. */
   catchUpTimeoutMs: number;
   /** Bytes of persisted log entries kept in memory; older ones are read from SQLite as needed. */
   logMemoryBytes: number;
@@ -32,7 +34,8 @@ export const defaultTuning: NodeTuning = {
   dueCheckEveryMs: 250,
   requestTimeoutMs: 10_000,
   maxClockOffsetMs: 500,
-  catchUpTimeoutMs: 60_000,
+  catchUpStallMs: 20_000,
+  catchUpTimeoutMs: 30 * 60_000,
   logMemoryBytes: 8 * 1024 * 1024,
   logRetainBytes: 256 * 1024 * 1024,
 };

@@ -1,9 +1,12 @@
 // What the API may ask of a node: copies of its state, requests, and reads of the queue.
 
+import type { CatchUp } from "./joins.ts";
 import type { ApplyResult, JobView, QueueStats } from "../queue/state_machine.ts";
 import type { QueueCommand } from "../queue/commands.ts";
 import type { Member, Role } from "../raft/mod.ts";
 import type { NodeMetrics } from "../metrics.ts";
+
+export type { CatchUp };
 
 /** A member as this node sees it; replication figures only on a leader. */
 export interface MemberStatus {
@@ -12,6 +15,8 @@ export interface MemberStatus {
   voter: boolean;
   matchIndex: number | null;
   lagEntries: number | null;
+  /** A joining learner's progress, on the leader; null otherwise. */
+  catchUp: CatchUp | null;
 }
 
 /** A copy of the node's state at one moment (the API never holds the core itself). */

@@ -2,6 +2,7 @@
 
 import type { ServeConfig } from "../config.ts";
 import { StartupError } from "../errors.ts";
+import { defaultTuning } from "./config.ts";
 
 export interface JoinResult {
   clusterId: string;
@@ -35,7 +36,9 @@ export async function joinCluster(
             ...(cfg.token ? { authorization: `Bearer ${cfg.token}` } : {}),
           },
           body: JSON.stringify({ id: nodeId, url: cfg.advertiseUrl }),
-          signal: AbortSignal.timeout(90_000),
+          // The leader answers once this node has caught up, however long a large snapshot takes
+          // (it gives up itself when the transfer stalls).
+          signal: AbortSignal.timeout(defaultTuning.catchUpTimeoutMs + 60_000),
         });
       } catch (err) {
         const reason = (err as Error).message.split("\n")[0];

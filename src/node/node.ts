@@ -23,6 +23,7 @@ import type { NodeApi, NodeStatus, QueueReads } from "./facade.ts";
 import { Watches } from "./watches.ts";
 import { type LoopHooks, ReadyLoop } from "./loop.ts";
 import { SqliteLogStore } from "../storage/log_store.ts";
+import { JoinTracker } from "./joins.ts";
 import { type ClockVerdict, clockVerdict } from "./clock_guard.ts";
 import { QueueClock } from "./queue_clock.ts";
 import type { ClockEstimate } from "../transport/clock_offsets.ts";
@@ -117,6 +118,7 @@ export class RaftNode implements NodeApi {
   #clockHandOverAtMs = 0;
   readonly #loop: ReadyLoop<ApplyResult>;
   readonly #watches = new Watches(() => performance.now());
+  readonly #joins: JoinTracker;
 
   constructor(id: string, db: Database, init: RaftInit, tuning: NodeTuning, events: NodeEvents) {
     this.id = id;
@@ -144,6 +146,7 @@ export class RaftNode implements NodeApi {
       }),
       { ...init, appliedIndex: this.sm.appliedIndex },
     );
+    this.#joins = new JoinTracker(this.raft, () => this.storage.snapshotImage()?.bytes ?? null);
     this.#loop = new ReadyLoop(
       this.raft,
       {
@@ -230,6 +233,7 @@ export class RaftNode implements NodeApi {
           voter: m.voter,
           matchIndex: leading ? match : null,
           lagEntries: leading && match !== null ? Math.max(0, lastIndex - match) : null,
+          catchUp: this.#joins.status(m.id, performance.now()),
         };
       }),
     };
@@ -247,29 +251,47 @@ export class RaftNode implements NodeApi {
     if (existing?.voter) return;
     if (!existing) await this.proposeConfChange({ type: "addLearner", id, url });
     // A learner first: it receives the log (or a snapshot) without counting toward quorum.
-    const target = this.raft.commit;
-    const caughtUp = await this.#watches.until(
-      () =>
-        !this.isLeader || refusal() !== undefined ||
-        (this.raft.progress.get(id)?.match ?? 0) >= target,
-      this.#tuning.catchUpTimeoutMs,
-    );
-    if (!this.isLeader) {
+    const outcome = await this.#catchUp(id, refusal);
+    if (outcome === "not_leader") {
       throw new RaftqError("no_leader", "Leadership changed during the join; retry", 1);
     }
-    const refused = refusal();
-    if (!caughtUp || refused !== undefined) {
+    if (outcome !== "caught_up") {
       await this.proposeConfChange({ type: "remove", id, url: "" }).catch(() => {});
-      throw new RaftqError(
-        "conflict",
-        refused !== undefined
-          ? `node ${id} refused this cluster's peer link (${refused}); it was removed again`
-          : `node ${id} did not catch up within ${
-            this.#tuning.catchUpTimeoutMs / 1000
-          } s (unreachable?); it was removed again`,
-      );
+      throw new RaftqError("conflict", `node ${id} ${outcome}; it was removed again`);
     }
     await this.proposeConfChange({ type: "promote", id, url });
+  }
+
+  /**
+   * Waits while learner `id` catches up with what was committed when it joined. It may take as
+   * long as it keeps making progress (entries or snapshot bytes), up to catchUpTimeoutMs; no
+   * progress for catchUpStallMs gives it up. Answers "caught_up", "not_leader" or the reason.
+   */
+  async #catchUp(id: string, refusal: () => string | undefined): Promise<string> {
+    const startedMs = performance.now();
+    this.#joins.begin(id, startedMs);
+    try {
+      for (;;) {
+        await this.#watches.until(
+          () => !this.isLeader || refusal() !== undefined || this.#joins.caughtUp(id),
+          1_000,
+        );
+        if (!this.isLeader) return "not_leader";
+        const refused = refusal();
+        if (refused !== undefined) return `refused this cluster's peer link (${refused})`;
+        if (this.#joins.caughtUp(id)) return "caught_up";
+        const now = performance.now();
+        const stalledMs = this.#joins.stalledMs(id, now);
+        if (stalledMs >= this.#tuning.catchUpStallMs) {
+          return `made no progress for ${Math.round(stalledMs / 1000)} s (unreachable?)`;
+        }
+        if (now - startedMs >= this.#tuning.catchUpTimeoutMs) {
+          return `did not catch up within ${Math.round(this.#tuning.catchUpTimeoutMs / 1000)} s`;
+        }
+      }
+    } finally {
+      this.#joins.end(id);
+    }
   }
 
   removeMember(id: string): Promise<void> {
