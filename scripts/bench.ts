@@ -5,14 +5,15 @@ import { benchCommitThroughput, benchElectionTime } from "./bench/core_bench.ts"
 import { benchStorage } from "./bench/storage_bench.ts";
 import { benchSingleNode } from "./bench/node_bench.ts";
 import { benchCluster } from "./bench/cluster_bench.ts";
+import { benchScale } from "./bench/scale_bench.ts";
 import type { LoadResult } from "./bench/load.ts";
 
-const sections = ["core", "storage", "node", "cluster"] as const;
+const sections = ["core", "storage", "node", "cluster", "scale"] as const;
 type Section = (typeof sections)[number];
 
 const { values } = parseArgs({
   args: Deno.args,
-  options: { only: { type: "string" }, quick: { type: "boolean" } },
+  options: { only: { type: "string" }, quick: { type: "boolean" }, jobs: { type: "string" } },
   strict: true,
 });
 const only = values.only?.split(",") as Section[] | undefined;
@@ -21,6 +22,11 @@ if (only?.some((s) => !sections.includes(s))) {
   Deno.exit(2);
 }
 const quick = values.quick === true;
+const scaleJobs = Number(values.jobs ?? (quick ? 50_000 : 1_000_000));
+if (!Number.isSafeInteger(scaleJobs) || scaleJobs < 10_000) {
+  console.error("--jobs must be a whole number of at least 10000");
+  Deno.exit(2);
+}
 const command = `deno task bench${Deno.args.length ? " " + Deno.args.join(" ") : ""}`;
 const fmt = (n: number) => Math.round(n).toLocaleString("en-US");
 
@@ -129,4 +135,46 @@ if (!only || only.includes("cluster")) {
   }
   const errors = rows.reduce((n, r) => n + r.raftq.errors, 0);
   console.log(`raftq errors during the run: ${errors}`);
+}
+
+if (!only || only.includes("scale")) {
+  const b = await new Deno.Command(Deno.execPath(), { args: ["run", "-A", "scripts/bundle.ts"] })
+    .output();
+  if (!b.success) throw new Error("deno task bundle failed");
+  Deno.env.set("RAFTQ_BIN_JS", "dist/raftq.js");
+  const r = await benchScale(scaleJobs);
+  const mib = (n: number) => `${Math.round(n)} MiB`;
+  console.log(
+    `\n## Scale: ${
+      fmt(r.jobs)
+    } jobs on three nodes (the bundle), then a fourth joins while a writer enqueues every 50 ms`,
+  );
+  console.log("| figure | measured | target |");
+  console.log("| --- | ---: | ---: |");
+  const rows: [string, string, string][] = [
+    [
+      "batch fill, 1,000 per batch, 4 connections",
+      `${fmt(r.fillJobsPerSecond)} jobs/s`,
+      "≥ 100,000 jobs/s",
+    ],
+    ["RSS after the fill (each node)", r.rssAfterFillMiB.map(mib).join(" / "), "≤ 200 MiB"],
+    ["max RSS of any node during the join", mib(r.maxRssDuringJoinMiB), "≤ 200 MiB"],
+    ["POST /admin/snapshot (image made on a worker)", `${fmt(r.snapshotMs)} ms`, "—"],
+    ["4th node joined and promoted", `${(r.joinMs / 1000).toFixed(1)} s`, "≤ 20 s"],
+    [
+      "writer during the join: failed / max / p99",
+      `${r.writer.failed} of ${r.writer.writes} / ${fmt(r.writer.maxMs)} ms / ${
+        fmt(r.writer.p99Ms)
+      } ms`,
+      "0 / ≤ 250 ms / ≤ 50 ms",
+    ],
+    [
+      "claim+ack p99, depth of the queue vs 1,000",
+      `${r.claimAckP99Ms.deep.toFixed(1)} ms vs ${r.claimAckP99Ms.shallow.toFixed(1)} ms`,
+      "within 2×",
+    ],
+    ["restart of a follower until ready", `${(r.restartReadyMs / 1000).toFixed(1)} s`, "≤ 2 s"],
+    ["bytes per queued job on disk (leader's data directory)", fmt(r.diskBytesPerJob), "reported"],
+  ];
+  for (const [a, m, t] of rows) console.log(`| ${a} | ${m} | ${t} |`);
 }

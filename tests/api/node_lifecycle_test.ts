@@ -17,7 +17,7 @@ Deno.test("lifecycle: healthz, readyz, status and a snapshot on a one-node clust
     assert.equal(status.members.length, 1);
     assert.deepEqual(
       Object.keys(status.members[0]).sort(),
-      ["clockOffsetMs", "id", "lagEntries", "matchIndex", "reachable", "url", "voter"],
+      ["catchUp", "clockOffsetMs", "id", "lagEntries", "matchIndex", "reachable", "url", "voter"],
     );
     assert.ok(status.appliedIndex >= 5 && status.commitIndex === status.appliedIndex);
     const snap = (await call(`${u}/admin/snapshot`, "POST")).body;

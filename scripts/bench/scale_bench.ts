@@ -1,0 +1,156 @@
+// A backlog of N jobs on three nodes (from the bundle): fill rate, memory, a join under load, restart.
+
+import { type ClusterNode, TestCluster } from "../../tests/helpers/cluster.ts";
+import { call, waitFor } from "../../tests/helpers/node_process.ts";
+
+export interface ScaleReport {
+  jobs: number;
+  fillJobsPerSecond: number;
+  rssAfterFillMiB: number[];
+  claimAckP99Ms: { deep: number; shallow: number };
+  snapshotMs: number;
+  joinMs: number;
+  maxRssDuringJoinMiB: number;
+  writer: { writes: number; failed: number; maxMs: number; p99Ms: number };
+  restartReadyMs: number;
+  diskBytesPerJob: number;
+}
+
+const batchSize = 1000;
+const fillConnections = 4;
+
+function rssMiB(n: ClusterNode): number {
+  try {
+    const status = Deno.readTextFileSync(`/proc/${n.child.pid}/status`);
+    return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
+  } catch {
+    return 0;
+  }
+}
+
+function dirBytes(dir: string): number {
+  let total = 0;
+  for (const e of Deno.readDirSync(dir)) {
+    const path = `${dir}/${e.name}`;
+    total += e.isDirectory ? dirBytes(path) : Deno.statSync(path).size;
+  }
+  return total;
+}
+
+/** Enqueues `jobs` jobs into `queue` in batches of 1,000 over 4 connections; jobs per second. */
+async function fill(url: string, queue: string, jobs: number): Promise<number> {
+  const payload = { kind: "email", to: "someone@example.com", body: "x".repeat(60) };
+  const body = JSON.stringify({ jobs: Array.from({ length: batchSize }, () => ({ payload })) });
+  let left = Math.ceil(jobs / batchSize);
+  const started = performance.now();
+  await Promise.all(Array.from({ length: fillConnections }, async () => {
+    while (left-- > 0) {
+      for (;;) {
+        const res = await fetch(`${url}/v1/queues/${queue}/batch`, { method: "POST", body });
+        await res.body?.cancel();
+        if (res.status === 201) break;
+        await new Promise((r) => setTimeout(r, 100)); // a 503 under load: as a client would
+      }
+    }
+  }));
+  return jobs / ((performance.now() - started) / 1000);
+}
+
+/** The p99 of `rounds` claim+ack pairs on `queue`, one connection. */
+async function claimAckP99(url: string, queue: string, rounds: number): Promise<number> {
+  const times: number[] = [];
+  for (let i = 0; i < rounds; i++) {
+    const t0 = performance.now();
+    const c = await call(`${url}/v1/queues/${queue}/claim`, "POST", { worker: "bench", max: 1 });
+    const job = c.body?.jobs?.[0];
+    if (!job) throw new Error(`claim on ${queue} gave no job: ${JSON.stringify(c.body)}`);
+    await call(`${url}/v1/jobs/${job.id}/ack`, "POST", { lease: job.lease });
+    times.push(performance.now() - t0);
+  }
+  times.sort((a, b) => a - b);
+  return times[Math.floor(times.length * 0.99)];
+}
+
+/** Enqueues one job every 50 ms until `stop()`; each answer timed. */
+function startWriter(url: string) {
+  const times: number[] = [];
+  let failed = 0;
+  let running = true;
+  const done = (async () => {
+    while (running) {
+      const t0 = performance.now();
+      const r = await call(`${url}/v1/queues/live/jobs`, "POST", { payload: 1 })
+        .catch(() => ({ status: 0 }));
+      times.push(performance.now() - t0);
+      if (r.status !== 201) failed++;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  })();
+  return async () => {
+    running = false;
+    await done;
+    times.sort((a, b) => a - b);
+    return {
+      writes: times.length,
+      failed,
+      maxMs: times.at(-1) ?? 0,
+      p99Ms: times[Math.floor(times.length * 0.99)] ?? 0,
+    };
+  };
+}
+
+export async function benchScale(jobs: number): Promise<ScaleReport> {
+  const c = await TestCluster.start(3);
+  try {
+    let leader = await c.leader();
+    const fillJobsPerSecond = await fill(leader.url, "big", jobs);
+    await fill(leader.url, "small", 1000);
+    await c.converged(600_000);
+    const rssAfterFillMiB = c.live().map(rssMiB);
+    const claimAck = {
+      deep: await claimAckP99(leader.url, "big", 300),
+      shallow: await claimAckP99(leader.url, "small", 300),
+    };
+    const diskBytesPerJob = dirBytes(leader.dataDir) / jobs;
+    const t0 = performance.now();
+    const snap = await call(`${leader.url}/admin/snapshot`, "POST");
+    if (snap.status !== 200) throw new Error(`snapshot: ${JSON.stringify(snap.body)}`);
+    const snapshotMs = performance.now() - t0;
+    const stopWriter = startWriter(leader.url);
+    let maxRss = 0;
+    const sampling = setInterval(() => {
+      for (const n of c.live()) maxRss = Math.max(maxRss, rssMiB(n));
+    }, 250);
+    const j0 = performance.now();
+    await c.join("n4");
+    await c.waitForVoters(4, 30 * 60_000);
+    const joinMs = performance.now() - j0;
+    clearInterval(sampling);
+    const writer = await stopWriter();
+    leader = await c.leader();
+    const follower = c.live().find((n) => n !== leader && n.id !== "n4")!;
+    await c.kill(follower);
+    const r0 = performance.now();
+    const back = await c.restart(follower);
+    await waitFor("the restarted node to be ready", async () => {
+      const r = await fetch(`${back.url}/readyz`).catch(() => null);
+      await r?.body?.cancel();
+      return r?.status === 200;
+    }, 60_000);
+    const restartReadyMs = performance.now() - r0;
+    return {
+      jobs,
+      fillJobsPerSecond,
+      rssAfterFillMiB,
+      claimAckP99Ms: claimAck,
+      snapshotMs,
+      joinMs,
+      maxRssDuringJoinMiB: maxRss,
+      writer,
+      restartReadyMs,
+      diskBytesPerJob,
+    };
+  } finally {
+    await c.stop();
+  }
+}
