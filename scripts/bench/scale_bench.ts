@@ -123,7 +123,9 @@ export async function benchScale(jobs: number): Promise<ScaleReport> {
     }, 250);
     const j0 = performance.now();
     await c.join("n4");
-    await c.waitForVoters(4, 30 * 60_000);
+    await c.waitForVoters(4, 30 * 60_000).catch((err) => {
+      throw new Error(`${err}\n${c.dump(20)}`);
+    });
     const joinMs = performance.now() - j0;
     clearInterval(sampling);
     const writer = await stopWriter();

@@ -87,6 +87,9 @@ function catchUpText(
 ): string {
   if (!c) return "";
   const eta = c.etaSeconds === null ? "" : `, ~${c.etaSeconds} s left`;
+  if (c.state === "installing" && c.snapshotBytes) {
+    return `installing a snapshot of ${Math.ceil(c.snapshotBytes / 1048576)} MiB`;
+  }
   if (c.state === "snapshot" && c.snapshotBytes) {
     const pct = Math.floor((100 * (c.snapshotBytesSent ?? 0)) / c.snapshotBytes);
     return `snapshot ${pct}% of ${Math.ceil(c.snapshotBytes / 1048576)} MiB${eta}`;

@@ -4,7 +4,8 @@ import type { NodeId, Raft } from "../raft/mod.ts";
 
 /** How a learner's catch-up looks from the leader (for /admin/status and `raftq status`). */
 export interface CatchUp {
-  state: "probe" | "replicate" | "snapshot";
+  /** `installing`: every snapshot byte is sent; the learner is checking and installing it. */
+  state: "probe" | "replicate" | "snapshot" | "installing";
   /** While a snapshot is sent: bytes sent of the whole image (with its trailer). */
   snapshotBytesSent: number | null;
   snapshotBytes: number | null;
@@ -32,7 +33,12 @@ interface Join {
 export class JoinTracker {
   readonly #joins = new Map<NodeId, Join>();
 
-  constructor(readonly raft: Raft, readonly imageBytes: () => number | null) {}
+  constructor(
+    readonly raft: Raft,
+    readonly imageBytes: () => number | null,
+    /** The core's snapshot chunk size: the last chunk sent ends the image. */
+    readonly chunkBytes: number,
+  ) {}
 
   begin(id: NodeId, nowMs: number): void {
     const join = this.#joins.get(id);
@@ -64,11 +70,21 @@ export class JoinTracker {
     const join = this.#joins.get(id);
     if (!join) return 0;
     const mark = this.#mark(id);
-    if (mark !== join.mark) {
+    // Installing a large image takes a while, and its acknowledgement comes only after: that
+    // counts as progress (the join's overall timeout still bounds it).
+    if (mark !== join.mark || this.#installing(id)) {
       join.mark = mark;
       join.lastMoveMs = nowMs;
     }
     return nowMs - join.lastMoveMs;
+  }
+
+  /** Whether the last chunk of the image has been sent to `id`, so it is installing. */
+  #installing(id: NodeId): boolean {
+    const pr = this.raft.progress.get(id);
+    const image = this.imageBytes();
+    return pr?.state === "snapshot" && image !== null &&
+      pr.snapshotOffset + this.chunkBytes >= image + 48;
   }
 
   #mark(id: NodeId): string {
@@ -91,7 +107,7 @@ export class JoinTracker {
         ? Math.round((total - sent) / (sent / elapsedS))
         : null;
       return {
-        state: "snapshot",
+        state: this.#installing(id) ? "installing" : "snapshot",
         snapshotBytesSent: sent,
         snapshotBytes: total,
         behindEntries,

@@ -6,6 +6,7 @@ import { type ApplyResult, QueueStateMachine } from "../queue/state_machine.ts";
 import { encodeCommand, type QueueCommand } from "../queue/commands.ts";
 import {
   type ConfChange,
+  defaultRaftConfig,
   type Entry,
   makeRaftConfig,
   type Member,
@@ -146,7 +147,11 @@ export class RaftNode implements NodeApi {
       }),
       { ...init, appliedIndex: this.sm.appliedIndex },
     );
-    this.#joins = new JoinTracker(this.raft, () => this.storage.snapshotImage()?.bytes ?? null);
+    this.#joins = new JoinTracker(
+      this.raft,
+      () => this.storage.snapshotImage()?.bytes ?? null,
+      defaultRaftConfig.snapshotChunkBytes,
+    );
     this.#loop = new ReadyLoop(
       this.raft,
       {

@@ -97,7 +97,7 @@ export class SqliteLogStore implements LogStore {
     const statements = this.storage.installStatements(meta, image);
     this.steps.install(this.db.path, path, schemaVersion, meta.index, statements, (error) => {
       if (error) {
-        Deno.removeSync(path);
+        Deno.remove(path).catch(() => {}); // removed at the next start otherwise
         return done(new StorageFatalError(`installing snapshot ${meta.index}: ${error.message}`));
       }
       this.#forgetOthers(image.name);
@@ -136,7 +136,7 @@ export class SqliteLogStore implements LogStore {
         this.#reading = { name: image.name, file: Deno.openSync(join(this.dir, image.name)) };
       } catch {
         this.#reading = null;
-        return null; // (a crash between an install's commit and ... cannot happen; be safe)
+        return null; // the file is gone: the node makes a new image when a follower asks
       }
     }
     const total = image.bytes + trailerBytes;
