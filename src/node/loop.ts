@@ -207,7 +207,9 @@ export class ReadyLoop<R> {
     const startedMs = this.ports.monoMs();
     let results = new Map<number, R>();
     // (A Ready of messages alone, a heartbeat round, writes nothing at all.)
-    if (rd.mustSync || rd.hardState !== null || rd.committedEntries.length > 0) {
+    const anything = rd.mustSync || rd.hardState !== null || rd.committedEntries.length > 0 ||
+      rd.snapshotChunks.length > 0;
+    if (anything) {
       const { sm } = this.ports;
       this.ports.store.write(rd, () => {
         const applyStarted = this.ports.monoMs();

@@ -138,6 +138,10 @@ export class MemoryStore implements SimStore {
   #addChunks(chunks: readonly SnapshotChunk[]): void {
     for (const chunk of chunks) {
       if (chunk.offset === 0) this.#written.incoming = [];
+      const have = this.#written.incoming.reduce((n, c) => n + c.length, 0);
+      if (chunk.offset !== have) {
+        throw new Error(`chunk at ${chunk.offset} after ${have} bytes (${chunk.meta.index})`);
+      }
       this.#written.incoming.push(chunk.data);
     }
   }
