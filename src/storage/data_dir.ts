@@ -84,6 +84,12 @@ export async function openDataDir(dir: string, options: OpenOptions = {}): Promi
   const lock = DirLock.acquire(dir);
   try {
     const db = await Database.open(join(dir, dataDirLayout.database), options);
+    try {
+      checkAttachAllowed(db);
+    } catch (err) {
+      db.close();
+      throw err;
+    }
     return {
       dir,
       db,
@@ -133,5 +139,21 @@ export function ensureFreeSpace(dir: string, bytes = startupFreeBytes): void {
     } catch {
       // never created
     }
+  }
+}
+
+/**
+ * Snapshot images and backups attach a second file to a connection (state_image.ts). Deno's
+ * node:sqlite disables ATTACH unless the process runs with --allow-all (it cannot check the
+ * attached path against scoped permissions): refused at start-up rather than at the first
+ * snapshot a follower needs.
+ */
+function checkAttachAllowed(db: Database): void {
+  try {
+    db.conn.db.exec("ATTACH DATABASE ':memory:' AS raftq_probe; DETACH DATABASE raftq_probe");
+  } catch {
+    throw new StartupError(
+      "SQLite cannot attach files in this process: run raftq with --allow-all (deno run -A); Deno's node:sqlite allows ATTACH, which snapshots and backups need, only then",
+    );
   }
 }

@@ -294,3 +294,24 @@ Deno.test("identity: a stored node id wins; a different --id is refused", async 
     dd.close();
   });
 });
+
+Deno.test("data dir: without --allow-all SQLite cannot attach images: refused at start, clearly", async () => {
+  const dir = await tempDir();
+  try {
+    const scoped = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "--allow-read", "--allow-write", "--allow-env", fixture, dir],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(scoped.code, 2);
+    assert.match(new TextDecoder().decode(scoped.stderr), /run raftq with --allow-all/);
+    const all = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", fixture, dir],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(all.code, 0, new TextDecoder().decode(all.stderr));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
