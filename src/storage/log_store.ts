@@ -97,7 +97,11 @@ export class SqliteLogStore implements LogStore {
     const statements = this.storage.installStatements(meta, image);
     this.steps.install(this.db.path, path, schemaVersion, meta.index, statements, (error) => {
       if (error) {
-        Deno.remove(path).catch(() => {}); // removed at the next start otherwise
+        try {
+          Deno.removeSync(path); // now: a retry of the same snapshot reuses the name
+        } catch {
+          // already gone
+        }
         return done(new StorageFatalError(`installing snapshot ${meta.index}: ${error.message}`));
       }
       this.#forgetOthers(image.name);
