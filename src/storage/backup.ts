@@ -3,7 +3,7 @@
 import { DatabaseSync } from "node:sqlite";
 import { join } from "node:path";
 import type { BackupMeta } from "./backup_file.ts";
-import { copyDatabase } from "./image.ts";
+import { copyDatabase } from "./image_worker.ts";
 
 /** An image on disk, waiting to be streamed; `remove()` once it has been (or was abandoned). */
 export interface BackupImage {

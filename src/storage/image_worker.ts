@@ -1,9 +1,11 @@
-// Runs the snapshot image steps on a worker thread, so the event loop never waits on them.
+// Runs the snapshot image steps and backup copies on worker threads, so the loop never waits.
 
 import { createHash } from "node:crypto";
 import { DatabaseSync } from "node:sqlite";
 import {
   captureImage,
+  type Digest,
+  fileSha256,
   type ImageFacts,
   installImage,
   type Statement,
@@ -14,37 +16,48 @@ import {
 /** Makes and installs images; `done` is called later, never before the call returns. */
 export interface ImageSteps {
   capture(dbPath: string, dest: string, version: number, done: Done<ImageFacts>): void;
-  /** Verifies the received file `part` (cutting its trailer), then installs it. */
+  /** Verifies the received file `part` against its trailer's facts (cutting it), then installs it. */
   install(
     dbPath: string,
     part: string,
-    version: number,
+    expected: Expected,
     index: number,
     finish: Statement[],
-    done: Done<ImageFacts>,
+    done: Done<void>,
   ): void;
 }
 
 export type Done<T> = (error: Error | null, value?: T) => void;
 
+/** What a received image's trailer says it is, and the schema this node has. */
+export interface Expected {
+  bytes: number;
+  sha256: string;
+  version: number;
+}
+
 const workerSource = `
 import { DatabaseSync } from "node:sqlite";
 import { createHash } from "node:crypto";
+const fileSha256 = ${fileSha256.toString()};
 const captureImage = ${captureImage.toString()};
 const verifyImage = ${verifyImage.toString()};
 const installImage = ${installImage.toString()};
+const digest = (path, bytes) => fileSha256(path, bytes, createHash);
 self.onmessage = (e) => {
   const { op, dbPath, args } = e.data;
   try {
-    const db = new DatabaseSync(dbPath);
+    const db = new DatabaseSync(dbPath, { readOnly: op === "copy" });
     let result;
     try {
       db.exec("PRAGMA busy_timeout = 30000");
-      if (op === "capture") {
-        result = captureImage(db, args.dest, args.tables, args.version, createHash);
+      if (op === "copy") {
+        db.prepare("VACUUM INTO ?").run(args.dest);
+      } else if (op === "capture") {
+        result = captureImage(db, args.dest, args.tables, args.version, digest);
       } else {
-        result = verifyImage(args.part, createHash);
-        installImage(db, args.part, args.tables, args.version, args.index, args.finish);
+        verifyImage(args.part, args.expected, digest);
+        installImage(db, args.part, args.tables, args.expected.version, args.index, args.finish);
       }
     } finally {
       db.close();
@@ -81,36 +94,52 @@ export const workerSteps: ImageSteps = {
   capture(dbPath, dest, version, done) {
     runOnWorker("capture", dbPath, { dest, tables: stateTables, version }, done);
   },
-  install(dbPath, part, version, index, finish, done) {
-    runOnWorker("install", dbPath, { part, tables: stateTables, version, index, finish }, done);
+  install(dbPath, part, expected, index, finish, done) {
+    runOnWorker("install", dbPath, { part, tables: stateTables, expected, index, finish }, done);
   },
 };
+
+/**
+ * Copies the SQLite file at `src` whole to `dest` (a backup): VACUUM INTO on a read-only
+ * connection reads one consistent view (WAL lets the node write on) and writes a compact copy.
+ */
+export function copyDatabase(src: string, dest: string): Promise<void> {
+  return new Promise((resolve, reject) =>
+    runOnWorker(
+      "copy",
+      src,
+      { dest },
+      (error) =>
+        error ? reject(new Error(`the copy of ${src} failed: ${error.message}`)) : resolve(),
+    )
+  );
+}
+
+const digest: Digest = (path, bytes) => fileSha256(path, bytes, createHash);
 
 /** The simulator's: the same steps, run at once on this thread (the caller orders completion). */
 export const inlineSteps: ImageSteps = {
   capture(dbPath, dest, version, done) {
-    let facts: ImageFacts;
-    const db = new DatabaseSync(dbPath);
-    try {
-      facts = captureImage(db, dest, stateTables, version, createHash);
-    } catch (err) {
-      return done(err as Error);
-    } finally {
-      db.close();
-    }
-    done(null, facts);
+    inline(dbPath, done, (db) => captureImage(db, dest, stateTables, version, digest));
   },
-  install(dbPath, part, version, index, finish, done) {
-    let facts: ImageFacts;
-    const db = new DatabaseSync(dbPath);
-    try {
-      facts = verifyImage(part, createHash);
-      installImage(db, part, stateTables, version, index, finish);
-    } catch (err) {
-      return done(err as Error);
-    } finally {
-      db.close();
-    }
-    done(null, facts);
+  install(dbPath, part, expected, index, finish, done) {
+    inline(dbPath, done, (db) => {
+      verifyImage(part, expected, digest);
+      installImage(db, part, stateTables, expected.version, index, finish);
+    });
   },
 };
+
+/** Runs `step` on a connection of its own, then calls `done` with its outcome. */
+function inline<T>(dbPath: string, done: Done<T>, step: (db: DatabaseSync) => T): void {
+  let value: T;
+  const db = new DatabaseSync(dbPath);
+  try {
+    value = step(db);
+  } catch (err) {
+    return done(err as Error);
+  } finally {
+    db.close();
+  }
+  done(null, value);
+}

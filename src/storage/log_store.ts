@@ -8,7 +8,7 @@ import { StorageFatalError } from "./errors.ts";
 import { type ImageSteps, workerSteps } from "./image_worker.ts";
 import { schemaVersion } from "./migrations.ts";
 import type { RaftStorage, StoredImage } from "./raft_storage.ts";
-import { type ImageFacts, imageTrailer, trailerBytes } from "./state_image.ts";
+import { type ImageFacts, imageTrailer, readTrailer, trailerBytes } from "./state_image.ts";
 
 /** The folder of a data directory that holds snapshot images. */
 export const snapshotsFolder = "snapshots";
@@ -95,7 +95,8 @@ export class SqliteLogStore implements LogStore {
     }
     const path = join(this.dir, image.name);
     const statements = this.storage.installStatements(meta, image);
-    this.steps.install(this.db.path, path, schemaVersion, meta.index, statements, (error) => {
+    const expected = { bytes: image.bytes, sha256: image.sha256, version: schemaVersion };
+    this.steps.install(this.db.path, path, expected, meta.index, statements, (error) => {
       if (error) {
         try {
           Deno.removeSync(path); // now: a retry of the same snapshot reuses the name
@@ -109,7 +110,7 @@ export class SqliteLogStore implements LogStore {
     });
   }
 
-  /** The received file, renamed to its image name (new chunks start a new file); its trailer. */
+  /** The received file, renamed to its image name (new chunks start a new file), as its trailer says. */
   #takeIncoming(meta: SnapshotMeta): StoredImage {
     const inc = this.#incoming;
     if (!inc || inc.index !== meta.index || inc.term !== meta.term) {
@@ -124,11 +125,15 @@ export class SqliteLogStore implements LogStore {
       while (got < trailerBytes) got += inc.file.readSync(trailer.subarray(got)) ?? trailerBytes;
     }
     inc.file.close();
+    const facts = readTrailer(trailer);
+    if (!facts) {
+      throw new StorageFatalError(
+        `installing snapshot ${meta.index}: the received file has no valid trailer, it is not a raftq image`,
+      );
+    }
     const name = `snap-${meta.index}-${meta.term}.db`;
     Deno.renameSync(join(this.dir, incomingName), join(this.dir, name));
-    const sha256 = [...trailer.subarray(16)].map((b) => b.toString(16).padStart(2, "0")).join("");
-    const bytes = Number(new DataView(trailer.buffer).getBigUint64(8));
-    return { name, bytes, sha256 }; // checked against the bytes by the install step
+    return { name, ...facts }; // checked against the bytes by the install step
   }
 
   readSnapshotChunk(index: number, offset: number, maxBytes: number) {

@@ -1,6 +1,8 @@
 // Snapshot images: the queue's tables in a SQLite file of their own, made and installed by steps
 // that a worker thread runs (production) or the caller runs inline (the simulator).
 
+import { Buffer } from "node:buffer";
+
 /** The tables that are the replicated state machine; every other table is this node's own. */
 export const stateTables = ["queue_state", "jobs", "idempotency"] as const;
 
@@ -23,6 +25,9 @@ export type HashMaker = (algorithm: "sha256") => {
   update(data: Uint8Array): unknown;
   digest(encoding: "hex"): string;
 };
+
+/** The SHA-256 (hex) of a file's first `bytes` bytes: fileSha256 bound to a HashMaker. */
+export type Digest = (path: string, bytes: number) => string;
 
 /** A made image: the applied index it holds, its size and digest. */
 export interface ImageFacts {
@@ -53,7 +58,7 @@ export function captureImage(
   dest: string,
   tables: readonly string[],
   version: number,
-  createHash: HashMaker,
+  digest: Digest,
 ): ImageFacts {
   const quote = (name: string) => `"${name.replaceAll('"', '""')}"`;
   const list = tables.map((t) => `'${t.replaceAll("'", "''")}'`).join(", ");
@@ -87,59 +92,57 @@ export function captureImage(
     db.exec("DETACH DATABASE img");
   }
   const file = Deno.openSync(dest, { read: true, write: true });
+  let bytes = 0;
   try {
     file.syncSync();
+    bytes = file.statSync().size;
+  } finally {
+    file.close();
+  }
+  return { index, bytes, sha256: digest(dest, bytes) };
+}
+
+/** The SHA-256 (hex) of the first `bytes` bytes of the file at `path`; throws if it is shorter. */
+export function fileSha256(path: string, bytes: number, createHash: HashMaker): string {
+  const file = Deno.openSync(path);
+  try {
     const hash = createHash("sha256");
     const buf = new Uint8Array(1 << 20);
-    let bytes = 0;
-    for (;;) {
-      const n = file.readSync(buf);
-      if (n === null || n === 0) break;
+    for (let left = bytes; left > 0;) {
+      const n = file.readSync(buf.subarray(0, Math.min(buf.length, left)));
+      if (n === null || n === 0) throw new Error(`${path} ended ${left} bytes early`);
       hash.update(buf.subarray(0, n));
-      bytes += n;
+      left -= n;
     }
-    return { index, bytes, sha256: hash.digest("hex") };
+    return hash.digest("hex");
   } finally {
     file.close();
   }
 }
 
 /**
- * Checks a received file (an image followed by its trailer): magic, length and SHA-256. Cuts the
- * trailer off and syncs the file. Throws, naming what is wrong, when any check fails.
+ * Checks a received file (an image followed by its trailer) against what its trailer says
+ * (`expected`, read by readTrailer): its length and SHA-256. Cuts the trailer off and syncs the
+ * file. Throws, naming what is wrong, when a check fails.
  */
-export function verifyImage(path: string, createHash: HashMaker): ImageFacts & { index: -1 } {
+export function verifyImage(
+  path: string,
+  expected: { bytes: number; sha256: string },
+  digest: Digest,
+): void {
   const file = Deno.openSync(path, { read: true, write: true });
   try {
     const size = file.statSync().size;
-    if (size < 48) throw new Error(`the received snapshot has ${size} bytes, too few`);
-    const trailer = new Uint8Array(48);
-    file.seekSync(size - 48, Deno.SeekMode.Start);
-    let got = 0;
-    while (got < 48) got += file.readSync(trailer.subarray(got)) ?? 48;
-    const view = new DataView(trailer.buffer);
-    const head = new TextDecoder().decode(trailer.subarray(0, 8));
-    const bytes = Number(view.getBigUint64(8));
-    const sha256 = [...trailer.subarray(16)].map((b) => b.toString(16).padStart(2, "0")).join("");
-    if (head !== "RAFTQIMG" || bytes !== size - 48) {
-      throw new Error("the received snapshot has no valid trailer: it is not a raftq image");
+    if (size !== expected.bytes + 48) {
+      throw new Error(
+        `the received snapshot has ${size} bytes, its trailer says ${expected.bytes}`,
+      );
     }
-    file.seekSync(0, Deno.SeekMode.Start);
-    const hash = createHash("sha256");
-    const buf = new Uint8Array(1 << 20);
-    let left = bytes;
-    while (left > 0) {
-      const n = file.readSync(buf.subarray(0, Math.min(buf.length, left)));
-      if (n === null || n === 0) throw new Error("the received snapshot ended early");
-      hash.update(buf.subarray(0, n));
-      left -= n;
-    }
-    if (hash.digest("hex") !== sha256) {
+    if (digest(path, expected.bytes) !== expected.sha256) {
       throw new Error("the received snapshot fails its SHA-256 check");
     }
-    file.truncateSync(bytes);
+    file.truncateSync(expected.bytes);
     file.syncSync();
-    return { index: -1, bytes, sha256 };
   } finally {
     file.close();
   }
@@ -207,6 +210,17 @@ export function imageTrailer(bytes: number, sha256: string): Uint8Array {
   const out = new Uint8Array(trailerBytes);
   out.set(new TextEncoder().encode(magic));
   new DataView(out.buffer).setBigUint64(8, BigInt(bytes));
-  for (let i = 0; i < 32; i++) out[16 + i] = parseInt(sha256.slice(2 * i, 2 * i + 2), 16);
+  out.set(Buffer.from(sha256, "hex"), 16);
   return out;
+}
+
+/** What a received trailer says (the inverse of imageTrailer), or null when it is not one. */
+export function readTrailer(trailer: Uint8Array): { bytes: number; sha256: string } | null {
+  if (trailer.length !== trailerBytes) return null;
+  if (new TextDecoder().decode(trailer.subarray(0, 8)) !== magic) return null;
+  const view = new DataView(trailer.buffer, trailer.byteOffset, trailer.byteLength);
+  return {
+    bytes: Number(view.getBigUint64(8)),
+    sha256: Buffer.from(trailer.subarray(16)).toString("hex"),
+  };
 }

@@ -6,8 +6,10 @@ import type { Database } from "../../src/storage/database.ts";
 import { schemaVersion } from "../../src/storage/migrations.ts";
 import {
   captureImage,
+  fileSha256,
   imageTrailer,
   installImage,
+  readTrailer,
   stateTables,
   verifyImage,
 } from "../../src/storage/state_image.ts";
@@ -19,9 +21,11 @@ export function copyStateThroughImage(from: Database, to: Database, index: numbe
   const src = new DatabaseSync(from.path);
   const dst = new DatabaseSync(to.path);
   try {
-    const facts = captureImage(src, path, stateTables, schemaVersion, createHash);
-    Deno.writeFileSync(path, imageTrailer(facts.bytes, facts.sha256), { append: true });
-    verifyImage(path, createHash);
+    const digest = (p: string, bytes: number) => fileSha256(p, bytes, createHash);
+    const facts = captureImage(src, path, stateTables, schemaVersion, digest);
+    const trailer = imageTrailer(facts.bytes, facts.sha256);
+    Deno.writeFileSync(path, trailer, { append: true });
+    verifyImage(path, readTrailer(trailer)!, digest);
     installImage(dst, path, stateTables, schemaVersion, index, []);
   } finally {
     src.close();

@@ -1,5 +1,6 @@
 // The simulator's LogStore: written state and durable state kept apart, so a power loss can bite.
 
+import { Buffer } from "node:buffer";
 import type { AppliedState, LogStore } from "../../src/node/ports.ts";
 import {
   emptySnapshot,
@@ -60,16 +61,6 @@ function termIn(image: Image, index: number): number | undefined {
   if (index === image.snapshot.index) return image.snapshot.term;
   const k = index - image.snapshot.index - 1;
   return k >= 0 && k < image.entries.length ? image.entries[k].term : undefined;
-}
-
-function concat(chunks: Uint8Array[]): Uint8Array {
-  const data = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let at = 0;
-  for (const c of chunks) {
-    data.set(c, at);
-    at += c.length;
-  }
-  return data;
 }
 
 /**
@@ -152,7 +143,7 @@ export class MemoryStore implements SimStore {
    */
   install(meta: SnapshotMeta, chunks: readonly SnapshotChunk[], done: (error?: Error) => void) {
     this.#addChunks(chunks);
-    const data = concat(this.#written.incoming);
+    const data = Buffer.concat(this.#written.incoming);
     this.#written.incoming = [];
     const sm = decodeSm(data);
     if (sm.applied !== meta.index) throw new Error(`snapshot at ${sm.applied}, meta ${meta.index}`);
