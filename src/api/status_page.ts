@@ -125,10 +125,7 @@ const page = `<!doctype html>
       $("members").tBodies[0].innerHTML = s.members.map((mb) => {
         const role = s.leader && mb.id === s.leader.id ? "leader" : mb.voter ? "follower" : "learner";
         const reach = mb.reachable === null ? "–" : mb.reachable ? '<span class="ok">yes</span>' : '<span class="bad">no</span>';
-        const cu = mb.catchUp;
-        const joining = !cu ? "" : " " + (cu.state === "snapshot" && cu.snapshotBytes
-          ? "snapshot " + Math.floor(100 * cu.snapshotBytesSent / cu.snapshotBytes) + "%"
-          : cu.state) + (cu.etaSeconds === null ? "" : ", ~" + cu.etaSeconds + " s");
+        const joining = mb.catchUp ? " " + mb.catchUp.summary : "";
         return '<tr data-id="' + esc(mb.id) + '"><td>' + esc(mb.id) + "</td><td>" + esc(mb.url) + '</td><td><span class="pill' + (role === "leader" ? " leader" : "") + '">' + role + '</span><span class="muted">' + esc(joining) + '</span></td><td class="num">' + esc(mb.matchIndex) + '</td><td class="num">' + esc(mb.lagEntries) + "</td><td>" + reach + "</td></tr>";
       }).join("");
       $("queues").tBodies[0].innerHTML = q.queues.length ? q.queues.map((x) => '<tr data-queue="' + esc(x.name) + '"><td>' + esc(x.name) + '</td><td class="num">' + x.ready + '</td><td class="num">' + x.delayed + '</td><td class="num">' + x.leased + '</td><td class="num">' + x.done + '</td><td class="num">' + x.dead + "</td></tr>").join("") : '<tr><td colspan="6" class="muted">no queues yet</td></tr>';

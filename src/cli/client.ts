@@ -72,31 +72,6 @@ function jsonFlag(v: string, name: string): RawJson {
   return new RawJson(v.trim());
 }
 
-/** A joining learner's progress in a few words: "snapshot 41% of 266 MiB, ~9 s left". */
-function catchUpText(
-  c:
-    | {
-      state: string;
-      snapshotBytesSent: number | null;
-      snapshotBytes: number | null;
-      behindEntries: number;
-      etaSeconds: number | null;
-    }
-    | null
-    | undefined,
-): string {
-  if (!c) return "";
-  const eta = c.etaSeconds === null ? "" : `, ~${c.etaSeconds} s left`;
-  if (c.state === "installing" && c.snapshotBytes) {
-    return `installing a snapshot of ${Math.ceil(c.snapshotBytes / 1048576)} MiB`;
-  }
-  if (c.state === "snapshot" && c.snapshotBytes) {
-    const pct = Math.floor((100 * (c.snapshotBytesSent ?? 0)) / c.snapshotBytes);
-    return `snapshot ${pct}% of ${Math.ceil(c.snapshotBytes / 1048576)} MiB${eta}`;
-  }
-  return `${c.state}, ${c.behindEntries} entries behind${eta}`;
-}
-
 async function request(
   c: Common,
   method: string,
@@ -181,7 +156,7 @@ export async function runClient(command: string, argv: string[], io: CliIo): Pro
           m.matchIndex,
           m.lagEntries,
           m.reachable,
-          catchUpText(m.catchUp),
+          m.catchUp?.summary ?? "",
         ]);
       }
       io.out(table(rows));

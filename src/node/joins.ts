@@ -13,6 +13,20 @@ export interface CatchUp {
   behindEntries: number;
   /** A rough estimate from the rate so far; null until there is one. */
   etaSeconds: number | null;
+  /** The above in a few words, as `raftq status` and the status page show it. */
+  summary: string;
+}
+
+/** "snapshot 41% of 266 MiB, ~9 s left", "installing a snapshot of 266 MiB", "probe, 3 entries behind". */
+function summarize(c: Omit<CatchUp, "summary">): string {
+  const eta = c.etaSeconds === null ? "" : `, ~${c.etaSeconds} s left`;
+  const mib = Math.ceil((c.snapshotBytes ?? 0) / 1048576);
+  if (c.state === "installing") return `installing a snapshot of ${mib} MiB`;
+  if (c.state === "snapshot" && c.snapshotBytes) {
+    const pct = Math.floor((100 * (c.snapshotBytesSent ?? 0)) / c.snapshotBytes);
+    return `snapshot ${pct}% of ${mib} MiB${eta}`;
+  }
+  return `${c.state}, ${c.behindEntries} entries behind${eta}`;
 }
 
 interface Join {
@@ -94,6 +108,11 @@ export class JoinTracker {
 
   /** The catch-up of `id` if it is joining and this node leads; else null. */
   status(id: NodeId, nowMs: number): CatchUp | null {
+    const c = this.#status(id, nowMs);
+    return c && { ...c, summary: summarize(c) };
+  }
+
+  #status(id: NodeId, nowMs: number): Omit<CatchUp, "summary"> | null {
     const join = this.#joins.get(id);
     const pr = this.raft.progress.get(id);
     if (!join || !pr || this.raft.role !== "leader") return null;

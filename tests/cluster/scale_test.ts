@@ -43,7 +43,7 @@ Deno.test(`scale: a node joins a cluster holding ${jobs} jobs while writes go on
     })();
     const seen = new Set<string>();
     // The leader's status shows the learner's catch-up while it lasts.
-    const catchUps: { state: string; snapshotBytes: number | null }[] = [];
+    const catchUps: { state: string; snapshotBytes: number | null; summary: string }[] = [];
     let joining = true;
     const sampler = (async () => {
       while (joining) {
@@ -61,7 +61,10 @@ Deno.test(`scale: a node joins a cluster holding ${jobs} jobs while writes go on
     writing = false;
     await Promise.all([writer, sampler]);
     assert.ok(
-      catchUps.some((u) => u.state === "snapshot" && (u.snapshotBytes ?? 0) > 0),
+      catchUps.some((u) =>
+        u.state === "snapshot" && (u.snapshotBytes ?? 0) > 0 &&
+        /^snapshot \d+% of \d+ MiB/.test(u.summary)
+      ),
       `the status showed the snapshot being sent: ${JSON.stringify(catchUps.slice(-3))}`,
     );
     for (const line of leader.stderr) if (line.includes('"snapshot_taken"')) seen.add("taken");

@@ -23,11 +23,13 @@ Deno.test("joins: snapshot bytes and entries count as progress; silence is a sta
   assert.equal(s.snapshotBytesSent, 250_000);
   assert.equal(s.etaSeconds, 30, "750 kB left at 25 kB/s");
   assert.equal(s.behindEntries, 500);
+  assert.equal(s.summary, "snapshot 25% of 1 MiB, ~30 s left");
   // The last chunk is out: the learner installs (its acknowledgement comes after), no stall.
   pr.snapshotOffset = 950_000;
   joins.stalledMs("n4", 7_000);
   assert.equal(joins.stalledMs("n4", 60_000), 0, "installing counts as progress");
   assert.equal(joins.status("n4", 60_000)!.state, "installing");
+  assert.equal(joins.status("n4", 60_000)!.summary, "installing a snapshot of 1 MiB");
   Object.assign(pr, { state: "replicate", match: 490 });
   assert.equal(joins.stalledMs("n4", 70_000), 0, "entries arrived");
   assert.equal(joins.caughtUp("n4"), false);
