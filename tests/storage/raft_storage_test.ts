@@ -15,6 +15,15 @@ const entry = (index: number, term: number, data = `d${index}`): Entry => ({
 });
 const noBatch = { hardState: null, entries: [] };
 
+/** A conf entry adding learner b. */
+const learnerB = (index: number, term: number): Entry => ({
+  index,
+  term,
+  kind: "conf",
+  data: "",
+  change: { type: "addLearner", id: "b", url: "http://b" },
+});
+
 Deno.test("storage: an empty file loads as an empty log", async () => {
   await withDataDir((dd) => {
     const s = new RaftStorage(dd.db);
@@ -30,13 +39,7 @@ Deno.test("storage: entries, conf changes and hard state survive a reopen", asyn
   try {
     let dd = await openDataDir(dir);
     const s = new RaftStorage(dd.db);
-    const conf: Entry = {
-      index: 3,
-      term: 2,
-      kind: "conf",
-      data: "",
-      change: { type: "addLearner", id: "b", url: "http://b" },
-    };
+    const conf = learnerB(3, 2);
     s.persist({
       ...noBatch,
       entries: [entry(1, 1), entry(2, 1), conf, { index: 4, term: 2, kind: "noop", data: "" }],
@@ -133,13 +136,7 @@ Deno.test("storage: node identity is kept in the file", async () => {
 Deno.test("storage: a bounded load holds every term, the conf entries, and only the newest entries", async () => {
   await withDataDir((dd) => {
     const s = new RaftStorage(dd.db);
-    const conf: Entry = {
-      index: 2,
-      term: 1,
-      kind: "conf",
-      data: "",
-      change: { type: "addLearner", id: "b", url: "http://b" },
-    };
+    const conf = learnerB(2, 1);
     const entries = [
       entry(1, 1),
       conf,
