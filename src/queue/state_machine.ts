@@ -4,6 +4,7 @@ import { type CompiledQuery, sql } from "kysely";
 import type { Entry } from "../raft/mod.ts";
 import type { Database } from "../storage/database.ts";
 import { isDeterministicFailure } from "../storage/errors.ts";
+import { BulkInsert } from "../storage/bulk_insert.ts";
 import { prepare } from "../storage/prepared.ts";
 import type { IdempotencyTable, JobsTable, JobState } from "../storage/schema.ts";
 import { retryDelayMs } from "./backoff.ts";
@@ -106,6 +107,61 @@ export function jobView(row: JobsTable): JobView {
   return view;
 }
 
+/** The row of a job just enqueued. */
+function newJobRow(
+  id: string,
+  queue: string,
+  state: JobState,
+  seq: number,
+  job: NewJob,
+  now: number,
+): JobsTable {
+  return {
+    id,
+    queue,
+    state,
+    priority: job.priority,
+    seq,
+    payload: job.payload,
+    result: null,
+    last_error: null,
+    attempts: 0,
+    max_attempts: job.maxAttempts,
+    available_at: now + job.delayMs,
+    lease: null,
+    lease_expires_at: null,
+    worker: null,
+    idempotency_key: job.idempotencyKey ?? null,
+    created_at: now,
+    updated_at: now,
+    finished_at: null,
+  };
+}
+
+/** A jobs row's values in column order, as Kysely binds a multi-row INSERT's parameters. */
+function jobParams(r: JobsTable): unknown[] {
+  return [
+    r.id,
+    r.queue,
+    r.state,
+    r.priority,
+    r.seq,
+    r.payload,
+    r.result,
+    r.last_error,
+    r.attempts,
+    r.max_attempts,
+    r.available_at,
+    r.lease,
+    r.lease_expires_at,
+    r.worker,
+    r.idempotency_key,
+    r.created_at,
+    r.updated_at,
+    r.finished_at,
+  ];
+}
+
 /**
  * Applies entries in log order. Never reads the local clock or random numbers: time is the
  * highest leader stamp seen so far, so every replica ends with identical tables. The applied
@@ -121,6 +177,7 @@ export class QueueStateMachine {
   onReady: (queue: string) => void = () => {};
 
   readonly #q;
+  readonly #insertJobs: BulkInsert<JobsTable>;
   /**
    * Jobs per queue and state, kept up to date by every transition apply makes (and recounted from
    * the table at start-up, after a restore and after a failed apply): queue depths for
@@ -133,6 +190,7 @@ export class QueueStateMachine {
   constructor(db: Database) {
     this.#db = db;
     const k = db.kysely;
+    this.#insertJobs = new BulkInsert((rows) => k.insertInto("jobs").values(rows), jobParams);
     this.#q = {
       state: prepare([], () => k.selectFrom("queue_state").selectAll()),
       saveState: prepare(
@@ -144,41 +202,6 @@ export class QueueStateMachine {
             ),
       ),
       job: prepare(["id"], (p) => k.selectFrom("jobs").selectAll().where("id", "=", p.id)),
-      insertJob: prepare(
-        [
-          "id",
-          "queue",
-          "state",
-          "priority",
-          "seq",
-          "payload",
-          "maxAttempts",
-          "availableAt",
-          "key",
-          "now",
-        ],
-        (p) =>
-          k.insertInto("jobs").values({
-            id: p.id,
-            queue: p.queue,
-            state: p.state,
-            priority: p.priority,
-            seq: p.seq,
-            payload: p.payload,
-            result: null,
-            last_error: null,
-            attempts: 0,
-            max_attempts: p.maxAttempts,
-            available_at: p.availableAt,
-            lease: null,
-            lease_expires_at: null,
-            worker: null,
-            idempotency_key: p.key,
-            created_at: p.now,
-            updated_at: p.now,
-            finished_at: null,
-          }),
-      ),
       idem: prepare(
         ["queue", "key"],
         (p) =>
@@ -647,11 +670,18 @@ export class QueueStateMachine {
     );
   }
 
+  /**
+   * New jobs are inserted in multi-row statements; the rows gathered so far are written before
+   * an idempotency key is looked up, so a key repeated within the batch finds its first job.
+   */
   #enqueue(queue: string, jobs: NewJob[], index: number, woken: Set<string>): ApplyResult {
     const now = this.#now;
     const out: { id: string; state: JobState; deduplicated: boolean }[] = [];
+    let rows: JobsTable[] = [];
     jobs.forEach((job, k) => {
       if (job.idempotencyKey !== undefined) {
+        this.#insertJobs.run(this.#db.conn, rows);
+        rows = [];
         const seen =
           this.#all<IdempotencyTable>(this.#q.idem({ queue, key: job.idempotencyKey }))[0];
         if (seen && seen.created_at > now - idempotencyWindowMs) {
@@ -662,18 +692,7 @@ export class QueueStateMachine {
       }
       const id = `${index}-${k}`;
       const state: JobState = job.delayMs > 0 ? "delayed" : "ready";
-      this.#run(this.#q.insertJob({
-        id,
-        queue,
-        state,
-        priority: job.priority,
-        seq: index * 10_000 + k,
-        payload: job.payload,
-        maxAttempts: job.maxAttempts,
-        availableAt: now + job.delayMs,
-        key: job.idempotencyKey ?? null,
-        now,
-      }));
+      rows.push(newJobRow(id, queue, state, index * 10_000 + k, job, now));
       if (job.idempotencyKey !== undefined) {
         this.#run(this.#q.saveIdem({ queue, key: job.idempotencyKey, jobId: id, now }));
       }
@@ -682,6 +701,7 @@ export class QueueStateMachine {
       this.tallies.enqueued++;
       out.push({ id, state, deduplicated: false });
     });
+    this.#insertJobs.run(this.#db.conn, rows);
     return { type: "enqueued", jobs: out };
   }
 

@@ -1,4 +1,6 @@
-// CRC-32 (IEEE) over strings and bytes, for log entries and snapshots.
+// CRC-32 (IEEE): of log entries (native, zlib's), and of UTF-16 text for replicated jitter.
+
+import { crc32 as zlibCrc32 } from "node:zlib";
 
 const table = (() => {
   const t = new Int32Array(256);
@@ -9,13 +11,6 @@ const table = (() => {
   }
   return t;
 })();
-
-/** Continues a CRC-32 over `bytes`; start with 0. */
-export function crc32(bytes: Uint8Array, crc = 0): number {
-  let c = ~crc;
-  for (let i = 0; i < bytes.length; i++) c = table[(c ^ bytes[i]) & 0xff] ^ (c >>> 8);
-  return ~c >>> 0;
-}
 
 /** Continues a CRC-32 over the UTF-16 code units of `text` (low byte, then high byte). */
 export function crc32Text(text: string, crc = 0): number {
@@ -28,7 +23,17 @@ export function crc32Text(text: string, crc = 0): number {
   return ~c >>> 0;
 }
 
-/** CRC-32 over `parts`, each followed by a NUL separator (no encoding step on the hot path). */
+/**
+ * CRC-32 over the UTF-8 of `parts`, each followed by a NUL separator. zlib's native CRC: a
+ * 150 kB entry takes about 10 µs, where the JavaScript loop below took 0.7 ms.
+ */
+export function crc32Parts(parts: readonly string[]): number {
+  let crc = 0;
+  for (const p of parts) crc = zlibCrc32("\0", zlibCrc32(p, crc));
+  return crc;
+}
+
+/** The log checksum raftq wrote before crc32Parts (UTF-16 code units), still accepted on read. */
 export function crc32Strings(parts: readonly string[]): number {
   let crc = 0;
   for (const p of parts) crc = crc32Text(p + "\0", crc);

@@ -1,6 +1,6 @@
 // Durable Raft state in SQLite: the log, the hard state and which snapshot image covers it.
 
-import { type CompiledQuery, sql } from "kysely";
+import { sql } from "kysely";
 import {
   type ConfChange,
   emptySnapshot,
@@ -13,7 +13,8 @@ import {
   type SnapshotMeta,
 } from "../raft/mod.ts";
 import { parseSnapshotMeta } from "../raft/validate.ts";
-import { crc32Strings } from "./checksum.ts";
+import { BulkInsert } from "./bulk_insert.ts";
+import { crc32Parts, crc32Strings } from "./checksum.ts";
 import type { Database } from "./database.ts";
 import { prepare } from "./prepared.ts";
 import { StorageFatalError } from "./errors.ts";
@@ -42,17 +43,25 @@ export interface LoadedState {
 
 /** Log rows deleted per transaction when compacting, so no single transaction grows unbounded. */
 const compactionChunkRows = 10_000;
-/** Row counts of the multi-row INSERTs: a batch is split into these, so few SQL texts exist. */
-const insertSizes = [256, 64, 8, 1] as const;
 
 export function entryChecksum(e: Entry): number {
-  return crc32Strings([
+  return crc32Parts(checksummed(e));
+}
+
+/** An entry's columns as its checksum covers them. */
+function checksummed(e: Entry): string[] {
+  return [
     String(e.index),
     String(e.term),
     e.kind,
     e.data,
     e.change ? JSON.stringify(e.change) : "",
-  ]);
+  ];
+}
+
+/** Whether `checksum` is `e`'s, as this version writes it or as earlier versions did. */
+function checksumHolds(e: Entry, checksum: number): boolean {
+  return crc32Parts(checksummed(e)) === checksum || crc32Strings(checksummed(e)) === checksum;
 }
 
 function toRow(e: Entry): RaftLogTable {
@@ -79,7 +88,7 @@ function fromRow(row: RaftLogTable): Entry {
     data: row.data,
   };
   if (row.change !== null) entry.change = JSON.parse(row.change) as ConfChange;
-  if (entryChecksum(entry) !== row.checksum) {
+  if (!checksumHolds(entry, row.checksum)) {
     throw new StorageFatalError(
       `raft log entry ${row.idx} fails its checksum: the data directory is damaged; restore it from a backup, or remove this node's data directory and rejoin it`,
     );
@@ -108,13 +117,14 @@ function checkContiguous(
 
 export class RaftStorage {
   readonly #db: Database;
-  readonly #inserts = new Map<number, CompiledQuery>();
+  readonly #insertLog: BulkInsert<RaftLogTable>;
   /** The statements every Ready runs, built by Kysely once (see prepared.ts). */
   readonly #q;
 
   constructor(db: Database) {
     this.#db = db;
     const k = db.kysely;
+    this.#insertLog = new BulkInsert((rows) => k.insertInto("raft_log").values(rows), rowParams);
     this.#q = {
       truncateFrom: prepare(["from"], (p) => k.deleteFrom("raft_log").where("idx", ">=", p.from)),
       saveHardState: prepare(["term", "vote", "commit"], (p) =>
@@ -260,33 +270,7 @@ export class RaftStorage {
 
   #writeEntries(entries: readonly Entry[]): void {
     this.#c.executeCompiled(this.#q.truncateFrom({ from: entries[0].index }));
-    let at = 0;
-    while (at < entries.length) {
-      const size = insertSizes.find((n) => n <= entries.length - at)!;
-      const rows = entries.slice(at, at + size).map(toRow);
-      this.#c.executeCompiled({ ...this.#insertFor(rows), parameters: rows.flatMap(rowParams) });
-      at += size;
-    }
-  }
-
-  /**
-   * The compiled multi-row INSERT for `rows.length` rows, built by Kysely once per size and then
-   * reused with new parameters, so the hot path neither builds nor compiles SQL.
-   */
-  #insertFor(rows: RaftLogTable[]): CompiledQuery {
-    let compiled = this.#inserts.get(rows.length);
-    if (!compiled) {
-      compiled = this.#k.insertInto("raft_log").values(rows).compile();
-      const expected = rows.flatMap(rowParams);
-      if (
-        compiled.parameters.length !== expected.length ||
-        compiled.parameters.some((p, i) => p !== expected[i])
-      ) {
-        throw new Error("raft_log INSERT parameters are not in row-major column order");
-      }
-      this.#inserts.set(rows.length, compiled);
-    }
-    return compiled;
+    this.#insertLog.run(this.#c, entries.map(toRow));
   }
 
   #writeHardState(hs: HardState): void {

@@ -277,6 +277,31 @@ Deno.test("queue: an idempotency key returns the first job for 24 hours, then is
     assert.notEqual(c.id, a.id);
   }));
 
+Deno.test("queue: a key repeated inside one batch finds the batch's first job", () =>
+  withHarness((h) => {
+    const out = h.enqueue(
+      0,
+      "q",
+      { payload: 1 },
+      { idempotencyKey: "k", payload: 2 },
+      {
+        payload: 3,
+      },
+      { idempotencyKey: "k", payload: 4 },
+      { payload: 5, delayMs: 10 },
+    );
+    assert.deepEqual(out.map((j) => [j.id, j.state, j.deduplicated]), [
+      ["1-0", "ready", false],
+      ["1-1", "ready", false],
+      ["1-2", "ready", false],
+      ["1-1", "ready", true],
+      ["1-4", "delayed", false],
+    ]);
+    assert.deepEqual(h.sm.queueStats().map((q) => [q.ready, q.delayed]), [[3, 1]]);
+    assert.equal(value(h.sm.getJob("1-2")?.payload), 3);
+    assert.equal(value(h.sm.getJob("1-4")?.payload), 5);
+  }));
+
 Deno.test("queue: done and dead jobs are purged by a tick after the retention period", () =>
   withHarness((h) => {
     h.enqueue(0, "q", {}, {});

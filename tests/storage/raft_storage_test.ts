@@ -4,7 +4,8 @@ import assert from "node:assert/strict";
 import type { Entry } from "../../src/raft/mod.ts";
 import { openDataDir } from "../../src/storage/data_dir.ts";
 import { StorageFatalError } from "../../src/storage/errors.ts";
-import { RaftStorage } from "../../src/storage/raft_storage.ts";
+import { crc32Strings } from "../../src/storage/checksum.ts";
+import { entryChecksum, RaftStorage } from "../../src/storage/raft_storage.ts";
 import { tempDir, withDataDir } from "./helpers.ts";
 
 const entry = (index: number, term: number, data = `d${index}`): Entry => ({
@@ -100,6 +101,20 @@ Deno.test("storage: a damaged entry is refused when read, never served", async (
       assert.match(err.message, /entry 2 fails its checksum/);
       return true;
     });
+  });
+});
+
+Deno.test("storage: entries written with the earlier checksum still load", async () => {
+  await withDataDir((dd) => {
+    const s = new RaftStorage(dd.db);
+    const old = entry(1, 1, "payload \u00e9\u{1F600}");
+    s.persist({ ...noBatch, entries: [old, entry(2, 1)] });
+    const legacy = crc32Strings(["1", "1", "normal", old.data, ""]);
+    assert.notEqual(legacy, entryChecksum(old), "the two checksums differ");
+    dd.db.conn.db.prepare("UPDATE raft_log SET checksum = ? WHERE idx = 1").run(legacy);
+    assert.deepEqual(s.load().entries.map((e) => e.data), [old.data, "d2"]);
+    dd.db.conn.db.prepare("UPDATE raft_log SET checksum = ? WHERE idx = 1").run(legacy ^ 1);
+    assert.throws(() => s.load(), /entry 1 fails its checksum/);
   });
 });
 
