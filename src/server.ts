@@ -158,6 +158,7 @@ export async function serve(cfg: ServeConfig, base: NodeTuning = defaultTuning):
   }
   node.start();
   transport.start();
+  dataDir.db.checkpointOffLoop((error) => log("warn", "checkpoint_failed", { error }));
   log("info", "node_started", {
     version: VERSION,
     listen: `${cfg.listenHost}:${cfg.listenPort}`,
@@ -198,6 +199,7 @@ export async function serve(cfg: ServeConfig, base: NodeTuning = defaultTuning):
     await server.close(drainTimeoutMs).catch((err) => {
       log("warn", "http_close_failed", { error: (err as Error).message });
     });
+    await dataDir.db.stopCheckpoints();
     dataDir.close();
     finish();
   };

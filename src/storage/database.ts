@@ -1,6 +1,7 @@
 // The SQLite file: opened with the pragmas raftq relies on, checked, migrated, one writer.
 
 import { type CompiledQuery, Kysely, sql } from "kysely";
+import { Checkpointer } from "./checkpointer.ts";
 import { NodeSqliteDialect } from "./dialect.ts";
 import { sqliteReason, StorageFatalError } from "./errors.ts";
 import { StartupError } from "../errors.ts";
@@ -21,6 +22,9 @@ export interface OpenOptions {
  * loss (as far as the disk honours fsync). The node's hot path instead commits with NORMAL and
  * then awaits flushWal(), the same fsync of the same file, off the event loop.
  */
+/** What the WAL file is cut back to when SQLite resets it (it otherwise keeps its peak size). */
+const walSizeLimitBytes = 16 * 1024 * 1024;
+
 export class Database {
   readonly conn: SqliteConnection;
   readonly kysely: Kysely<Tables>;
@@ -34,6 +38,7 @@ export class Database {
   #synchronousFull = true;
   /** The write-ahead log, kept open to flush it off the event loop (null for `:memory:`). */
   #wal: Deno.FsFile | null = null;
+  #checkpointer: Checkpointer | null = null;
 
   private constructor(path: string, conn: SqliteConnection) {
     this.path = path;
@@ -142,10 +147,38 @@ export class Database {
     }
   }
 
+  /**
+   * Moves WAL checkpoints to a worker thread (Checkpointer): SQLite's automatic checkpoint on
+   * this connection copies every changed page back and fsyncs the file inside a commit, on the
+   * event loop. It stays as a bound, at `boundPages` pages of WAL (64 MiB), should the worker
+   * fall behind. For a node's life; not for short-lived connections (tools, tests).
+   */
+  checkpointOffLoop(onError: (message: string) => void, boundPages = 16_384): void {
+    if (this.path === ":memory:" || this.#checkpointer) return;
+    this.pragma(sql`PRAGMA wal_autocheckpoint = ${sql.lit(Math.trunc(boundPages))}`);
+    // The WAL file keeps its largest size once reset; cut it back to this when it is.
+    this.pragma(sql`PRAGMA journal_size_limit = ${sql.lit(walSizeLimitBytes)}`);
+    this.#checkpointer = new Checkpointer(this.path, onError);
+  }
+
+  /** Checkpoints completed off the loop (0 when they run inline). */
+  get checkpointsOffLoop(): number {
+    return this.#checkpointer?.done ?? 0;
+  }
+
+  /** Ends off-loop checkpoints cleanly (before close(), when there is time to wait). */
+  async stopCheckpoints(): Promise<void> {
+    const c = this.#checkpointer;
+    this.#checkpointer = null;
+    await c?.stop();
+  }
+
   /** One transaction (fsynced at commit under FULL); a failure is a StorageFatalError. */
   transaction<T>(fn: () => T): T {
     try {
-      return this.conn.transaction(this.#begin, this.#commit, this.#rollback, fn);
+      const result = this.conn.transaction(this.#begin, this.#commit, this.#rollback, fn);
+      this.#checkpointer?.markDirty();
+      return result;
     } catch (err) {
       // SQLite's own failures are the storage's; anything else (a bug) keeps its own identity.
       if ((err as { code?: unknown })?.code !== "ERR_SQLITE_ERROR") throw err;
@@ -172,6 +205,8 @@ export class Database {
   }
 
   close(): void {
+    this.#checkpointer?.terminate();
+    this.#checkpointer = null;
     this.#wal?.close();
     this.#wal = null;
     this.conn.close();

@@ -1,0 +1,47 @@
+// WAL checkpoints on a worker: they happen, the node's connection keeps a bound, nothing is lost.
+
+import assert from "node:assert/strict";
+import { DatabaseSync } from "node:sqlite";
+import { openDataDir } from "../../src/storage/data_dir.ts";
+import { waitFor } from "../helpers/node_process.ts";
+import { tempDir } from "./helpers.ts";
+
+Deno.test("checkpointer: the WAL is copied back off the loop; the bound and every row stay", async () => {
+  const dir = await tempDir();
+  try {
+    const dd = await openDataDir(dir);
+    const errors: string[] = [];
+    dd.db.checkpointOffLoop((e) => errors.push(e));
+    const conn = dd.db.conn.db;
+    assert.equal(
+      (conn.prepare("PRAGMA wal_autocheckpoint").get() as { wal_autocheckpoint: number })
+        .wal_autocheckpoint,
+      16_384,
+      "the node's connection only checkpoints past the bound",
+    );
+    dd.db.transaction(() => conn.exec("CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT)"));
+    await waitFor("the new table checkpointed", () => dd.db.checkpointsOffLoop > 0, 10_000);
+    // New pages live only in the WAL until a checkpoint copies them into the database file.
+    const fileBytes = () => Deno.statSync(dd.db.path).size;
+    const startBytes = fileBytes();
+    const insert = conn.prepare("INSERT INTO t (v) VALUES (?)");
+    for (let round = 0; round < 20; round++) {
+      dd.db.transaction(() => {
+        for (let i = 0; i < 500; i++) insert.run("x".repeat(200));
+      });
+    }
+    // About 2 MB of rows, under SQLite's own default bound: only the worker copies them back.
+    await waitFor("the rows in the database file", () => fileBytes() > startBytes + 1e6, 10_000);
+    await dd.db.stopCheckpoints();
+    dd.close();
+    assert.deepEqual(errors, []);
+    const again = new DatabaseSync(`${dir}/raftq.db`);
+    try {
+      assert.equal((again.prepare("SELECT count(*) AS n FROM t").get() as { n: number }).n, 10_000);
+    } finally {
+      again.close();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
