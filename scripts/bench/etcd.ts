@@ -1,7 +1,6 @@
 // A three-member etcd cluster on loopback for comparison (Debian's etcd-server), and its PUT load.
 
 import { freePort, waitFor } from "../../tests/helpers/node_process.ts";
-import { encodeBase64 } from "../../src/transport/base64.ts";
 
 export interface EtcdCluster {
   clientUrls: string[];
@@ -97,13 +96,13 @@ export async function startEtcd(): Promise<EtcdCluster> {
   }
 }
 
-const value = encodeBase64(new TextEncoder().encode("v".repeat(200)));
+const value = new TextEncoder().encode("v".repeat(200)).toBase64();
 
 /** One etcd PUT of a ~200-byte value through its HTTP gateway; true on success. */
 export async function etcdPut(url: string, key: string): Promise<boolean> {
   const res = await fetch(`${url}/v3/kv/put`, {
     method: "POST",
-    body: JSON.stringify({ key: encodeBase64(new TextEncoder().encode(key)), value }),
+    body: JSON.stringify({ key: new TextEncoder().encode(key).toBase64(), value }),
   });
   await res.body?.cancel();
   return res.ok;
@@ -112,7 +111,7 @@ export async function etcdPut(url: string, key: string): Promise<boolean> {
 /** One etcd transaction of `count` PUTs (the batch analogue). */
 export async function etcdTxn(url: string, prefix: string, count: number): Promise<boolean> {
   const success = Array.from({ length: count }, (_, i) => ({
-    requestPut: { key: encodeBase64(new TextEncoder().encode(`${prefix}/${i}`)), value },
+    requestPut: { key: new TextEncoder().encode(`${prefix}/${i}`).toBase64(), value },
   }));
   const res = await fetch(`${url}/v3/kv/txn`, {
     method: "POST",
