@@ -37,14 +37,15 @@ export async function serve(cfg: ServeConfig, base: NodeTuning = defaultTuning):
   let exitCode = 0;
   let stopServer: (reason: string) => Promise<void> = async () => {};
   const waiters = new QueueWaiters();
+  const fatal = (error: Error) => {
+    exitCode = 1;
+    const storage = error instanceof StorageFatalError;
+    log("error", storage ? "storage_failed" : "node_failed", { error: error.message });
+    void stopServer(storage ? "storage failure" : "internal error");
+  };
   const started = await startNode(cfg, tuning, {
     onJobsReady: (queue) => waiters.wake(queue),
-    onFatal(error) {
-      exitCode = 1;
-      const storage = error instanceof StorageFatalError;
-      log("error", storage ? "storage_failed" : "node_failed", { error: error.message });
-      void stopServer(storage ? "storage failure" : "internal error");
-    },
+    onFatal: fatal,
     onApplyFailed(index, message) {
       log("warn", "entry_apply_failed", { index, error: message });
     },
@@ -159,6 +160,11 @@ export async function serve(cfg: ServeConfig, base: NodeTuning = defaultTuning):
   node.start();
   transport.start();
   dataDir.db.checkpointOffLoop((error) => log("warn", "checkpoint_failed", { error }));
+  // A large file was opened unchecked: its quick_check runs now, and damage stops the node.
+  dataDir.db.checkDeferred().then(
+    (damage) => damage && fatal(new StorageFatalError(damage)),
+    (err) => log("warn", "integrity_check_failed", { error: (err as Error).message }),
+  );
   log("info", "node_started", {
     version: VERSION,
     listen: `${cfg.listenHost}:${cfg.listenPort}`,

@@ -1,4 +1,4 @@
-// Runs the snapshot image steps and backup copies on worker threads, so the loop never waits.
+// Runs image steps, backup copies and integrity checks on worker threads: the loop never waits.
 
 import { createHash } from "node:crypto";
 import { DatabaseSync } from "node:sqlite";
@@ -47,11 +47,13 @@ const digest = (path, bytes) => fileSha256(path, bytes, createHash);
 self.onmessage = (e) => {
   const { op, dbPath, args } = e.data;
   try {
-    const db = new DatabaseSync(dbPath, { readOnly: op === "copy" });
+    const db = new DatabaseSync(dbPath, { readOnly: op === "copy" || op === "check" });
     let result;
     try {
       db.exec("PRAGMA busy_timeout = 30000");
-      if (op === "copy") {
+      if (op === "check") {
+        result = db.prepare("PRAGMA quick_check").all();
+      } else if (op === "copy") {
         db.prepare("VACUUM INTO ?").run(args.dest);
       } else if (op === "capture") {
         result = captureImage(db, args.dest, args.tables, args.version, digest);
@@ -111,6 +113,18 @@ export function copyDatabase(src: string, dest: string): Promise<void> {
       { dest },
       (error) =>
         error ? reject(new Error(`the copy of ${src} failed: ${error.message}`)) : resolve(),
+    )
+  );
+}
+
+/** PRAGMA quick_check's rows for the database at `path`, read on a worker thread. */
+export function checkDatabase(path: string): Promise<Record<string, unknown>[]> {
+  return new Promise((resolve, reject) =>
+    runOnWorker<Record<string, unknown>[]>(
+      "check",
+      path,
+      {},
+      (error, rows) => error ? reject(error) : resolve(rows ?? []),
     )
   );
 }
