@@ -5,7 +5,7 @@ import { benchCommitThroughput, benchElectionTime } from "./bench/core_bench.ts"
 import { benchStorage } from "./bench/storage_bench.ts";
 import { benchSingleNode } from "./bench/node_bench.ts";
 import { benchCluster } from "./bench/cluster_bench.ts";
-import { benchScale } from "./bench/scale_bench.ts";
+import { benchScale, settleMs } from "./bench/scale_bench.ts";
 import type { LoadResult } from "./bench/load.ts";
 
 const sections = ["core", "storage", "node", "cluster", "scale"] as const;
@@ -158,9 +158,19 @@ if (!only || only.includes("scale")) {
       "≥ 100,000 jobs/s",
     ],
     ["RSS after the fill (each node)", r.rssAfterFillMiB.map(mib).join(" / "), "≤ 200 MiB"],
+    [
+      `RSS ${settleMs / 1000} s later, idle (V8 gave the fill's heap back)`,
+      r.rssSettledMiB.map(mib).join(" / "),
+      "≤ 200 MiB",
+    ],
     ["max RSS of any node during the join", mib(r.maxRssDuringJoinMiB), "≤ 200 MiB"],
     ["POST /admin/snapshot (image made on a worker)", `${fmt(r.snapshotMs)} ms`, "—"],
     ["4th node joined and promoted", `${(r.joinMs / 1000).toFixed(1)} s`, "≤ 20 s"],
+    [
+      "… of which receiving the image / installing it",
+      `${(r.joinTransferMs / 1000).toFixed(1)} s / ${(r.joinInstallMs / 1000).toFixed(1)} s`,
+      "—",
+    ],
     [
       "writer during the join: failed / max / p99",
       `${r.writer.failed} of ${r.writer.writes} / ${fmt(r.writer.maxMs)} ms / ${

@@ -7,9 +7,14 @@ export interface ScaleReport {
   jobs: number;
   fillJobsPerSecond: number;
   rssAfterFillMiB: number[];
+  /** After `settleMs` without load: V8 gives back the heap the fill grew. */
+  rssSettledMiB: number[];
   claimAckP99Ms: { deep: number; shallow: number };
   snapshotMs: number;
   joinMs: number;
+  /** Of the join: receiving the image (until its install began), and installing it. */
+  joinTransferMs: number;
+  joinInstallMs: number;
   maxRssDuringJoinMiB: number;
   writer: { writes: number; failed: number; maxMs: number; p99Ms: number };
   restartReadyMs: number;
@@ -17,6 +22,8 @@ export interface ScaleReport {
 }
 
 const batchSize = 1000;
+/** Idle time before the settled RSS is read: V8's memory reducer shrinks the heap by then. */
+export const settleMs = 30_000;
 const fillConnections = 4;
 
 function rssMiB(n: ClusterNode): number {
@@ -35,6 +42,12 @@ function dirBytes(dir: string): number {
     total += e.isDirectory ? dirBytes(path) : Deno.statSync(path).size;
   }
   return total;
+}
+
+/** When a node logged `event` (its JSON line's ts), as epoch milliseconds; NaN if it did not. */
+function loggedAtMs(stderr: string[], event: string): number {
+  const line = stderr.find((l) => l.includes(`"event":"${event}"`));
+  return line ? Date.parse(JSON.parse(line).ts) : NaN;
 }
 
 /** Enqueues `jobs` jobs into `queue` in batches of 1,000 over 4 connections; jobs per second. */
@@ -107,6 +120,8 @@ export async function benchScale(jobs: number): Promise<ScaleReport> {
     await fill(leader.url, "small", 1000);
     await c.converged(600_000);
     const rssAfterFillMiB = c.live().map(rssMiB);
+    await new Promise((r) => setTimeout(r, settleMs)); // the measurement is of an idle node
+    const rssSettledMiB = c.live().map(rssMiB);
     const claimAck = {
       deep: await claimAckP99(leader.url, "big", 300),
       shallow: await claimAckP99(leader.url, "small", 300),
@@ -122,11 +137,15 @@ export async function benchScale(jobs: number): Promise<ScaleReport> {
       for (const n of c.live()) maxRss = Math.max(maxRss, rssMiB(n));
     }, 250);
     const j0 = performance.now();
-    await c.join("n4");
+    const j0Wall = Date.now();
+    const n4 = await c.join("n4");
     await c.waitForVoters(4, 30 * 60_000).catch((err) => {
       throw new Error(`${err}\n${c.dump(20)}`);
     });
     const joinMs = performance.now() - j0;
+    const at = (event: string) => loggedAtMs(n4.stderr, event);
+    const joinTransferMs = at("snapshot_installing") - j0Wall;
+    const joinInstallMs = at("snapshot_installed") - at("snapshot_installing");
     clearInterval(sampling);
     const writer = await stopWriter();
     leader = await c.leader();
@@ -144,9 +163,12 @@ export async function benchScale(jobs: number): Promise<ScaleReport> {
       jobs,
       fillJobsPerSecond,
       rssAfterFillMiB,
+      rssSettledMiB,
       claimAckP99Ms: claimAck,
       snapshotMs,
       joinMs,
+      joinTransferMs,
+      joinInstallMs,
       maxRssDuringJoinMiB: maxRss,
       writer,
       restartReadyMs,

@@ -15,8 +15,8 @@ export interface LoopHooks<R> {
   applied(entries: readonly Entry[], results: Map<number, R>): void;
   /** A Ready was written (not yet flushed): its read states, dropped reads, soft state. */
   readied(rd: Ready): void;
-  /** A snapshot was taken here, installed from the leader, or the log was compacted. */
-  snapshot?(kind: "taken" | "installed" | "compacted", index: number): void;
+  /** A snapshot was taken here, received whole (its install begins), installed, or compacted. */
+  snapshot?(kind: "taken" | "installing" | "installed" | "compacted", index: number): void;
   /** The loop stopped itself: a storage failure or a broken invariant. */
   fatal(error: Error): void;
 }
@@ -160,6 +160,7 @@ export class ReadyLoop<R> {
    */
   #install(rd: Ready): void {
     this.#state = "installing";
+    this.hooks.snapshot?.("installing", rd.snapshot!.index);
     this.ports.store.install(rd.snapshot!, rd.snapshotChunks, (error) => {
       if (this.#stopped) return;
       if (error) return this.#fail(error);

@@ -49,8 +49,8 @@ export interface NodeEvents {
   onClockVerdict?(verdict: ClockVerdict, maxOffsetMs: number): void;
   /** Role, term or leader changed. */
   onRoleChange?(role: string, term: number, leader: string): void;
-  /** A snapshot was taken here, or installed from the leader. */
-  onSnapshot?(kind: "taken" | "installed" | "compacted", index: number): void;
+  /** A snapshot was taken here, received whole (installing), installed, or the log compacted. */
+  onSnapshot?(kind: "taken" | "installing" | "installed" | "compacted", index: number): void;
   /** Jobs may have become ready in `queue` (long polls wake). */
   onJobsReady?(queue: string): void;
   /** This node applied its own removal from the cluster. */
