@@ -179,6 +179,11 @@ if (!only || only.includes("scale")) {
       "0 / ≤ 250 ms / ≤ 50 ms",
     ],
     [
+      "… writer p99 while the image was received / installed",
+      `${fmt(r.writer.p99ReceivingMs)} ms / ${fmt(r.writer.p99InstallingMs)} ms`,
+      "—",
+    ],
+    [
       "claim+ack p99, depth of the queue vs 1,000",
       `${r.claimAckP99Ms.deep.toFixed(1)} ms vs ${r.claimAckP99Ms.shallow.toFixed(1)} ms`,
       "within 2×",

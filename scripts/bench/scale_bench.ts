@@ -16,7 +16,14 @@ export interface ScaleReport {
   joinTransferMs: number;
   joinInstallMs: number;
   maxRssDuringJoinMiB: number;
-  writer: { writes: number; failed: number; maxMs: number; p99Ms: number };
+  writer: {
+    writes: number;
+    failed: number;
+    maxMs: number;
+    p99Ms: number;
+    p99ReceivingMs: number;
+    p99InstallingMs: number;
+  };
   restartReadyMs: number;
   diskBytesPerJob: number;
 }
@@ -80,34 +87,47 @@ async function claimAckP99(url: string, queue: string, rounds: number): Promise<
     await call(`${url}/v1/jobs/${job.id}/ack`, "POST", { lease: job.lease });
     times.push(performance.now() - t0);
   }
-  times.sort((a, b) => a - b);
-  return times[Math.floor(times.length * 0.99)];
+  return p99(times);
 }
 
-/** Enqueues one job every 50 ms until `stop()`; each answer timed. */
+/** The p99 of `times` (milliseconds), 0 for none. */
+function p99(times: number[]): number {
+  const sorted = [...times].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length * 0.99)] ?? 0;
+}
+
+/**
+ * Enqueues one job every 50 ms until `stop(installFrom, installTo)`; each answer timed. The p99
+ * is also given for the writes sent while the new node received the image and while it installed
+ * it (wall-clock epoch ms, from its log).
+ */
 function startWriter(url: string) {
-  const times: number[] = [];
+  const samples: { atMs: number; ms: number }[] = [];
   let failed = 0;
   let running = true;
   const done = (async () => {
     while (running) {
+      const atMs = Date.now();
       const t0 = performance.now();
       const r = await call(`${url}/v1/queues/live/jobs`, "POST", { payload: 1 })
         .catch(() => ({ status: 0 }));
-      times.push(performance.now() - t0);
+      samples.push({ atMs, ms: performance.now() - t0 });
       if (r.status !== 201) failed++;
       await new Promise((r) => setTimeout(r, 50));
     }
   })();
-  return async () => {
+  return async (installFromMs: number, installToMs: number) => {
     running = false;
     await done;
-    times.sort((a, b) => a - b);
+    const during = (from: number, to: number) =>
+      p99(samples.filter((s) => s.atMs >= from && s.atMs < to).map((s) => s.ms));
     return {
-      writes: times.length,
+      writes: samples.length,
       failed,
-      maxMs: times.at(-1) ?? 0,
-      p99Ms: times[Math.floor(times.length * 0.99)] ?? 0,
+      maxMs: Math.max(0, ...samples.map((s) => s.ms)),
+      p99Ms: p99(samples.map((s) => s.ms)),
+      p99ReceivingMs: during(0, installFromMs),
+      p99InstallingMs: during(installFromMs, installToMs),
     };
   };
 }
@@ -147,7 +167,7 @@ export async function benchScale(jobs: number): Promise<ScaleReport> {
     const joinTransferMs = at("snapshot_installing") - j0Wall;
     const joinInstallMs = at("snapshot_installed") - at("snapshot_installing");
     clearInterval(sampling);
-    const writer = await stopWriter();
+    const writer = await stopWriter(at("snapshot_installing"), at("snapshot_installed"));
     leader = await c.leader();
     const follower = c.live().find((n) => n !== leader && n.id !== "n4")!;
     await c.kill(follower);
