@@ -33,7 +33,11 @@ export interface NodeEnv {
   /** A Ready was written: reads, roles. */
   readied(node: SimNode, rd: Ready): void;
   /** A snapshot was taken or installed here, or the log compacted. */
-  snapshot(node: SimNode, kind: "taken" | "installed" | "compacted", index: number): void;
+  snapshot(
+    node: SimNode,
+    kind: "taken" | "installing" | "installed" | "compacted",
+    index: number,
+  ): void;
   fatal(node: SimNode, error: Error): void;
 }
 
