@@ -4,6 +4,7 @@ import type { Hono, MiddlewareHandler } from "hono";
 import { CounterFn, Gauge } from "../metrics.ts";
 import type { NodeStatus } from "../node/facade.ts";
 import type { ApiContext } from "./context.ts";
+import { jobStates } from "../storage/schema.ts";
 
 /** Counts every request by route, method and status, and times it. */
 export function requestMetrics(ctx: ApiContext): MiddlewareHandler {
@@ -100,7 +101,7 @@ export function metricsRoute(app: Hono, ctx: ApiContext): void {
     new Gauge("raftq_queue_jobs", "Jobs by queue and state (this node's applied state)", () => {
       const out: [Record<string, string>, number][] = [];
       for (const q of node.queue.queueStats()) {
-        for (const state of ["ready", "delayed", "leased", "done", "dead", "cancelled"] as const) {
+        for (const state of jobStates) {
           out.push([{ queue: q.name, state }, q[state]]);
         }
       }

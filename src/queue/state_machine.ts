@@ -6,7 +6,13 @@ import type { Database } from "../storage/database.ts";
 import { isDeterministicFailure } from "../storage/errors.ts";
 import { BulkInsert } from "../storage/bulk_insert.ts";
 import { prepare } from "../storage/prepared.ts";
-import type { IdempotencyTable, JobsTable, JobState } from "../storage/schema.ts";
+import {
+  type IdempotencyTable,
+  type JobsTable,
+  type JobState,
+  jobStates,
+  type QueueCountsTable,
+} from "../storage/schema.ts";
 import { retryDelayMs } from "./backoff.ts";
 import { decodeCommand, type NewJob, type QueueCommand } from "./commands.ts";
 import { RawJson } from "./json_text.ts";
@@ -179,9 +185,9 @@ export class QueueStateMachine {
   readonly #q;
   readonly #insertJobs: BulkInsert<JobsTable>;
   /**
-   * Jobs per queue and state, kept up to date by every transition apply makes (and recounted from
-   * the table at start-up, after a restore and after a failed apply): queue depths for
-   * /v1/queues, /admin/status and /metrics cost O(queues), never a count of the jobs.
+   * Jobs per queue and state, kept up to date by every transition apply makes and written to
+   * queue_counts in the same transaction (read back at start-up and after a snapshot install):
+   * queue depths for /v1/queues, /admin/status and /metrics cost O(queues), never a count.
    */
   #counts = new Map<string, QueueStats>();
   /** Count moves made by the applyEntries call in progress, so a rollback can undo them. */
@@ -318,9 +324,18 @@ export class QueueStateMachine {
           ).returning(["queue", "state"]),
       ),
       // Counts every job: run once at start-up and after a restore (see #counts).
-      countJobs: prepare([], () =>
-        k.selectFrom("jobs").select(["queue", "state"])
-          .select((eb) => eb.fn.countAll<number>().as("n")).groupBy(["queue", "state"])),
+      counts: prepare([], () => k.selectFrom("queue_counts").selectAll()),
+      saveCount: prepare(
+        ["queue", "state", "n"],
+        (p) =>
+          k.insertInto("queue_counts").values({ queue: p.queue, state: p.state, n: p.n })
+            .onConflict((oc) => oc.columns(["queue", "state"]).doUpdateSet({ n: p.n })),
+      ),
+      dropCount: prepare(
+        ["queue", "state"],
+        (p) =>
+          k.deleteFrom("queue_counts").where("queue", "=", p.queue).where("state", "=", p.state),
+      ),
       minDelayed: prepare(
         [],
         () =>
@@ -354,7 +369,7 @@ export class QueueStateMachine {
             .where("created_at", "<", p.before).limit(p.limit),
         )),
     };
-    this.#recount();
+    this.#loadCounts();
     const row = this.#all<{ applied_index: number; now_ms: number }>(this.#q.state({}))[0];
     this.#applied = row?.applied_index ?? 0;
     this.#now = row?.now_ms ?? 0;
@@ -368,12 +383,25 @@ export class QueueStateMachine {
     return this.#db.conn.executeCompiled(q).changes;
   }
 
-  #recount(): void {
+  /** Reads the counts the table holds (kept by every apply: a few rows, never a count). */
+  #loadCounts(): void {
     this.#counts.clear();
-    for (
-      const r of this.#all<{ queue: string; state: JobState; n: number }>(this.#q.countJobs({}))
-    ) {
+    for (const r of this.#all<QueueCountsTable>(this.#q.counts({}))) {
       this.#moved(r.queue, null, r.state, Number(r.n));
+    }
+  }
+
+  /** Writes the counts of the queues that moves since `mark` touched (inside the transaction). */
+  #saveCounts(mark: ApplyMark): void {
+    const queues = new Set((this.#journal ?? []).slice(mark.at).map(([queue]) => queue));
+    for (const queue of queues) {
+      const c = this.#counts.get(queue)!;
+      for (const state of jobStates) {
+        const n = c[state];
+        this.#run(
+          n > 0 ? this.#q.saveCount({ queue, state, n }) : this.#q.dropCount({ queue, state }),
+        );
+      }
     }
   }
 
@@ -468,6 +496,7 @@ export class QueueStateMachine {
           results.clear();
           for (const e of todo) this.#applyAlone(e, results, woken);
         }
+        this.#saveCounts(start);
         this.#run(this.#q.saveState({ applied: this.#applied, now: this.#now }));
       });
     } catch (error) {
@@ -767,13 +796,13 @@ export class QueueStateMachine {
 
   /**
    * Re-reads the applied index, the clock and the counts after a snapshot image replaced the
-   * tables (the count is one grouped pass over an index, as at start-up), and wakes long polls.
+   * tables (the image carries its counts), and wakes long polls.
    */
   reload(): void {
     const row = this.#all<{ applied_index: number; now_ms: number }>(this.#q.state({}))[0];
     this.#applied = row?.applied_index ?? 0;
     this.#now = row?.now_ms ?? 0;
-    this.#recount();
+    this.#loadCounts();
     for (const queue of this.#counts.keys()) this.onReady(queue);
   }
 }

@@ -48,7 +48,9 @@ export interface QueueStateTable {
   now_ms: number;
 }
 
-export type JobState = "ready" | "delayed" | "leased" | "done" | "dead" | "cancelled";
+/** Every state a job can be in. */
+export const jobStates = ["ready", "delayed", "leased", "done", "dead", "cancelled"] as const;
+export type JobState = typeof jobStates[number];
 
 /** One job. Times are leader-stamped milliseconds since the epoch. */
 export interface JobsTable {
@@ -83,8 +85,16 @@ export interface IdempotencyTable {
   created_at: number;
 }
 
+/** How many jobs of a queue are in a state (only rows with n > 0 are kept). */
+export interface QueueCountsTable {
+  queue: string;
+  state: JobState;
+  n: number;
+}
+
 export interface Tables {
   queue_state: QueueStateTable;
+  queue_counts: QueueCountsTable;
   jobs: JobsTable;
   idempotency: IdempotencyTable;
   node_meta: NodeMetaTable;

@@ -267,6 +267,18 @@ Deno.test("migrations: from an empty file, and from the previous schema version"
     conn.db.exec(
       "INSERT INTO raft_log (idx, term, kind, data, change, checksum) VALUES (1, 1, 'noop', '', NULL, 0)",
     );
+    for (
+      const [id, queue, state] of [["1-0", "a", "ready"], ["1-1", "a", "ready"], [
+        "1-2",
+        "b",
+        "dead",
+      ]]
+    ) {
+      conn.db.prepare(
+        `INSERT INTO jobs (id, queue, state, priority, seq, payload, attempts, max_attempts,
+          available_at, created_at, updated_at) VALUES (?, ?, ?, 0, 0, '1', 0, 3, 0, 0, 0)`,
+      ).run(id, queue, state);
+    }
     conn.close();
     const upgraded = await Database.open(path);
     const applied = upgraded.conn.db.prepare("SELECT name FROM kysely_migration ORDER BY name")
@@ -276,6 +288,12 @@ Deno.test("migrations: from an empty file, and from the previous schema version"
       n: number;
     };
     assert.equal(kept.n, 1, "rows written under the previous schema are kept");
+    assert.deepEqual(
+      upgraded.conn.db.prepare("SELECT queue, state, n FROM queue_counts ORDER BY queue").all()
+        .map((r) => ({ ...r })),
+      [{ queue: "a", state: "ready", n: 2 }, { queue: "b", state: "dead", n: 1 }],
+      "the jobs already there are counted",
+    );
     upgraded.close();
   });
 });
