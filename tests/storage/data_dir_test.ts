@@ -25,6 +25,27 @@ async function refused(dir: string, pattern: RegExp): Promise<void> {
   });
 }
 
+/** Writes 200 log entries into `dir`, then overwrites the 4 KiB page at `at(fileSize)`. */
+async function damageAfterFill(dir: string, at: (size: number) => number): Promise<void> {
+  const dd = await openDataDir(dir);
+  new RaftStorage(dd.db).persist({
+    hardState: null,
+    entries: Array.from({ length: 200 }, (_, k) => ({
+      index: k + 1,
+      term: 1,
+      kind: "normal" as const,
+      data: "q".repeat(500),
+    })),
+  });
+  dd.db.conn.db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+  dd.close();
+  const path = join(dir, dataDirLayout.database);
+  const bytes = await Deno.readFile(path);
+  const from = at(bytes.length);
+  bytes.fill(0xa5, from, from + 4096);
+  await Deno.writeFile(path, bytes);
+}
+
 /** Appends 8 KB entries until a write fails (the disk or the database is full). */
 function appendUntilFailure(s: RaftStorage): never {
   for (let index = 1;; index++) {
@@ -183,47 +204,16 @@ Deno.test("data dir: a truncated database file is refused and left as it was", a
 
 Deno.test("data dir: a page overwritten with garbage is caught by quick_check", async () => {
   await withTemp(async (dir) => {
-    const dd = await openDataDir(dir);
-    const s = new RaftStorage(dd.db);
-    s.persist({
-      hardState: null,
-      entries: Array.from({ length: 200 }, (_, k) => ({
-        index: k + 1,
-        term: 1,
-        kind: "normal" as const,
-        data: "q".repeat(500),
-      })),
-    });
-    dd.db.conn.db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
-    dd.close();
-    const path = join(dir, dataDirLayout.database);
-    const bytes = await Deno.readFile(path);
     // Overwrite the middle of the file (b-tree pages), keeping the header intact.
-    bytes.fill(0xa5, 8192, 8192 + 4096);
-    await Deno.writeFile(path, bytes);
+    await damageAfterFill(dir, () => 8192);
     await refused(dir, /damaged|malformed/);
   });
 });
 
 Deno.test("data dir: a large file opens at once; its deferred quick_check finds the damage", async () => {
   await withTemp(async (dir) => {
-    const dd = await openDataDir(dir);
-    new RaftStorage(dd.db).persist({
-      hardState: null,
-      entries: Array.from({ length: 200 }, (_, k) => ({
-        index: k + 1,
-        term: 1,
-        kind: "normal" as const,
-        data: "q".repeat(500),
-      })),
-    });
-    dd.db.conn.db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
-    dd.close();
-    const path = join(dir, dataDirLayout.database);
-    const bytes = await Deno.readFile(path);
     // The log's pages are at the end of the file; migrations and the schema still read fine.
-    bytes.fill(0xa5, bytes.length - 3 * 4096, bytes.length - 2 * 4096);
-    await Deno.writeFile(path, bytes);
+    await damageAfterFill(dir, (size) => size - 3 * 4096);
     await refused(dir, /damaged|malformed/);
     const opened = await openDataDir(dir, { quickCheckInlineMaxBytes: 0 });
     try {
