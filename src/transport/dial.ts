@@ -91,6 +91,7 @@ export async function dialPeer(
 ): Promise<WebSocket> {
   const ticket = await hello(peer, o);
   const ws = new WebSocket(peerSocketUrl(peer.url), { headers: { [ticketHeader]: ticket } });
+  ws.binaryType = "arraybuffer"; // Raft frames are binary (not Blobs, which need a read)
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => {
       ws.close();

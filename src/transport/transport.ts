@@ -47,7 +47,7 @@ export const linkTuning = {
 export interface PeerSocket {
   readonly readyState: number;
   readonly bufferedAmount: number;
-  send(data: string): void;
+  send(data: string | Uint8Array): void;
   close(code?: number, reason?: string): void;
   addEventListener(type: "message", fn: (ev: { data: unknown }) => void): void;
   addEventListener(type: "close" | "error", fn: () => void): void;

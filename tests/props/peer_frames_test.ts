@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import superjson from "superjson";
-import { parseMessage } from "../../src/raft/mod.ts";
+import { type Message, parseMessage } from "../../src/raft/mod.ts";
 import { decodeFrame, encodeFrame, type Frame } from "../../src/transport/frames.ts";
 
 const id = fc.constantFrom("a", "b", "", "x".repeat(300));
@@ -66,17 +66,44 @@ const hostileMeta = fc.constantFrom(
   '{"json":{"t":"raft","ms":[]},"meta":{"values":{"constructor.prototype.x":["Date"]}}}',
   '{"json":{"t":"pong"},"meta":{"referentialEqualities":{"__proto__":["t"]}}}',
 );
+/** A valid binary frame (an append of a few entries) with some of its bytes changed. */
+const validBinary = encodeFrame({
+  t: "raft",
+  ms: [{
+    type: "append",
+    term: 2,
+    from: "a",
+    to: "b",
+    prevIndex: 1,
+    prevTerm: 1,
+    commit: 1,
+    entries: [2, 3, 4].map((index) => ({ index, term: 2, kind: "normal", data: `d${index} é` })),
+  } as unknown as Message],
+}) as Uint8Array;
+const mutatedBinary = fc.array(fc.tuple(fc.nat(validBinary.length - 1), fc.nat(255)), {
+  minLength: 1,
+  maxLength: 4,
+}).map((edits) => {
+  const b = validBinary.slice();
+  for (const [at, value] of edits) b[at] = value;
+  return b;
+});
 const wire = fc.oneof(
   frameLike.map(superjsonText),
   hostileMeta,
   frameLike.map((f) => JSON.stringify(f) ?? "null"),
   fc.string(),
+  fc.uint8Array({ maxLength: 64 }),
+  fc.uint8Array({ maxLength: 16 }).map((tail) =>
+    new Uint8Array([1, 0, 0, 0, 2, 123, 125, ...tail])
+  ),
+  mutatedBinary,
 );
 
 Deno.test("props: decodeFrame never throws and lets through only valid frames", () => {
   fc.assert(
-    fc.property(wire, (text) => {
-      const frame = decodeFrame(text);
+    fc.property(wire, (data) => {
+      const frame = decodeFrame(data);
       if (frame === null) return;
       if (frame.t === "raft") {
         assert.ok(frame.ms.length > 0);

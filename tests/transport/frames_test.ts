@@ -1,35 +1,104 @@
-// Snapshot chunks on the wire: bytes in, the same bytes out; a chunk that is not base64 is dropped.
+// Raft frames on the wire: binary with raw entry data and chunks; text when binary cannot carry it.
 
 import assert from "node:assert/strict";
-import type { Message } from "../../src/raft/mod.ts";
-import { decodeFrame, encodeFrame } from "../../src/transport/frames.ts";
+import type { Entry, Message } from "../../src/raft/mod.ts";
+import { decodeFrame, encodeFrame, type Frame } from "../../src/transport/frames.ts";
 
 const membership = {
   members: [{ id: "a", url: "http://a", voter: true }, { id: "b", url: "http://b", voter: true }],
 };
 
-function snapshotFrame(chunk: Uint8Array): { t: "raft"; ms: Message[] } {
+function snapshotMessage(chunk: Uint8Array): Message {
   const meta = { index: 7, term: 2, membership };
   const m = { type: "snapshot", term: 2, from: "a", to: "b", meta, offset: 0, chunk, done: false };
-  return { t: "raft", ms: [m as unknown as Message] };
+  return m as unknown as Message;
 }
 
-Deno.test("frames: a snapshot chunk of any bytes and length crosses unchanged", () => {
+function appendMessage(data: string[]): Message {
+  const entries: Entry[] = data.map((d, k) => ({
+    index: 11 + k,
+    term: 2,
+    kind: "normal",
+    data: d,
+  }));
+  const m = {
+    type: "append",
+    term: 2,
+    from: "a",
+    to: "b",
+    prevIndex: 10,
+    prevTerm: 2,
+    entries,
+    commit: 9,
+  };
+  return m as unknown as Message;
+}
+
+const raft = (...ms: Message[]): Frame => ({ t: "raft", ms });
+
+Deno.test("frames: a snapshot chunk of any bytes and length crosses unchanged, raw", () => {
   for (const length of [0, 1, 2, 3, 255, 256, 65_537]) {
     const chunk = new Uint8Array(length).map((_, i) => (i * 7919) & 0xff);
-    const back = decodeFrame(encodeFrame(snapshotFrame(chunk)));
+    const wire = encodeFrame(raft(snapshotMessage(chunk)));
+    assert.ok(wire instanceof Uint8Array && wire.length < length + 400, "binary, no base64");
+    const back = decodeFrame(wire);
     assert.ok(back && back.t === "raft", `length ${length} decodes`);
     const m = back.ms[0];
     assert.ok(m.type === "snapshot" && m.chunk instanceof Uint8Array);
     assert.deepEqual([...m.chunk], [...chunk]);
+    assert.ok(decodeFrame(wire.buffer), "also as an ArrayBuffer (the dialer's sockets)");
   }
 });
 
-Deno.test("frames: a chunk that is not base64 drops the frame", () => {
-  const good = encodeFrame(snapshotFrame(new Uint8Array([1, 2, 3])));
+Deno.test("frames: entry data of any text crosses unchanged, without escaping", () => {
+  const data = ['{"payload":{"q":"\\"quoted\\""}}', "é 😀 \u0000 \\", "", "x".repeat(10_000)];
+  const frame = raft(appendMessage(data), snapshotMessage(new Uint8Array([9])));
+  const wire = encodeFrame(frame);
+  assert.ok(wire instanceof Uint8Array);
+  assert.ok(wire.length < 10_500 + 600, `${wire.length} bytes: the quotes were not escaped`);
+  assert.deepEqual(decodeFrame(wire), frame);
+});
+
+Deno.test("frames: data binary cannot carry (a lone surrogate) goes as text, unchanged", () => {
+  const frame = raft(appendMessage(["a\ud800b"]), snapshotMessage(new Uint8Array([1, 2, 3])));
+  const wire = encodeFrame(frame);
+  assert.equal(typeof wire, "string");
+  assert.deepEqual(decodeFrame(wire), frame);
+  // In a text frame a chunk is base64; anything else there drops the frame.
   const encoded = new Uint8Array([1, 2, 3]).toBase64();
-  assert.ok(good.includes(encoded) && decodeFrame(good), "the good frame decodes");
   for (const bad of ["@@@@", "A", "A=B=", "\u00e9AAA"]) {
-    assert.equal(decodeFrame(good.replace(encoded, bad)), null, `chunk "${bad}"`);
+    assert.equal(decodeFrame((wire as string).replace(encoded, bad)), null, `chunk "${bad}"`);
   }
+});
+
+Deno.test("frames: a damaged binary frame is dropped, never thrown", () => {
+  const good = encodeFrame(raft(appendMessage(["abc", "déf"]))) as Uint8Array;
+  assert.ok(decodeFrame(good));
+  const headLength = new DataView(good.buffer).getUint32(1);
+  const blobsAt = 5 + headLength;
+  const edit = (f: (b: Uint8Array) => void) => {
+    const b = good.slice();
+    f(b);
+    return b;
+  };
+  const damaged: [string, Uint8Array][] = [
+    ["empty", new Uint8Array(0)],
+    ["another format", edit((b) => (b[0] = 2))],
+    ["cut short", good.subarray(0, good.length - 1)],
+    ["a byte too many", new Uint8Array([...good, 0])],
+    ["header longer than the frame", edit((b) => new DataView(b.buffer).setUint32(1, 1e6))],
+    ["header not JSON", edit((b) => (b[5] = 0x7b + 1))],
+    ["entry data not UTF-8", edit((b) => (b[blobsAt + 3] = 0xff))],
+  ];
+  for (const [what, bytes] of damaged) assert.equal(decodeFrame(bytes), null, what);
+  // A header pointing at a blob that is not there leaves a number where text belongs.
+  const text = new TextDecoder().decode(good.subarray(5, blobsAt)).replace('"data":1', '"data":7');
+  const head = new TextEncoder().encode(text);
+  const wrongIndex = new Uint8Array(5 + head.length + good.length - blobsAt);
+  wrongIndex[0] = 1;
+  new DataView(wrongIndex.buffer).setUint32(1, head.length);
+  wrongIndex.set(head, 5);
+  wrongIndex.set(good.subarray(blobsAt), 5 + head.length);
+  assert.ok(text.includes('"data":7'));
+  assert.equal(decodeFrame(wrongIndex), null, "a blob index out of range");
 });
