@@ -16,7 +16,8 @@ const headerAt = 5;
 export const maxBlobsPerFrame = 100_000;
 
 const utf8 = new TextEncoder();
-const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
+// ignoreBOM: entry data that begins with U+FEFF must keep it (the default strips it).
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 /**
  * The binary form of `ms`, or null when an entry's data is not well-formed UTF-16 (a lone

@@ -51,7 +51,13 @@ Deno.test("frames: a snapshot chunk of any bytes and length crosses unchanged, r
 });
 
 Deno.test("frames: entry data of any text crosses unchanged, without escaping", () => {
-  const data = ['{"payload":{"q":"\\"quoted\\""}}', "é 😀 \u0000 \\", "", "x".repeat(10_000)];
+  const data = [
+    '{"payload":{"q":"\\"quoted\\""}}',
+    "é 😀 \u0000 \\",
+    "",
+    "\ufeffstarts with a byte order mark",
+    "x".repeat(10_000),
+  ];
   const frame = raft(appendMessage(data), snapshotMessage(new Uint8Array([9])));
   const wire = encodeFrame(frame);
   assert.ok(wire instanceof Uint8Array);
