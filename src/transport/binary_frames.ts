@@ -57,7 +57,8 @@ export function encodeBinaryRaft(ms: readonly Message[]): Uint8Array | null {
 /**
  * The messages of a binary frame with their blobs put back, not yet validated (the caller runs
  * parseMessage on each); null when the layout is wrong: lengths that do not add up, a header that
- * is not JSON, a blob index out of range, entry data that is not UTF-8.
+ * is not JSON, a blob used twice, entry data that is not UTF-8. (An index out of range stays a
+ * number, which parseMessage refuses.)
  */
 export function decodeBinaryRaft(bytes: Uint8Array): unknown[] | null {
   if (bytes.length < headerAt || bytes[0] !== format) return null;
@@ -74,7 +75,7 @@ export function decodeBinaryRaft(bytes: Uint8Array): unknown[] | null {
   try {
     for (const m of head.ms) putBlobsBack(m, blobs);
   } catch {
-    return null; // entry data that is not UTF-8
+    return null; // entry data that is not UTF-8, or a blob used twice
   }
   return head.ms;
 }
@@ -92,20 +93,30 @@ function blobsOf(lengths: unknown, bytes: Uint8Array, from: number): Uint8Array[
   return at === bytes.length ? blobs : null;
 }
 
-/** Replaces blob indexes in an append's entries and a snapshot's chunk with their blobs. */
-function putBlobsBack(m: unknown, blobs: Uint8Array[]): void {
+/**
+ * Replaces blob indexes in an append's entries and a snapshot's chunk with their blobs. Each blob
+ * is taken once: a header pointing many entries at one large blob would otherwise decode it again
+ * for each (a few bytes of header, gigabytes of strings), so a second use fails the frame.
+ */
+function putBlobsBack(m: unknown, blobs: (Uint8Array | null)[]): void {
   if (typeof m !== "object" || m === null) return;
   const msg = m as { type?: unknown; entries?: unknown; chunk?: unknown };
-  const blob = (i: unknown) => (Number.isSafeInteger(i) ? blobs[i as number] : undefined);
+  const take = (i: unknown): Uint8Array | undefined => {
+    if (!Number.isSafeInteger(i) || (i as number) < 0 || (i as number) >= blobs.length) return;
+    const b = blobs[i as number];
+    if (b === null) throw new Error(`blob ${i} is used twice`);
+    blobs[i as number] = null;
+    return b;
+  };
   if (msg.type === "append" && Array.isArray(msg.entries)) {
     for (const e of msg.entries) {
       const b = typeof e === "object" && e !== null
-        ? blob((e as { data?: unknown }).data)
+        ? take((e as { data?: unknown }).data)
         : undefined;
       if (b) (e as { data: unknown }).data = strictUtf8.decode(b);
     }
   } else if (msg.type === "snapshot") {
-    const b = blob(msg.chunk);
+    const b = take(msg.chunk);
     if (b) msg.chunk = b.slice(); // a copy: the frame's buffer can go
   }
 }

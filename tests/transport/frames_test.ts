@@ -99,12 +99,26 @@ Deno.test("frames: a damaged binary frame is dropped, never thrown", () => {
   for (const [what, bytes] of damaged) assert.equal(decodeFrame(bytes), null, what);
   // A header pointing at a blob that is not there leaves a number where text belongs.
   const text = new TextDecoder().decode(good.subarray(5, blobsAt)).replace('"data":1', '"data":7');
-  const head = new TextEncoder().encode(text);
-  const wrongIndex = new Uint8Array(5 + head.length + good.length - blobsAt);
-  wrongIndex[0] = 1;
-  new DataView(wrongIndex.buffer).setUint32(1, head.length);
-  wrongIndex.set(head, 5);
-  wrongIndex.set(good.subarray(blobsAt), 5 + head.length);
+  const wrongIndex = frameWithHeader(good, text);
   assert.ok(text.includes('"data":7'));
   assert.equal(decodeFrame(wrongIndex), null, "a blob index out of range");
+  // Two entries pointing at one blob: refused, not decoded twice (many could point at a big one).
+  const reused = frameWithHeader(
+    good,
+    text.replace('"data":7', '"data":0').replace('"data":1', '"data":0'),
+  );
+  assert.equal(decodeFrame(reused), null, "a blob used twice");
+  assert.ok(decodeFrame(frameWithHeader(good, text.replace('"data":7', '"data":1'))), "control");
 });
+
+/** `frame` (binary) with its JSON header replaced by `header`, its blobs kept. */
+function frameWithHeader(frame: Uint8Array, header: string): Uint8Array {
+  const blobsAt = 5 + new DataView(frame.buffer).getUint32(1);
+  const head = new TextEncoder().encode(header);
+  const out = new Uint8Array(5 + head.length + frame.length - blobsAt);
+  out[0] = 1;
+  new DataView(out.buffer).setUint32(1, head.length);
+  out.set(head, 5);
+  out.set(frame.subarray(blobsAt), 5 + head.length);
+  return out;
+}
