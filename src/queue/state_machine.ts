@@ -6,13 +6,7 @@ import type { Database } from "../storage/database.ts";
 import { isDeterministicFailure } from "../storage/errors.ts";
 import { BulkInsert } from "../storage/bulk_insert.ts";
 import { prepare } from "../storage/prepared.ts";
-import {
-  type IdempotencyTable,
-  type JobsTable,
-  type JobState,
-  jobStates,
-  type QueueCountsTable,
-} from "../storage/schema.ts";
+import type { IdempotencyTable, JobsTable, JobState, QueueCountsTable } from "../storage/schema.ts";
 import { retryDelayMs } from "./backoff.ts";
 import { decodeCommand, type NewJob, type QueueCommand } from "./commands.ts";
 import { RawJson } from "./json_text.ts";
@@ -323,7 +317,7 @@ export class QueueStateMachine {
                 .where("finished_at", "<", p.before).limit(p.limit),
           ).returning(["queue", "state"]),
       ),
-      // Counts every job: run once at start-up and after a restore (see #counts).
+      // The whole (small) table: at start-up and after a snapshot install (see #counts).
       counts: prepare([], () => k.selectFrom("queue_counts").selectAll()),
       saveCount: prepare(
         ["queue", "state", "n"],
@@ -391,12 +385,17 @@ export class QueueStateMachine {
     }
   }
 
-  /** Writes the counts of the queues that moves since `mark` touched (inside the transaction). */
+  /** Writes the counts that moves since `mark` changed (inside the transaction), one row each. */
   #saveCounts(mark: ApplyMark): void {
-    const queues = new Set((this.#journal ?? []).slice(mark.at).map(([queue]) => queue));
-    for (const queue of queues) {
+    const changed = new Map<string, Set<JobState>>();
+    for (const [queue, from, to] of (this.#journal ?? []).slice(mark.at)) {
+      const states = changed.get(queue) ?? changed.set(queue, new Set()).get(queue)!;
+      if (from) states.add(from);
+      if (to) states.add(to);
+    }
+    for (const [queue, states] of changed) {
       const c = this.#counts.get(queue)!;
-      for (const state of jobStates) {
+      for (const state of states) {
         const n = c[state];
         this.#run(
           n > 0 ? this.#q.saveCount({ queue, state, n }) : this.#q.dropCount({ queue, state }),
