@@ -42,7 +42,7 @@ export class Checkpointer {
   #settle: () => void = () => {};
   #op: "checkpoint" | "close" = "checkpoint";
   #failing = false;
-  /** Checkpoints completed, for tests and metrics. */
+  /** Checkpoints completed (tests read it through Database.checkpointsOffLoop). */
   done = 0;
 
   constructor(

@@ -34,7 +34,6 @@ const defaultQuickCheckInlineMaxBytes = 256 * 1024 * 1024;
  * loss (as far as the disk honours fsync). The node's hot path instead commits with NORMAL and
  * then awaits flushWal(), the same fsync of the same file, off the event loop.
  */
-
 export class Database {
   readonly conn: SqliteConnection;
   readonly kysely: Kysely<Tables>;

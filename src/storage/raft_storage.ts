@@ -61,7 +61,8 @@ function checksummed(e: Entry): string[] {
 
 /** Whether `checksum` is `e`'s, as this version writes it or as earlier versions did. */
 function checksumHolds(e: Entry, checksum: number): boolean {
-  return crc32Parts(checksummed(e)) === checksum || crc32Strings(checksummed(e)) === checksum;
+  const parts = checksummed(e);
+  return crc32Parts(parts) === checksum || crc32Strings(parts) === checksum;
 }
 
 function toRow(e: Entry): RaftLogTable {
