@@ -1,5 +1,7 @@
 // WAL checkpoints on a worker thread of their own, so the node's loop never copies pages back.
 
+import { workerFromSource } from "./source_worker.ts";
+
 /**
  * The worker: one connection of its own, kept open, running PASSIVE checkpoints when asked (they
  * copy what the WAL holds into the database file and fsync it, never waiting on the node's
@@ -26,8 +28,6 @@ self.onmessage = (e) => {
 };
 `;
 
-let workerUrl: string | null = null;
-
 /**
  * Checkpoints the WAL of the database at `path` off the event loop, at most every `everyMs` while
  * there are new commits. The node's connection keeps SQLite's own automatic checkpoint as a
@@ -50,8 +50,7 @@ export class Checkpointer {
     readonly onError: (message: string) => void,
     everyMs = 100,
   ) {
-    workerUrl ??= URL.createObjectURL(new Blob([workerSource], { type: "text/javascript" }));
-    this.#worker = new Worker(workerUrl, { type: "module" });
+    this.#worker = workerFromSource(workerSource);
     this.#worker.onmessage = (e) => this.#answered(e.data as { ok: boolean; error?: string });
     this.#worker.onerror = (e) => {
       e.preventDefault();

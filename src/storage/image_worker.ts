@@ -1,5 +1,6 @@
 // Runs image steps, backup copies and integrity checks on worker threads: the loop never waits.
 
+import { workerFromSource } from "./source_worker.ts";
 import { createHash } from "node:crypto";
 import { DatabaseSync } from "node:sqlite";
 import {
@@ -71,11 +72,8 @@ self.onmessage = (e) => {
 };
 `;
 
-let workerUrl: string | null = null;
-
 function runOnWorker<T>(op: string, dbPath: string, args: unknown, done: Done<T>): void {
-  workerUrl ??= URL.createObjectURL(new Blob([workerSource], { type: "text/javascript" }));
-  const worker = new Worker(workerUrl, { type: "module" });
+  const worker = workerFromSource(workerSource);
   const finish = (error: Error | null, value?: T) => {
     worker.terminate();
     done(error, value);
