@@ -45,3 +45,32 @@ Deno.test("checkpointer: the WAL is copied back off the loop; the bound and ever
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("checkpointer: past the bound the node's connection checkpoints itself, worker or not", async () => {
+  const dir = await tempDir();
+  try {
+    const dd = await openDataDir(dir);
+    dd.db.checkpointOffLoop(() => {}, 50); // a bound of 50 pages (200 KiB) for the test
+    const conn = dd.db.conn.db;
+    dd.db.transaction(() => conn.exec("CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT)"));
+    const fileBytes = () => Deno.statSync(dd.db.path).size;
+    const startBytes = fileBytes();
+    const insert = conn.prepare("INSERT INTO t (v) VALUES (?)");
+    // All in one turn of the event loop: the worker's timer cannot fire, so any page that
+    // reaches the database file was copied by the node's own connection at the bound.
+    for (let round = 0; round < 20; round++) {
+      dd.db.transaction(() => {
+        for (let i = 0; i < 100; i++) insert.run("x".repeat(500));
+      });
+    }
+    assert.equal(dd.db.checkpointsOffLoop, 0, "the worker had no turn");
+    assert.ok(
+      fileBytes() > startBytes + 500_000,
+      `${fileBytes()} bytes: checkpointed at the bound`,
+    );
+    await dd.db.stopCheckpoints();
+    dd.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

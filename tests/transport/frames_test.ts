@@ -2,6 +2,7 @@
 
 import assert from "node:assert/strict";
 import type { Entry, Message } from "../../src/raft/mod.ts";
+import { maxBlobsPerFrame } from "../../src/transport/binary_frames.ts";
 import { decodeFrame, encodeFrame, type Frame } from "../../src/transport/frames.ts";
 
 const membership = {
@@ -35,6 +36,14 @@ function appendMessage(data: string[]): Message {
 }
 
 const raft = (...ms: Message[]): Frame => ({ t: "raft", ms });
+const heartbeat = JSON.stringify({
+  type: "heartbeat",
+  term: 2,
+  from: "a",
+  to: "b",
+  commit: 1,
+  readSeq: 0,
+});
 
 Deno.test("frames: a snapshot chunk of any bytes and length crosses unchanged, raw", () => {
   for (const length of [0, 1, 2, 3, 255, 256, 65_537]) {
@@ -97,6 +106,10 @@ Deno.test("frames: a damaged binary frame is dropped, never thrown", () => {
     ["entry data not UTF-8", edit((b) => (b[blobsAt + 3] = 0xff))],
   ];
   for (const [what, bytes] of damaged) assert.equal(decodeFrame(bytes), null, what);
+  // The blob count is bounded: at the limit a frame decodes, one more is refused unread.
+  const blobs = (n: number) => `{"ms":[${heartbeat}],"b":[${Array(n).fill(0).join(",")}]}`;
+  assert.ok(decodeFrame(frameWithHeader(new Uint8Array(5), blobs(maxBlobsPerFrame))));
+  assert.equal(decodeFrame(frameWithHeader(new Uint8Array(5), blobs(maxBlobsPerFrame + 1))), null);
   // A header pointing at a blob that is not there leaves a number where text belongs.
   const text = new TextDecoder().decode(good.subarray(5, blobsAt)).replace('"data":1', '"data":7');
   const wrongIndex = frameWithHeader(good, text);
