@@ -7,6 +7,7 @@ export type ErrorCode =
   | "not_found"
   | "lease_mismatch"
   | "conflict"
+  | "cancelled"
   | "payload_too_large"
   | "no_leader"
   | "outcome_unknown"

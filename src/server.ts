@@ -4,7 +4,7 @@ import { createApp } from "./api/app.ts";
 import type { ConnectionStats } from "./api/connection_guard.ts";
 import { createHttpServer, defaultMaxConnections, openFilesLimit } from "./api/http_server.ts";
 import { peerUpgrade } from "./api/peer_route.ts";
-import { QueueWaiters } from "./api/long_poll.ts";
+import { Waiters } from "./api/long_poll.ts";
 import type { ServeConfig } from "./config.ts";
 import { createLogger } from "./log.ts";
 import { defaultTuning, type NodeTuning } from "./node/config.ts";
@@ -36,7 +36,8 @@ export async function serve(cfg: ServeConfig, base: NodeTuning = defaultTuning):
   const log = logger.log.bind(logger);
   let exitCode = 0;
   let stopServer: (reason: string) => Promise<void> = async () => {};
-  const waiters = new QueueWaiters();
+  const waiters = new Waiters();
+  const jobWaiters = new Waiters();
   const fatal = (error: Error) => {
     exitCode = 1;
     const storage = error instanceof StorageFatalError;
@@ -45,6 +46,7 @@ export async function serve(cfg: ServeConfig, base: NodeTuning = defaultTuning):
   };
   const started = await startNode(cfg, tuning, {
     onJobsReady: (queue) => waiters.wake(queue),
+    jobWatch: jobWaiters,
     onFatal: fatal,
     onApplyFailed(index, message) {
       log("warn", "entry_apply_failed", { index, error: message });
@@ -125,6 +127,7 @@ export async function serve(cfg: ServeConfig, base: NodeTuning = defaultTuning):
     peerUrlOverride: (id) => peerUrlOverrides[id],
     backup: () => makeBackupImage(dataDir.db.path, cfg.dataDir),
     waiters,
+    jobWaiters,
     transport,
     http: httpStats,
     logError: (event, error) =>

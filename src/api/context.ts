@@ -4,7 +4,7 @@ import type { NodeApi } from "../node/facade.ts";
 import type { ConnectionStats } from "./connection_guard.ts";
 import type { BackupImage } from "../storage/backup.ts";
 import type { WsTransport } from "../transport/transport.ts";
-import type { QueueWaiters } from "./long_poll.ts";
+import type { Waiters } from "./long_poll.ts";
 
 export interface ApiContext {
   node: NodeApi;
@@ -16,7 +16,9 @@ export interface ApiContext {
   requestTimeoutMs: number;
   /** How long a join may wait for its learner to catch up. */
   catchUpTimeoutMs: number;
-  waiters: QueueWaiters;
+  waiters: Waiters;
+  /** Requests waiting for a job to end (GET /v1/jobs/:id/wait), by job id. */
+  jobWaiters: Waiters;
   logError: (event: string, error: unknown) => void;
   /** The peer transport (absent in tests of the API alone). */
   transport?: WsTransport;

@@ -10,6 +10,7 @@ export const statusOf: Record<ErrorCode, ContentfulStatusCode> = {
   not_found: 404,
   lease_mismatch: 409,
   conflict: 409,
+  cancelled: 409,
   payload_too_large: 413,
   no_leader: 503,
   outcome_unknown: 503,

@@ -37,6 +37,7 @@ function servedLocally(c: Context): boolean {
  */
 function forwardTimeoutMs(c: Context, ctx: ApiContext): number {
   const base = ctx.requestTimeoutMs;
+  if (/^\/v1\/jobs\/[^/]+\/wait$/.test(c.req.path)) return base + limits.maxWaitJobMs;
   if (c.req.method !== "POST") return base;
   if (/^\/v1\/queues\/[^/]+\/claim$/.test(c.req.path)) return base + limits.maxWaitMs;
   if (c.req.path === "/admin/members") return base + ctx.catchUpTimeoutMs;

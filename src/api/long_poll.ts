@@ -1,9 +1,9 @@
-// Long-poll waiters per queue, woken when the state machine makes a job ready there.
+// Long-poll waiters by key: a queue (woken when a job may be ready there) or a job (when it ends).
 
-export class QueueWaiters {
+export class Waiters {
   #waiting = new Map<string, Set<() => void>>();
 
-  /** Resolves when `queue` may have a ready job, after `ms`, or when `signal` aborts. */
+  /** Resolves when `queue` (any key) is woken, after `ms`, or when `signal` aborts. */
   wait(queue: string, ms: number, signal?: AbortSignal): Promise<void> {
     return new Promise((resolve) => {
       let set = this.#waiting.get(queue);
@@ -22,6 +22,10 @@ export class QueueWaiters {
       signal?.addEventListener("abort", done);
       set.add(done);
     });
+  }
+
+  has(key: string): boolean {
+    return this.#waiting.has(key);
   }
 
   wake(queue: string): void {

@@ -1,4 +1,4 @@
-// The queue API of api.md: enqueue, batch, claim (long poll), ack, nack, extend, jobs, queues.
+// The queue API of api.md: enqueue, batch, claim (long poll), a worker's job commands, reads.
 
 import type { Context, Hono } from "hono";
 import { stringifyWithRaw } from "../queue/json_text.ts";
@@ -16,6 +16,19 @@ function withUserJson(c: Context, value: unknown, status: 200 | 201 = 200): Resp
 async function readBarrier(c: Context, ctx: ApiContext): Promise<void> {
   if (v.consistency(c.req.query("consistency")) === "linearizable") {
     await ctx.node.linearizableBarrier();
+  }
+}
+
+const endStates: ReadonlySet<string> = new Set(["done", "dead", "cancelled"]);
+
+/** The job once it has ended, or as it is at the timeout; null if it does not exist. */
+async function waitForEnd(ctx: ApiContext, id: string, timeoutMs: number, signal: AbortSignal) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const job = ctx.node.queue.getJob(id);
+    const remaining = deadline - Date.now();
+    if (!job || endStates.has(job.state) || remaining <= 0 || signal.aborted) return job;
+    await ctx.jobWaiters.wait(id, remaining, signal);
   }
 }
 
@@ -79,6 +92,20 @@ export function queueRoutes(app: Hono, ctx: ApiContext): void {
     return c.json({ id, state: r.state });
   });
 
+  app.post("/v1/jobs/:id/release", async (c) => {
+    const id = v.jobId(c.req.param("id"));
+    const req = v.release(await body(c));
+    const r = expectResult(await node.propose({ type: "release", id, ...req }), "released");
+    return c.json({ id, state: r.state });
+  });
+
+  app.post("/v1/jobs/:id/progress", async (c) => {
+    const id = v.jobId(c.req.param("id"));
+    const req = v.progress(await body(c, v.opaquePaths.progress));
+    expectResult(await node.propose({ type: "progress", id, ...req }), "progressed");
+    return c.json({ id });
+  });
+
   app.post("/v1/jobs/:id/extend", async (c) => {
     const id = v.jobId(c.req.param("id"));
     const req = v.extend(await body(c));
@@ -90,6 +117,17 @@ export function queueRoutes(app: Hono, ctx: ApiContext): void {
     const id = v.jobId(c.req.param("id"));
     await readBarrier(c, ctx);
     const job = node.queue.getJob(id);
+    if (!job) {
+      return c.json({ error: { code: "not_found", message: `job ${id} does not exist` } }, 404);
+    }
+    return withUserJson(c, job);
+  });
+
+  app.get("/v1/jobs/:id/wait", async (c) => {
+    const id = v.jobId(c.req.param("id"));
+    const timeoutMs = v.waitTimeoutMs(c.req.query("timeoutMs"));
+    await readBarrier(c, ctx);
+    const job = await waitForEnd(ctx, id, timeoutMs, c.req.raw.signal);
     if (!job) {
       return c.json({ error: { code: "not_found", message: `job ${id} does not exist` } }, 404);
     }

@@ -17,9 +17,16 @@ export const limits = {
   maxErrorLength: 10_000,
   maxRetryDelayMs: 7 * 24 * 60 * 60 * 1000,
   maxDeadPage: 1000,
+  maxWaitJobMs: 60_000,
 } as const;
 
-export const defaults = { maxAttempts: 5, leaseMs: 30_000, claimMax: 1, deadPage: 100 } as const;
+export const defaults = {
+  maxAttempts: 5,
+  leaseMs: 30_000,
+  claimMax: 1,
+  deadPage: 100,
+  waitJobMs: 20_000,
+} as const;
 
 const queuePattern = /^[A-Za-z0-9_.-]{1,128}$/;
 const jobIdPattern = /^\d{1,16}-\d{1,5}$/;
@@ -78,6 +85,7 @@ export const opaquePaths = {
   job: ["payload"],
   batch: ["jobs.*.payload"],
   ack: ["result"],
+  progress: ["progress"],
 } as const;
 
 /** Users' JSON, as readJson kept it; a body read without its opaque path is a server bug. */
@@ -148,10 +156,21 @@ export function ack(body: unknown): { lease: string; result?: JsonText } {
   return out;
 }
 
-export function nack(body: unknown): { lease: string; error?: string; retryDelayMs?: number } {
+export interface NackRequest {
+  lease: string;
+  error?: string;
+  retryDelayMs?: number;
+  final?: boolean;
+}
+
+export function nack(body: unknown): NackRequest {
   const o = object(body, "the body");
-  onlyFields(o, ["lease", "error", "retryDelayMs"], "the body");
-  const out: { lease: string; error?: string; retryDelayMs?: number } = { lease: lease(o) };
+  onlyFields(o, ["lease", "error", "retryDelayMs", "final"], "the body");
+  const out: NackRequest = { lease: lease(o) };
+  if (o.final !== undefined) {
+    if (typeof o.final !== "boolean") throw bad("final must be true or false");
+    if (o.final) out.final = true;
+  }
   if (o.error !== undefined) {
     if (typeof o.error !== "string" || o.error.length > limits.maxErrorLength) {
       throw bad(`error must be a string of at most ${limits.maxErrorLength} characters`);
@@ -171,6 +190,27 @@ export function extend(body: unknown): { lease: string; leaseMs: number } {
     lease: lease(o),
     leaseMs: int(o.leaseMs, "leaseMs", limits.minLeaseMs, limits.maxLeaseMs),
   };
+}
+
+export function release(body: unknown): { lease: string; delayMs?: number } {
+  const o = object(body, "the body");
+  onlyFields(o, ["lease", "delayMs"], "the body");
+  const out: { lease: string; delayMs?: number } = { lease: lease(o) };
+  if (o.delayMs !== undefined) out.delayMs = int(o.delayMs, "delayMs", 0, limits.maxDelayMs);
+  return out;
+}
+
+export function progress(body: unknown): { lease: string; progress: JsonText } {
+  const o = object(body, "the body");
+  onlyFields(o, ["lease", "progress"], "the body");
+  if (!("progress" in o)) throw bad(`the body needs a "progress" (any JSON value)`);
+  return { lease: lease(o), progress: userJson(o.progress, "progress") };
+}
+
+/** `?timeoutMs=` of GET /v1/jobs/:id/wait. */
+export function waitTimeoutMs(value: string | undefined): number {
+  if (value === undefined) return defaults.waitJobMs;
+  return int(/^\d{1,9}$/.test(value) ? Number(value) : NaN, "timeoutMs", 0, limits.maxWaitJobMs);
 }
 
 export function consistency(value: string | undefined): "linearizable" | "local" {

@@ -18,8 +18,19 @@ export type QueueCommand =
   | { type: "enqueue"; queue: string; jobs: NewJob[] }
   | { type: "claim"; queue: string; worker: string; max: number; leaseMs: number }
   | { type: "ack"; id: string; lease: string; result?: JsonText }
-  | { type: "nack"; id: string; lease: string; error?: string; retryDelayMs?: number }
+  | {
+    type: "nack";
+    id: string;
+    lease: string;
+    error?: string;
+    retryDelayMs?: number;
+    /** Dead at once, whatever the attempts left. */
+    final?: boolean;
+  }
   | { type: "extend"; id: string; lease: string; leaseMs: number }
+  /** Back to ready (or delayed) without using an attempt: a worker stopping, or snoozing. */
+  | { type: "release"; id: string; lease: string; delayMs?: number }
+  | { type: "progress"; id: string; lease: string; progress: JsonText }
   | { type: "cancel"; id: string }
   | { type: "retryDead"; queue: string; id: string }
   /** Expires leases, promotes delayed jobs, purges old done/dead jobs and idempotency keys. */
@@ -67,7 +78,11 @@ function validCommand(c: unknown): c is QueueCommand {
       return isStr(c.id) && isStr(c.lease) && optional(c.result, isStr);
     case "nack":
       return isStr(c.id) && isStr(c.lease) && optional(c.error, isStr) &&
-        optional(c.retryDelayMs, isNat);
+        optional(c.retryDelayMs, isNat) && optional(c.final, (f) => typeof f === "boolean");
+    case "release":
+      return isStr(c.id) && isStr(c.lease) && optional(c.delayMs, isNat);
+    case "progress":
+      return isStr(c.id) && isStr(c.lease) && isStr(c.progress);
     case "extend":
       return isStr(c.id) && isStr(c.lease) && isNat(c.leaseMs);
     case "cancel":

@@ -25,7 +25,13 @@ export interface ClaimedJob {
 
 export type ApplyError = {
   type: "error";
-  code: "lease_mismatch" | "not_found" | "conflict" | "invalid_command" | "apply_failed";
+  code:
+    | "lease_mismatch"
+    | "cancelled"
+    | "not_found"
+    | "conflict"
+    | "invalid_command"
+    | "apply_failed";
   message: string;
 };
 
@@ -38,6 +44,8 @@ export type ApplyResult =
   | { type: "acked"; id: string }
   | { type: "nacked"; id: string; state: JobState }
   | { type: "extended"; id: string; leaseExpiresAt: number }
+  | { type: "released"; id: string; state: JobState }
+  | { type: "progressed"; id: string }
   | { type: "cancelled"; id: string }
   | { type: "retried"; id: string }
   | { type: "ticked"; expired: number; purged: number }
@@ -53,6 +61,7 @@ export interface JobView {
   priority: number;
   payload: RawJson;
   result?: RawJson;
+  progress?: RawJson;
   lastError?: string;
   createdAt: number;
   updatedAt: number;
@@ -98,6 +107,7 @@ export function jobView(row: JobsTable): JobView {
     updatedAt: row.updated_at,
   };
   if (row.result !== null) view.result = new RawJson(row.result);
+  if (row.progress !== null) view.progress = new RawJson(row.progress);
   if (row.last_error !== null) view.lastError = row.last_error;
   if (row.state === "delayed" || row.state === "ready") view.availableAt = row.available_at;
   if (row.state === "leased" && row.lease_expires_at !== null) {
@@ -124,6 +134,7 @@ function newJobRow(
     seq,
     payload: job.payload,
     result: null,
+    progress: null,
     last_error: null,
     attempts: 0,
     max_attempts: job.maxAttempts,
@@ -148,6 +159,7 @@ function jobParams(r: JobsTable): unknown[] {
     r.seq,
     r.payload,
     r.result,
+    r.progress,
     r.last_error,
     r.attempts,
     r.max_attempts,
@@ -175,6 +187,16 @@ export class QueueStateMachine {
   readonly tallies = { enqueued: 0, completed: 0, leasesExpired: 0, deadLettered: 0, claimed: 0 };
   /** Called with a queue's name when jobs may have become ready in it (long-poll wake-up). */
   onReady: (queue: string) => void = () => {};
+  /**
+   * Jobs someone waits on (GET /v1/jobs/:id/wait): `wake` is called, after the apply commits, for
+   * each of them that finished (done, dead or cancelled) in it.
+   */
+  jobWatch: { has(id: string): boolean; wake(id: string): void } = {
+    has: () => false,
+    wake: () => {},
+  };
+  /** Watched jobs finished by the applyEntries call in progress (a rollback may leave extras). */
+  #settled: string[] = [];
 
   readonly #q;
   readonly #insertJobs: BulkInsert<JobsTable>;
@@ -251,6 +273,27 @@ export class QueueStateMachine {
           finished_at: p.now,
           updated_at: p.now,
         }).where("id", "=", p.id)),
+      release: prepare(
+        ["id", "state", "availableAt", "now"],
+        (p) =>
+          k.updateTable("jobs").set((eb) => ({
+            state: p.state,
+            available_at: p.availableAt,
+            attempts: eb("attempts", "-", 1),
+            lease_expires_at: null,
+            worker: null,
+            updated_at: p.now,
+          })).where("id", "=", p.id),
+      ),
+      progress: prepare(
+        ["id", "progress", "now"],
+        (p) =>
+          k.updateTable("jobs").set({ progress: p.progress, updated_at: p.now }).where(
+            "id",
+            "=",
+            p.id,
+          ),
+      ),
       requeue: prepare(
         ["id", "state", "availableAt", "error", "now"],
         (p) =>
@@ -426,6 +469,7 @@ export class QueueStateMachine {
     this.#run(this.#q.finish({ id: job.id, state: to, result, error, now: this.#now }));
     this.#moved(job.queue, job.state, to);
     if (to === "dead") this.tallies.deadLettered++;
+    if (this.jobWatch.has(job.id)) this.#settled.push(job.id);
   }
 
   /** Puts a leased job back (ready or delayed until `availableAt`), counts it, wakes its queue. */
@@ -505,6 +549,9 @@ export class QueueStateMachine {
       this.#journal = null;
     }
     for (const queue of woken) this.onReady(queue);
+    const settled = this.#settled;
+    this.#settled = [];
+    for (const id of settled) this.jobWatch.wake(id);
     return results;
   }
 
@@ -642,7 +689,7 @@ export class QueueStateMachine {
         if (!job) return err("not_found", `job ${cmd.id} does not exist`);
         if (job.state !== "leased" || job.lease !== cmd.lease) return this.#mismatch(job);
         const error = cmd.error ?? job.last_error;
-        if (job.attempts >= job.max_attempts) {
+        if (cmd.final || job.attempts >= job.max_attempts) {
           this.#finish(job, "dead", null, error);
           return { type: "nacked", id: job.id, state: "dead" };
         }
@@ -657,6 +704,24 @@ export class QueueStateMachine {
         if (job.state !== "leased" || job.lease !== cmd.lease) return this.#mismatch(job);
         this.#run(this.#q.extend({ id: job.id, expires: now + cmd.leaseMs, now }));
         return { type: "extended", id: job.id, leaseExpiresAt: now + cmd.leaseMs };
+      }
+      case "release": {
+        const job = this.#job(cmd.id);
+        if (!job) return err("not_found", `job ${cmd.id} does not exist`);
+        if (job.state !== "leased" || job.lease !== cmd.lease) return this.#mismatch(job);
+        const delay = cmd.delayMs ?? 0;
+        const state = delay > 0 ? "delayed" : "ready";
+        this.#run(this.#q.release({ id: job.id, state, availableAt: now + delay, now }));
+        this.#moved(job.queue, "leased", state);
+        if (state === "ready") woken.add(job.queue);
+        return { type: "released", id: job.id, state };
+      }
+      case "progress": {
+        const job = this.#job(cmd.id);
+        if (!job) return err("not_found", `job ${cmd.id} does not exist`);
+        if (job.state !== "leased" || job.lease !== cmd.lease) return this.#mismatch(job);
+        this.#run(this.#q.progress({ id: job.id, progress: cmd.progress, now }));
+        return { type: "progressed", id: job.id };
       }
       case "cancel": {
         const job = this.#job(cmd.id);
@@ -689,7 +754,11 @@ export class QueueStateMachine {
     }
   }
 
+  /** Why a lease-bearing command cannot act: the lease is old, or its job was cancelled. */
   #mismatch(job: JobsTable): ApplyError {
+    if (job.state === "cancelled") {
+      return err("cancelled", `job ${job.id} was cancelled: stop working on it`);
+    }
     return err(
       "lease_mismatch",
       `that lease is no longer job ${job.id}'s (the job is ${job.state}${

@@ -146,6 +146,12 @@ export const migrations: Record<string, Migration> = {
         SELECT queue, state, count(*) FROM jobs GROUP BY queue, state`.execute(db);
     },
   },
+  // A worker's last progress report on a job (POST /v1/jobs/:id/progress).
+  "007_job_progress": {
+    async up(db: AnyDb) {
+      await db.schema.alterTable("jobs").addColumn("progress", "text").execute();
+    },
+  },
 };
 
 class StaticProvider implements MigrationProvider {

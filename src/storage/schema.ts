@@ -62,6 +62,8 @@ export interface JobsTable {
   seq: number;
   payload: string;
   result: string | null;
+  /** The last progress its worker reported (JSON text), kept after it finishes. */
+  progress: string | null;
   last_error: string | null;
   attempts: number;
   max_attempts: number;

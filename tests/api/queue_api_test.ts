@@ -164,6 +164,75 @@ Deno.test("api: the queue routes of api.md", (t) =>
       assertError(await call(`${u}/v1/jobs/99999-0`, "DELETE"), 404, "not_found");
     });
 
+    await t.step("release gives a job back without using an attempt", async () => {
+      await call(`${u}/v1/queues/rel/jobs`, "POST", { payload: 1 });
+      const job = (await call(`${u}/v1/queues/rel/claim`, "POST", { worker: "me" })).body.jobs[0];
+      const r = await call(`${u}/v1/jobs/${job.id}/release`, "POST", { lease: job.lease });
+      assert.deepEqual(r.body, { id: job.id, state: "ready" });
+      const again = (await call(`${u}/v1/queues/rel/claim`, "POST", { worker: "me" })).body.jobs[0];
+      assert.equal(again.attempt, 1);
+      const snooze = await call(`${u}/v1/jobs/${job.id}/release`, "POST", {
+        lease: again.lease,
+        delayMs: 60_000,
+      });
+      assert.deepEqual(snooze.body, { id: job.id, state: "delayed" });
+      const stale = await call(`${u}/v1/jobs/${job.id}/release`, "POST", { lease: job.lease });
+      assertError(stale, 409, "lease_mismatch");
+    });
+
+    await t.step("a final nack makes a job dead at once", async () => {
+      await call(`${u}/v1/queues/fin/jobs`, "POST", { payload: 1, maxAttempts: 9 });
+      const job = (await call(`${u}/v1/queues/fin/claim`, "POST", { worker: "me" })).body.jobs[0];
+      const r = await call(`${u}/v1/jobs/${job.id}/nack`, "POST", {
+        lease: job.lease,
+        error: "bad input",
+        final: true,
+      });
+      assert.deepEqual(r.body, { id: job.id, state: "dead" });
+    });
+
+    await t.step("progress shows on the job; a cancelled job answers 409 cancelled", async () => {
+      await call(`${u}/v1/queues/prog/jobs`, "POST", { payload: 1 });
+      const job = (await call(`${u}/v1/queues/prog/claim`, "POST", { worker: "me" })).body.jobs[0];
+      const p = await call(`${u}/v1/jobs/${job.id}/progress`, "POST", {
+        lease: job.lease,
+        progress: { step: 2, of: 3 },
+      });
+      assert.deepEqual(p.body, { id: job.id });
+      assert.deepEqual((await call(`${u}/v1/jobs/${job.id}`, "GET")).body.progress, {
+        step: 2,
+        of: 3,
+      });
+      await call(`${u}/v1/jobs/${job.id}`, "DELETE");
+      const ext = await call(`${u}/v1/jobs/${job.id}/extend`, "POST", {
+        lease: job.lease,
+        leaseMs: 5000,
+      });
+      assertError(ext, 409, "cancelled");
+      const again = await call(`${u}/v1/jobs/${job.id}/progress`, "POST", {
+        lease: job.lease,
+        progress: 3,
+      });
+      assertError(again, 409, "cancelled");
+    });
+
+    await t.step("wait answers when the job ends, or as it is at the timeout", async () => {
+      const e = await call(`${u}/v1/queues/wait/jobs`, "POST", { payload: 1 });
+      const early = await call(`${u}/v1/jobs/${e.body.id}/wait?timeoutMs=50`, "GET");
+      assert.equal(early.status, 200);
+      assert.equal(early.body.state, "ready");
+      const waiting = call(`${u}/v1/jobs/${e.body.id}/wait?timeoutMs=10000`, "GET");
+      const job = (await call(`${u}/v1/queues/wait/claim`, "POST", { worker: "me" })).body.jobs[0];
+      await call(`${u}/v1/jobs/${job.id}/ack`, "POST", { lease: job.lease, result: "r" });
+      const r = await waiting;
+      assert.equal(r.body.state, "done");
+      assert.equal(r.body.result, "r");
+      const quick = Date.now();
+      assert.equal((await call(`${u}/v1/jobs/${e.body.id}/wait`, "GET")).body.state, "done");
+      assert.ok(Date.now() - quick < 5_000, "an ended job is answered at once");
+      assertError(await call(`${u}/v1/jobs/9999-0/wait`, "GET"), 404, "not_found");
+    });
+
     await t.step("GET /v1/queues counts jobs by state, linearizable or local", async () => {
       const lin = await call(`${u}/v1/queues`, "GET");
       const local = await call(`${u}/v1/queues?consistency=local`, "GET");
@@ -292,6 +361,47 @@ Deno.test("api: bad input of every kind gets a 4xx with the error shape, never a
         400,
         "invalid_request",
       ],
+      ["release without lease", "POST", "/v1/jobs/1-0/release", {}, 400, "invalid_request"],
+      [
+        "release with a negative delay",
+        "POST",
+        "/v1/jobs/1-0/release",
+        { lease: "1", delayMs: -1 },
+        400,
+        "invalid_request",
+      ],
+      [
+        "nack with final not a boolean",
+        "POST",
+        "/v1/jobs/1-0/nack",
+        { lease: "1", final: "yes" },
+        400,
+        "invalid_request",
+      ],
+      [
+        "progress without progress",
+        "POST",
+        "/v1/jobs/1-0/progress",
+        { lease: "1" },
+        400,
+        "invalid_request",
+      ],
+      [
+        "wait too long",
+        "GET",
+        "/v1/jobs/1-0/wait?timeoutMs=60001",
+        undefined,
+        400,
+        "invalid_request",
+      ],
+      [
+        "wait not a number",
+        "GET",
+        "/v1/jobs/1-0/wait?timeoutMs=soon",
+        undefined,
+        400,
+        "invalid_request",
+      ],
       ["unknown job", "GET", "/v1/jobs/424242-0", undefined, 404, "not_found"],
       ["unknown route", "GET", "/v2/nothing", undefined, 404, "not_found"],
       ["wrong method", "PUT", "/v1/queues", undefined, 404, "not_found"],
@@ -400,6 +510,8 @@ Deno.test("api: bad input of every kind gets a 4xx with the error shape, never a
           "/v1/jobs/1-0/ack",
           "/v1/jobs/1-0/nack",
           "/v1/jobs/1-0/extend",
+          "/v1/jobs/1-0/release",
+          "/v1/jobs/1-0/progress",
         ]
       ) {
         for (const g of garbage) {

@@ -3,7 +3,7 @@
 
 import { setImmediate } from "node:timers";
 import { createApp } from "../../src/api/app.ts";
-import { QueueWaiters } from "../../src/api/long_poll.ts";
+import { Waiters } from "../../src/api/long_poll.ts";
 import { defaultTuning } from "../../src/node/config.ts";
 import { RaftNode } from "../../src/node/node.ts";
 import { bootstrapInit } from "../../src/raft/mod.ts";
@@ -33,11 +33,13 @@ export async function startInProcessNode(
     hardState: init.hardState,
     entries: init.entries,
   });
-  const waiters = new QueueWaiters();
+  const waiters = new Waiters();
+  const jobWaiters = new Waiters();
   const logged: string[] = [];
   const node = new RaftNode("n1", db, { ...storage.load(), appliedIndex: 0 }, defaultTuning, {
     onFatal: (error) => logged.push(`fatal: ${error.message}`),
     onJobsReady: (queue) => waiters.wake(queue),
+    jobWatch: jobWaiters,
   });
   node.start();
   await waitFor("the node to lead", () => node.isLeader);
@@ -49,6 +51,7 @@ export async function startInProcessNode(
     requestTimeoutMs: defaultTuning.requestTimeoutMs,
     catchUpTimeoutMs: defaultTuning.catchUpTimeoutMs,
     waiters,
+    jobWaiters,
     logError: (event, error) => logged.push(`${event}: ${error}`),
   });
   const fetch = async (url: string, init?: RequestInit) => await app.request(url, init);

@@ -54,7 +54,11 @@ const query = fc.oneof(
 const route = fc.oneof(
   fc.tuple(fc.constantFrom("POST"), segment, fc.constantFrom("jobs", "batch", "claim"))
     .map(([m, q, r]) => [m, `/v1/queues/${q}/${r}`] as const),
-  fc.tuple(fc.constantFrom("POST"), segment, fc.constantFrom("ack", "nack", "extend"))
+  fc.tuple(
+    fc.constantFrom("POST"),
+    segment,
+    fc.constantFrom("ack", "nack", "extend", "release", "progress"),
+  )
     .map(([m, id, r]) => [m, `/v1/jobs/${id}/${r}`] as const),
   fc.tuple(fc.constantFrom("GET", "DELETE", "PUT"), segment).map(([m, id]) =>
     [m, `/v1/jobs/${id}`] as const

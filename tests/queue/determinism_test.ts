@@ -37,9 +37,17 @@ function randomLog(seed: number, length: number): Entry[] {
       leases.push({ id: `${Math.max(1, index - 1 - rng.int(5))}-0`, lease: String(index) });
     } else if (roll < 8 && leases.length > 0) {
       const l = rng.pick(leases);
-      cmd = rng.chance(0.5)
-        ? { type: "ack", id: l.id, lease: l.lease, result: JSON.stringify({ r: rng.int(9) }) }
-        : { type: "nack", id: l.id, lease: l.lease, error: "e" };
+      const { id, lease } = l;
+      const pick = rng.int(5);
+      cmd = pick === 0
+        ? { type: "ack", id, lease, result: JSON.stringify({ r: rng.int(9) }) }
+        : pick === 1
+        ? { type: "nack", id, lease, error: "e", final: rng.chance(0.3) }
+        : pick === 2
+        ? { type: "release", id, lease, delayMs: rng.int(2) * 500 }
+        : pick === 3
+        ? { type: "progress", id, lease, progress: String(rng.int(100)) }
+        : { type: "extend", id, lease, leaseMs: 1000 + rng.int(3000) };
     } else if (roll < 9) {
       cmd = { type: "cancel", id: `${1 + rng.int(index)}-0` };
     } else {

@@ -328,13 +328,88 @@ Deno.test("queue: cancel stops a job that is not done", () =>
     assert.equal(missing.type === "error" && missing.code, "not_found");
   }));
 
-Deno.test("queue: a leased job that is cancelled refuses its worker's ack", () =>
+Deno.test("queue: a job cancelled while leased answers its worker 409 cancelled", () =>
   withHarness((h) => {
     h.enqueue(0, "q", {});
     const [job] = h.claim(1, "q");
     h.apply(2, { type: "cancel", id: job.id });
-    const r = h.apply(3, { type: "ack", id: job.id, lease: job.lease });
-    assert.equal(r.type === "error" && r.code, "lease_mismatch");
+    const { id, lease } = job;
+    for (
+      const cmd of [
+        { type: "ack", id, lease },
+        { type: "nack", id, lease },
+        { type: "extend", id, lease, leaseMs: 5000 },
+        { type: "progress", id, lease, progress: "1" },
+        { type: "release", id, lease },
+      ] as QueueCommand[]
+    ) {
+      const r = h.apply(3, cmd);
+      assert.equal(r.type === "error" && r.code, "cancelled", cmd.type);
+    }
+    assert.equal(h.sm.getJob(id)!.state, "cancelled");
+  }));
+
+Deno.test("queue: release puts a leased job back without using an attempt", () =>
+  withHarness((h) => {
+    h.enqueue(0, "q", {});
+    const [first] = h.claim(1, "q");
+    const r = h.apply(2, { type: "release", id: first.id, lease: first.lease });
+    assert.deepEqual(r, { type: "released", id: first.id, state: "ready" });
+    assert.equal(h.sm.getJob(first.id)!.attempts, 0);
+    const [again] = h.claim(3, "q");
+    assert.equal(again.attempt, 1, "the release used no attempt");
+    const stale = h.apply(4, { type: "release", id: first.id, lease: first.lease });
+    assert.equal(stale.type === "error" && stale.code, "lease_mismatch");
+    const later = h.apply(5, { type: "release", id: again.id, lease: again.lease, delayMs: 1000 });
+    assert.deepEqual(later, { type: "released", id: again.id, state: "delayed" });
+    assert.deepEqual(h.claim(1004, "q"), [], "not before its delay");
+    assert.equal(h.claim(1005, "q")[0]?.attempt, 1);
+    assert.equal(h.sm.queueStats()[0].leased, 1);
+  }));
+
+Deno.test("queue: a final nack makes the job dead whatever its attempts", () =>
+  withHarness((h) => {
+    h.enqueue(0, "q", { maxAttempts: 10 });
+    const [job] = h.claim(1, "q");
+    const r = h.apply(2, { type: "nack", id: job.id, lease: job.lease, error: "bad", final: true });
+    assert.deepEqual(r, { type: "nacked", id: job.id, state: "dead" });
+    const view = h.sm.getJob(job.id)!;
+    assert.equal(view.state, "dead");
+    assert.equal(view.lastError, "bad");
+    assert.equal(view.attempts, 1);
+  }));
+
+Deno.test("queue: progress is kept on the job, by its lease only", () =>
+  withHarness((h) => {
+    h.enqueue(0, "q", {});
+    const [job] = h.claim(1, "q");
+    const p = h.apply(2, {
+      type: "progress",
+      id: job.id,
+      lease: job.lease,
+      progress: '{"pct":40}',
+    });
+    assert.deepEqual(p, { type: "progressed", id: job.id });
+    assert.deepEqual(value(h.sm.getJob(job.id)!.progress), { pct: 40 });
+    const wrong = h.apply(3, { type: "progress", id: job.id, lease: "0", progress: "1" });
+    assert.equal(wrong.type === "error" && wrong.code, "lease_mismatch");
+    h.apply(4, { type: "ack", id: job.id, lease: job.lease });
+    assert.deepEqual(value(h.sm.getJob(job.id)!.progress), { pct: 40 }, "kept once done");
+    const done = h.apply(5, { type: "progress", id: job.id, lease: job.lease, progress: "2" });
+    assert.equal(done.type === "error" && done.code, "lease_mismatch");
+  }));
+
+Deno.test("queue: jobs someone waits on are woken once they end, after the apply", () =>
+  withHarness((h) => {
+    const woken: string[] = [];
+    h.sm.jobWatch = { has: (id) => id === "1-0" || id === "1-1", wake: (id) => woken.push(id) };
+    h.enqueue(0, "q", {}, {}, {});
+    const jobs = h.claim(1, "q", 3);
+    h.apply(2, { type: "nack", id: "1-2", lease: jobs[0].lease, final: true });
+    h.apply(3, { type: "ack", id: "1-0", lease: jobs[0].lease });
+    assert.deepEqual(woken, ["1-0"]);
+    h.apply(4, { type: "cancel", id: "1-1" });
+    assert.deepEqual(woken, ["1-0", "1-1"]);
   }));
 
 Deno.test("queue: a batch enqueue is one entry, all jobs in order", () =>
@@ -453,7 +528,14 @@ Deno.test("queue depths kept by apply equal a count of the jobs through every tr
         }
         case 4: {
           const j = leased.splice(rnd(leased.length + 1), 1)[0];
-          if (j) h.apply(now, { type: "nack", id: j.id, lease: j.lease, retryDelayMs: rnd(2) });
+          if (!j) break;
+          const r = rnd(3);
+          h.apply(
+            now,
+            r === 0
+              ? { type: "release", id: j.id, lease: j.lease, delayMs: rnd(2) * 1000 }
+              : { type: "nack", id: j.id, lease: j.lease, retryDelayMs: rnd(2), final: r === 1 },
+          );
           break;
         }
         case 5:
