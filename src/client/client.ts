@@ -1,0 +1,266 @@
+// Client: a typed method per raftq route, over HttpCaller (leader following and safe retries).
+
+import { HttpCaller, type HttpOptions } from "./http.ts";
+import type {
+  CallOptions,
+  ClaimedJob,
+  ClaimOptions,
+  ClusterStatus,
+  Enqueued,
+  EnqueueOptions,
+  Job,
+  JobState,
+  Member,
+  NackOptions,
+  NewJob,
+  QueueStats,
+} from "./types.ts";
+
+export interface ClientOptions extends HttpOptions {}
+
+const q = encodeURIComponent;
+
+/** A job body as the API takes it: the client's own idempotency key when none was given. */
+function jobBody<P>(job: NewJob<P>): Record<string, unknown> {
+  const { idempotencyKey, ...rest } = job;
+  const body: Record<string, unknown> = { ...rest };
+  if (idempotencyKey !== null) body.idempotencyKey = idempotencyKey ?? crypto.randomUUID();
+  return body;
+}
+
+/**
+ * raftq's REST API as methods. Reads, enqueues (which carry an idempotency key) and a worker's
+ * commands (which carry a lease) are retried through `no_leader`, `outcome_unknown` and nodes
+ * that do not answer, until `retryForMs`; everything else only when nothing was done.
+ */
+export class Client {
+  readonly http: HttpCaller;
+
+  constructor(options: ClientOptions) {
+    this.http = new HttpCaller(options);
+  }
+
+  // ------------------------------------------------------------------ queue
+
+  enqueue<P>(
+    queue: string,
+    payload: P,
+    options: EnqueueOptions = {},
+    call?: CallOptions,
+  ): Promise<Enqueued> {
+    const body = jobBody({ ...options, payload });
+    return this.#write(`/v1/queues/${q(queue)}/jobs`, body, true, call);
+  }
+
+  /** Up to 1,000 jobs in one log entry: all or none. */
+  async enqueueBatch<P>(queue: string, jobs: NewJob<P>[], call?: CallOptions): Promise<string[]> {
+    const body = { jobs: jobs.map(jobBody) };
+    return (await this.#write<{ ids: string[] }>(`/v1/queues/${q(queue)}/batch`, body, true, call))
+      .ids;
+  }
+
+  /** Leases up to `max` ready jobs; with `waitMs`, waits that long for one (long poll). */
+  async claim<P = unknown>(
+    queue: string,
+    options: ClaimOptions,
+    call?: CallOptions,
+  ): Promise<ClaimedJob<P>[]> {
+    // A retried claim whose first try was applied leaves that lease to run out: safe, if slow.
+    const r = await this.http.call<{ jobs: ClaimedJob<P>[] }>({
+      method: "POST",
+      path: `/v1/queues/${q(queue)}/claim`,
+      body: options,
+      waitMs: options.waitMs,
+      retrySafe: true,
+      ...call,
+    });
+    return r.jobs;
+  }
+
+  /** Completes a job. Retried with the same lease, it is answered as the first was. */
+  ack(id: string, lease: string, result?: unknown, call?: CallOptions): Promise<JobStateAnswer> {
+    return this.#write(`/v1/jobs/${q(id)}/ack`, { lease, result }, true, call);
+  }
+
+  nack(
+    id: string,
+    lease: string,
+    options: NackOptions = {},
+    call?: CallOptions,
+  ): Promise<JobStateAnswer> {
+    return this.#write(`/v1/jobs/${q(id)}/nack`, { lease, ...options }, true, call);
+  }
+
+  /** Gives a job back without using an attempt, now or after `delayMs`. */
+  release(
+    id: string,
+    lease: string,
+    delayMs?: number,
+    call?: CallOptions,
+  ): Promise<JobStateAnswer> {
+    return this.#write(`/v1/jobs/${q(id)}/release`, { lease, delayMs }, true, call);
+  }
+
+  extend(
+    id: string,
+    lease: string,
+    leaseMs: number,
+    call?: CallOptions,
+  ): Promise<{ id: string; leaseExpiresAt: number }> {
+    return this.#write(
+      `/v1/jobs/${q(id)}/extend`,
+      { lease, leaseMs },
+      true,
+      call,
+    );
+  }
+
+  /** Records the job's progress (shown by getJob); `409 cancelled` if it was cancelled. */
+  progress(
+    id: string,
+    lease: string,
+    progress: unknown,
+    call?: CallOptions,
+  ): Promise<{ id: string }> {
+    return this.#write(
+      `/v1/jobs/${q(id)}/progress`,
+      { lease, progress },
+      true,
+      call,
+    );
+  }
+
+  getJob<P = unknown, R = unknown>(id: string, options: ReadOptions = {}): Promise<Job<P, R>> {
+    return this.#read(`/v1/jobs/${q(id)}${consistency(options)}`, options);
+  }
+
+  /** The job once it is done, dead or cancelled; at `timeoutMs` (default 20 s), as it is. */
+  waitJob<P = unknown, R = unknown>(
+    id: string,
+    options: CallOptions & { waitMs?: number } = {},
+  ): Promise<Job<P, R>> {
+    const waitMs = options.waitMs ?? 20_000;
+    return this.http.call({
+      method: "GET",
+      path: `/v1/jobs/${q(id)}/wait?timeoutMs=${waitMs}`,
+      waitMs,
+      retrySafe: true,
+      signal: options.signal,
+      timeoutMs: options.timeoutMs ?? waitMs + 30_000,
+    });
+  }
+
+  /** Cancels a job that is not done (a retry of a cancel is answered as the first). */
+  cancel(id: string, call?: CallOptions): Promise<JobStateAnswer> {
+    return this.#send("DELETE", `/v1/jobs/${q(id)}`, undefined, true, call);
+  }
+
+  async queues(options: ReadOptions = {}): Promise<QueueStats[]> {
+    return (await this.#read<{ queues: QueueStats[] }>(
+      `/v1/queues${consistency(options)}`,
+      options,
+    ))
+      .queues;
+  }
+
+  deadLetters<P = unknown>(
+    queue: string,
+    options: ReadOptions & { limit?: number; cursor?: string } = {},
+  ): Promise<{ jobs: Job<P>[]; next: string | null }> {
+    const params = new URLSearchParams();
+    if (options.limit !== undefined) params.set("limit", String(options.limit));
+    if (options.cursor !== undefined) params.set("cursor", options.cursor);
+    if (options.consistency) params.set("consistency", options.consistency);
+    const search = params.size > 0 ? `?${params}` : "";
+    return this.#read(`/v1/queues/${q(queue)}/dead${search}`, options);
+  }
+
+  /** Moves a dead job back to ready (a retry after `outcome_unknown` may answer 409 conflict). */
+  retryDead(queue: string, id: string, call?: CallOptions): Promise<JobStateAnswer> {
+    return this.#write(`/v1/queues/${q(queue)}/dead/${q(id)}/retry`, undefined, true, call);
+  }
+
+  // ------------------------------------------------------------------ admin
+
+  async health(call?: CallOptions): Promise<boolean> {
+    await this.#read("/healthz", call);
+    return true;
+  }
+
+  status(call?: CallOptions): Promise<ClusterStatus> {
+    return this.#read("/admin/status", call);
+  }
+
+  async members(call?: CallOptions): Promise<Member[]> {
+    return (await this.#read<{ members: Member[] }>("/admin/members", call)).members;
+  }
+
+  /** Adds a node (a learner first, a voter once caught up); answers when it is a voter. */
+  addMember(url: string, id?: string, call?: CallOptions): Promise<Record<string, unknown>> {
+    return this.#write("/admin/members", id === undefined ? { url } : { url, id }, false, {
+      timeoutMs: 15 * 60_000,
+      ...call,
+    });
+  }
+
+  removeMember(id: string, call?: CallOptions): Promise<Record<string, unknown>> {
+    return this.#send("DELETE", `/admin/members/${q(id)}`, undefined, false, call);
+  }
+
+  transfer(to?: string, call?: CallOptions): Promise<Record<string, unknown>> {
+    return this.#write("/admin/transfer", to === undefined ? undefined : { to }, false, call);
+  }
+
+  snapshot(call?: CallOptions): Promise<{ snapshotIndex: number; appliedIndex: number }> {
+    return this.#write("/admin/snapshot", undefined, true, call);
+  }
+
+  /** Prometheus text. */
+  metrics(call?: CallOptions): Promise<string> {
+    return this.http.call({
+      method: "GET",
+      path: "/metrics",
+      retrySafe: true,
+      text: true,
+      ...call,
+    });
+  }
+
+  // ------------------------------------------------------------------ plumbing
+
+  #read<T>(path: string, call?: CallOptions): Promise<T> {
+    return this.http.call({ method: "GET", path, retrySafe: true, ...pick(call) });
+  }
+
+  #write<T>(path: string, body: unknown, retrySafe: boolean, call?: CallOptions): Promise<T> {
+    return this.#send("POST", path, body, retrySafe, call);
+  }
+
+  #send<T>(
+    method: "POST" | "DELETE",
+    path: string,
+    body: unknown,
+    retrySafe: boolean,
+    call?: CallOptions,
+  ): Promise<T> {
+    return this.http.call({ method, path, body, retrySafe, ...pick(call) });
+  }
+}
+
+export interface JobStateAnswer {
+  id: string;
+  state: JobState;
+}
+
+export interface ReadOptions extends CallOptions {
+  /** "local" answers from the node's own state at once (possibly stale). */
+  consistency?: "linearizable" | "local";
+}
+
+function consistency(options: ReadOptions): string {
+  return options.consistency === "local" ? "?consistency=local" : "";
+}
+
+function pick(call?: CallOptions): CallOptions {
+  return call ? { signal: call.signal, timeoutMs: call.timeoutMs } : {};
+}

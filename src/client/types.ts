@@ -1,0 +1,110 @@
+// The shapes of raftq's requests and answers, as the client sends and returns them.
+
+export type JobState = "ready" | "delayed" | "leased" | "done" | "dead" | "cancelled";
+
+export interface EnqueueOptions {
+  delayMs?: number;
+  /** 0..9, higher first. */
+  priority?: number;
+  maxAttempts?: number;
+  /**
+   * Deduplicates enqueues of the same key on the queue for 24 h. When absent the client makes
+   * one, so a retried `outcome_unknown` never enqueues twice; `idempotencyKey: null` sends none.
+   */
+  idempotencyKey?: string | null;
+}
+
+export interface NewJob<P = unknown> extends EnqueueOptions {
+  payload: P;
+}
+
+export interface Enqueued {
+  id: string;
+  queue: string;
+  state: JobState;
+  /** True when the key had been used: `id` is the first job's. */
+  deduplicated?: boolean;
+}
+
+export interface ClaimOptions {
+  /** The worker's name, shown on the job. */
+  worker: string;
+  /** 1..100, default 1. */
+  max?: number;
+  leaseMs?: number;
+  /** Long poll: wait up to this long (0..20,000 ms) for a job. */
+  waitMs?: number;
+}
+
+export interface ClaimedJob<P = unknown> {
+  id: string;
+  payload: P;
+  attempt: number;
+  lease: string;
+  leaseExpiresAt: number;
+}
+
+export interface Job<P = unknown, R = unknown> {
+  id: string;
+  queue: string;
+  state: JobState;
+  attempts: number;
+  maxAttempts: number;
+  priority: number;
+  payload: P;
+  result?: R;
+  progress?: unknown;
+  lastError?: string;
+  createdAt: number;
+  updatedAt: number;
+  availableAt?: number;
+  leaseExpiresAt?: number;
+  finishedAt?: number;
+}
+
+export interface NackOptions {
+  error?: string;
+  retryDelayMs?: number;
+  /** Dead at once, whatever the attempts left. */
+  final?: boolean;
+}
+
+export interface QueueStats {
+  name: string;
+  ready: number;
+  delayed: number;
+  leased: number;
+  done: number;
+  dead: number;
+  cancelled: number;
+}
+
+export interface Member {
+  id: string;
+  url: string;
+  voter: boolean;
+  matchIndex?: number;
+  lagEntries?: number;
+  reachable?: boolean;
+}
+
+export interface ClusterStatus {
+  id: string;
+  clusterId: string | null;
+  role: "leader" | "follower" | "candidate" | "precandidate" | "learner" | string;
+  term: number;
+  leader: { id: string; url: string | null } | null;
+  commitIndex: number;
+  appliedIndex: number;
+  lastLogIndex: number;
+  snapshotIndex: number;
+  members: Member[];
+  [more: string]: unknown;
+}
+
+/** Per call: cancel it, or bound it more tightly than the client's default. */
+export interface CallOptions {
+  signal?: AbortSignal;
+  /** The whole call, retries included (default: the client's `retryForMs`). */
+  timeoutMs?: number;
+}
