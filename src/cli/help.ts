@@ -20,6 +20,10 @@ Usage (with no command, or only flags, raftq serves):
   raftq nack     [--url URL] JOB_ID --lease LEASE [--error TEXT] [--retry-delay MS]
   raftq members  [--url URL] list | add URL [--id ID] | remove ID
   raftq transfer [--url URL] [--to ID]
+  raftq work     [--url URL[,URL...]] --queue Q [--concurrency N] [--lease MS] [--timeout MS]
+                 [--release-delay MS] [--worker NAME] -- CMD [ARGS...]
+                                                runs CMD once per job: payload on stdin; exit 0
+                                                acks (stdout is the result), 75 releases, else nack
   raftq backup   [--url URL] --out FILE         a consistent backup of a running cluster
   raftq restore  --from FILE --data DIR         a data directory that founds a new cluster from it
   raftq recover  --data DIR                     a majority is lost: this member becomes a cluster

@@ -8,6 +8,7 @@ import { serve } from "../server.ts";
 import { ClientError, runClient } from "./client.ts";
 import { StartupError } from "../errors.ts";
 import { dataCommands } from "./data_commands.ts";
+import { work } from "./work.ts";
 
 const clientCommands = new Set([
   "status",
@@ -54,6 +55,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       return await runClient(command, rest, io);
     }
     if (command in dataCommands) return await dataCommands[command](rest, io);
+    if (command === "work") return await work(rest, io);
     throw new UsageError(`unknown command "${command}" (see raftq --help)`);
   } catch (err) {
     if (err instanceof ClientError) {

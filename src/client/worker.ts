@@ -79,6 +79,26 @@ const sleep = (ms: number, signal: AbortSignal) =>
     signal.addEventListener("abort", () => (clearTimeout(timer), resolve()), { once: true });
   });
 
+/** A moment that later calls may bring closer, never push back. */
+class Deadline {
+  #atMs = Infinity;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #resolve!: (value: "late") => void;
+  readonly reached: Promise<"late"> = new Promise((resolve) => (this.#resolve = resolve));
+
+  bringTo(inMs: number): void {
+    const atMs = Date.now() + inMs;
+    if (!(atMs < this.#atMs)) return; // (Infinity, or not sooner)
+    this.#atMs = atMs;
+    clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => this.#resolve("late"), Math.max(0, inMs));
+  }
+
+  clear(): void {
+    clearTimeout(this.#timer);
+  }
+}
+
 /**
  * Runs `handler` on the jobs of `queue`, up to `concurrency` at once. At least once: a job whose
  * lease ran out (a worker that died) is handled again elsewhere; exactly once completed: an ack
@@ -97,6 +117,7 @@ export class Worker<P = unknown, R = unknown> extends Emitter<WorkerEvents> {
   #slotFreed: (() => void) | null = null;
   #loop: Promise<void> = Promise.resolve();
   #stopping: Promise<void> | null = null;
+  readonly #grace = new Deadline();
 
   constructor(
     readonly client: Client,
@@ -132,25 +153,25 @@ export class Worker<P = unknown, R = unknown> extends Emitter<WorkerEvents> {
   }
 
   /**
-   * Stops claiming, waits up to `timeoutMs` (default 30 s) for running handlers to settle their
-   * jobs, then aborts the rest and releases their jobs without using an attempt.
+   * Stops claiming, waits up to `timeoutMs` (default 30 s; `Infinity` for as long as they take)
+   * for running handlers to settle their jobs, then aborts the rest and releases their jobs
+   * without using an attempt. A later call may bring that moment closer (a second Ctrl-C: 0).
    */
   stop(options: { timeoutMs?: number } = {}): Promise<void> {
     if (this.#state === "idle") this.#state = "stopped";
-    this.#stopping ??= this.#stop(options.timeoutMs ?? 30_000);
+    this.#grace.bringTo(options.timeoutMs ?? 30_000);
+    this.#stopping ??= this.#stop();
     return this.#stopping;
   }
 
-  async #stop(timeoutMs: number): Promise<void> {
+  async #stop(): Promise<void> {
     this.#state = "stopping";
     this.#claiming.abort();
     this.#slotFreed?.();
     await this.#loop;
     const handlers = Promise.all([...this.#runs.values()].map((r) => r.done));
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const late = new Promise<"late">((resolve) => (timer = setTimeout(resolve, timeoutMs, "late")));
-    const outcome = await Promise.race([handlers, late]);
-    clearTimeout(timer);
+    const outcome = await Promise.race([handlers, this.#grace.reached]);
+    this.#grace.clear();
     if (outcome === "late") {
       const left = [...this.#runs.values()].filter((r) => !r.settled);
       await Promise.all(left.map((r) => this.#release(r, undefined, "the worker is stopping")));

@@ -73,6 +73,27 @@ export async function startNode(
     stderr: "piped",
     env: { NO_COLOR: "1", ...(options.env ?? {}) },
   }).spawn();
+  // (assigned onto the tracked object, not spread: `alive` is a getter)
+  return Object.assign(tracked(child), { url: `http://127.0.0.1:${port}`, port, dataDir });
+}
+
+/** A raftq process other than a node (raftq work, say), with its stderr lines collected. */
+export type RaftqProcess = Omit<NodeProcess, "url" | "port" | "dataDir">;
+
+/** Starts the raftq command line (the bundle, or the source) with `args`; the caller kills it. */
+export function startRaftq(args: string[], env: Record<string, string> = {}): RaftqProcess {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--unstable-no-legacy-abort", entryPoint(), ...args],
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+    env: { NO_COLOR: "1", ...env },
+  }).spawn();
+  return tracked(child);
+}
+
+/** Collects a child's stderr lines and tracks its exit. */
+function tracked(child: Deno.ChildProcess): RaftqProcess {
   const stderr: string[] = [];
   (async () => {
     const decoder = new TextDecoder();
@@ -87,10 +108,7 @@ export async function startNode(
   })().catch(() => {});
   let exited: number | null = null;
   const status = child.status.then((s) => (exited = s.code));
-  const node: NodeProcess = {
-    url: `http://127.0.0.1:${port}`,
-    port,
-    dataDir,
+  return {
     child,
     stderr,
     async kill(signal: Deno.Signal = "SIGKILL") {
@@ -108,7 +126,6 @@ export async function startNode(
       return exited === null;
     },
   };
-  return node;
 }
 
 /** Starts a node and waits until it is ready (a member that knows a leader). */
