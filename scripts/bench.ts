@@ -7,8 +7,9 @@ import { benchSingleNode } from "./bench/node_bench.ts";
 import { benchCluster } from "./bench/cluster_bench.ts";
 import { benchScale, settleMs } from "./bench/scale_bench.ts";
 import type { LoadResult } from "./bench/load.ts";
+import { benchWorker, workerMedian } from "./bench/worker_bench.ts";
 
-const sections = ["core", "storage", "node", "cluster", "scale"] as const;
+const sections = ["core", "storage", "node", "cluster", "worker", "scale"] as const;
 type Section = (typeof sections)[number];
 
 const { values } = parseArgs({
@@ -135,6 +136,38 @@ if (!only || only.includes("cluster")) {
   }
   const errors = rows.reduce((n, r) => n + r.raftq.errors, 0);
   console.log(`raftq errors during the run: ${errors}`);
+}
+
+if (!only || only.includes("worker")) {
+  const b = await new Deno.Command(Deno.execPath(), { args: ["run", "-A", "scripts/bundle.ts"] })
+    .output();
+  if (!b.success) throw new Error("deno task bundle failed");
+  Deno.env.set("RAFTQ_BIN_JS", "dist/raftq.js");
+  const rows = await benchWorker(quick);
+  console.log(
+    "\n## One Worker (src/client) vs a hand-written claim/ack loop over fetch: no-op handler, three nodes (the bundle)",
+  );
+  console.log(
+    "| concurrency | jobs a round | Worker jobs/s | loop jobs/s | loop/Worker (overhead) |",
+  );
+  console.log("| ---: | ---: | ---: | ---: | ---: |");
+  for (const r of rows) {
+    const w = workerMedian(r.worker);
+    const l = workerMedian(r.loop);
+    console.log(
+      `| ${r.concurrency} | ${fmt(r.jobs)} | ${fmt(w)} | ${fmt(l)} | ${(l / w).toFixed(2)} |`,
+    );
+  }
+  console.log(
+    `Medians of ${
+      rows[0].worker.length
+    } rounds each, Worker and loop alternating on fresh queues. Rounds: ${
+      rows.map((r) =>
+        `${r.concurrency}: Worker ${r.worker.map(fmt).join("/")}, loop ${r.loop.map(fmt).join("/")}`
+      )
+        .join("; ")
+    }.`,
+  );
 }
 
 if (!only || only.includes("scale")) {
