@@ -1,9 +1,10 @@
-// Health, readiness, status and snapshots.
+// Health, readiness, status, backups, snapshots and the OpenAPI document.
 
 import type { Hono } from "hono";
 import { RaftqError } from "../errors.ts";
 import { backupStream } from "../storage/backup_file.ts";
 import type { ApiContext } from "./context.ts";
+import { openApiDocument } from "./openapi.ts";
 
 export function adminRoutes(app: Hono, ctx: ApiContext): void {
   const { node } = ctx;
@@ -19,6 +20,9 @@ export function adminRoutes(app: Hono, ctx: ApiContext): void {
   );
 
   app.get("/admin/status", (c) => c.json(status(ctx)));
+
+  let openApi: Record<string, unknown> | undefined;
+  app.get("/openapi.json", (c) => c.json(openApi ??= openApiDocument()));
 
   let backingUp = false;
   app.get("/admin/backup", async () => {

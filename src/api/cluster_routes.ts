@@ -4,27 +4,13 @@ import type { Hono } from "hono";
 import { RaftqError } from "../errors.ts";
 import { readJson, readOptionalJson } from "./body.ts";
 import type { ApiContext } from "./context.ts";
+import * as schemas from "./schemas.ts";
+import { parse } from "./validate.ts";
 
-const idPattern = /^[A-Za-z0-9_.-]{1,64}$/;
+const idPattern = schemas.nodeIdPattern;
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
-}
-
-/** The body of POST /admin/transfer: none (any up-to-date voter), or `{"to": ID}`. */
-function transferTarget(body: unknown): string | undefined {
-  if (body === undefined) return undefined;
-  if (typeof body !== "object" || body === null || Array.isArray(body)) {
-    throw new RaftqError("invalid_request", 'The body must be a JSON object such as {"to": "n2"}');
-  }
-  for (const k of Object.keys(body)) {
-    if (k !== "to") throw new RaftqError("invalid_request", `unknown field "${k.slice(0, 64)}"`);
-  }
-  const to = (body as { to?: unknown }).to;
-  if (to !== undefined && (typeof to !== "string" || !idPattern.test(to))) {
-    throw new RaftqError("invalid_request", "to must be a node id (1 to 64 of A-Z a-z 0-9 _ . -)");
-  }
-  return to;
 }
 
 /**
@@ -76,7 +62,7 @@ export function clusterRoutes(app: Hono, ctx: ApiContext): void {
   app.get("/admin/members", (c) => c.json({ members: node.members() }));
 
   app.post("/admin/members", async (c) => {
-    const { url, id: given } = newMember(await readJson(c, ctx.maxBodyBytes));
+    const { url, id: given } = parse(schemas.newMember, await readJson(c, ctx.maxBodyBytes));
     const id = given ?? await askId(url, ctx);
     // The learner's peer link tells whether it refused this cluster (secret, cluster id).
     ctx.transport?.refusals.delete(id);
@@ -110,39 +96,14 @@ export function clusterRoutes(app: Hono, ctx: ApiContext): void {
   });
 
   app.post("/admin/transfer", async (c) => {
-    const to = transferTarget(await readOptionalJson(c, ctx.maxBodyBytes));
+    const body = await readOptionalJson(c, ctx.maxBodyBytes);
+    const to = body === undefined ? undefined : parse(schemas.transfer, body).to;
     const { moved, target } = await handOver(ctx, to, 5_000);
     if (!moved) {
       throw new RaftqError("unavailable", `leadership did not move to ${target} in time`, 1);
     }
     return c.json({ leader: target });
   });
-}
-
-/** The body of POST /admin/members: `{"url", "id"?}`. */
-function newMember(body: unknown): { url: string; id?: string } {
-  if (typeof body !== "object" || body === null || Array.isArray(body)) {
-    throw new RaftqError("invalid_request", "the body must be a JSON object");
-  }
-  const o = body as Record<string, unknown>;
-  for (const k of Object.keys(o)) {
-    if (k !== "url" && k !== "id") {
-      throw new RaftqError("invalid_request", `unknown field "${k.slice(0, 64)}"`);
-    }
-  }
-  let url: string;
-  try {
-    const u = new URL(String(o.url));
-    if (u.protocol !== "http:" && u.protocol !== "https:") throw new Error();
-    url = u.origin;
-  } catch {
-    throw new RaftqError("invalid_request", "url must be the new node's http(s) URL");
-  }
-  if (o.id === undefined) return { url };
-  if (typeof o.id !== "string" || !idPattern.test(o.id)) {
-    throw new RaftqError("invalid_request", "id must be 1 to 64 characters of A-Z a-z 0-9 _ . -");
-  }
-  return { url, id: o.id };
 }
 
 /** Asks the new node itself who it is. */

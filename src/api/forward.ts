@@ -14,6 +14,7 @@ const localPaths = new Set([
   "/admin/status",
   "/admin/backup", // streamed by the leader itself (it answers no_leader elsewhere)
   "/metrics",
+  "/openapi.json",
   "/",
   "/raft",
   "/raft/challenge",

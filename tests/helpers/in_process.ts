@@ -2,6 +2,7 @@
 // route tests without a process, a port or a file.
 
 import { setImmediate } from "node:timers";
+import type { Hono } from "hono";
 import { createApp } from "../../src/api/app.ts";
 import { Waiters } from "../../src/api/long_poll.ts";
 import { defaultTuning } from "../../src/node/config.ts";
@@ -10,11 +11,14 @@ import { bootstrapInit } from "../../src/raft/mod.ts";
 import { Database } from "../../src/storage/database.ts";
 import { RaftStorage } from "../../src/storage/raft_storage.ts";
 import { type call, waitFor } from "./node_process.ts";
+import { checkAnswer } from "./spec_check.ts";
 
 export interface InProcessNode {
   /** A base URL for the requests; nothing listens on it. */
   url: string;
   node: RaftNode;
+  /** The Hono app that answers. */
+  app: Hono;
   /** Errors the app logged (it logs what it could not map to a code). */
   logged: string[];
   fetch(url: string, init?: RequestInit): Promise<Response>;
@@ -54,10 +58,18 @@ export async function startInProcessNode(
     jobWaiters,
     logError: (event, error) => logged.push(`${event}: ${error}`),
   });
-  const fetch = async (url: string, init?: RequestInit) => await app.request(url, init);
+  // Every answer a test sees must be the one the OpenAPI document describes.
+  const fetch = async (url: string, init?: RequestInit) => {
+    const res = await app.request(url, init);
+    if (!res.headers.get("content-type")?.startsWith("application/json")) return res;
+    const text = await res.clone().text();
+    checkAnswer(init?.method ?? "GET", url, res.status, text ? JSON.parse(text) : null);
+    return res;
+  };
   return {
     url: "http://in-process.test",
     node,
+    app,
     logged,
     fetch,
     async call(url, method, body, headers = {}) {

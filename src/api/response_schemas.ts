@@ -1,0 +1,103 @@
+// The answers' schemas (zod), for the OpenAPI document and the tests that hold answers to them.
+
+import { z } from "zod";
+
+/** Users' JSON as answered (payload, result, progress): any JSON value. */
+const anyJson = z.unknown().meta({ description: "any JSON value, exactly as it was sent" });
+
+export const jobStateEnum = z.enum(["ready", "delayed", "leased", "done", "dead", "cancelled"]);
+
+export const errorBody = z.strictObject({
+  error: z.strictObject({
+    code: z.string().meta({
+      description:
+        "invalid_request, unauthorized, not_found, lease_mismatch, conflict, cancelled, payload_too_large, no_leader, outcome_unknown, unavailable, too_many_connections, request_timeout, peer_refused",
+    }),
+    message: z.string(),
+  }),
+});
+
+export const enqueued = z.strictObject({
+  id: z.string(),
+  queue: z.string(),
+  state: jobStateEnum,
+  deduplicated: z.literal(true).optional(),
+});
+
+export const batchIds = z.strictObject({ ids: z.array(z.string()) });
+
+export const claimed = z.strictObject({
+  jobs: z.array(z.strictObject({
+    id: z.string(),
+    payload: anyJson,
+    attempt: z.int(),
+    lease: z.string(),
+    leaseExpiresAt: z.int(),
+  })),
+});
+
+export const jobState = z.strictObject({ id: z.string(), state: jobStateEnum });
+export const extended = z.strictObject({ id: z.string(), leaseExpiresAt: z.int() });
+export const jobOnly = z.strictObject({ id: z.string() });
+
+export const job = z.strictObject({
+  id: z.string(),
+  queue: z.string(),
+  state: jobStateEnum,
+  attempts: z.int(),
+  maxAttempts: z.int(),
+  priority: z.int(),
+  payload: anyJson,
+  result: anyJson.optional(),
+  progress: anyJson.optional(),
+  lastError: z.string().optional(),
+  createdAt: z.int(),
+  updatedAt: z.int(),
+  availableAt: z.int().optional(),
+  leaseExpiresAt: z.int().optional(),
+  finishedAt: z.int().optional(),
+});
+
+export const queueStats = z.strictObject({
+  queues: z.array(z.strictObject({
+    name: z.string(),
+    ready: z.int(),
+    delayed: z.int(),
+    leased: z.int(),
+    done: z.int(),
+    dead: z.int(),
+    cancelled: z.int(),
+  })),
+});
+
+export const deadPage = z.strictObject({ jobs: z.array(job), next: z.string().nullable() });
+
+export const health = z.strictObject({ status: z.literal("ok") });
+export const ready = z.strictObject({
+  status: z.enum(["ready", "not_ready"]),
+  leader: z.string().nullable(),
+});
+
+const member = z.looseObject({ id: z.string(), url: z.string(), voter: z.boolean() });
+
+export const status = z.looseObject({
+  id: z.string(),
+  clusterId: z.string().nullable(),
+  role: z.string(),
+  term: z.int(),
+  leader: z.object({ id: z.string(), url: z.string().nullable() }).nullable(),
+  commitIndex: z.int(),
+  appliedIndex: z.int(),
+  lastLogIndex: z.int(),
+  snapshotIndex: z.int(),
+  members: z.array(member),
+});
+
+export const members = z.strictObject({ members: z.array(member) });
+export const memberAdded = z.looseObject({ id: z.string(), url: z.string(), voter: z.boolean() });
+export const memberRemoved = z.looseObject({ removed: z.string() });
+export const transferred = z.strictObject({ leader: z.string() });
+export const snapshotTaken = z.strictObject({ snapshotIndex: z.int(), appliedIndex: z.int() });
+/** The peer handshake's own shapes are the transport's (src/transport/handshake.ts). */
+export const peerFrame = z.looseObject({});
+export const openApi = z.looseObject({ openapi: z.string() });

@@ -1,0 +1,300 @@
+// Every route the app serves, with its schemas: the source of the OpenAPI document and of the
+// tests that hold each answer to its schema.
+
+import type { z } from "zod";
+import * as r from "./response_schemas.ts";
+import * as s from "./schemas.ts";
+
+export interface Answer {
+  description: string;
+  schema?: z.ZodType;
+  /** The content type, when not JSON; "none" for an answer without a body. */
+  type?: string;
+}
+
+export interface RouteDoc {
+  id: string;
+  method: "get" | "post" | "put" | "delete";
+  /** As Hono writes it: /v1/jobs/:id. */
+  path: string;
+  summary: string;
+  description?: string;
+  tag: "queue" | "jobs" | "admin" | "peers" | "people";
+  params?: Record<string, z.ZodType>;
+  query?: z.ZodObject;
+  body?: z.ZodType;
+  /** The body may be left out. */
+  optionalBody?: boolean;
+  answers: Record<number, Answer>;
+}
+
+const queue = { queue: s.queueParam };
+const job = { id: s.jobIdParam };
+const ok = (schema: z.ZodType, description = "done") => ({ 200: { description, schema } });
+
+const queueRoutes: RouteDoc[] = [
+  {
+    id: "enqueue",
+    method: "post",
+    path: "/v1/queues/:queue/jobs",
+    summary: "Enqueue a job",
+    tag: "queue",
+    params: queue,
+    body: s.newJob,
+    answers: {
+      201: { description: "enqueued", schema: r.enqueued },
+      200: { description: "its idempotencyKey was used: the first job", schema: r.enqueued },
+    },
+  },
+  {
+    id: "enqueueBatch",
+    method: "post",
+    path: "/v1/queues/:queue/batch",
+    summary: "Enqueue up to 1,000 jobs in one log entry, all or none",
+    tag: "queue",
+    params: queue,
+    body: s.batch,
+    answers: { 201: { description: "enqueued", schema: r.batchIds } },
+  },
+  {
+    id: "claim",
+    method: "post",
+    path: "/v1/queues/:queue/claim",
+    summary: "Lease ready jobs; with waitMs, wait for one (long poll)",
+    tag: "queue",
+    params: queue,
+    body: s.claim,
+    answers: ok(r.claimed, "the jobs leased (an empty list when none was ready by waitMs)"),
+  },
+  {
+    id: "queues",
+    method: "get",
+    path: "/v1/queues",
+    summary: "Jobs per queue and state",
+    tag: "queue",
+    query: s.consistencyQuery,
+    answers: ok(r.queueStats, "the counts"),
+  },
+  {
+    id: "deadLetters",
+    method: "get",
+    path: "/v1/queues/:queue/dead",
+    summary: "Dead letters, newest first, paginated",
+    tag: "queue",
+    params: queue,
+    query: s.deadQuery,
+    answers: ok(r.deadPage, "a page"),
+  },
+  {
+    id: "retryDead",
+    method: "post",
+    path: "/v1/queues/:queue/dead/:id/retry",
+    summary: "Move a dead job back to ready",
+    tag: "queue",
+    params: { ...queue, ...job },
+    answers: ok(r.jobState),
+  },
+];
+
+/** The commands a worker sends with a job's lease. */
+const leaseRoute = (
+  id: string,
+  summary: string,
+  body: z.ZodType,
+  answer: z.ZodType,
+): RouteDoc => ({
+  id,
+  method: "post",
+  path: `/v1/jobs/:id/${id}`,
+  summary,
+  tag: "jobs",
+  params: job,
+  body,
+  answers: ok(answer),
+  description: "409 lease_mismatch when the lease is no longer the job's; 409 cancelled when " +
+    "the job was cancelled while leased.",
+});
+
+const jobRoutes: RouteDoc[] = [
+  leaseRoute(
+    "ack",
+    "Complete a job (a retry with the same lease answers the same)",
+    s.ack,
+    r.jobState,
+  ),
+  leaseRoute(
+    "nack",
+    "Fail a job: retried with backoff, dead after maxAttempts or when final",
+    s.nack,
+    r.jobState,
+  ),
+  leaseRoute("extend", "Extend a job's lease", s.extend, r.extended),
+  leaseRoute("release", "Give a job back without using an attempt", s.release, r.jobState),
+  leaseRoute("progress", "Record a job's progress", s.progress, r.jobOnly),
+  {
+    id: "getJob",
+    method: "get",
+    path: "/v1/jobs/:id",
+    summary: "A job",
+    tag: "jobs",
+    params: job,
+    query: s.consistencyQuery,
+    answers: ok(r.job, "the job"),
+  },
+  {
+    id: "waitJob",
+    method: "get",
+    path: "/v1/jobs/:id/wait",
+    summary: "Wait until a job is done, dead or cancelled (or the timeout), then answer it",
+    tag: "jobs",
+    params: job,
+    query: s.waitQuery,
+    answers: ok(r.job, "the job"),
+  },
+  {
+    id: "cancel",
+    method: "delete",
+    path: "/v1/jobs/:id",
+    summary: "Cancel a job that is not done",
+    tag: "jobs",
+    params: job,
+    answers: ok(r.jobState),
+  },
+];
+
+const adminRoutes: RouteDoc[] = [
+  {
+    id: "health",
+    method: "get",
+    path: "/healthz",
+    summary: "200 while the process serves",
+    tag: "admin",
+    answers: ok(r.health, "serving"),
+  },
+  {
+    id: "ready",
+    method: "get",
+    path: "/readyz",
+    summary: "200 when a member that knows a leader, else 503",
+    tag: "admin",
+    answers: {
+      200: { description: "ready", schema: r.ready },
+      503: { description: "not ready", schema: r.ready },
+    },
+  },
+  {
+    id: "status",
+    method: "get",
+    path: "/admin/status",
+    summary: "This node's view of the cluster",
+    tag: "admin",
+    answers: ok(r.status, "the status"),
+  },
+  {
+    id: "backup",
+    method: "get",
+    path: "/admin/backup",
+    summary: "A consistent image of the queue, streamed while writes go on (leader only)",
+    tag: "admin",
+    answers: { 200: { description: "the backup file", type: "application/octet-stream" } },
+  },
+  {
+    id: "snapshot",
+    method: "post",
+    path: "/admin/snapshot",
+    summary: "Take a snapshot and compact the log now",
+    tag: "admin",
+    answers: ok(r.snapshotTaken),
+  },
+  {
+    id: "members",
+    method: "get",
+    path: "/admin/members",
+    summary: "The members",
+    tag: "admin",
+    answers: ok(r.members, "the members"),
+  },
+  {
+    id: "addMember",
+    method: "post",
+    path: "/admin/members",
+    summary: "Add a node: a learner first, a voter once caught up",
+    tag: "admin",
+    body: s.newMember,
+    answers: ok(r.memberAdded, "a voter now"),
+  },
+  {
+    id: "removeMember",
+    method: "delete",
+    path: "/admin/members/:id",
+    summary: "Remove a node (the leader hands over first when it removes itself)",
+    tag: "admin",
+    params: { id: s.nodeIdParam },
+    answers: ok(r.memberRemoved, "removed"),
+  },
+  {
+    id: "transfer",
+    method: "post",
+    path: "/admin/transfer",
+    summary: "Move leadership (to a node, or to any up-to-date voter)",
+    tag: "admin",
+    body: s.transfer,
+    optionalBody: true,
+    answers: ok(r.transferred, "the new leader"),
+  },
+  {
+    id: "metrics",
+    method: "get",
+    path: "/metrics",
+    summary: "Prometheus text",
+    tag: "admin",
+    answers: { 200: { description: "metrics", type: "text/plain" } },
+  },
+  {
+    id: "openapi",
+    method: "get",
+    path: "/openapi.json",
+    summary: "This document",
+    tag: "admin",
+    answers: ok(r.openApi, "the OpenAPI 3.1 document"),
+  },
+  {
+    id: "statusPage",
+    method: "get",
+    path: "/",
+    summary: "The status page, for people",
+    tag: "people",
+    answers: { 200: { description: "a page", type: "text/html" } },
+  },
+];
+
+/** The peer link's handshake: members only (see the README's peer protocol). */
+const peerRoutes: RouteDoc[] = [
+  {
+    id: "peerChallenge",
+    method: "get",
+    path: "/raft/challenge",
+    summary: "Peers only: a challenge for the cluster-secret handshake",
+    tag: "peers",
+    answers: ok(r.peerFrame, "a challenge"),
+  },
+  {
+    id: "peerHello",
+    method: "post",
+    path: "/raft/hello",
+    summary: "Peers only: the answer to a challenge; a ticket for the link",
+    tag: "peers",
+    body: r.peerFrame,
+    answers: ok(r.peerFrame, "a welcome and a ticket"),
+  },
+  {
+    id: "peerLink",
+    method: "get",
+    path: "/raft",
+    summary: "Peers only: the WebSocket link, with a ticket",
+    tag: "peers",
+    answers: { 101: { description: "switching to the WebSocket", type: "none" } },
+  },
+];
+
+export const routeDocs: RouteDoc[] = [...queueRoutes, ...jobRoutes, ...adminRoutes, ...peerRoutes];

@@ -1,0 +1,150 @@
+// The request schemas (zod): what routes accept, the messages they refuse with, the OpenAPI text.
+
+import { z } from "zod";
+import { RawJson } from "../queue/json_text.ts";
+
+export const limits = {
+  maxBatchJobs: 1000,
+  maxClaim: 100,
+  maxWaitMs: 20_000,
+  maxDelayMs: 365 * 24 * 60 * 60 * 1000,
+  minLeaseMs: 1_000,
+  maxLeaseMs: 12 * 60 * 60 * 1000,
+  maxAttempts: 1000,
+  maxKeyLength: 256,
+  maxWorkerLength: 256,
+  maxErrorLength: 10_000,
+  maxRetryDelayMs: 7 * 24 * 60 * 60 * 1000,
+  maxDeadPage: 1000,
+  maxWaitJobMs: 60_000,
+} as const;
+
+export const defaults = {
+  maxAttempts: 5,
+  leaseMs: 30_000,
+  claimMax: 1,
+  deadPage: 100,
+  waitJobMs: 20_000,
+} as const;
+
+/**
+ * Messages name their field: the validator puts the field's path in front ("jobs[1].priority
+ * must be ..."). One that starts with "!" is the whole message.
+ */
+const says = (message: string) => ({ error: message });
+
+/** Marks a missing user-JSON field: "<object> needs a "<field>" (any JSON value)". */
+export const needsValue = "needs a value";
+
+export const queuePattern = /^[A-Za-z0-9_.-]{1,128}$/;
+export const jobIdPattern = /^\d{1,16}-\d{1,5}$/;
+export const nodeIdPattern = /^[A-Za-z0-9_.-]{1,64}$/;
+
+function int(min: number, max: number) {
+  const m = says(`must be an integer from ${min} to ${max}`);
+  return z.int(m).min(min, m).max(max, m);
+}
+
+function text(maxLength: number) {
+  const m = says(`must be a non-empty string of at most ${maxLength} characters`);
+  return z.string(m).min(1, m).max(maxLength, m);
+}
+
+/** Users' JSON, kept as its exact text by the body reader (see RawJson); any JSON value. */
+const userJson = (description: string) =>
+  z.custom<RawJson>((v) => v instanceof RawJson, says(needsValue))
+    .transform((v) => v.text)
+    .meta({ description: `${description}: any JSON value, stored and returned byte for byte` });
+
+const object = <T extends z.core.$ZodLooseShape>(shape: T, message = "must be a JSON object") =>
+  z.strictObject(shape, says(message));
+
+const lease = text(32).meta({ description: "the lease the claim answered (a fencing token)" });
+
+export const newJob = object({
+  payload: userJson("the job's payload"),
+  delayMs: int(0, limits.maxDelayMs).default(0),
+  priority: int(0, 9).default(0).meta({ description: "0..9, higher first" }),
+  maxAttempts: int(1, limits.maxAttempts).default(defaults.maxAttempts),
+  idempotencyKey: text(limits.maxKeyLength).optional().meta({
+    description: "the same key on the same queue within 24 h answers the first job",
+  }),
+});
+
+const jobsMessage = says(`must be a list of 1 to ${limits.maxBatchJobs} jobs`);
+export const batch = object({
+  jobs: z.array(newJob, jobsMessage).min(1, jobsMessage).max(limits.maxBatchJobs, jobsMessage),
+});
+
+export const claim = object({
+  worker: text(limits.maxWorkerLength),
+  max: int(1, limits.maxClaim).default(defaults.claimMax),
+  leaseMs: int(limits.minLeaseMs, limits.maxLeaseMs).default(defaults.leaseMs),
+  waitMs: int(0, limits.maxWaitMs).default(0).meta({ description: "long poll" }),
+});
+
+export const ack = object({ lease, result: userJson("the job's result").optional() });
+
+const errorText = says(`must be a string of at most ${limits.maxErrorLength} characters`);
+export const nack = object({
+  lease,
+  error: z.string(errorText).max(limits.maxErrorLength, errorText).optional(),
+  retryDelayMs: int(0, limits.maxRetryDelayMs).optional(),
+  final: z.boolean(says("must be true or false")).optional().meta({
+    description: "dead at once, whatever the attempts left",
+  }),
+});
+
+export const extend = object({ lease, leaseMs: int(limits.minLeaseMs, limits.maxLeaseMs) });
+
+export const release = object({ lease, delayMs: int(0, limits.maxDelayMs).optional() });
+
+export const progress = object({ lease, progress: userJson("the job's progress") });
+
+/** A query number: digits only, then the integer range. */
+const queryInt = (min: number, max: number) =>
+  z.string(says(`must be an integer from ${min} to ${max}`))
+    .regex(/^\d{1,16}$/, says(`must be an integer from ${min} to ${max}`))
+    .transform(Number)
+    .pipe(int(min, max));
+
+export const consistencyQuery = z.object({
+  consistency: z.enum(["linearizable", "local"], says('must be "linearizable" or "local"'))
+    .optional().meta({ description: "local: answered at once from this node's state" }),
+});
+
+export const deadQuery = z.object({
+  limit: queryInt(1, limits.maxDeadPage).optional(),
+  cursor: z.string().regex(
+    /^(\d{1,16}):(\d{1,16}-\d{1,5})$/,
+    says("!cursor is not one this server returned"),
+  )
+    .optional().meta({ description: "`next` of the previous page" }),
+}).extend(consistencyQuery.shape);
+
+export const waitQuery = z.object({
+  timeoutMs: queryInt(0, limits.maxWaitJobMs).optional(),
+}).extend(consistencyQuery.shape);
+
+export const queueParam = z.string().regex(queuePattern).meta({
+  description: "1 to 128 characters of A-Z a-z 0-9 _ . -",
+});
+export const jobIdParam = z.string().regex(jobIdPattern).meta({ description: "a job id: 12-0" });
+export const nodeIdParam = z.string().regex(nodeIdPattern);
+
+const nodeId = z.string().regex(
+  nodeIdPattern,
+  says("must be a node id (1 to 64 of A-Z a-z 0-9 _ . -)"),
+);
+
+export const transfer = object(
+  { to: nodeId.optional() },
+  '!The body must be a JSON object such as {"to": "n2"}',
+);
+
+export const newMember = object({
+  url: z.url({ protocol: /^https?$/, error: "must be the new node's http(s) URL" })
+    .transform((u) => new URL(u).origin),
+  id: z.string().regex(nodeIdPattern, says("must be 1 to 64 characters of A-Z a-z 0-9 _ . -"))
+    .optional(),
+});
