@@ -28,6 +28,14 @@ if (!Number.isSafeInteger(scaleJobs) || scaleJobs < 10_000) {
   console.error("--jobs must be a whole number of at least 10000");
   Deno.exit(2);
 }
+/** Clusters run the bundle, as users and CI do: built once per section that starts nodes. */
+async function useBundle(): Promise<void> {
+  const b = await new Deno.Command(Deno.execPath(), { args: ["run", "-A", "scripts/bundle.ts"] })
+    .output();
+  if (!b.success) throw new Error("deno task bundle failed");
+  Deno.env.set("RAFTQ_BIN_JS", "dist/raftq.js");
+}
+
 const command = `deno task bench${Deno.args.length ? " " + Deno.args.join(" ") : ""}`;
 const fmt = (n: number) => Math.round(n).toLocaleString("en-US");
 
@@ -101,11 +109,7 @@ if (!only || only.includes("node")) {
 }
 
 if (!only || only.includes("cluster")) {
-  // The cluster runs the bundle, as users and CI do.
-  const b = await new Deno.Command(Deno.execPath(), { args: ["run", "-A", "scripts/bundle.ts"] })
-    .output();
-  if (!b.success) throw new Error("deno task bundle failed");
-  Deno.env.set("RAFTQ_BIN_JS", "dist/raftq.js");
+  await useBundle();
   const rows = await benchCluster(quick ? 1500 : 5000);
   console.log(
     "\n## Three-node cluster vs etcd 3.4 (loopback, same load generator, one system at a time; every answer fsynced on a majority first)",
@@ -139,10 +143,7 @@ if (!only || only.includes("cluster")) {
 }
 
 if (!only || only.includes("worker")) {
-  const b = await new Deno.Command(Deno.execPath(), { args: ["run", "-A", "scripts/bundle.ts"] })
-    .output();
-  if (!b.success) throw new Error("deno task bundle failed");
-  Deno.env.set("RAFTQ_BIN_JS", "dist/raftq.js");
+  await useBundle();
   const rows = await benchWorker(quick);
   console.log(
     "\n## One Worker (src/client) vs a hand-written claim/ack loop over fetch: no-op handler, three nodes (the bundle)",
@@ -171,10 +172,7 @@ if (!only || only.includes("worker")) {
 }
 
 if (!only || only.includes("scale")) {
-  const b = await new Deno.Command(Deno.execPath(), { args: ["run", "-A", "scripts/bundle.ts"] })
-    .output();
-  if (!b.success) throw new Error("deno task bundle failed");
-  Deno.env.set("RAFTQ_BIN_JS", "dist/raftq.js");
+  await useBundle();
   const r = await benchScale(scaleJobs);
   const mib = (n: number) => `${Math.round(n)} MiB`;
   console.log(

@@ -63,7 +63,7 @@ Deno.test("worker: a handler longer than its lease keeps it and completes once",
     let runs = 0;
     const worker = new Worker(client, "slow", async (job) => {
       runs++;
-      await sleep(3_500, job.signal);
+      await sleep(5_000, job.signal);
       return "finished";
     }, { leaseMs: 1_000, waitMs: 200 });
     worker.start();

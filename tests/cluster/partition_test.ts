@@ -105,6 +105,11 @@ Deno.test("cluster: an isolated leader stops acknowledging, the majority moves o
     assert.equal(after.term, termBefore, "the rejoining node did not disrupt the leader");
     const depth = await call(`${nodes.n1.url}/v1/queues?consistency=local`, "GET");
     assert.equal(depth.body.queues[0].ready, 20, "the healed node holds every acknowledged write");
+  } catch (err) {
+    const logs = Object.entries(nodes).map(([id, n]) =>
+      `--- ${id}\n${n.stderr.slice(-15).join("\n")}`
+    );
+    throw new Error(`${(err as Error).message}\n${logs.join("\n")}`);
   } finally {
     for (const n of Object.values(nodes)) {
       await n.kill();
