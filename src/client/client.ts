@@ -1,5 +1,6 @@
 // Client: a typed method per raftq route, over HttpCaller (leader following and safe retries).
 
+import { RaftqError } from "./errors.ts";
 import { HttpCaller, type HttpOptions } from "./http.ts";
 import type {
   CallOptions,
@@ -187,6 +188,17 @@ export class Client {
     return true;
   }
 
+  /** Whether the node is a member that knows a leader (GET /readyz). */
+  async ready(call?: CallOptions): Promise<boolean> {
+    try {
+      await this.http.call({ method: "GET", path: "/readyz", retrySafe: true, ...pick(call) });
+      return true;
+    } catch (error) {
+      if (error instanceof RaftqError && error.status === 503) return false;
+      throw error;
+    }
+  }
+
   status(call?: CallOptions): Promise<ClusterStatus> {
     return this.#read("/admin/status", call);
   }
@@ -213,6 +225,29 @@ export class Client {
 
   snapshot(call?: CallOptions): Promise<{ snapshotIndex: number; appliedIndex: number }> {
     return this.#write("/admin/snapshot", undefined, true, call);
+  }
+
+  /**
+   * A consistent backup image, streamed by the leader while writes go on (`raftq restore` makes
+   * a data directory of it). Read `body` to its end, or cancel it.
+   */
+  async backup(
+    call?: CallOptions,
+  ): Promise<{ appliedIndex: number; body: ReadableStream<Uint8Array> }> {
+    const res = await this.http.call<Response>({
+      method: "GET",
+      path: "/admin/backup",
+      retrySafe: true,
+      raw: true,
+      ...pick(call),
+    });
+    const appliedIndex = Number(res.headers.get("x-raftq-backup-applied-index"));
+    return { appliedIndex, body: res.body ?? new ReadableStream({ start: (c) => c.close() }) };
+  }
+
+  /** The OpenAPI 3.1 document of the API. */
+  openApi(call?: CallOptions): Promise<Record<string, unknown>> {
+    return this.#read("/openapi.json", call);
   }
 
   /** Prometheus text. */

@@ -30,6 +30,8 @@ export interface Request {
   timeoutMs?: number;
   /** Answer with the body as text instead of parsing it as JSON. */
   text?: boolean;
+  /** Answer with the Response itself (a stream the caller reads), once it is a success. */
+  raw?: boolean;
 }
 
 /** Codes that mean nothing was done (or, for outcome_unknown, that a safe retry may be sent). */
@@ -123,25 +125,37 @@ export class HttpCaller {
 
   async #attempt<T>(at: number, req: Request, deadline: number): Promise<T> {
     const timeoutMs = Math.min(this.#attemptMs + (req.waitMs ?? 0), deadline - Date.now());
-    const timeout = AbortSignal.timeout(Math.max(1, timeoutMs));
-    const signal = req.signal ? AbortSignal.any([req.signal, timeout]) : timeout;
+    // Bounds the answer; a raw answer's body (a backup) is the caller's to read, unbounded.
+    const timeout = new AbortController();
+    const timer = setTimeout(() => timeout.abort(), Math.max(1, timeoutMs));
+    const signal = req.signal ? AbortSignal.any([req.signal, timeout.signal]) : timeout.signal;
     const headers: Record<string, string> = { accept: "application/json" };
     if (this.#token !== undefined) headers.authorization = `Bearer ${this.#token}`;
     if (req.body !== undefined) headers["content-type"] = "application/json";
-    let res: Response;
     try {
-      res = await this.#fetch(`${this.urls[at]}${req.path}`, {
-        method: req.method,
-        headers,
-        body: req.body === undefined ? undefined : JSON.stringify(req.body),
-        signal,
-      });
-    } catch (e) {
-      throw this.#failure(at, req, timeout.aborted, e);
+      let res: Response;
+      try {
+        res = await this.#fetch(`${this.urls[at]}${req.path}`, {
+          method: req.method,
+          headers,
+          body: req.body === undefined ? undefined : JSON.stringify(req.body),
+          signal,
+        });
+      } catch (e) {
+        throw this.#failure(at, req, timeout.signal.aborted, e);
+      }
+      this.#learnLeader(at, res.headers.get("x-raftq-leader"));
+      if (res.ok && req.raw) return res as T;
+      try {
+        if (res.ok) return await this.#read<T>(res, req);
+        throw await this.#answeredError(res);
+      } catch (e) {
+        if (e instanceof RaftqError) throw e;
+        throw this.#failure(at, req, timeout.signal.aborted, e); // the body was cut short
+      }
+    } finally {
+      clearTimeout(timer);
     }
-    this.#learnLeader(at, res.headers.get("x-raftq-leader"));
-    if (res.ok) return await this.#read<T>(res, req);
-    throw await this.#answeredError(res);
   }
 
   #failure(at: number, req: Request, timedOut: boolean, cause: unknown): RaftqError {

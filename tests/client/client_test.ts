@@ -12,7 +12,9 @@ import {
   UnavailableError,
 } from "../../src/client/mod.ts";
 import { type InProcessNode, startInProcessNode } from "../helpers/in_process.ts";
-import { waitFor } from "../helpers/node_process.ts";
+import { startReadyNode, waitFor } from "../helpers/node_process.ts";
+import { extractBackup } from "../../src/storage/backup_file.ts";
+import { join } from "node:path";
 
 async function withNode(fn: (node: InProcessNode, client: Client) => Promise<void>) {
   const node = await startInProcessNode();
@@ -193,4 +195,24 @@ Deno.test("client: an unreachable node is skipped by later calls", async () => {
   await client.ack("1-0", "1");
   await client.ack("1-0", "1");
   assert.deepEqual(seen.map((u) => new URL(u).host), ["a.test", "b.test", "b.test"]);
+});
+
+Deno.test("client: backup streams a verifiable image from a real node; ready() says so", async () => {
+  const node = await startReadyNode();
+  const dir = await Deno.makeTempDir({ prefix: "raftq-client-backup-" });
+  try {
+    const client = new Client({ urls: node.url });
+    assert.equal(await client.ready(), true);
+    await client.enqueue("b", { kept: true });
+    const { appliedIndex, body } = await client.backup();
+    const file = join(dir, "b.backup");
+    await Deno.writeFile(file, body);
+    const meta = await extractBackup(file, join(dir, "image.db"));
+    assert.equal(meta.appliedIndex, appliedIndex);
+    assert.ok(appliedIndex >= 2);
+  } finally {
+    await node.kill();
+    await Deno.remove(node.dataDir, { recursive: true }).catch(() => {});
+    await Deno.remove(dir, { recursive: true });
+  }
 });
