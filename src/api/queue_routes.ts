@@ -145,6 +145,20 @@ export function queueRoutes(app: Hono, ctx: ApiContext): void {
     return c.json({ queues: node.queue.queueStats() });
   });
 
+  app.get("/v1/queues/:queue", async (c) => {
+    const queue = v.queueName(c.req.param("queue"));
+    await readBarrier(c, ctx);
+    return c.json(node.queue.queueView(queue));
+  });
+
+  for (const [action, paused] of [["pause", true], ["resume", false]] as const) {
+    app.post(`/v1/queues/:queue/${action}`, async (c) => {
+      const queue = v.queueName(c.req.param("queue"));
+      expectResult(await node.propose({ type: "pause", queue, paused }), "paused");
+      return c.json(node.queue.queueView(queue));
+    });
+  }
+
   app.get("/v1/queues/:queue/dead", async (c) => {
     const queue = v.queueName(c.req.param("queue"));
     const page = v.deadPage(c.req.query("limit"), c.req.query("cursor"));

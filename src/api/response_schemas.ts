@@ -58,16 +58,24 @@ export const job = z.strictObject({
   finishedAt: z.int().optional(),
 });
 
-export const queueStats = z.strictObject({
-  queues: z.array(z.strictObject({
-    name: z.string(),
-    ready: z.int(),
-    delayed: z.int(),
-    leased: z.int(),
-    done: z.int(),
-    dead: z.int(),
-    cancelled: z.int(),
-  })),
+const queueCounts = {
+  name: z.string(),
+  paused: z.boolean().meta({ description: "claims hand out nothing while paused" }),
+  ready: z.int(),
+  delayed: z.int(),
+  leased: z.int(),
+  done: z.int(),
+  dead: z.int(),
+  cancelled: z.int(),
+};
+
+export const queueStats = z.strictObject({ queues: z.array(z.strictObject(queueCounts)) });
+
+export const queueView = z.strictObject({
+  ...queueCounts,
+  config: z.record(z.string(), z.unknown()).meta({
+    description: "the defaults of the queue's jobs (see PUT /v1/queues/:queue/config)",
+  }),
 });
 
 export const deadPage = z.strictObject({ jobs: z.array(job), next: z.string().nullable() });

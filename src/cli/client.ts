@@ -1,4 +1,4 @@
-// The client commands: status, queues, enqueue, claim, ack, nack — over the REST API.
+// The client commands: status, queues, pause, resume, enqueue, claim, ack, nack, members.
 
 import { parseArgs } from "node:util";
 import type { CliIo } from "./main.ts";
@@ -169,9 +169,23 @@ export async function runClient(command: string, argv: string[], io: CliIo): Pro
         io.out(JSON.stringify(r, null, 2));
         return 0;
       }
-      const rows: (string | number)[][] = [["QUEUE", "READY", "DELAYED", "LEASED", "DONE", "DEAD"]];
-      for (const q of r.queues) rows.push([q.name, q.ready, q.delayed, q.leased, q.done, q.dead]);
+      const rows: (string | number)[][] = [
+        ["QUEUE", "READY", "DELAYED", "LEASED", "DONE", "DEAD", "CANCELLED", "PAUSED"],
+      ];
+      for (const q of r.queues) {
+        const paused = q.paused ? "yes" : "no";
+        rows.push([q.name, q.ready, q.delayed, q.leased, q.done, q.dead, q.cancelled, paused]);
+      }
       io.out(table(rows));
+      return 0;
+    }
+    case "pause":
+    case "resume": {
+      const { positionals, common } = parse(argv, {}, io, command);
+      if (positionals.length !== 1) throw new UsageError(`${command} needs one QUEUE`);
+      const queue = encodeURIComponent(positionals[0]);
+      const r = await request(common, "POST", `/v1/queues/${queue}/${command}`);
+      io.out(common.json ? JSON.stringify(r) : `${r.name} ${r.paused ? "paused" : "resumed"}`);
       return 0;
     }
     case "enqueue": {

@@ -13,6 +13,8 @@ Usage (with no command, or only flags, raftq serves):
               [--log-memory-bytes 8388608] [--log-retain-bytes 268435456]
   raftq status   [--url URL] [--token T] [--json]
   raftq queues   [--url URL] [--json]
+  raftq pause    [--url URL] QUEUE              claims hand out nothing; enqueues go on
+  raftq resume   [--url URL] QUEUE
   raftq enqueue  [--url URL] --queue Q [--payload JSON | -] [--delay MS] [--priority N] [--key KEY]
                  [--max-attempts N]
   raftq claim    [--url URL] --queue Q [--max N] [--lease MS] [--wait MS] [--worker NAME]

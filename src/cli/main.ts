@@ -13,6 +13,8 @@ import { work } from "./work.ts";
 const clientCommands = new Set([
   "status",
   "queues",
+  "pause",
+  "resume",
   "enqueue",
   "claim",
   "ack",

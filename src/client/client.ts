@@ -15,6 +15,7 @@ import type {
   NackOptions,
   NewJob,
   QueueStats,
+  QueueView,
 } from "./types.ts";
 
 export interface ClientOptions extends HttpOptions {}
@@ -162,6 +163,20 @@ export class Client {
       options,
     ))
       .queues;
+  }
+
+  /** One queue: its counts by state, whether it is paused, its config. */
+  queue(queue: string, options: ReadOptions = {}): Promise<QueueView> {
+    return this.#read(`/v1/queues/${q(queue)}${consistency(options)}`, options);
+  }
+
+  /** Pauses a queue: enqueues go on, claims (and long polls) hand out nothing. */
+  pause(queue: string, call?: CallOptions): Promise<QueueView> {
+    return this.#write(`/v1/queues/${q(queue)}/pause`, undefined, true, call);
+  }
+
+  resume(queue: string, call?: CallOptions): Promise<QueueView> {
+    return this.#write(`/v1/queues/${q(queue)}/resume`, undefined, true, call);
   }
 
   deadLetters<P = unknown>(

@@ -71,6 +71,8 @@ export interface NackOptions {
 
 export interface QueueStats {
   name: string;
+  /** Claims hand out nothing while paused. */
+  paused: boolean;
   ready: number;
   delayed: number;
   leased: number;
@@ -107,4 +109,9 @@ export interface CallOptions {
   signal?: AbortSignal;
   /** The whole call, retries included (default: the client's `retryForMs`). */
   timeoutMs?: number;
+}
+
+/** GET /v1/queues/:queue: the counts, and the queue's config. */
+export interface QueueView extends QueueStats {
+  config: Record<string, unknown>;
 }

@@ -1,7 +1,7 @@
 // What the API may ask of a node: copies of its state, requests, and reads of the queue.
 
 import type { CatchUp } from "./joins.ts";
-import type { ApplyResult, JobView, QueueStats } from "../queue/state_machine.ts";
+import type { ApplyResult, JobView, QueueStats, QueueView } from "../queue/state_machine.ts";
 import type { QueueCommand } from "../queue/commands.ts";
 import type { Member, Role } from "../raft/mod.ts";
 import type { NodeMetrics } from "../metrics.ts";
@@ -39,6 +39,8 @@ export interface QueueReads {
   hasReady(queue: string): boolean;
   getJob(id: string): JobView | null;
   queueStats(): QueueStats[];
+  /** One queue's counts, paused flag and config (zeros and defaults for an unused queue). */
+  queueView(queue: string): QueueView;
   deadLetters(
     queue: string,
     limit: number,

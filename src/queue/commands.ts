@@ -33,6 +33,8 @@ export type QueueCommand =
   | { type: "progress"; id: string; lease: string; progress: JsonText }
   | { type: "cancel"; id: string }
   | { type: "retryDead"; queue: string; id: string }
+  /** Pauses (claims hand out nothing) or resumes a queue. */
+  | { type: "pause"; queue: string; paused: boolean }
   /** Expires leases, promotes delayed jobs, purges old done/dead jobs and idempotency keys. */
   | { type: "tick"; retentionMs: number };
 
@@ -89,6 +91,8 @@ function validCommand(c: unknown): c is QueueCommand {
       return isStr(c.id);
     case "retryDead":
       return isStr(c.queue) && isStr(c.id);
+    case "pause":
+      return isStr(c.queue) && typeof c.paused === "boolean";
     case "tick":
       return isNat(c.retentionMs);
     default:

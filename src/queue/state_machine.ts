@@ -10,6 +10,7 @@ import type { IdempotencyTable, JobsTable, JobState, QueueCountsTable } from "..
 import { retryDelayMs } from "./backoff.ts";
 import { decodeCommand, type NewJob, type QueueCommand } from "./commands.ts";
 import { RawJson } from "./json_text.ts";
+import { type QueueConfig, QueueSettings } from "./queue_settings.ts";
 
 export const idempotencyWindowMs = 24 * 60 * 60 * 1000;
 /** Rows a single tick purges at most, so one entry never stalls the apply loop. */
@@ -48,6 +49,7 @@ export type ApplyResult =
   | { type: "progressed"; id: string }
   | { type: "cancelled"; id: string }
   | { type: "retried"; id: string }
+  | { type: "paused"; queue: string; paused: boolean }
   | { type: "ticked"; expired: number; purged: number }
   | { type: "none" }
   | ApplyError;
@@ -72,6 +74,8 @@ export interface JobView {
 
 export interface QueueStats {
   name: string;
+  /** Claims hand out nothing while paused. */
+  paused: boolean;
   ready: number;
   delayed: number;
   leased: number;
@@ -80,13 +84,30 @@ export interface QueueStats {
   cancelled: number;
 }
 
+/** GET /v1/queues/:queue: the counts, and the settings. */
+export interface QueueView extends QueueStats {
+  config: QueueConfig;
+}
+
 /** The in-memory state at a point of an apply: indexes, clock, tallies, a journal position. */
 interface ApplyMark {
   applied: number;
+  settingsVersion: number;
   now: number;
   tallies: QueueStateMachine["tallies"];
   at: number;
 }
+
+const emptyStats = (name: string): QueueStats => ({
+  name,
+  paused: false,
+  ready: 0,
+  delayed: 0,
+  leased: 0,
+  done: 0,
+  dead: 0,
+  cancelled: 0,
+});
 
 const err = (code: ApplyError["code"], message: string): ApplyError => ({
   type: "error",
@@ -199,6 +220,8 @@ export class QueueStateMachine {
   #settled: string[] = [];
 
   readonly #q;
+  /** Paused queues and queue configs (O(queues), in memory and in queue_settings). */
+  readonly settings: QueueSettings;
   readonly #insertJobs: BulkInsert<JobsTable>;
   /**
    * Jobs per queue and state, kept up to date by every transition apply makes and written to
@@ -407,6 +430,7 @@ export class QueueStateMachine {
         )),
     };
     this.#loadCounts();
+    this.settings = new QueueSettings(db);
     const row = this.#all<{ applied_index: number; now_ms: number }>(this.#q.state({}))[0];
     this.#applied = row?.applied_index ?? 0;
     this.#now = row?.now_ms ?? 0;
@@ -451,7 +475,7 @@ export class QueueStateMachine {
   #moved(queue: string, from: JobState | null, to: JobState | null, n = 1): void {
     let c = this.#counts.get(queue);
     if (!c) {
-      c = { name: queue, ready: 0, delayed: 0, leased: 0, done: 0, dead: 0, cancelled: 0 };
+      c = emptyStats(queue);
       this.#counts.set(queue, c);
     }
     if (from) c[from] -= n;
@@ -592,6 +616,7 @@ export class QueueStateMachine {
   #mark(): ApplyMark {
     return {
       applied: this.#applied,
+      settingsVersion: this.settings.version,
       now: this.#now,
       tallies: { ...this.tallies },
       at: this.#journal?.length ?? 0,
@@ -600,6 +625,7 @@ export class QueueStateMachine {
 
   /** Undoes the in-memory changes made since `mark` (O(changes), never a recount). */
   #rollbackTo(mark: ApplyMark): void {
+    if (this.settings.version !== mark.settingsVersion) this.settings.load();
     this.#applied = mark.applied;
     this.#now = mark.now;
     Object.assign(this.tallies, mark.tallies);
@@ -655,6 +681,7 @@ export class QueueStateMachine {
       case "enqueue":
         return this.#enqueue(cmd.queue, cmd.jobs, index, woken);
       case "claim": {
+        if (this.settings.isPaused(cmd.queue)) return { type: "claimed", jobs: [] };
         const rows = this.#all<JobsTable>(this.#q.best({ queue: cmd.queue, limit: cmd.max }));
         const lease = String(index);
         const expires = now + cmd.leaseMs;
@@ -741,6 +768,11 @@ export class QueueStateMachine {
         woken.add(job.queue);
         return { type: "retried", id: job.id };
       }
+      case "pause": {
+        this.settings.setPaused(cmd.queue, cmd.paused);
+        if (!cmd.paused) woken.add(cmd.queue);
+        return { type: "paused", queue: cmd.queue, paused: cmd.paused };
+      }
       case "tick": {
         const expired = this.#processDue(woken);
         const gone = this.#all<{ queue: string; state: JobState }>(
@@ -809,10 +841,24 @@ export class QueueStateMachine {
     return row ? jobView(row) : null;
   }
 
+  /** Every queue with jobs or a setting, by name. */
   queueStats(): QueueStats[] {
     const total = (c: QueueStats) => c.ready + c.delayed + c.leased + c.done + c.dead + c.cancelled;
-    return [...this.#counts.values()].filter((c) => total(c) > 0).map((c) => ({ ...c }))
-      .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    const names = new Set(
+      [...this.#counts.values()].filter((c) => total(c) > 0).map((c) => c.name),
+    );
+    for (const name of this.settings.names()) names.add(name);
+    return [...names].sort().map((name) => {
+      const { config: _, ...stats } = this.queueView(name);
+      return stats;
+    });
+  }
+
+  /** One queue's counts, whether it is paused, and its config (zeros for a queue nobody used). */
+  queueView(queue: string): QueueView {
+    const c = this.#counts.get(queue) ?? emptyStats(queue);
+    const setting = this.settings.get(queue);
+    return { ...c, paused: setting.paused, config: setting.config };
   }
 
   /**
@@ -832,8 +878,9 @@ export class QueueStateMachine {
     return due.length === 0 ? null : Math.min(...due);
   }
 
-  /** Whether `queue` has a job a claim would take now. */
+  /** Whether `queue` has a job a claim would take now (never while it is paused). */
   hasReady(queue: string): boolean {
+    if (this.settings.isPaused(queue)) return false;
     return this.#all(this.#q.best({ queue, limit: 1 })).length > 0;
   }
 
@@ -871,6 +918,7 @@ export class QueueStateMachine {
     this.#applied = row?.applied_index ?? 0;
     this.#now = row?.now_ms ?? 0;
     this.#loadCounts();
+    this.settings.load();
     for (const queue of this.#counts.keys()) this.onReady(queue);
   }
 }

@@ -152,6 +152,16 @@ export const migrations: Record<string, Migration> = {
       await db.schema.alterTable("jobs").addColumn("progress", "text").execute();
     },
   },
+  // Per-queue settings in the replicated state: paused, and the config a queue's jobs default to.
+  "008_queue_settings": {
+    async up(db: AnyDb) {
+      await db.schema.createTable("queue_settings")
+        .addColumn("queue", "text", (c) => c.primaryKey())
+        .addColumn("paused", "integer", (c) => c.notNull())
+        .addColumn("config", "text", (c) => c.notNull())
+        .execute();
+    },
+  },
 };
 
 class StaticProvider implements MigrationProvider {

@@ -94,7 +94,17 @@ export interface QueueCountsTable {
   n: number;
 }
 
+/** A queue's settings (only queues that differ from the defaults have a row). */
+export interface QueueSettingsTable {
+  queue: string;
+  /** 1 while paused: claims hand out nothing. */
+  paused: number;
+  /** The queue's config as JSON text (see QueueConfig). */
+  config: string;
+}
+
 export interface Tables {
+  queue_settings: QueueSettingsTable;
   queue_state: QueueStateTable;
   queue_counts: QueueCountsTable;
   jobs: JobsTable;

@@ -4,7 +4,13 @@
 import { Buffer } from "node:buffer";
 
 /** The tables that are the replicated state machine; every other table is this node's own. */
-export const stateTables = ["queue_state", "jobs", "idempotency", "queue_counts"] as const;
+export const stateTables = [
+  "queue_state",
+  "jobs",
+  "idempotency",
+  "queue_counts",
+  "queue_settings",
+] as const;
 
 /** Bytes after an image on the wire: magic, image length (u64), SHA-256 of the image. */
 export const trailerBytes = 48;

@@ -3,6 +3,7 @@
 
 import assert from "node:assert/strict";
 import { type InProcessNode, startInProcessNode } from "../helpers/in_process.ts";
+import { waitFor } from "../helpers/node_process.ts";
 
 async function withNode(
   fn: (node: InProcessNode, t: Deno.TestContext) => Promise<void>,
@@ -233,6 +234,31 @@ Deno.test("api: the queue routes of api.md", (t) =>
       assertError(await call(`${u}/v1/jobs/9999-0/wait`, "GET"), 404, "not_found");
     });
 
+    await t.step(
+      "a paused queue takes enqueues, hands out nothing, and wakes on resume",
+      async () => {
+        const p = await call(`${u}/v1/queues/held/pause`, "POST");
+        assert.equal(p.status, 200);
+        assert.equal(p.body.paused, true);
+        const e = await call(`${u}/v1/queues/held/jobs`, "POST", { payload: "wait" });
+        assert.equal(e.status, 201);
+        const none = await call(`${u}/v1/queues/held/claim`, "POST", { worker: "me" });
+        assert.deepEqual(none.body, { jobs: [] });
+        const view = await call(`${u}/v1/queues/held`, "GET");
+        assert.deepEqual(
+          { paused: view.body.paused, ready: view.body.ready, config: view.body.config },
+          { paused: true, ready: 1, config: {} },
+        );
+        const waiting = call(`${u}/v1/queues/held/claim`, "POST", { worker: "me", waitMs: 10_000 });
+        await waitFor("the claim to wait", () => node.waiters.size > 0);
+        const r = await call(`${u}/v1/queues/held/resume`, "POST");
+        assert.equal(r.body.paused, false);
+        assert.equal((await waiting).body.jobs[0]?.id, e.body.id, "the resume woke the long poll");
+        const unused = await call(`${u}/v1/queues/never-used`, "GET");
+        assert.equal(unused.body.ready, 0);
+      },
+    );
+
     await t.step("GET /v1/queues counts jobs by state, linearizable or local", async () => {
       const lin = await call(`${u}/v1/queues`, "GET");
       const local = await call(`${u}/v1/queues?consistency=local`, "GET");
@@ -240,6 +266,7 @@ Deno.test("api: the queue routes of api.md", (t) =>
       const emails = lin.body.queues.find((q: { name: string }) => q.name === "emails");
       assert.deepEqual(emails, {
         name: "emails",
+        paused: false,
         ready: 1,
         delayed: 0,
         leased: 0,
@@ -252,7 +279,7 @@ Deno.test("api: the queue routes of api.md", (t) =>
 
     await t.step("long poll: a waiting claim returns as soon as a job is enqueued", async () => {
       const waiting = call(`${u}/v1/queues/lp/claim`, "POST", { worker: "me", waitMs: 10_000 });
-      await new Promise((r) => setTimeout(r, 200)); // let the claim start waiting first
+      await waitFor("the claim to wait", () => node.waiters.size > 0);
       const e = await call(`${u}/v1/queues/lp/jobs`, "POST", { payload: "wake" });
       const r = await waiting;
       assert.equal(r.status, 200);

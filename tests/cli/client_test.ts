@@ -1,4 +1,4 @@
-// The client commands against a real node: enqueue, claim, ack, nack, status, queues, errors.
+// The client commands against a real node: enqueue, claim, ack, nack, status, queues, pause.
 
 import assert from "node:assert/strict";
 import { freePort, runRaftq, startReadyNode } from "../helpers/node_process.ts";
@@ -36,11 +36,15 @@ Deno.test("client: enqueue, claim, ack, nack, status and queues against a node",
     assert.equal(s.code, 0, s.stderr);
     assert.match(s.stdout, /ID\s+URL\s+ROLE\s+VOTER\s+MATCH\s+LAG\s+REACHABLE/);
     assert.match(s.stdout, /leader\s+true/);
+    const p = await raftq(u, "pause", "cli");
+    assert.equal(p.stdout, "cli paused");
     const q = await raftq(u, "queues");
     assert.match(
       q.stdout,
-      /^QUEUE\s+READY\s+DELAYED\s+LEASED\s+DONE\s+DEAD\ncli\s+0\s+0\s+0\s+1\s+0$/m,
+      /^QUEUE\s+READY\s+DELAYED\s+LEASED\s+DONE\s+DEAD\s+CANCELLED\s+PAUSED\ncli\s+0\s+0\s+0\s+1\s+0\s+0\s+yes$/m,
     );
+    assert.equal((await raftq(u, "resume", "cli")).stdout, "cli resumed");
+    assert.equal((await raftq(u, "pause")).code, 2, "pause needs a queue");
     const empty = await raftq(u, "claim", "--queue", "cli");
     assert.equal(empty.stdout, "no job ready");
   } finally {

@@ -57,6 +57,7 @@ Deno.test("client: a method per queue route, with the API's answers", () =>
     const stats = await client.queues({ consistency: "local" });
     assert.deepEqual(stats.find((q) => q.name === "mail"), {
       name: "mail",
+      paused: false,
       ready: 0,
       delayed: 1,
       leased: 0,
@@ -64,6 +65,10 @@ Deno.test("client: a method per queue route, with the API's answers", () =>
       dead: 0,
       cancelled: 1,
     });
+    assert.equal((await client.pause("mail")).paused, true);
+    assert.deepEqual(await client.claim("mail", { worker: "w" }), []);
+    assert.equal((await client.queue("mail")).paused, true);
+    assert.equal((await client.resume("mail")).paused, false);
     assert.equal((await client.status()).role, "leader");
     assert.match(await client.metrics(), /raftq_/);
   }));

@@ -41,6 +41,7 @@ Deno.test("cluster: a worker of 16 drains 10,000 jobs through two leader kills",
     const stats = await client.queues();
     assert.deepEqual(stats.find((q) => q.name === "drain"), {
       name: "drain",
+      paused: false,
       ready: 0,
       delayed: 0,
       leased: 0,

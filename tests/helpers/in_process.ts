@@ -19,6 +19,8 @@ export interface InProcessNode {
   node: RaftNode;
   /** The Hono app that answers. */
   app: Hono;
+  /** Long polls waiting for a queue (a test waits until its claim is waiting). */
+  waiters: Waiters;
   /** Errors the app logged (it logs what it could not map to a code). */
   logged: string[];
   fetch(url: string, init?: RequestInit): Promise<Response>;
@@ -70,6 +72,7 @@ export async function startInProcessNode(
     url: "http://in-process.test",
     node,
     app,
+    waiters,
     logged,
     fetch,
     async call(url, method, body, headers = {}) {

@@ -49,7 +49,9 @@ function randomLog(seed: number, length: number): Entry[] {
         ? { type: "progress", id, lease, progress: String(rng.int(100)) }
         : { type: "extend", id, lease, leaseMs: 1000 + rng.int(3000) };
     } else if (roll < 9) {
-      cmd = { type: "cancel", id: `${1 + rng.int(index)}-0` };
+      cmd = rng.chance(0.8)
+        ? { type: "cancel", id: `${1 + rng.int(index)}-0` }
+        : { type: "pause", queue, paused: rng.chance(0.5) };
     } else {
       cmd = { type: "tick", retentionMs: 20_000 };
     }
@@ -71,6 +73,7 @@ function dump(dd: DataDir): unknown {
     idempotency: c.prepare("SELECT * FROM idempotency ORDER BY queue, key").all(),
     state: c.prepare("SELECT * FROM queue_state").all(),
     counts: c.prepare("SELECT * FROM queue_counts ORDER BY queue, state").all(),
+    settings: c.prepare("SELECT * FROM queue_settings ORDER BY queue").all(),
   };
 }
 

@@ -93,7 +93,16 @@ Deno.test("queue: enqueue makes a ready job; its view and the queue counts show 
     assert.equal(view.maxAttempts, 5);
     assert.equal(view.createdAt, 1000);
     assert.deepEqual(h.sm.queueStats(), [
-      { name: "emails", ready: 1, delayed: 0, leased: 0, done: 0, dead: 0, cancelled: 0 },
+      {
+        name: "emails",
+        paused: false,
+        ready: 1,
+        delayed: 0,
+        leased: 0,
+        done: 0,
+        dead: 0,
+        cancelled: 0,
+      },
     ]);
   }));
 
@@ -412,6 +421,48 @@ Deno.test("queue: jobs someone waits on are woken once they end, after the apply
     assert.deepEqual(woken, ["1-0", "1-1"]);
   }));
 
+Deno.test("queue: a paused queue takes enqueues and hands out nothing until resumed", () =>
+  withHarness((h) => {
+    const woken: string[] = [];
+    h.sm.onReady = (q) => woken.push(q);
+    assert.deepEqual(h.apply(0, { type: "pause", queue: "q", paused: true }), {
+      type: "paused",
+      queue: "q",
+      paused: true,
+    });
+    h.enqueue(1, "q", {});
+    h.enqueue(1, "other", {});
+    assert.deepEqual(h.claim(2, "q"), []);
+    assert.equal(h.sm.hasReady("q"), false, "long polls keep waiting");
+    assert.equal(h.claim(2, "other").length, 1, "other queues go on");
+    assert.equal(h.sm.queueView("q").paused, true);
+    assert.equal(h.sm.queueView("q").ready, 1);
+    woken.length = 0;
+    h.apply(3, { type: "pause", queue: "q", paused: false });
+    assert.deepEqual(woken, ["q"], "a resume wakes the queue's long polls");
+    assert.equal(h.claim(4, "q").length, 1);
+    assert.deepEqual(h.sm.queueStats().map((q) => [q.name, q.paused]), [["other", false], [
+      "q",
+      false,
+    ]]);
+  }));
+
+Deno.test("queue: a paused queue stays paused through a snapshot, a reopen and a rollback", () =>
+  withHarness(async (h) => {
+    h.apply(0, { type: "pause", queue: "idle", paused: true });
+    assert.deepEqual(h.sm.queueStats().map((q) => [q.name, q.paused]), [["idle", true]]);
+    const other = await Harness.open();
+    try {
+      copyStateThroughImage(h.dd.db, other.dd.db, h.index);
+      other.sm.reload();
+      assert.equal(other.sm.queueView("idle").paused, true);
+    } finally {
+      await other.close();
+    }
+    const reopened = new QueueStateMachine(h.dd.db);
+    assert.equal(reopened.queueView("idle").paused, true);
+  }));
+
 Deno.test("queue: a batch enqueue is one entry, all jobs in order", () =>
   withHarness((h) => {
     const jobs = h.enqueue(0, "q", ...Array.from({ length: 100 }, (_, i) => ({ payload: i })));
@@ -600,19 +651,27 @@ Deno.test("queue: an entry that cannot be applied fails alone, the same way ever
     h.dd.db.conn.db.exec(`CREATE TRIGGER refuse_boom BEFORE INSERT ON jobs
       WHEN NEW.payload = '"boom"' BEGIN SELECT RAISE(ABORT, 'boom refused'); END`);
     const batch = ['"a"', '"boom"', '"b"'].map((p, k) => h.enqueueText(k, p));
+    // A pause in the failing entry's own apply: undone with it, and kept in the good ones.
+    h.dd.db.conn.db.exec(`CREATE TRIGGER refuse_pause BEFORE INSERT ON queue_settings
+      WHEN NEW.queue = 'refused' BEGIN SELECT RAISE(ABORT, 'pause refused'); END`);
+    batch.push(h.entry(3, { type: "pause", queue: "refused", paused: true }));
+    batch.push(h.entry(3, { type: "pause", queue: "kept", paused: true }));
     const r = h.sm.applyEntries(batch);
     assert.equal(r.get(1)?.type, "enqueued");
     assert.equal(r.get(3)?.type, "enqueued");
+    assert.equal(r.get(4)?.type, "error");
+    assert.equal(h.sm.queueView("refused").paused, false, "the refused pause was rolled back");
+    assert.equal(h.sm.queueView("kept").paused, true);
     const failed = r.get(2)!;
     assert.ok(failed.type === "error" && failed.code === "apply_failed", JSON.stringify(failed));
     assert.match(failed.message, /boom refused/);
-    assert.equal(h.sm.appliedIndex, 3);
+    assert.equal(h.sm.appliedIndex, 5);
     assert.equal(h.sm.getJob("2-0"), null, "the failed entry changed nothing");
-    assert.deepEqual(h.sm.queueStats().map((q) => q.ready), [2]);
+    assert.deepEqual(h.sm.queueStats().map((q) => q.ready), [0, 2]);
     // Reopened (a restart), the counts come from the table and agree.
     const reopened = new QueueStateMachine(h.dd.db);
     assert.deepEqual(reopened.queueStats(), h.sm.queueStats());
-    assert.equal(reopened.appliedIndex, 3);
+    assert.equal(reopened.appliedIndex, 5);
   }));
 
 Deno.test("queue: a storage failure undoes the whole apply and is thrown", () =>

@@ -56,6 +56,7 @@ Deno.test("status page: headless Chromium renders the cluster as /admin/status r
         payload: i,
       }, auth);
     }
+    await call(`${leader.url}/v1/queues/reports/pause`, "POST", undefined, auth);
     await c.converged();
     const status = (await call(`${leader.url}/admin/status`, "GET", undefined, auth)).body;
 
@@ -72,6 +73,8 @@ Deno.test("status page: headless Chromium renders the cluster as /admin/status r
       assert.ok(dom.includes(`data-queue="${q}"`), `queue ${q} listed`);
     }
     assert.match(dom, /<tr data-queue="emails"><td>emails<\/td><td class="num">12<\/td>/);
+    assert.match(dom, /<tr data-queue="reports">.*<b class="paused">paused<\/b>/);
+    assert.match(dom, /<tr data-queue="emails">.*<td>running<\/td>/);
     assert.ok(!dom.includes(token), "the token is not left in the page");
 
     // Without a token the page asks for one instead of showing anything.

@@ -1,0 +1,29 @@
+// Queue control in a 3-node cluster: a pause is replicated state, so it outlives its leader.
+
+import assert from "node:assert/strict";
+import { Client } from "../../src/client/mod.ts";
+import { call, TestCluster } from "../helpers/cluster.ts";
+
+Deno.test("cluster: a paused queue stays paused on every node across a leader kill", async () => {
+  const c = await TestCluster.start(3);
+  try {
+    const client = new Client({ urls: c.nodes.map((n) => n.url) });
+    await client.enqueue("held", 1);
+    await client.pause("held");
+    const old = await c.leader();
+    await c.kill(old);
+    await c.leader(c.live(), 15_000);
+    assert.deepEqual(await client.claim("held", { worker: "w" }), [], "the new leader holds it");
+    await c.converged();
+    for (const n of c.live()) {
+      const view = await call(`${n.url}/v1/queues/held?consistency=local`, "GET");
+      assert.equal(view.body.paused, true, `${n.id} knows the queue is paused`);
+    }
+    await client.resume("held");
+    assert.equal((await client.claim("held", { worker: "w" })).length, 1);
+  } catch (err) {
+    throw new Error(`${(err as Error).message}\n${c.dump()}`);
+  } finally {
+    await c.stop();
+  }
+});
