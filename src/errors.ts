@@ -8,6 +8,7 @@ export type ErrorCode =
   | "lease_mismatch"
   | "conflict"
   | "cancelled"
+  | "queue_full"
   | "payload_too_large"
   | "no_leader"
   | "outcome_unknown"

@@ -12,7 +12,8 @@ export function expectResult<T extends ApplyResult["type"]>(
     const code = result.code === "invalid_command" || result.code === "apply_failed"
       ? "invalid_request"
       : result.code;
-    throw new RaftqError(code, result.message);
+    // A full queue may have room in a moment: say when to try again.
+    throw new RaftqError(code, result.message, code === "queue_full" ? 1 : undefined);
   }
   if (result.type !== type) {
     throw new RaftqError("unavailable", `Unexpected answer ${result.type} to a ${type} command`, 1);

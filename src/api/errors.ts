@@ -11,6 +11,7 @@ export const statusOf: Record<ErrorCode, ContentfulStatusCode> = {
   lease_mismatch: 409,
   conflict: 409,
   cancelled: 409,
+  queue_full: 429,
   payload_too_large: 413,
   no_leader: 503,
   outcome_unknown: 503,

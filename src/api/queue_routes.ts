@@ -151,6 +151,13 @@ export function queueRoutes(app: Hono, ctx: ApiContext): void {
     return c.json(node.queue.queueView(queue));
   });
 
+  app.put("/v1/queues/:queue/config", async (c) => {
+    const queue = v.queueName(c.req.param("queue"));
+    const config = v.queueConfig(await body(c));
+    const r = expectResult(await node.propose({ type: "configure", queue, config }), "configured");
+    return c.json(r.config);
+  });
+
   for (const [action, paused] of [["pause", true], ["resume", false]] as const) {
     app.post(`/v1/queues/:queue/${action}`, async (c) => {
       const queue = v.queueName(c.req.param("queue"));

@@ -1,6 +1,9 @@
 // The answers' schemas (zod), for the OpenAPI document and the tests that hold answers to them.
 
 import { z } from "zod";
+import { queueConfigSchema } from "../queue/queue_config.ts";
+
+export const queueConfig = queueConfigSchema;
 
 /** Users' JSON as answered (payload, result, progress): any JSON value. */
 const anyJson = z.unknown().meta({ description: "any JSON value, exactly as it was sent" });
@@ -73,7 +76,7 @@ export const queueStats = z.strictObject({ queues: z.array(z.strictObject(queueC
 
 export const queueView = z.strictObject({
   ...queueCounts,
-  config: z.record(z.string(), z.unknown()).meta({
+  config: queueConfigSchema.meta({
     description: "the defaults of the queue's jobs (see PUT /v1/queues/:queue/config)",
   }),
 });

@@ -86,6 +86,18 @@ const queueRoutes: RouteDoc[] = [
     answers: ok(r.queueView, "the queue"),
   },
   {
+    id: "configureQueue",
+    method: "put",
+    path: "/v1/queues/:queue/config",
+    summary: "Set a queue's config: defaults for jobs that do not say otherwise, and a depth limit",
+    description: "Replaces the whole config: a field left out goes back to its default. " +
+      "An enqueue past maxDepth answers 429 queue_full with Retry-After.",
+    tag: "queue",
+    params: queue,
+    body: s.queueConfig,
+    answers: ok(r.queueConfig, "the whole config"),
+  },
+  {
     id: "pause",
     method: "post",
     path: "/v1/queues/:queue/pause",

@@ -3,6 +3,8 @@
 import { z } from "zod";
 import { RawJson } from "../queue/json_text.ts";
 
+export { queueConfigSchema as queueConfig } from "../queue/queue_config.ts";
+
 export const limits = {
   maxBatchJobs: 1000,
   maxClaim: 100,
@@ -65,7 +67,9 @@ export const newJob = object({
   payload: userJson("the job's payload"),
   delayMs: int(0, limits.maxDelayMs).default(0),
   priority: int(0, 9).default(0).meta({ description: "0..9, higher first" }),
-  maxAttempts: int(1, limits.maxAttempts).default(defaults.maxAttempts),
+  maxAttempts: int(1, limits.maxAttempts).optional().meta({
+    description: "default: the queue's config, else 5",
+  }),
   idempotencyKey: text(limits.maxKeyLength).optional().meta({
     description: "the same key on the same queue within 24 h answers the first job",
   }),
@@ -79,7 +83,9 @@ export const batch = object({
 export const claim = object({
   worker: text(limits.maxWorkerLength),
   max: int(1, limits.maxClaim).default(defaults.claimMax),
-  leaseMs: int(limits.minLeaseMs, limits.maxLeaseMs).default(defaults.leaseMs),
+  leaseMs: int(limits.minLeaseMs, limits.maxLeaseMs).optional().meta({
+    description: "default: the queue's config, else 30 s",
+  }),
   waitMs: int(0, limits.maxWaitMs).default(0).meta({ description: "long poll" }),
 });
 

@@ -87,6 +87,7 @@ export const nack = (body: unknown) => {
   return r;
 };
 export const extend = (body: unknown) => parse(s.extend, body);
+export const queueConfig = (body: unknown) => parse(s.queueConfig, body);
 export const release = (body: unknown) => parse(s.release, body);
 export const progress = (body: unknown) => parse(s.progress, body);
 

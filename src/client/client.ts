@@ -14,6 +14,7 @@ import type {
   Member,
   NackOptions,
   NewJob,
+  QueueConfig,
   QueueStats,
   QueueView,
 } from "./types.ts";
@@ -170,6 +171,11 @@ export class Client {
     return this.#read(`/v1/queues/${q(queue)}${consistency(options)}`, options);
   }
 
+  /** Replaces a queue's config (a field left out goes back to its default); answers it whole. */
+  configure(queue: string, config: QueueConfig, call?: CallOptions): Promise<QueueConfig> {
+    return this.#send("PUT", `/v1/queues/${q(queue)}/config`, config, true, call);
+  }
+
   /** Pauses a queue: enqueues go on, claims (and long polls) hand out nothing. */
   pause(queue: string, call?: CallOptions): Promise<QueueView> {
     return this.#write(`/v1/queues/${q(queue)}/pause`, undefined, true, call);
@@ -287,7 +293,7 @@ export class Client {
   }
 
   #send<T>(
-    method: "POST" | "DELETE",
+    method: "POST" | "PUT" | "DELETE",
     path: string,
     body: unknown,
     retrySafe: boolean,

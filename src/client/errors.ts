@@ -8,6 +8,7 @@ export type ApiErrorCode =
   | "lease_mismatch"
   | "conflict"
   | "cancelled"
+  | "queue_full"
   | "payload_too_large"
   | "no_leader"
   | "outcome_unknown"
@@ -44,6 +45,8 @@ export class ConflictError extends RaftqError {}
 /** The job was cancelled while leased: stop working on it. */
 export class CancelledError extends RaftqError {}
 export class PayloadTooLargeError extends RaftqError {}
+/** The queue is at its maxDepth: nothing was enqueued (the client retries after Retry-After). */
+export class QueueFullError extends RaftqError {}
 /** No leader right now, or the node is busy: nothing was done; the client retries these. */
 export class UnavailableError extends RaftqError {}
 /** A write was proposed but its commit not confirmed: it may or may not have happened. */
@@ -60,6 +63,7 @@ const classes: Record<string, new (...a: ConstructorParameters<typeof RaftqError
     conflict: ConflictError,
     cancelled: CancelledError,
     payload_too_large: PayloadTooLargeError,
+    queue_full: QueueFullError,
     no_leader: UnavailableError,
     unavailable: UnavailableError,
     too_many_connections: UnavailableError,

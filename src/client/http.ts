@@ -36,6 +36,7 @@ export interface Request {
 
 /** Codes that mean nothing was done (or, for outcome_unknown, that a safe retry may be sent). */
 const retryableCodes = new Set([
+  "queue_full",
   "no_leader",
   "unavailable",
   "too_many_connections",

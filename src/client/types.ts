@@ -111,7 +111,16 @@ export interface CallOptions {
   timeoutMs?: number;
 }
 
+/** PUT /v1/queues/:queue/config: defaults for the queue's jobs, and its depth limit. */
+export interface QueueConfig {
+  maxAttempts?: number;
+  leaseMs?: number;
+  backoff?: { type: "exponential" | "fixed"; baseMs: number; maxMs?: number; jitter?: number };
+  /** Most unfinished jobs; an enqueue past it is refused with QueueFullError. */
+  maxDepth?: number;
+}
+
 /** GET /v1/queues/:queue: the counts, and the queue's config. */
 export interface QueueView extends QueueStats {
-  config: Record<string, unknown>;
+  config: QueueConfig;
 }

@@ -1,16 +1,19 @@
-// Retry delays after a nack: exponential with jitter derived from the job, so replicas agree.
+// Retry delays after a nack: a queue's policy, with jitter derived from the job so replicas agree.
 
 import { crc32Text } from "../storage/checksum.ts";
-
-export const backoffBaseMs = 1_000;
-export const backoffMaxMs = 60 * 60 * 1_000;
+import { type Backoff, defaultBackoff } from "./queue_config.ts";
 
 /**
- * The delay before attempt `attempts + 1`: base * 2^(attempts - 1), capped, times a jitter in
- * [0.8, 1.2) computed from the job id and attempt number (never from a random source).
+ * The delay before attempt `attempts + 1`: exponential (base * 2^(attempts - 1), capped at
+ * maxMs) or fixed (base), times a jitter factor in [1 - j, 1 + j) computed from the job id and
+ * attempt number (never from a random source). The default policy gives exactly the delays of
+ * the versions before policies existed (entries already in logs replay the same).
  */
-export function retryDelayMs(jobId: string, attempts: number): number {
-  const exp = Math.min(backoffMaxMs, backoffBaseMs * 2 ** Math.max(0, attempts - 1));
-  const jitter = 0.8 + (crc32Text(`${jobId}#${attempts}`) % 4000) / 10000;
-  return Math.round(Math.min(backoffMaxMs, exp * jitter));
+export function retryDelayMs(jobId: string, attempts: number, policy?: Backoff): number {
+  const p = { ...defaultBackoff, ...policy };
+  const cap = p.type === "fixed" ? p.baseMs : Math.max(p.baseMs, p.maxMs);
+  const raw = p.type === "fixed" ? p.baseMs : p.baseMs * 2 ** Math.max(0, attempts - 1);
+  const exp = Math.min(cap, raw);
+  const jitter = 1 - p.jitter + ((crc32Text(`${jobId}#${attempts}`) % 4000) / 4000) * 2 * p.jitter;
+  return Math.round(Math.min(cap, exp * jitter));
 }

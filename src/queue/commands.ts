@@ -1,6 +1,7 @@
 // The queue's replicated commands: typed, versioned, stamped by the leader, encoded with superjson.
 
 import superjson from "superjson";
+import { type QueueConfig, queueConfigSchema } from "./queue_config.ts";
 
 /** A JSON value as text, validated at the edge (see RawJson): users' data, never walked. */
 export type JsonText = string;
@@ -10,13 +11,15 @@ export interface NewJob {
   delayMs: number;
   /** 0..9, higher first. */
   priority: number;
-  maxAttempts: number;
+  /** Absent: the queue's config decides (else 5), as of the entry's place in the log. */
+  maxAttempts?: number;
   idempotencyKey?: string;
 }
 
 export type QueueCommand =
   | { type: "enqueue"; queue: string; jobs: NewJob[] }
-  | { type: "claim"; queue: string; worker: string; max: number; leaseMs: number }
+  /** `leaseMs` absent: the queue's config decides (else 30 s). */
+  | { type: "claim"; queue: string; worker: string; max: number; leaseMs?: number }
   | { type: "ack"; id: string; lease: string; result?: JsonText }
   | {
     type: "nack";
@@ -35,6 +38,7 @@ export type QueueCommand =
   | { type: "retryDead"; queue: string; id: string }
   /** Pauses (claims hand out nothing) or resumes a queue. */
   | { type: "pause"; queue: string; paused: boolean }
+  | { type: "configure"; queue: string; config: QueueConfig }
   /** Expires leases, promotes delayed jobs, purges old done/dead jobs and idempotency keys. */
   | { type: "tick"; retentionMs: number };
 
@@ -63,7 +67,8 @@ const optional = (v: unknown, check: (x: unknown) => boolean) => v === undefined
 
 function validJob(v: unknown): boolean {
   return isObj(v) && isStr(v.payload) && isNat(v.delayMs) && isNat(v.priority) &&
-    (v.priority as number) <= 9 && isNat(v.maxAttempts) && (v.maxAttempts as number) >= 1 &&
+    (v.priority as number) <= 9 &&
+    optional(v.maxAttempts, (n) => isNat(n) && n >= 1) &&
     optional(v.idempotencyKey, isStr);
 }
 
@@ -75,7 +80,7 @@ function validCommand(c: unknown): c is QueueCommand {
         c.jobs.every(validJob);
     case "claim":
       return isStr(c.queue) && isStr(c.worker) && isNat(c.max) && (c.max as number) >= 1 &&
-        isNat(c.leaseMs);
+        optional(c.leaseMs, isNat);
     case "ack":
       return isStr(c.id) && isStr(c.lease) && optional(c.result, isStr);
     case "nack":
@@ -93,6 +98,8 @@ function validCommand(c: unknown): c is QueueCommand {
       return isStr(c.queue) && isStr(c.id);
     case "pause":
       return isStr(c.queue) && typeof c.paused === "boolean";
+    case "configure":
+      return isStr(c.queue) && queueConfigSchema.safeParse(c.config).success;
     case "tick":
       return isNat(c.retentionMs);
     default:

@@ -5,8 +5,9 @@ import type { Database } from "../storage/database.ts";
 import { prepare } from "../storage/prepared.ts";
 import type { QueueSettingsTable } from "../storage/schema.ts";
 
-/** What a queue's jobs default to when they do not say (filled in by the config issue). */
-export type QueueConfig = Record<string, unknown>;
+import type { QueueConfig } from "./queue_config.ts";
+
+export type { QueueConfig };
 
 export interface QueueSetting {
   paused: boolean;
@@ -72,6 +73,11 @@ export class QueueSettings {
 
   setPaused(queue: string, paused: boolean): void {
     this.#write(queue, { ...this.get(queue), paused });
+  }
+
+  /** Replaces the queue's config (PUT semantics: a field left out goes back to its default). */
+  setConfig(queue: string, config: QueueConfig): void {
+    this.#write(queue, { ...this.get(queue), config });
   }
 
   #write(queue: string, setting: QueueSetting): void {

@@ -13,6 +13,9 @@ import { RawJson } from "./json_text.ts";
 import { type QueueConfig, QueueSettings } from "./queue_settings.ts";
 
 export const idempotencyWindowMs = 24 * 60 * 60 * 1000;
+/** What jobs and claims get when neither they nor their queue's config say. */
+export const defaultMaxAttempts = 5;
+export const defaultLeaseMs = 30_000;
 /** Rows a single tick purges at most, so one entry never stalls the apply loop. */
 const purgeBatchRows = 1000;
 
@@ -28,6 +31,7 @@ export type ApplyError = {
   type: "error";
   code:
     | "lease_mismatch"
+    | "queue_full"
     | "cancelled"
     | "not_found"
     | "conflict"
@@ -50,6 +54,7 @@ export type ApplyResult =
   | { type: "cancelled"; id: string }
   | { type: "retried"; id: string }
   | { type: "paused"; queue: string; paused: boolean }
+  | { type: "configured"; queue: string; config: QueueConfig }
   | { type: "ticked"; expired: number; purged: number }
   | { type: "none" }
   | ApplyError;
@@ -146,6 +151,7 @@ function newJobRow(
   seq: number,
   job: NewJob,
   now: number,
+  maxAttempts: number,
 ): JobsTable {
   return {
     id,
@@ -158,7 +164,7 @@ function newJobRow(
     progress: null,
     last_error: null,
     attempts: 0,
-    max_attempts: job.maxAttempts,
+    max_attempts: maxAttempts,
     available_at: now + job.delayMs,
     lease: null,
     lease_expires_at: null,
@@ -680,27 +686,8 @@ export class QueueStateMachine {
     switch (cmd.type) {
       case "enqueue":
         return this.#enqueue(cmd.queue, cmd.jobs, index, woken);
-      case "claim": {
-        if (this.settings.isPaused(cmd.queue)) return { type: "claimed", jobs: [] };
-        const rows = this.#all<JobsTable>(this.#q.best({ queue: cmd.queue, limit: cmd.max }));
-        const lease = String(index);
-        const expires = now + cmd.leaseMs;
-        this.tallies.claimed += rows.length;
-        return {
-          type: "claimed",
-          jobs: rows.map((row) => {
-            this.#run(this.#q.lease({ id: row.id, lease, expires, worker: cmd.worker, now }));
-            this.#moved(row.queue, "ready", "leased");
-            return {
-              id: row.id,
-              payload: new RawJson(row.payload),
-              attempt: row.attempts + 1,
-              lease,
-              leaseExpiresAt: expires,
-            };
-          }),
-        };
-      }
+      case "claim":
+        return this.#claim(cmd, index);
       case "ack": {
         const job = this.#job(cmd.id);
         if (!job) return err("not_found", `job ${cmd.id} does not exist`);
@@ -720,7 +707,8 @@ export class QueueStateMachine {
           this.#finish(job, "dead", null, error);
           return { type: "nacked", id: job.id, state: "dead" };
         }
-        const delay = cmd.retryDelayMs ?? retryDelayMs(job.id, job.attempts);
+        const backoff = this.settings.get(job.queue).config.backoff;
+        const delay = cmd.retryDelayMs ?? retryDelayMs(job.id, job.attempts, backoff);
         const state = delay > 0 ? "delayed" : "ready";
         this.#requeue(job, state, now + delay, error, woken);
         return { type: "nacked", id: job.id, state };
@@ -768,6 +756,9 @@ export class QueueStateMachine {
         woken.add(job.queue);
         return { type: "retried", id: job.id };
       }
+      case "configure":
+        this.settings.setConfig(cmd.queue, cmd.config);
+        return { type: "configured", queue: cmd.queue, config: cmd.config };
       case "pause": {
         this.settings.setPaused(cmd.queue, cmd.paused);
         if (!cmd.paused) woken.add(cmd.queue);
@@ -787,6 +778,60 @@ export class QueueStateMachine {
   }
 
   /** Why a lease-bearing command cannot act: the lease is old, or its job was cancelled. */
+  /** Leases up to `max` ready jobs under one lease (the entry's index); none while paused. */
+  #claim(cmd: Extract<QueueCommand, { type: "claim" }>, index: number): ApplyResult {
+    const now = this.#now;
+    if (this.settings.isPaused(cmd.queue)) return { type: "claimed", jobs: [] };
+    const rows = this.#all<JobsTable>(this.#q.best({ queue: cmd.queue, limit: cmd.max }));
+    const lease = String(index);
+    const leaseMs = cmd.leaseMs ?? this.settings.get(cmd.queue).config.leaseMs ?? defaultLeaseMs;
+    const expires = now + leaseMs;
+    this.tallies.claimed += rows.length;
+    return {
+      type: "claimed",
+      jobs: rows.map((row) => {
+        this.#run(this.#q.lease({ id: row.id, lease, expires, worker: cmd.worker, now }));
+        this.#moved(row.queue, "ready", "leased");
+        return {
+          id: row.id,
+          payload: new RawJson(row.payload),
+          attempt: row.attempts + 1,
+          lease,
+          leaseExpiresAt: expires,
+        };
+      }),
+    };
+  }
+
+  /** A refusal when the jobs' new ones would take `queue` past its maxDepth; else null. */
+  #overDepth(queue: string, jobs: readonly NewJob[]): ApplyError | null {
+    const maxDepth = this.settings.get(queue).config.maxDepth;
+    if (maxDepth === undefined) return null;
+    const c = this.#counts.get(queue);
+    const depth = c ? c.ready + c.delayed + c.leased : 0;
+    const n = this.#newJobCount(queue, jobs);
+    if (n === 0 || depth + n <= maxDepth) return null;
+    return err(
+      "queue_full",
+      `queue ${queue} holds ${depth} unfinished jobs and its maxDepth is ${maxDepth}: ${n} more do not fit`,
+    );
+  }
+
+  /** How many of `jobs` an enqueue would add (the others repeat an idempotency key). */
+  #newJobCount(queue: string, jobs: readonly NewJob[]): number {
+    const keys = new Set<string>();
+    let n = 0;
+    for (const { idempotencyKey: key } of jobs) {
+      if (key === undefined) n++;
+      else if (!keys.has(key)) {
+        keys.add(key);
+        const seen = this.#all<IdempotencyTable>(this.#q.idem({ queue, key }))[0];
+        if (!seen || seen.created_at <= this.#now - idempotencyWindowMs) n++;
+      }
+    }
+    return n;
+  }
+
   #mismatch(job: JobsTable): ApplyError {
     if (job.state === "cancelled") {
       return err("cancelled", `job ${job.id} was cancelled: stop working on it`);
@@ -804,7 +849,10 @@ export class QueueStateMachine {
    * an idempotency key is looked up, so a key repeated within the batch finds its first job.
    */
   #enqueue(queue: string, jobs: NewJob[], index: number, woken: Set<string>): ApplyResult {
+    const full = this.#overDepth(queue, jobs);
+    if (full) return full;
     const now = this.#now;
+    const config = this.settings.get(queue).config;
     const out: { id: string; state: JobState; deduplicated: boolean }[] = [];
     let rows: JobsTable[] = [];
     jobs.forEach((job, k) => {
@@ -821,7 +869,8 @@ export class QueueStateMachine {
       }
       const id = `${index}-${k}`;
       const state: JobState = job.delayMs > 0 ? "delayed" : "ready";
-      rows.push(newJobRow(id, queue, state, index * 10_000 + k, job, now));
+      const maxAttempts = job.maxAttempts ?? config.maxAttempts ?? defaultMaxAttempts;
+      rows.push(newJobRow(id, queue, state, index * 10_000 + k, job, now, maxAttempts));
       if (job.idempotencyKey !== undefined) {
         this.#run(this.#q.saveIdem({ queue, key: job.idempotencyKey, jobId: id, now }));
       }

@@ -1,5 +1,6 @@
 // Bad requests of every kind, one per validation rule: the answers were recorded from the
-// hand-written validators (before the schemas) and must hold, word for word.
+// hand-written validators (before the schemas) and must hold, word for word; routes added since
+// (config) have theirs in the same words.
 
 export interface BadCase {
   what: string;
@@ -92,6 +93,14 @@ const requests: Request[] = [
   ["dead limit a word", "GET", "/v1/queues/q/dead?limit=ten"],
   ["dead cursor garbage", "GET", "/v1/queues/q/dead?cursor=xyz"],
   ["dead retry of a malformed id", "POST", "/v1/queues/q/dead/zz/retry"],
+  ["config not an object", "PUT", "/v1/queues/q/config", [1]],
+  ["config unknown field", "PUT", "/v1/queues/q/config", { maxAttempt: 3 }],
+  ["config maxDepth 0", "PUT", "/v1/queues/q/config", { maxDepth: 0 }],
+  ["config backoff type", "PUT", "/v1/queues/q/config", { backoff: { type: "linear", baseMs: 1 } }],
+  ["config backoff jitter", "PUT", "/v1/queues/q/config", {
+    backoff: { type: "fixed", baseMs: 1, jitter: 2 },
+  }],
+  ["config backoff without baseMs", "PUT", "/v1/queues/q/config", { backoff: { type: "fixed" } }],
   ["transfer body an array", "POST", "/admin/transfer", [1]],
   ["transfer unknown field", "POST", "/admin/transfer", { target: "n2" }],
   ["transfer to a bad id", "POST", "/admin/transfer", { to: "bad id!" }],
@@ -322,6 +331,22 @@ const answers: [what: string, status: number, code: string, message: string][] =
   ["dead limit a word", 400, "invalid_request", "limit must be an integer from 1 to 1000"],
   ["dead cursor garbage", 400, "invalid_request", "cursor is not one this server returned"],
   ["dead retry of a malformed id", 404, "not_found", "job zz does not exist"],
+  ["config not an object", 400, "invalid_request", "the body must be a JSON object"],
+  ["config unknown field", 400, "invalid_request", 'the body has an unknown field "maxAttempt"'],
+  ["config maxDepth 0", 400, "invalid_request", "maxDepth must be an integer from 1 to 1000000000"],
+  [
+    "config backoff type",
+    400,
+    "invalid_request",
+    'backoff.type must be "exponential" or "fixed"',
+  ],
+  ["config backoff jitter", 400, "invalid_request", "backoff.jitter must be a number from 0 to 1"],
+  [
+    "config backoff without baseMs",
+    400,
+    "invalid_request",
+    "backoff.baseMs must be an integer from 0 to 604800000",
+  ],
   [
     "transfer body an array",
     400,

@@ -259,6 +259,25 @@ Deno.test("api: the queue routes of api.md", (t) =>
       },
     );
 
+    await t.step(
+      "a queue's config sets defaults, and maxDepth answers 429 queue_full",
+      async () => {
+        const config = { maxAttempts: 3, maxDepth: 1, backoff: { type: "fixed", baseMs: 500 } };
+        const put = await call(`${u}/v1/queues/cfg/config`, "PUT", config);
+        assert.equal(put.status, 200);
+        assert.deepEqual(put.body, config);
+        assert.deepEqual((await call(`${u}/v1/queues/cfg`, "GET")).body.config, config);
+        const e = await call(`${u}/v1/queues/cfg/jobs`, "POST", { payload: 1 });
+        assert.equal((await call(`${u}/v1/jobs/${e.body.id}`, "GET")).body.maxAttempts, 3);
+        const full = await call(`${u}/v1/queues/cfg/jobs`, "POST", { payload: 2 });
+        assertError(full, 429, "queue_full");
+        assert.equal(full.headers.get("retry-after"), "1");
+        const cleared = await call(`${u}/v1/queues/cfg/config`, "PUT", {});
+        assert.deepEqual(cleared.body, {});
+        assert.equal((await call(`${u}/v1/queues/cfg/jobs`, "POST", { payload: 2 })).status, 201);
+      },
+    );
+
     await t.step("GET /v1/queues counts jobs by state, linearizable or local", async () => {
       const lin = await call(`${u}/v1/queues`, "GET");
       const local = await call(`${u}/v1/queues?consistency=local`, "GET");

@@ -65,6 +65,10 @@ Deno.test("client: a method per queue route, with the API's answers", () =>
       dead: 0,
       cancelled: 1,
     });
+    const config = { maxAttempts: 2, backoff: { type: "fixed" as const, baseMs: 100 } };
+    assert.deepEqual(await client.configure("mail", config), config);
+    assert.deepEqual((await client.queue("mail")).config, config);
+    assert.deepEqual(await client.configure("mail", {}), {});
     assert.equal((await client.pause("mail")).paused, true);
     assert.deepEqual(await client.claim("mail", { worker: "w" }), []);
     assert.equal((await client.queue("mail")).paused, true);

@@ -51,7 +51,18 @@ function randomLog(seed: number, length: number): Entry[] {
     } else if (roll < 9) {
       cmd = rng.chance(0.8)
         ? { type: "cancel", id: `${1 + rng.int(index)}-0` }
-        : { type: "pause", queue, paused: rng.chance(0.5) };
+        : rng.chance(0.5)
+        ? { type: "pause", queue, paused: rng.chance(0.5) }
+        : {
+          type: "configure",
+          queue,
+          config: rng.chance(0.5) ? {} : {
+            maxAttempts: 1 + rng.int(3),
+            leaseMs: 1000 + rng.int(3000),
+            maxDepth: 1 + rng.int(20),
+            backoff: { type: rng.chance(0.5) ? "fixed" : "exponential", baseMs: rng.int(2000) },
+          },
+        };
     } else {
       cmd = { type: "tick", retentionMs: 20_000 };
     }

@@ -10,6 +10,8 @@ import type { RawJson } from "../../src/queue/json_text.ts";
 import { StorageFatalError } from "../../src/storage/errors.ts";
 import superjson from "superjson";
 import { copyStateThroughImage } from "../helpers/image.ts";
+import { retryDelayMs } from "../../src/queue/backoff.ts";
+import { crc32Text } from "../../src/storage/checksum.ts";
 
 /** A state machine over a temp data directory, fed entries with increasing indexes. */
 class Harness {
@@ -461,6 +463,87 @@ Deno.test("queue: a paused queue stays paused through a snapshot, a reopen and a
     }
     const reopened = new QueueStateMachine(h.dd.db);
     assert.equal(reopened.queueView("idle").paused, true);
+  }));
+
+Deno.test("queue: a queue's config gives jobs and claims their defaults; their own values win", () =>
+  withHarness((h) => {
+    const config = { maxAttempts: 2, leaseMs: 5_000 };
+    assert.deepEqual(h.apply(0, { type: "configure", queue: "q", config }), {
+      type: "configured",
+      queue: "q",
+      config,
+    });
+    const jobs = { delayMs: 0, priority: 0, payload: "1" };
+    h.apply(1, { type: "enqueue", queue: "q", jobs: [{ ...jobs }, { ...jobs, maxAttempts: 9 }] });
+    h.apply(1, { type: "enqueue", queue: "other", jobs: [{ ...jobs }] });
+    assert.deepEqual(["2-0", "2-1", "3-0"].map((id) => h.sm.getJob(id)!.maxAttempts), [2, 9, 5]);
+    const r = h.apply(10, { type: "claim", queue: "q", worker: "w", max: 1 });
+    assert.equal(r.type === "claimed" && r.jobs[0].leaseExpiresAt, 10 + 5_000);
+    const own = h.apply(10, { type: "claim", queue: "q", worker: "w", max: 1, leaseMs: 9_000 });
+    assert.equal(own.type === "claimed" && own.jobs[0].leaseExpiresAt, 10 + 9_000);
+    const other = h.apply(10, { type: "claim", queue: "other", worker: "w", max: 1 });
+    assert.equal(other.type === "claimed" && other.jobs[0].leaseExpiresAt, 10 + 30_000);
+    assert.deepEqual(h.sm.queueView("q").config, config);
+    h.apply(11, { type: "configure", queue: "q", config: {} });
+    assert.deepEqual(h.sm.queueStats().map((q) => q.name), ["other", "q"]);
+  }));
+
+Deno.test("queue: a queue's backoff policy sets the delay after a nack", () =>
+  withHarness((h) => {
+    const backoff = { type: "fixed" as const, baseMs: 7_000, jitter: 0 };
+    h.apply(0, { type: "configure", queue: "q", config: { backoff } });
+    h.enqueue(1, "q", {});
+    const [job] = h.claim(2, "q");
+    const r = h.apply(3, { type: "nack", id: job.id, lease: job.lease });
+    assert.deepEqual(r, { type: "nacked", id: job.id, state: "delayed" });
+    assert.equal(h.sm.getJob(job.id)!.availableAt, 3 + 7_000);
+    const capped = { type: "exponential" as const, baseMs: 100, maxMs: 250, jitter: 0 };
+    assert.equal(retryDelayMs("1-0", 2, capped), 200);
+    assert.equal(retryDelayMs("1-0", 3, capped), 250);
+    const jittered = retryDelayMs("1-0", 1, { type: "fixed", baseMs: 1000, jitter: 0.5 });
+    assert.ok(jittered >= 500 && jittered < 1500);
+  }));
+
+Deno.test("queue: the default backoff is the one of old: 1 s doubling to 1 h, ±20% by the job", () => {
+  const old = (id: string, attempts: number) => {
+    const exp = Math.min(3_600_000, 1_000 * 2 ** Math.max(0, attempts - 1));
+    const jitter = 0.8 + (crc32Text(`${id}#${attempts}`) % 4000) / 10000;
+    return Math.round(Math.min(3_600_000, exp * jitter));
+  };
+  for (let attempts = 0; attempts < 30; attempts++) {
+    for (const id of ["1-0", "77-3", "123456-12"]) {
+      assert.equal(retryDelayMs(id, attempts), old(id, attempts), `${id} attempt ${attempts}`);
+    }
+  }
+});
+
+Deno.test("queue: maxDepth refuses an enqueue that does not fit, whole; a repeated key still answers", () =>
+  withHarness((h) => {
+    h.apply(0, { type: "configure", queue: "q", config: { maxDepth: 3 } });
+    h.enqueue(1, "q", { idempotencyKey: "k" }, {});
+    const over = h.apply(2, {
+      type: "enqueue",
+      queue: "q",
+      jobs: [0, 1].map(() => ({ payload: "1", delayMs: 0, priority: 0 })),
+    });
+    assert.equal(over.type === "error" && over.code, "queue_full");
+    assert.match(
+      over.type === "error" ? over.message : "",
+      /holds 2 unfinished jobs.*maxDepth is 3/,
+    );
+    assert.equal(h.sm.queueView("q").ready, 2, "nothing of the refused batch was added");
+    const again = h.enqueue(3, "q", { idempotencyKey: "k" }, {}, { idempotencyKey: "k" });
+    assert.deepEqual(again.map((j) => j.deduplicated), [true, false, true]);
+    assert.equal(h.sm.queueView("q").ready, 3);
+    const retry = h.apply(4, {
+      type: "enqueue",
+      queue: "q",
+      jobs: [{ payload: "1", delayMs: 0, priority: 0, idempotencyKey: "k" }],
+    });
+    assert.equal(retry.type, "enqueued", "a retried enqueue of a full queue answers its job");
+    const [job] = h.claim(5, "q");
+    h.apply(6, { type: "ack", id: job.id, lease: job.lease });
+    assert.equal(h.enqueue(7, "q", {}).length, 1, "a finished job makes room");
   }));
 
 Deno.test("queue: a batch enqueue is one entry, all jobs in order", () =>
