@@ -2,7 +2,8 @@
 
 import type { Context, Hono } from "hono";
 import { stringifyWithRaw } from "../queue/json_text.ts";
-import { readJson } from "./body.ts";
+import { readJson, readOptionalJson } from "./body.ts";
+import { maxRowsPerEntry } from "../queue/commands.ts";
 import { expectResult } from "./apply_result.ts";
 import type { ApiContext } from "./context.ts";
 import * as v from "./validate.ts";
@@ -30,6 +31,21 @@ async function waitForEnd(ctx: ApiContext, id: string, timeoutMs: number, signal
     if (!job || endStates.has(job.state) || remaining <= 0 || signal.aborted) return job;
     await ctx.jobWaiters.wait(id, remaining, signal);
   }
+}
+
+/**
+ * Bulk work as a run of entries of at most maxRowsPerEntry rows each, until `total` rows are
+ * done or an entry finds fewer than it asked for: no entry stalls the apply loop.
+ */
+async function inEntries(total: number, entry: (limit: number) => Promise<number>) {
+  let done = 0;
+  while (done < total) {
+    const limit = Math.min(maxRowsPerEntry, total - done);
+    const n = await entry(limit);
+    done += n;
+    if (n < limit) break;
+  }
+  return done;
 }
 
 export function queueRoutes(app: Hono, ctx: ApiContext): void {
@@ -165,6 +181,33 @@ export function queueRoutes(app: Hono, ctx: ApiContext): void {
       return c.json(node.queue.queueView(queue));
     });
   }
+
+  app.get("/v1/queues/:queue/jobs", async (c) => {
+    const queue = v.queueName(c.req.param("queue"));
+    const page = v.listPage(c.req.query());
+    await readBarrier(c, ctx);
+    return withUserJson(c, node.queue.listJobs(queue, page.state, page.limit, page.cursor));
+  });
+
+  app.delete("/v1/queues/:queue/jobs", async (c) => {
+    const queue = v.queueName(c.req.param("queue"));
+    const state = v.purgeState(c.req.query("state"));
+    const purged = await inEntries(Infinity, async (limit) => {
+      const r = await node.propose({ type: "purge", queue, state, limit });
+      return expectResult(r, "purged").purged;
+    });
+    return c.json({ purged });
+  });
+
+  app.post("/v1/queues/:queue/dead/retry", async (c) => {
+    const queue = v.queueName(c.req.param("queue"));
+    const { limit } = v.retryDeadMany(await readOptionalJson(c, ctx.maxBodyBytes));
+    const retried = await inEntries(limit ?? Infinity, async (chunk) => {
+      const r = await node.propose({ type: "retryDeadMany", queue, limit: chunk });
+      return expectResult(r, "retriedMany").retried;
+    });
+    return c.json({ retried });
+  });
 
   app.get("/v1/queues/:queue/dead", async (c) => {
     const queue = v.queueName(c.req.param("queue"));

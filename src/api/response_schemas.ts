@@ -82,6 +82,9 @@ export const queueView = z.strictObject({
 });
 
 export const deadPage = z.strictObject({ jobs: z.array(job), next: z.string().nullable() });
+export const jobPage = deadPage;
+export const purged = z.strictObject({ purged: z.int() });
+export const retriedMany = z.strictObject({ retried: z.int() });
 
 export const health = z.strictObject({ status: z.literal("ok") });
 export const ready = z.strictObject({

@@ -19,6 +19,7 @@ export const limits = {
   maxRetryDelayMs: 7 * 24 * 60 * 60 * 1000,
   maxDeadPage: 1000,
   maxWaitJobMs: 60_000,
+  maxListPage: 1000,
 } as const;
 
 export const defaults = {
@@ -131,6 +132,24 @@ export const deadQuery = z.object({
 export const waitQuery = z.object({
   timeoutMs: queryInt(0, limits.maxWaitJobMs).optional(),
 }).extend(consistencyQuery.shape);
+
+const stateNames = ["ready", "delayed", "leased", "done", "dead", "cancelled"] as const;
+
+export const listQuery = z.object({
+  state: z.enum(stateNames, says(`must be one of ${stateNames.join(", ")}`)).optional(),
+  limit: queryInt(1, limits.maxListPage).optional().meta({ description: "default 100" }),
+  cursor: z.string().regex(/^\d{1,18}$/, says("!cursor is not one this server returned"))
+    .optional().meta({ description: "`next` of the previous page" }),
+}).extend(consistencyQuery.shape);
+
+const finished = ["done", "dead", "cancelled"] as const;
+export const purgeQuery = z.object({
+  state: z.enum(finished, says(`must be one of ${finished.join(", ")} (jobs that ended)`)),
+});
+
+export const retryDeadMany = object({
+  limit: int(1, 1_000_000_000).optional().meta({ description: "default: every dead letter" }),
+});
 
 export const queueParam = z.string().regex(queuePattern).meta({
   description: "1 to 128 characters of A-Z a-z 0-9 _ . -",

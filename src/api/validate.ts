@@ -102,6 +102,20 @@ export function waitTimeoutMs(value: string | undefined): number {
   return parse(s.waitQuery, { timeoutMs: value }).timeoutMs ?? s.defaults.waitJobMs;
 }
 
+export function listPage(query: Record<string, string | undefined>) {
+  const q = parse(s.listQuery, query);
+  return {
+    state: q.state,
+    limit: q.limit ?? s.defaults.deadPage,
+    cursor: q.cursor === undefined ? undefined : Number(q.cursor),
+  };
+}
+
+export const purgeState = (state: string | undefined) => parse(s.purgeQuery, { state }).state;
+
+export const retryDeadMany = (body: unknown) =>
+  body === undefined ? {} : parse(s.retryDeadMany, body);
+
 export function deadPage(
   limit: string | undefined,
   cursor: string | undefined,

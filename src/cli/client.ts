@@ -179,6 +179,53 @@ export async function runClient(command: string, argv: string[], io: CliIo): Pro
       io.out(table(rows));
       return 0;
     }
+    case "jobs": {
+      const flags = {
+        queue: { type: "string" },
+        state: { type: "string" },
+        limit: { type: "string" },
+        cursor: { type: "string" },
+      };
+      const { values, common } = parse(argv, flags as Flags, io, command);
+      if (typeof values.queue !== "string") throw new UsageError("jobs needs --queue");
+      const params = new URLSearchParams();
+      if (typeof values.state === "string") params.set("state", values.state);
+      if (typeof values.cursor === "string") params.set("cursor", values.cursor);
+      const limit = intFlag(values.limit, "limit");
+      if (limit !== undefined) params.set("limit", String(limit));
+      const search = params.size > 0 ? `?${params}` : "";
+      const r = await request(
+        common,
+        "GET",
+        `/v1/queues/${encodeURIComponent(values.queue)}/jobs${search}`,
+      );
+      if (common.json) {
+        io.out(JSON.stringify(r, null, 2));
+        return 0;
+      }
+      const rows: (string | number)[][] = [[
+        "ID",
+        "STATE",
+        "ATTEMPTS",
+        "PRIORITY",
+        "CREATED",
+        "LAST ERROR",
+      ]];
+      for (const j of r.jobs) {
+        const created = new Date(j.createdAt).toISOString();
+        rows.push([
+          j.id,
+          j.state,
+          `${j.attempts}/${j.maxAttempts}`,
+          j.priority,
+          created,
+          (j.lastError ?? "").slice(0, 60),
+        ]);
+      }
+      io.out(r.jobs.length === 0 ? "no jobs" : table(rows));
+      if (r.next) io.out(`(more: --cursor ${r.next})`);
+      return 0;
+    }
     case "pause":
     case "resume": {
       const { positionals, common } = parse(argv, {}, io, command);

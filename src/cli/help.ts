@@ -15,6 +15,7 @@ Usage (with no command, or only flags, raftq serves):
   raftq queues   [--url URL] [--json]
   raftq pause    [--url URL] QUEUE              claims hand out nothing; enqueues go on
   raftq resume   [--url URL] QUEUE
+  raftq jobs     [--url URL] --queue Q [--state S] [--limit N] [--cursor C] [--json]
   raftq enqueue  [--url URL] --queue Q [--payload JSON | -] [--delay MS] [--priority N] [--key KEY]
                  [--max-attempts N]
   raftq claim    [--url URL] --queue Q [--max N] [--lease MS] [--wait MS] [--worker NAME]

@@ -15,6 +15,7 @@ const clientCommands = new Set([
   "queues",
   "pause",
   "resume",
+  "jobs",
   "enqueue",
   "claim",
   "ack",

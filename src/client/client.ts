@@ -197,6 +197,36 @@ export class Client {
     return this.#read(`/v1/queues/${q(queue)}/dead${search}`, options);
   }
 
+  /** A page of the queue's jobs, newest first (in `state`, or any); pass `next` as `cursor`. */
+  jobs<P = unknown>(
+    queue: string,
+    options: ReadOptions & { state?: JobState; limit?: number; cursor?: string } = {},
+  ): Promise<{ jobs: Job<P>[]; next: string | null }> {
+    const params = new URLSearchParams();
+    for (const key of ["state", "limit", "cursor", "consistency"] as const) {
+      if (options[key] !== undefined) params.set(key, String(options[key]));
+    }
+    const search = params.size > 0 ? `?${params}` : "";
+    return this.#read(`/v1/queues/${q(queue)}/jobs${search}`, options);
+  }
+
+  /** Removes the queue's jobs in a finished state; answers how many. */
+  async purge(
+    queue: string,
+    state: "done" | "dead" | "cancelled",
+    call?: CallOptions,
+  ): Promise<number> {
+    const path = `/v1/queues/${q(queue)}/jobs?state=${state}`;
+    return (await this.#send<{ purged: number }>("DELETE", path, undefined, true, call)).purged;
+  }
+
+  /** Moves dead letters back to ready, oldest first (all, or `limit`); answers how many. */
+  async retryDeadLetters(queue: string, limit?: number, call?: CallOptions): Promise<number> {
+    const body = limit === undefined ? undefined : { limit };
+    const path = `/v1/queues/${q(queue)}/dead/retry`;
+    return (await this.#write<{ retried: number }>(path, body, true, call)).retried;
+  }
+
   /** Moves a dead job back to ready (a retry after `outcome_unknown` may answer 409 conflict). */
   retryDead(queue: string, id: string, call?: CallOptions): Promise<JobStateAnswer> {
     return this.#write(`/v1/queues/${q(queue)}/dead/${q(id)}/retry`, undefined, true, call);

@@ -6,6 +6,13 @@ import { type QueueConfig, queueConfigSchema } from "./queue_config.ts";
 /** A JSON value as text, validated at the edge (see RawJson): users' data, never walked. */
 export type JsonText = string;
 
+/** The most rows one bulk entry touches, so no entry stalls the apply loop. */
+export const maxRowsPerEntry = 1000;
+
+/** The states a purge may empty. */
+export const finishedStates = ["done", "dead", "cancelled"] as const;
+export type FinishedState = typeof finishedStates[number];
+
 export interface NewJob {
   payload: JsonText;
   delayMs: number;
@@ -39,6 +46,9 @@ export type QueueCommand =
   /** Pauses (claims hand out nothing) or resumes a queue. */
   | { type: "pause"; queue: string; paused: boolean }
   | { type: "configure"; queue: string; config: QueueConfig }
+  /** Bulk work, at most `maxRowsPerEntry` rows an entry (the API repeats it until done). */
+  | { type: "retryDeadMany"; queue: string; limit: number }
+  | { type: "purge"; queue: string; state: FinishedState; limit: number }
   /** Expires leases, promotes delayed jobs, purges old done/dead jobs and idempotency keys. */
   | { type: "tick"; retentionMs: number };
 
@@ -64,6 +74,8 @@ const isStr = (v: unknown): v is string => typeof v === "string";
 const isNat = (v: unknown): v is number =>
   typeof v === "number" && Number.isSafeInteger(v) && v >= 0;
 const optional = (v: unknown, check: (x: unknown) => boolean) => v === undefined || check(v);
+
+const isBulkLimit = (v: unknown) => isNat(v) && v >= 1 && v <= maxRowsPerEntry;
 
 function validJob(v: unknown): boolean {
   return isObj(v) && isStr(v.payload) && isNat(v.delayMs) && isNat(v.priority) &&
@@ -98,6 +110,11 @@ function validCommand(c: unknown): c is QueueCommand {
       return isStr(c.queue) && isStr(c.id);
     case "pause":
       return isStr(c.queue) && typeof c.paused === "boolean";
+    case "retryDeadMany":
+      return isStr(c.queue) && isBulkLimit(c.limit);
+    case "purge":
+      return isStr(c.queue) && finishedStates.includes(c.state as FinishedState) &&
+        isBulkLimit(c.limit);
     case "configure":
       return isStr(c.queue) && queueConfigSchema.safeParse(c.config).success;
     case "tick":

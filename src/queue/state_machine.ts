@@ -8,8 +8,12 @@ import { BulkInsert } from "../storage/bulk_insert.ts";
 import { prepare } from "../storage/prepared.ts";
 import type { IdempotencyTable, JobsTable, JobState, QueueCountsTable } from "../storage/schema.ts";
 import { retryDelayMs } from "./backoff.ts";
-import { decodeCommand, type NewJob, type QueueCommand } from "./commands.ts";
+import { decodeCommand, type FinishedState, type NewJob, type QueueCommand } from "./commands.ts";
 import { RawJson } from "./json_text.ts";
+import { type JobView, jobView } from "./job_view.ts";
+import { JobListing, type JobPage } from "./job_listing.ts";
+
+export { type JobView, jobView };
 import { type QueueConfig, QueueSettings } from "./queue_settings.ts";
 
 export const idempotencyWindowMs = 24 * 60 * 60 * 1000;
@@ -55,27 +59,11 @@ export type ApplyResult =
   | { type: "retried"; id: string }
   | { type: "paused"; queue: string; paused: boolean }
   | { type: "configured"; queue: string; config: QueueConfig }
+  | { type: "retriedMany"; retried: number }
+  | { type: "purged"; purged: number }
   | { type: "ticked"; expired: number; purged: number }
   | { type: "none" }
   | ApplyError;
-
-export interface JobView {
-  id: string;
-  queue: string;
-  state: JobState;
-  attempts: number;
-  maxAttempts: number;
-  priority: number;
-  payload: RawJson;
-  result?: RawJson;
-  progress?: RawJson;
-  lastError?: string;
-  createdAt: number;
-  updatedAt: number;
-  availableAt?: number;
-  leaseExpiresAt?: number;
-  finishedAt?: number;
-}
 
 export interface QueueStats {
   name: string;
@@ -119,29 +107,6 @@ const err = (code: ApplyError["code"], message: string): ApplyError => ({
   code,
   message,
 });
-
-export function jobView(row: JobsTable): JobView {
-  const view: JobView = {
-    id: row.id,
-    queue: row.queue,
-    state: row.state,
-    attempts: row.attempts,
-    maxAttempts: row.max_attempts,
-    priority: row.priority,
-    payload: new RawJson(row.payload),
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
-  };
-  if (row.result !== null) view.result = new RawJson(row.result);
-  if (row.progress !== null) view.progress = new RawJson(row.progress);
-  if (row.last_error !== null) view.lastError = row.last_error;
-  if (row.state === "delayed" || row.state === "ready") view.availableAt = row.available_at;
-  if (row.state === "leased" && row.lease_expires_at !== null) {
-    view.leaseExpiresAt = row.lease_expires_at;
-  }
-  if (row.finished_at !== null) view.finishedAt = row.finished_at;
-  return view;
-}
 
 /** The row of a job just enqueued. */
 function newJobRow(
@@ -228,6 +193,8 @@ export class QueueStateMachine {
   readonly #q;
   /** Paused queues and queue configs (O(queues), in memory and in queue_settings). */
   readonly settings: QueueSettings;
+  /** Pages of a queue's jobs (GET /v1/queues/:queue/jobs). */
+  readonly listing: JobListing;
   readonly #insertJobs: BulkInsert<JobsTable>;
   /**
    * Jobs per queue and state, kept up to date by every transition apply makes and written to
@@ -402,6 +369,24 @@ export class QueueStateMachine {
         (p) =>
           k.deleteFrom("queue_counts").where("queue", "=", p.queue).where("state", "=", p.state),
       ),
+      oldestDead: prepare(
+        ["queue", "limit"],
+        (p) =>
+          k.selectFrom("jobs").select("id").where("queue", "=", p.queue)
+            .where("state", "=", sql.lit("dead")).orderBy("finished_at").orderBy("id")
+            .limit(p.limit),
+      ),
+      purgeState: prepare(
+        ["queue", "state", "limit"],
+        (p) =>
+          k.deleteFrom("jobs").where(
+            "id",
+            "in",
+            (eb) =>
+              eb.selectFrom("jobs").select("id").where("queue", "=", p.queue)
+                .where("state", "=", p.state).orderBy("seq").limit(p.limit),
+          ),
+      ),
       minDelayed: prepare(
         [],
         () =>
@@ -437,6 +422,7 @@ export class QueueStateMachine {
     };
     this.#loadCounts();
     this.settings = new QueueSettings(db);
+    this.listing = new JobListing(db);
     const row = this.#all<{ applied_index: number; now_ms: number }>(this.#q.state({}))[0];
     this.#applied = row?.applied_index ?? 0;
     this.#now = row?.now_ms ?? 0;
@@ -756,6 +742,10 @@ export class QueueStateMachine {
         woken.add(job.queue);
         return { type: "retried", id: job.id };
       }
+      case "retryDeadMany":
+        return this.#retryDeadMany(cmd.queue, cmd.limit, woken);
+      case "purge":
+        return this.#purge(cmd.queue, cmd.state, cmd.limit);
       case "configure":
         this.settings.setConfig(cmd.queue, cmd.config);
         return { type: "configured", queue: cmd.queue, config: cmd.config };
@@ -801,6 +791,24 @@ export class QueueStateMachine {
         };
       }),
     };
+  }
+
+  /** Moves up to `limit` of the queue's dead letters back to ready, oldest first. */
+  #retryDeadMany(queue: string, limit: number, woken: Set<string>): ApplyResult {
+    const ids = this.#all<{ id: string }>(this.#q.oldestDead({ queue, limit }));
+    for (const { id } of ids) this.#run(this.#q.revive({ id, now: this.#now }));
+    if (ids.length > 0) {
+      this.#moved(queue, "dead", "ready", ids.length);
+      woken.add(queue);
+    }
+    return { type: "retriedMany", retried: ids.length };
+  }
+
+  /** Removes up to `limit` of the queue's jobs in a finished state. */
+  #purge(queue: string, state: FinishedState, limit: number): ApplyResult {
+    const purged = this.#run(this.#q.purgeState({ queue, state, limit }));
+    if (purged > 0) this.#moved(queue, state, null, purged);
+    return { type: "purged", purged };
   }
 
   /** A refusal when the jobs' new ones would take `queue` past its maxDepth; else null. */
@@ -931,6 +939,11 @@ export class QueueStateMachine {
   hasReady(queue: string): boolean {
     if (this.settings.isPaused(queue)) return false;
     return this.#all(this.#q.best({ queue, limit: 1 })).length > 0;
+  }
+
+  /** A page of the queue's jobs (in `state`, or any), newest first; `cursor` from the last. */
+  listJobs(queue: string, state: JobState | undefined, limit: number, cursor?: number): JobPage {
+    return this.listing.page(queue, state, limit, cursor);
   }
 
   /** Dead letters of a queue, newest first; `before` is the cursor a previous page returned. */

@@ -162,6 +162,14 @@ export const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  // Listing a queue's jobs by state, newest first (GET /v1/queues/:queue/jobs), and purging a
+  // finished state in bounded entries: one index serves both without a scan.
+  "009_jobs_list": {
+    async up(db: AnyDb) {
+      await db.schema.createIndex("jobs_list").on("jobs").columns(["queue", "state", "seq"])
+        .execute();
+    },
+  },
 };
 
 class StaticProvider implements MigrationProvider {

@@ -278,6 +278,34 @@ Deno.test("api: the queue routes of api.md", (t) =>
       },
     );
 
+    await t.step("list a queue's jobs by page; retry dead letters and purge in bulk", async () => {
+      const jobs = Array.from({ length: 5 }, (_, i) => ({ payload: i, maxAttempts: 1 }));
+      const { ids } = (await call(`${u}/v1/queues/bulk-ops/batch`, "POST", { jobs })).body;
+      const page = await call(`${u}/v1/queues/bulk-ops/jobs?limit=3`, "GET");
+      assert.deepEqual(page.body.jobs.map((j: { id: string }) => j.id), ids.slice(2).reverse());
+      const rest = await call(
+        `${u}/v1/queues/bulk-ops/jobs?limit=3&cursor=${page.body.next}`,
+        "GET",
+      );
+      assert.deepEqual(rest.body.jobs.map((j: { id: string }) => j.id), ids.slice(0, 2).reverse());
+      assert.equal(rest.body.next, null);
+      const claimed = await call(`${u}/v1/queues/bulk-ops/claim`, "POST", { worker: "w", max: 5 });
+      for (const j of claimed.body.jobs) {
+        await call(`${u}/v1/jobs/${j.id}/nack`, "POST", { lease: j.lease });
+      }
+      const dead = await call(`${u}/v1/queues/bulk-ops/jobs?state=dead`, "GET");
+      assert.equal(dead.body.jobs.length, 5);
+      const retried = await call(`${u}/v1/queues/bulk-ops/dead/retry`, "POST", { limit: 2 });
+      assert.deepEqual(retried.body, { retried: 2 });
+      const purged = await call(`${u}/v1/queues/bulk-ops/jobs?state=dead`, "DELETE");
+      assert.deepEqual(purged.body, { purged: 3 });
+      assert.deepEqual((await call(`${u}/v1/queues/bulk-ops/dead/retry`, "POST")).body, {
+        retried: 0,
+      });
+      const view = (await call(`${u}/v1/queues/bulk-ops`, "GET")).body;
+      assert.deepEqual([view.ready, view.dead], [2, 0]);
+    });
+
     await t.step("GET /v1/queues counts jobs by state, linearizable or local", async () => {
       const lin = await call(`${u}/v1/queues`, "GET");
       const local = await call(`${u}/v1/queues?consistency=local`, "GET");

@@ -47,6 +47,16 @@ Deno.test("client: enqueue, claim, ack, nack, status and queues against a node",
     assert.equal((await raftq(u, "pause")).code, 2, "pause needs a queue");
     const empty = await raftq(u, "claim", "--queue", "cli");
     assert.equal(empty.stdout, "no job ready");
+    await raftq(u, "enqueue", "--queue", "cli", "--payload", "2");
+    const jobs = await raftq(u, "jobs", "--queue", "cli", "--limit", "1");
+    assert.match(
+      jobs.stdout,
+      /^ID\s+STATE\s+ATTEMPTS\s+PRIORITY\s+CREATED\s+LAST ERROR\n\S+\s+ready\s+0\/5/,
+    );
+    const cursor = /--cursor (\d+)/.exec(jobs.stdout)?.[1];
+    assert.ok(cursor, jobs.stdout);
+    const next = await raftq(u, "jobs", "--queue", "cli", "--cursor", cursor, "--state", "done");
+    assert.match(next.stdout, new RegExp(`^${id}\\s+done\\s+1/5`, "m"));
   } finally {
     await node.kill();
     await Deno.remove(node.dataDir, { recursive: true });

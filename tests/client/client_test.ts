@@ -73,6 +73,11 @@ Deno.test("client: a method per queue route, with the API's answers", () =>
     assert.deepEqual(await client.claim("mail", { worker: "w" }), []);
     assert.equal((await client.queue("mail")).paused, true);
     assert.equal((await client.resume("mail")).paused, false);
+    const listed = await client.jobs("mail", { limit: 1 });
+    assert.equal(listed.jobs.length, 1);
+    assert.ok(listed.next);
+    assert.equal(await client.purge("mail", "cancelled"), 1);
+    assert.equal(await client.retryDeadLetters("mail"), 0);
     assert.equal((await client.status()).role, "leader");
     assert.match(await client.metrics(), /raftq_/);
   }));

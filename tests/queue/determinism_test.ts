@@ -49,8 +49,12 @@ function randomLog(seed: number, length: number): Entry[] {
         ? { type: "progress", id, lease, progress: String(rng.int(100)) }
         : { type: "extend", id, lease, leaseMs: 1000 + rng.int(3000) };
     } else if (roll < 9) {
-      cmd = rng.chance(0.8)
+      cmd = rng.chance(0.7)
         ? { type: "cancel", id: `${1 + rng.int(index)}-0` }
+        : rng.chance(0.3)
+        ? rng.chance(0.5)
+          ? { type: "retryDeadMany", queue, limit: 1 + rng.int(3) }
+          : { type: "purge", queue, state: rng.pick(["done", "dead", "cancelled"]), limit: 2 }
         : rng.chance(0.5)
         ? { type: "pause", queue, paused: rng.chance(0.5) }
         : {

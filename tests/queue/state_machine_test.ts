@@ -601,6 +601,47 @@ Deno.test("every hot query is served by an index; delayed and leased jobs have t
       assert.match(plans[name], /jobs_leased/, name);
     }
     assert.match(plans.best, /jobs_claim/);
+    assert.match(plans.oldestDead, /jobs_dead/);
+    assert.match(plans.purgeState, /jobs_list/);
+    const list = h.sm.listing.plan();
+    assert.match(list, /jobs_list/);
+    assert.ok(!/\bSCAN\b|TEMP B-TREE/.test(list), `the page query scans or sorts: ${list}`);
+  }));
+
+Deno.test("queue: pages of a queue's jobs, newest first, with cursors that survive moves", () =>
+  withHarness((h) => {
+    h.enqueue(0, "q", ...Array.from({ length: 5 }, (_, i) => ({ payload: i })));
+    h.enqueue(1, "other", {});
+    const ids = ["1-4", "1-3", "1-2", "1-1", "1-0"];
+    const first = h.sm.listJobs("q", undefined, 2);
+    assert.deepEqual(first.jobs.map((j) => j.id), ids.slice(0, 2));
+    const [claimed] = h.claim(2, "q"); // 1-0 moves to leased between pages
+    assert.equal(claimed.id, "1-0");
+    const second = h.sm.listJobs("q", undefined, 2, Number(first.next));
+    assert.deepEqual(second.jobs.map((j) => j.id), ids.slice(2, 4));
+    const last = h.sm.listJobs("q", undefined, 2, Number(second.next));
+    assert.deepEqual(last.jobs.map((j) => [j.id, j.state]), [["1-0", "leased"]]);
+    assert.equal(last.next, null);
+    assert.deepEqual(h.sm.listJobs("q", "leased", 10).jobs.map((j) => j.id), ["1-0"]);
+    assert.equal(h.sm.listJobs("q", "ready", 10).jobs.length, 4);
+  }));
+
+Deno.test("queue: dead letters go back in bulk, oldest first; finished jobs are purged in bulk", () =>
+  withHarness((h) => {
+    h.enqueue(0, "q", ...Array.from({ length: 5 }, () => ({ maxAttempts: 1 })));
+    const jobs = h.claim(1, "q", 5);
+    jobs.forEach((j, k) => h.apply(2 + k, { type: "nack", id: j.id, lease: j.lease }));
+    const r = h.apply(10, { type: "retryDeadMany", queue: "q", limit: 2 });
+    assert.deepEqual(r, { type: "retriedMany", retried: 2 });
+    assert.deepEqual(h.sm.listJobs("q", "ready", 10).jobs.map((j) => j.id).sort(), ["1-0", "1-1"]);
+    assert.equal(h.sm.queueView("q").dead, 3);
+    const p = h.apply(11, { type: "purge", queue: "q", state: "dead", limit: 2 });
+    assert.deepEqual(p, { type: "purged", purged: 2 });
+    assert.equal(h.sm.queueView("q").dead, 1);
+    assert.deepEqual(h.apply(12, { type: "purge", queue: "q", state: "done", limit: 9 }), {
+      type: "purged",
+      purged: 0,
+    });
   }));
 
 Deno.test("queue depths kept by apply equal a count of the jobs through every transition", () =>

@@ -1,0 +1,45 @@
+// A job as the API answers it: the row's columns in the API's names, users' JSON as exact text.
+
+import type { JobsTable, JobState } from "../storage/schema.ts";
+import { RawJson } from "./json_text.ts";
+
+export interface JobView {
+  id: string;
+  queue: string;
+  state: JobState;
+  attempts: number;
+  maxAttempts: number;
+  priority: number;
+  payload: RawJson;
+  result?: RawJson;
+  progress?: RawJson;
+  lastError?: string;
+  createdAt: number;
+  updatedAt: number;
+  availableAt?: number;
+  leaseExpiresAt?: number;
+  finishedAt?: number;
+}
+
+export function jobView(row: JobsTable): JobView {
+  const view: JobView = {
+    id: row.id,
+    queue: row.queue,
+    state: row.state,
+    attempts: row.attempts,
+    maxAttempts: row.max_attempts,
+    priority: row.priority,
+    payload: new RawJson(row.payload),
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+  if (row.result !== null) view.result = new RawJson(row.result);
+  if (row.progress !== null) view.progress = new RawJson(row.progress);
+  if (row.last_error !== null) view.lastError = row.last_error;
+  if (row.state === "delayed" || row.state === "ready") view.availableAt = row.available_at;
+  if (row.state === "leased" && row.lease_expires_at !== null) {
+    view.leaseExpiresAt = row.lease_expires_at;
+  }
+  if (row.finished_at !== null) view.finishedAt = row.finished_at;
+  return view;
+}
