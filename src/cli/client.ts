@@ -147,7 +147,14 @@ export async function runClient(command: string, argv: string[], io: CliIo): Pro
         "CATCH-UP",
       ]];
       for (const m of s.members) {
-        const role = m.id === s.leader?.id ? "leader" : m.voter ? "follower" : "learner";
+        // A member this node cannot reach is said to be so, not given the role it last had.
+        const role = m.reachable === false
+          ? "unreachable"
+          : m.id === s.leader?.id
+          ? "leader"
+          : m.voter
+          ? "follower"
+          : "learner";
         rows.push([
           m.id,
           m.url,

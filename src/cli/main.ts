@@ -9,6 +9,7 @@ import { ClientError, runClient } from "./client.ts";
 import { StartupError } from "../errors.ts";
 import { dataCommands } from "./data_commands.ts";
 import { work } from "./work.ts";
+import { commandUsage, wantsHelp } from "./usage.ts";
 
 const clientCommands = new Set([
   "status",
@@ -49,6 +50,11 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     }
     if (command === "--version" || command === "-V" || command === "version") {
       io.out(`raftq ${VERSION}`);
+      return 0;
+    }
+    const usage = wantsHelp(rest) ? commandUsage(command) : null;
+    if (usage) {
+      io.out(usage.trimEnd());
       return 0;
     }
     if (command === "serve") {

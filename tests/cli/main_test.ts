@@ -3,6 +3,7 @@
 import assert from "node:assert/strict";
 import { VERSION } from "../../src/version.ts";
 import { runRaftq } from "../helpers/node_process.ts";
+import { wantsHelp } from "../../src/cli/usage.ts";
 
 const raftq = (...args: string[]) => runRaftq(args, { permissions: ["--allow-env"] });
 
@@ -30,6 +31,20 @@ Deno.test("cli: --help lists every command", async () => {
   ) {
     assert.ok(r.stdout.includes(`raftq ${cmd}`), cmd);
   }
+});
+
+Deno.test("cli: every command answers --help with its own usage, exit 0", async () => {
+  const help = (await raftq("--help")).stdout;
+  const commands = [...new Set([...help.matchAll(/^ {2}raftq (\w+)/gm)].map((m) => m[1]))];
+  assert.ok(commands.length >= 16, commands.join(" "));
+  for (const cmd of commands) {
+    const r = await raftq(cmd, "--help");
+    assert.equal(r.code, 0, `${cmd}: ${r.stderr}`);
+    assert.match(r.stdout, new RegExp(`^Usage:\n {2}raftq ${cmd}\\b`), cmd);
+    assert.ok(!r.stdout.includes(`raftq ${cmd === "ack" ? "serve" : "ack"} `), `${cmd} only`);
+  }
+  assert.equal(wantsHelp(["--queue", "q", "--", "grep", "--help"]), false, "after -- it is CMD's");
+  assert.equal(wantsHelp(["--queue", "q", "-h"]), true);
 });
 
 Deno.test("cli: a bad flag exits 2 with one line on stderr and no stack trace", async () => {

@@ -27,6 +27,13 @@ Deno.test("cluster cli: members list, transfer --to, and status naming the new l
     const bad = await raftq(leader.url, "members", "remove", "nobody");
     assert.equal(bad.code, 1);
     assert.match(bad.stderr, /^raftq: not_found: /);
+    // A member that is down is shown as unreachable, not with the role it last had.
+    const third = c.live().find((n) => n !== leader && n !== follower)!;
+    await c.kill(third);
+    await waitFor("the leader to see it down", async () => {
+      const r = await raftq(follower.url, "status");
+      return new RegExp(`^${third.id}\\s+\\S+\\s+unreachable\\s+true`, "m").test(r.stdout);
+    }, 15_000);
   } finally {
     await c.stop();
   }
