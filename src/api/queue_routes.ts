@@ -20,7 +20,7 @@ async function readBarrier(c: Context, ctx: ApiContext): Promise<void> {
   }
 }
 
-const endStates: ReadonlySet<string> = new Set(["done", "dead", "cancelled"]);
+const endStates: ReadonlySet<string> = new Set(["done", "dead", "cancelled", "expired"]);
 
 /** The job once it has ended, or as it is at the timeout; null if it does not exist. */
 async function waitForEnd(ctx: ApiContext, id: string, timeoutMs: number, signal: AbortSignal) {

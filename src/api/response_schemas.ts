@@ -8,7 +8,15 @@ export const queueConfig = queueConfigSchema;
 /** Users' JSON as answered (payload, result, progress): any JSON value. */
 const anyJson = z.unknown().meta({ description: "any JSON value, exactly as it was sent" });
 
-export const jobStateEnum = z.enum(["ready", "delayed", "leased", "done", "dead", "cancelled"]);
+export const jobStateEnum = z.enum([
+  "ready",
+  "delayed",
+  "leased",
+  "done",
+  "dead",
+  "cancelled",
+  "expired",
+]);
 
 export const errorBody = z.strictObject({
   error: z.strictObject({
@@ -59,6 +67,8 @@ export const job = z.strictObject({
   availableAt: z.int().optional(),
   leaseExpiresAt: z.int().optional(),
   finishedAt: z.int().optional(),
+  uniqueKey: z.string().optional(),
+  expiresAt: z.int().optional(),
 });
 
 const queueCounts = {
@@ -70,6 +80,7 @@ const queueCounts = {
   done: z.int(),
   dead: z.int(),
   cancelled: z.int(),
+  expired: z.int(),
 };
 
 export const queueStats = z.strictObject({ queues: z.array(z.strictObject(queueCounts)) });

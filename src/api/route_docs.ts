@@ -129,7 +129,7 @@ const queueRoutes: RouteDoc[] = [
     id: "purgeJobs",
     method: "delete",
     path: "/v1/queues/:queue/jobs",
-    summary: "Remove the queue's jobs in a finished state (done, dead or cancelled)",
+    summary: "Remove the queue's jobs in a finished state (done, dead, cancelled or expired)",
     description: "Done in log entries of at most 1,000 jobs each, until none is left.",
     tag: "queue",
     params: queue,
@@ -218,7 +218,8 @@ const jobRoutes: RouteDoc[] = [
     id: "waitJob",
     method: "get",
     path: "/v1/jobs/:id/wait",
-    summary: "Wait until a job is done, dead or cancelled (or the timeout), then answer it",
+    summary:
+      "Wait until a job is done, dead, cancelled or expired (or the timeout), then answer it",
     tag: "jobs",
     params: job,
     query: s.waitQuery,

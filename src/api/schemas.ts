@@ -72,7 +72,16 @@ export const newJob = object({
     description: "default: the queue's config, else 5",
   }),
   idempotencyKey: text(limits.maxKeyLength).optional().meta({
-    description: "the same key on the same queue within 24 h answers the first job",
+    description: "the same key on the same queue within its window answers the first job",
+  }),
+  idempotencyWindowMs: int(1_000, 30 * 24 * 60 * 60 * 1000).optional().meta({
+    description: "how long idempotencyKey deduplicates; default 24 h",
+  }),
+  uniqueKey: text(limits.maxKeyLength).optional().meta({
+    description: "at most one unfinished job per queue and key: while one exists, its answer",
+  }),
+  ttlMs: int(1, limits.maxDelayMs).optional().meta({
+    description: "not claimed within this long of becoming available: the job expires",
   }),
 });
 
@@ -133,7 +142,7 @@ export const waitQuery = z.object({
   timeoutMs: queryInt(0, limits.maxWaitJobMs).optional(),
 }).extend(consistencyQuery.shape);
 
-const stateNames = ["ready", "delayed", "leased", "done", "dead", "cancelled"] as const;
+const stateNames = ["ready", "delayed", "leased", "done", "dead", "cancelled", "expired"] as const;
 
 export const listQuery = z.object({
   state: z.enum(stateNames, says(`must be one of ${stateNames.join(", ")}`)).optional(),
@@ -142,7 +151,7 @@ export const listQuery = z.object({
     .optional().meta({ description: "`next` of the previous page" }),
 }).extend(consistencyQuery.shape);
 
-const finished = ["done", "dead", "cancelled"] as const;
+const finished = ["done", "dead", "cancelled", "expired"] as const;
 export const purgeQuery = z.object({
   state: z.enum(finished, says(`must be one of ${finished.join(", ")} (jobs that ended)`)),
 });

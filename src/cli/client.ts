@@ -177,11 +177,12 @@ export async function runClient(command: string, argv: string[], io: CliIo): Pro
         return 0;
       }
       const rows: (string | number)[][] = [
-        ["QUEUE", "READY", "DELAYED", "LEASED", "DONE", "DEAD", "CANCELLED", "PAUSED"],
+        ["QUEUE", "READY", "DELAYED", "LEASED", "DONE", "DEAD", "CANCELLED", "EXPIRED", "PAUSED"],
       ];
       for (const q of r.queues) {
         const paused = q.paused ? "yes" : "no";
-        rows.push([q.name, q.ready, q.delayed, q.leased, q.done, q.dead, q.cancelled, paused]);
+        const ended = [q.done, q.dead, q.cancelled, q.expired];
+        rows.push([q.name, q.ready, q.delayed, q.leased, ...ended, paused]);
       }
       io.out(table(rows));
       return 0;

@@ -1,12 +1,25 @@
 // The shapes of raftq's requests and answers, as the client sends and returns them.
 
-export type JobState = "ready" | "delayed" | "leased" | "done" | "dead" | "cancelled";
+export type JobState =
+  | "ready"
+  | "delayed"
+  | "leased"
+  | "done"
+  | "dead"
+  | "cancelled"
+  | "expired";
 
 export interface EnqueueOptions {
   delayMs?: number;
   /** 0..9, higher first. */
   priority?: number;
   maxAttempts?: number;
+  /** How long `idempotencyKey` deduplicates (1 s to 30 d, default 24 h). */
+  idempotencyWindowMs?: number;
+  /** At most one unfinished job per queue and key: while one exists, an enqueue answers it. */
+  uniqueKey?: string;
+  /** Not claimed within this long of becoming available: the job ends `expired`. */
+  ttlMs?: number;
   /**
    * Deduplicates enqueues of the same key on the queue for 24 h. When absent the client makes
    * one, so a retried `outcome_unknown` never enqueues twice; `idempotencyKey: null` sends none.
@@ -60,6 +73,9 @@ export interface Job<P = unknown, R = unknown> {
   availableAt?: number;
   leaseExpiresAt?: number;
   finishedAt?: number;
+  uniqueKey?: string;
+  /** When the job expires if nobody claims it (ttlMs). */
+  expiresAt?: number;
 }
 
 export interface NackOptions {
@@ -79,6 +95,7 @@ export interface QueueStats {
   done: number;
   dead: number;
   cancelled: number;
+  expired: number;
 }
 
 export interface Member {

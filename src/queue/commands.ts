@@ -10,7 +10,7 @@ export type JsonText = string;
 export const maxRowsPerEntry = 1000;
 
 /** The states a purge may empty. */
-export const finishedStates = ["done", "dead", "cancelled"] as const;
+export const finishedStates = ["done", "dead", "cancelled", "expired"] as const;
 export type FinishedState = typeof finishedStates[number];
 
 export interface NewJob {
@@ -21,6 +21,12 @@ export interface NewJob {
   /** Absent: the queue's config decides (else 5), as of the entry's place in the log. */
   maxAttempts?: number;
   idempotencyKey?: string;
+  /** How long the idempotency key deduplicates (default 24 h). */
+  idempotencyWindowMs?: number;
+  /** At most one unfinished job per queue and key. */
+  uniqueKey?: string;
+  /** Not claimed within this long of becoming available: the job expires. */
+  ttlMs?: number;
 }
 
 export type QueueCommand =
@@ -81,7 +87,8 @@ function validJob(v: unknown): boolean {
   return isObj(v) && isStr(v.payload) && isNat(v.delayMs) && isNat(v.priority) &&
     (v.priority as number) <= 9 &&
     optional(v.maxAttempts, (n) => isNat(n) && n >= 1) &&
-    optional(v.idempotencyKey, isStr);
+    optional(v.idempotencyKey, isStr) && optional(v.idempotencyWindowMs, isNat) &&
+    optional(v.uniqueKey, isStr) && optional(v.ttlMs, (n) => isNat(n) && n >= 1);
 }
 
 function validCommand(c: unknown): c is QueueCommand {

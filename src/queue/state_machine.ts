@@ -75,6 +75,7 @@ export interface QueueStats {
   done: number;
   dead: number;
   cancelled: number;
+  expired: number;
 }
 
 /** GET /v1/queues/:queue: the counts, and the settings. */
@@ -100,6 +101,7 @@ const emptyStats = (name: string): QueueStats => ({
   done: 0,
   dead: 0,
   cancelled: 0,
+  expired: 0,
 });
 
 const err = (code: ApplyError["code"], message: string): ApplyError => ({
@@ -138,6 +140,8 @@ function newJobRow(
     created_at: now,
     updated_at: now,
     finished_at: null,
+    unique_key: job.uniqueKey ?? null,
+    expire_at: job.ttlMs === undefined ? null : now + job.delayMs + job.ttlMs,
   };
 }
 
@@ -163,6 +167,8 @@ function jobParams(r: JobsTable): unknown[] {
     r.created_at,
     r.updated_at,
     r.finished_at,
+    r.unique_key,
+    r.expire_at,
   ];
 }
 
@@ -230,17 +236,42 @@ export class QueueStateMachine {
           ),
       ),
       saveIdem: prepare(
-        ["queue", "key", "jobId", "now"],
+        ["queue", "key", "jobId", "now", "expires"],
         (p) =>
           k.insertInto("idempotency").values({
             queue: p.queue,
             key: p.key,
             job_id: p.jobId,
             created_at: p.now,
+            expires_at: p.expires,
           })
             .onConflict((oc) =>
-              oc.columns(["queue", "key"]).doUpdateSet({ job_id: p.jobId, created_at: p.now })
+              oc.columns(["queue", "key"]).doUpdateSet({
+                job_id: p.jobId,
+                created_at: p.now,
+                expires_at: p.expires,
+              })
             ),
+      ),
+      unfinishedByKey: prepare(
+        ["queue", "key"],
+        (p) =>
+          k.selectFrom("jobs").select(["id", "state"]).where("queue", "=", p.queue)
+            .where("unique_key", "=", p.key)
+            .where(sql<boolean>`state IN ('ready', 'delayed', 'leased')`),
+      ),
+      dueExpiry: prepare(
+        ["now", "limit"],
+        (p) =>
+          k.selectFrom("jobs").select(["id", "queue", "state"]).where("expire_at", "<=", p.now)
+            .where(sql<boolean>`state IN ('ready', 'delayed')`).limit(p.limit),
+      ),
+      minExpiry: prepare(
+        [],
+        () =>
+          k.selectFrom("jobs").select((eb) => eb.fn.min<number | null>("expire_at").as("t"))
+            .where("expire_at", "is not", null)
+            .where(sql<boolean>`state IN ('ready', 'delayed')`),
       ),
       best: prepare(
         ["queue", "limit"],
@@ -257,6 +288,7 @@ export class QueueStateMachine {
             lease_expires_at: p.expires,
             attempts: eb("attempts", "+", 1),
             worker: p.worker,
+            expire_at: null, // a ttlMs holds until the first claim
             updated_at: p.now,
           })).where("id", "=", p.id),
       ),
@@ -409,7 +441,7 @@ export class QueueStateMachine {
         [],
         () =>
           k.selectFrom("idempotency").select((eb) =>
-            eb.fn.min<number | null>("created_at").as("t")
+            eb.fn.min<number | null>("expires_at").as("t")
           ),
       ),
       purgeIdem: prepare(["before", "limit"], (p) =>
@@ -417,7 +449,7 @@ export class QueueStateMachine {
           sql<number>`rowid`,
           "in",
           k.selectFrom("idempotency").select(sql<number>`rowid`.as("r"))
-            .where("created_at", "<", p.before).limit(p.limit),
+            .where("expires_at", "<", p.before).limit(p.limit),
         )),
     };
     this.#loadCounts();
@@ -478,7 +510,7 @@ export class QueueStateMachine {
   /** Ends a job as done, dead or cancelled (its lease cleared), and counts the move. */
   #finish(
     job: { id: string; queue: string; state: JobState },
-    to: "done" | "dead" | "cancelled",
+    to: "done" | "dead" | "cancelled" | "expired",
     result: string | null,
     error: string | null,
   ): void {
@@ -649,6 +681,7 @@ export class QueueStateMachine {
       this.#moved(r.queue, "delayed", "ready");
     }
     this.#run(this.#q.promote({ now }));
+    this.#expireUnclaimed();
     const expired = this.#all<
       { id: string; queue: string; attempts: number; max_attempts: number }
     >(
@@ -661,6 +694,14 @@ export class QueueStateMachine {
       } else this.#requeue(j, "ready", now, "lease expired", woken);
     }
     return expired.length;
+  }
+
+  /** Jobs nobody claimed within their ttlMs become expired (at most purgeBatchRows an entry). */
+  #expireUnclaimed(): void {
+    const due = this.#all<{ id: string; queue: string; state: JobState }>(
+      this.#q.dueExpiry({ now: this.#now, limit: purgeBatchRows }),
+    );
+    for (const j of due) this.#finish(j, "expired", null, "not claimed within its ttlMs");
   }
 
   #job(id: string): JobsTable | undefined {
@@ -761,7 +802,7 @@ export class QueueStateMachine {
         );
         for (const j of gone) this.#moved(j.queue, j.state, null);
         const purged = gone.length;
-        this.#run(this.#q.purgeIdem({ before: now - idempotencyWindowMs, limit: purgeBatchRows }));
+        this.#run(this.#q.purgeIdem({ before: now, limit: purgeBatchRows }));
         return { type: "ticked", expired, purged };
       }
     }
@@ -825,19 +866,30 @@ export class QueueStateMachine {
     );
   }
 
-  /** How many of `jobs` an enqueue would add (the others repeat an idempotency key). */
+  /** How many of `jobs` an enqueue would add (the others repeat an idempotency or unique key). */
   #newJobCount(queue: string, jobs: readonly NewJob[]): number {
     const keys = new Set<string>();
+    const uniques = new Set<string>();
     let n = 0;
-    for (const { idempotencyKey: key } of jobs) {
-      if (key === undefined) n++;
-      else if (!keys.has(key)) {
+    for (const { idempotencyKey: key, uniqueKey: unique } of jobs) {
+      if (key !== undefined) {
+        if (keys.has(key)) continue;
         keys.add(key);
         const seen = this.#all<IdempotencyTable>(this.#q.idem({ queue, key }))[0];
-        if (!seen || seen.created_at <= this.#now - idempotencyWindowMs) n++;
+        if (seen && seen.expires_at > this.#now) continue;
       }
+      if (unique !== undefined) {
+        if (uniques.has(unique) || this.#unfinishedWith(queue, unique)) continue;
+        uniques.add(unique);
+      }
+      n++;
     }
     return n;
+  }
+
+  /** The queue's unfinished job holding `uniqueKey`, if any (the jobs_unique index). */
+  #unfinishedWith(queue: string, key: string): { id: string; state: JobState } | undefined {
+    return this.#all<{ id: string; state: JobState }>(this.#q.unfinishedByKey({ queue, key }))[0];
   }
 
   #mismatch(job: JobsTable): ApplyError {
@@ -869,9 +921,18 @@ export class QueueStateMachine {
         rows = [];
         const seen =
           this.#all<IdempotencyTable>(this.#q.idem({ queue, key: job.idempotencyKey }))[0];
-        if (seen && seen.created_at > now - idempotencyWindowMs) {
+        if (seen && seen.expires_at > now) {
           const first = this.#job(seen.job_id);
           out.push({ id: seen.job_id, state: first?.state ?? "done", deduplicated: true });
+          return;
+        }
+      }
+      if (job.uniqueKey !== undefined) {
+        this.#insertJobs.run(this.#db.conn, rows);
+        rows = [];
+        const held = this.#unfinishedWith(queue, job.uniqueKey);
+        if (held) {
+          out.push({ id: held.id, state: held.state, deduplicated: true });
           return;
         }
       }
@@ -880,7 +941,8 @@ export class QueueStateMachine {
       const maxAttempts = job.maxAttempts ?? config.maxAttempts ?? defaultMaxAttempts;
       rows.push(newJobRow(id, queue, state, index * 10_000 + k, job, now, maxAttempts));
       if (job.idempotencyKey !== undefined) {
-        this.#run(this.#q.saveIdem({ queue, key: job.idempotencyKey, jobId: id, now }));
+        const expires = now + (job.idempotencyWindowMs ?? idempotencyWindowMs);
+        this.#run(this.#q.saveIdem({ queue, key: job.idempotencyKey, jobId: id, now, expires }));
       }
       this.#moved(queue, null, state);
       if (state === "ready") woken.add(queue);
@@ -930,7 +992,8 @@ export class QueueStateMachine {
       min(this.#q.minDelayed({})),
       min(this.#q.minLeaseExpiry({})),
       finished === null ? null : finished + retentionMs,
-      keyed === null ? null : keyed + idempotencyWindowMs,
+      keyed,
+      min(this.#q.minExpiry({})),
     ].filter((t): t is number => t !== null);
     return due.length === 0 ? null : Math.min(...due);
   }

@@ -170,6 +170,25 @@ export const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  // Enqueue fields of api.md part 2: uniqueKey (one unfinished job per key: a partial unique
+  // index holds only unfinished jobs), ttlMs (expire_at, in a partial index of the jobs that can
+  // still expire) and idempotencyWindowMs (each key keeps its own expiry).
+  "010_unique_ttl_windows": {
+    async up(db: AnyDb) {
+      await db.schema.alterTable("jobs").addColumn("unique_key", "text").execute();
+      await db.schema.alterTable("jobs").addColumn("expire_at", "integer").execute();
+      await sql`CREATE UNIQUE INDEX jobs_unique ON jobs (queue, unique_key)
+        WHERE unique_key IS NOT NULL AND state IN ('ready', 'delayed', 'leased')`.execute(db);
+      await sql`CREATE INDEX jobs_expiry ON jobs (expire_at)
+        WHERE expire_at IS NOT NULL AND state IN ('ready', 'delayed')`.execute(db);
+      await db.schema.alterTable("idempotency")
+        .addColumn("expires_at", "integer", (c) => c.notNull().defaultTo(0)).execute();
+      await sql`UPDATE idempotency SET expires_at = created_at + 86400000`.execute(db);
+      await db.schema.dropIndex("idempotency_age").execute();
+      await db.schema.createIndex("idempotency_expiry").on("idempotency").column("expires_at")
+        .execute();
+    },
+  },
 };
 
 class StaticProvider implements MigrationProvider {

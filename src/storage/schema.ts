@@ -49,7 +49,15 @@ export interface QueueStateTable {
 }
 
 /** Every state a job can be in. */
-export const jobStates = ["ready", "delayed", "leased", "done", "dead", "cancelled"] as const;
+export const jobStates = [
+  "ready",
+  "delayed",
+  "leased",
+  "done",
+  "dead",
+  "cancelled",
+  "expired",
+] as const;
 export type JobState = typeof jobStates[number];
 
 /** One job. Times are leader-stamped milliseconds since the epoch. */
@@ -77,14 +85,19 @@ export interface JobsTable {
   created_at: number;
   updated_at: number;
   finished_at: number | null;
+  /** At most one unfinished job per queue holds a given unique key. */
+  unique_key: string | null;
+  /** A ready or delayed job not claimed by then expires (ttlMs); null once claimed. */
+  expire_at: number | null;
 }
 
-/** Idempotency keys, kept 24 h per queue. */
+/** Idempotency keys per queue, each kept until its window ends (24 h unless the job said). */
 export interface IdempotencyTable {
   queue: string;
   key: string;
   job_id: string;
   created_at: number;
+  expires_at: number;
 }
 
 /** How many jobs of a queue are in a state (only rows with n > 0 are kept). */

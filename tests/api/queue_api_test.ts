@@ -306,6 +306,26 @@ Deno.test("api: the queue routes of api.md", (t) =>
       assert.deepEqual([view.ready, view.dead], [2, 0]);
     });
 
+    await t.step(
+      "uniqueKey answers the unfinished job; ttlMs expires an unclaimed one",
+      async () => {
+        const a = await call(`${u}/v1/queues/uniq/jobs`, "POST", { payload: 1, uniqueKey: "x" });
+        const b = await call(`${u}/v1/queues/uniq/jobs`, "POST", { payload: 2, uniqueKey: "x" });
+        assert.equal(b.status, 200);
+        assert.deepEqual(b.body, {
+          id: a.body.id,
+          queue: "uniq",
+          state: "ready",
+          deduplicated: true,
+        });
+        const e = await call(`${u}/v1/queues/ttl/jobs`, "POST", { payload: 1, ttlMs: 1 });
+        const ended = await call(`${u}/v1/jobs/${e.body.id}/wait?timeoutMs=10000`, "GET");
+        assert.equal(ended.body.state, "expired");
+        const purge = await call(`${u}/v1/queues/ttl/jobs?state=expired`, "DELETE");
+        assert.deepEqual(purge.body, { purged: 1 });
+      },
+    );
+
     await t.step("GET /v1/queues counts jobs by state, linearizable or local", async () => {
       const lin = await call(`${u}/v1/queues`, "GET");
       const local = await call(`${u}/v1/queues?consistency=local`, "GET");
@@ -320,6 +340,7 @@ Deno.test("api: the queue routes of api.md", (t) =>
         done: 0,
         dead: 0,
         cancelled: 0,
+        expired: 0,
       });
       assertError(await call(`${u}/v1/queues?consistency=eventual`, "GET"), 400, "invalid_request");
     });

@@ -1,19 +1,22 @@
-// Queue control in a 3-node cluster: a pause is replicated state, so it outlives its leader.
+// Queue control in a 3-node cluster: pauses and unique keys are replicated state: they outlive a leader.
 
 import assert from "node:assert/strict";
 import { Client } from "../../src/client/mod.ts";
 import { call, TestCluster } from "../helpers/cluster.ts";
 
-Deno.test("cluster: a paused queue stays paused on every node across a leader kill", async () => {
+Deno.test("cluster: a pause and a uniqueKey hold on every node across a leader kill", async () => {
   const c = await TestCluster.start(3);
   try {
     const client = new Client({ urls: c.nodes.map((n) => n.url) });
     await client.enqueue("held", 1);
     await client.pause("held");
+    const unique = await client.enqueue("uniq", 1, { uniqueKey: "only-one" });
     const old = await c.leader();
     await c.kill(old);
     await c.leader(c.live(), 15_000);
     assert.deepEqual(await client.claim("held", { worker: "w" }), [], "the new leader holds it");
+    const again = await client.enqueue("uniq", 2, { uniqueKey: "only-one" });
+    assert.deepEqual([again.id, again.deduplicated], [unique.id, true], "the key held too");
     await c.converged();
     for (const n of c.live()) {
       const view = await call(`${n.url}/v1/queues/held?consistency=local`, "GET");

@@ -48,6 +48,7 @@ Deno.test("cluster: a worker of 16 drains 10,000 jobs through two leader kills",
       done: total,
       dead: 0,
       cancelled: 0,
+      expired: 0,
     });
     const redelivered = [...handled.values()].filter((n) => n > 1).length;
     console.log(

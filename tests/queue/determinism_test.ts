@@ -29,6 +29,9 @@ function randomLog(seed: number, length: number): Entry[] {
           priority: rng.int(10),
           maxAttempts: 1 + rng.int(3),
           ...(rng.chance(0.3) ? { idempotencyKey: `k${rng.int(20)}` } : {}),
+          ...(rng.chance(0.2) ? { idempotencyWindowMs: 1000 + rng.int(20_000) } : {}),
+          ...(rng.chance(0.2) ? { uniqueKey: `u${rng.int(5)}` } : {}),
+          ...(rng.chance(0.2) ? { ttlMs: 1 + rng.int(3000) } : {}),
         })),
       };
     } else if (roll < 6) {

@@ -104,6 +104,7 @@ Deno.test("queue: enqueue makes a ready job; its view and the queue counts show 
         done: 0,
         dead: 0,
         cancelled: 0,
+        expired: 0,
       },
     ]);
   }));
@@ -544,6 +545,62 @@ Deno.test("queue: maxDepth refuses an enqueue that does not fit, whole; a repeat
     const [job] = h.claim(5, "q");
     h.apply(6, { type: "ack", id: job.id, lease: job.lease });
     assert.equal(h.enqueue(7, "q", {}).length, 1, "a finished job makes room");
+  }));
+
+Deno.test("queue: a uniqueKey allows one unfinished job per queue; finished, it frees the key", () =>
+  withHarness((h) => {
+    const [a, b] = h.enqueue(0, "q", { uniqueKey: "u", payload: 1 }, { uniqueKey: "u" });
+    assert.deepEqual(b, { id: a.id, state: "ready", deduplicated: true }, "within one batch too");
+    assert.deepEqual(h.enqueue(1, "other", { uniqueKey: "u" })[0].deduplicated, false);
+    const [job] = h.claim(2, "q");
+    assert.deepEqual(h.enqueue(3, "q", { uniqueKey: "u" })[0], {
+      id: a.id,
+      state: "leased",
+      deduplicated: true,
+    });
+    h.apply(4, { type: "ack", id: job.id, lease: job.lease });
+    const [fresh] = h.enqueue(5, "q", { uniqueKey: "u" });
+    assert.equal(fresh.deduplicated, false, "a finished job no longer holds the key");
+    assert.equal(h.sm.getJob(fresh.id)!.uniqueKey, "u");
+  }));
+
+Deno.test("queue: a job nobody claims within its ttlMs expires; a claimed one does not", () =>
+  withHarness((h) => {
+    const [soon, later, claimed] = h.enqueue(
+      1_000,
+      "q",
+      { ttlMs: 500 },
+      { ttlMs: 500, delayMs: 2_000 },
+      { ttlMs: 500, priority: 9 },
+    );
+    assert.equal(h.sm.getJob(soon.id)!.expiresAt, 1_500);
+    assert.equal(h.sm.getJob(later.id)!.expiresAt, 3_500, "counted from when it is available");
+    assert.equal(h.claim(1_100, "q")[0].id, claimed.id);
+    assert.equal(h.sm.nextDueMs(3_600_000), 1_500);
+    h.apply(1_500, { type: "tick", retentionMs: 3_600_000 });
+    const view = h.sm.getJob(soon.id)!;
+    assert.deepEqual([view.state, view.finishedAt, view.lastError], [
+      "expired",
+      1_500,
+      "not claimed within its ttlMs",
+    ]);
+    h.apply(40_000, { type: "tick", retentionMs: 3_600_000 });
+    assert.equal(h.sm.getJob(later.id)!.state, "expired");
+    assert.equal(h.sm.getJob(claimed.id)!.state, "ready", "its lease ran out: ready, not expired");
+    assert.deepEqual(
+      [h.sm.queueView("q").expired, h.sm.listJobs("q", "expired", 10).jobs.length],
+      [2, 2],
+    );
+  }));
+
+Deno.test("queue: an idempotency key lasts its own window", () =>
+  withHarness((h) => {
+    const [first] = h.enqueue(0, "q", { idempotencyKey: "k", idempotencyWindowMs: 1_000 });
+    assert.equal(h.enqueue(999, "q", { idempotencyKey: "k" })[0].id, first.id);
+    assert.equal(h.sm.nextDueMs(3_600_000), 1_000);
+    const [again] = h.enqueue(1_000, "q", { idempotencyKey: "k" });
+    assert.notEqual(again.id, first.id, "past its window the key is free");
+    assert.equal(h.enqueue(1_000 + 86_399_999, "q", { idempotencyKey: "k" })[0].id, again.id);
   }));
 
 Deno.test("queue: a batch enqueue is one entry, all jobs in order", () =>
