@@ -219,6 +219,11 @@ if (!only || only.includes("scale")) {
       `${r.claimAckP99Ms.deep.toFixed(1)} ms vs ${r.claimAckP99Ms.shallow.toFixed(1)} ms`,
       "within 2×",
     ],
+    [
+      "list 100 jobs p99: every state / ready pages by cursor",
+      `${r.listP99Ms.anyState.toFixed(1)} ms / ${r.listP99Ms.readyByCursor.toFixed(1)} ms`,
+      "reported",
+    ],
     ["restart of a follower until ready", `${(r.restartReadyMs / 1000).toFixed(1)} s`, "≤ 2 s"],
     ["bytes per queued job on disk (leader's data directory)", fmt(r.diskBytesPerJob), "reported"],
   ];

@@ -10,6 +10,8 @@ export interface ScaleReport {
   /** After `settleMs` without load: V8 gives back the heap the fill grew. */
   rssSettledMiB: number[];
   claimAckP99Ms: { deep: number; shallow: number };
+  /** GET /v1/queues/:queue/jobs of 100 jobs: every state, and ready pages followed by cursor. */
+  listP99Ms: { anyState: number; readyByCursor: number };
   snapshotMs: number;
   joinMs: number;
   /** Of the join: receiving the image (until its install began), and installing it. */
@@ -90,6 +92,26 @@ async function claimAckP99(url: string, queue: string, rounds: number): Promise<
   return p99(times);
 }
 
+/** The p99 of page reads of `queue`: the first page of every state, and ready pages in a row. */
+async function listP99(url: string, queue: string, rounds: number) {
+  const timed = async (path: string) => {
+    const t0 = performance.now();
+    const r = await call(`${url}${path}`, "GET");
+    if (r.status !== 200 || r.body.jobs.length !== 100) throw new Error(`list: ${r.status}`);
+    return { ms: performance.now() - t0, next: r.body.next as string };
+  };
+  const anyState: number[] = [];
+  const byCursor: number[] = [];
+  let cursor = "";
+  for (let i = 0; i < rounds; i++) {
+    anyState.push((await timed(`/v1/queues/${queue}/jobs?limit=100`)).ms);
+    const page = await timed(`/v1/queues/${queue}/jobs?state=ready&limit=100${cursor}`);
+    byCursor.push(page.ms);
+    cursor = `&cursor=${page.next}`;
+  }
+  return { anyState: p99(anyState), readyByCursor: p99(byCursor) };
+}
+
 /** The p99 of `times` (milliseconds), 0 for none. */
 function p99(times: number[]): number {
   const sorted = [...times].sort((a, b) => a - b);
@@ -146,6 +168,7 @@ export async function benchScale(jobs: number): Promise<ScaleReport> {
       deep: await claimAckP99(leader.url, "big", 300),
       shallow: await claimAckP99(leader.url, "small", 300),
     };
+    const listP99Ms = await listP99(leader.url, "big", 200);
     const diskBytesPerJob = dirBytes(leader.dataDir) / jobs;
     const t0 = performance.now();
     const snap = await call(`${leader.url}/admin/snapshot`, "POST");
@@ -185,6 +208,7 @@ export async function benchScale(jobs: number): Promise<ScaleReport> {
       rssAfterFillMiB,
       rssSettledMiB,
       claimAckP99Ms: claimAck,
+      listP99Ms,
       snapshotMs,
       joinMs,
       joinTransferMs,

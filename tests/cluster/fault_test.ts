@@ -1,7 +1,7 @@
 // A fault run: producers and consumers on random nodes while nodes are killed and restarted.
 
 import assert from "node:assert/strict";
-import { call, TestCluster } from "../helpers/cluster.ts";
+import { call, TestCluster, waitFor } from "../helpers/cluster.ts";
 
 const seconds = Number(Deno.env.get("RAFTQ_FAULT_SECONDS") ?? 60);
 
@@ -15,7 +15,16 @@ Deno.test(`cluster: ${seconds} s of kills and restarts lose no acknowledged job 
   const c = await TestCluster.start(3);
   const acked = new Map<string, string>(); // idempotency key -> job id
   const completions = new Map<string, Set<string>>(); // job id -> leases that acked it
-  const counts = { enqueued: 0, enqueueFailed: 0, claimed: 0, acked: 0, ackRefused: 0, kills: 0 };
+  const counts = {
+    enqueued: 0,
+    enqueueFailed: 0,
+    claimed: 0,
+    acked: 0,
+    ackRefused: 0,
+    released: 0,
+    pauses: 0,
+    kills: 0,
+  };
   let running = true;
   const endAt = Date.now() + seconds * 1000;
   try {
@@ -66,6 +75,14 @@ Deno.test(`cluster: ${seconds} s of kills and restarts lose no acknowledged job 
           counts.claimed += r.body.jobs.length;
           for (const job of r.body.jobs) {
             const m = pick(c.live()) ?? n;
+            if (Math.random() < 0.1) {
+              // Some jobs are given back (a worker stopping): claimed again later, not lost.
+              const g = await call(`${m.url}/v1/jobs/${job.id}/release`, "POST", {
+                lease: job.lease,
+              });
+              if (g.status === 200) counts.released++;
+              continue;
+            }
             const a = await call(`${m.url}/v1/jobs/${job.id}/ack`, "POST", { lease: job.lease });
             if (a.status === 200) {
               counts.acked++;
@@ -76,6 +93,18 @@ Deno.test(`cluster: ${seconds} s of kills and restarts lose no acknowledged job 
           }
         } catch {
           await sleep(30);
+        }
+      }
+    };
+    // The queue is paused and resumed now and then: claims hand out nothing meanwhile.
+    const pauser = async () => {
+      while (running) {
+        await sleep(1000 + Math.random() * 2000);
+        for (const action of ["pause", "resume"]) {
+          const n = pick(c.live());
+          const r = n && await call(`${n.url}/v1/queues/f/${action}`, "POST").catch(() => null);
+          if (r?.status === 200) counts.pauses += action === "pause" ? 1 : 0;
+          await sleep(300);
         }
       }
     };
@@ -94,12 +123,17 @@ Deno.test(`cluster: ${seconds} s of kills and restarts lose no acknowledged job 
       ...[0, 1, 2, 3].map(producer),
       ...[0, 1, 2].map(consumer),
       chaos(),
+      pauser(),
     ];
     await sleep(seconds * 1000);
     running = false;
     await Promise.all(workers);
     // Every node back, then everyone must agree.
     for (const n of c.nodes) if (!n.alive) await c.restart(n);
+    await waitFor("the queue to be resumed", async () => {
+      const r = await call(`${(await c.leader()).url}/v1/queues/f/resume`, "POST");
+      return r.status === 200 && r.body.paused === false;
+    }, 30_000);
     const applied = await c.converged(30_000);
     assert.ok(applied > 0);
     const leader = await c.leader();
@@ -118,7 +152,8 @@ Deno.test(`cluster: ${seconds} s of kills and restarts lose no acknowledged job 
     );
     for (const v of views) assert.deepEqual(v, views[0], "replicas hold identical queues");
     assert.ok(
-      counts.enqueued > 50 && counts.acked > 20 && counts.kills >= 3,
+      counts.enqueued > 50 && counts.acked > 20 && counts.kills >= 3 && counts.pauses >= 2 &&
+        counts.released > 0,
       JSON.stringify(counts),
     );
     console.log(`fault run: ${JSON.stringify(counts)}, applied index ${applied}`);
