@@ -59,14 +59,16 @@ class QueueMachine implements AppliedState<unknown> {
   }
 }
 
-/** Client writes the queue understands: enqueues (some delayed, some keyed), claims, acks, ticks. */
+/** Client writes the queue understands: every command kind, some aimed at jobs that exist. */
 export function queueCommand(seq: number, stampMs: number): string {
   const job = (n: number) => ({
     payload: JSON.stringify({ seq: n }),
     delayMs: n % 3 === 0 ? 30 : 0,
     priority: n % 10,
     maxAttempts: 3,
-    ...(n % 7 === 0 ? { idempotencyKey: `k${n % 50}` } : {}),
+    ...(n % 7 === 0 ? { idempotencyKey: `k${n % 50}`, idempotencyWindowMs: 1000 + n % 3000 } : {}),
+    ...(n % 5 === 0 ? { uniqueKey: `u${n % 4}` } : {}),
+    ...(n % 4 === 0 ? { ttlMs: 20 + (n % 60) } : {}),
   });
   const commands: QueueCommand[] = [
     { type: "enqueue", queue: "q", jobs: [job(seq)] },
@@ -77,6 +79,17 @@ export function queueCommand(seq: number, stampMs: number): string {
     { type: "nack", id: `${seq - 1}-0`, lease: String(seq), error: "no" },
     { type: "cancel", id: `${seq - 2}-1` },
     { type: "tick", retentionMs: 100 },
+    { type: "release", id: `${seq - 1}-1`, lease: String(seq), delayMs: seq % 2 ? 0 : 20 },
+    { type: "progress", id: `${seq - 1}-0`, lease: String(seq), progress: `${seq}` },
+    { type: "nack", id: `${seq - 1}-1`, lease: String(seq), final: true },
+    { type: "pause", queue: "q", paused: seq % 4 === 0 },
+    {
+      type: "configure",
+      queue: seq % 2 ? "q" : "r",
+      config: seq % 3 ? {} : { maxAttempts: 2, leaseMs: 1000, maxDepth: 40 },
+    },
+    { type: "retryDeadMany", queue: "q", limit: 3 },
+    { type: "purge", queue: seq % 2 ? "q" : "r", state: seq % 3 ? "done" : "expired", limit: 5 },
   ];
   return encodeCommand(commands[seq % commands.length], stampMs);
 }
