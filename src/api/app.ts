@@ -7,6 +7,7 @@ import { bearerAuth } from "./auth.ts";
 import type { ApiContext } from "./context.ts";
 import { errorResponse, toRaftqError } from "./errors.ts";
 import { queueRoutes } from "./queue_routes.ts";
+import { scheduleRoutes } from "./schedule_routes.ts";
 import { clusterRoutes } from "./cluster_routes.ts";
 import { forwardToLeader } from "./forward.ts";
 import { peerRoutes } from "./peer_route.ts";
@@ -32,6 +33,7 @@ export function createApp(ctx: ApiContext): Hono {
   statusPage(app, ctx);
   clusterRoutes(app, ctx);
   queueRoutes(app, ctx);
+  scheduleRoutes(app, ctx);
   app.notFound((c) =>
     errorResponse(c, new RaftqError("not_found", `No route for ${c.req.method} ${c.req.path}`))
   );

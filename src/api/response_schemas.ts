@@ -67,6 +67,9 @@ export const job = z.strictObject({
   availableAt: z.int().optional(),
   leaseExpiresAt: z.int().optional(),
   finishedAt: z.int().optional(),
+  idempotencyKey: z.string().optional().meta({
+    description: "a schedule's jobs carry schedule:<id>:<slotMs>",
+  }),
   uniqueKey: z.string().optional(),
   expiresAt: z.int().optional(),
 });
@@ -96,6 +99,26 @@ export const deadPage = z.strictObject({ jobs: z.array(job), next: z.string().nu
 export const jobPage = deadPage;
 export const purged = z.strictObject({ purged: z.int() });
 export const retriedMany = z.strictObject({ retried: z.int() });
+
+export const schedule = z.strictObject({
+  id: z.string(),
+  queue: z.string(),
+  cron: z.string().optional(),
+  tz: z.string().optional(),
+  everyMs: z.int().optional(),
+  payload: anyJson,
+  priority: z.int().optional(),
+  maxAttempts: z.int().optional(),
+  overlap: z.enum(["allow", "skip"]),
+  catchUp: z.enum(["none", "last"]),
+  nextRunAt: z.int().nullable().meta({ description: "the next slot (ms since the epoch)" }),
+  lastRunAt: z.int().nullable().meta({ description: "the last slot that fired" }),
+  lastJobId: z.string().nullable(),
+  createdAt: z.int(),
+  updatedAt: z.int(),
+});
+export const schedules = z.strictObject({ schedules: z.array(schedule) });
+export const scheduleDeleted = z.strictObject({ id: z.string(), deleted: z.literal(true) });
 
 export const health = z.strictObject({ status: z.literal("ok") });
 export const ready = z.strictObject({

@@ -19,7 +19,7 @@ export interface RouteDoc {
   path: string;
   summary: string;
   description?: string;
-  tag: "queue" | "jobs" | "admin" | "peers" | "people";
+  tag: "queue" | "jobs" | "schedules" | "admin" | "peers" | "people";
   params?: Record<string, z.ZodType>;
   query?: z.ZodObject;
   body?: z.ZodType;
@@ -236,6 +236,50 @@ const jobRoutes: RouteDoc[] = [
   },
 ];
 
+const scheduleId = { id: s.scheduleIdParam };
+const scheduleRoutes: RouteDoc[] = [
+  {
+    id: "setSchedule",
+    method: "put",
+    path: "/v1/schedules/:id",
+    summary: "Create or replace a schedule (cron with a time zone, or an interval)",
+    description: "Each slot fires exactly once, across leader changes: the leader proposes the " +
+      "firing and the job carries the idempotency key schedule:<id>:<slotMs>.",
+    tag: "schedules",
+    params: scheduleId,
+    body: s.schedule,
+    answers: ok(r.schedule, "the schedule, with nextRunAt"),
+  },
+  {
+    id: "schedules",
+    method: "get",
+    path: "/v1/schedules",
+    summary: "Every schedule",
+    tag: "schedules",
+    query: s.consistencyQuery,
+    answers: ok(r.schedules, "the schedules"),
+  },
+  {
+    id: "getSchedule",
+    method: "get",
+    path: "/v1/schedules/:id",
+    summary: "A schedule",
+    tag: "schedules",
+    params: scheduleId,
+    query: s.consistencyQuery,
+    answers: ok(r.schedule, "the schedule"),
+  },
+  {
+    id: "deleteSchedule",
+    method: "delete",
+    path: "/v1/schedules/:id",
+    summary: "Delete a schedule (jobs it enqueued stay)",
+    tag: "schedules",
+    params: scheduleId,
+    answers: ok(r.scheduleDeleted, "deleted"),
+  },
+];
+
 const adminRoutes: RouteDoc[] = [
   {
     id: "health",
@@ -371,4 +415,10 @@ const peerRoutes: RouteDoc[] = [
   },
 ];
 
-export const routeDocs: RouteDoc[] = [...queueRoutes, ...jobRoutes, ...adminRoutes, ...peerRoutes];
+export const routeDocs: RouteDoc[] = [
+  ...queueRoutes,
+  ...jobRoutes,
+  ...scheduleRoutes,
+  ...adminRoutes,
+  ...peerRoutes,
+];

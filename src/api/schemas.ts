@@ -160,6 +160,34 @@ export const retryDeadMany = object({
   limit: int(1, 1_000_000_000).optional().meta({ description: "default: every dead letter" }),
 });
 
+export const scheduleIdPattern = /^[A-Za-z0-9_.:-]{1,128}$/;
+export const scheduleIdParam = z.string().regex(scheduleIdPattern).meta({
+  description: "1 to 128 characters of A-Z a-z 0-9 _ . : -",
+});
+
+export const schedule = object({
+  queue: z.string(says("must be a queue name")).regex(
+    queuePattern,
+    says("must be 1 to 128 characters of A-Z a-z 0-9 _ . -"),
+  ),
+  cron: z.string(says("must be a cron expression")).max(256, says("must be at most 256 characters"))
+    .optional().meta({ description: "5 fields, or 6 with seconds first; with tz, in that zone" }),
+  tz: z.string(says("must be an IANA time zone")).max(64, says("must be an IANA time zone"))
+    .optional().meta({ description: "IANA zone of cron (default UTC); DST gaps handled" }),
+  everyMs: int(1_000, limits.maxDelayMs).optional().meta({
+    description: "instead of cron: slots at multiples of everyMs since the epoch",
+  }),
+  payload: userJson("the payload of each job it enqueues").optional(),
+  priority: int(0, 9).optional(),
+  maxAttempts: int(1, limits.maxAttempts).optional(),
+  overlap: z.enum(["allow", "skip"], says('must be "allow" or "skip"')).default("allow").meta({
+    description: "skip: a slot passes while the previous firing's job is unfinished",
+  }),
+  catchUp: z.enum(["none", "last"], says('must be "none" or "last"')).default("none").meta({
+    description: "last: one missed slot fires after an outage; none: missed slots pass",
+  }),
+});
+
 export const queueParam = z.string().regex(queuePattern).meta({
   description: "1 to 128 characters of A-Z a-z 0-9 _ . -",
 });

@@ -5,6 +5,8 @@ import type { z } from "zod";
 import { RaftqError } from "../errors.ts";
 import type { NewJob } from "../queue/commands.ts";
 import * as s from "./schemas.ts";
+import type { ScheduleSpec } from "../queue/schedules.ts";
+import { cronProblem } from "../queue/schedule_slots.ts";
 
 export { defaults, limits } from "./schemas.ts";
 
@@ -75,6 +77,7 @@ export const opaquePaths = {
   batch: ["jobs.*.payload"],
   ack: ["result"],
   progress: ["progress"],
+  schedule: ["payload"],
 } as const;
 
 export const newJob = (body: unknown): NewJob => parse(s.newJob, body);
@@ -87,6 +90,27 @@ export const nack = (body: unknown) => {
   return r;
 };
 export const extend = (body: unknown) => parse(s.extend, body);
+
+/** A schedule's body: one of cron (tz only with it) and everyMs, a cron croner can evaluate. */
+export function schedule(body: unknown): ScheduleSpec {
+  const r = parse(s.schedule, body);
+  if ((r.cron === undefined) === (r.everyMs === undefined)) {
+    throw bad("a schedule needs cron or everyMs (one of them)");
+  }
+  if (r.tz !== undefined && r.cron === undefined) throw bad("tz goes with cron only");
+  const problem = r.cron === undefined ? null : cronProblem(r.cron, r.tz);
+  if (problem) throw bad(problem);
+  return { ...r, payload: r.payload ?? "null" };
+}
+
+export function scheduleId(id: string): string {
+  if (!s.scheduleIdParam.safeParse(id).success) {
+    throw bad(
+      `schedule id "${id.slice(0, 140)}" must be 1 to 128 characters of A-Z a-z 0-9 _ . : -`,
+    );
+  }
+  return id;
+}
 export const queueConfig = (body: unknown) => parse(s.queueConfig, body);
 export const release = (body: unknown) => parse(s.release, body);
 export const progress = (body: unknown) => parse(s.progress, body);

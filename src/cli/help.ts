@@ -23,6 +23,8 @@ Usage (with no command, or only flags, raftq serves):
   raftq nack     [--url URL] JOB_ID --lease LEASE [--error TEXT] [--retry-delay MS]
   raftq members  [--url URL] list | add URL [--id ID] | remove ID
   raftq transfer [--url URL] [--to ID]
+  raftq schedules [--url URL] list | set ID --queue Q (--cron EXPR [--tz ZONE] | --every MS)
+                 [--payload JSON] [--overlap allow|skip] [--catch-up none|last] | delete ID
   raftq work     [--url URL[,URL...]] --queue Q [--concurrency N] [--lease MS] [--timeout MS]
                  [--release-delay MS] [--worker NAME] -- CMD [ARGS...]
                                                 runs CMD once per job: payload on stdin; exit 0

@@ -17,6 +17,8 @@ import type {
   QueueConfig,
   QueueStats,
   QueueView,
+  Schedule,
+  ScheduleSpec,
 } from "./types.ts";
 
 export interface ClientOptions extends HttpOptions {}
@@ -230,6 +232,27 @@ export class Client {
   /** Moves a dead job back to ready (a retry after `outcome_unknown` may answer 409 conflict). */
   retryDead(queue: string, id: string, call?: CallOptions): Promise<JobStateAnswer> {
     return this.#write(`/v1/queues/${q(queue)}/dead/${q(id)}/retry`, undefined, true, call);
+  }
+
+  // ------------------------------------------------------------------ schedules
+
+  /** Creates or replaces a schedule; answers it with its nextRunAt. */
+  setSchedule<P>(id: string, spec: ScheduleSpec<P>, call?: CallOptions): Promise<Schedule<P>> {
+    return this.#send("PUT", `/v1/schedules/${q(id)}`, spec, true, call);
+  }
+
+  async schedules(options: ReadOptions = {}): Promise<Schedule[]> {
+    const path = `/v1/schedules${consistency(options)}`;
+    return (await this.#read<{ schedules: Schedule[] }>(path, options)).schedules;
+  }
+
+  schedule(id: string, options: ReadOptions = {}): Promise<Schedule> {
+    return this.#read(`/v1/schedules/${q(id)}${consistency(options)}`, options);
+  }
+
+  /** Deletes a schedule (a retry after it took effect answers NotFoundError). */
+  async deleteSchedule(id: string, call?: CallOptions): Promise<void> {
+    await this.#send("DELETE", `/v1/schedules/${q(id)}`, undefined, true, call);
   }
 
   // ------------------------------------------------------------------ admin

@@ -73,6 +73,7 @@ export interface Job<P = unknown, R = unknown> {
   availableAt?: number;
   leaseExpiresAt?: number;
   finishedAt?: number;
+  idempotencyKey?: string;
   uniqueKey?: string;
   /** When the job expires if nobody claims it (ttlMs). */
   expiresAt?: number;
@@ -119,6 +120,30 @@ export interface ClusterStatus {
   snapshotIndex: number;
   members: Member[];
   [more: string]: unknown;
+}
+
+/** PUT /v1/schedules/:id: cron (with tz) or everyMs, and the jobs it enqueues. */
+export interface ScheduleSpec<P = unknown> {
+  queue: string;
+  cron?: string;
+  tz?: string;
+  everyMs?: number;
+  payload?: P;
+  priority?: number;
+  maxAttempts?: number;
+  overlap?: "allow" | "skip";
+  catchUp?: "none" | "last";
+}
+
+export interface Schedule<P = unknown> extends ScheduleSpec<P> {
+  id: string;
+  overlap: "allow" | "skip";
+  catchUp: "none" | "last";
+  nextRunAt: number | null;
+  lastRunAt: number | null;
+  lastJobId: string | null;
+  createdAt: number;
+  updatedAt: number;
 }
 
 /** Per call: cancel it, or bound it more tightly than the client's default. */

@@ -4,6 +4,7 @@ import type { CatchUp } from "./joins.ts";
 import type { ApplyResult, JobView, QueueStats, QueueView } from "../queue/state_machine.ts";
 import type { QueueCommand } from "../queue/commands.ts";
 import type { JobPage } from "../queue/job_listing.ts";
+import type { ScheduleView } from "../queue/schedules.ts";
 import type { JobState } from "../storage/schema.ts";
 import type { Member, Role } from "../raft/mod.ts";
 import type { NodeMetrics } from "../metrics.ts";
@@ -44,6 +45,8 @@ export interface QueueReads {
   /** One queue's counts, paused flag and config (zeros and defaults for an unused queue). */
   queueView(queue: string): QueueView;
   listJobs(queue: string, state: JobState | undefined, limit: number, cursor?: number): JobPage;
+  schedule(id: string): ScheduleView | null;
+  scheduleList(): ScheduleView[];
   deadLetters(
     queue: string,
     limit: number,

@@ -21,6 +21,8 @@ import { StartupError } from "../errors.ts";
 import { RaftStorage } from "../storage/raft_storage.ts";
 import type { NodeTuning } from "./config.ts";
 import type { NodeApi, NodeStatus, QueueReads } from "./facade.ts";
+import { firing } from "../queue/schedule_slots.ts";
+import { scheduleView } from "../queue/schedules.ts";
 import { Watches } from "./watches.ts";
 import { type LoopHooks, ReadyLoop } from "./loop.ts";
 import { SqliteLogStore } from "../storage/log_store.ts";
@@ -114,6 +116,8 @@ export class RaftNode implements NodeApi {
   #dueTimer: ReturnType<typeof setInterval> | undefined;
   #stopped = false;
   #tickProposed = false;
+  /** Schedules whose firing this leader has proposed and not yet seen applied. */
+  readonly #firing = new Set<string>();
   #lastLeader = NONE;
   readonly #queueClock = new QueueClock();
   /** The last clock verdict; a leader barred by it hands over at most this often. */
@@ -191,6 +195,7 @@ export class RaftNode implements NodeApi {
     this.#dueTimer = setInterval(() => {
       this.#checkClock();
       this.#maybeProposeTick();
+      this.#maybeFireSchedules();
     }, this.#tuning.dueCheckEveryMs);
     // A lone voter need not wait for an election timeout to lead.
     if (this.raft.membership.members.length === 1 && this.raft.promotable()) this.raft.campaign();
@@ -586,6 +591,28 @@ export class RaftNode implements NodeApi {
       this.transferLeadership();
     } catch {
       // no voter to hand over to; check-quorum or a later try settles it
+    }
+  }
+
+  /**
+   * A leader proposes each due schedule's firing, its slot computed here from the leader's clock
+   * (replicas apply the slot the entry carries). One proposal per schedule in flight.
+   */
+  #maybeFireSchedules(): void {
+    if (!this.isLeader || !this.raft.committedInTerm()) return;
+    const nowMs = this.#queueClock.peek(this.sm.nowMs);
+    for (const row of this.sm.schedules.due(nowMs)) {
+      if (this.#firing.has(row.id) || row.next_run_at === null) continue;
+      let next: { slotMs: number | null; nextRunAt: number | null };
+      try {
+        next = firing(scheduleView(row), nowMs);
+      } catch {
+        next = { slotMs: null, nextRunAt: null }; // a spec that no longer evaluates stops
+      }
+      this.#firing.add(row.id);
+      this.propose({ type: "fire", id: row.id, dueMs: row.next_run_at, ...next })
+        .catch(() => {}) // a lost proposal: the schedule is still due, and proposed again
+        .finally(() => this.#firing.delete(row.id));
     }
   }
 

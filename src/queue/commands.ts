@@ -2,6 +2,7 @@
 
 import superjson from "superjson";
 import { type QueueConfig, queueConfigSchema } from "./queue_config.ts";
+import type { ScheduleSpec } from "./schedules.ts";
 
 /** A JSON value as text, validated at the edge (see RawJson): users' data, never walked. */
 export type JsonText = string;
@@ -55,6 +56,15 @@ export type QueueCommand =
   /** Bulk work, at most `maxRowsPerEntry` rows an entry (the API repeats it until done). */
   | { type: "retryDeadMany"; queue: string; limit: number }
   | { type: "purge"; queue: string; state: FinishedState; limit: number }
+  /** `nextRunAt` computed by the leader (replicas never evaluate cron). */
+  | { type: "setSchedule"; id: string; spec: ScheduleSpec; nextRunAt: number | null }
+  | { type: "deleteSchedule"; id: string }
+  /**
+   * A schedule's firing, proposed by the leader once `dueMs` (the schedule's next_run_at) has
+   * come: it enqueues the job of `slotMs` (null: a missed slot, not fired) and moves on to
+   * `nextRunAt`. A firing whose `dueMs` is no longer the schedule's changes nothing.
+   */
+  | { type: "fire"; id: string; dueMs: number; slotMs: number | null; nextRunAt: number | null }
   /** Expires leases, promotes delayed jobs, purges old done/dead jobs and idempotency keys. */
   | { type: "tick"; retentionMs: number };
 
@@ -80,6 +90,16 @@ const isStr = (v: unknown): v is string => typeof v === "string";
 const isNat = (v: unknown): v is number =>
   typeof v === "number" && Number.isSafeInteger(v) && v >= 0;
 const optional = (v: unknown, check: (x: unknown) => boolean) => v === undefined || check(v);
+
+const natOrNull = (v: unknown) => v === null || isNat(v);
+
+function validSpec(v: unknown): boolean {
+  return isObj(v) && isStr(v.queue) && isStr(v.payload) &&
+    (v.overlap === "allow" || v.overlap === "skip") &&
+    (v.catchUp === "none" || v.catchUp === "last") &&
+    (isStr(v.cron) || (isNat(v.everyMs) && v.everyMs >= 1)) &&
+    optional(v.priority, isNat) && optional(v.maxAttempts, isNat);
+}
 
 const isBulkLimit = (v: unknown) => isNat(v) && v >= 1 && v <= maxRowsPerEntry;
 
@@ -122,6 +142,12 @@ function validCommand(c: unknown): c is QueueCommand {
     case "purge":
       return isStr(c.queue) && finishedStates.includes(c.state as FinishedState) &&
         isBulkLimit(c.limit);
+    case "setSchedule":
+      return isStr(c.id) && validSpec(c.spec) && natOrNull(c.nextRunAt);
+    case "deleteSchedule":
+      return isStr(c.id);
+    case "fire":
+      return isStr(c.id) && isNat(c.dueMs) && natOrNull(c.slotMs) && natOrNull(c.nextRunAt);
     case "configure":
       return isStr(c.queue) && queueConfigSchema.safeParse(c.config).success;
     case "tick":

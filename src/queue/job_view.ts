@@ -19,6 +19,7 @@ export interface JobView {
   availableAt?: number;
   leaseExpiresAt?: number;
   finishedAt?: number;
+  idempotencyKey?: string;
   uniqueKey?: string;
   /** When a job nobody has claimed expires (its ttlMs). */
   expiresAt?: number;
@@ -44,6 +45,7 @@ export function jobView(row: JobsTable): JobView {
     view.leaseExpiresAt = row.lease_expires_at;
   }
   if (row.finished_at !== null) view.finishedAt = row.finished_at;
+  if (row.idempotency_key !== null) view.idempotencyKey = row.idempotency_key;
   if (row.unique_key !== null) view.uniqueKey = row.unique_key;
   if (row.expire_at !== null) view.expiresAt = row.expire_at;
   return view;

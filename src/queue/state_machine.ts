@@ -12,6 +12,7 @@ import { decodeCommand, type FinishedState, type NewJob, type QueueCommand } fro
 import { RawJson } from "./json_text.ts";
 import { type JobView, jobView } from "./job_view.ts";
 import { JobListing, type JobPage } from "./job_listing.ts";
+import { ScheduleStore, type ScheduleView, scheduleView } from "./schedules.ts";
 
 export { type JobView, jobView };
 import { type QueueConfig, QueueSettings } from "./queue_settings.ts";
@@ -61,6 +62,9 @@ export type ApplyResult =
   | { type: "configured"; queue: string; config: QueueConfig }
   | { type: "retriedMany"; retried: number }
   | { type: "purged"; purged: number }
+  | { type: "scheduleSet"; schedule: ScheduleView }
+  | { type: "scheduleDeleted"; id: string }
+  | { type: "fired"; id: string; jobId: string | null }
   | { type: "ticked"; expired: number; purged: number }
   | { type: "none" }
   | ApplyError;
@@ -201,6 +205,7 @@ export class QueueStateMachine {
   readonly settings: QueueSettings;
   /** Pages of a queue's jobs (GET /v1/queues/:queue/jobs). */
   readonly listing: JobListing;
+  readonly schedules: ScheduleStore;
   readonly #insertJobs: BulkInsert<JobsTable>;
   /**
    * Jobs per queue and state, kept up to date by every transition apply makes and written to
@@ -455,6 +460,7 @@ export class QueueStateMachine {
     this.#loadCounts();
     this.settings = new QueueSettings(db);
     this.listing = new JobListing(db);
+    this.schedules = new ScheduleStore(db);
     const row = this.#all<{ applied_index: number; now_ms: number }>(this.#q.state({}))[0];
     this.#applied = row?.applied_index ?? 0;
     this.#now = row?.now_ms ?? 0;
@@ -783,6 +789,16 @@ export class QueueStateMachine {
         woken.add(job.queue);
         return { type: "retried", id: job.id };
       }
+      case "setSchedule":
+        this.schedules.save(cmd.id, cmd.spec, cmd.nextRunAt, now);
+        return { type: "scheduleSet", schedule: scheduleView(this.schedules.get(cmd.id)!) };
+      case "deleteSchedule":
+        if (!this.schedules.remove(cmd.id)) {
+          return err("not_found", `schedule ${cmd.id} does not exist`);
+        }
+        return { type: "scheduleDeleted", id: cmd.id };
+      case "fire":
+        return this.#fire(cmd, index, woken);
       case "retryDeadMany":
         return this.#retryDeadMany(cmd.queue, cmd.limit, woken);
       case "purge":
@@ -832,6 +848,38 @@ export class QueueStateMachine {
         };
       }),
     };
+  }
+
+  /**
+   * Fires a schedule's slot once: the job carries the key schedule:<id>:<slotMs>, and the firing
+   * only acts while `dueMs` is still the schedule's next run (a repeated proposal is a no-op).
+   */
+  #fire(
+    cmd: Extract<QueueCommand, { type: "fire" }>,
+    index: number,
+    woken: Set<string>,
+  ): ApplyResult {
+    const row = this.schedules.get(cmd.id);
+    const none: ApplyResult = { type: "fired", id: cmd.id, jobId: null };
+    if (!row || row.next_run_at !== cmd.dueMs) return none;
+    const spec = scheduleView(row);
+    const previous = row.last_job_id ? this.#job(row.last_job_id) : undefined;
+    const busy = previous && ["ready", "delayed", "leased"].includes(previous.state);
+    if (cmd.slotMs === null || (spec.overlap === "skip" && busy)) {
+      this.schedules.advance(cmd.id, cmd.nextRunAt);
+      return none;
+    }
+    const job: NewJob = {
+      payload: spec.payload.text,
+      delayMs: 0,
+      priority: spec.priority ?? 0,
+      idempotencyKey: `schedule:${cmd.id}:${cmd.slotMs}`,
+    };
+    if (spec.maxAttempts !== undefined) job.maxAttempts = spec.maxAttempts;
+    const r = this.#enqueue(spec.queue, [job], index, woken);
+    const jobId = r.type === "enqueued" ? r.jobs[0].id : null; // (a full queue: the slot passes)
+    this.schedules.fired(cmd.id, cmd.slotMs, jobId, cmd.nextRunAt);
+    return { type: "fired", id: cmd.id, jobId };
   }
 
   /** Moves up to `limit` of the queue's dead letters back to ready, oldest first. */
@@ -1007,6 +1055,15 @@ export class QueueStateMachine {
   /** A page of the queue's jobs (in `state`, or any), newest first; `cursor` from the last. */
   listJobs(queue: string, state: JobState | undefined, limit: number, cursor?: number): JobPage {
     return this.listing.page(queue, state, limit, cursor);
+  }
+
+  schedule(id: string): ScheduleView | null {
+    const row = this.schedules.get(id);
+    return row ? scheduleView(row) : null;
+  }
+
+  scheduleList(): ScheduleView[] {
+    return this.schedules.all().map(scheduleView);
   }
 
   /** Dead letters of a queue, newest first; `before` is the cursor a previous page returned. */

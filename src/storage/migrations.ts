@@ -189,6 +189,23 @@ export const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  // Schedules (api.md part 2): their spec, the slot they fire next, and what they fired last.
+  "011_schedules": {
+    async up(db: AnyDb) {
+      await db.schema.createTable("schedules")
+        .addColumn("id", "text", (c) => c.primaryKey())
+        .addColumn("queue", "text", (c) => c.notNull())
+        .addColumn("spec", "text", (c) => c.notNull())
+        .addColumn("next_run_at", "integer")
+        .addColumn("last_slot_ms", "integer")
+        .addColumn("last_job_id", "text")
+        .addColumn("created_at", "integer", (c) => c.notNull())
+        .addColumn("updated_at", "integer", (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex("schedules_due").on("schedules").column("next_run_at")
+        .execute();
+    },
+  },
 };
 
 class StaticProvider implements MigrationProvider {

@@ -116,7 +116,20 @@ export interface QueueSettingsTable {
   config: string;
 }
 
+/** A schedule: `spec` is its JSON (see ScheduleSpec); `next_run_at` the slot it fires next. */
+export interface SchedulesTable {
+  id: string;
+  queue: string;
+  spec: string;
+  next_run_at: number | null;
+  last_slot_ms: number | null;
+  last_job_id: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
 export interface Tables {
+  schedules: SchedulesTable;
   queue_settings: QueueSettingsTable;
   queue_state: QueueStateTable;
   queue_counts: QueueCountsTable;

@@ -10,6 +10,7 @@ export const stateTables = [
   "idempotency",
   "queue_counts",
   "queue_settings",
+  "schedules",
 ] as const;
 
 /** Bytes after an image on the wire: magic, image length (u64), SHA-256 of the image. */

@@ -326,6 +326,38 @@ Deno.test("api: the queue routes of api.md", (t) =>
       },
     );
 
+    await t.step("a schedule is set, fires on the leader's clock, and is deleted", async () => {
+      const put = await call(`${u}/v1/schedules/tick`, "PUT", {
+        queue: "sched",
+        everyMs: 1_000,
+        payload: { kind: "report" },
+      });
+      assert.equal(put.status, 200, JSON.stringify(put.body));
+      assert.deepEqual([put.body.overlap, put.body.catchUp], ["allow", "none"]);
+      assert.ok(put.body.nextRunAt > Date.now() - 1_000 && put.body.nextRunAt % 1_000 === 0);
+      const fired = await waitFor("a firing", async () => {
+        const r = await call(`${u}/v1/queues/sched/jobs`, "GET");
+        return r.body.jobs[0];
+      });
+      assert.deepEqual(fired.payload, { kind: "report" });
+      const list = await call(`${u}/v1/schedules`, "GET");
+      assert.deepEqual(list.body.schedules.map((x: { id: string }) => x.id), ["tick"]);
+      const one = await call(`${u}/v1/schedules/tick`, "GET");
+      assert.ok(one.body.lastRunAt >= put.body.nextRunAt);
+      assert.deepEqual((await call(`${u}/v1/schedules/tick`, "DELETE")).body, {
+        id: "tick",
+        deleted: true,
+      });
+      assertError(await call(`${u}/v1/schedules/tick`, "GET"), 404, "not_found");
+      const cron = await call(`${u}/v1/schedules/nightly`, "PUT", {
+        queue: "sched",
+        cron: "0 3 * * *",
+        tz: "Europe/Berlin",
+      });
+      assert.equal(new Date(cron.body.nextRunAt).getUTCMinutes(), 0);
+      await call(`${u}/v1/schedules/nightly`, "DELETE");
+    });
+
     await t.step("GET /v1/queues counts jobs by state, linearizable or local", async () => {
       const lin = await call(`${u}/v1/queues`, "GET");
       const local = await call(`${u}/v1/queues?consistency=local`, "GET");

@@ -45,6 +45,29 @@ Deno.test("client: enqueue, claim, ack, nack, status and queues against a node",
     );
     assert.equal((await raftq(u, "resume", "cli")).stdout, "cli resumed");
     assert.equal((await raftq(u, "pause")).code, 2, "pause needs a queue");
+    const set = await raftq(
+      u,
+      "schedules",
+      "set",
+      "nightly",
+      "--queue",
+      "cli",
+      "--cron",
+      "0 3 * * *",
+      "--tz",
+      "Europe/Berlin",
+    );
+    assert.equal(set.code, 0, set.stderr);
+    assert.match(
+      set.stdout,
+      /^nightly {2}cli {2}cron "0 3 \* \* \*" Europe\/Berlin {2}next 20\d\d-/,
+    );
+    assert.match((await raftq(u, "schedules", "list")).stdout, /^nightly /);
+    const bad = await raftq(u, "schedules", "set", "x", "--queue", "cli", "--cron", "61 * * * *");
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /^raftq: invalid_request: cron is not valid/);
+    assert.equal((await raftq(u, "schedules", "delete", "nightly")).stdout, "nightly deleted");
+    assert.equal((await raftq(u, "schedules", "list")).stdout, "no schedules");
     const empty = await raftq(u, "claim", "--queue", "cli");
     assert.equal(empty.stdout, "no job ready");
     await raftq(u, "enqueue", "--queue", "cli", "--payload", "2");

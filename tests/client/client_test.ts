@@ -79,6 +79,11 @@ Deno.test("client: a method per queue route, with the API's answers", () =>
     assert.ok(listed.next);
     assert.equal(await client.purge("mail", "cancelled"), 1);
     assert.equal(await client.retryDeadLetters("mail"), 0);
+    const sched = await client.setSchedule("nightly", { queue: "mail", cron: "0 3 * * *" });
+    assert.equal(sched.catchUp, "none");
+    assert.deepEqual((await client.schedules()).map((x) => x.id), ["nightly"]);
+    await client.deleteSchedule("nightly");
+    await assert.rejects(client.schedule("nightly"), NotFoundError);
     assert.equal((await client.status()).role, "leader");
     assert.match(await client.metrics(), /raftq_/);
   }));

@@ -2,7 +2,7 @@
 
 import assert from "node:assert/strict";
 import { Client } from "../../src/client/mod.ts";
-import { call, TestCluster } from "../helpers/cluster.ts";
+import { call, TestCluster, waitFor } from "../helpers/cluster.ts";
 
 Deno.test("cluster: a pause and a uniqueKey hold on every node across a leader kill", async () => {
   const c = await TestCluster.start(3);
@@ -24,6 +24,40 @@ Deno.test("cluster: a pause and a uniqueKey hold on every node across a leader k
     }
     await client.resume("held");
     assert.equal((await client.claim("held", { worker: "w" })).length, 1);
+  } catch (err) {
+    throw new Error(`${(err as Error).message}\n${c.dump()}`);
+  } finally {
+    await c.stop();
+  }
+});
+
+Deno.test("cluster: a schedule every second fires each slot at most once across two leader kills", async () => {
+  const c = await TestCluster.start(3);
+  try {
+    const client = new Client({ urls: c.nodes.map((n) => n.url) });
+    const leader = await c.leader();
+    const put = await call(`${leader.url}/v1/schedules/s`, "PUT", {
+      queue: "ticks",
+      everyMs: 1_000,
+      catchUp: "last",
+    });
+    assert.equal(put.status, 200, JSON.stringify(put.body));
+    const fired = async () => (await client.jobs("ticks", { limit: 1000 })).jobs;
+    for (let kill = 0; kill < 2; kill++) {
+      const before = (await fired()).length;
+      await waitFor("a firing before the kill", async () => (await fired()).length >= before + 2);
+      const old = await c.leader();
+      await c.kill(old);
+      await c.leader(c.live(), 15_000);
+      await c.restart(old);
+    }
+    const after = (await fired()).length;
+    await waitFor("firings after the kills", async () => (await fired()).length >= after + 2);
+    await call(`${(await c.leader()).url}/v1/schedules/s`, "DELETE");
+    const keys = (await fired()).map((j) => j.idempotencyKey!);
+    assert.equal(new Set(keys).size, keys.length, `a slot fired twice: ${keys.join(" ")}`);
+    for (const key of keys) assert.match(key, /^schedule:s:\d+000$/);
+    assert.ok(keys.length >= 6, `${keys.length} firings`);
   } catch (err) {
     throw new Error(`${(err as Error).message}\n${c.dump()}`);
   } finally {

@@ -603,6 +603,59 @@ Deno.test("queue: an idempotency key lasts its own window", () =>
     assert.equal(h.enqueue(1_000 + 86_399_999, "q", { idempotencyKey: "k" })[0].id, again.id);
   }));
 
+Deno.test("queue: a schedule fires each slot once; a repeated firing changes nothing", () =>
+  withHarness((h) => {
+    const spec = {
+      queue: "cron",
+      everyMs: 1_000,
+      payload: '{"report":true}',
+      overlap: "allow" as const,
+      catchUp: "none" as const,
+    };
+    const set = h.apply(0, { type: "setSchedule", id: "s", spec, nextRunAt: 1_000 });
+    assert.equal(set.type === "scheduleSet" && set.schedule.nextRunAt, 1_000);
+    const fire = { type: "fire" as const, id: "s", dueMs: 1_000, slotMs: 1_000, nextRunAt: 2_000 };
+    const first = h.apply(1_010, fire);
+    assert.ok(first.type === "fired" && first.jobId);
+    const job = h.sm.getJob(first.jobId!)!;
+    assert.equal(job.payload.text, '{"report":true}');
+    assert.deepEqual(h.apply(1_020, fire), { type: "fired", id: "s", jobId: null }, "stale");
+    const view = h.sm.schedule("s")!;
+    assert.deepEqual([view.lastRunAt, view.lastJobId, view.nextRunAt], [1_000, first.jobId, 2_000]);
+    const missed = h.apply(9_000, { ...fire, dueMs: 2_000, slotMs: null, nextRunAt: 10_000 });
+    assert.deepEqual(missed, { type: "fired", id: "s", jobId: null });
+    assert.equal(h.sm.schedule("s")!.nextRunAt, 10_000, "a missed slot only moves it on");
+    assert.equal(h.sm.queueView("cron").ready, 1);
+    assert.deepEqual(h.apply(9_001, { type: "deleteSchedule", id: "s" }), {
+      type: "scheduleDeleted",
+      id: "s",
+    });
+    assert.equal(h.sm.schedule("s"), null);
+    const gone = h.apply(9_002, { type: "deleteSchedule", id: "s" });
+    assert.equal(gone.type === "error" && gone.code, "not_found");
+  }));
+
+Deno.test("queue: overlap skip lets a slot pass while the last firing's job is unfinished", () =>
+  withHarness((h) => {
+    const spec = {
+      queue: "q",
+      everyMs: 1_000,
+      payload: "1",
+      overlap: "skip" as const,
+      catchUp: "none" as const,
+    };
+    h.apply(0, { type: "setSchedule", id: "s", spec, nextRunAt: 1_000 });
+    const fire = (slot: number) =>
+      h.apply(slot, { type: "fire", id: "s", dueMs: slot, slotMs: slot, nextRunAt: slot + 1_000 });
+    const a = fire(1_000);
+    assert.equal(a.type === "fired" && typeof a.jobId, "string");
+    assert.deepEqual(fire(2_000), { type: "fired", id: "s", jobId: null }, "still ready: skipped");
+    const [job] = h.claim(2_500, "q");
+    h.apply(2_600, { type: "ack", id: job.id, lease: job.lease });
+    const c = fire(3_000);
+    assert.ok(c.type === "fired" && c.jobId !== null, "the last one finished: it fires");
+  }));
+
 Deno.test("queue: a batch enqueue is one entry, all jobs in order", () =>
   withHarness((h) => {
     const jobs = h.enqueue(0, "q", ...Array.from({ length: 100 }, (_, i) => ({ payload: i })));

@@ -1,0 +1,71 @@
+// Schedule slots: intervals, cron in a time zone across daylight saving, missed slots.
+
+import assert from "node:assert/strict";
+import {
+  cronProblem,
+  firing,
+  latestSlotAtOrBefore,
+  nextSlotAfter,
+} from "../../src/queue/schedule_slots.ts";
+
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+
+Deno.test("slots: an interval's slots are multiples of everyMs since the epoch", () => {
+  assert.equal(nextSlotAfter({ everyMs: 1_000 }, 12_345), 13_000);
+  assert.equal(nextSlotAfter({ everyMs: 1_000 }, 13_000), 14_000, "strictly after");
+  assert.equal(latestSlotAtOrBefore({ everyMs: 1_000 }, 13_000), 13_000);
+  assert.equal(latestSlotAtOrBefore({ everyMs: 1_000 }, 13_999), 13_000);
+});
+
+Deno.test("slots: cron in Europe/Berlin keeps wall-clock time through both DST changes", () => {
+  const daily = { cron: "30 2 * * *", tz: "Europe/Berlin" };
+  const spring: (string | null)[] = [];
+  let t = Date.parse("2027-03-26T12:00:00Z");
+  for (let i = 0; i < 3; i++) spring.push(iso(t = nextSlotAfter(daily, t)!));
+  // 02:30 does not exist on 28 March (02:00 -> 03:00): that day's slot is the gap's end.
+  assert.deepEqual(spring, [
+    "2027-03-27T01:30:00.000Z", // 02:30 CET
+    "2027-03-28T01:00:00.000Z", // 03:00 CEST
+    "2027-03-29T00:30:00.000Z", // 02:30 CEST
+  ]);
+  const autumn: (string | null)[] = [];
+  t = Date.parse("2027-10-29T12:00:00Z");
+  for (let i = 0; i < 3; i++) autumn.push(iso(t = nextSlotAfter(daily, t)!));
+  // 02:30 happens twice on 31 October (03:00 -> 02:00): it fires once.
+  assert.deepEqual(autumn, [
+    "2027-10-30T00:30:00.000Z",
+    "2027-10-31T00:30:00.000Z",
+    "2027-11-01T01:30:00.000Z",
+  ]);
+  assert.equal(
+    nextSlotAfter({ cron: "0 9 * * *" }, Date.parse("2027-01-01T09:00:00Z")),
+    Date.parse("2027-01-02T09:00:00Z"),
+    "UTC by default",
+  );
+});
+
+Deno.test("slots: a due slot on time fires; a missed one fires only with catchUp last", () => {
+  const every = { everyMs: 60_000 };
+  assert.deepEqual(firing({ ...every, catchUp: "none" }, 120_100), {
+    slotMs: 120_000,
+    nextRunAt: 180_000,
+  });
+  const outage = 120_000 + 10 * 60_000 + 30_000; // ten minutes late
+  assert.deepEqual(firing({ ...every, catchUp: "none" }, outage), {
+    slotMs: null,
+    nextRunAt: 780_000,
+  });
+  assert.deepEqual(firing({ ...every, catchUp: "last" }, outage), {
+    slotMs: 720_000,
+    nextRunAt: 780_000,
+  });
+});
+
+Deno.test("slots: a cron that cannot be used says why", () => {
+  assert.equal(cronProblem("*/5 * * * *"), null);
+  assert.equal(cronProblem("0 */5 * * * *"), null, "six fields: seconds first");
+  assert.equal(cronProblem("* * * *"), "cron must have 5 or 6 fields");
+  assert.equal(cronProblem("* * * * * * *"), "cron must have 5 or 6 fields");
+  assert.match(cronProblem("61 * * * *")!, /^cron is not valid: .*minute/);
+  assert.equal(cronProblem("* * * * *", "Mars/Base"), 'tz "Mars/Base" is not an IANA time zone');
+});
