@@ -2,6 +2,7 @@
 
 import type { Hono } from "hono";
 import type { ApiContext } from "./context.ts";
+import { jobBrowserScript, jobBrowserSection } from "./job_browser.ts";
 
 const page = `<!doctype html>
 <html lang="en">
@@ -36,6 +37,12 @@ const page = `<!doctype html>
           border-radius: 8px; padding: 18px; }
   #auth input { width: 100%; padding: 8px; margin: 8px 0; font: inherit; }
   #error { color: var(--bad); padding: 0 24px; }
+  #queues tr[data-queue] { cursor: pointer; } #queues tr[data-queue]:hover { background: #f3f5fb; }
+  #jb { grid-column: 1 / -1; } #jb .row { display: flex; gap: 10px; align-items: center; margin-bottom: 8px; }
+  #jb-jobs tr[data-job] { cursor: pointer; }
+  #jb-json { background: #fbfcfe; border: 1px solid var(--line); border-radius: 6px; padding: 10px;
+             max-height: 320px; overflow: auto; white-space: pre-wrap; }
+  button { font: inherit; padding: 2px 10px; }
 </style>
 </head>
 <body>
@@ -72,6 +79,7 @@ const page = `<!doctype html>
     <h2>Queues</h2>
     <table id="queues"><thead><tr><th>queue</th><th class="num">ready</th><th class="num">delayed</th><th class="num">leased</th><th class="num">done</th><th class="num">dead</th><th>state</th></tr></thead><tbody></tbody></table>
   </section>
+${jobBrowserSection}
   <section>
     <h2>Rates (jobs/s, last 5 minutes)</h2>
     <svg id="chart" viewBox="0 0 600 140" preserveAspectRatio="none"></svg>
@@ -138,6 +146,7 @@ const page = `<!doctype html>
       else $("error").textContent = "Cannot reach the node: " + e.message;
     }
   }
+${jobBrowserScript}
   $("auth").addEventListener("submit", (ev) => { ev.preventDefault(); sessionStorage.setItem("raftq-token", $("token").value); $("token").value = ""; refresh(); });
   refresh();
   setInterval(refresh, 2000);

@@ -90,6 +90,21 @@ export function queueCommand(seq: number, stampMs: number): string {
     },
     { type: "retryDeadMany", queue: "q", limit: 3 },
     { type: "purge", queue: seq % 2 ? "q" : "r", state: seq % 3 ? "done" : "expired", limit: 5 },
+    {
+      type: "setSchedule",
+      id: `s${seq % 3}`,
+      spec: { queue: "q", everyMs: 40, payload: "1", overlap: "allow", catchUp: "none" },
+      nextRunAt: Math.floor(stampMs / 40) * 40 + 40,
+    },
+    // A firing whose due slot is a guess: sometimes the schedule's next run, mostly stale.
+    {
+      type: "fire",
+      id: `s${seq % 3}`,
+      dueMs: Math.floor(stampMs / 40) * 40,
+      slotMs: Math.floor(stampMs / 40) * 40,
+      nextRunAt: Math.floor(stampMs / 40) * 40 + 40,
+    },
+    { type: "deleteSchedule", id: `s${(seq + 1) % 3}` },
   ];
   return encodeCommand(commands[seq % commands.length], stampMs);
 }
