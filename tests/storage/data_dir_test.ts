@@ -296,7 +296,7 @@ Deno.test("data dir: a full disk is a clear error at start-up and a fatal one un
     const mnt = join(dir, "small");
     await Deno.mkdir(mnt);
     const mounted = (await new Deno.Command("mount", {
-      args: ["-t", "tmpfs", "-o", "size=512k", "tmpfs", mnt],
+      args: ["-t", "tmpfs", "-o", "size=2m", "tmpfs", mnt],
       stdout: "null",
       stderr: "null",
     }).output().catch(() => ({ code: 1 }))).code === 0;
@@ -304,7 +304,7 @@ Deno.test("data dir: a full disk is a clear error at start-up and a fatal one un
       if (mounted) {
         // Start-up on a disk with no room: the file cannot even be created.
         const filler = join(mnt, "filler");
-        await Deno.writeFile(filler, new Uint8Array(512 * 1024)).catch(() => {});
+        await Deno.writeFile(filler, new Uint8Array(2 * 1024 * 1024)).catch(() => {});
         await refused(join(mnt, "data"), /full|No space|cannot/);
         await Deno.remove(filler);
         // Under load: writes fill the disk and fail as a StorageFatalError.
