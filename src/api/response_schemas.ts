@@ -2,21 +2,14 @@
 
 import { z } from "zod";
 import { queueConfigSchema } from "../queue/queue_config.ts";
+import { jobStates } from "../storage/schema.ts";
 
 export const queueConfig = queueConfigSchema;
 
 /** Users' JSON as answered (payload, result, progress): any JSON value. */
 const anyJson = z.unknown().meta({ description: "any JSON value, exactly as it was sent" });
 
-export const jobStateEnum = z.enum([
-  "ready",
-  "delayed",
-  "leased",
-  "done",
-  "dead",
-  "cancelled",
-  "expired",
-]);
+export const jobStateEnum = z.enum(jobStates);
 
 export const errorBody = z.strictObject({
   error: z.strictObject({

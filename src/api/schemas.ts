@@ -2,6 +2,8 @@
 
 import { z } from "zod";
 import { RawJson } from "../queue/json_text.ts";
+import { finishedStates } from "../queue/commands.ts";
+import { jobStates } from "../storage/schema.ts";
 
 export { queueConfigSchema as queueConfig } from "../queue/queue_config.ts";
 
@@ -142,7 +144,7 @@ export const waitQuery = z.object({
   timeoutMs: queryInt(0, limits.maxWaitJobMs).optional(),
 }).extend(consistencyQuery.shape);
 
-const stateNames = ["ready", "delayed", "leased", "done", "dead", "cancelled", "expired"] as const;
+const stateNames = jobStates;
 
 export const listQuery = z.object({
   state: z.enum(stateNames, says(`must be one of ${stateNames.join(", ")}`)).optional(),
@@ -151,7 +153,7 @@ export const listQuery = z.object({
     .optional().meta({ description: "`next` of the previous page" }),
 }).extend(consistencyQuery.shape);
 
-const finished = ["done", "dead", "cancelled", "expired"] as const;
+const finished = finishedStates;
 export const purgeQuery = z.object({
   state: z.enum(finished, says(`must be one of ${finished.join(", ")} (jobs that ended)`)),
 });
