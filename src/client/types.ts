@@ -158,6 +158,8 @@ export interface QueueConfig {
   maxAttempts?: number;
   leaseMs?: number;
   backoff?: { type: "exponential" | "fixed"; baseMs: number; maxMs?: number; jitter?: number };
+  /** How long the queue's finished jobs are kept (default: the node's --retention). */
+  retentionMs?: number;
   /** Most unfinished jobs; an enqueue past it is refused with QueueFullError. */
   maxDepth?: number;
 }

@@ -34,6 +34,9 @@ export const queueConfigSchema = z.strictObject({
   backoff: backoffSchema.optional().meta({
     description: "after a nack without retryDelayMs; default exponential, 1 s to 1 h, jitter 0.2",
   }),
+  retentionMs: int(1_000, 10 * 365 * dayMs).optional().meta({
+    description: "how long finished jobs are kept; default the node's --retention",
+  }),
   maxDepth: int(1, 1_000_000_000).optional().meta({
     description:
       "most unfinished jobs (ready, delayed, leased); an enqueue past it is 429 queue_full",

@@ -383,14 +383,15 @@ export class QueueStateMachine {
             .where("lease_expires_at", "<=", p.now),
       ),
       purgeJobs: prepare(
-        ["before", "limit"],
+        ["queue", "before", "limit"],
         (p) =>
           k.deleteFrom("jobs").where(
             "id",
             "in",
             (eb) =>
-              eb.selectFrom("jobs").select("id").where("finished_at", "is not", null)
-                .where("finished_at", "<", p.before).limit(p.limit),
+              eb.selectFrom("jobs").select("id").where("queue", "=", p.queue)
+                .where("finished_at", "is not", null).where("finished_at", "<", p.before)
+                .limit(p.limit),
           ).returning(["queue", "state"]),
       ),
       // The whole (small) table: at start-up and after a snapshot install (see #counts).
@@ -437,10 +438,10 @@ export class QueueStateMachine {
             .where("state", "=", sql.lit("leased")),
       ),
       minFinished: prepare(
-        [],
-        () =>
+        ["queue"],
+        (p) =>
           k.selectFrom("jobs").select((eb) => eb.fn.min<number | null>("finished_at").as("t"))
-            .where("finished_at", "is not", null),
+            .where("queue", "=", p.queue).where("finished_at", "is not", null),
       ),
       minIdempotency: prepare(
         [],
@@ -702,6 +703,33 @@ export class QueueStateMachine {
     return expired.length;
   }
 
+  /**
+   * Removes finished jobs past their queue's retention (its config's, else the node's), at most
+   * purgeBatchRows in all, queue by queue in name order (the same on every replica).
+   */
+  #purgeFinished(nodeRetentionMs: number): number {
+    let budget = purgeBatchRows;
+    for (const queue of this.#queuesWithFinished()) {
+      if (budget === 0) break;
+      const retention = this.settings.get(queue).config.retentionMs ?? nodeRetentionMs;
+      const before = this.#now - retention;
+      const gone = this.#all<{ queue: string; state: JobState }>(
+        this.#q.purgeJobs({ queue, before, limit: budget }),
+      );
+      for (const j of gone) this.#moved(j.queue, j.state, null);
+      budget -= gone.length;
+    }
+    return purgeBatchRows - budget;
+  }
+
+  /** Queues holding done, dead, cancelled or expired jobs, by name (O(queues), from #counts). */
+  #queuesWithFinished(): string[] {
+    return [...this.#counts.values()]
+      .filter((c) => c.done + c.dead + c.cancelled + c.expired > 0)
+      .map((c) => c.name)
+      .sort();
+  }
+
   /** Jobs nobody claimed within their ttlMs become expired (at most purgeBatchRows an entry). */
   #expireUnclaimed(): void {
     const due = this.#all<{ id: string; queue: string; state: JobState }>(
@@ -813,11 +841,7 @@ export class QueueStateMachine {
       }
       case "tick": {
         const expired = this.#processDue(woken);
-        const gone = this.#all<{ queue: string; state: JobState }>(
-          this.#q.purgeJobs({ before: now - cmd.retentionMs, limit: purgeBatchRows }),
-        );
-        for (const j of gone) this.#moved(j.queue, j.state, null);
-        const purged = gone.length;
+        const purged = this.#purgeFinished(cmd.retentionMs);
         this.#run(this.#q.purgeIdem({ before: now, limit: purgeBatchRows }));
         return { type: "ticked", expired, purged };
       }
@@ -1034,12 +1058,15 @@ export class QueueStateMachine {
    */
   nextDueMs(retentionMs: number): number | null {
     const min = (q: CompiledQuery) => this.#all<{ t: number | null }>(q)[0]?.t ?? null;
-    const finished = min(this.#q.minFinished({}));
     const keyed = min(this.#q.minIdempotency({}));
     const due = [
       min(this.#q.minDelayed({})),
       min(this.#q.minLeaseExpiry({})),
-      finished === null ? null : finished + retentionMs,
+      ...this.#queuesWithFinished().map((queue) => {
+        const finished = min(this.#q.minFinished({ queue }));
+        const retention = this.settings.get(queue).config.retentionMs ?? retentionMs;
+        return finished === null ? null : finished + retention;
+      }),
       keyed,
       min(this.#q.minExpiry({})),
     ].filter((t): t is number => t !== null);

@@ -206,6 +206,16 @@ export const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  // Retention per queue: finished jobs are found by queue (a queue's own retentionMs, or the
+  // node's), in a partial index that holds finished jobs only — an enqueue no longer writes a
+  // NULL entry into a retention index.
+  "012_retention_by_queue": {
+    async up(db: AnyDb) {
+      await db.schema.dropIndex("jobs_retention").execute();
+      await sql`CREATE INDEX jobs_finished_queue ON jobs (queue, finished_at)
+        WHERE finished_at IS NOT NULL`.execute(db);
+    },
+  },
 };
 
 class StaticProvider implements MigrationProvider {

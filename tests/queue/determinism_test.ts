@@ -67,6 +67,7 @@ function randomLog(seed: number, length: number): Entry[] {
             maxAttempts: 1 + rng.int(3),
             leaseMs: 1000 + rng.int(3000),
             maxDepth: 1 + rng.int(20),
+            retentionMs: 1_000 + rng.int(20_000),
             backoff: { type: rng.chance(0.5) ? "fixed" : "exponential", baseMs: rng.int(2000) },
           },
         };

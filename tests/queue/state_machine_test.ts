@@ -656,6 +656,22 @@ Deno.test("queue: overlap skip lets a slot pass while the last firing's job is u
     assert.ok(c.type === "fired" && c.jobId !== null, "the last one finished: it fires");
   }));
 
+Deno.test("queue: a queue's retentionMs purges its finished jobs; others keep the node's", () =>
+  withHarness((h) => {
+    h.apply(0, { type: "configure", queue: "short", config: { retentionMs: 1_000 } });
+    h.enqueue(0, "short", {});
+    h.enqueue(0, "long", {});
+    for (const queue of ["short", "long"]) {
+      const [job] = h.claim(10, queue);
+      h.apply(20, { type: "ack", id: job.id, lease: job.lease });
+    }
+    assert.equal(h.sm.nextDueMs(3_600_000), 1_020, "the short queue's retention is due first");
+    const r = h.apply(1_021, { type: "tick", retentionMs: 3_600_000 });
+    assert.equal(r.type === "ticked" && r.purged, 1);
+    assert.deepEqual([h.sm.queueView("short").done, h.sm.queueView("long").done], [0, 1]);
+    assert.equal(h.sm.nextDueMs(3_600_000), 3_600_020);
+  }));
+
 Deno.test("queue: a batch enqueue is one entry, all jobs in order", () =>
   withHarness((h) => {
     const jobs = h.enqueue(0, "q", ...Array.from({ length: 100 }, (_, i) => ({ payload: i })));
@@ -713,6 +729,8 @@ Deno.test("every hot query is served by an index; delayed and leased jobs have t
     assert.match(plans.best, /jobs_claim/);
     assert.match(plans.oldestDead, /jobs_dead/);
     assert.match(plans.purgeState, /jobs_list/);
+    assert.match(plans.purgeJobs, /jobs_finished_queue/);
+    assert.match(plans.minFinished, /jobs_finished_queue/);
     const list = h.sm.listing.plan();
     assert.match(list, /jobs_list/);
     assert.ok(!/\bSCAN\b|TEMP B-TREE/.test(list), `the page query scans or sorts: ${list}`);
