@@ -110,6 +110,7 @@ const requests: Request[] = [
   ["list state unknown", "GET", "/v1/queues/q/jobs?state=waiting"],
   ["list limit 1001", "GET", "/v1/queues/q/jobs?limit=1001"],
   ["list cursor garbage", "GET", "/v1/queues/q/jobs?cursor=abc"],
+  ["list by group", "GET", "/v1/queues/q/jobs?group=g"],
   ["purge without state", "DELETE", "/v1/queues/q/jobs"],
   ["purge of ready jobs", "DELETE", "/v1/queues/q/jobs?state=ready"],
   ["retry many limit 0", "POST", "/v1/queues/q/dead/retry", { limit: 0 }],
@@ -373,6 +374,12 @@ const answers: [what: string, status: number, code: string, message: string][] =
   ],
   ["list limit 1001", 400, "invalid_request", "limit must be an integer from 1 to 1000"],
   ["list cursor garbage", 400, "invalid_request", "cursor is not one this server returned"],
+  [
+    "list by group",
+    400,
+    "invalid_request",
+    "group: jobs have no groups yet (the filter comes with fair groups)",
+  ],
   [
     "purge without state",
     400,
