@@ -64,3 +64,35 @@ Deno.test("cluster: a schedule every second fires each slot at most once across 
     await c.stop();
   }
 });
+
+Deno.test("cluster: a purge of 2,500 jobs goes in entries of at most 1,000, replicated", async () => {
+  const c = await TestCluster.start(3);
+  try {
+    const client = new Client({ urls: c.nodes.map((n) => n.url) });
+    for (let k = 0; k < 5; k++) {
+      const jobs = Array.from({ length: 500 }, (_, i) => ({ payload: i, ttlMs: 1 }));
+      await client.enqueueBatch("gone", jobs, { timeoutMs: 30_000 });
+    }
+    await waitFor(
+      "every job to expire",
+      async () => (await client.queue("gone")).expired === 2_500,
+    );
+    const leader = await c.leader();
+    const before = (await c.status(leader)).appliedIndex;
+    const purge = call(`${leader.url}/v1/queues/gone/jobs?state=expired`, "DELETE");
+    const beside = await client.enqueue("other", "still served");
+    assert.equal(beside.state, "ready", "writes go on while the purge runs");
+    assert.deepEqual((await purge).body, { purged: 2_500 });
+    const entries = (await c.status(leader)).appliedIndex - before;
+    assert.ok(entries >= 3, `${entries} entries`);
+    await c.converged();
+    for (const n of c.live()) {
+      const view = await call(`${n.url}/v1/queues/gone?consistency=local`, "GET");
+      assert.equal(view.body.expired, 0, `${n.id} purged too`);
+    }
+  } catch (err) {
+    throw new Error(`${(err as Error).message}\n${c.dump()}`);
+  } finally {
+    await c.stop();
+  }
+});
