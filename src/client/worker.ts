@@ -65,6 +65,8 @@ interface Run {
 }
 
 const maxErrorChars = 10_000;
+/** How long stop() lets a claim in flight answer before cutting it short. */
+const claimGraceMs = 1_000;
 
 function lostReason(error: unknown): LeaseLostReason | null {
   if (error instanceof CancelledError) return "cancelled";
@@ -166,9 +168,18 @@ export class Worker<P = unknown, R = unknown> extends Emitter<WorkerEvents> {
 
   async #stop(): Promise<void> {
     this.#state = "stopping";
-    this.#claiming.abort();
     this.#slotFreed?.();
-    await this.#loop;
+    // A claim in flight may have leased jobs already: its answer gets a moment to arrive (its
+    // jobs are then released unused); a long poll still waiting after that is cut short.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const grace = new Promise<"cut">((
+      resolve,
+    ) => (timer = setTimeout(resolve, claimGraceMs, "cut")));
+    if (await Promise.race([this.#loop, grace]) === "cut") {
+      this.#claiming.abort();
+      await this.#loop;
+    }
+    clearTimeout(timer);
     const handlers = Promise.all([...this.#runs.values()].map((r) => r.done));
     const outcome = await Promise.race([handlers, this.#grace.reached]);
     this.#grace.clear();

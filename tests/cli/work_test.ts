@@ -18,8 +18,8 @@ case "$payload" in
   '"text"') echo "plain words" ;;
   '"fail"') echo "a first line" >&2; echo "it broke" >&2; exit 3 ;;
   '"temp"') if [ -e "$MARK" ]; then echo '"second time"'; else touch "$MARK"; exit 75; fi ;;
-  '"slow"') sleep 1; echo '"slept"' ;;
-  '"hang"') exec sleep 60 ;;
+  '"slow"') touch "$MARK.started"; sleep 1; echo '"slept"' ;;
+  '"hang"') touch "$MARK.started"; exec sleep 60 ;;
 esac
 `;
 
@@ -28,6 +28,7 @@ async function withWork(
     client: Client,
     start: (queue: string, ...extra: string[]) => RaftqProcess,
     spawn: (args: string[]) => RaftqProcess,
+    started: () => Promise<boolean>,
   ) => Promise<void>,
 ) {
   const dir = await Deno.makeTempDir({ prefix: "raftq-work-" });
@@ -56,7 +57,9 @@ async function withWork(
         "--",
         jobSh,
       ]);
-    await fn(new Client({ urls: url }), start, spawn);
+    // A command has started once it touched its marker (the job script does first thing).
+    const started = () => Deno.stat(join(dir, "mark.started")).then(() => true, () => false);
+    await fn(new Client({ urls: url }), start, spawn, started);
   } finally {
     await Promise.all(workers.map((w) => w.kill("SIGKILL")));
     await node?.kill();
@@ -64,9 +67,6 @@ async function withWork(
     await Deno.remove(dir, { recursive: true });
   }
 }
-
-const leased = (client: Client, id: string) => async () =>
-  (await client.getJob(id)).state === "leased";
 
 Deno.test("work: exit 0 acks with stdout, another exit nacks with stderr, 75 releases", () =>
   withWork(async (client, start) => {
@@ -95,10 +95,10 @@ Deno.test("work: exit 0 acks with stdout, another exit nacks with stderr, 75 rel
   }));
 
 Deno.test("work: SIGTERM lets a running command finish, then exits 0", () =>
-  withWork(async (client, start) => {
+  withWork(async (client, start, _spawn, started) => {
     const { id } = await client.enqueue("d", "slow");
     const w = start("d");
-    await waitFor("the job to be leased", leased(client, id));
+    await waitFor("the command to start", started);
     assert.equal(await w.kill("SIGTERM"), 0);
     const job = await client.getJob(id);
     assert.equal(job.state, "done");
@@ -106,18 +106,18 @@ Deno.test("work: SIGTERM lets a running command finish, then exits 0", () =>
   }));
 
 Deno.test("work: a second signal kills running commands and releases their jobs", () =>
-  withWork(async (client, start) => {
+  withWork(async (client, start, _spawn, started) => {
     const { id } = await client.enqueue("k", "hang");
     const w = start("k");
-    await waitFor("the job to be leased", leased(client, id));
+    await waitFor("the command to start", started);
     w.child.kill("SIGTERM");
     await waitFor(
       "the first signal to be taken",
       () => w.stderr.some((l) => l.includes("stopping")),
     );
-    const started = Date.now();
+    const signalledAt = Date.now();
     assert.equal(await w.kill("SIGINT"), 0);
-    assert.ok(Date.now() - started < 10_000, "it did not wait for the command");
+    assert.ok(Date.now() - signalledAt < 10_000, "it did not wait for the command");
     const job = await client.getJob(id);
     assert.equal(job.state, "ready");
     assert.equal(job.attempts, 0);
