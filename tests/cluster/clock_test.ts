@@ -80,10 +80,12 @@ Deno.test("clock: leases keep their length when leadership leaves a clock 45 s a
     const reclaimed = await waitFor("the lease to expire", async () => {
       const r = await call(`${next.url}/v1/queues/lease/claim`, "POST", { worker: "w2" });
       return r.body?.jobs?.length === 1 && Date.now();
-    }, leaseMs + 10_000);
+    }, leaseMs + 20_000);
     const heldMs = reclaimed - claimedAt;
     assert.ok(heldMs >= leaseMs - 600, `the lease ended early: ${heldMs} ms`);
-    assert.ok(heldMs <= leaseMs + 3_000, `the lease ended late: ${heldMs} ms`);
+    // What matters is 15 s, not 15 + 45: the bound leaves room for a loaded 2-core CI machine
+    // (one run took 18.7 s, with the rest of the suite beside it).
+    assert.ok(heldMs <= leaseMs + 10_000, `the lease ended late: ${heldMs} ms`);
   } finally {
     await c.stop();
   }
