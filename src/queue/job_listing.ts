@@ -1,10 +1,9 @@
 // Pages of a queue's jobs, newest first, by state or across states: index-backed, stable cursors.
 
-import type { CompiledQuery } from "kysely";
 import type { Database } from "../storage/database.ts";
-import { prepare } from "../storage/prepared.ts";
+import { prepare, queryPlan } from "../storage/prepared.ts";
 import { type JobsTable, type JobState, jobStates } from "../storage/schema.ts";
-import { type JobView, jobView } from "./state_machine.ts";
+import { type JobView, jobView } from "./job_view.ts";
 
 /** Below every seq: a first page. */
 const noCursor = Number.MAX_SAFE_INTEGER;
@@ -50,11 +49,9 @@ export class JobListing {
 
   /** SQLite's plan of the page query (a test checks it uses the index). */
   plan(): string {
-    const q: CompiledQuery = this.#page({ queue: "q", state: "ready", before: 1, limit: 1 });
-    const rows = this.#db.conn.executeCompiled<{ detail: string }>({
-      ...q,
-      sql: `EXPLAIN QUERY PLAN ${q.sql}`,
-    }).rows;
-    return rows.map((r) => r.detail).join("; ");
+    return queryPlan(
+      this.#db.conn,
+      this.#page({ queue: "q", state: "ready", before: 1, limit: 1 }),
+    );
   }
 }

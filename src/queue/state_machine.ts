@@ -5,7 +5,7 @@ import type { Entry } from "../raft/mod.ts";
 import type { Database } from "../storage/database.ts";
 import { isDeterministicFailure } from "../storage/errors.ts";
 import { BulkInsert } from "../storage/bulk_insert.ts";
-import { prepare } from "../storage/prepared.ts";
+import { prepare, queryPlan } from "../storage/prepared.ts";
 import type { IdempotencyTable, JobsTable, JobState, QueueCountsTable } from "../storage/schema.ts";
 import { retryDelayMs } from "./backoff.ts";
 import { decodeCommand, type FinishedState, type NewJob, type QueueCommand } from "./commands.ts";
@@ -549,11 +549,7 @@ export class QueueStateMachine {
     const plans: Record<string, string> = {};
     for (const [name, build] of Object.entries(this.#q)) {
       const q = (build as (args: Record<string, unknown>) => CompiledQuery)(zeros);
-      const rows = this.#db.conn.executeCompiled<{ detail: string }>({
-        ...q,
-        sql: `EXPLAIN QUERY PLAN ${q.sql}`,
-      }).rows;
-      plans[name] = rows.map((r) => r.detail).join("; ");
+      plans[name] = queryPlan(this.#db.conn, q);
     }
     return plans;
   }
@@ -760,9 +756,8 @@ export class QueueStateMachine {
         return { type: "acked", id: job.id };
       }
       case "nack": {
-        const job = this.#job(cmd.id);
-        if (!job) return err("not_found", `job ${cmd.id} does not exist`);
-        if (job.state !== "leased" || job.lease !== cmd.lease) return this.#mismatch(job);
+        const job = this.#leasedJob(cmd);
+        if ("type" in job) return job;
         const error = cmd.error ?? job.last_error;
         if (cmd.final || job.attempts >= job.max_attempts) {
           this.#finish(job, "dead", null, error);
@@ -775,16 +770,14 @@ export class QueueStateMachine {
         return { type: "nacked", id: job.id, state };
       }
       case "extend": {
-        const job = this.#job(cmd.id);
-        if (!job) return err("not_found", `job ${cmd.id} does not exist`);
-        if (job.state !== "leased" || job.lease !== cmd.lease) return this.#mismatch(job);
+        const job = this.#leasedJob(cmd);
+        if ("type" in job) return job;
         this.#run(this.#q.extend({ id: job.id, expires: now + cmd.leaseMs, now }));
         return { type: "extended", id: job.id, leaseExpiresAt: now + cmd.leaseMs };
       }
       case "release": {
-        const job = this.#job(cmd.id);
-        if (!job) return err("not_found", `job ${cmd.id} does not exist`);
-        if (job.state !== "leased" || job.lease !== cmd.lease) return this.#mismatch(job);
+        const job = this.#leasedJob(cmd);
+        if ("type" in job) return job;
         const delay = cmd.delayMs ?? 0;
         const state = delay > 0 ? "delayed" : "ready";
         this.#run(this.#q.release({ id: job.id, state, availableAt: now + delay, now }));
@@ -793,9 +786,8 @@ export class QueueStateMachine {
         return { type: "released", id: job.id, state };
       }
       case "progress": {
-        const job = this.#job(cmd.id);
-        if (!job) return err("not_found", `job ${cmd.id} does not exist`);
-        if (job.state !== "leased" || job.lease !== cmd.lease) return this.#mismatch(job);
+        const job = this.#leasedJob(cmd);
+        if ("type" in job) return job;
         this.#run(this.#q.progress({ id: job.id, progress: cmd.progress, now }));
         return { type: "progressed", id: job.id };
       }
@@ -848,7 +840,6 @@ export class QueueStateMachine {
     }
   }
 
-  /** Why a lease-bearing command cannot act: the lease is old, or its job was cancelled. */
   /** Leases up to `max` ready jobs under one lease (the entry's index); none while paused. */
   #claim(cmd: Extract<QueueCommand, { type: "claim" }>, index: number): ApplyResult {
     const now = this.#now;
@@ -964,6 +955,15 @@ export class QueueStateMachine {
     return this.#all<{ id: string; state: JobState }>(this.#q.unfinishedByKey({ queue, key }))[0];
   }
 
+  /** The job a lease-bearing command acts on while it holds that lease, or why it cannot. */
+  #leasedJob(cmd: { id: string; lease: string }): JobsTable | ApplyError {
+    const job = this.#job(cmd.id);
+    if (!job) return err("not_found", `job ${cmd.id} does not exist`);
+    if (job.state !== "leased" || job.lease !== cmd.lease) return this.#mismatch(job);
+    return job;
+  }
+
+  /** Why a lease-bearing command cannot act: the lease is old, or its job was cancelled. */
   #mismatch(job: JobsTable): ApplyError {
     if (job.state === "cancelled") {
       return err("cancelled", `job ${job.id} was cancelled: stop working on it`);

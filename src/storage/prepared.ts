@@ -1,6 +1,7 @@
 // Kysely-built statements compiled once and re-run with new arguments (no SQL building per call).
 
 import type { Compilable, CompiledQuery } from "kysely";
+import type { SqliteConnection } from "./sqlite.ts";
 
 /**
  * Builds a query with Kysely once, using a unique marker for each named argument, and returns a
@@ -12,6 +13,15 @@ import type { Compilable, CompiledQuery } from "kysely";
  * conn.executeCompiled(byId({ id: "12-0" }));
  * ```
  */
+/** SQLite's plan of a compiled query (`EXPLAIN QUERY PLAN`), its steps joined by "; ". */
+export function queryPlan(conn: SqliteConnection, q: CompiledQuery): string {
+  const rows = conn.executeCompiled<{ detail: string }>({
+    ...q,
+    sql: `EXPLAIN QUERY PLAN ${q.sql}`,
+  }).rows;
+  return rows.map((r) => r.detail).join("; ");
+}
+
 export function prepare<K extends string, R = unknown>(
   names: readonly K[],
   build: (p: Record<K, never>) => Compilable<R>,
