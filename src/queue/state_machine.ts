@@ -6,9 +6,21 @@ import type { Database } from "../storage/database.ts";
 import { isDeterministicFailure } from "../storage/errors.ts";
 import { BulkInsert } from "../storage/bulk_insert.ts";
 import { prepare, queryPlan } from "../storage/prepared.ts";
-import type { IdempotencyTable, JobsTable, JobState, QueueCountsTable } from "../storage/schema.ts";
+import {
+  type IdempotencyTable,
+  type JobsTable,
+  type JobState,
+  jobStates,
+  type QueueCountsTable,
+} from "../storage/schema.ts";
 import { retryDelayMs } from "./backoff.ts";
-import { decodeCommand, type FinishedState, type NewJob, type QueueCommand } from "./commands.ts";
+import {
+  decodeCommand,
+  type FinishedState,
+  finishedStates,
+  type NewJob,
+  type QueueCommand,
+} from "./commands.ts";
 import { RawJson } from "./json_text.ts";
 import { type JobView, jobView } from "./job_view.ts";
 import { JobListing, type JobPage } from "./job_listing.ts";
@@ -107,6 +119,10 @@ const emptyStats = (name: string): QueueStats => ({
   cancelled: 0,
   expired: 0,
 });
+
+/** How many of a queue's jobs are in any of `states`. */
+const jobsIn = (c: QueueStats, states: readonly JobState[]) =>
+  states.reduce((n, state) => n + c[state], 0);
 
 const err = (code: ApplyError["code"], message: string): ApplyError => ({
   type: "error",
@@ -721,7 +737,7 @@ export class QueueStateMachine {
   /** Queues holding done, dead, cancelled or expired jobs, by name (O(queues), from #counts). */
   #queuesWithFinished(): string[] {
     return [...this.#counts.values()]
-      .filter((c) => c.done + c.dead + c.cancelled + c.expired > 0)
+      .filter((c) => jobsIn(c, finishedStates) > 0)
       .map((c) => c.name)
       .sort();
   }
@@ -1034,9 +1050,8 @@ export class QueueStateMachine {
 
   /** Every queue with jobs or a setting, by name. */
   queueStats(): QueueStats[] {
-    const total = (c: QueueStats) => c.ready + c.delayed + c.leased + c.done + c.dead + c.cancelled;
     const names = new Set(
-      [...this.#counts.values()].filter((c) => total(c) > 0).map((c) => c.name),
+      [...this.#counts.values()].filter((c) => jobsIn(c, jobStates) > 0).map((c) => c.name),
     );
     for (const name of this.settings.names()) names.add(name);
     return [...names].sort().map((name) => {

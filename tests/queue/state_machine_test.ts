@@ -591,6 +591,10 @@ Deno.test("queue: a job nobody claims within its ttlMs expires; a claimed one do
       [h.sm.queueView("q").expired, h.sm.listJobs("q", "expired", 10).jobs.length],
       [2, 2],
     );
+    h.enqueue(40_001, "only-expired", { ttlMs: 1 });
+    h.apply(40_002, { type: "tick", retentionMs: 3_600_000 });
+    const listed = h.sm.queueStats().find((q) => q.name === "only-expired");
+    assert.equal(listed?.expired, 1, "a queue whose jobs all expired is still listed");
   }));
 
 Deno.test("queue: an idempotency key lasts its own window", () =>
