@@ -8,50 +8,80 @@ import { type JobView, jobView } from "./job_view.ts";
 /** Below every seq: a first page. */
 const noCursor = Number.MAX_SAFE_INTEGER;
 
+/**
+ * The most bytes of users' data (payloads, results, progress, errors) one page holds: a page
+ * ends early, with a cursor, rather than hold up to 1,000 jobs of 1 MiB in memory at once.
+ */
+export const maxPageBytes = 8 * 1024 * 1024;
+
 export interface JobPage {
   jobs: JobView[];
   /** The cursor of the next page (the last job's seq), or null on the last page. */
   next: string | null;
 }
 
+/** The bytes of users' data a job row carries. */
+function rowBytes(r: JobsTable): number {
+  return r.payload.length + (r.result?.length ?? 0) + (r.progress?.length ?? 0) +
+    (r.last_error?.length ?? 0);
+}
+
 /**
- * A page is read from the jobs_list index (queue, state, seq): one range per state, each at
- * most `limit + 1` rows, merged by seq. Newest first is enqueue order (seq), which never changes,
+ * A page is chosen from the jobs_list index (queue, state, seq) — one range of ids per state, at
+ * most `limit + 1` each, merged by seq — and only then are its rows read, one by one, until the
+ * page is full or holds maxPageBytes. Newest first is enqueue order (seq), which never changes,
  * so a cursor stays valid while jobs move between states.
  */
 export class JobListing {
   readonly #db: Database;
-  readonly #page;
+  readonly #ids;
+  readonly #row;
 
   constructor(db: Database) {
     this.#db = db;
     const k = db.kysely;
-    this.#page = prepare(
+    this.#ids = prepare(
       ["queue", "state", "before", "limit"],
       (p) =>
-        k.selectFrom("jobs").selectAll().where("queue", "=", p.queue).where("state", "=", p.state)
-          .where("seq", "<", p.before).orderBy("seq", "desc").limit(p.limit),
+        k.selectFrom("jobs").select(["id", "seq"]).where("queue", "=", p.queue)
+          .where("state", "=", p.state).where("seq", "<", p.before).orderBy("seq", "desc")
+          .limit(p.limit),
     );
+    this.#row = prepare(["id"], (p) => k.selectFrom("jobs").selectAll().where("id", "=", p.id));
   }
 
   page(queue: string, state: JobState | undefined, limit: number, cursor?: number): JobPage {
     const before = cursor ?? noCursor;
-    const rows: JobsTable[] = [];
+    const candidates: { id: string; seq: number }[] = [];
     for (const s of state ? [state] : jobStates) {
-      const q = this.#page({ queue, state: s, before, limit: limit + 1 });
-      rows.push(...this.#db.conn.executeCompiled<JobsTable>(q).rows);
+      const q = this.#ids({ queue, state: s, before, limit: limit + 1 });
+      candidates.push(...this.#db.conn.executeCompiled<{ id: string; seq: number }>(q).rows);
     }
-    rows.sort((a, b) => b.seq - a.seq);
-    const more = rows.length > limit;
-    const page = rows.slice(0, limit);
-    return { jobs: page.map(jobView), next: more ? String(page[page.length - 1].seq) : null };
+    candidates.sort((a, b) => b.seq - a.seq);
+    const rows = this.rowsWithin(candidates.slice(0, limit).map((c) => c.id));
+    const more = rows.length > 0 && candidates.length > rows.length;
+    return { jobs: rows.map(jobView), next: more ? String(rows[rows.length - 1].seq) : null };
   }
 
-  /** SQLite's plan of the page query (a test checks it uses the index). */
+  /**
+   * The rows of `ids`, in order, read one by one until they hold maxPageBytes of users' data
+   * (always at least one): the rows of a page, whatever its jobs weigh.
+   */
+  rowsWithin(ids: readonly string[]): JobsTable[] {
+    const rows: JobsTable[] = [];
+    let bytes = 0;
+    for (const id of ids) {
+      if (rows.length > 0 && bytes >= maxPageBytes) break;
+      const row = this.#db.conn.executeCompiled<JobsTable>(this.#row({ id })).rows[0];
+      if (!row) continue;
+      rows.push(row);
+      bytes += rowBytes(row);
+    }
+    return rows;
+  }
+
+  /** SQLite's plan of the query that chooses a page (a test checks it uses the index). */
   plan(): string {
-    return queryPlan(
-      this.#db.conn,
-      this.#page({ queue: "q", state: "ready", before: 1, limit: 1 }),
-    );
+    return queryPlan(this.#db.conn, this.#ids({ queue: "q", state: "ready", before: 1, limit: 1 }));
   }
 }

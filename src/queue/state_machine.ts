@@ -1110,8 +1110,8 @@ export class QueueStateMachine {
 
   /** Dead letters of a queue, newest first; `before` is the cursor a previous page returned. */
   deadLetters(queue: string, limit: number, before?: { finishedAt: number; id: string }) {
-    let q = this.#db.kysely.selectFrom("jobs").selectAll().where("queue", "=", queue)
-      .where("state", "=", sql.lit("dead"));
+    let q = this.#db.kysely.selectFrom("jobs").select(["id", "finished_at"])
+      .where("queue", "=", queue).where("state", "=", sql.lit("dead"));
     if (before) {
       q = q.where((eb) =>
         eb.or([
@@ -1120,13 +1120,14 @@ export class QueueStateMachine {
         ])
       );
     }
-    const rows = this.#db.conn.all(
+    const found = this.#db.conn.all(
       q.orderBy("finished_at", "desc").orderBy("id", "desc").limit(limit + 1),
     );
-    const page = rows.slice(0, limit).map(jobView);
-    const last = rows.length > limit ? rows[limit - 1] : undefined;
+    // (ids first, then rows within the page's byte bound: see JobListing.rowsWithin)
+    const rows = this.listing.rowsWithin(found.slice(0, limit).map((r) => r.id));
+    const last = found.length > rows.length ? rows[rows.length - 1] : undefined;
     return {
-      jobs: page,
+      jobs: rows.map(jobView),
       next: last ? `${last.finished_at}:${last.id}` : null,
     };
   }

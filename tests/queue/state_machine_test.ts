@@ -12,6 +12,7 @@ import superjson from "superjson";
 import { copyStateThroughImage } from "../helpers/image.ts";
 import { retryDelayMs } from "../../src/queue/backoff.ts";
 import { crc32Text } from "../../src/storage/checksum.ts";
+import { maxPageBytes } from "../../src/queue/job_listing.ts";
 
 /** A state machine over a temp data directory, fed entries with increasing indexes. */
 class Harness {
@@ -757,6 +758,38 @@ Deno.test("queue: pages of a queue's jobs, newest first, with cursors that survi
     assert.deepEqual(h.sm.listJobs("q", "leased", 10).jobs.map((j) => j.id), ["1-0"]);
     assert.equal(h.sm.listJobs("q", "ready", 10).jobs.length, 4);
   }));
+
+Deno.test("queue: a page holds at most 8 MiB of users' data, then ends with a cursor", () =>
+  withHarness((h) => {
+    const mib = `"${"x".repeat(1024 * 1024 - 2)}"`; // 1 MiB of JSON text
+    for (let i = 0; i < 9; i++) {
+      h.apply(i, {
+        type: "enqueue",
+        queue: "big",
+        jobs: [{ payload: mib, delayMs: 0, priority: 0 }],
+      });
+    }
+    const first = h.sm.listJobs("big", undefined, 100);
+    assert.equal(first.jobs.length, 8, "8 MiB, not 9");
+    assert.ok(first.next);
+    const rest = h.sm.listJobs("big", undefined, 100, Number(first.next));
+    assert.deepEqual(rest.jobs.map((j) => j.id), ["1-0"]);
+    assert.equal(rest.next, null);
+    assert.equal(maxPageBytes, 8 * 1024 * 1024);
+    // Dead letters' pages keep the same bound.
+    const claimed = h.claim(20, "big", 9);
+    claimed.forEach((j, k) =>
+      h.apply(21 + k, { type: "nack", id: j.id, lease: j.lease, final: true })
+    );
+    const dead = h.sm.deadLetters("big", 100);
+    assert.equal(dead.jobs.length, 8);
+    assert.equal(h.sm.deadLetters("big", 100, cursorOf(dead.next!)).jobs.length, 1);
+  }));
+
+const cursorOf = (next: string) => {
+  const [finishedAt, id] = next.split(":");
+  return { finishedAt: Number(finishedAt), id };
+};
 
 Deno.test("queue: dead letters go back in bulk, oldest first; finished jobs are purged in bulk", () =>
   withHarness((h) => {
