@@ -6,6 +6,12 @@ import { prepare } from "../storage/prepared.ts";
 import type { SchedulesTable } from "../storage/schema.ts";
 import { RawJson } from "./json_text.ts";
 
+/**
+ * The most schedules a cluster holds: GET /v1/schedules answers them all, and the leader looks
+ * at the due ones every quarter second, so their number is bounded.
+ */
+export const maxSchedules = 10_000;
+
 /** What PUT /v1/schedules/:id sets (validated at the edge; the payload as JSON text). */
 export interface ScheduleSpec {
   queue: string;
@@ -60,11 +66,6 @@ export class ScheduleStore {
           k.selectFrom("schedules").selectAll().where("next_run_at", "<=", p.now)
             .orderBy("next_run_at").limit(100),
       ),
-      minNext: prepare(
-        [],
-        () =>
-          k.selectFrom("schedules").select((eb) => eb.fn.min<number | null>("next_run_at").as("t")),
-      ),
       save: prepare(
         ["id", "queue", "spec", "next", "now"],
         (p) =>
@@ -97,6 +98,10 @@ export class ScheduleStore {
         (p) => k.updateTable("schedules").set({ next_run_at: p.next }).where("id", "=", p.id),
       ),
       remove: prepare(["id"], (p) => k.deleteFrom("schedules").where("id", "=", p.id)),
+      count: prepare(
+        [],
+        () => k.selectFrom("schedules").select((eb) => eb.fn.countAll<number>().as("n")),
+      ),
     };
   }
 
@@ -117,9 +122,8 @@ export class ScheduleStore {
     return this.#rows(this.#q.due({ now: nowMs }));
   }
 
-  nextRunAt(): number | null {
-    return this.#db.conn.executeCompiled<{ t: number | null }>(this.#q.minNext({})).rows[0]?.t ??
-      null;
+  count(): number {
+    return Number(this.#db.conn.executeCompiled<{ n: number }>(this.#q.count({})).rows[0].n);
   }
 
   save(id: string, spec: ScheduleSpec, nextRunAt: number | null, nowMs: number): void {

@@ -24,7 +24,7 @@ import {
 import { RawJson } from "./json_text.ts";
 import { type JobView, jobView } from "./job_view.ts";
 import { JobListing, type JobPage } from "./job_listing.ts";
-import { ScheduleStore, type ScheduleView, scheduleView } from "./schedules.ts";
+import { maxSchedules, ScheduleStore, type ScheduleView, scheduleView } from "./schedules.ts";
 
 export { type JobView, jobView };
 import { type QueueConfig, QueueSettings } from "./queue_settings.ts";
@@ -826,6 +826,12 @@ export class QueueStateMachine {
         return { type: "retried", id: job.id };
       }
       case "setSchedule":
+        if (!this.schedules.get(cmd.id) && this.schedules.count() >= maxSchedules) {
+          return err(
+            "conflict",
+            `the cluster holds ${maxSchedules} schedules, the most it may: delete one first`,
+          );
+        }
         this.schedules.save(cmd.id, cmd.spec, cmd.nextRunAt, now);
         return { type: "scheduleSet", schedule: scheduleView(this.schedules.get(cmd.id)!) };
       case "deleteSchedule":

@@ -13,6 +13,7 @@ import { copyStateThroughImage } from "../helpers/image.ts";
 import { retryDelayMs } from "../../src/queue/backoff.ts";
 import { crc32Text } from "../../src/storage/checksum.ts";
 import { maxPageBytes } from "../../src/queue/job_listing.ts";
+import { maxSchedules } from "../../src/queue/schedules.ts";
 
 /** A state machine over a temp data directory, fed entries with increasing indexes. */
 class Harness {
@@ -638,6 +639,33 @@ Deno.test("queue: a schedule fires each slot once; a repeated firing changes not
     assert.equal(h.sm.schedule("s"), null);
     const gone = h.apply(9_002, { type: "deleteSchedule", id: "s" });
     assert.equal(gone.type === "error" && gone.code, "not_found");
+  }));
+
+Deno.test("queue: at most 10,000 schedules; replacing one still works at the limit", () =>
+  withHarness((h) => {
+    const spec = {
+      queue: "q",
+      everyMs: 60_000,
+      payload: "1",
+      overlap: "allow" as const,
+      catchUp: "none" as const,
+    };
+    const entries = Array.from(
+      { length: maxSchedules },
+      (_, i) => h.entry(1, { type: "setSchedule", id: `s${i}`, spec, nextRunAt: 60_000 }),
+    );
+    h.sm.applyEntries(entries);
+    assert.equal(h.sm.scheduleList().length, maxSchedules);
+    const over = h.apply(2, { type: "setSchedule", id: "one-more", spec, nextRunAt: 60_000 });
+    assert.equal(over.type === "error" && over.code, "conflict");
+    assert.match(over.type === "error" ? over.message : "", /holds 10000 schedules/);
+    const replaced = h.apply(3, { type: "setSchedule", id: "s0", spec, nextRunAt: 120_000 });
+    assert.equal(replaced.type === "scheduleSet" && replaced.schedule.nextRunAt, 120_000);
+    h.apply(4, { type: "deleteSchedule", id: "s1" });
+    assert.equal(
+      h.apply(5, { type: "setSchedule", id: "one-more", spec, nextRunAt: 0 }).type,
+      "scheduleSet",
+    );
   }));
 
 Deno.test("queue: overlap skip lets a slot pass while the last firing's job is unfinished", () =>
