@@ -1,24 +1,13 @@
 // The queue API of api.md: enqueue, batch, claim (long poll), a worker's job commands, reads.
 
 import type { Context, Hono } from "hono";
-import { stringifyWithRaw } from "../queue/json_text.ts";
+import { RaftqError } from "../errors.ts";
+import { readBarrier, withUserJson } from "./reads.ts";
 import { readJson, readOptionalJson } from "./body.ts";
 import { maxRowsPerEntry } from "../queue/commands.ts";
 import { expectResult } from "./apply_result.ts";
 import type { ApiContext } from "./context.ts";
 import * as v from "./validate.ts";
-
-/** A JSON answer that carries users' JSON (payloads, results) byte for byte. */
-function withUserJson(c: Context, value: unknown, status: 200 | 201 = 200): Response {
-  return c.body(stringifyWithRaw(value), status, { "content-type": "application/json" });
-}
-
-/** Waits for a linearizable read point unless the client asked for a local (stale) read. */
-async function readBarrier(c: Context, ctx: ApiContext): Promise<void> {
-  if (v.consistency(c.req.query("consistency")) === "linearizable") {
-    await ctx.node.linearizableBarrier();
-  }
-}
 
 const endStates: ReadonlySet<string> = new Set(["done", "dead", "cancelled", "expired"]);
 
@@ -133,9 +122,7 @@ export function queueRoutes(app: Hono, ctx: ApiContext): void {
     const id = v.jobId(c.req.param("id"));
     await readBarrier(c, ctx);
     const job = node.queue.getJob(id);
-    if (!job) {
-      return c.json({ error: { code: "not_found", message: `job ${id} does not exist` } }, 404);
-    }
+    if (!job) throw new RaftqError("not_found", `job ${id} does not exist`);
     return withUserJson(c, job);
   });
 
@@ -144,9 +131,7 @@ export function queueRoutes(app: Hono, ctx: ApiContext): void {
     const timeoutMs = v.waitTimeoutMs(c.req.query("timeoutMs"));
     await readBarrier(c, ctx);
     const job = await waitForEnd(ctx, id, timeoutMs, c.req.raw.signal);
-    if (!job) {
-      return c.json({ error: { code: "not_found", message: `job ${id} does not exist` } }, 404);
-    }
+    if (!job) throw new RaftqError("not_found", `job ${id} does not exist`);
     return withUserJson(c, job);
   });
 

@@ -1,0 +1,18 @@
+// What read routes share: the linearizable read point, and answers carrying users' JSON as is.
+
+import type { Context } from "hono";
+import { stringifyWithRaw } from "../queue/json_text.ts";
+import type { ApiContext } from "./context.ts";
+import * as v from "./validate.ts";
+
+/** A JSON answer that carries users' JSON (payloads, results) byte for byte. */
+export function withUserJson(c: Context, value: unknown, status: 200 | 201 = 200): Response {
+  return c.body(stringifyWithRaw(value), status, { "content-type": "application/json" });
+}
+
+/** Waits for a linearizable read point unless the client asked for a local (stale) read. */
+export async function readBarrier(c: Context, ctx: ApiContext): Promise<void> {
+  if (v.consistency(c.req.query("consistency")) === "linearizable") {
+    await ctx.node.linearizableBarrier();
+  }
+}
