@@ -106,6 +106,7 @@ if (!only || only.includes("node")) {
   for (const l of r.enqueue) row("enqueue", l);
   row(`batch of 100 (= ${fmt(r.batch.jobsPerSecond)} jobs/s)`, r.batch);
   row("claim + ack pair", r.claimAck);
+  for (const g of r.byGroups) row(`claim + ack pair, jobs in ${fmt(g.groups)} groups`, g);
 }
 
 if (!only || only.includes("cluster")) {

@@ -7,9 +7,36 @@ export interface NodeBenchResult {
   enqueue: LoadResult[];
   batch: LoadResult & { jobsPerSecond: number };
   claimAck: LoadResult;
+  /** Claim + ack pairs from a queue whose jobs are spread over this many groups. */
+  byGroups: (LoadResult & { groups: number })[];
 }
 
 const payload = { kind: "email", to: "someone@example.com", body: "x".repeat(120) };
+
+/** 16 workers claiming one job and acking it, over and over. */
+function claimAckLoad(u: string, queue: string, durationMs: number): Promise<LoadResult> {
+  return runLoad(16, durationMs, async (w) => {
+    const r = await postJson(`${u}/v1/queues/${queue}/claim`, { worker: `w${w}` }) as
+      | { jobs: { id: string; lease: string }[] }
+      | null;
+    const job = r?.jobs[0];
+    if (!job) return false;
+    return (await postJson(`${u}/v1/jobs/${job.id}/ack`, { lease: job.lease })) !== null;
+  });
+}
+
+/** `jobs` jobs spread round-robin over `groups` groups, in batches of 1,000. */
+async function fillGroups(u: string, queue: string, groups: number, jobs: number) {
+  for (let at = 0; at < jobs; at += 1000) {
+    const batch = Array.from({ length: Math.min(1000, jobs - at) }, (_, k) => ({
+      payload,
+      group: `g${(at + k) % groups}`,
+    }));
+    if ((await postJson(`${u}/v1/queues/${queue}/batch`, { jobs: batch })) === null) {
+      throw new Error(`filling ${queue} failed`);
+    }
+  }
+}
 
 export async function benchSingleNode(durationMs: number): Promise<NodeBenchResult> {
   const node: NodeProcess = await startReadyNode();
@@ -32,18 +59,18 @@ export async function benchSingleNode(durationMs: number): Promise<NodeBenchResu
       async () => (await postJson(`${u}/v1/queues/batch/batch`, { jobs })) !== null,
     );
     // Claim + ack pairs from the jobs enqueued above.
-    const claimAck = await runLoad(16, durationMs, async (w) => {
-      const r = await postJson(`${u}/v1/queues/batch/claim`, { worker: `w${w}` }) as
-        | { jobs: { id: string; lease: string }[] }
-        | null;
-      const job = r?.jobs[0];
-      if (!job) return false;
-      return (await postJson(`${u}/v1/jobs/${job.id}/ack`, { lease: job.lease })) !== null;
-    });
+    const claimAck = await claimAckLoad(u, "batch", durationMs);
+    const byGroups = [];
+    for (const groups of [1, 100, 100_000]) {
+      const queue = `groups-${groups}`;
+      await fillGroups(u, queue, groups, Math.max(groups, 100_000));
+      byGroups.push({ ...await claimAckLoad(u, queue, durationMs), groups });
+    }
     return {
       enqueue,
       batch: { ...batchLoad, jobsPerSecond: batchLoad.perSecond * 100 },
       claimAck,
+      byGroups,
     };
   } finally {
     await node.kill("SIGTERM");

@@ -10,11 +10,13 @@ export const jobBrowserSection = `
         <option>leased</option><option>done</option><option>dead</option>
         <option>cancelled</option><option>expired</option>
       </select></label>
+      <label>group <input id="jb-group" size="14" placeholder="any"></label>
       <button id="jb-first" type="button">newest</button>
       <button id="jb-next" type="button">older</button>
       <span id="jb-error" class="bad"></span>
     </div>
-    <table id="jb-jobs"><thead><tr><th>id</th><th>state</th><th class="num">attempts</th><th>created</th><th>last error</th></tr></thead><tbody></tbody></table>
+    <p class="muted">limits: <span id="jb-limits"></span> · groups: <span id="jb-groups"></span></p>
+    <table id="jb-jobs"><thead><tr><th>id</th><th>state</th><th>group</th><th class="num">attempts</th><th>created</th><th>last error</th></tr></thead><tbody></tbody></table>
     <div id="jb-detail" style="display:none">
       <h3>Job <span id="jb-id"></span> <button id="jb-retry" type="button" style="display:none">retry</button></h3>
       <pre id="jb-json"></pre>
@@ -34,12 +36,16 @@ export const jobBrowserScript = `
     try {
       const q = new URLSearchParams({ limit: "20" });
       if ($("jb-state").value) q.set("state", $("jb-state").value);
+      if ($("jb-group").value) q.set("group", $("jb-group").value);
       if (cursor) q.set("cursor", cursor);
-      const [page, view] = await Promise.all([get(queuePath() + "/jobs?" + q), get(queuePath())]);
+      const [page, view, groups] = await Promise.all([get(queuePath() + "/jobs?" + q), get(queuePath()), get(queuePath() + "/groups?limit=10")]);
+      const c = view.config;
+      $("jb-limits").textContent = [c.concurrency && "concurrency " + c.concurrency, c.groupConcurrency && "per group " + c.groupConcurrency, c.rateLimit && c.rateLimit.max + " per " + c.rateLimit.perMs + " ms", c.maxDepth && "depth " + c.maxDepth].filter(Boolean).join(", ") || "none";
+      $("jb-groups").textContent = groups.groups.map((g) => g.group + " (" + g.ready + " ready, " + g.leased + " leased)").join(", ") + (groups.next ? ", …" : "") || "none";
       jb.next = page.next; jb.paused = view.paused;
       $("jb-next").disabled = !page.next;
       $("jb-pause").textContent = view.paused ? "resume" : "pause";
-      $("jb-jobs").tBodies[0].innerHTML = page.jobs.length ? page.jobs.map((j) => '<tr data-job="' + esc(j.id) + '"><td><a href="#">' + esc(j.id) + "</a></td><td>" + esc(j.state) + '</td><td class="num">' + j.attempts + "/" + j.maxAttempts + "</td><td>" + new Date(j.createdAt).toLocaleString() + "</td><td>" + esc(j.lastError ?? "") + "</td></tr>").join("") : '<tr><td colspan="5" class="muted">no jobs</td></tr>';
+      $("jb-jobs").tBodies[0].innerHTML = page.jobs.length ? page.jobs.map((j) => '<tr data-job="' + esc(j.id) + '"><td><a href="#">' + esc(j.id) + "</a></td><td>" + esc(j.state) + "</td><td>" + esc(j.group ?? "") + '</td><td class="num">' + j.attempts + "/" + j.maxAttempts + "</td><td>" + new Date(j.createdAt).toLocaleString() + "</td><td>" + esc(j.lastError ?? "") + "</td></tr>").join("") : '<tr><td colspan="6" class="muted">no jobs</td></tr>';
       $("jb-error").textContent = "";
     } catch (e) { $("jb-error").textContent = e.message; }
   }
@@ -66,6 +72,7 @@ export const jobBrowserScript = `
     if (row) { ev.preventDefault(); showJob(row.dataset.job); }
   });
   $("jb-state").addEventListener("change", () => loadJobs());
+  $("jb-group").addEventListener("change", () => loadJobs());
   $("jb-first").addEventListener("click", () => loadJobs());
   $("jb-next").addEventListener("click", () => jb.next && loadJobs(jb.next));
   $("jb-pause").addEventListener("click", async () => {

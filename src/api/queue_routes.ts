@@ -9,6 +9,9 @@ import { expectResult } from "./apply_result.ts";
 import type { ApiContext } from "./context.ts";
 import * as v from "./validate.ts";
 
+/** The least a long poll held back by a rate window waits before it asks again. */
+const rateRecheckMs = 20;
+
 const endStates: ReadonlySet<string> = new Set(["done", "dead", "cancelled", "expired"]);
 
 /** The job once it has ended, or as it is at the timeout; null if it does not exist. */
@@ -64,7 +67,8 @@ export function queueRoutes(app: Hono, ctx: ApiContext): void {
     const deadline = Date.now() + req.waitMs;
     const signal = c.req.raw.signal;
     for (;;) {
-      if (node.queue.hasReady(queue)) {
+      const at = node.queue.claimableAt(queue, Date.now());
+      if (at !== null && at <= Date.now()) {
         const r = expectResult(
           await node.propose({
             type: "claim",
@@ -79,7 +83,10 @@ export function queueRoutes(app: Hono, ctx: ApiContext): void {
       }
       const remaining = deadline - Date.now();
       if (remaining <= 0 || signal.aborted) return c.json({ jobs: [] });
-      await ctx.waiters.wait(queue, remaining, signal);
+      // A rate window ends by the clock, not by an apply: wait for its end (at least a little,
+      // as the leader's stamp decides), or to be woken.
+      const untilMs = at === null ? remaining : Math.max(rateRecheckMs, at - Date.now());
+      await ctx.waiters.wait(queue, Math.min(remaining, untilMs), signal);
     }
   });
 
@@ -171,7 +178,20 @@ export function queueRoutes(app: Hono, ctx: ApiContext): void {
     const queue = v.queueName(c.req.param("queue"));
     const page = v.listPage(c.req.query());
     await readBarrier(c, ctx);
-    return withUserJson(c, node.queue.listJobs(queue, page.state, page.limit, page.cursor));
+    return withUserJson(
+      c,
+      node.queue.listJobs(queue, page.state, page.limit, page.cursor, page.group),
+    );
+  });
+
+  app.get("/v1/queues/:queue/groups", async (c) => {
+    const queue = v.queueName(c.req.param("queue"));
+    const page = v.groupPage(c.req.query());
+    await readBarrier(c, ctx);
+    const groups = node.queue.groupPage(queue, page.after, page.limit + 1);
+    const more = groups.length > page.limit;
+    const shown = groups.slice(0, page.limit);
+    return c.json({ groups: shown, next: more ? shown[shown.length - 1].group : null });
   });
 
   app.delete("/v1/queues/:queue/jobs", async (c) => {

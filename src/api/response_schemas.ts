@@ -65,6 +65,7 @@ export const job = z.strictObject({
   }),
   uniqueKey: z.string().optional(),
   expiresAt: z.int().optional(),
+  group: z.string().optional().meta({ description: "its fairness group" }),
 });
 
 const queueCounts = {
@@ -90,6 +91,10 @@ export const queueView = z.strictObject({
 
 export const deadPage = z.strictObject({ jobs: z.array(job), next: z.string().nullable() });
 export const jobPage = deadPage;
+export const groupPage = z.strictObject({
+  groups: z.array(z.strictObject({ group: z.string(), ready: z.int(), leased: z.int() })),
+  next: z.string().nullable(),
+});
 export const purged = z.strictObject({ purged: z.int() });
 export const retriedMany = z.strictObject({ retried: z.int() });
 

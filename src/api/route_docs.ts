@@ -126,6 +126,16 @@ const queueRoutes: RouteDoc[] = [
     answers: ok(r.jobPage, "a page; pass `next` as `cursor` for the next one"),
   },
   {
+    id: "listGroups",
+    method: "get",
+    path: "/v1/queues/:queue/groups",
+    summary: "The queue's groups with ready or leased jobs, by name",
+    tag: "queue",
+    params: queue,
+    query: s.groupsQuery,
+    answers: ok(r.groupPage, "a page; pass `next` as `cursor` for the next one"),
+  },
+  {
     id: "purgeJobs",
     method: "delete",
     path: "/v1/queues/:queue/jobs",

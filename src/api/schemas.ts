@@ -22,6 +22,7 @@ export const limits = {
   maxDeadPage: 1000,
   maxWaitJobMs: 60_000,
   maxListPage: 1000,
+  maxGroupLength: 128,
 } as const;
 
 export const defaults = {
@@ -84,6 +85,9 @@ export const newJob = object({
   }),
   ttlMs: int(1, limits.maxDelayMs).optional().meta({
     description: "not claimed within this long of becoming available: the job expires",
+  }),
+  group: text(limits.maxGroupLength).optional().meta({
+    description: "its fairness group: claims take turns between a queue's groups",
   }),
 });
 
@@ -148,9 +152,17 @@ const stateNames = jobStates;
 
 export const listQuery = z.object({
   state: z.enum(stateNames, says(`must be one of ${stateNames.join(", ")}`)).optional(),
+  group: text(limits.maxGroupLength).optional().meta({ description: "only this group's jobs" }),
   limit: queryInt(1, limits.maxListPage).optional().meta({ description: "default 100" }),
   cursor: z.string().regex(/^\d{1,18}$/, says("!cursor is not one this server returned"))
     .optional().meta({ description: "`next` of the previous page" }),
+}).extend(consistencyQuery.shape);
+
+export const groupsQuery = z.object({
+  limit: queryInt(1, limits.maxListPage).optional().meta({ description: "default 100" }),
+  cursor: text(limits.maxGroupLength).optional().meta({
+    description: "`next` of the previous page",
+  }),
 }).extend(consistencyQuery.shape);
 
 const finished = finishedStates;

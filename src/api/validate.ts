@@ -127,16 +127,18 @@ export function waitTimeoutMs(value: string | undefined): number {
 }
 
 export function listPage(query: Record<string, string | undefined>) {
-  // Said, not ignored: a filter that silently matched everything would mislead.
-  if (query.group !== undefined) {
-    throw bad("group: jobs have no groups yet (the filter comes with fair groups)");
-  }
   const q = parse(s.listQuery, query);
   return {
     state: q.state,
+    group: q.group,
     limit: q.limit ?? s.defaults.deadPage,
     cursor: q.cursor === undefined ? undefined : Number(q.cursor),
   };
+}
+
+export function groupPage(query: Record<string, string | undefined>) {
+  const q = parse(s.groupsQuery, query);
+  return { limit: q.limit ?? s.defaults.deadPage, after: q.cursor ?? "" };
 }
 
 export const purgeState = (state: string | undefined) => parse(s.purgeQuery, { state }).state;

@@ -191,6 +191,7 @@ export async function runClient(command: string, argv: string[], io: CliIo): Pro
       const flags = {
         queue: { type: "string" },
         state: { type: "string" },
+        group: { type: "string" },
         limit: { type: "string" },
         cursor: { type: "string" },
       };
@@ -198,6 +199,7 @@ export async function runClient(command: string, argv: string[], io: CliIo): Pro
       if (typeof values.queue !== "string") throw new UsageError("jobs needs --queue");
       const params = new URLSearchParams();
       if (typeof values.state === "string") params.set("state", values.state);
+      if (typeof values.group === "string") params.set("group", values.group);
       if (typeof values.cursor === "string") params.set("cursor", values.cursor);
       const limit = intFlag(values.limit, "limit");
       if (limit !== undefined) params.set("limit", String(limit));
@@ -214,6 +216,7 @@ export async function runClient(command: string, argv: string[], io: CliIo): Pro
       const rows: (string | number)[][] = [[
         "ID",
         "STATE",
+        "GROUP",
         "ATTEMPTS",
         "PRIORITY",
         "CREATED",
@@ -224,6 +227,7 @@ export async function runClient(command: string, argv: string[], io: CliIo): Pro
         rows.push([
           j.id,
           j.state,
+          j.group ?? "-",
           `${j.attempts}/${j.maxAttempts}`,
           j.priority,
           created,
@@ -231,6 +235,31 @@ export async function runClient(command: string, argv: string[], io: CliIo): Pro
         ]);
       }
       io.out(r.jobs.length === 0 ? "no jobs" : table(rows));
+      if (r.next) io.out(`(more: --cursor ${r.next})`);
+      return 0;
+    }
+    case "groups": {
+      const flags = {
+        queue: { type: "string" },
+        limit: { type: "string" },
+        cursor: { type: "string" },
+      };
+      const { values, common } = parse(argv, flags as Flags, io, command);
+      if (typeof values.queue !== "string") throw new UsageError("groups needs --queue");
+      const params = new URLSearchParams();
+      if (typeof values.cursor === "string") params.set("cursor", values.cursor);
+      const limit = intFlag(values.limit, "limit");
+      if (limit !== undefined) params.set("limit", String(limit));
+      const search = params.size > 0 ? `?${params}` : "";
+      const path = `/v1/queues/${encodeURIComponent(values.queue)}/groups${search}`;
+      const r = await request(common, "GET", path);
+      if (common.json) {
+        io.out(JSON.stringify(r, null, 2));
+        return 0;
+      }
+      const rows: (string | number)[][] = [["GROUP", "READY", "LEASED"]];
+      for (const g of r.groups) rows.push([g.group, g.ready, g.leased]);
+      io.out(r.groups.length === 0 ? "no groups with ready or leased jobs" : table(rows));
       if (r.next) io.out(`(more: --cursor ${r.next})`);
       return 0;
     }
@@ -252,6 +281,7 @@ export async function runClient(command: string, argv: string[], io: CliIo): Pro
           delay: { type: "string" },
           priority: { type: "string" },
           key: { type: "string" },
+          group: { type: "string" },
           "max-attempts": { type: "string" },
         },
         io,
@@ -266,6 +296,7 @@ export async function runClient(command: string, argv: string[], io: CliIo): Pro
         "max-attempts": "maxAttempts",
       });
       if (typeof values.key === "string") body.idempotencyKey = values.key;
+      if (typeof values.group === "string") body.group = values.group;
       const r = await request(
         common,
         "POST",

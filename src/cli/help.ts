@@ -15,9 +15,10 @@ Usage (with no command, or only flags, raftq serves):
   raftq queues   [--url URL] [--json]
   raftq pause    [--url URL] QUEUE              claims hand out nothing; enqueues go on
   raftq resume   [--url URL] QUEUE
-  raftq jobs     [--url URL] --queue Q [--state S] [--limit N] [--cursor C] [--json]
+  raftq jobs     [--url URL] --queue Q [--state S] [--group G] [--limit N] [--cursor C] [--json]
+  raftq groups   [--url URL] --queue Q [--limit N] [--cursor C]   groups with ready or leased jobs
   raftq enqueue  [--url URL] --queue Q [--payload JSON | -] [--delay MS] [--priority N] [--key KEY]
-                 [--max-attempts N]
+                 [--group G] [--max-attempts N]
   raftq claim    [--url URL] --queue Q [--max N] [--lease MS] [--wait MS] [--worker NAME]
   raftq ack      [--url URL] JOB_ID --lease LEASE [--result JSON]
   raftq nack     [--url URL] JOB_ID --lease LEASE [--error TEXT] [--retry-delay MS]

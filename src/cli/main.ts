@@ -18,6 +18,7 @@ const clientCommands = new Set([
   "pause",
   "resume",
   "jobs",
+  "groups",
   "enqueue",
   "claim",
   "ack",

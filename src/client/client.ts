@@ -9,6 +9,7 @@ import type {
   ClusterStatus,
   Enqueued,
   EnqueueOptions,
+  GroupCounts,
   Job,
   JobState,
   Member,
@@ -199,23 +200,40 @@ export class Client {
     return this.#read(`/v1/queues/${q(queue)}/dead${search}`, options);
   }
 
-  /** A page of the queue's jobs, newest first (in `state`, or any); pass `next` as `cursor`. */
+  /**
+   * A page of the queue's jobs, newest first (in `state`, or any; of one `group`, or all); pass
+   * `next` as `cursor`.
+   */
   jobs<P = unknown>(
     queue: string,
-    options: ReadOptions & { state?: JobState; limit?: number; cursor?: string } = {},
+    options: ReadOptions & { state?: JobState; group?: string; limit?: number; cursor?: string } =
+      {},
   ): Promise<{ jobs: Job<P>[]; next: string | null }> {
     const params = new URLSearchParams();
-    for (const key of ["state", "limit", "cursor", "consistency"] as const) {
+    for (const key of ["state", "group", "limit", "cursor", "consistency"] as const) {
       if (options[key] !== undefined) params.set(key, String(options[key]));
     }
     const search = params.size > 0 ? `?${params}` : "";
     return this.#read(`/v1/queues/${q(queue)}/jobs${search}`, options);
   }
 
+  /** A page of the queue's groups with ready or leased jobs, by name; pass `next` as `cursor`. */
+  groups(
+    queue: string,
+    options: ReadOptions & { limit?: number; cursor?: string } = {},
+  ): Promise<{ groups: GroupCounts[]; next: string | null }> {
+    const params = new URLSearchParams();
+    for (const key of ["limit", "cursor", "consistency"] as const) {
+      if (options[key] !== undefined) params.set(key, String(options[key]));
+    }
+    const search = params.size > 0 ? `?${params}` : "";
+    return this.#read(`/v1/queues/${q(queue)}/groups${search}`, options);
+  }
+
   /** Removes the queue's jobs in a finished state; answers how many. */
   async purge(
     queue: string,
-    state: "done" | "dead" | "cancelled",
+    state: "done" | "dead" | "cancelled" | "expired",
     call?: CallOptions,
   ): Promise<number> {
     const path = `/v1/queues/${q(queue)}/jobs?state=${state}`;

@@ -20,6 +20,8 @@ export interface EnqueueOptions {
   uniqueKey?: string;
   /** Not claimed within this long of becoming available: the job ends `expired`. */
   ttlMs?: number;
+  /** Its fairness group (1–128 characters): claims take turns between a queue's groups. */
+  group?: string;
   /**
    * Deduplicates enqueues of the same key on the queue for 24 h. When absent the client makes
    * one, so a retried `outcome_unknown` never enqueues twice; `idempotencyKey: null` sends none.
@@ -77,6 +79,14 @@ export interface Job<P = unknown, R = unknown> {
   uniqueKey?: string;
   /** When the job expires if nobody claims it (ttlMs). */
   expiresAt?: number;
+  group?: string;
+}
+
+/** A group of a queue with ready or leased jobs (GET /v1/queues/:queue/groups). */
+export interface GroupCounts {
+  group: string;
+  ready: number;
+  leased: number;
 }
 
 export interface NackOptions {
@@ -162,6 +172,12 @@ export interface QueueConfig {
   retentionMs?: number;
   /** Most unfinished jobs; an enqueue past it is refused with QueueFullError. */
   maxDepth?: number;
+  /** Most leased jobs in the queue at once. */
+  concurrency?: number;
+  /** Most leased jobs per group at once (1: one at a time, in order). */
+  groupConcurrency?: number;
+  /** At most `max` claims per `perMs` window of the leader's clock. */
+  rateLimit?: { max: number; perMs: number };
 }
 
 /** GET /v1/queues/:queue: the counts, and the queue's config. */

@@ -5,6 +5,7 @@ import type { ApplyResult, JobView, QueueStats, QueueView } from "../queue/state
 import type { QueueCommand } from "../queue/commands.ts";
 import type { JobPage } from "../queue/job_listing.ts";
 import type { ScheduleView } from "../queue/schedules.ts";
+import type { GroupView } from "../queue/groups.ts";
 import type { JobState } from "../storage/schema.ts";
 import type { Member, Role } from "../raft/mod.ts";
 import type { NodeMetrics } from "../metrics.ts";
@@ -39,12 +40,21 @@ export interface NodeStatus {
 
 /** The queue's reads, on this node's applied state. */
 export interface QueueReads {
-  hasReady(queue: string): boolean;
+  /** When a claim could take a job, by the clock `nowMs` (see QueueStateMachine). */
+  claimableAt(queue: string, nowMs: number): number | null;
+  /** A page of the queue's named groups with ready or leased jobs, by name after `after`. */
+  groupPage(queue: string, after: string, limit: number): GroupView[];
   getJob(id: string): JobView | null;
   queueStats(): QueueStats[];
   /** One queue's counts, paused flag and config (zeros and defaults for an unused queue). */
   queueView(queue: string): QueueView;
-  listJobs(queue: string, state: JobState | undefined, limit: number, cursor?: number): JobPage;
+  listJobs(
+    queue: string,
+    state: JobState | undefined,
+    limit: number,
+    cursor?: number,
+    group?: string,
+  ): JobPage;
   schedule(id: string): ScheduleView | null;
   scheduleList(): ScheduleView[];
   deadLetters(

@@ -28,6 +28,8 @@ export interface NewJob {
   uniqueKey?: string;
   /** Not claimed within this long of becoming available: the job expires. */
   ttlMs?: number;
+  /** The fairness group: claims take turns between a queue's groups. */
+  group?: string;
 }
 
 export type QueueCommand =
@@ -108,7 +110,8 @@ function validJob(v: unknown): boolean {
     (v.priority as number) <= 9 &&
     optional(v.maxAttempts, (n) => isNat(n) && n >= 1) &&
     optional(v.idempotencyKey, isStr) && optional(v.idempotencyWindowMs, isNat) &&
-    optional(v.uniqueKey, isStr) && optional(v.ttlMs, (n) => isNat(n) && n >= 1);
+    optional(v.uniqueKey, isStr) && optional(v.ttlMs, (n) => isNat(n) && n >= 1) &&
+    optional(v.group, (g) => isStr(g) && g.length >= 1);
 }
 
 function validCommand(c: unknown): c is QueueCommand {

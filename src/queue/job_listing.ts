@@ -1,5 +1,6 @@
 // Pages of a queue's jobs, newest first, by state or across states: index-backed, stable cursors.
 
+import { sql } from "kysely";
 import type { Database } from "../storage/database.ts";
 import { prepare, queryPlan } from "../storage/prepared.ts";
 import { type JobsTable, type JobState, jobStates } from "../storage/schema.ts";
@@ -35,6 +36,7 @@ function rowBytes(r: JobsTable): number {
 export class JobListing {
   readonly #db: Database;
   readonly #ids;
+  readonly #groupIds;
   readonly #row;
 
   constructor(db: Database) {
@@ -47,14 +49,30 @@ export class JobListing {
           .where("state", "=", p.state).where("seq", "<", p.before).orderBy("seq", "desc")
           .limit(p.limit),
     );
+    this.#groupIds = prepare(
+      ["queue", "grp", "state", "before", "limit"],
+      (p) =>
+        k.selectFrom("jobs").select(["id", "seq"]).where("queue", "=", p.queue)
+          .where("grp", "=", p.grp).where(sql<boolean>`grp <> ''`) // (the partial index's)
+          .where("state", "=", p.state).where("seq", "<", p.before).orderBy("seq", "desc")
+          .limit(p.limit),
+    );
     this.#row = prepare(["id"], (p) => k.selectFrom("jobs").selectAll().where("id", "=", p.id));
   }
 
-  page(queue: string, state: JobState | undefined, limit: number, cursor?: number): JobPage {
+  page(
+    queue: string,
+    state: JobState | undefined,
+    limit: number,
+    cursor?: number,
+    group?: string,
+  ): JobPage {
     const before = cursor ?? noCursor;
     const candidates: { id: string; seq: number }[] = [];
     for (const s of state ? [state] : jobStates) {
-      const q = this.#ids({ queue, state: s, before, limit: limit + 1 });
+      const q = group === undefined
+        ? this.#ids({ queue, state: s, before, limit: limit + 1 })
+        : this.#groupIds({ queue, grp: group, state: s, before, limit: limit + 1 });
       candidates.push(...this.#db.conn.executeCompiled<{ id: string; seq: number }>(q).rows);
     }
     candidates.sort((a, b) => b.seq - a.seq);
@@ -83,5 +101,11 @@ export class JobListing {
   /** SQLite's plan of the query that chooses a page (a test checks it uses the index). */
   plan(): string {
     return queryPlan(this.#db.conn, this.#ids({ queue: "q", state: "ready", before: 1, limit: 1 }));
+  }
+
+  /** The plan of a page of one group's jobs. */
+  groupPlan(): string {
+    const q = this.#groupIds({ queue: "q", grp: "g", state: "ready", before: 1, limit: 1 });
+    return queryPlan(this.#db.conn, q);
   }
 }

@@ -23,6 +23,7 @@ export interface JobView {
   uniqueKey?: string;
   /** When a job nobody has claimed expires (its ttlMs). */
   expiresAt?: number;
+  group?: string;
 }
 
 export function jobView(row: JobsTable): JobView {
@@ -48,5 +49,6 @@ export function jobView(row: JobsTable): JobView {
   if (row.idempotency_key !== null) view.idempotencyKey = row.idempotency_key;
   if (row.unique_key !== null) view.uniqueKey = row.unique_key;
   if (row.expire_at !== null) view.expiresAt = row.expire_at;
+  if (row.grp) view.group = row.grp;
   return view;
 }

@@ -41,6 +41,18 @@ export const queueConfigSchema = z.strictObject({
     description:
       "most unfinished jobs (ready, delayed, leased); an enqueue past it is 429 queue_full",
   }),
+  concurrency: int(1, 1_000_000).optional().meta({
+    description: "most leased jobs in the queue at once",
+  }),
+  groupConcurrency: int(1, 1_000_000).optional().meta({
+    description: "most leased jobs per group at once (1: one at a time, in order)",
+  }),
+  rateLimit: z.strictObject({
+    max: int(1, 1_000_000).meta({ description: "jobs claimed per window" }),
+    perMs: int(1, dayMs).meta({ description: "the window, aligned to the leader's clock" }),
+  }, says("must be a JSON object")).optional().meta({
+    description: "at most max claims per perMs window of the leader-stamped clock",
+  }),
 }, says("must be a JSON object"));
 
 export type QueueConfig = z.output<typeof queueConfigSchema>;

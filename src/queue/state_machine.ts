@@ -28,6 +28,8 @@ import { maxSchedules, ScheduleStore, type ScheduleView, scheduleView } from "./
 
 export { type JobView, jobView };
 import { type QueueConfig, QueueSettings } from "./queue_settings.ts";
+import { GroupStore, type GroupView, noGroup } from "./groups.ts";
+import { RateWindows, windowStartMs } from "./rate_limit.ts";
 
 export const idempotencyWindowMs = 24 * 60 * 60 * 1000;
 /** What jobs and claims get when neither they nor their queue's config say. */
@@ -124,6 +126,18 @@ const emptyStats = (name: string): QueueStats => ({
 const jobsIn = (c: QueueStats, states: readonly JobState[]) =>
   states.reduce((n, state) => n + c[state], 0);
 
+/** How many of `rows` are in each queue and group, in first-seen order (the same on replicas). */
+function tallyGroups(rows: readonly { queue: string; grp: string }[]) {
+  const byKey = new Map<string, [[string, string], number]>();
+  for (const r of rows) {
+    const key = JSON.stringify([r.queue, r.grp]);
+    const seen = byKey.get(key);
+    if (seen) seen[1]++;
+    else byKey.set(key, [[r.queue, r.grp], 1]);
+  }
+  return byKey.values();
+}
+
 const err = (code: ApplyError["code"], message: string): ApplyError => ({
   type: "error",
   code,
@@ -162,6 +176,7 @@ function newJobRow(
     finished_at: null,
     unique_key: job.uniqueKey ?? null,
     expire_at: job.ttlMs === undefined ? null : now + job.delayMs + job.ttlMs,
+    grp: job.group ?? noGroup,
   };
 }
 
@@ -189,6 +204,7 @@ function jobParams(r: JobsTable): unknown[] {
     r.finished_at,
     r.unique_key,
     r.expire_at,
+    r.grp,
   ];
 }
 
@@ -222,6 +238,11 @@ export class QueueStateMachine {
   /** Pages of a queue's jobs (GET /v1/queues/:queue/jobs). */
   readonly listing: JobListing;
   readonly schedules: ScheduleStore;
+  /** Fair groups: ready and leased jobs per group, and whose turn it is. */
+  readonly groups: GroupStore;
+  readonly rates: RateWindows;
+  /** Queues whose long polls the applyEntries call in progress wakes. */
+  #woken = new Set<string>();
   readonly #insertJobs: BulkInsert<JobsTable>;
   /**
    * Jobs per queue and state, kept up to date by every transition apply makes and written to
@@ -284,7 +305,11 @@ export class QueueStateMachine {
       dueExpiry: prepare(
         ["now", "limit"],
         (p) =>
-          k.selectFrom("jobs").select(["id", "queue", "state"]).where("expire_at", "<=", p.now)
+          k.selectFrom("jobs").select(["id", "queue", "state", "grp"]).where(
+            "expire_at",
+            "<=",
+            p.now,
+          )
             .where(sql<boolean>`state IN ('ready', 'delayed')`).limit(p.limit),
       ),
       minExpiry: prepare(
@@ -295,10 +320,11 @@ export class QueueStateMachine {
             .where(sql<boolean>`state IN ('ready', 'delayed')`),
       ),
       best: prepare(
-        ["queue", "limit"],
+        ["queue", "grp", "limit"],
         (p) =>
-          k.selectFrom("jobs").selectAll().where("queue", "=", p.queue).where("state", "=", "ready")
-            .orderBy("priority", "desc").orderBy("available_at").orderBy("seq").limit(p.limit),
+          k.selectFrom("jobs").selectAll().where("queue", "=", p.queue).where("grp", "=", p.grp)
+            .where("state", "=", sql.lit("ready")).orderBy("priority", "desc")
+            .orderBy("available_at").orderBy("seq").limit(p.limit),
       ),
       lease: prepare(
         ["id", "lease", "expires", "worker", "now"],
@@ -375,7 +401,11 @@ export class QueueStateMachine {
       dueDelayed: prepare(
         ["now"],
         (p) =>
-          k.selectFrom("jobs").select(["id", "queue"]).where("state", "=", sql.lit("delayed"))
+          k.selectFrom("jobs").select(["id", "queue", "grp"]).where(
+            "state",
+            "=",
+            sql.lit("delayed"),
+          )
             .where("available_at", "<=", p.now),
       ),
       promote: prepare(
@@ -391,7 +421,7 @@ export class QueueStateMachine {
       expired: prepare(
         ["now"],
         (p) =>
-          k.selectFrom("jobs").select(["id", "queue", "attempts", "max_attempts"]).where(
+          k.selectFrom("jobs").select(["id", "queue", "grp", "attempts", "max_attempts"]).where(
             "state",
             "=",
             sql.lit("leased"),
@@ -426,7 +456,7 @@ export class QueueStateMachine {
       oldestDead: prepare(
         ["queue", "limit"],
         (p) =>
-          k.selectFrom("jobs").select("id").where("queue", "=", p.queue)
+          k.selectFrom("jobs").select(["queue", "id", "grp"]).where("queue", "=", p.queue)
             .where("state", "=", sql.lit("dead")).orderBy("finished_at").orderBy("id")
             .limit(p.limit),
       ),
@@ -478,6 +508,8 @@ export class QueueStateMachine {
     this.settings = new QueueSettings(db);
     this.listing = new JobListing(db);
     this.schedules = new ScheduleStore(db);
+    this.groups = new GroupStore(db);
+    this.rates = new RateWindows(db);
     const row = this.#all<{ applied_index: number; now_ms: number }>(this.#q.state({}))[0];
     this.#applied = row?.applied_index ?? 0;
     this.#now = row?.now_ms ?? 0;
@@ -495,7 +527,7 @@ export class QueueStateMachine {
   #loadCounts(): void {
     this.#counts.clear();
     for (const r of this.#all<QueueCountsTable>(this.#q.counts({}))) {
-      this.#moved(r.queue, null, r.state, Number(r.n));
+      this.#count(r.queue, null, r.state, Number(r.n));
     }
   }
 
@@ -518,8 +550,25 @@ export class QueueStateMachine {
     }
   }
 
-  /** Records `n` jobs of `queue` leaving state `from` (null: new) for `to` (null: deleted). */
-  #moved(queue: string, from: JobState | null, to: JobState | null, n = 1): void {
+  /**
+   * Records `n` jobs of `queue` (all of group `grp`) leaving state `from` (null: new) for `to`
+   * (null: deleted): the counts, the group's ready and leased jobs, and the long polls to wake (a
+   * job became ready, or a lease ended, which may free a concurrency limit).
+   */
+  #moved(queue: string, from: JobState | null, to: JobState | null, n = 1, grp?: string): void {
+    this.#count(queue, from, to, n);
+    const readyDelta = (to === "ready" ? n : 0) - (from === "ready" ? n : 0);
+    const leasedDelta = (to === "leased" ? n : 0) - (from === "leased" ? n : 0);
+    if (readyDelta !== 0 || leasedDelta !== 0) {
+      if (grp === undefined) throw new Error(`a move ${from} -> ${to} in ${queue} needs a group`);
+      const cap = this.settings.get(queue).config.groupConcurrency;
+      this.groups.adjust(queue, grp, readyDelta, leasedDelta, cap, to === "leased");
+    }
+    if (to === "ready" || from === "leased") this.#woken.add(queue);
+  }
+
+  /** The counts of #moved alone. */
+  #count(queue: string, from: JobState | null, to: JobState | null, n: number): void {
     let c = this.#counts.get(queue);
     if (!c) {
       c = emptyStats(queue);
@@ -532,28 +581,26 @@ export class QueueStateMachine {
 
   /** Ends a job as done, dead or cancelled (its lease cleared), and counts the move. */
   #finish(
-    job: { id: string; queue: string; state: JobState },
+    job: { id: string; queue: string; state: JobState; grp: string },
     to: "done" | "dead" | "cancelled" | "expired",
     result: string | null,
     error: string | null,
   ): void {
     this.#run(this.#q.finish({ id: job.id, state: to, result, error, now: this.#now }));
-    this.#moved(job.queue, job.state, to);
+    this.#moved(job.queue, job.state, to, 1, job.grp);
     if (to === "dead") this.tallies.deadLettered++;
     if (this.jobWatch.has(job.id)) this.#settled.push(job.id);
   }
 
   /** Puts a leased job back (ready or delayed until `availableAt`), counts it, wakes its queue. */
   #requeue(
-    job: { id: string; queue: string },
+    job: { id: string; queue: string; grp: string },
     to: "ready" | "delayed",
     availableAt: number,
     error: string | null,
-    woken: Set<string>,
   ): void {
     this.#run(this.#q.requeue({ id: job.id, state: to, availableAt, error, now: this.#now }));
-    this.#moved(job.queue, "leased", to);
-    if (to === "ready") woken.add(job.queue);
+    this.#moved(job.queue, "leased", to, 1, job.grp);
   }
 
   /**
@@ -563,7 +610,12 @@ export class QueueStateMachine {
   queryPlans(): Record<string, string> {
     const zeros = new Proxy({}, { get: () => 0 }) as Record<string, unknown>;
     const plans: Record<string, string> = {};
-    for (const [name, build] of Object.entries(this.#q)) {
+    const named = [
+      ...Object.entries(this.#q),
+      ...Object.entries(this.groups.queries).map(([name, q]) => [`groups.${name}`, q] as const),
+      ...Object.entries(this.rates.queries).map(([name, q]) => [`rates.${name}`, q] as const),
+    ];
+    for (const [name, build] of named) {
       const q = (build as (args: Record<string, unknown>) => CompiledQuery)(zeros);
       plans[name] = queryPlan(this.#db.conn, q);
     }
@@ -590,21 +642,21 @@ export class QueueStateMachine {
     const results = new Map<number, ApplyResult>();
     const todo = this.#unapplied(entries);
     if (todo.length === 0) return results;
-    const woken = new Set<string>();
+    this.#woken = new Set<string>();
     this.#journal = [];
     const start = this.#mark();
     try {
       this.#db.transaction(() => {
         try {
           this.#db.savepoint(() => {
-            for (const e of todo) this.#applyEntry(e, results, woken);
+            for (const e of todo) this.#applyEntry(e, results);
           });
         } catch (error) {
           if (!isDeterministicFailure(error)) throw error;
           // Some entry cannot be applied: go again one entry at a time to find it and skip it.
           this.#rollbackTo(start);
           results.clear();
-          for (const e of todo) this.#applyAlone(e, results, woken);
+          for (const e of todo) this.#applyAlone(e, results);
         }
         this.#saveCounts(start);
         this.#run(this.#q.saveState({ applied: this.#applied, now: this.#now }));
@@ -615,7 +667,7 @@ export class QueueStateMachine {
     } finally {
       this.#journal = null;
     }
-    for (const queue of woken) this.onReady(queue);
+    for (const queue of this.#woken) this.onReady(queue);
     const settled = this.#settled;
     this.#settled = [];
     for (const id of settled) this.jobWatch.wake(id);
@@ -633,16 +685,16 @@ export class QueueStateMachine {
     return todo;
   }
 
-  #applyEntry(e: Entry, results: Map<number, ApplyResult>, woken: Set<string>): void {
-    if (e.kind === "normal") results.set(e.index, this.#applyOne(e, woken));
+  #applyEntry(e: Entry, results: Map<number, ApplyResult>): void {
+    if (e.kind === "normal") results.set(e.index, this.#applyOne(e));
     this.#applied = e.index;
   }
 
   /** Applies one entry in its own savepoint; a deterministic failure becomes its result. */
-  #applyAlone(e: Entry, results: Map<number, ApplyResult>, woken: Set<string>): void {
+  #applyAlone(e: Entry, results: Map<number, ApplyResult>): void {
     const mark = this.#mark();
     try {
-      this.#db.savepoint(() => this.#applyEntry(e, results, woken));
+      this.#db.savepoint(() => this.#applyEntry(e, results));
     } catch (error) {
       if (!isDeterministicFailure(error)) throw error;
       this.#rollbackTo(mark);
@@ -681,28 +733,28 @@ export class QueueStateMachine {
     }
   }
 
-  #applyOne(e: Entry, woken: Set<string>): ApplyResult {
+  #applyOne(e: Entry): ApplyResult {
     const logged = decodeCommand(e.data);
     if (!logged) return err("invalid_command", `entry ${e.index} holds no valid command`);
     if (logged.stampMs > this.#now) {
       this.#now = logged.stampMs;
-      this.#processDue(woken);
+      this.#processDue();
     }
-    return this.#execute(logged.cmd, e.index, woken);
+    return this.#execute(logged.cmd, e.index);
   }
 
   /** Promotes due delayed jobs and expires due leases, as of the queue's clock. */
-  #processDue(woken: Set<string>): number {
+  #processDue(): number {
     const now = this.#now;
     // (the same rows: promote updates exactly what dueDelayed selects, in one transaction)
-    for (const r of this.#all<{ queue: string }>(this.#q.dueDelayed({ now }))) {
-      woken.add(r.queue);
-      this.#moved(r.queue, "delayed", "ready");
+    const due = this.#all<{ queue: string; grp: string }>(this.#q.dueDelayed({ now }));
+    for (const [[queue, grp], n] of tallyGroups(due)) {
+      this.#moved(queue, "delayed", "ready", n, grp);
     }
     this.#run(this.#q.promote({ now }));
     this.#expireUnclaimed();
     const expired = this.#all<
-      { id: string; queue: string; attempts: number; max_attempts: number }
+      { id: string; queue: string; grp: string; attempts: number; max_attempts: number }
     >(
       this.#q.expired({ now }),
     );
@@ -710,7 +762,7 @@ export class QueueStateMachine {
     for (const j of expired) {
       if (j.attempts >= j.max_attempts) {
         this.#finish({ ...j, state: "leased" }, "dead", null, "lease expired");
-      } else this.#requeue(j, "ready", now, "lease expired", woken);
+      } else this.#requeue(j, "ready", now, "lease expired");
     }
     return expired.length;
   }
@@ -744,7 +796,7 @@ export class QueueStateMachine {
 
   /** Jobs nobody claimed within their ttlMs become expired (at most purgeBatchRows an entry). */
   #expireUnclaimed(): void {
-    const due = this.#all<{ id: string; queue: string; state: JobState }>(
+    const due = this.#all<{ id: string; queue: string; state: JobState; grp: string }>(
       this.#q.dueExpiry({ now: this.#now, limit: purgeBatchRows }),
     );
     for (const j of due) this.#finish(j, "expired", null, "not claimed within its ttlMs");
@@ -754,11 +806,11 @@ export class QueueStateMachine {
     return this.#all<JobsTable>(this.#q.job({ id }))[0];
   }
 
-  #execute(cmd: QueueCommand, index: number, woken: Set<string>): ApplyResult {
+  #execute(cmd: QueueCommand, index: number): ApplyResult {
     const now = this.#now;
     switch (cmd.type) {
       case "enqueue":
-        return this.#enqueue(cmd.queue, cmd.jobs, index, woken);
+        return this.#enqueue(cmd.queue, cmd.jobs, index);
       case "claim":
         return this.#claim(cmd, index);
       case "ack": {
@@ -782,7 +834,7 @@ export class QueueStateMachine {
         const backoff = this.settings.get(job.queue).config.backoff;
         const delay = cmd.retryDelayMs ?? retryDelayMs(job.id, job.attempts, backoff);
         const state = delay > 0 ? "delayed" : "ready";
-        this.#requeue(job, state, now + delay, error, woken);
+        this.#requeue(job, state, now + delay, error);
         return { type: "nacked", id: job.id, state };
       }
       case "extend": {
@@ -797,8 +849,7 @@ export class QueueStateMachine {
         const delay = cmd.delayMs ?? 0;
         const state = delay > 0 ? "delayed" : "ready";
         this.#run(this.#q.release({ id: job.id, state, availableAt: now + delay, now }));
-        this.#moved(job.queue, "leased", state);
-        if (state === "ready") woken.add(job.queue);
+        this.#moved(job.queue, "leased", state, 1, job.grp);
         return { type: "released", id: job.id, state };
       }
       case "progress": {
@@ -821,8 +872,7 @@ export class QueueStateMachine {
         }
         if (job.state !== "dead") return err("conflict", `job ${cmd.id} is ${job.state}, not dead`);
         this.#run(this.#q.revive({ id: job.id, now }));
-        this.#moved(job.queue, "dead", "ready");
-        woken.add(job.queue);
+        this.#moved(job.queue, "dead", "ready", 1, job.grp);
         return { type: "retried", id: job.id };
       }
       case "setSchedule":
@@ -840,21 +890,27 @@ export class QueueStateMachine {
         }
         return { type: "scheduleDeleted", id: cmd.id };
       case "fire":
-        return this.#fire(cmd, index, woken);
+        return this.#fire(cmd, index);
       case "retryDeadMany":
-        return this.#retryDeadMany(cmd.queue, cmd.limit, woken);
+        return this.#retryDeadMany(cmd.queue, cmd.limit);
       case "purge":
         return this.#purge(cmd.queue, cmd.state, cmd.limit);
-      case "configure":
+      case "configure": {
+        const cap = this.settings.get(cmd.queue).config.groupConcurrency;
         this.settings.setConfig(cmd.queue, cmd.config);
+        if (cmd.config.groupConcurrency !== cap) {
+          this.groups.recap(cmd.queue, cmd.config.groupConcurrency);
+        }
+        this.#woken.add(cmd.queue); // (its limits may have loosened)
         return { type: "configured", queue: cmd.queue, config: cmd.config };
+      }
       case "pause": {
         this.settings.setPaused(cmd.queue, cmd.paused);
-        if (!cmd.paused) woken.add(cmd.queue);
+        if (!cmd.paused) this.#woken.add(cmd.queue);
         return { type: "paused", queue: cmd.queue, paused: cmd.paused };
       }
       case "tick": {
-        const expired = this.#processDue(woken);
+        const expired = this.#processDue();
         const purged = this.#purgeFinished(cmd.retentionMs);
         this.#run(this.#q.purgeIdem({ before: now, limit: purgeBatchRows }));
         return { type: "ticked", expired, purged };
@@ -862,29 +918,76 @@ export class QueueStateMachine {
     }
   }
 
-  /** Leases up to `max` ready jobs under one lease (the entry's index); none while paused. */
+  /**
+   * Leases up to `max` ready jobs under one lease (the entry's index): none while paused, no more
+   * than the queue's concurrency and rate window leave, taken round-robin across its groups.
+   */
   #claim(cmd: Extract<QueueCommand, { type: "claim" }>, index: number): ApplyResult {
     const now = this.#now;
-    if (this.settings.isPaused(cmd.queue)) return { type: "claimed", jobs: [] };
-    const rows = this.#all<JobsTable>(this.#q.best({ queue: cmd.queue, limit: cmd.max }));
+    const config = this.settings.get(cmd.queue).config;
     const lease = String(index);
-    const leaseMs = cmd.leaseMs ?? this.settings.get(cmd.queue).config.leaseMs ?? defaultLeaseMs;
-    const expires = now + leaseMs;
+    const expires = now + (cmd.leaseMs ?? config.leaseMs ?? defaultLeaseMs);
+    const room = this.#claimRoom(cmd.queue, config, cmd.max, now);
+    const rows = this.#leaseRoundRobin(cmd.queue, room, config.groupConcurrency, (row) => {
+      this.#run(this.#q.lease({ id: row.id, lease, expires, worker: cmd.worker, now }));
+    });
+    if (config.rateLimit && rows.length > 0) {
+      this.rates.add(cmd.queue, config.rateLimit, now, rows.length);
+    }
     this.tallies.claimed += rows.length;
     return {
       type: "claimed",
-      jobs: rows.map((row) => {
-        this.#run(this.#q.lease({ id: row.id, lease, expires, worker: cmd.worker, now }));
-        this.#moved(row.queue, "ready", "leased");
-        return {
-          id: row.id,
-          payload: new RawJson(row.payload),
-          attempt: row.attempts + 1,
-          lease,
-          leaseExpiresAt: expires,
-        };
-      }),
+      jobs: rows.map((row) => ({
+        id: row.id,
+        payload: new RawJson(row.payload),
+        attempt: row.attempts + 1,
+        lease,
+        leaseExpiresAt: expires,
+      })),
     };
+  }
+
+  /** How many jobs a claim of `max` may take now: paused, concurrency, rate window. */
+  #claimRoom(queue: string, config: QueueConfig, max: number, nowMs: number): number {
+    if (this.settings.isPaused(queue)) return 0;
+    let room = max;
+    if (config.concurrency !== undefined) {
+      room = Math.min(room, config.concurrency - (this.#counts.get(queue)?.leased ?? 0));
+    }
+    if (config.rateLimit) {
+      room = Math.min(room, config.rateLimit.max - this.rates.used(queue, config.rateLimit, nowMs));
+    }
+    return Math.max(0, room);
+  }
+
+  /**
+   * Takes up to `room` ready jobs, round after round: each round reads the active groups whose
+   * turn comes first and takes an even share of what is left from each (one job each when there
+   * are more groups than room), best first inside a group. A served group goes to the back.
+   */
+  #leaseRoundRobin(
+    queue: string,
+    room: number,
+    cap: number | undefined,
+    lease: (row: JobsTable) => void,
+  ): JobsTable[] {
+    const taken: JobsTable[] = [];
+    while (taken.length < room) {
+      const groups = this.groups.next(queue, room - taken.length);
+      const before = taken.length;
+      const share = Math.max(1, Math.floor((room - taken.length) / Math.max(1, groups.length)));
+      for (const g of groups) {
+        const headroom = g.grp === noGroup || cap === undefined ? share : cap - g.leased;
+        const limit = Math.min(share, headroom, room - taken.length);
+        if (limit <= 0) continue;
+        const rows = this.#all<JobsTable>(this.#q.best({ queue, grp: g.grp, limit }));
+        for (const row of rows) lease(row);
+        this.#moved(queue, "ready", "leased", rows.length, g.grp);
+        taken.push(...rows);
+      }
+      if (taken.length === before) break; // (no active group had a job: nothing more to take)
+    }
+    return taken;
   }
 
   /**
@@ -894,7 +997,6 @@ export class QueueStateMachine {
   #fire(
     cmd: Extract<QueueCommand, { type: "fire" }>,
     index: number,
-    woken: Set<string>,
   ): ApplyResult {
     const row = this.schedules.get(cmd.id);
     const none: ApplyResult = { type: "fired", id: cmd.id, jobId: null };
@@ -913,20 +1015,19 @@ export class QueueStateMachine {
       idempotencyKey: `schedule:${cmd.id}:${cmd.slotMs}`,
     };
     if (spec.maxAttempts !== undefined) job.maxAttempts = spec.maxAttempts;
-    const r = this.#enqueue(spec.queue, [job], index, woken);
+    const r = this.#enqueue(spec.queue, [job], index);
     const jobId = r.type === "enqueued" ? r.jobs[0].id : null; // (a full queue: the slot passes)
     this.schedules.fired(cmd.id, cmd.slotMs, jobId, cmd.nextRunAt);
     return { type: "fired", id: cmd.id, jobId };
   }
 
   /** Moves up to `limit` of the queue's dead letters back to ready, oldest first. */
-  #retryDeadMany(queue: string, limit: number, woken: Set<string>): ApplyResult {
-    const ids = this.#all<{ id: string }>(this.#q.oldestDead({ queue, limit }));
+  #retryDeadMany(queue: string, limit: number): ApplyResult {
+    const ids = this.#all<{ queue: string; id: string; grp: string }>(
+      this.#q.oldestDead({ queue, limit }),
+    );
     for (const { id } of ids) this.#run(this.#q.revive({ id, now: this.#now }));
-    if (ids.length > 0) {
-      this.#moved(queue, "dead", "ready", ids.length);
-      woken.add(queue);
-    }
+    for (const [[, grp], n] of tallyGroups(ids)) this.#moved(queue, "dead", "ready", n, grp);
     return { type: "retriedMany", retried: ids.length };
   }
 
@@ -1002,12 +1103,14 @@ export class QueueStateMachine {
    * New jobs are inserted in multi-row statements; the rows gathered so far are written before
    * an idempotency key is looked up, so a key repeated within the batch finds its first job.
    */
-  #enqueue(queue: string, jobs: NewJob[], index: number, woken: Set<string>): ApplyResult {
+  #enqueue(queue: string, jobs: NewJob[], index: number): ApplyResult {
     const full = this.#overDepth(queue, jobs);
     if (full) return full;
     const now = this.#now;
     const config = this.settings.get(queue).config;
     const out: { id: string; state: JobState; deduplicated: boolean }[] = [];
+    const readyIn: { queue: string; grp: string }[] = [];
+    let delayed = 0;
     let rows: JobsTable[] = [];
     jobs.forEach((job, k) => {
       if (job.idempotencyKey !== undefined) {
@@ -1038,12 +1141,15 @@ export class QueueStateMachine {
         const expires = now + (job.idempotencyWindowMs ?? idempotencyWindowMs);
         this.#run(this.#q.saveIdem({ queue, key: job.idempotencyKey, jobId: id, now, expires }));
       }
-      this.#moved(queue, null, state);
-      if (state === "ready") woken.add(queue);
+      if (state === "ready") readyIn.push({ queue, grp: job.group ?? noGroup });
+      else delayed++;
       this.tallies.enqueued++;
       out.push({ id, state, deduplicated: false });
     });
     this.#insertJobs.run(this.#db.conn, rows);
+    // (counted once per group, not per job: a batch of 1,000 writes its group's row once)
+    for (const [[, grp], n] of tallyGroups(readyIn)) this.#moved(queue, null, "ready", n, grp);
+    if (delayed > 0) this.#moved(queue, null, "delayed", delayed);
     return { type: "enqueued", jobs: out };
   }
 
@@ -1094,15 +1200,43 @@ export class QueueStateMachine {
     return due.length === 0 ? null : Math.min(...due);
   }
 
-  /** Whether `queue` has a job a claim would take now (never while it is paused). */
+  /**
+   * When a claim on `queue` could take a job, by the clock `nowMs`: `nowMs` when one could now;
+   * the end of the rate window when only the rate limit holds it back; null when nothing would
+   * (paused, no claimable job, concurrency taken), and a long poll waits to be woken.
+   */
+  claimableAt(queue: string, nowMs: number): number | null {
+    const config = this.settings.get(queue).config;
+    if (this.settings.isPaused(queue) || !this.groups.hasActive(queue)) return null;
+    if (config.concurrency !== undefined) {
+      if ((this.#counts.get(queue)?.leased ?? 0) >= config.concurrency) return null;
+    }
+    const limit = config.rateLimit;
+    if (limit && this.rates.used(queue, limit, nowMs) >= limit.max) {
+      return windowStartMs(nowMs, limit.perMs) + limit.perMs;
+    }
+    return nowMs;
+  }
+
+  /** Whether a claim would take a job now, by the queue's clock. */
   hasReady(queue: string): boolean {
-    if (this.settings.isPaused(queue)) return false;
-    return this.#all(this.#q.best({ queue, limit: 1 })).length > 0;
+    return this.claimableAt(queue, this.#now) === this.#now;
+  }
+
+  /** A page of the queue's named groups with ready or leased jobs, by name after `after`. */
+  groupPage(queue: string, after: string, limit: number): GroupView[] {
+    return this.groups.page(queue, after, limit);
   }
 
   /** A page of the queue's jobs (in `state`, or any), newest first; `cursor` from the last. */
-  listJobs(queue: string, state: JobState | undefined, limit: number, cursor?: number): JobPage {
-    return this.listing.page(queue, state, limit, cursor);
+  listJobs(
+    queue: string,
+    state: JobState | undefined,
+    limit: number,
+    cursor?: number,
+    group?: string,
+  ): JobPage {
+    return this.listing.page(queue, state, limit, cursor, group);
   }
 
   schedule(id: string): ScheduleView | null {

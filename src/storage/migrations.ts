@@ -216,6 +216,40 @@ export const migrations: Record<string, Migration> = {
         WHERE finished_at IS NOT NULL`.execute(db);
     },
   },
+  // Fair groups and flow control (api.md part 2): jobs carry a group ('' for none); ready jobs
+  // are found per group by a partial index (a claimed or finished job leaves it); named groups
+  // are listed by their own partial index; queue_groups keeps each group's ready and leased jobs
+  // and its turn, and queue_rate the claims of a queue's current rate window.
+  "013_groups": {
+    async up(db: AnyDb) {
+      await db.schema.alterTable("jobs")
+        .addColumn("grp", "text", (c) => c.notNull().defaultTo("")).execute();
+      await db.schema.dropIndex("jobs_claim").execute();
+      await sql`CREATE INDEX jobs_ready ON jobs (queue, grp, priority DESC, available_at, seq)
+        WHERE state = 'ready'`.execute(db);
+      await sql`CREATE INDEX jobs_group_list ON jobs (queue, grp, state, seq)
+        WHERE grp <> ''`.execute(db);
+      await db.schema.createTable("queue_groups")
+        .addColumn("queue", "text", (c) => c.notNull())
+        .addColumn("grp", "text", (c) => c.notNull())
+        .addColumn("ready", "integer", (c) => c.notNull())
+        .addColumn("leased", "integer", (c) => c.notNull())
+        .addColumn("turn", "integer", (c) => c.notNull())
+        .addColumn("active", "integer", (c) => c.notNull())
+        .addPrimaryKeyConstraint("queue_groups_pk", ["queue", "grp"])
+        .execute();
+      await sql`CREATE INDEX queue_groups_turn ON queue_groups (queue, turn, grp)
+        WHERE active = 1`.execute(db);
+      await sql`INSERT INTO queue_groups (queue, grp, ready, leased, turn, active)
+        SELECT queue, '', sum(state = 'ready'), sum(state = 'leased'), 0, sum(state = 'ready') > 0
+        FROM jobs WHERE state IN ('ready', 'leased') GROUP BY queue`.execute(db);
+      await db.schema.createTable("queue_rate")
+        .addColumn("queue", "text", (c) => c.primaryKey())
+        .addColumn("window_ms", "integer", (c) => c.notNull())
+        .addColumn("claimed", "integer", (c) => c.notNull())
+        .execute();
+    },
+  },
 };
 
 class StaticProvider implements MigrationProvider {

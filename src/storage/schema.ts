@@ -89,6 +89,8 @@ export interface JobsTable {
   unique_key: string | null;
   /** A ready or delayed job not claimed by then expires (ttlMs); null once claimed. */
   expire_at: number | null;
+  /** The job's fairness group; '' for none. */
+  grp: string;
 }
 
 /** Idempotency keys per queue, each kept until its window ends (24 h unless the job said). */
@@ -128,7 +130,28 @@ export interface SchedulesTable {
   updated_at: number;
 }
 
+/** A group of a queue with ready or leased jobs (see GroupStore). */
+export interface QueueGroupsTable {
+  queue: string;
+  grp: string;
+  ready: number;
+  leased: number;
+  /** Its place in the queue's round robin; smaller goes first. */
+  turn: number;
+  /** 1 when it has ready jobs and room under groupConcurrency: a claim may take from it. */
+  active: number;
+}
+
+/** The claims of a queue's current rate window (see RateWindows). */
+export interface QueueRateTable {
+  queue: string;
+  window_ms: number;
+  claimed: number;
+}
+
 export interface Tables {
+  queue_groups: QueueGroupsTable;
+  queue_rate: QueueRateTable;
   schedules: SchedulesTable;
   queue_settings: QueueSettingsTable;
   queue_state: QueueStateTable;

@@ -11,6 +11,8 @@ export const stateTables = [
   "queue_counts",
   "queue_settings",
   "schedules",
+  "queue_groups",
+  "queue_rate",
 ] as const;
 
 /** Bytes after an image on the wire: magic, image length (u64), SHA-256 of the image. */

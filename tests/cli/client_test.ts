@@ -74,12 +74,18 @@ Deno.test("client: enqueue, claim, ack, nack, status and queues against a node",
     const jobs = await raftq(u, "jobs", "--queue", "cli", "--limit", "1");
     assert.match(
       jobs.stdout,
-      /^ID\s+STATE\s+ATTEMPTS\s+PRIORITY\s+CREATED\s+LAST ERROR\n\S+\s+ready\s+0\/5/,
+      /^ID\s+STATE\s+GROUP\s+ATTEMPTS\s+PRIORITY\s+CREATED\s+LAST ERROR\n\S+\s+ready\s+-\s+0\/5/,
     );
     const cursor = /--cursor (\d+)/.exec(jobs.stdout)?.[1];
     assert.ok(cursor, jobs.stdout);
     const next = await raftq(u, "jobs", "--queue", "cli", "--cursor", cursor, "--state", "done");
-    assert.match(next.stdout, new RegExp(`^${id}\\s+done\\s+1/5`, "m"));
+    assert.match(next.stdout, new RegExp(`^${id}\\s+done\\s+-\\s+1/5`, "m"));
+    await raftq(u, "enqueue", "--queue", "cli", "--payload", "3", "--group", "tenant-a");
+    const grouped = await raftq(u, "jobs", "--queue", "cli", "--group", "tenant-a");
+    assert.match(grouped.stdout, /\n\S+\s+ready\s+tenant-a\s+0\/5/);
+    assert.equal(grouped.stdout.split("\n").length, 2, "only the group's job");
+    const groups = await raftq(u, "groups", "--queue", "cli");
+    assert.match(groups.stdout, /^GROUP\s+READY\s+LEASED\ntenant-a\s+1\s+0$/);
   } finally {
     await node.kill();
     await Deno.remove(node.dataDir, { recursive: true });

@@ -69,6 +69,7 @@ export function queueCommand(seq: number, stampMs: number): string {
     ...(n % 7 === 0 ? { idempotencyKey: `k${n % 50}`, idempotencyWindowMs: 1000 + n % 3000 } : {}),
     ...(n % 5 === 0 ? { uniqueKey: `u${n % 4}` } : {}),
     ...(n % 4 === 0 ? { ttlMs: 20 + (n % 60) } : {}),
+    ...(n % 3 !== 1 ? { group: `g${n % 5}` } : {}),
   });
   const commands: QueueCommand[] = [
     { type: "enqueue", queue: "q", jobs: [job(seq)] },
@@ -86,7 +87,12 @@ export function queueCommand(seq: number, stampMs: number): string {
     {
       type: "configure",
       queue: seq % 2 ? "q" : "r",
-      config: seq % 3 ? {} : { maxAttempts: 2, leaseMs: 1000, maxDepth: 40 },
+      config: seq % 3 ? { groupConcurrency: 1 + seq % 2, rateLimit: { max: 3, perMs: 40 } } : {
+        maxAttempts: 2,
+        leaseMs: 1000,
+        maxDepth: 40,
+        concurrency: 4,
+      },
     },
     { type: "retryDeadMany", queue: "q", limit: 3 },
     { type: "purge", queue: seq % 2 ? "q" : "r", state: seq % 3 ? "done" : "expired", limit: 5 },

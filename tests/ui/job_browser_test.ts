@@ -19,13 +19,24 @@ Deno.test("ui: browse a queue's jobs, open a dead one, retry it, pause the queue
   try {
     const client = new Client({ urls: node.url, token });
     await client.enqueueBatch("mail", [0, 1, 2, 3].map((n) => ({ payload: { n } })));
+    const grouped = [4, 5].map((n) => ({ payload: { n }, group: "tenant-a" }));
+    await client.enqueueBatch("mail", grouped);
+    await client.configure("mail", { groupConcurrency: 1, rateLimit: { max: 50, perMs: 1000 } });
     const [job] = await client.claim("mail", { worker: "w" });
     await client.nack(job.id, job.lease, { error: "mailbox full", final: true });
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     await page.goto(`${node.url}/#token=${token}`);
     await page.click('tr[data-queue="mail"]');
     await page.waitForSelector("#jb-jobs tr[data-job]");
-    assert.equal(await page.locator("#jb-jobs tr[data-job]").count(), 4);
+    assert.equal(await page.locator("#jb-jobs tr[data-job]").count(), 6);
+    assert.equal(await page.textContent("#jb-limits"), "per group 1, 50 per 1000 ms");
+    assert.equal(await page.textContent("#jb-groups"), "tenant-a (2 ready, 0 leased)");
+    await page.fill("#jb-group", "tenant-a");
+    await page.press("#jb-group", "Enter");
+    await page.waitForFunction('document.querySelectorAll("#jb-jobs tr[data-job]").length === 2');
+    await page.fill("#jb-group", "");
+    await page.press("#jb-group", "Enter");
+    await page.waitForFunction('document.querySelectorAll("#jb-jobs tr[data-job]").length === 6');
     await page.selectOption("#jb-state", "dead");
     await page.waitForFunction('document.querySelectorAll("#jb-jobs tr[data-job]").length === 1');
     await page.click(`tr[data-job="${job.id}"]`);

@@ -1,0 +1,158 @@
+// Fair groups: per queue and group, its ready and leased jobs and its turn, kept by every apply.
+
+import type { Database } from "../storage/database.ts";
+import { prepare } from "../storage/prepared.ts";
+import { type CompiledQuery, sql } from "kysely";
+import type { QueueGroupsTable } from "../storage/schema.ts";
+
+/** The group of jobs enqueued without one: it takes turns like any group, never capped. */
+export const noGroup = "";
+
+/** A group as GET /v1/queues/:queue/groups answers it. */
+export interface GroupView {
+  group: string;
+  ready: number;
+  leased: number;
+}
+
+/** No groupConcurrency: a group is never held back by its own leases. */
+const uncapped = Number.MAX_SAFE_INTEGER;
+
+/**
+ * A group with ready jobs and room under its queue's groupConcurrency is *active*; active groups
+ * are kept in turn order by a partial index, so a claim reads the next groups in the round from
+ * the index (O(log groups)) however many idle groups the queue has. A group served by a claim,
+ * or becoming active, takes the turn after the last active one: a round robin. A group with no
+ * ready and no leased jobs has no row.
+ */
+export class GroupStore {
+  readonly #db: Database;
+  readonly #q;
+
+  constructor(db: Database) {
+    this.#db = db;
+    const k = db.kysely;
+    const where = (queue: string, grp: string) =>
+      k.selectFrom("queue_groups").selectAll().where("queue", "=", queue).where("grp", "=", grp);
+    this.#q = {
+      get: prepare(["queue", "grp"], (p) => where(p.queue, p.grp)),
+      save: prepare(
+        ["queue", "grp", "ready", "leased", "turn", "active"],
+        (p) =>
+          k.insertInto("queue_groups").values({
+            queue: p.queue,
+            grp: p.grp,
+            ready: p.ready,
+            leased: p.leased,
+            turn: p.turn,
+            active: p.active,
+          }).onConflict((oc) =>
+            oc.columns(["queue", "grp"]).doUpdateSet({
+              ready: p.ready,
+              leased: p.leased,
+              turn: p.turn,
+              active: p.active,
+            })
+          ),
+      ),
+      drop: prepare(
+        ["queue", "grp"],
+        (p) => k.deleteFrom("queue_groups").where("queue", "=", p.queue).where("grp", "=", p.grp),
+      ),
+      lastTurn: prepare(
+        ["queue"],
+        (p) =>
+          k.selectFrom("queue_groups").select((eb) => eb.fn.max<number | null>("turn").as("t"))
+            .where("queue", "=", p.queue).where("active", "=", sql.lit(1)),
+      ),
+      next: prepare(
+        ["queue", "limit"],
+        (p) =>
+          k.selectFrom("queue_groups").selectAll().where("queue", "=", p.queue)
+            .where("active", "=", sql.lit(1)).orderBy("turn").orderBy("grp").limit(p.limit),
+      ),
+      page: prepare(
+        ["queue", "after", "limit"],
+        (p) =>
+          k.selectFrom("queue_groups").select(["grp", "ready", "leased"])
+            .where("queue", "=", p.queue).where("grp", ">", p.after).orderBy("grp")
+            .limit(p.limit),
+      ),
+      recap: prepare(
+        ["queue", "cap"],
+        (p) =>
+          k.updateTable("queue_groups").set({
+            active: sql<number>`ready > 0 AND (grp = '' OR leased < ${p.cap})`,
+          }).where("queue", "=", p.queue),
+      ),
+    };
+  }
+
+  #all<R>(q: CompiledQuery): R[] {
+    return this.#db.conn.executeCompiled<R>(q).rows;
+  }
+
+  /**
+   * Adds `readyDelta` and `leasedDelta` to the group's jobs; `cap` is the queue's groupConcurrency.
+   * `toBack`: the group was just served, so it waits for every other active group's turn.
+   */
+  adjust(
+    queue: string,
+    grp: string,
+    readyDelta: number,
+    leasedDelta: number,
+    cap: number | undefined,
+    toBack = false,
+  ): void {
+    const row = this.#all<QueueGroupsTable>(this.#q.get({ queue, grp }))[0];
+    const ready = (row?.ready ?? 0) + readyDelta;
+    const leased = (row?.leased ?? 0) + leasedDelta;
+    if (ready < 0 || leased < 0) {
+      throw new Error(`group ${queue}/${grp} would hold ${ready} ready and ${leased} leased jobs`);
+    }
+    if (ready === 0 && leased === 0) {
+      if (row) this.#db.conn.executeCompiled(this.#q.drop({ queue, grp }));
+      return;
+    }
+    const active = ready > 0 && (grp === noGroup || leased < (cap ?? uncapped)) ? 1 : 0;
+    const wasActive = row?.active === 1;
+    const turn = active === 1 && (!wasActive || toBack)
+      ? this.#lastTurn(queue) + 1
+      : row?.turn ?? 0;
+    this.#db.conn.executeCompiled(this.#q.save({ queue, grp, ready, leased, turn, active }));
+  }
+
+  #lastTurn(queue: string): number {
+    return this.#all<{ t: number | null }>(this.#q.lastTurn({ queue }))[0]?.t ?? 0;
+  }
+
+  /** Up to `limit` active groups of the queue, whose turn comes first. */
+  next(queue: string, limit: number): QueueGroupsTable[] {
+    return this.#all<QueueGroupsTable>(this.#q.next({ queue, limit }));
+  }
+
+  hasActive(queue: string): boolean {
+    return this.next(queue, 1).length > 0;
+  }
+
+  /**
+   * The queue's groupConcurrency changed: every group of the queue is active again or not by the
+   * new cap (one statement over the queue's groups, only when its config changes).
+   */
+  recap(queue: string, cap: number | undefined): void {
+    this.#db.conn.executeCompiled(this.#q.recap({ queue, cap: cap ?? uncapped }));
+  }
+
+  /** The queue's named groups with ready or leased jobs, by name, after `after`. */
+  page(queue: string, after: string, limit: number): GroupView[] {
+    const rows = this.#all<{ grp: string; ready: number; leased: number }>(
+      this.#q.page({ queue, after, limit }),
+    );
+    return rows.map((r) => ({ group: r.grp, ready: r.ready, leased: r.leased }));
+  }
+
+  /** The statements, for the query-plan test. */
+  get queries() {
+    return this.#q;
+  }
+}
