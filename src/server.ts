@@ -4,7 +4,7 @@ import { createApp } from "./api/app.ts";
 import type { ConnectionStats } from "./api/connection_guard.ts";
 import { createHttpServer, defaultMaxConnections, openFilesLimit } from "./api/http_server.ts";
 import { peerUpgrade } from "./api/peer_route.ts";
-import { Waiters } from "./api/long_poll.ts";
+import { eventsKey, Waiters } from "./api/long_poll.ts";
 import type { ServeConfig } from "./config.ts";
 import { createLogger } from "./log.ts";
 import { defaultTuning, type NodeTuning } from "./node/config.ts";
@@ -46,6 +46,7 @@ export async function serve(cfg: ServeConfig, base: NodeTuning = defaultTuning):
   };
   const started = await startNode(cfg, tuning, {
     onJobsReady: (queue) => waiters.wake(queue),
+    onEvents: (queue) => waiters.wake(eventsKey(queue)),
     jobWatch: jobWaiters,
     onFatal: fatal,
     onApplyFailed(index, message) {

@@ -8,6 +8,7 @@ import type { ApiContext } from "./context.ts";
 import { errorResponse, toRaftqError } from "./errors.ts";
 import { queueRoutes } from "./queue_routes.ts";
 import { scheduleRoutes } from "./schedule_routes.ts";
+import { eventRoutes } from "./event_routes.ts";
 import { clusterRoutes } from "./cluster_routes.ts";
 import { forwardToLeader } from "./forward.ts";
 import { peerRoutes } from "./peer_route.ts";
@@ -34,6 +35,7 @@ export function createApp(ctx: ApiContext): Hono {
   clusterRoutes(app, ctx);
   queueRoutes(app, ctx);
   scheduleRoutes(app, ctx);
+  eventRoutes(app, ctx);
   app.notFound((c) =>
     errorResponse(c, new RaftqError("not_found", `No route for ${c.req.method} ${c.req.path}`))
   );

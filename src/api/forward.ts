@@ -27,8 +27,12 @@ export const forwardedHeader = "x-raftq-forwarded-by";
 const noLeader = (message = "No leader is known right now") =>
   new RaftqError("no_leader", message, 1);
 
+/** A queue's event stream: every node serves it from its own applied log. */
+const eventsPath = /^\/v1\/queues\/[^/]+\/events$/;
+
 function servedLocally(c: Context): boolean {
   if (localPaths.has(c.req.path)) return true;
+  if (c.req.method === "GET" && eventsPath.test(c.req.path)) return true;
   return c.req.method === "GET" && c.req.query("consistency") === "local";
 }
 

@@ -40,3 +40,6 @@ export class Waiters {
     return n;
   }
 }
+
+/** The key the event streams of `queue` wait on (queue names never hold a colon). */
+export const eventsKey = (queue: string) => `events:${queue}`;

@@ -136,6 +136,20 @@ const queueRoutes: RouteDoc[] = [
     answers: ok(r.groupPage, "a page; pass `next` as `cursor` for the next one"),
   },
   {
+    id: "events",
+    method: "get",
+    path: "/v1/queues/:queue/events",
+    summary: "Every job transition of the queue, as Server-Sent Events, in log order",
+    description: "Each event's id is `INDEX:K` (the entry's log index, the event's place in it); " +
+      "data is `{type, index, queue, jobId, state, attempt, group?, error?, at}`. Resume with " +
+      "`Last-Event-ID` (or `?from=INDEX`) without gaps or repeats while the events are kept; an " +
+      "event `lost` says when some are not. Any node serves it from its own applied log.",
+    tag: "queue",
+    params: queue,
+    query: s.eventsQuery,
+    answers: { 200: { description: "the event stream", type: "text/event-stream" } },
+  },
+  {
     id: "purgeJobs",
     method: "delete",
     path: "/v1/queues/:queue/jobs",

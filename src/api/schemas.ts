@@ -165,6 +165,12 @@ export const groupsQuery = z.object({
   }),
 }).extend(consistencyQuery.shape);
 
+export const eventsQuery = z.object({
+  from: queryInt(0, Number.MAX_SAFE_INTEGER).optional().meta({
+    description: "the log index to start at (0: the oldest kept); Last-Event-ID wins",
+  }),
+});
+
 const finished = finishedStates;
 export const purgeQuery = z.object({
   state: z.enum(finished, says(`must be one of ${finished.join(", ")} (jobs that ended)`)),

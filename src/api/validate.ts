@@ -5,6 +5,7 @@ import type { z } from "zod";
 import { RaftqError } from "../errors.ts";
 import type { NewJob } from "../queue/commands.ts";
 import * as s from "./schemas.ts";
+import type { EventPosition } from "../queue/events.ts";
 import type { ScheduleSpec } from "../queue/schedules.ts";
 import { cronProblem } from "../queue/schedule_slots.ts";
 
@@ -139,6 +140,27 @@ export function listPage(query: Record<string, string | undefined>) {
 export function groupPage(query: Record<string, string | undefined>) {
   const q = parse(s.groupsQuery, query);
   return { limit: q.limit ?? s.defaults.deadPage, after: q.cursor ?? "" };
+}
+
+/**
+ * Where an event stream starts: after the event named by Last-Event-ID (`INDEX:K`, or `INDEX`
+ * for after that whole entry), else at entry `from`, else after what this node has applied.
+ */
+export function eventStart(
+  from: string | undefined,
+  lastEventId: string | undefined,
+  appliedIndex: number,
+): EventPosition {
+  if (lastEventId) {
+    const m = /^(\d{1,16})(?::(\d{1,7}))?$/.exec(lastEventId.trim());
+    if (!m) throw bad("!Last-Event-ID is not an event id this server sent (INDEX or INDEX:K)");
+    return { index: Number(m[1]), k: m[2] === undefined ? Infinity : Number(m[2]) };
+  }
+  if (from !== undefined) {
+    const index = parse(s.eventsQuery, { from }).from!;
+    return { index: index - 1, k: Infinity };
+  }
+  return { index: appliedIndex, k: Infinity };
 }
 
 export const purgeState = (state: string | undefined) => parse(s.purgeQuery, { state }).state;

@@ -17,6 +17,8 @@ Usage (with no command, or only flags, raftq serves):
   raftq resume   [--url URL] QUEUE
   raftq jobs     [--url URL] --queue Q [--state S] [--group G] [--limit N] [--cursor C] [--json]
   raftq groups   [--url URL] --queue Q [--limit N] [--cursor C]   groups with ready or leased jobs
+  raftq events   [--url URL] --queue Q [--from INDEX] [--limit N] [--json]
+                                                every job transition, live, until --limit or ^C
   raftq enqueue  [--url URL] --queue Q [--payload JSON | -] [--delay MS] [--priority N] [--key KEY]
                  [--group G] [--max-attempts N]
   raftq claim    [--url URL] --queue Q [--max N] [--lease MS] [--wait MS] [--worker NAME]

@@ -10,6 +10,7 @@ import { StartupError } from "../errors.ts";
 import { dataCommands } from "./data_commands.ts";
 import { work } from "./work.ts";
 import { schedulesCommand } from "./schedules.ts";
+import { eventsCommand } from "./events.ts";
 import { commandUsage, wantsHelp } from "./usage.ts";
 
 const clientCommands = new Set([
@@ -68,6 +69,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     if (command in dataCommands) return await dataCommands[command](rest, io);
     if (command === "work") return await work(rest, io);
     if (command === "schedules") return await schedulesCommand(rest, io);
+    if (command === "events") return await eventsCommand(rest, io);
     throw new UsageError(`unknown command "${command}" (see raftq --help)`);
   } catch (err) {
     if (err instanceof ClientError) {

@@ -2,6 +2,7 @@
 
 import { RaftqError } from "./errors.ts";
 import { HttpCaller, type HttpOptions } from "./http.ts";
+import { type EventsOptions, queueEvents } from "./events.ts";
 import type {
   CallOptions,
   ClaimedJob,
@@ -16,6 +17,7 @@ import type {
   NackOptions,
   NewJob,
   QueueConfig,
+  QueueEvent,
   QueueStats,
   QueueView,
   Schedule,
@@ -215,6 +217,15 @@ export class Client {
     }
     const search = params.size > 0 ? `?${params}` : "";
     return this.#read(`/v1/queues/${q(queue)}/jobs${search}`, options);
+  }
+
+  /**
+   * The queue's events in log order, as an async iterator (`for await (const e of
+   * client.events("q"))`), from now on or from `options.from`; it reconnects by itself, resuming
+   * after the last event. Stop it with `options.signal` or by leaving the loop.
+   */
+  events(queue: string, options: EventsOptions = {}): AsyncGenerator<QueueEvent> {
+    return queueEvents(this.http, queue, options);
   }
 
   /** A page of the queue's groups with ready or leased jobs, by name; pass `next` as `cursor`. */

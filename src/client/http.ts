@@ -32,6 +32,8 @@ export interface Request {
   text?: boolean;
   /** Answer with the Response itself (a stream the caller reads), once it is a success. */
   raw?: boolean;
+  /** More request headers (an event stream's Last-Event-ID). */
+  headers?: Record<string, string>;
 }
 
 /** Codes that mean nothing was done (or, for outcome_unknown, that a safe retry may be sent). */
@@ -130,7 +132,7 @@ export class HttpCaller {
     const timeout = new AbortController();
     const timer = setTimeout(() => timeout.abort(), Math.max(1, timeoutMs));
     const signal = req.signal ? AbortSignal.any([req.signal, timeout.signal]) : timeout.signal;
-    const headers: Record<string, string> = { accept: "application/json" };
+    const headers: Record<string, string> = { accept: "application/json", ...req.headers };
     if (this.#token !== undefined) headers.authorization = `Bearer ${this.#token}`;
     if (req.body !== undefined) headers["content-type"] = "application/json";
     try {

@@ -2,6 +2,7 @@
 
 export { Client, type ClientOptions, type JobStateAnswer, type ReadOptions } from "./client.ts";
 export * from "./errors.ts";
+export type { EventsOptions } from "./events.ts";
 export type * from "./types.ts";
 export {
   type Handler,

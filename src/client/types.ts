@@ -82,6 +82,25 @@ export interface Job<P = unknown, R = unknown> {
   group?: string;
 }
 
+/** One transition of a job, as GET /v1/queues/:queue/events sends it. */
+export interface QueueEvent {
+  /** enqueued, claimed, acked, nacked, released, dead, expired, cancelled, progress, promoted, retried, or lost. */
+  type: string;
+  /** `INDEX:K`: the entry's log index and the event's place in it (the SSE id). */
+  eventId?: string;
+  index?: number;
+  queue: string;
+  jobId?: string;
+  state?: JobState;
+  attempt?: number;
+  group?: string;
+  error?: string;
+  /** The leader-stamped time of the entry. */
+  at?: number;
+  /** On a `lost` event: events up to this index are no longer kept. */
+  trimmedThrough?: number;
+}
+
 /** A group of a queue with ready or leased jobs (GET /v1/queues/:queue/groups). */
 export interface GroupCounts {
   group: string;

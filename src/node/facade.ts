@@ -6,6 +6,7 @@ import type { QueueCommand } from "../queue/commands.ts";
 import type { JobPage } from "../queue/job_listing.ts";
 import type { ScheduleView } from "../queue/schedules.ts";
 import type { GroupView } from "../queue/groups.ts";
+import type { EventPosition, EventRead } from "../queue/events.ts";
 import type { JobState } from "../storage/schema.ts";
 import type { Member, Role } from "../raft/mod.ts";
 import type { NodeMetrics } from "../metrics.ts";
@@ -40,6 +41,10 @@ export interface NodeStatus {
 
 /** The queue's reads, on this node's applied state. */
 export interface QueueReads {
+  /** The last entry applied here. */
+  readonly appliedIndex: number;
+  /** Up to about `max` of the queue's events after `after` (see EventLog.read). */
+  readEvents(queue: string, after: EventPosition, max: number): EventRead;
   /** When a claim could take a job, by the clock `nowMs` (see QueueStateMachine). */
   claimableAt(queue: string, nowMs: number): number | null;
   /** A page of the queue's named groups with ready or leased jobs, by name after `after`. */

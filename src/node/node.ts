@@ -55,6 +55,8 @@ export interface NodeEvents {
   onSnapshot?(kind: "taken" | "installing" | "installed" | "compacted", index: number): void;
   /** Jobs may have become ready in `queue` (long polls wake). */
   onJobsReady?(queue: string): void;
+  /** An apply wrote events of `queue` (event streams wake). */
+  onEvents?(queue: string): void;
   /** Jobs someone waits on, woken when they end (see QueueStateMachine.jobWatch). */
   jobWatch?: { has(id: string): boolean; wake(id: string): void };
   /** This node applied its own removal from the cluster. */
@@ -134,6 +136,7 @@ export class RaftNode implements NodeApi {
     this.storage = new RaftStorage(db);
     this.sm = new QueueStateMachine(db);
     this.sm.onReady = (queue) => events.onJobsReady?.(queue);
+    this.sm.onEvents = (queue) => events.onEvents?.(queue);
     if (events.jobWatch) this.sm.jobWatch = events.jobWatch;
     const store = new SqliteLogStore(db, this.storage);
     this.raft = new Raft(

@@ -30,6 +30,7 @@ export { type JobView, jobView };
 import { type QueueConfig, QueueSettings } from "./queue_settings.ts";
 import { GroupStore, type GroupView, noGroup } from "./groups.ts";
 import { RateWindows, windowStartMs } from "./rate_limit.ts";
+import { EventLog, type EventPosition, type EventRead, type EventType } from "./events.ts";
 
 export const idempotencyWindowMs = 24 * 60 * 60 * 1000;
 /** What jobs and claims get when neither they nor their queue's config say. */
@@ -138,6 +139,14 @@ function tallyGroups(rows: readonly { queue: string; grp: string }[]) {
   return byKey.values();
 }
 
+/** The event a job's end is announced by. */
+const finishEvents: Record<"done" | "dead" | "cancelled" | "expired", EventType> = {
+  done: "acked",
+  dead: "dead",
+  cancelled: "cancelled",
+  expired: "expired",
+};
+
 const err = (code: ApplyError["code"], message: string): ApplyError => ({
   type: "error",
   code,
@@ -243,6 +252,12 @@ export class QueueStateMachine {
   readonly rates: RateWindows;
   /** Queues whose long polls the applyEntries call in progress wakes. */
   #woken = new Set<string>();
+  /** Every job transition, for GET /v1/queues/:queue/events. */
+  readonly events: EventLog;
+  /** Queues the applyEntries call in progress wrote events for. */
+  #eventQueues = new Set<string>();
+  /** Called with a queue's name, after an apply commits, when it wrote events of that queue. */
+  onEvents: (queue: string) => void = () => {};
   readonly #insertJobs: BulkInsert<JobsTable>;
   /**
    * Jobs per queue and state, kept up to date by every transition apply makes and written to
@@ -253,7 +268,8 @@ export class QueueStateMachine {
   /** Count moves made by the applyEntries call in progress, so a rollback can undo them. */
   #journal: [string, JobState | null, JobState | null, number][] | null = null;
 
-  constructor(db: Database) {
+  /** `eventsRetained`: tests keep fewer events (every replica must use the same number). */
+  constructor(db: Database, options: { eventsRetained?: number } = {}) {
     this.#db = db;
     const k = db.kysely;
     this.#insertJobs = new BulkInsert((rows) => k.insertInto("jobs").values(rows), jobParams);
@@ -305,7 +321,7 @@ export class QueueStateMachine {
       dueExpiry: prepare(
         ["now", "limit"],
         (p) =>
-          k.selectFrom("jobs").select(["id", "queue", "state", "grp"]).where(
+          k.selectFrom("jobs").select(["id", "queue", "state", "grp", "attempts"]).where(
             "expire_at",
             "<=",
             p.now,
@@ -401,7 +417,7 @@ export class QueueStateMachine {
       dueDelayed: prepare(
         ["now"],
         (p) =>
-          k.selectFrom("jobs").select(["id", "queue", "grp"]).where(
+          k.selectFrom("jobs").select(["id", "queue", "grp", "attempts"]).where(
             "state",
             "=",
             sql.lit("delayed"),
@@ -510,6 +526,7 @@ export class QueueStateMachine {
     this.schedules = new ScheduleStore(db);
     this.groups = new GroupStore(db);
     this.rates = new RateWindows(db);
+    this.events = new EventLog(db, options.eventsRetained);
     const row = this.#all<{ applied_index: number; now_ms: number }>(this.#q.state({}))[0];
     this.#applied = row?.applied_index ?? 0;
     this.#now = row?.now_ms ?? 0;
@@ -581,26 +598,28 @@ export class QueueStateMachine {
 
   /** Ends a job as done, dead or cancelled (its lease cleared), and counts the move. */
   #finish(
-    job: { id: string; queue: string; state: JobState; grp: string },
+    job: { id: string; queue: string; state: JobState; grp: string; attempts: number },
     to: "done" | "dead" | "cancelled" | "expired",
     result: string | null,
     error: string | null,
   ): void {
     this.#run(this.#q.finish({ id: job.id, state: to, result, error, now: this.#now }));
     this.#moved(job.queue, job.state, to, 1, job.grp);
+    this.events.record(job.queue, finishEvents[to], job, to, to === "done" ? null : error);
     if (to === "dead") this.tallies.deadLettered++;
     if (this.jobWatch.has(job.id)) this.#settled.push(job.id);
   }
 
   /** Puts a leased job back (ready or delayed until `availableAt`), counts it, wakes its queue. */
   #requeue(
-    job: { id: string; queue: string; grp: string },
+    job: { id: string; queue: string; grp: string; attempts: number },
     to: "ready" | "delayed",
     availableAt: number,
     error: string | null,
   ): void {
     this.#run(this.#q.requeue({ id: job.id, state: to, availableAt, error, now: this.#now }));
     this.#moved(job.queue, "leased", to, 1, job.grp);
+    this.events.record(job.queue, "nacked", job, to, error);
   }
 
   /**
@@ -614,6 +633,7 @@ export class QueueStateMachine {
       ...Object.entries(this.#q),
       ...Object.entries(this.groups.queries).map(([name, q]) => [`groups.${name}`, q] as const),
       ...Object.entries(this.rates.queries).map(([name, q]) => [`rates.${name}`, q] as const),
+      ...Object.entries(this.events.queries).map(([name, q]) => [`events.${name}`, q] as const),
     ];
     for (const [name, build] of named) {
       const q = (build as (args: Record<string, unknown>) => CompiledQuery)(zeros);
@@ -643,6 +663,7 @@ export class QueueStateMachine {
     const todo = this.#unapplied(entries);
     if (todo.length === 0) return results;
     this.#woken = new Set<string>();
+    this.#eventQueues = new Set<string>();
     this.#journal = [];
     const start = this.#mark();
     try {
@@ -668,6 +689,7 @@ export class QueueStateMachine {
       this.#journal = null;
     }
     for (const queue of this.#woken) this.onReady(queue);
+    for (const queue of this.#eventQueues) this.onEvents(queue);
     const settled = this.#settled;
     this.#settled = [];
     for (const id of settled) this.jobWatch.wake(id);
@@ -720,6 +742,7 @@ export class QueueStateMachine {
 
   /** Undoes the in-memory changes made since `mark` (O(changes), never a recount). */
   #rollbackTo(mark: ApplyMark): void {
+    this.events.forget();
     if (this.settings.version !== mark.settingsVersion) this.settings.load();
     this.#applied = mark.applied;
     this.#now = mark.now;
@@ -736,18 +759,24 @@ export class QueueStateMachine {
   #applyOne(e: Entry): ApplyResult {
     const logged = decodeCommand(e.data);
     if (!logged) return err("invalid_command", `entry ${e.index} holds no valid command`);
+    this.events.begin();
     if (logged.stampMs > this.#now) {
       this.#now = logged.stampMs;
       this.#processDue();
     }
-    return this.#execute(logged.cmd, e.index);
+    const result = this.#execute(logged.cmd, e.index);
+    for (const queue of this.events.flush(e.index, this.#now)) this.#eventQueues.add(queue);
+    return result;
   }
 
   /** Promotes due delayed jobs and expires due leases, as of the queue's clock. */
   #processDue(): number {
     const now = this.#now;
     // (the same rows: promote updates exactly what dueDelayed selects, in one transaction)
-    const due = this.#all<{ queue: string; grp: string }>(this.#q.dueDelayed({ now }));
+    const due = this.#all<{ id: string; queue: string; grp: string; attempts: number }>(
+      this.#q.dueDelayed({ now }),
+    );
+    for (const job of due) this.events.record(job.queue, "promoted", job, "ready");
     for (const [[queue, grp], n] of tallyGroups(due)) {
       this.#moved(queue, "delayed", "ready", n, grp);
     }
@@ -796,7 +825,9 @@ export class QueueStateMachine {
 
   /** Jobs nobody claimed within their ttlMs become expired (at most purgeBatchRows an entry). */
   #expireUnclaimed(): void {
-    const due = this.#all<{ id: string; queue: string; state: JobState; grp: string }>(
+    const due = this.#all<
+      { id: string; queue: string; state: JobState; grp: string; attempts: number }
+    >(
       this.#q.dueExpiry({ now: this.#now, limit: purgeBatchRows }),
     );
     for (const j of due) this.#finish(j, "expired", null, "not claimed within its ttlMs");
@@ -850,12 +881,14 @@ export class QueueStateMachine {
         const state = delay > 0 ? "delayed" : "ready";
         this.#run(this.#q.release({ id: job.id, state, availableAt: now + delay, now }));
         this.#moved(job.queue, "leased", state, 1, job.grp);
+        this.events.record(job.queue, "released", { ...job, attempts: job.attempts - 1 }, state);
         return { type: "released", id: job.id, state };
       }
       case "progress": {
         const job = this.#leasedJob(cmd);
         if ("type" in job) return job;
         this.#run(this.#q.progress({ id: job.id, progress: cmd.progress, now }));
+        this.events.record(job.queue, "progress", job, "leased");
         return { type: "progressed", id: job.id };
       }
       case "cancel": {
@@ -873,6 +906,7 @@ export class QueueStateMachine {
         if (job.state !== "dead") return err("conflict", `job ${cmd.id} is ${job.state}, not dead`);
         this.#run(this.#q.revive({ id: job.id, now }));
         this.#moved(job.queue, "dead", "ready", 1, job.grp);
+        this.events.record(job.queue, "retried", { ...job, attempts: 0 }, "ready");
         return { type: "retried", id: job.id };
       }
       case "setSchedule":
@@ -930,6 +964,7 @@ export class QueueStateMachine {
     const room = this.#claimRoom(cmd.queue, config, cmd.max, now);
     const rows = this.#leaseRoundRobin(cmd.queue, room, config.groupConcurrency, (row) => {
       this.#run(this.#q.lease({ id: row.id, lease, expires, worker: cmd.worker, now }));
+      this.events.record(cmd.queue, "claimed", { ...row, attempts: row.attempts + 1 }, "leased");
     });
     if (config.rateLimit && rows.length > 0) {
       this.rates.add(cmd.queue, config.rateLimit, now, rows.length);
@@ -1026,7 +1061,10 @@ export class QueueStateMachine {
     const ids = this.#all<{ queue: string; id: string; grp: string }>(
       this.#q.oldestDead({ queue, limit }),
     );
-    for (const { id } of ids) this.#run(this.#q.revive({ id, now: this.#now }));
+    for (const job of ids) {
+      this.#run(this.#q.revive({ id: job.id, now: this.#now }));
+      this.events.record(queue, "retried", { ...job, attempts: 0 }, "ready");
+    }
     for (const [[, grp], n] of tallyGroups(ids)) this.#moved(queue, "dead", "ready", n, grp);
     return { type: "retriedMany", retried: ids.length };
   }
@@ -1145,6 +1183,7 @@ export class QueueStateMachine {
       else delayed++;
       this.tallies.enqueued++;
       out.push({ id, state, deduplicated: false });
+      this.events.record(queue, "enqueued", { id, grp: job.group ?? noGroup, attempts: 0 }, state);
     });
     this.#insertJobs.run(this.#db.conn, rows);
     // (counted once per group, not per job: a batch of 1,000 writes its group's row once)
@@ -1223,6 +1262,11 @@ export class QueueStateMachine {
     return this.claimableAt(queue, this.#now) === this.#now;
   }
 
+  /** Up to about `max` of the queue's events after `after` (see EventLog.read). */
+  readEvents(queue: string, after: EventPosition, max: number): EventRead {
+    return this.events.read(queue, after, max);
+  }
+
   /** A page of the queue's named groups with ready or leased jobs, by name after `after`. */
   groupPage(queue: string, after: string, limit: number): GroupView[] {
     return this.groups.page(queue, after, limit);
@@ -1284,6 +1328,7 @@ export class QueueStateMachine {
     this.#now = row?.now_ms ?? 0;
     this.#loadCounts();
     this.settings.load();
+    this.events.forget();
     for (const queue of this.#counts.keys()) this.onReady(queue);
   }
 }

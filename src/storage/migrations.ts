@@ -250,6 +250,29 @@ export const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  // The event stream (GET /v1/queues/:queue/events): each entry's job transitions per queue, in
+  // log order, and how far trimming has gone per queue ('' for the whole log).
+  "014_events": {
+    async up(db: AnyDb) {
+      await db.schema.createTable("events")
+        .addColumn("idx", "integer", (c) => c.notNull())
+        .addColumn("queue", "text", (c) => c.notNull())
+        .addColumn("at_ms", "integer", (c) => c.notNull())
+        .addColumn("n", "integer", (c) => c.notNull())
+        .addColumn("total", "integer", (c) => c.notNull())
+        .addColumn("data", "text", (c) => c.notNull())
+        .addPrimaryKeyConstraint("events_pk", ["idx", "queue"])
+        .modifyEnd(sql`WITHOUT ROWID`)
+        .execute();
+      await db.schema.createIndex("events_queue").on("events").columns(["queue", "idx"])
+        .execute();
+      await db.schema.createTable("events_trimmed")
+        .addColumn("queue", "text", (c) => c.primaryKey())
+        .addColumn("idx", "integer", (c) => c.notNull())
+        .addColumn("total", "integer", (c) => c.notNull())
+        .execute();
+    },
+  },
 };
 
 class StaticProvider implements MigrationProvider {

@@ -149,7 +149,27 @@ export interface QueueRateTable {
   claimed: number;
 }
 
+/** One entry's job transitions in one queue: a JSON array of events (see EventLog). */
+export interface EventsTable {
+  idx: number;
+  queue: string;
+  at_ms: number;
+  /** Events in this row, and in every row up to and including it. */
+  n: number;
+  total: number;
+  data: string;
+}
+
+/** Per queue ('' for the whole log), the last index whose events were trimmed. */
+export interface EventsTrimmedTable {
+  queue: string;
+  idx: number;
+  total: number;
+}
+
 export interface Tables {
+  events: EventsTable;
+  events_trimmed: EventsTrimmedTable;
   queue_groups: QueueGroupsTable;
   queue_rate: QueueRateTable;
   schedules: SchedulesTable;

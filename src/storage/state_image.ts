@@ -13,6 +13,8 @@ export const stateTables = [
   "schedules",
   "queue_groups",
   "queue_rate",
+  "events",
+  "events_trimmed",
 ] as const;
 
 /** Bytes after an image on the wire: magic, image length (u64), SHA-256 of the image. */

@@ -86,6 +86,12 @@ Deno.test("client: enqueue, claim, ack, nack, status and queues against a node",
     assert.equal(grouped.stdout.split("\n").length, 2, "only the group's job");
     const groups = await raftq(u, "groups", "--queue", "cli");
     assert.match(groups.stdout, /^GROUP\s+READY\s+LEASED\ntenant-a\s+1\s+0$/);
+    const events = await raftq(u, "events", "--queue", "cli", "--from", "0", "--limit", "2");
+    assert.equal(events.code, 0, events.stderr);
+    assert.match(
+      events.stdout,
+      /^\d+:0 {2}enqueued {2}\S+ {2}ready {2}attempt 0\n\d+:0 {2}claimed /,
+    );
   } finally {
     await node.kill();
     await Deno.remove(node.dataDir, { recursive: true });

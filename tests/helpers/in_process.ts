@@ -4,7 +4,7 @@
 import { setImmediate } from "node:timers";
 import type { Hono } from "hono";
 import { createApp } from "../../src/api/app.ts";
-import { Waiters } from "../../src/api/long_poll.ts";
+import { eventsKey, Waiters } from "../../src/api/long_poll.ts";
 import { defaultTuning } from "../../src/node/config.ts";
 import { RaftNode } from "../../src/node/node.ts";
 import { bootstrapInit } from "../../src/raft/mod.ts";
@@ -45,6 +45,7 @@ export async function startInProcessNode(
   const node = new RaftNode("n1", db, { ...storage.load(), appliedIndex: 0 }, defaultTuning, {
     onFatal: (error) => logged.push(`fatal: ${error.message}`),
     onJobsReady: (queue) => waiters.wake(queue),
+    onEvents: (queue) => waiters.wake(eventsKey(queue)),
     jobWatch: jobWaiters,
   });
   node.start();

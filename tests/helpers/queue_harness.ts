@@ -12,10 +12,10 @@ export class Harness {
   index = 0;
   constructor(readonly dd: DataDir, readonly sm: QueueStateMachine) {}
 
-  static async open(): Promise<Harness> {
+  static async open(options: { eventsRetained?: number } = {}): Promise<Harness> {
     const dir = await Deno.makeTempDir({ prefix: "raftq-queue-" });
     const dd = await openDataDir(dir);
-    return new Harness(dd, new QueueStateMachine(dd.db));
+    return new Harness(dd, new QueueStateMachine(dd.db, options));
   }
 
   /** The next entry, carrying `cmd` stamped `stampMs`. */
@@ -69,8 +69,11 @@ export function value(raw: RawJson | undefined): unknown {
   return raw === undefined ? undefined : JSON.parse(raw.text);
 }
 
-export async function withHarness(fn: (h: Harness) => void | Promise<void>): Promise<void> {
-  const h = await Harness.open();
+export async function withHarness(
+  fn: (h: Harness) => void | Promise<void>,
+  options: { eventsRetained?: number } = {},
+): Promise<void> {
+  const h = await Harness.open(options);
   try {
     await fn(h);
   } finally {

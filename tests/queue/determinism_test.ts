@@ -102,6 +102,7 @@ function dump(dd: DataDir): unknown {
     settings: c.prepare("SELECT * FROM queue_settings ORDER BY queue").all(),
     groups: c.prepare("SELECT * FROM queue_groups ORDER BY queue, grp").all(),
     rates: c.prepare("SELECT * FROM queue_rate ORDER BY queue").all(),
+    events: c.prepare("SELECT * FROM events ORDER BY idx, queue").all(),
   };
 }
 
