@@ -9,6 +9,7 @@ import { errorResponse, toRaftqError } from "./errors.ts";
 import { queueRoutes } from "./queue_routes.ts";
 import { scheduleRoutes } from "./schedule_routes.ts";
 import { eventRoutes } from "./event_routes.ts";
+import { flowRoutes } from "./flow_routes.ts";
 import { clusterRoutes } from "./cluster_routes.ts";
 import { forwardToLeader } from "./forward.ts";
 import { peerRoutes } from "./peer_route.ts";
@@ -36,6 +37,7 @@ export function createApp(ctx: ApiContext): Hono {
   queueRoutes(app, ctx);
   scheduleRoutes(app, ctx);
   eventRoutes(app, ctx);
+  flowRoutes(app, ctx);
   app.notFound((c) =>
     errorResponse(c, new RaftqError("not_found", `No route for ${c.req.method} ${c.req.path}`))
   );

@@ -6,7 +6,7 @@ export const jobBrowserSection = `
     <h2>Jobs in <span id="jb-queue"></span> <button id="jb-pause" type="button"></button></h2>
     <div class="row">
       <label>state <select id="jb-state">
-        <option value="">any</option><option>ready</option><option>delayed</option>
+        <option value="">any</option><option>ready</option><option>delayed</option><option>waiting</option>
         <option>leased</option><option>done</option><option>dead</option>
         <option>cancelled</option><option>expired</option>
       </select></label>

@@ -66,6 +66,14 @@ export const job = z.strictObject({
   uniqueKey: z.string().optional(),
   expiresAt: z.int().optional(),
   group: z.string().optional().meta({ description: "its fairness group" }),
+  dependsOn: z.array(z.string()).optional().meta({ description: "the jobs it waits for" }),
+  dependencyResults: z.record(z.string(), anyJson).optional().meta({
+    description: "GET /v1/jobs/:id: the results of its dependencies, by id",
+  }),
+});
+
+export const flowCreated = z.strictObject({
+  ids: z.record(z.string(), z.string()).meta({ description: "each job's id, by its ref" }),
 });
 
 const queueCounts = {
@@ -78,6 +86,7 @@ const queueCounts = {
   dead: z.int(),
   cancelled: z.int(),
   expired: z.int(),
+  waiting: z.int().meta({ description: "jobs waiting for their dependencies" }),
 };
 
 export const queueStats = z.strictObject({ queues: z.array(z.strictObject(queueCounts)) });

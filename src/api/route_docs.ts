@@ -34,6 +34,18 @@ const ok = (schema: z.ZodType, description = "done") => ({ 200: { description, s
 
 const queueRoutes: RouteDoc[] = [
   {
+    id: "flow",
+    method: "post",
+    path: "/v1/flows",
+    summary: "Create a DAG of jobs atomically, in one log entry",
+    description: "A job with dependencies is `waiting` until they are all `done`. A dependency " +
+      'that ends dead, cancelled or expired ends its dependents dead (`onFailure: "fail"`) or ' +
+      'lets them go on (`"ignore"`). A ref used twice, an unknown ref or a cycle is a 400.',
+    tag: "queue",
+    body: s.flow,
+    answers: { 201: { description: "created", schema: r.flowCreated } },
+  },
+  {
     id: "enqueue",
     method: "post",
     path: "/v1/queues/:queue/jobs",

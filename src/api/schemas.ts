@@ -2,7 +2,7 @@
 
 import { z } from "zod";
 import { RawJson } from "../queue/json_text.ts";
-import { finishedStates } from "../queue/commands.ts";
+import { finishedStates, maxFlowJobs } from "../queue/commands.ts";
 import { jobStates } from "../storage/schema.ts";
 
 export { queueConfigSchema as queueConfig } from "../queue/queue_config.ts";
@@ -65,6 +65,9 @@ const userJson = (description: string) =>
 const object = <T extends z.core.$ZodLooseShape>(shape: T, message = "must be a JSON object") =>
   z.strictObject(shape, says(message));
 
+const dependsOnMessage = says(`must be a list of 1 to ${maxFlowJobs} job ids`);
+const onFailure = z.enum(["fail", "ignore"], says('must be "fail" or "ignore"'));
+
 const lease = text(32).meta({ description: "the lease the claim answered (a fencing token)" });
 
 export const newJob = object({
@@ -89,6 +92,38 @@ export const newJob = object({
   group: text(limits.maxGroupLength).optional().meta({
     description: "its fairness group: claims take turns between a queue's groups",
   }),
+  dependsOn: z.array(
+    z.string(says("must be job ids")).regex(jobIdPattern, says("must be job ids")),
+    dependsOnMessage,
+  ).min(1, dependsOnMessage).max(maxFlowJobs, dependsOnMessage).optional().meta({
+    description: "jobs it waits for: it is `waiting` until they are all done",
+  }),
+  onFailure: onFailure.optional().meta({
+    description: "a dependency that ends dead, cancelled or expired: fail (the default) ends " +
+      "this job dead, ignore goes on",
+  }),
+});
+
+const refMessage = says("must be a non-empty string of at most 128 characters");
+const ref = z.string(refMessage).min(1, refMessage).max(128, refMessage);
+const refsMessage = says(`must be a list of at most ${maxFlowJobs} refs of this flow's jobs`);
+const flowJobsMessage = says(`must be a list of 1 to ${maxFlowJobs} jobs`);
+
+/** POST /v1/flows: jobs by ref, each with its queue and the refs it waits for. */
+export const flow = object({
+  jobs: z.array(
+    newJob.omit({ dependsOn: true }).extend({
+      ref: ref.meta({ description: "the job's name within the flow" }),
+      queue: z.string(says("must be a queue name")).regex(
+        queuePattern,
+        says("must be 1 to 128 characters of A-Z a-z 0-9 _ . -"),
+      ),
+      dependsOn: z.array(ref, refsMessage).max(maxFlowJobs, refsMessage).optional()
+        .meta({ description: "refs of jobs of this flow it waits for" }),
+    }),
+    flowJobsMessage,
+  ).min(1, flowJobsMessage).max(maxFlowJobs, flowJobsMessage),
+  onFailure: onFailure.default("fail").meta({ description: "for every job that does not say" }),
 });
 
 const jobsMessage = says(`must be a list of 1 to ${limits.maxBatchJobs} jobs`);

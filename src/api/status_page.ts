@@ -77,7 +77,7 @@ const page = `<!doctype html>
   </section>
   <section>
     <h2>Queues</h2>
-    <table id="queues"><thead><tr><th>queue</th><th class="num">ready</th><th class="num">delayed</th><th class="num">leased</th><th class="num">done</th><th class="num">dead</th><th>state</th></tr></thead><tbody></tbody></table>
+    <table id="queues"><thead><tr><th>queue</th><th class="num">ready</th><th class="num">delayed</th><th class="num">waiting</th><th class="num">leased</th><th class="num">done</th><th class="num">dead</th><th>state</th></tr></thead><tbody></tbody></table>
   </section>
 ${jobBrowserSection}
   <section>
@@ -136,7 +136,7 @@ ${jobBrowserSection}
         const joining = mb.catchUp ? " " + mb.catchUp.summary : "";
         return '<tr data-id="' + esc(mb.id) + '"><td>' + esc(mb.id) + "</td><td>" + esc(mb.url) + '</td><td><span class="pill' + (role === "leader" ? " leader" : "") + '">' + role + '</span><span class="muted">' + esc(joining) + '</span></td><td class="num">' + esc(mb.matchIndex) + '</td><td class="num">' + esc(mb.lagEntries) + "</td><td>" + reach + "</td></tr>";
       }).join("");
-      $("queues").tBodies[0].innerHTML = q.queues.length ? q.queues.map((x) => '<tr data-queue="' + esc(x.name) + '"><td>' + esc(x.name) + '</td><td class="num">' + x.ready + '</td><td class="num">' + x.delayed + '</td><td class="num">' + x.leased + '</td><td class="num">' + x.done + '</td><td class="num">' + x.dead + '</td><td>' + (x.paused ? '<b class="paused">paused</b>' : "running") + "</td></tr>").join("") : '<tr><td colspan="7" class="muted">no queues yet</td></tr>';
+      $("queues").tBodies[0].innerHTML = q.queues.length ? q.queues.map((x) => '<tr data-queue="' + esc(x.name) + '"><td>' + esc(x.name) + '</td><td class="num">' + x.ready + '</td><td class="num">' + x.delayed + '</td><td class="num">' + x.waiting + '</td><td class="num">' + x.leased + '</td><td class="num">' + x.done + '</td><td class="num">' + x.dead + '</td><td>' + (x.paused ? '<b class="paused">paused</b>' : "running") + "</td></tr>").join("") : '<tr><td colspan="8" class="muted">no queues yet</td></tr>';
       samples.push({ t: Date.now(), enq: s.counters.enqueued, done: s.counters.completed });
       while (samples.length && samples[0].t < Date.now() - 300000) samples.shift();
       draw();

@@ -177,12 +177,13 @@ export async function runClient(command: string, argv: string[], io: CliIo): Pro
         return 0;
       }
       const rows: (string | number)[][] = [
-        ["QUEUE", "READY", "DELAYED", "LEASED", "DONE", "DEAD", "CANCELLED", "EXPIRED", "PAUSED"],
+        ["QUEUE", "READY", "DELAYED", "WAITING", "LEASED", "DONE", "DEAD", "CANCELLED", "EXPIRED"],
       ];
+      rows[0].push("PAUSED");
       for (const q of r.queues) {
         const paused = q.paused ? "yes" : "no";
         const ended = [q.done, q.dead, q.cancelled, q.expired];
-        rows.push([q.name, q.ready, q.delayed, q.leased, ...ended, paused]);
+        rows.push([q.name, q.ready, q.delayed, q.waiting ?? 0, q.leased, ...ended, paused]);
       }
       io.out(table(rows));
       return 0;

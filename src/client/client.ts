@@ -10,6 +10,7 @@ import type {
   ClusterStatus,
   Enqueued,
   EnqueueOptions,
+  FlowJob,
   GroupCounts,
   Job,
   JobState,
@@ -226,6 +227,20 @@ export class Client {
    */
   events(queue: string, options: EventsOptions = {}): AsyncGenerator<QueueEvent> {
     return queueEvents(this.http, queue, options);
+  }
+
+  /**
+   * Creates a DAG of jobs atomically (one log entry) and answers each job's id by its ref. Each
+   * job gets an idempotency key unless it has one, so a retry after an unknown outcome finds the
+   * jobs the first attempt made instead of making them twice.
+   */
+  async flow(
+    jobs: FlowJob[],
+    options: { onFailure?: "fail" | "ignore" } = {},
+    call?: CallOptions,
+  ): Promise<Record<string, string>> {
+    const body = { jobs: jobs.map((j) => jobBody(j)), ...options };
+    return (await this.#write<{ ids: Record<string, string> }>("/v1/flows", body, true, call)).ids;
   }
 
   /** A page of the queue's groups with ready or leased jobs, by name; pass `next` as `cursor`. */

@@ -19,11 +19,20 @@ interface SseMessage {
   data: string;
 }
 
-/** Parses Server-Sent Events from a byte stream (comments and `retry:` lines are skipped). */
-export async function* parseSse(body: ReadableStream<Uint8Array>): AsyncGenerator<SseMessage> {
+/**
+ * Parses Server-Sent Events from a byte stream (comments and `retry:` lines are skipped) until
+ * it ends or `signal` aborts. The abort cancels the read itself: the body of a fetch is not
+ * always stopped by its request's signal (a signal made with AbortSignal.any can be collected).
+ */
+export async function* parseSse(
+  body: ReadableStream<Uint8Array>,
+  signal?: AbortSignal,
+): AsyncGenerator<SseMessage> {
   const reader = body.getReader();
   const decoder = new TextDecoder();
   let buffered = "";
+  const stop = () => void reader.cancel().catch(() => {});
+  signal?.addEventListener("abort", stop, { once: true });
   try {
     for (;;) {
       const { value, done } = await reader.read();
@@ -38,6 +47,7 @@ export async function* parseSse(body: ReadableStream<Uint8Array>): AsyncGenerato
       }
     }
   } finally {
+    signal?.removeEventListener("abort", stop);
     await reader.cancel().catch(() => {});
   }
 }
@@ -85,7 +95,7 @@ export async function* queueEvents(
       headers: lastId === undefined ? undefined : { "last-event-id": lastId },
     });
     try {
-      for await (const m of parseSse(res.body!)) {
+      for await (const m of parseSse(res.body!, signal)) {
         if (m.id !== undefined) lastId = m.id;
         yield { ...JSON.parse(m.data), type: m.event ?? "message", eventId: m.id } as QueueEvent;
       }

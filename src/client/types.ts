@@ -3,6 +3,7 @@
 export type JobState =
   | "ready"
   | "delayed"
+  | "waiting"
   | "leased"
   | "done"
   | "dead"
@@ -22,6 +23,10 @@ export interface EnqueueOptions {
   ttlMs?: number;
   /** Its fairness group (1–128 characters): claims take turns between a queue's groups. */
   group?: string;
+  /** Jobs (ids) it waits for: it is `waiting` until they are all done. */
+  dependsOn?: string[];
+  /** A dependency that ends dead, cancelled or expired: end this job dead ("fail") or go on. */
+  onFailure?: "fail" | "ignore";
   /**
    * Deduplicates enqueues of the same key on the queue for 24 h. When absent the client makes
    * one, so a retried `outcome_unknown` never enqueues twice; `idempotencyKey: null` sends none.
@@ -80,6 +85,16 @@ export interface Job<P = unknown, R = unknown> {
   /** When the job expires if nobody claims it (ttlMs). */
   expiresAt?: number;
   group?: string;
+  dependsOn?: string[];
+  /** GET /v1/jobs/:id of a job with dependencies: their results, by id. */
+  dependencyResults?: Record<string, unknown>;
+}
+
+/** A job of a flow (POST /v1/flows): named by `ref`, waiting for the jobs of the flow it names. */
+export interface FlowJob<P = unknown> extends Omit<NewJob<P>, "dependsOn"> {
+  ref: string;
+  queue: string;
+  dependsOn?: string[];
 }
 
 /** One transition of a job, as GET /v1/queues/:queue/events sends it. */
@@ -126,6 +141,8 @@ export interface QueueStats {
   dead: number;
   cancelled: number;
   expired: number;
+  /** Jobs waiting for their dependencies. */
+  waiting: number;
 }
 
 export interface Member {

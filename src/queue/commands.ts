@@ -30,10 +30,26 @@ export interface NewJob {
   ttlMs?: number;
   /** The fairness group: claims take turns between a queue's groups. */
   group?: string;
+  /** Jobs (ids) this one waits for: it is `waiting` until they are all done. */
+  dependsOn?: string[];
+  /** A dependency that ends dead, cancelled or expired: the job ends dead ("fail") or goes on. */
+  onFailure?: "fail" | "ignore";
 }
+
+/** A job of a flow: its queue, and the earlier jobs of the flow (by position) it waits for. */
+export interface FlowJob {
+  queue: string;
+  job: NewJob;
+  after: number[];
+}
+
+/** The most jobs a flow, and the most dependencies a job, may have. */
+export const maxFlowJobs = 1000;
 
 export type QueueCommand =
   | { type: "enqueue"; queue: string; jobs: NewJob[] }
+  /** A DAG of jobs, in an order where each job comes after those it waits for: all or nothing. */
+  | { type: "flow"; jobs: FlowJob[] }
   /** `leaseMs` absent: the queue's config decides (else 30 s). */
   | { type: "claim"; queue: string; worker: string; max: number; leaseMs?: number }
   | { type: "ack"; id: string; lease: string; result?: JsonText }
@@ -111,7 +127,21 @@ function validJob(v: unknown): boolean {
     optional(v.maxAttempts, (n) => isNat(n) && n >= 1) &&
     optional(v.idempotencyKey, isStr) && optional(v.idempotencyWindowMs, isNat) &&
     optional(v.uniqueKey, isStr) && optional(v.ttlMs, (n) => isNat(n) && n >= 1) &&
-    optional(v.group, (g) => isStr(g) && g.length >= 1);
+    optional(v.group, (g) => isStr(g) && g.length >= 1) &&
+    optional(
+      v.dependsOn,
+      (d) => Array.isArray(d) && d.length >= 1 && d.length <= maxFlowJobs && d.every(isStr),
+    ) &&
+    optional(v.onFailure, (f) => f === "fail" || f === "ignore");
+}
+
+/** Each job waits only for earlier ones: the order is a topological one, so there is no cycle. */
+function validFlow(jobs: unknown): boolean {
+  return Array.isArray(jobs) && jobs.length >= 1 && jobs.length <= maxFlowJobs &&
+    jobs.every((f, k) =>
+      isObj(f) && isStr(f.queue) && validJob(f.job) && Array.isArray(f.after) &&
+      f.after.length <= maxFlowJobs && f.after.every((a) => isNat(a) && a < k)
+    );
 }
 
 function validCommand(c: unknown): c is QueueCommand {
@@ -120,6 +150,8 @@ function validCommand(c: unknown): c is QueueCommand {
     case "enqueue":
       return isStr(c.queue) && Array.isArray(c.jobs) && c.jobs.length >= 1 &&
         c.jobs.every(validJob);
+    case "flow":
+      return validFlow(c.jobs);
     case "claim":
       return isStr(c.queue) && isStr(c.worker) && isNat(c.max) && (c.max as number) >= 1 &&
         optional(c.leaseMs, isNat);

@@ -24,6 +24,10 @@ export interface JobView {
   /** When a job nobody has claimed expires (its ttlMs). */
   expiresAt?: number;
   group?: string;
+  /** The jobs it waits for (or waited for). */
+  dependsOn?: string[];
+  /** Their results, by id, once they have them (GET /v1/jobs/:id only). */
+  dependencyResults?: Record<string, RawJson>;
 }
 
 export function jobView(row: JobsTable): JobView {
@@ -50,5 +54,6 @@ export function jobView(row: JobsTable): JobView {
   if (row.unique_key !== null) view.uniqueKey = row.unique_key;
   if (row.expire_at !== null) view.expiresAt = row.expire_at;
   if (row.grp) view.group = row.grp;
+  if (row.depends_on !== null) view.dependsOn = JSON.parse(row.depends_on);
   return view;
 }

@@ -18,18 +18,20 @@ import {
   decodeCommand,
   type FinishedState,
   finishedStates,
+  type FlowJob,
   type NewJob,
   type QueueCommand,
 } from "./commands.ts";
 import { RawJson } from "./json_text.ts";
 import { type JobView, jobView } from "./job_view.ts";
-import { JobListing, type JobPage } from "./job_listing.ts";
+import { JobListing, type JobPage, maxPageBytes } from "./job_listing.ts";
 import { maxSchedules, ScheduleStore, type ScheduleView, scheduleView } from "./schedules.ts";
 
 export { type JobView, jobView };
 import { type QueueConfig, QueueSettings } from "./queue_settings.ts";
 import { GroupStore, type GroupView, noGroup } from "./groups.ts";
 import { RateWindows, windowStartMs } from "./rate_limit.ts";
+import { DependencyStore } from "./dependencies.ts";
 import { EventLog, type EventPosition, type EventRead, type EventType } from "./events.ts";
 
 export const idempotencyWindowMs = 24 * 60 * 60 * 1000;
@@ -66,6 +68,7 @@ export type ApplyResult =
     jobs: { id: string; state: JobState; deduplicated: boolean }[];
   }
   | { type: "claimed"; jobs: ClaimedJob[] }
+  | { type: "flowCreated"; ids: string[] }
   | { type: "acked"; id: string }
   | { type: "nacked"; id: string; state: JobState }
   | { type: "extended"; id: string; leaseExpiresAt: number }
@@ -95,6 +98,8 @@ export interface QueueStats {
   dead: number;
   cancelled: number;
   expired: number;
+  /** Jobs waiting for their dependencies. */
+  waiting: number;
 }
 
 /** GET /v1/queues/:queue: the counts, and the settings. */
@@ -121,6 +126,7 @@ const emptyStats = (name: string): QueueStats => ({
   dead: 0,
   cancelled: 0,
   expired: 0,
+  waiting: 0,
 });
 
 /** How many of a queue's jobs are in any of `states`. */
@@ -162,6 +168,7 @@ function newJobRow(
   job: NewJob,
   now: number,
   maxAttempts: number,
+  depsLeft: number,
 ): JobsTable {
   return {
     id,
@@ -186,6 +193,9 @@ function newJobRow(
     unique_key: job.uniqueKey ?? null,
     expire_at: job.ttlMs === undefined ? null : now + job.delayMs + job.ttlMs,
     grp: job.group ?? noGroup,
+    depends_on: job.dependsOn ? JSON.stringify(job.dependsOn) : null,
+    deps_left: depsLeft,
+    on_failure: job.onFailure === "ignore" ? "ignore" : null,
   };
 }
 
@@ -214,6 +224,9 @@ function jobParams(r: JobsTable): unknown[] {
     r.unique_key,
     r.expire_at,
     r.grp,
+    r.depends_on,
+    r.deps_left,
+    r.on_failure,
   ];
 }
 
@@ -252,6 +265,8 @@ export class QueueStateMachine {
   readonly rates: RateWindows;
   /** Queues whose long polls the applyEntries call in progress wakes. */
   #woken = new Set<string>();
+  /** Which jobs wait for which. */
+  readonly deps: DependencyStore;
   /** Every job transition, for GET /v1/queues/:queue/events. */
   readonly events: EventLog;
   /** Queues the applyEntries call in progress wrote events for. */
@@ -316,7 +331,7 @@ export class QueueStateMachine {
         (p) =>
           k.selectFrom("jobs").select(["id", "state"]).where("queue", "=", p.queue)
             .where("unique_key", "=", p.key)
-            .where(sql<boolean>`state IN ('ready', 'delayed', 'leased')`),
+            .where(sql<boolean>`state IN ('ready', 'delayed', 'leased', 'waiting')`),
       ),
       dueExpiry: prepare(
         ["now", "limit"],
@@ -394,6 +409,21 @@ export class QueueStateMachine {
             last_error: p.error,
             lease_expires_at: null,
             worker: null,
+            updated_at: p.now,
+          }).where("id", "=", p.id),
+      ),
+      depsLeft: prepare(
+        ["id", "left"],
+        (p) => k.updateTable("jobs").set({ deps_left: p.left }).where("id", "=", p.id),
+      ),
+      unwait: prepare(
+        ["id", "state", "availableAt", "expireAt", "now"],
+        (p) =>
+          k.updateTable("jobs").set({
+            state: p.state,
+            deps_left: 0,
+            available_at: p.availableAt,
+            expire_at: p.expireAt,
             updated_at: p.now,
           }).where("id", "=", p.id),
       ),
@@ -527,6 +557,7 @@ export class QueueStateMachine {
     this.groups = new GroupStore(db);
     this.rates = new RateWindows(db);
     this.events = new EventLog(db, options.eventsRetained);
+    this.deps = new DependencyStore(db);
     const row = this.#all<{ applied_index: number; now_ms: number }>(this.#q.state({}))[0];
     this.#applied = row?.applied_index ?? 0;
     this.#now = row?.now_ms ?? 0;
@@ -599,7 +630,18 @@ export class QueueStateMachine {
   /** Ends a job as done, dead or cancelled (its lease cleared), and counts the move. */
   #finish(
     job: { id: string; queue: string; state: JobState; grp: string; attempts: number },
-    to: "done" | "dead" | "cancelled" | "expired",
+    to: FinishedState,
+    result: string | null,
+    error: string | null,
+  ): void {
+    this.#end(job, to, result, error);
+    this.#settleDependents(job.id, to);
+  }
+
+  /** #finish, without telling the jobs that wait for it. */
+  #end(
+    job: { id: string; queue: string; state: JobState; grp: string; attempts: number },
+    to: FinishedState,
     result: string | null,
     error: string | null,
   ): void {
@@ -608,6 +650,95 @@ export class QueueStateMachine {
     this.events.record(job.queue, finishEvents[to], job, to, to === "done" ? null : error);
     if (to === "dead") this.tallies.deadLettered++;
     if (this.jobWatch.has(job.id)) this.#settled.push(job.id);
+  }
+
+  /**
+   * Tells the jobs waiting for a job that ended: a done one (or any, for `onFailure: "ignore"`)
+   * brings each a step nearer to ready; a failed one ends them dead, and in turn theirs (a work
+   * list, not recursion: a chain of any length).
+   */
+  #settleDependents(id: string, state: FinishedState): void {
+    const ended: [string, FinishedState][] = [[id, state]];
+    while (ended.length > 0) {
+      const [depId, depState] = ended.pop()!;
+      for (const jobId of this.deps.takeDependents(depId)) {
+        const job = this.#job(jobId);
+        if (!job || job.state !== "waiting") continue; // (cancelled, or failed by another)
+        if (depState === "done" || job.on_failure === "ignore") this.#dependencyMet(job);
+        else {
+          this.#end(job, "dead", null, `dependency ${depId} ended ${depState}`);
+          ended.push([job.id, "dead"]);
+        }
+      }
+    }
+  }
+
+  /** One of a waiting job's dependencies ended as it needs: the last makes it ready (or delayed). */
+  #dependencyMet(job: JobsTable): void {
+    const now = this.#now;
+    if (job.deps_left > 1) {
+      this.#run(this.#q.depsLeft({ id: job.id, left: job.deps_left - 1 }));
+      return;
+    }
+    const state = job.available_at > now ? "delayed" : "ready";
+    const availableAt = Math.max(job.available_at, now);
+    // (a ttlMs counts from when the job becomes available, not from its enqueue)
+    const expireAt = job.expire_at === null ? null : availableAt + job.expire_at - job.available_at;
+    this.#run(this.#q.unwait({ id: job.id, state, availableAt, expireAt, now }));
+    this.#moved(job.queue, "waiting", state, 1, job.grp);
+    this.events.record(job.queue, "promoted", job, state);
+  }
+
+  /**
+   * Creates a DAG of jobs in one entry, all or nothing: each queue's maxDepth is checked for all
+   * of its jobs first, then the jobs are enqueued in order, each waiting for the earlier ones it
+   * names (by their ids, which a deduplicated job gives as the job it repeats).
+   */
+  #flow(jobs: FlowJob[], index: number): ApplyResult {
+    const byQueue = new Map<string, NewJob[]>();
+    for (const f of jobs) {
+      (byQueue.get(f.queue) ?? byQueue.set(f.queue, []).get(f.queue)!).push(f.job);
+    }
+    for (const [queue, queued] of byQueue) {
+      const full = this.#overDepth(queue, queued);
+      if (full) return full;
+    }
+    const missing = this.#missingDependency(jobs.flatMap((f) => f.job.dependsOn ?? []));
+    if (missing) return missing;
+    const ids: string[] = [];
+    jobs.forEach((f, k) => {
+      const dependsOn = [...(f.job.dependsOn ?? []), ...f.after.map((a) => ids[a])];
+      const job = dependsOn.length > 0 ? { ...f.job, dependsOn } : f.job;
+      const r = this.#enqueue(f.queue, [job], index, k);
+      if (r.type !== "enqueued") throw new Error(`flow job ${k} was refused: ${JSON.stringify(r)}`);
+      ids.push(r.jobs[0].id);
+    });
+    return { type: "flowCreated", ids };
+  }
+
+  /** A not_found refusal when one of `ids` names no job; else null. */
+  #missingDependency(ids: readonly string[]): ApplyError | null {
+    for (const id of new Set(ids)) {
+      if (!this.#job(id)) return err("not_found", `job ${id} in dependsOn does not exist`);
+    }
+    return null;
+  }
+
+  /**
+   * How a new job with `dependsOn` starts: waiting for those not ended yet, dead at once when one
+   * already failed (and it does not ignore failures), else as any job.
+   */
+  #dependencyStart(job: NewJob): { left: string[]; failed: string | null } {
+    const left: string[] = [];
+    let failed: string | null = null;
+    for (const id of new Set(job.dependsOn ?? [])) {
+      const dep = this.#job(id)!;
+      if (!(finishedStates as readonly string[]).includes(dep.state)) left.push(id);
+      else if (dep.state !== "done" && job.onFailure !== "ignore") {
+        failed ??= `dependency ${id} ended ${dep.state}`;
+      }
+    }
+    return { left, failed };
   }
 
   /** Puts a leased job back (ready or delayed until `availableAt`), counts it, wakes its queue. */
@@ -634,6 +765,7 @@ export class QueueStateMachine {
       ...Object.entries(this.groups.queries).map(([name, q]) => [`groups.${name}`, q] as const),
       ...Object.entries(this.rates.queries).map(([name, q]) => [`rates.${name}`, q] as const),
       ...Object.entries(this.events.queries).map(([name, q]) => [`events.${name}`, q] as const),
+      ...Object.entries(this.deps.queries).map(([name, q]) => [`deps.${name}`, q] as const),
     ];
     for (const [name, build] of named) {
       const q = (build as (args: Record<string, unknown>) => CompiledQuery)(zeros);
@@ -842,6 +974,8 @@ export class QueueStateMachine {
     switch (cmd.type) {
       case "enqueue":
         return this.#enqueue(cmd.queue, cmd.jobs, index);
+      case "flow":
+        return this.#flow(cmd.jobs, index);
       case "claim":
         return this.#claim(cmd, index);
       case "ack": {
@@ -1038,7 +1172,7 @@ export class QueueStateMachine {
     if (!row || row.next_run_at !== cmd.dueMs) return none;
     const spec = scheduleView(row);
     const previous = row.last_job_id ? this.#job(row.last_job_id) : undefined;
-    const busy = previous && ["ready", "delayed", "leased"].includes(previous.state);
+    const busy = previous && ["ready", "delayed", "leased", "waiting"].includes(previous.state);
     if (cmd.slotMs === null || (spec.overlap === "skip" && busy)) {
       this.schedules.advance(cmd.id, cmd.nextRunAt);
       return none;
@@ -1081,7 +1215,7 @@ export class QueueStateMachine {
     const maxDepth = this.settings.get(queue).config.maxDepth;
     if (maxDepth === undefined) return null;
     const c = this.#counts.get(queue);
-    const depth = c ? c.ready + c.delayed + c.leased : 0;
+    const depth = c ? c.ready + c.delayed + c.leased + c.waiting : 0;
     const n = this.#newJobCount(queue, jobs);
     if (n === 0 || depth + n <= maxDepth) return null;
     return err(
@@ -1138,65 +1272,107 @@ export class QueueStateMachine {
   }
 
   /**
-   * New jobs are inserted in multi-row statements; the rows gathered so far are written before
-   * an idempotency key is looked up, so a key repeated within the batch finds its first job.
+   * Enqueues `jobs` (their ids `<index>-<offset + k>`) in multi-row inserts, all or nothing: a
+   * queue at maxDepth or a dependency that does not exist refuses the whole batch. A job with
+   * dependencies not ended yet starts `waiting`.
    */
-  #enqueue(queue: string, jobs: NewJob[], index: number): ApplyResult {
-    const full = this.#overDepth(queue, jobs);
-    if (full) return full;
+  #enqueue(queue: string, jobs: NewJob[], index: number, offset = 0): ApplyResult {
+    const refusal = this.#overDepth(queue, jobs) ??
+      this.#missingDependency(jobs.flatMap((j) => j.dependsOn ?? []));
+    if (refusal) return refusal;
     const now = this.#now;
     const config = this.settings.get(queue).config;
     const out: { id: string; state: JobState; deduplicated: boolean }[] = [];
-    const readyIn: { queue: string; grp: string }[] = [];
-    let delayed = 0;
+    const added: { queue: string; grp: string; state: JobState }[] = [];
+    const failed: [JobsTable, string][] = [];
     let rows: JobsTable[] = [];
+    const flush = () => {
+      this.#insertJobs.run(this.#db.conn, rows);
+      rows = [];
+    };
     jobs.forEach((job, k) => {
-      if (job.idempotencyKey !== undefined) {
-        this.#insertJobs.run(this.#db.conn, rows);
-        rows = [];
-        const seen =
-          this.#all<IdempotencyTable>(this.#q.idem({ queue, key: job.idempotencyKey }))[0];
-        if (seen && seen.expires_at > now) {
-          const first = this.#job(seen.job_id);
-          out.push({ id: seen.job_id, state: first?.state ?? "done", deduplicated: true });
-          return;
-        }
-      }
-      if (job.uniqueKey !== undefined) {
-        this.#insertJobs.run(this.#db.conn, rows);
-        rows = [];
-        const held = this.#unfinishedWith(queue, job.uniqueKey);
-        if (held) {
-          out.push({ id: held.id, state: held.state, deduplicated: true });
-          return;
-        }
-      }
-      const id = `${index}-${k}`;
-      const state: JobState = job.delayMs > 0 ? "delayed" : "ready";
+      const seen = this.#duplicateOf(queue, job, flush);
+      if (seen) return out.push(seen);
+      const id = `${index}-${offset + k}`;
+      const start = job.dependsOn ? this.#dependencyStart(job) : { left: [], failed: null };
+      const waits = start.left.length > 0 || start.failed !== null;
+      const state: JobState = waits ? "waiting" : job.delayMs > 0 ? "delayed" : "ready";
       const maxAttempts = job.maxAttempts ?? config.maxAttempts ?? defaultMaxAttempts;
-      rows.push(newJobRow(id, queue, state, index * 10_000 + k, job, now, maxAttempts));
+      const seq = index * 10_000 + offset + k;
+      const row = newJobRow(id, queue, state, seq, job, now, maxAttempts, start.left.length);
+      rows.push(row);
+      for (const dep of start.left) this.deps.add(dep, id);
       if (job.idempotencyKey !== undefined) {
         const expires = now + (job.idempotencyWindowMs ?? idempotencyWindowMs);
         this.#run(this.#q.saveIdem({ queue, key: job.idempotencyKey, jobId: id, now, expires }));
       }
-      if (state === "ready") readyIn.push({ queue, grp: job.group ?? noGroup });
-      else delayed++;
+      added.push({ queue, grp: row.grp, state });
+      if (start.failed) failed.push([row, start.failed]);
       this.tallies.enqueued++;
-      out.push({ id, state, deduplicated: false });
-      this.events.record(queue, "enqueued", { id, grp: job.group ?? noGroup, attempts: 0 }, state);
+      this.events.record(queue, "enqueued", row, state);
+      out.push({ id, state: start.failed ? "dead" : state, deduplicated: false });
     });
-    this.#insertJobs.run(this.#db.conn, rows);
-    // (counted once per group, not per job: a batch of 1,000 writes its group's row once)
-    for (const [[, grp], n] of tallyGroups(readyIn)) this.#moved(queue, null, "ready", n, grp);
-    if (delayed > 0) this.#moved(queue, null, "delayed", delayed);
+    flush();
+    this.#countNew(queue, added);
+    // (a dependency had already failed: the job ends at once, after its enqueue is counted)
+    for (const [row, why] of failed) this.#end(row, "dead", null, why);
     return { type: "enqueued", jobs: out };
+  }
+
+  /**
+   * The answer for a job whose idempotency key (within its window) or unique key (while its job
+   * is unfinished) was seen; else null. The rows gathered so far are written first, so a key
+   * repeated within the batch finds its first job.
+   */
+  #duplicateOf(
+    queue: string,
+    job: NewJob,
+    flush: () => void,
+  ): { id: string; state: JobState; deduplicated: true } | null {
+    if (job.idempotencyKey !== undefined) {
+      flush();
+      const seen = this.#all<IdempotencyTable>(this.#q.idem({ queue, key: job.idempotencyKey }))[0];
+      if (seen && seen.expires_at > this.#now) {
+        const first = this.#job(seen.job_id);
+        return { id: seen.job_id, state: first?.state ?? "done", deduplicated: true };
+      }
+    }
+    if (job.uniqueKey !== undefined) {
+      flush();
+      const held = this.#unfinishedWith(queue, job.uniqueKey);
+      if (held) return { id: held.id, state: held.state, deduplicated: true };
+    }
+    return null;
+  }
+
+  /** Counts new jobs by state, ready ones by group (a batch of 1,000 writes its group's row once). */
+  #countNew(queue: string, added: readonly { queue: string; grp: string; state: JobState }[]) {
+    const ready = added.filter((a) => a.state === "ready");
+    for (const [[, grp], n] of tallyGroups(ready)) this.#moved(queue, null, "ready", n, grp);
+    for (const state of ["delayed", "waiting"] as const) {
+      const n = added.filter((a) => a.state === state).length;
+      if (n > 0) this.#moved(queue, null, state, n);
+    }
   }
 
   // ------------------------------------------------------------ reads
 
+  /** The job; one with dependencies shows their results too (up to maxPageBytes of them). */
   getJob(id: string): JobView | null {
     const row = this.#job(id);
-    return row ? jobView(row) : null;
+    if (!row) return null;
+    const view = jobView(row);
+    if (view.dependsOn) {
+      view.dependencyResults = {};
+      let bytes = 0;
+      for (const dep of this.listing.rowsWithin(view.dependsOn)) {
+        if (dep.result === null) continue;
+        bytes += dep.result.length;
+        if (bytes > maxPageBytes) break;
+        view.dependencyResults[dep.id] = new RawJson(dep.result);
+      }
+    }
+    return view;
   }
 
   /** Every queue with jobs or a setting, by name. */
@@ -1329,6 +1505,7 @@ export class QueueStateMachine {
     this.#loadCounts();
     this.settings.load();
     this.events.forget();
+    this.deps.reload();
     for (const queue of this.#counts.keys()) this.onReady(queue);
   }
 }

@@ -273,6 +273,27 @@ export const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  // Flows (api.md part 2): a job may wait for others ('waiting' until they end); job_deps holds
+  // the pending edges by dependency, so a job's end finds its dependents without a scan.
+  "015_flows": {
+    async up(db: AnyDb) {
+      await db.schema.alterTable("jobs").addColumn("depends_on", "text").execute();
+      await db.schema.alterTable("jobs")
+        .addColumn("deps_left", "integer", (c) => c.notNull().defaultTo(0)).execute();
+      await db.schema.alterTable("jobs").addColumn("on_failure", "text").execute();
+      await db.schema.createTable("job_deps")
+        .addColumn("dep_id", "text", (c) => c.notNull())
+        .addColumn("job_id", "text", (c) => c.notNull())
+        .addPrimaryKeyConstraint("job_deps_pk", ["dep_id", "job_id"])
+        .modifyEnd(sql`WITHOUT ROWID`)
+        .execute();
+      // A waiting job is unfinished too: it holds its uniqueKey.
+      await db.schema.dropIndex("jobs_unique").execute();
+      await sql`CREATE UNIQUE INDEX jobs_unique ON jobs (queue, unique_key)
+        WHERE unique_key IS NOT NULL AND state IN ('ready', 'delayed', 'leased', 'waiting')`
+        .execute(db);
+    },
+  },
 };
 
 class StaticProvider implements MigrationProvider {

@@ -52,6 +52,7 @@ export interface QueueStateTable {
 export const jobStates = [
   "ready",
   "delayed",
+  "waiting",
   "leased",
   "done",
   "dead",
@@ -91,6 +92,18 @@ export interface JobsTable {
   expire_at: number | null;
   /** The job's fairness group; '' for none. */
   grp: string;
+  /** The jobs it waits for (a JSON array of ids), or null. */
+  depends_on: string | null;
+  /** How many of them have not ended yet: while above 0, the job is waiting. */
+  deps_left: number;
+  /** What a dependency that ends dead, cancelled or expired does: 'fail' (null) or 'ignore'. */
+  on_failure: string | null;
+}
+
+/** A job waiting for another one (`dep_id`) to end; removed once it has. */
+export interface JobDepsTable {
+  dep_id: string;
+  job_id: string;
 }
 
 /** Idempotency keys per queue, each kept until its window ends (24 h unless the job said). */
@@ -168,6 +181,7 @@ export interface EventsTrimmedTable {
 }
 
 export interface Tables {
+  job_deps: JobDepsTable;
   events: EventsTable;
   events_trimmed: EventsTrimmedTable;
   queue_groups: QueueGroupsTable;

@@ -15,6 +15,7 @@ export const stateTables = [
   "queue_rate",
   "events",
   "events_trimmed",
+  "job_deps",
 ] as const;
 
 /** Bytes after an image on the wire: magic, image length (u64), SHA-256 of the image. */

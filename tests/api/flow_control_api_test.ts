@@ -2,17 +2,7 @@
 // queue's config, and long polls that a limit holds back until it frees.
 
 import assert from "node:assert/strict";
-import { type InProcessNode, startInProcessNode } from "../helpers/in_process.ts";
-
-async function withNode(fn: (node: InProcessNode) => Promise<void>) {
-  const node = await startInProcessNode();
-  try {
-    await fn(node);
-    assert.deepEqual(node.logged, [], "nothing a client sent made the node log an error");
-  } finally {
-    await node.stop();
-  }
-}
+import { withInProcessNode as withNode } from "../helpers/in_process.ts";
 
 Deno.test("api: a job's group shows on it, in the queue's groups and as a listing filter", () =>
   withNode(async ({ url: u, call }) => {

@@ -373,6 +373,7 @@ Deno.test("api: the queue routes of api.md", (t) =>
         dead: 0,
         cancelled: 0,
         expired: 0,
+        waiting: 0,
       });
       assertError(await call(`${u}/v1/queues?consistency=eventual`, "GET"), 400, "invalid_request");
     });

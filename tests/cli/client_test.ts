@@ -41,7 +41,7 @@ Deno.test("client: enqueue, claim, ack, nack, status and queues against a node",
     const q = await raftq(u, "queues");
     assert.match(
       q.stdout,
-      /^QUEUE\s+READY\s+DELAYED\s+LEASED\s+DONE\s+DEAD\s+CANCELLED\s+EXPIRED\s+PAUSED\ncli\s+0\s+0\s+0\s+1\s+0\s+0\s+0\s+yes$/m,
+      /^QUEUE\s+READY\s+DELAYED\s+WAITING\s+LEASED\s+DONE\s+DEAD\s+CANCELLED\s+EXPIRED\s+PAUSED\ncli\s+0\s+0\s+0\s+0\s+1\s+0\s+0\s+0\s+yes$/m,
     );
     assert.equal((await raftq(u, "resume", "cli")).stdout, "cli resumed");
     assert.equal((await raftq(u, "pause")).code, 2, "pause needs a queue");

@@ -65,6 +65,7 @@ Deno.test("client: a method per queue route, with the API's answers", () =>
       dead: 0,
       cancelled: 1,
       expired: 0,
+      waiting: 0,
     });
     const config = { maxAttempts: 2, backoff: { type: "fixed" as const, baseMs: 100 } };
     assert.deepEqual(await client.configure("mail", config), config);

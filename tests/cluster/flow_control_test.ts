@@ -13,7 +13,7 @@ async function work(client: Client, queue: string, stop: AbortSignal) {
   while (!stop.aborted) {
     try {
       const jobs = await client.claim(queue, { worker: "w", max: 5, waitMs: 500, leaseMs: 2_000 });
-      for (const j of jobs) await client.ack(j.id, j.lease).catch(() => {});
+      for (const j of jobs) await client.ack(j.id, j.lease, j.payload).catch(() => {});
     } catch {
       // no leader for a moment: try again
     }
@@ -119,3 +119,68 @@ Deno.test("cluster: groups, limits and the event stream hold through two leader 
     await c.stop();
   }
 });
+
+Deno.test("cluster: a 1,000-job flow runs in dependency order across a leader kill", async () => {
+  const c = await TestCluster.start(3);
+  const stop = new AbortController();
+  try {
+    const client = new Client({ urls: c.nodes.map((n) => n.url), retryForMs: 20_000 });
+    const middle = Array.from({ length: 998 }, (_, k) => `m${k}`);
+    const ids = await client.flow([
+      { ref: "root", queue: "dag", payload: "root" },
+      ...middle.map((ref) => ({ ref, queue: "dag", payload: ref, dependsOn: ["root"] })),
+      { ref: "sink", queue: "dag", payload: "sink", dependsOn: middle },
+    ]);
+    const events: QueueEvent[] = [];
+    const reader = consume(client, "dag", events, stop.signal);
+    const workers = [1, 2, 3, 4].map(() => work(client, "dag", stop.signal));
+    await waitFor("some of the fan-out done", async () => (await client.queue("dag")).done > 200);
+    const old = await c.leader();
+    await c.kill(old);
+    await c.leader(c.live(), 15_000);
+    await c.restart(old);
+    await waitFor(
+      "the sink done",
+      async () => (await client.getJob(ids.sink)).state === "done",
+      60_000,
+    );
+    const sink = await client.getJob(ids.sink);
+    assert.equal(Object.keys(sink.dependencyResults ?? {}).length, 998, "every middle result");
+    // Failure: a dependency that ends dead ends its dependents dead, down the chain.
+    const chain = await client.flow([
+      { ref: "a", queue: "chain", payload: 0 },
+      { ref: "b", queue: "chain", payload: 1, dependsOn: ["a"] },
+      { ref: "c", queue: "chain", payload: 2, dependsOn: ["b"] },
+    ]);
+    const [a] = await client.claim("chain", { worker: "w" });
+    await client.nack(a.id, a.lease, { error: "broken", final: true });
+    for (const ref of ["b", "c"]) assert.equal((await client.getJob(chain[ref])).state, "dead");
+    await waitFor(
+      "the stream to see the sink acked",
+      () => Promise.resolve(events.some((e) => e.jobId === ids.sink && e.type === "acked")),
+    );
+    stop.abort();
+    await Promise.all([...workers, reader]);
+    checkOrder(events, ids);
+  } catch (err) {
+    throw new Error(`${(err as Error).message}\n${c.dump()}`);
+  } finally {
+    stop.abort();
+    await c.stop();
+  }
+});
+
+/** From the stream: no job of the fan-out claimed before the root was done, nor the sink before them. */
+function checkOrder(events: QueueEvent[], ids: Record<string, string>) {
+  const index = (e: QueueEvent) => order(e.eventId!)[0];
+  const first = (type: string, id: string) => events.find((e) => e.type === type && e.jobId === id);
+  const rootDone = index(first("acked", ids.root)!);
+  const sinkClaimed = index(first("claimed", ids.sink)!);
+  for (const [ref, id] of Object.entries(ids)) {
+    if (ref === "root" || ref === "sink") continue;
+    const claimed = index(first("claimed", id)!);
+    const done = index(first("acked", id)!);
+    assert.ok(claimed > rootDone, `${ref} claimed before the root was done`);
+    assert.ok(done < sinkClaimed, `the sink claimed before ${ref} was done`);
+  }
+}

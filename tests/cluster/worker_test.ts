@@ -49,6 +49,7 @@ Deno.test("cluster: a worker of 16 drains 10,000 jobs through two leader kills",
       dead: 0,
       cancelled: 0,
       expired: 0,
+      waiting: 0,
     });
     const redelivered = [...handled.values()].filter((n) => n > 1).length;
     console.log(

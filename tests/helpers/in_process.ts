@@ -1,6 +1,7 @@
 // A one-node cluster in this process, on SQLite in memory, answered through app.request():
 // route tests without a process, a port or a file.
 
+import assert from "node:assert/strict";
 import { setImmediate } from "node:timers";
 import type { Hono } from "hono";
 import { createApp } from "../../src/api/app.ts";
@@ -102,4 +103,15 @@ export async function startInProcessNode(
       db.close();
     },
   };
+}
+
+/** Runs `fn` with a fresh in-process node, checks that nothing made it log an error, stops it. */
+export async function withInProcessNode(fn: (node: InProcessNode) => Promise<void>) {
+  const node = await startInProcessNode();
+  try {
+    await fn(node);
+    assert.deepEqual(node.logged, [], "nothing a client sent made the node log an error");
+  } finally {
+    await node.stop();
+  }
 }

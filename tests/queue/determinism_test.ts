@@ -36,6 +36,21 @@ function randomLog(seed: number, length: number): Entry[] {
           ...(rng.chance(0.5) ? { group: `g${rng.int(4)}` } : {}),
         })),
       };
+    } else if (roll < 5 && rng.chance(0.3)) {
+      const after = (k: number) => (k === 0 ? [] : [rng.int(k)]);
+      cmd = {
+        type: "flow",
+        jobs: Array.from({ length: 1 + rng.int(4) }, (_, k) => ({
+          queue: rng.pick(["a", "b"]),
+          job: {
+            payload: `${k}`,
+            delayMs: 0,
+            priority: 0,
+            ...(rng.chance(0.3) ? { onFailure: "ignore" as const } : {}),
+          },
+          after: after(k),
+        })),
+      };
     } else if (roll < 6) {
       cmd = { type: "claim", queue, worker: "w", max: 1 + rng.int(3), leaseMs: rng.int(4000) };
       // Leases are the claim's index; remember a plausible one for later acks.
@@ -103,6 +118,7 @@ function dump(dd: DataDir): unknown {
     groups: c.prepare("SELECT * FROM queue_groups ORDER BY queue, grp").all(),
     rates: c.prepare("SELECT * FROM queue_rate ORDER BY queue").all(),
     events: c.prepare("SELECT * FROM events ORDER BY idx, queue").all(),
+    deps: c.prepare("SELECT * FROM job_deps ORDER BY dep_id, job_id").all(),
   };
 }
 

@@ -34,6 +34,7 @@ Deno.test("queue: enqueue makes a ready job; its view and the queue counts show 
         dead: 0,
         cancelled: 0,
         expired: 0,
+        waiting: 0,
       },
     ]);
   }));
@@ -677,7 +678,7 @@ Deno.test("every hot query is served by an index; delayed and leased jobs have t
       // state is one row.
       if (name === "counts" || name === "state") continue;
       // The first or last row of the events' primary key: a scan that stops at its first row.
-      if (name === "events.last" || name === "events.oldest") {
+      if (name === "events.last" || name === "events.oldest" || name === "deps.any") {
         assert.ok(!/TEMP B-TREE/.test(plan), `${name} sorts: ${plan}`);
         continue;
       }

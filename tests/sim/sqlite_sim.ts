@@ -75,6 +75,19 @@ export function queueCommand(seq: number, stampMs: number): string {
     { type: "enqueue", queue: "q", jobs: [job(seq)] },
     { type: "enqueue", queue: seq % 2 ? "q" : "r", jobs: [job(seq), job(seq + 1)] },
     { type: "claim", queue: "q", worker: "w", max: 2, leaseMs: 50 },
+    {
+      type: "flow",
+      jobs: [
+        { queue: "q", job: job(seq), after: [] },
+        { queue: "r", job: { ...job(seq + 1), onFailure: "ignore" }, after: [0] },
+        { queue: "q", job: job(seq + 2), after: [0, 1] },
+      ],
+    },
+    {
+      type: "enqueue",
+      queue: "q",
+      jobs: [{ ...job(seq), dependsOn: [`${seq - 1}-0`] }],
+    },
     // Ids are `<log index>-<position>`: a guess that sometimes names a real job.
     { type: "ack", id: `${seq}-0`, lease: String(seq + 1), result: `{"ok":${seq}}` },
     { type: "nack", id: `${seq - 1}-0`, lease: String(seq), error: "no" },

@@ -1,0 +1,143 @@
+// Flows in the state machine: waiting jobs, fan-out and fan-in, failure policies, dependsOn.
+
+import assert from "node:assert/strict";
+import type { FlowJob, NewJob } from "../../src/queue/commands.ts";
+import { type Harness, value, withHarness } from "../helpers/queue_harness.ts";
+
+const job = (payload: unknown, more: Partial<NewJob> = {}): NewJob => ({
+  payload: JSON.stringify(payload),
+  delayMs: 0,
+  priority: 0,
+  ...more,
+});
+
+/** A → B, A → C, (B, C) → D, all in queue q: the ids by letter. */
+function diamond(h: Harness, stampMs: number, more: Partial<NewJob> = {}) {
+  const jobs: FlowJob[] = [
+    { queue: "q", job: job("A"), after: [] },
+    { queue: "q", job: job("B", more), after: [0] },
+    { queue: "q", job: job("C", more), after: [0] },
+    { queue: "q", job: job("D", more), after: [1, 2] },
+  ];
+  const r = h.apply(stampMs, { type: "flow", jobs });
+  assert.equal(r.type, "flowCreated", JSON.stringify(r));
+  const [A, B, C, D] = r.type === "flowCreated" ? r.ids : [];
+  return { A, B, C, D };
+}
+
+const state = (h: Harness, id: string) => h.sm.getJob(id)!.state;
+
+/** Claims the job `id` (it must be the one claimed) and acks it with `result`. */
+function run(h: Harness, stampMs: number, id: string, result: unknown = null) {
+  const [claimed] = h.claim(stampMs, "q");
+  assert.equal(claimed?.id, id, "the job claimed");
+  const r = h.apply(stampMs, {
+    type: "ack",
+    id,
+    lease: claimed.lease,
+    result: JSON.stringify(result),
+  });
+  assert.equal(r.type, "acked");
+}
+
+Deno.test("flows: a fan-out then fan-in runs in dependency order and passes results on", () =>
+  withHarness((h) => {
+    const { A, B, C, D } = diamond(h, 1);
+    assert.deepEqual([A, B, C, D].map((id) => state(h, id)), [
+      "ready",
+      "waiting",
+      "waiting",
+      "waiting",
+    ]);
+    assert.equal(h.sm.queueView("q").waiting, 3);
+    assert.equal(h.claim(2, "q", 10).length, 1, "only A is claimable");
+    h.apply(3, { type: "ack", id: A, lease: "2", result: "1" });
+    assert.deepEqual([B, C, D].map((id) => state(h, id)), ["ready", "ready", "waiting"]);
+    run(h, 4, B, "b");
+    assert.equal(state(h, D), "waiting", "one of two dependencies done");
+    run(h, 5, C, { c: true });
+    assert.equal(state(h, D), "ready");
+    const view = h.sm.getJob(D)!;
+    assert.deepEqual(view.dependsOn, [B, C]);
+    assert.deepEqual(
+      Object.fromEntries(Object.entries(view.dependencyResults!).map(([k, v]) => [k, value(v)])),
+      { [B]: "b", [C]: { c: true } },
+    );
+    assert.deepEqual(h.sm.listJobs("q", "waiting", 10).jobs, []);
+  }));
+
+Deno.test("flows: a failed dependency fails its dependents, all the way down", () =>
+  withHarness((h) => {
+    const { A, B, C, D } = diamond(h, 1);
+    const [a] = h.claim(2, "q");
+    h.apply(3, { type: "nack", id: A, lease: a.lease, error: "no", final: true });
+    for (const id of [B, C, D]) {
+      const j = h.sm.getJob(id)!;
+      assert.equal(j.state, "dead", id);
+      assert.match(j.lastError!, /^dependency \d+-\d ended dead$/);
+    }
+    assert.equal(h.sm.queueView("q").waiting, 0);
+    assert.equal(h.sm.queueView("q").dead, 4);
+  }));
+
+Deno.test("flows: onFailure ignore goes on; a cancelled waiting job fails its own dependents", () =>
+  withHarness((h) => {
+    const ignoring = diamond(h, 1, { onFailure: "ignore" });
+    h.apply(2, { type: "cancel", id: ignoring.A });
+    assert.deepEqual([ignoring.B, ignoring.C].map((id) => state(h, id)), ["ready", "ready"]);
+    const failing = diamond(h, 3);
+    h.apply(4, { type: "cancel", id: failing.B });
+    assert.equal(state(h, failing.D), "dead", "D needed B");
+    assert.equal(state(h, failing.C), "waiting", "C did not");
+  }));
+
+Deno.test("flows: dependsOn on a plain enqueue waits for, passes or fails on existing jobs", () =>
+  withHarness((h) => {
+    const [done, dead, open] = h.enqueue(1, "q", { payload: 1 }, { payload: 2 }, { payload: 3 });
+    run(h, 2, done.id, "x");
+    const [second] = h.claim(3, "q");
+    h.apply(3, { type: "nack", id: dead.id, lease: second.lease, final: true });
+    const enq = (...dependsOn: string[]) =>
+      h.apply(4, { type: "enqueue", queue: "q", jobs: [job(0, { dependsOn })] });
+    const states = (r: ReturnType<typeof enq>) => r.type === "enqueued" ? r.jobs[0].state : r.type;
+    assert.equal(states(enq(done.id)), "ready", "its dependency is done already");
+    assert.equal(states(enq(done.id, open.id)), "waiting");
+    assert.equal(states(enq(dead.id)), "dead", "its dependency had failed");
+    const missing = enq("999-0");
+    assert.deepEqual(missing.type === "error" && [missing.code, missing.message], [
+      "not_found",
+      "job 999-0 in dependsOn does not exist",
+    ]);
+  }));
+
+Deno.test("flows: a flow is all or nothing against maxDepth; a uniqueKey holds while waiting", () =>
+  withHarness((h) => {
+    h.apply(1, { type: "configure", queue: "q", config: { maxDepth: 3 } });
+    const r = h.apply(2, {
+      type: "flow",
+      jobs: [0, 1, 2, 3].map((n) => ({ queue: "q", job: job(n), after: n > 0 ? [0] : [] })),
+    });
+    assert.equal(r.type === "error" && r.code, "queue_full");
+    assert.equal(h.sm.queueView("q").ready + h.sm.queueView("q").waiting, 0, "nothing created");
+    const { A } = diamond(h, 3, { uniqueKey: "u" });
+    void A;
+    const again = h.enqueue(4, "q", { payload: 9, uniqueKey: "u" });
+    assert.equal(again[0].deduplicated, true);
+  }));
+
+Deno.test("flows: a waiting job's ttlMs counts from when its dependencies are done", () =>
+  withHarness((h) => {
+    const r = h.apply(1, {
+      type: "flow",
+      jobs: [
+        { queue: "q", job: job("first"), after: [] },
+        { queue: "q", job: job("then", { ttlMs: 1_000 }), after: [0] },
+      ],
+    });
+    const [first, then] = r.type === "flowCreated" ? r.ids : [];
+    run(h, 5_000, first);
+    h.apply(5_500, { type: "tick", retentionMs: 1e9 });
+    assert.equal(state(h, then), "ready", "not expired: its ttl began at 5,000");
+    h.apply(6_001, { type: "tick", retentionMs: 1e9 });
+    assert.equal(state(h, then), "expired");
+  }));
