@@ -5,8 +5,8 @@ import assert from "node:assert/strict";
 import { Client, type QueueEvent } from "../../src/client/mod.ts";
 import { TestCluster, waitFor } from "../helpers/cluster.ts";
 
-const jobsPerGroup = 20;
-const groups = 20;
+const jobsPerGroup = 40;
+const groups = 25;
 
 /** Claims and acks until `stop`, ignoring the errors a failover brings (the lease decides). */
 async function work(client: Client, queue: string, stop: AbortSignal) {
@@ -90,7 +90,7 @@ Deno.test("cluster: groups, limits and the event stream hold through two leader 
       const done = (await client.queue("fair")).done;
       await waitFor(
         "jobs done before a kill",
-        async () => (await client.queue("fair")).done > done + 50,
+        async () => (await client.queue("fair")).done > done + 250,
       );
       const old = await c.leader();
       await c.kill(old);
