@@ -6,6 +6,10 @@ export type LogLevel = "debug" | "info" | "warn" | "error";
 export interface ServeConfig {
   /** Unset: generated once and kept in the data directory. */
   id: string | undefined;
+  /** How often a leader sends heartbeats (one Raft tick). */
+  heartbeatMs: number;
+  /** The least time without a leader before a follower campaigns (it waits up to twice that). */
+  electionMs: number;
   listenHost: string;
   listenPort: number;
   /** The URL other nodes and clients reach this node at. */

@@ -26,6 +26,9 @@ const drainTimeoutMs = 2_000;
 export async function serve(cfg: ServeConfig, base: NodeTuning = defaultTuning): Promise<number> {
   const tuning: NodeTuning = {
     ...base,
+    tickMs: cfg.heartbeatMs,
+    heartbeatTicks: 1,
+    electionTicks: Math.round(cfg.electionMs / cfg.heartbeatMs),
     retentionMs: cfg.retentionMs,
     snapshotEveryEntries: cfg.snapshotEveryEntries,
     maxClockOffsetMs: cfg.maxClockOffsetMs,

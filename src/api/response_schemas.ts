@@ -145,6 +145,9 @@ export const status = z.looseObject({
   appliedIndex: z.int(),
   lastLogIndex: z.int(),
   snapshotIndex: z.int(),
+  timing: z.object({ heartbeatMs: z.int(), electionMs: z.int() }).meta({
+    description: "--heartbeat-ms and --election-ms in force",
+  }),
   members: z.array(member),
 });
 

@@ -11,6 +11,7 @@ Usage (with no command, or only flags, raftq serves):
               [--log-format json|text] [--retention 7d] [--max-body-bytes 1048576]
               [--snapshot-every 100000] [--max-connections 4096] [--max-clock-offset 500ms]
               [--log-memory-bytes 8388608] [--log-retain-bytes 268435456]
+              [--heartbeat-ms 50] [--election-ms 500]
   raftq status   [--url URL] [--token T] [--json]
   raftq queues   [--url URL] [--json]
   raftq pause    [--url URL] QUEUE              claims hand out nothing; enqueues go on
@@ -40,7 +41,8 @@ Usage (with no command, or only flags, raftq serves):
 Every serve flag also reads an environment variable: RAFTQ_ID, RAFTQ_LISTEN, RAFTQ_ADVERTISE,
 RAFTQ_DATA, RAFTQ_JOIN, RAFTQ_CLUSTER_SECRET, RAFTQ_TOKEN, RAFTQ_TLS_CERT, RAFTQ_TLS_KEY,
 RAFTQ_LOG_LEVEL, RAFTQ_LOG_FORMAT, RAFTQ_RETENTION, RAFTQ_MAX_BODY_BYTES, RAFTQ_SNAPSHOT_EVERY,
-RAFTQ_MAX_CONNECTIONS, RAFTQ_MAX_CLOCK_OFFSET, RAFTQ_LOG_MEMORY_BYTES, RAFTQ_LOG_RETAIN_BYTES.
+RAFTQ_MAX_CONNECTIONS, RAFTQ_MAX_CLOCK_OFFSET, RAFTQ_LOG_MEMORY_BYTES, RAFTQ_LOG_RETAIN_BYTES,
+RAFTQ_HEARTBEAT_MS, RAFTQ_ELECTION_MS.
 Client commands read RAFTQ_URL and RAFTQ_TOKEN. Flags win.
 
 Defaults: --listen 127.0.0.1:7400, --data ./raftq-data, --advertise http://<listen>.

@@ -26,6 +26,8 @@ const serveFlags = {
   "log-memory-bytes": "RAFTQ_LOG_MEMORY_BYTES",
   "log-retain-bytes": "RAFTQ_LOG_RETAIN_BYTES",
   "snapshot-every": "RAFTQ_SNAPSHOT_EVERY",
+  "heartbeat-ms": "RAFTQ_HEARTBEAT_MS",
+  "election-ms": "RAFTQ_ELECTION_MS",
 } as const;
 
 type ServeFlag = keyof typeof serveFlags;
@@ -42,6 +44,8 @@ export const serveDefaults = {
   logMemoryBytes: 8 * 1024 * 1024,
   logRetainBytes: 256 * 1024 * 1024,
   snapshotEveryEntries: 100_000,
+  heartbeatMs: 50,
+  electionMs: 500,
 };
 
 const durationUnitsMs: Record<string, number> = {
@@ -63,6 +67,36 @@ const idPattern = /^[A-Za-z0-9_.-]{1,64}$/;
 const logLevels: readonly LogLevel[] = ["debug", "info", "warn", "error"];
 
 /** Parses `HOST:PORT` (IPv6 hosts in brackets). */
+/**
+ * --heartbeat-ms and --election-ms: a leader's heartbeat interval, and the least time a follower
+ * waits without one before it campaigns (it waits up to twice that). Raft needs the election
+ * timeout well above a heartbeat plus a round trip: at least 5 heartbeats here.
+ */
+function raftTimes(heartbeatRaw: string | undefined, electionRaw: string | undefined) {
+  const int = (
+    raw: string | undefined,
+    fallback: number,
+    flag: string,
+    min: number,
+    max: number,
+  ) => {
+    const n = raw === undefined ? fallback : Number(raw);
+    if (!Number.isSafeInteger(n) || n < min || n > max) {
+      throw new UsageError(`--${flag} "${raw}" must be an integer from ${min} to ${max} (ms)`);
+    }
+    return n;
+  };
+  const heartbeatMs = int(heartbeatRaw, serveDefaults.heartbeatMs, "heartbeat-ms", 10, 10_000);
+  const fallback = Math.max(serveDefaults.electionMs, 10 * heartbeatMs);
+  const electionMs = int(electionRaw, fallback, "election-ms", 50, 120_000);
+  if (electionMs < 5 * heartbeatMs) {
+    throw new UsageError(
+      `--election-ms ${electionMs} must be at least 5 heartbeats (5 × ${heartbeatMs} ms)`,
+    );
+  }
+  return { heartbeatMs, electionMs };
+}
+
 export function parseHostPort(value: string, what: string): { host: string; port: number } {
   const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9.-]+)):(\d{1,5})$/.exec(value);
   if (!m) throw new UsageError(`${what} "${value}" is not HOST:PORT (for example 127.0.0.1:7400)`);
@@ -210,8 +244,11 @@ export function parseServeArgs(
       `--snapshot-every "${everyRaw}" must be an integer of at least 10 (entries)`,
     );
   }
+  const { heartbeatMs, electionMs } = raftTimes(get("heartbeat-ms"), get("election-ms"));
   return {
     id,
+    heartbeatMs,
+    electionMs,
     listenHost: listen.host,
     listenPort: listen.port,
     advertiseUrl,

@@ -36,6 +36,8 @@ export interface NodeStatus {
   snapshotIndex: number;
   counters: { [name: string]: number };
   clock: { mayLead: boolean; maxOffsetMs: number; queueNowMs: number };
+  /** --heartbeat-ms and --election-ms in force. */
+  timing: { heartbeatMs: number; electionMs: number };
   members: MemberStatus[];
 }
 

@@ -241,6 +241,10 @@ export class RaftNode implements NodeApi {
       snapshotIndex: raft.log.snapshot.index,
       counters: { ...this.sm.tallies },
       clock: this.clockStatus,
+      timing: {
+        heartbeatMs: this.#tuning.tickMs * this.#tuning.heartbeatTicks,
+        electionMs: this.#tuning.tickMs * this.#tuning.electionTicks,
+      },
       members: members.map((m) => {
         const match = m.id === this.id ? raft.stableIndex : raft.progress.get(m.id)?.match ?? null;
         return {

@@ -189,3 +189,15 @@ Deno.test("lifecycle: an unreachable --join URL is one human line, and the node 
     await Deno.remove(node.dataDir, { recursive: true });
   }
 });
+
+Deno.test("lifecycle: --heartbeat-ms and --election-ms are the Raft timing the node runs with", async () => {
+  const node = await startReadyNode({ args: ["--heartbeat-ms", "25", "--election-ms", "400"] });
+  try {
+    const status = (await call(`${node.url}/admin/status`, "GET")).body;
+    assert.deepEqual(status.timing, { heartbeatMs: 25, electionMs: 400 });
+    assert.equal(status.role, "leader", "a one-node cluster elects itself with them");
+  } finally {
+    await node.kill();
+    await Deno.remove(node.dataDir, { recursive: true });
+  }
+});

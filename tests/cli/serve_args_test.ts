@@ -46,9 +46,15 @@ Deno.test("serve: every flag is parsed", () => {
     "500",
     "--max-clock-offset",
     "250ms",
+    "--heartbeat-ms",
+    "100",
+    "--election-ms",
+    "2000",
   ], {});
   assert.deepEqual(c, {
     id: "node-2",
+    heartbeatMs: 100,
+    electionMs: 2000,
     listenHost: "10.0.0.2",
     listenPort: 7500,
     advertiseUrl: "https://q2.example:7500",
@@ -68,6 +74,13 @@ Deno.test("serve: every flag is parsed", () => {
     logMemoryBytes: 8 * 1024 * 1024,
     logRetainBytes: 256 * 1024 * 1024,
   });
+});
+
+Deno.test("serve: the election timeout defaults to 500 ms or ten heartbeats, whichever is more", () => {
+  const lan = parseServeArgs([], {});
+  assert.deepEqual([lan.heartbeatMs, lan.electionMs], [50, 500]);
+  const wan = parseServeArgs([], { RAFTQ_HEARTBEAT_MS: "200" });
+  assert.deepEqual([wan.heartbeatMs, wan.electionMs], [200, 2000]);
 });
 
 Deno.test("serve: environment variables fill in, flags win", () => {
@@ -103,6 +116,9 @@ Deno.test("serve: bad input is one clear UsageError", () => {
     [["--max-connections", "8"], /--max-connections "8" must be an integer from 16/],
     [["--max-clock-offset", "2m"], /--max-clock-offset must be from 1ms to 60s/],
     [["--snapshot-every", "5"], /--snapshot-every/],
+    [["--heartbeat-ms", "5"], /--heartbeat-ms "5" must be an integer from 10 to 10000 \(ms\)/],
+    [["--election-ms", "200"], /--election-ms 200 must be at least 5 heartbeats \(5 × 50 ms\)/],
+    [["--heartbeat-ms", "200", "--election-ms", "600"], /at least 5 heartbeats/],
     [["extra"], /no arguments/],
     [["--listen"], /argument missing/],
   ];
