@@ -116,9 +116,9 @@ if (!only || only.includes("cluster")) {
     "\n## Three-node cluster vs etcd 3.4 (loopback, same load generator, one system at a time; every answer fsynced on a majority first)",
   );
   console.log(
-    "| workload | raftq ok/s | raftq p50 ms | raftq p99 ms | raftq errors | etcd ok/s | etcd p50 ms | etcd p99 ms | raftq/etcd throughput |",
+    "| workload | raftq ok/s | raftq p50 ms | raftq p99 ms | raftq errors | etcd ok/s | etcd p50 ms | etcd p99 ms | raftq/etcd throughput | server CPU µs/request, raftq / etcd |",
   );
-  console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+  console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
   for (const r of rows) {
     const items = r.itemsPerRequest > 1 ? ` (x${r.itemsPerRequest})` : "";
     console.log(
@@ -126,7 +126,9 @@ if (!only || only.includes("cluster")) {
         r.raftq.p99Ms.toFixed(2)
       } | ${r.raftq.errors} | ${fmt(r.etcd.perSecond)} | ${r.etcd.p50Ms.toFixed(2)} | ${
         r.etcd.p99Ms.toFixed(2)
-      } | ${(r.raftq.perSecond / r.etcd.perSecond).toFixed(2)} |`,
+      } | ${(r.raftq.perSecond / r.etcd.perSecond).toFixed(2)} | ${
+        fmt(r.raftq.serverCpuUsPerRequest)
+      } / ${fmt(r.etcd.serverCpuUsPerRequest)} |`,
     );
   }
   for (const r of rows) {

@@ -3,15 +3,19 @@
 import { TestCluster } from "../../tests/helpers/cluster.ts";
 import { etcdPut, etcdTxn, startEtcd } from "./etcd.ts";
 import { type LoadResult, postJson, runLoad } from "./load.ts";
+import { withCpu } from "./proc_cpu.ts";
+
+/** A row's load, and the CPU the three servers used for it, per request (µs). */
+export type Measured = LoadResult & { serverCpuUsPerRequest: number };
 
 export interface ClusterRow {
   workload: string;
-  raftq: LoadResult;
-  etcd: LoadResult;
+  raftq: Measured;
+  etcd: Measured;
   /** Multiplier from requests to jobs/keys (100 for batches). */
   itemsPerRequest: number;
   /** Every round, when the row was measured more than once. */
-  rounds?: { raftq: LoadResult[]; etcd: LoadResult[] };
+  rounds?: { raftq: Measured[]; etcd: Measured[] };
 }
 
 const payload = { kind: "email", to: "someone@example.com", body: "x".repeat(160) };
@@ -73,7 +77,7 @@ const workloads: Workload[] = [
   },
 ];
 
-type Session = Map<string, LoadResult>;
+type Session = Map<string, Measured>;
 
 /**
  * Measures `names` against one system: first unmeasured warm-up load (JIT, caches, connections;
@@ -82,12 +86,15 @@ type Session = Map<string, LoadResult>;
 async function measure(
   durationMs: number,
   names: string[],
+  pids: number[],
   load: (w: Workload) => (worker: number) => Promise<boolean>,
 ): Promise<Session> {
   const out: Session = new Map();
   await runLoad(64, warmUpMs, load(workloads.find((w) => w.name === headline)!));
   for (const w of workloads.filter((w) => names.includes(w.name))) {
-    out.set(w.name, await runLoad(w.conns, durationMs, load(w)));
+    const { result, cpuMs } = await withCpu(pids, () => runLoad(w.conns, durationMs, load(w)));
+    const serverCpuUsPerRequest = (cpuMs * 1000) / Math.max(1, result.requests);
+    out.set(w.name, { ...result, serverCpuUsPerRequest });
   }
   return out;
 }
@@ -99,7 +106,8 @@ async function raftqSession(durationMs: number, names: string[]): Promise<Sessio
     const leader = await cluster.leader();
     const follower = cluster.live().find((n) => n !== leader)!;
     const t = { leader: leader.url, follower: follower.url };
-    return await measure(durationMs, names, (w) => w.raftq(t));
+    const pids = cluster.live().map((n) => n.child.pid);
+    return await measure(durationMs, names, pids, (w) => w.raftq(t));
   } finally {
     await cluster.stop();
   }
@@ -111,15 +119,15 @@ async function etcdSession(durationMs: number, names: string[]): Promise<Session
   try {
     let n = 0;
     const t = { leader: etcd.leaderUrl, follower: etcd.followerUrl };
-    return await measure(durationMs, names, (w) => w.etcd(t, () => `k/${n++}`));
+    return await measure(durationMs, names, etcd.pids, (w) => w.etcd(t, () => `k/${n++}`));
   } finally {
     await etcd.stop();
   }
 }
 
 /** Each figure's median over the rounds (throughput, p50 and p99 each on its own). */
-function median(results: LoadResult[]): LoadResult {
-  const mid = (f: (r: LoadResult) => number) =>
+function median(results: Measured[]): Measured {
+  const mid = (f: (r: Measured) => number) =>
     results.map(f).sort((a, b) => a - b)[Math.floor(results.length / 2)];
   return {
     concurrency: results[0].concurrency,
@@ -128,6 +136,7 @@ function median(results: LoadResult[]): LoadResult {
     perSecond: mid((r) => r.perSecond),
     p50Ms: mid((r) => r.p50Ms),
     p99Ms: mid((r) => r.p99Ms),
+    serverCpuUsPerRequest: mid((r) => r.serverCpuUsPerRequest),
   };
 }
 

@@ -4,6 +4,8 @@ import { freePort, waitFor } from "../../tests/helpers/node_process.ts";
 
 export interface EtcdCluster {
   clientUrls: string[];
+  /** The members' process ids (for their CPU time). */
+  pids: number[];
   leaderUrl: string;
   followerUrl: string;
   stop(): Promise<void>;
@@ -89,7 +91,7 @@ export async function startEtcd(): Promise<EtcdCluster> {
       if (String(s.header.member_id) === leaderId) leaderUrl = url;
     }
     followerUrl = clientUrls.find((u) => u !== leaderUrl)!;
-    return { clientUrls, leaderUrl, followerUrl, stop };
+    return { clientUrls, pids: children.map((c) => c.pid), leaderUrl, followerUrl, stop };
   } catch (err) {
     await stop();
     throw err;
