@@ -116,6 +116,7 @@ export async function serve(cfg: ServeConfig, base: NodeTuning = defaultTuning):
         url: peerUrlOverrides[m.id] ?? m.url,
       })),
     onMessage: (m) => node.receive(m),
+    onProposal: (cmd, from) => node.acceptForwarded(cmd, from),
     log: (level, event, fields) => log(level, event, fields),
   });
   node.transport = transport;

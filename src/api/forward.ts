@@ -49,10 +49,28 @@ function forwardTimeoutMs(c: Context, ctx: ApiContext): number {
   return base;
 }
 
+/**
+ * Writes whose route does nothing but validate and propose: on a follower with an open link to
+ * the leader they run here, and the proposal goes over the peer link (see forwarding.ts), with
+ * no second HTTP hop.
+ */
+const peerWrites: [string, RegExp][] = [
+  ["POST", /^\/v1\/queues\/[^/]+\/(jobs|batch)$/],
+  ["POST", /^\/v1\/jobs\/[^/]+\/(ack|nack|extend|release|progress)$/],
+  ["DELETE", /^\/v1\/jobs\/[^/]+$/],
+  ["POST", /^\/v1\/flows$/],
+];
+
+function overPeerLink(c: Context, ctx: ApiContext): boolean {
+  const leader = ctx.node.leaderId;
+  if (!leader || !ctx.transport?.reachable(leader)) return false;
+  return peerWrites.some(([method, path]) => c.req.method === method && path.test(c.req.path));
+}
+
 export function forwardToLeader(ctx: ApiContext): MiddlewareHandler {
   return async (c, next) => {
     const node = ctx.node;
-    if (node.isLeader || servedLocally(c)) return await next();
+    if (node.isLeader || servedLocally(c) || overPeerLink(c, ctx)) return await next();
     const url = new URL(c.req.url);
     const target = `${url.pathname}${url.search}`;
     const claimed = c.req.header(forwardedHeader);

@@ -132,6 +132,16 @@ export function metricsRoute(app: Hono, ctx: ApiContext): void {
         () => s.dropped,
       ],
       [
+        "raftq_proposals_forwarded_total",
+        "Client writes this follower passed to the leader over the peer link",
+        () => s.proposalsForwarded,
+      ],
+      [
+        "raftq_proposals_received_total",
+        "Client writes followers passed to this leader over the peer link",
+        () => s.proposalsReceived,
+      ],
+      [
         "raftq_peer_frames_invalid_total",
         "Peer frames refused as malformed",
         () => s.invalidFrames,

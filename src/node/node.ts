@@ -31,12 +31,15 @@ import { type ClockVerdict, clockVerdict } from "./clock_guard.ts";
 import { QueueClock } from "./queue_clock.ts";
 import type { ClockEstimate } from "../transport/clock_offsets.ts";
 import { NodeMetrics } from "../metrics.ts";
+import { acceptForwarded, forwardWrite } from "./forwarding.ts";
 
 /** Where a node's peer messages go; the WebSocket transport, or nothing in a one-node cluster. */
 export interface Transport {
   send(messages: readonly Message[]): void;
   /** What this node believes of a peer's clock (from the link's pings), if anything. */
   clockEstimate?(peer: string): ClockEstimate | null;
+  /** Sends a write to the leader over the peer link (see forwarding.ts). */
+  forwardProposal?(to: string, cmd: string, timeoutMs: number): Promise<Record<string, unknown>>;
 }
 
 export interface NodeEvents {
@@ -374,11 +377,35 @@ export class RaftNode implements NodeApi {
     if (this.#stopped) {
       return Promise.reject(shuttingDown());
     }
-    if (!this.isLeader) return Promise.reject(noLeader());
+    if (!this.isLeader) return this.#forward(cmd);
     return new Promise((resolve, reject) => {
       this.#proposals.push({ cmd, resolve, reject });
       this.#schedule();
     });
+  }
+
+  /** A follower's write goes to the leader over the peer link, when there is one to use. */
+  #forward(cmd: QueueCommand): Promise<ApplyResult> {
+    const leader = this.leaderId;
+    const transport = this.transport;
+    if (!leader || leader === this.id || !transport.forwardProposal || cmd.type === "claim") {
+      return Promise.reject(noLeader());
+    }
+    const forwarder = { forwardProposal: transport.forwardProposal.bind(transport) };
+    return forwardWrite(forwarder, leader, cmd, this.#tuning.requestTimeoutMs);
+  }
+
+  /** A write a member forwarded over the peer link (see acceptForwarded). */
+  acceptForwarded(cmd: string, from: string): Promise<Record<string, unknown>> {
+    return acceptForwarded(
+      {
+        isLeader: this.isLeader,
+        isMember: (id) => this.members().some((m) => m.id === id),
+        propose: (c) => this.propose(c),
+      },
+      cmd,
+      from,
+    );
   }
 
   /** Resolves once a read at this moment would be linearizable (ReadIndex, then apply). */

@@ -10,7 +10,19 @@ export type Frame =
   /** A liveness probe carrying the sender's wall clock. */
   | { t: "ping"; sentMs: number }
   /** The answer: the ping's clock reading back, and the answerer's wall clock. */
-  | { t: "pong"; echoMs: number; atMs: number };
+  | { t: "pong"; echoMs: number; atMs: number }
+  /** A client's write a follower passes to the leader (as etcd forwards MsgProp). */
+  | { t: "prop"; id: number; cmd: string }
+  /** The leader's answer to a prop: the apply's result, or why it was not proposed. */
+  | { t: "propResult"; id: number; result: Record<string, unknown> }
+  | { t: "propResult"; id: number; error: ProposalError };
+
+/** Why a forwarded proposal was refused, as the leader's node says it (a code and a message). */
+export interface ProposalError {
+  code: string;
+  message: string;
+  retryAfterSeconds?: number;
+}
 
 /** Messages one frame may carry. */
 export const maxMessagesPerFrame = 10_000;
@@ -62,9 +74,29 @@ export function decodeFrame(data: unknown): Frame | null {
       return isTime(v.echoMs) && isTime(v.atMs)
         ? { t: "pong", echoMs: v.echoMs, atMs: v.atMs }
         : null;
+    case "prop":
+      return isTime(v.id) && typeof v.cmd === "string" ? { t: "prop", id: v.id, cmd: v.cmd } : null;
+    case "propResult":
+      return propResult(v);
     default:
       return null;
   }
+}
+
+const isObj = (v: unknown): v is Record<string, unknown> =>
+  typeof v === "object" && v !== null && !Array.isArray(v);
+
+/** A prop's answer: a result object with a type, or an error with a code and a message. */
+function propResult(v: Record<string, unknown>): Frame | null {
+  if (!isTime(v.id)) return null;
+  if (isObj(v.result) && typeof v.result.type === "string") {
+    return { t: "propResult", id: v.id, result: v.result };
+  }
+  const e = v.error;
+  if (!isObj(e) || typeof e.code !== "string" || typeof e.message !== "string") return null;
+  const error: ProposalError = { code: e.code, message: e.message };
+  if (isTime(e.retryAfterSeconds)) error.retryAfterSeconds = e.retryAfterSeconds;
+  return { t: "propResult", id: v.id, error };
 }
 
 /** A Raft frame of `ms` if it is a list of 1 to maxMessagesPerFrame valid messages. */

@@ -7,6 +7,7 @@ import { type ClockEstimate, ClockOffsets } from "./clock_offsets.ts";
 import { decodeFrame, encodeFrame, type Frame } from "./frames.ts";
 import { forwardMac, hmacKey, sameMac } from "./handshake.ts";
 import { PeerGate } from "./peer_gate.ts";
+import { PendingProposals, ProposalFailed } from "./proposals.ts";
 
 export interface PeerAddress {
   id: NodeId;
@@ -23,6 +24,11 @@ export interface TransportOptions {
   /** The peers to keep links to (members other than this node). */
   peers(): PeerAddress[];
   onMessage(m: Message): void;
+  /**
+   * A write a follower forwarded (its command, as the log encodes it): the leader proposes it and
+   * answers the apply's result; a refusal throws a ProposalFailed. Absent: refused.
+   */
+  onProposal?(cmd: string, from: NodeId): Promise<Record<string, unknown>>;
   log(
     level: "debug" | "info" | "warn" | "error",
     event: string,
@@ -95,7 +101,17 @@ export class WsTransport {
   #timer: ReturnType<typeof setInterval> | undefined;
   #stopped = false;
   readonly #warn: (event: string, fields: Record<string, unknown>) => void;
-  readonly stats = { sent: 0, received: 0, dropped: 0, invalidFrames: 0, refused: 0 };
+  readonly stats = {
+    sent: 0,
+    received: 0,
+    dropped: 0,
+    invalidFrames: 0,
+    refused: 0,
+    proposalsForwarded: 0,
+    proposalsReceived: 0,
+  };
+  /** Writes this node forwarded to the leader, waiting for its answers. */
+  readonly #proposals = new PendingProposals();
   /** Why each peer last refused our link (wrong secret, another cluster), if it did. */
   readonly refusals = new Map<NodeId, string>();
   /** Forwarded-by headers by request (their MAC depends on nothing else once the cluster is set). */
@@ -159,6 +175,44 @@ export class WsTransport {
       link.sendFrame({ t: "raft", ms });
       this.stats.sent += ms.length;
     }
+  }
+
+  /**
+   * Sends a write to the leader `to` over the peer link and waits for the apply's result (at most
+   * `timeoutMs`; then, or if the link closes first, the outcome is unknown).
+   */
+  forwardProposal(to: NodeId, cmd: string, timeoutMs: number): Promise<Record<string, unknown>> {
+    const link = this.#pick(to);
+    if (!link) {
+      const message = `no open link to the leader ${to}`;
+      return Promise.reject(
+        new ProposalFailed({ code: "no_leader", message, retryAfterSeconds: 1 }),
+      );
+    }
+    const { id, answer } = this.#proposals.start(link, timeoutMs);
+    link.sendFrame({ t: "prop", id, cmd });
+    this.stats.proposalsForwarded++;
+    return answer;
+  }
+
+  /** A forwarded write from an authenticated peer: proposed here, its outcome sent back. */
+  #onProposal(link: PeerLink, id: number, cmd: string): void {
+    const handle = this.#o.onProposal;
+    const refuse = (error: ProposalFailed["error"]) =>
+      link.sendFrame({ t: "propResult", id, error });
+    if (!handle) {
+      return refuse({ code: "unavailable", message: "this node takes no forwarded writes" });
+    }
+    this.stats.proposalsReceived++;
+    handle(cmd, link.peerId).then(
+      (result) => link.sendFrame({ t: "propResult", id, result }),
+      (err: unknown) =>
+        refuse(
+          err instanceof ProposalFailed
+            ? err.error
+            : { code: "unavailable", message: err instanceof Error ? err.message : String(err) },
+        ),
+    );
   }
 
   /** This node's best recent estimate of `peer`'s clock offset, or null. */
@@ -341,6 +395,7 @@ export class WsTransport {
     link.ws.addEventListener("close", () => {
       link.closed = true;
       this.#drop(link);
+      this.#proposals.linkClosed(link);
       this.#o.log("info", "peer_disconnected", { peer: link.peerId, direction: link.direction });
     });
     link.ws.addEventListener("error", () => {});
@@ -356,6 +411,11 @@ export class WsTransport {
     if (link.closed) return;
     if (frame.t === "ping") {
       return link.sendFrame({ t: "pong", echoMs: frame.sentMs, atMs: Date.now() });
+    }
+    if (frame.t === "prop") return this.#onProposal(link, frame.id, frame.cmd);
+    if (frame.t === "propResult") {
+      if (!this.#proposals.answer(link, frame.id, frame)) this.stats.invalidFrames++;
+      return;
     }
     if (frame.t === "pong") {
       return this.clock.record(

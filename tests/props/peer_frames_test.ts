@@ -50,6 +50,18 @@ const frameLike = fc.oneof(
   fc.record({ t: fc.constantFrom("ping", "pong", "hello"), sentMs: num, echoMs: num, atMs: num }, {
     requiredKeys: ["t"],
   }),
+  fc.record({
+    t: fc.constantFrom("prop", "propResult"),
+    id: num,
+    cmd: anyField,
+    result: fc.oneof(fc.record({ type: anyField }), anyField),
+    error: fc.oneof(
+      fc.record({ code: anyField, message: anyField, retryAfterSeconds: num }, {
+        requiredKeys: [],
+      }),
+      anyField,
+    ),
+  }, { requiredKeys: ["t"] }),
   fc.anything(),
 );
 /** superjson refuses to encode keys such as "prototype"; such values go as plain JSON. */
@@ -112,9 +124,14 @@ Deno.test("props: decodeFrame never throws and lets through only valid frames", 
           assert.ok(parsed.ok, `a message passed unvalidated: ${JSON.stringify(m)}`);
           assert.deepEqual(parsed.value, m);
         }
-      } else {
+      } else if (frame.t === "ping" || frame.t === "pong") {
         const times = frame.t === "ping" ? [frame.sentMs] : [frame.echoMs, frame.atMs];
         for (const t of times) assert.ok(Number.isSafeInteger(t) && t >= 0);
+      } else {
+        assert.ok(Number.isSafeInteger(frame.id) && frame.id >= 0);
+        if (frame.t === "prop") assert.equal(typeof frame.cmd, "string");
+        else if ("error" in frame) assert.equal(typeof frame.error.code, "string");
+        else assert.equal(typeof frame.result.type, "string");
       }
       // What decodes also survives its own encoding unchanged.
       assert.deepEqual(decodeFrame(encodeFrame(frame as Frame)), frame);

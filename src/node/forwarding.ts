@@ -1,0 +1,83 @@
+// Writes a follower passes to its leader over the peer link, and the leader's side of them.
+
+import { type ErrorCode, RaftqError } from "../errors.ts";
+import { decodeCommand, encodeCommand, type QueueCommand } from "../queue/commands.ts";
+import type { ApplyResult } from "../queue/state_machine.ts";
+import { ProposalFailed } from "../transport/proposals.ts";
+
+const codes: ReadonlySet<string> = new Set<ErrorCode>([
+  "invalid_request",
+  "unauthorized",
+  "not_found",
+  "lease_mismatch",
+  "conflict",
+  "cancelled",
+  "queue_full",
+  "payload_too_large",
+  "no_leader",
+  "outcome_unknown",
+  "unavailable",
+]);
+
+/** What a forward needs of the follower. */
+export interface Forwarder {
+  forwardProposal(to: string, cmd: string, timeoutMs: number): Promise<Record<string, unknown>>;
+}
+
+/**
+ * Sends `cmd` to `leader` and answers the apply's result as if it had been proposed here; the
+ * leader's refusal comes back as the same RaftqError. Claims are not forwarded this way (their
+ * result carries users' JSON as exact text, which the peer frames do not): they take the HTTP
+ * forward.
+ */
+export async function forwardWrite(
+  transport: Forwarder,
+  leader: string,
+  cmd: QueueCommand,
+  timeoutMs: number,
+): Promise<ApplyResult> {
+  try {
+    const result = await transport.forwardProposal(leader, encodeCommand(cmd, 0), timeoutMs);
+    return result as ApplyResult; // (from an authenticated member: the leader's own answer)
+  } catch (err) {
+    if (!(err instanceof ProposalFailed)) throw err;
+    const { code, message, retryAfterSeconds } = err.error;
+    throw new RaftqError(
+      codes.has(code) ? code as ErrorCode : "unavailable",
+      message,
+      retryAfterSeconds,
+    );
+  }
+}
+
+/** What accepting a forward needs of the leader. */
+export interface ForwardTarget {
+  readonly isLeader: boolean;
+  isMember(id: string): boolean;
+  propose(cmd: QueueCommand): Promise<ApplyResult>;
+}
+
+/**
+ * A write forwarded by `from`: proposed here if this node still leads and `from` is a member;
+ * the command is validated as any log entry is (its stamp is replaced by this leader's).
+ */
+export async function acceptForwarded(
+  node: ForwardTarget,
+  cmd: string,
+  from: string,
+): Promise<Record<string, unknown>> {
+  const refuse = (code: ErrorCode, message: string, retryAfterSeconds?: number) =>
+    new ProposalFailed({ code, message, retryAfterSeconds });
+  if (!node.isMember(from)) throw refuse("unauthorized", `${from} is not a member`);
+  if (!node.isLeader) throw refuse("no_leader", "this node no longer leads", 1);
+  const logged = decodeCommand(cmd);
+  if (!logged || logged.cmd.type === "claim") {
+    throw refuse("invalid_request", "a forwarded write must be a valid command other than claim");
+  }
+  try {
+    return await node.propose(logged.cmd) as unknown as Record<string, unknown>;
+  } catch (err) {
+    if (!(err instanceof RaftqError)) throw err;
+    throw refuse(err.code, err.message, err.retryAfterSeconds);
+  }
+}

@@ -1,0 +1,71 @@
+// Proposals forwarded over peer links: a follower's, waiting by id for the leader's answer.
+
+import type { ProposalError } from "./frames.ts";
+
+/** A forwarded proposal that failed: the leader's refusal, or the link's loss (outcome unknown). */
+export class ProposalFailed extends Error {
+  constructor(readonly error: ProposalError) {
+    super(error.message);
+    this.name = "ProposalFailed";
+  }
+}
+
+interface Waiting {
+  link: object;
+  resolve(result: Record<string, unknown>): void;
+  reject(error: ProposalFailed): void;
+  timer: ReturnType<typeof setTimeout>;
+}
+
+const unknown = (message: string) => new ProposalFailed({ code: "outcome_unknown", message });
+
+/**
+ * Each proposal waits for the answer frame with its id, on the link it was sent on. A timeout or
+ * the link's close ends it as outcome_unknown: the leader may have committed it.
+ */
+export class PendingProposals {
+  #nextId = 1;
+  readonly #waiting = new Map<number, Waiting>();
+
+  /** Registers a proposal sent on `link`; its id goes in the frame. */
+  start(link: object, timeoutMs: number): { id: number; answer: Promise<Record<string, unknown>> } {
+    const id = this.#nextId++;
+    const answer = new Promise<Record<string, unknown>>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#waiting.delete(id);
+        reject(unknown(`the leader did not answer a forwarded write within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.#waiting.set(id, { link, resolve, reject, timer });
+    });
+    return { id, answer };
+  }
+
+  /** The answer to proposal `id`, if it came on the link the proposal went out on. */
+  answer(
+    link: object,
+    id: number,
+    outcome: { result: Record<string, unknown> } | { error: ProposalError },
+  ) {
+    const w = this.#waiting.get(id);
+    if (!w || w.link !== link) return false;
+    this.#waiting.delete(id);
+    clearTimeout(w.timer);
+    if ("result" in outcome) w.resolve(outcome.result);
+    else w.reject(new ProposalFailed(outcome.error));
+    return true;
+  }
+
+  /** The link closed: its proposals' outcomes are unknown. */
+  linkClosed(link: object): void {
+    for (const [id, w] of this.#waiting) {
+      if (w.link !== link) continue;
+      this.#waiting.delete(id);
+      clearTimeout(w.timer);
+      w.reject(unknown("the link to the leader closed before it answered a forwarded write"));
+    }
+  }
+
+  get size(): number {
+    return this.#waiting.size;
+  }
+}

@@ -1,0 +1,58 @@
+// Writes sent to a follower: the proposal goes to the leader over the peer link, not over HTTP.
+
+import assert from "node:assert/strict";
+import { call, TestCluster, waitFor } from "../helpers/cluster.ts";
+
+/** The value of a counter in a node's /metrics. */
+async function counter(url: string, name: string): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const line = text.split("\n").find((l) => l.startsWith(`${name} `));
+  return line ? Number(line.split(" ")[1]) : NaN;
+}
+
+Deno.test("cluster: a follower passes writes to the leader over the peer link", async () => {
+  const c = await TestCluster.start(3);
+  try {
+    const leader = await c.leader();
+    const follower = c.live().find((n) => n !== leader)!;
+    const f = follower.url;
+    await waitFor("the follower's link to the leader", async () => {
+      const r = await call(`${f}/v1/queues/fw/jobs`, "POST", { payload: 0 });
+      return r.status === 201 && await counter(f, "raftq_proposals_forwarded_total") > 0;
+    });
+    const before = await counter(f, "raftq_proposals_forwarded_total");
+    const one = await call(`${f}/v1/queues/fw/jobs`, "POST", { payload: { n: 1 }, group: "g" });
+    assert.equal(one.status, 201, JSON.stringify(one.body));
+    assert.equal(one.headers.get("x-raftq-leader"), leader.id);
+    const batch = await call(`${f}/v1/queues/fw/batch`, "POST", { jobs: [{ payload: 2 }] });
+    assert.equal(batch.status, 201);
+    const flow = await call(`${f}/v1/flows`, "POST", {
+      jobs: [{ ref: "a", queue: "fw", payload: 3 }, {
+        ref: "b",
+        queue: "fw",
+        payload: 4,
+        dependsOn: ["a"],
+      }],
+    });
+    assert.equal(flow.status, 201, JSON.stringify(flow.body));
+    // A claim takes the HTTP forward (its answer carries payloads as exact text); its ack does not.
+    const claim = await call(`${f}/v1/queues/fw/claim`, "POST", { worker: "w", max: 1 });
+    const [job] = claim.body.jobs;
+    const ack = await call(`${f}/v1/jobs/${job.id}/ack`, "POST", { lease: job.lease, result: 1 });
+    assert.equal(ack.status, 200, JSON.stringify(ack.body));
+    const again = await call(`${f}/v1/jobs/${job.id}/ack`, "POST", { lease: "999" });
+    assert.equal(again.status, 409, "the leader's refusal comes back as it is");
+    assert.equal(again.body.error.code, "lease_mismatch");
+    assert.equal(await counter(f, "raftq_proposals_forwarded_total") - before, 5);
+    assert.ok(await counter(leader.url, "raftq_proposals_received_total") >= 5);
+    const bad = await call(`${f}/v1/queues/fw/jobs`, "POST", { payload: 1, priority: 99 });
+    assert.equal(bad.status, 400, "refused on the follower, never sent");
+    assert.equal(await counter(f, "raftq_proposals_forwarded_total") - before, 5);
+    const got = await call(`${leader.url}/v1/jobs/${one.body.id}`, "GET");
+    assert.deepEqual([got.body.payload, got.body.group], [{ n: 1 }, "g"]);
+  } catch (err) {
+    throw new Error(`${(err as Error).message}\n${c.dump()}`);
+  } finally {
+    await c.stop();
+  }
+});
