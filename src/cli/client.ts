@@ -239,6 +239,37 @@ export async function runClient(command: string, argv: string[], io: CliIo): Pro
       if (r.next) io.out(`(more: --cursor ${r.next})`);
       return 0;
     }
+    case "queue": {
+      const { positionals, common } = parse(argv, {}, io, command);
+      if (positionals.length !== 1) throw new UsageError("queue needs one QUEUE");
+      const q = await request(common, "GET", `/v1/queues/${encodeURIComponent(positionals[0])}`);
+      if (common.json) {
+        io.out(JSON.stringify(q, null, 2));
+        return 0;
+      }
+      const states = [
+        "ready",
+        "delayed",
+        "waiting",
+        "leased",
+        "done",
+        "dead",
+        "cancelled",
+        "expired",
+      ];
+      io.out(`queue ${q.name}  ${q.paused ? "paused" : "running"}`);
+      io.out(states.map((s) => `${s} ${q[s] ?? 0}`).join("  "));
+      const c = q.config;
+      const limits = [
+        c.concurrency && `concurrency ${c.concurrency}`,
+        c.groupConcurrency && `groupConcurrency ${c.groupConcurrency}`,
+        c.rateLimit && `rateLimit ${c.rateLimit.max} per ${c.rateLimit.perMs} ms`,
+        c.maxDepth && `maxDepth ${c.maxDepth}`,
+      ].filter(Boolean);
+      io.out(`limits: ${limits.length > 0 ? limits.join(", ") : "none"}`);
+      io.out(`config: ${JSON.stringify(c)}`);
+      return 0;
+    }
     case "groups": {
       const flags = {
         queue: { type: "string" },

@@ -14,6 +14,7 @@ Usage (with no command, or only flags, raftq serves):
               [--heartbeat-ms 50] [--election-ms 500]
   raftq status   [--url URL] [--token T] [--json]
   raftq queues   [--url URL] [--json]
+  raftq queue    [--url URL] QUEUE [--json]     its counts, whether paused, its limits and config
   raftq pause    [--url URL] QUEUE              claims hand out nothing; enqueues go on
   raftq resume   [--url URL] QUEUE
   raftq jobs     [--url URL] --queue Q [--state S] [--group G] [--limit N] [--cursor C] [--json]

@@ -20,6 +20,7 @@ const clientCommands = new Set([
   "resume",
   "jobs",
   "groups",
+  "queue",
   "enqueue",
   "claim",
   "ack",

@@ -1,7 +1,7 @@
 // The client commands against a real node: enqueue, claim, ack, nack, status, queues, pause.
 
 import assert from "node:assert/strict";
-import { freePort, runRaftq, startReadyNode } from "../helpers/node_process.ts";
+import { call, freePort, runRaftq, startReadyNode } from "../helpers/node_process.ts";
 
 const raftq = (url: string, ...args: string[]) => runRaftq([...args, "--url", url]);
 
@@ -84,6 +84,13 @@ Deno.test("client: enqueue, claim, ack, nack, status and queues against a node",
     const grouped = await raftq(u, "jobs", "--queue", "cli", "--group", "tenant-a");
     assert.match(grouped.stdout, /\n\S+\s+ready\s+tenant-a\s+0\/5/);
     assert.equal(grouped.stdout.split("\n").length, 2, "only the group's job");
+    await call(`${u}/v1/queues/cli/config`, "PUT", { groupConcurrency: 1, maxDepth: 100 });
+    const one = await raftq(u, "queue", "cli");
+    assert.match(
+      one.stdout,
+      /^queue cli {2}running\nready 2 {2}delayed 0 {2}waiting 0 {2}leased 0 {2}done 1 /,
+    );
+    assert.match(one.stdout, /\nlimits: groupConcurrency 1, maxDepth 100\n/);
     const groups = await raftq(u, "groups", "--queue", "cli");
     assert.match(groups.stdout, /^GROUP\s+READY\s+LEASED\ntenant-a\s+1\s+0$/);
     const events = await raftq(u, "events", "--queue", "cli", "--from", "0", "--limit", "2");
