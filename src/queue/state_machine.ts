@@ -5,7 +5,7 @@ import type { Entry } from "../raft/mod.ts";
 import type { Database } from "../storage/database.ts";
 import { isDeterministicFailure } from "../storage/errors.ts";
 import { BulkInsert } from "../storage/bulk_insert.ts";
-import { prepare, queryPlan } from "../storage/prepared.ts";
+import { queryPlan } from "../storage/prepared.ts";
 import {
   type IdempotencyTable,
   type JobsTable,
@@ -33,6 +33,7 @@ import { GroupStore, type GroupView, noGroup } from "./groups.ts";
 import { RateWindows, windowStartMs } from "./rate_limit.ts";
 import { DependencyStore } from "./dependencies.ts";
 import { EventLog, type EventPosition, type EventRead, type EventType } from "./events.ts";
+import { jobQueries } from "./job_queries.ts";
 
 export const idempotencyWindowMs = 24 * 60 * 60 * 1000;
 /** What jobs and claims get when neither they nor their queue's config say. */
@@ -288,268 +289,7 @@ export class QueueStateMachine {
     this.#db = db;
     const k = db.kysely;
     this.#insertJobs = new BulkInsert((rows) => k.insertInto("jobs").values(rows), jobParams);
-    this.#q = {
-      state: prepare([], () => k.selectFrom("queue_state").selectAll()),
-      saveState: prepare(
-        ["applied", "now"],
-        (p) =>
-          k.insertInto("queue_state").values({ id: 1, applied_index: p.applied, now_ms: p.now })
-            .onConflict((oc) =>
-              oc.column("id").doUpdateSet({ applied_index: p.applied, now_ms: p.now })
-            ),
-      ),
-      job: prepare(["id"], (p) => k.selectFrom("jobs").selectAll().where("id", "=", p.id)),
-      idem: prepare(
-        ["queue", "key"],
-        (p) =>
-          k.selectFrom("idempotency").selectAll().where("queue", "=", p.queue).where(
-            "key",
-            "=",
-            p.key,
-          ),
-      ),
-      saveIdem: prepare(
-        ["queue", "key", "jobId", "now", "expires"],
-        (p) =>
-          k.insertInto("idempotency").values({
-            queue: p.queue,
-            key: p.key,
-            job_id: p.jobId,
-            created_at: p.now,
-            expires_at: p.expires,
-          })
-            .onConflict((oc) =>
-              oc.columns(["queue", "key"]).doUpdateSet({
-                job_id: p.jobId,
-                created_at: p.now,
-                expires_at: p.expires,
-              })
-            ),
-      ),
-      unfinishedByKey: prepare(
-        ["queue", "key"],
-        (p) =>
-          k.selectFrom("jobs").select(["id", "state"]).where("queue", "=", p.queue)
-            .where("unique_key", "=", p.key)
-            .where(sql<boolean>`state IN ('ready', 'delayed', 'leased', 'waiting')`),
-      ),
-      dueExpiry: prepare(
-        ["now", "limit"],
-        (p) =>
-          k.selectFrom("jobs").select(["id", "queue", "state", "grp", "attempts"]).where(
-            "expire_at",
-            "<=",
-            p.now,
-          )
-            .where(sql<boolean>`state IN ('ready', 'delayed')`).limit(p.limit),
-      ),
-      minExpiry: prepare(
-        [],
-        () =>
-          k.selectFrom("jobs").select((eb) => eb.fn.min<number | null>("expire_at").as("t"))
-            .where("expire_at", "is not", null)
-            .where(sql<boolean>`state IN ('ready', 'delayed')`),
-      ),
-      best: prepare(
-        ["queue", "grp", "limit"],
-        (p) =>
-          k.selectFrom("jobs").selectAll().where("queue", "=", p.queue).where("grp", "=", p.grp)
-            .where("state", "=", sql.lit("ready")).orderBy("priority", "desc")
-            .orderBy("available_at").orderBy("seq").limit(p.limit),
-      ),
-      lease: prepare(
-        ["id", "lease", "expires", "worker", "now"],
-        (p) =>
-          k.updateTable("jobs").set((eb) => ({
-            state: "leased",
-            lease: p.lease,
-            lease_expires_at: p.expires,
-            attempts: eb("attempts", "+", 1),
-            worker: p.worker,
-            expire_at: null, // a ttlMs holds until the first claim
-            updated_at: p.now,
-          })).where("id", "=", p.id),
-      ),
-      finish: prepare(["id", "state", "result", "error", "now"], (p) =>
-        k.updateTable("jobs").set({
-          state: p.state,
-          result: p.result,
-          last_error: p.error,
-          lease_expires_at: null,
-          finished_at: p.now,
-          updated_at: p.now,
-        }).where("id", "=", p.id)),
-      release: prepare(
-        ["id", "state", "availableAt", "now"],
-        (p) =>
-          k.updateTable("jobs").set((eb) => ({
-            state: p.state,
-            available_at: p.availableAt,
-            attempts: eb("attempts", "-", 1),
-            lease_expires_at: null,
-            worker: null,
-            updated_at: p.now,
-          })).where("id", "=", p.id),
-      ),
-      progress: prepare(
-        ["id", "progress", "now"],
-        (p) =>
-          k.updateTable("jobs").set({ progress: p.progress, updated_at: p.now }).where(
-            "id",
-            "=",
-            p.id,
-          ),
-      ),
-      requeue: prepare(
-        ["id", "state", "availableAt", "error", "now"],
-        (p) =>
-          k.updateTable("jobs").set({
-            state: p.state,
-            available_at: p.availableAt,
-            last_error: p.error,
-            lease_expires_at: null,
-            worker: null,
-            updated_at: p.now,
-          }).where("id", "=", p.id),
-      ),
-      depsLeft: prepare(
-        ["id", "left"],
-        (p) => k.updateTable("jobs").set({ deps_left: p.left }).where("id", "=", p.id),
-      ),
-      unwait: prepare(
-        ["id", "state", "availableAt", "expireAt", "now"],
-        (p) =>
-          k.updateTable("jobs").set({
-            state: p.state,
-            deps_left: 0,
-            available_at: p.availableAt,
-            expire_at: p.expireAt,
-            updated_at: p.now,
-          }).where("id", "=", p.id),
-      ),
-      extend: prepare(
-        ["id", "expires", "now"],
-        (p) =>
-          k.updateTable("jobs").set({ lease_expires_at: p.expires, updated_at: p.now }).where(
-            "id",
-            "=",
-            p.id,
-          ),
-      ),
-      revive: prepare(["id", "now"], (p) =>
-        k.updateTable("jobs").set({
-          state: "ready",
-          attempts: 0,
-          available_at: p.now,
-          finished_at: null,
-          updated_at: p.now,
-        }).where("id", "=", p.id)),
-      dueDelayed: prepare(
-        ["now"],
-        (p) =>
-          k.selectFrom("jobs").select(["id", "queue", "grp", "attempts"]).where(
-            "state",
-            "=",
-            sql.lit("delayed"),
-          )
-            .where("available_at", "<=", p.now),
-      ),
-      promote: prepare(
-        ["now"],
-        (p) =>
-          k.updateTable("jobs").set({ state: "ready", updated_at: p.now }).where(
-            "state",
-            "=",
-            sql.lit("delayed"),
-          )
-            .where("available_at", "<=", p.now),
-      ),
-      expired: prepare(
-        ["now"],
-        (p) =>
-          k.selectFrom("jobs").select(["id", "queue", "grp", "attempts", "max_attempts"]).where(
-            "state",
-            "=",
-            sql.lit("leased"),
-          )
-            .where("lease_expires_at", "<=", p.now),
-      ),
-      purgeJobs: prepare(
-        ["queue", "before", "limit"],
-        (p) =>
-          k.deleteFrom("jobs").where(
-            "id",
-            "in",
-            (eb) =>
-              eb.selectFrom("jobs").select("id").where("queue", "=", p.queue)
-                .where("finished_at", "is not", null).where("finished_at", "<", p.before)
-                .limit(p.limit),
-          ).returning(["queue", "state"]),
-      ),
-      // The whole (small) table: at start-up and after a snapshot install (see #counts).
-      counts: prepare([], () => k.selectFrom("queue_counts").selectAll()),
-      saveCount: prepare(
-        ["queue", "state", "n"],
-        (p) =>
-          k.insertInto("queue_counts").values({ queue: p.queue, state: p.state, n: p.n })
-            .onConflict((oc) => oc.columns(["queue", "state"]).doUpdateSet({ n: p.n })),
-      ),
-      dropCount: prepare(
-        ["queue", "state"],
-        (p) =>
-          k.deleteFrom("queue_counts").where("queue", "=", p.queue).where("state", "=", p.state),
-      ),
-      oldestDead: prepare(
-        ["queue", "limit"],
-        (p) =>
-          k.selectFrom("jobs").select(["queue", "id", "grp"]).where("queue", "=", p.queue)
-            .where("state", "=", sql.lit("dead")).orderBy("finished_at").orderBy("id")
-            .limit(p.limit),
-      ),
-      purgeState: prepare(
-        ["queue", "state", "limit"],
-        (p) =>
-          k.deleteFrom("jobs").where(
-            "id",
-            "in",
-            (eb) =>
-              eb.selectFrom("jobs").select("id").where("queue", "=", p.queue)
-                .where("state", "=", p.state).orderBy("seq").limit(p.limit),
-          ),
-      ),
-      minDelayed: prepare(
-        [],
-        () =>
-          k.selectFrom("jobs").select((eb) => eb.fn.min<number | null>("available_at").as("t"))
-            .where("state", "=", sql.lit("delayed")),
-      ),
-      minLeaseExpiry: prepare(
-        [],
-        () =>
-          k.selectFrom("jobs").select((eb) => eb.fn.min<number | null>("lease_expires_at").as("t"))
-            .where("state", "=", sql.lit("leased")),
-      ),
-      minFinished: prepare(
-        ["queue"],
-        (p) =>
-          k.selectFrom("jobs").select((eb) => eb.fn.min<number | null>("finished_at").as("t"))
-            .where("queue", "=", p.queue).where("finished_at", "is not", null),
-      ),
-      minIdempotency: prepare(
-        [],
-        () =>
-          k.selectFrom("idempotency").select((eb) =>
-            eb.fn.min<number | null>("expires_at").as("t")
-          ),
-      ),
-      purgeIdem: prepare(["before", "limit"], (p) =>
-        k.deleteFrom("idempotency").where(
-          sql<number>`rowid`,
-          "in",
-          k.selectFrom("idempotency").select(sql<number>`rowid`.as("r"))
-            .where("expires_at", "<", p.before).limit(p.limit),
-        )),
-    };
+    this.#q = jobQueries(k);
     this.#loadCounts();
     this.settings = new QueueSettings(db);
     this.listing = new JobListing(db);
@@ -978,53 +718,12 @@ export class QueueStateMachine {
         return this.#flow(cmd.jobs, index);
       case "claim":
         return this.#claim(cmd, index);
-      case "ack": {
-        const job = this.#job(cmd.id);
-        if (!job) return err("not_found", `job ${cmd.id} does not exist`);
-        // A retried ack of the same lease is answered as the first was: completion stays single.
-        if (job.state === "done" && job.lease === cmd.lease) return { type: "acked", id: job.id };
-        if (job.state !== "leased" || job.lease !== cmd.lease) return this.#mismatch(job);
-        this.#finish(job, "done", cmd.result ?? null, job.last_error);
-        this.tallies.completed++;
-        return { type: "acked", id: job.id };
-      }
-      case "nack": {
-        const job = this.#leasedJob(cmd);
-        if ("type" in job) return job;
-        const error = cmd.error ?? job.last_error;
-        if (cmd.final || job.attempts >= job.max_attempts) {
-          this.#finish(job, "dead", null, error);
-          return { type: "nacked", id: job.id, state: "dead" };
-        }
-        const backoff = this.settings.get(job.queue).config.backoff;
-        const delay = cmd.retryDelayMs ?? retryDelayMs(job.id, job.attempts, backoff);
-        const state = delay > 0 ? "delayed" : "ready";
-        this.#requeue(job, state, now + delay, error);
-        return { type: "nacked", id: job.id, state };
-      }
-      case "extend": {
-        const job = this.#leasedJob(cmd);
-        if ("type" in job) return job;
-        this.#run(this.#q.extend({ id: job.id, expires: now + cmd.leaseMs, now }));
-        return { type: "extended", id: job.id, leaseExpiresAt: now + cmd.leaseMs };
-      }
-      case "release": {
-        const job = this.#leasedJob(cmd);
-        if ("type" in job) return job;
-        const delay = cmd.delayMs ?? 0;
-        const state = delay > 0 ? "delayed" : "ready";
-        this.#run(this.#q.release({ id: job.id, state, availableAt: now + delay, now }));
-        this.#moved(job.queue, "leased", state, 1, job.grp);
-        this.events.record(job.queue, "released", { ...job, attempts: job.attempts - 1 }, state);
-        return { type: "released", id: job.id, state };
-      }
-      case "progress": {
-        const job = this.#leasedJob(cmd);
-        if ("type" in job) return job;
-        this.#run(this.#q.progress({ id: job.id, progress: cmd.progress, now }));
-        this.events.record(job.queue, "progress", job, "leased");
-        return { type: "progressed", id: job.id };
-      }
+      case "ack":
+      case "nack":
+      case "extend":
+      case "release":
+      case "progress":
+        return this.#workerCommand(cmd);
       case "cancel": {
         const job = this.#job(cmd.id);
         if (!job) return err("not_found", `job ${cmd.id} does not exist`);
@@ -1082,6 +781,62 @@ export class QueueStateMachine {
         const purged = this.#purgeFinished(cmd.retentionMs);
         this.#run(this.#q.purgeIdem({ before: now, limit: purgeBatchRows }));
         return { type: "ticked", expired, purged };
+      }
+    }
+  }
+
+  /** A worker's command on a job it holds a lease on: ack, nack, extend, release, progress. */
+  #workerCommand(
+    cmd: Extract<QueueCommand, { type: "ack" | "nack" | "extend" | "release" | "progress" }>,
+  ): ApplyResult {
+    const now = this.#now;
+    switch (cmd.type) {
+      case "ack": {
+        const job = this.#job(cmd.id);
+        if (!job) return err("not_found", `job ${cmd.id} does not exist`);
+        // A retried ack of the same lease is answered as the first was: completion stays single.
+        if (job.state === "done" && job.lease === cmd.lease) return { type: "acked", id: job.id };
+        if (job.state !== "leased" || job.lease !== cmd.lease) return this.#mismatch(job);
+        this.#finish(job, "done", cmd.result ?? null, job.last_error);
+        this.tallies.completed++;
+        return { type: "acked", id: job.id };
+      }
+      case "nack": {
+        const job = this.#leasedJob(cmd);
+        if ("type" in job) return job;
+        const error = cmd.error ?? job.last_error;
+        if (cmd.final || job.attempts >= job.max_attempts) {
+          this.#finish(job, "dead", null, error);
+          return { type: "nacked", id: job.id, state: "dead" };
+        }
+        const backoff = this.settings.get(job.queue).config.backoff;
+        const delay = cmd.retryDelayMs ?? retryDelayMs(job.id, job.attempts, backoff);
+        const state = delay > 0 ? "delayed" : "ready";
+        this.#requeue(job, state, now + delay, error);
+        return { type: "nacked", id: job.id, state };
+      }
+      case "extend": {
+        const job = this.#leasedJob(cmd);
+        if ("type" in job) return job;
+        this.#run(this.#q.extend({ id: job.id, expires: now + cmd.leaseMs, now }));
+        return { type: "extended", id: job.id, leaseExpiresAt: now + cmd.leaseMs };
+      }
+      case "release": {
+        const job = this.#leasedJob(cmd);
+        if ("type" in job) return job;
+        const delay = cmd.delayMs ?? 0;
+        const state = delay > 0 ? "delayed" : "ready";
+        this.#run(this.#q.release({ id: job.id, state, availableAt: now + delay, now }));
+        this.#moved(job.queue, "leased", state, 1, job.grp);
+        this.events.record(job.queue, "released", { ...job, attempts: job.attempts - 1 }, state);
+        return { type: "released", id: job.id, state };
+      }
+      case "progress": {
+        const job = this.#leasedJob(cmd);
+        if ("type" in job) return job;
+        this.#run(this.#q.progress({ id: job.id, progress: cmd.progress, now }));
+        this.events.record(job.queue, "progress", job, "leased");
+        return { type: "progressed", id: job.id };
       }
     }
   }
