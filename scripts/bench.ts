@@ -4,12 +4,13 @@ import { parseArgs } from "node:util";
 import { benchCommitThroughput, benchElectionTime } from "./bench/core_bench.ts";
 import { benchStorage } from "./bench/storage_bench.ts";
 import { benchSingleNode } from "./bench/node_bench.ts";
+import { benchWan } from "./bench/wan_bench.ts";
 import { benchCluster } from "./bench/cluster_bench.ts";
 import { benchScale, settleMs } from "./bench/scale_bench.ts";
 import type { LoadResult } from "./bench/load.ts";
 import { benchWorker, workerMedian } from "./bench/worker_bench.ts";
 
-const sections = ["core", "storage", "node", "cluster", "worker", "scale"] as const;
+const sections = ["core", "storage", "node", "cluster", "worker", "scale", "wan"] as const;
 type Section = (typeof sections)[number];
 
 const { values } = parseArgs({
@@ -107,6 +108,33 @@ if (!only || only.includes("node")) {
   row(`batch of 100 (= ${fmt(r.batch.jobsPerSecond)} jobs/s)`, r.batch);
   row("claim + ack pair", r.claimAck);
   for (const g of r.byGroups) row(`claim + ack pair, jobs in ${fmt(g.groups)} groups`, g);
+}
+
+if (!only || only.includes("wan")) {
+  await useBundle();
+  const rttMs = 50;
+  const rows = await benchWan(quick ? 1500 : 5000, rttMs);
+  console.log(
+    `\n## Three nodes with ${rttMs} ms between every two (a delaying proxy on every peer link), against the same on loopback, one run; enqueues to the leader, each fsynced on a majority first`,
+  );
+  console.log(
+    "| connections | loopback ok/s | p50 ms | p99 ms | WAN ok/s | p50 ms | p99 ms | WAN / loopback |",
+  );
+  console.log("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+  for (const r of rows) {
+    const cells = (l: LoadResult) =>
+      `${fmt(l.perSecond)} | ${l.p50Ms.toFixed(1)} | ${l.p99Ms.toFixed(1)}`;
+    console.log(
+      `| ${r.conns} | ${cells(r.loopback)} | ${cells(r.wan)} | ${
+        (r.wan.perSecond / r.loopback.perSecond).toFixed(2)
+      } |`,
+    );
+  }
+  console.log(
+    `(nodes run with --heartbeat-ms ${2 * rttMs} --election-ms ${
+      20 * rttMs
+    }, as the README advises)`,
+  );
 }
 
 if (!only || only.includes("cluster")) {

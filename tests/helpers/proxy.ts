@@ -1,5 +1,6 @@
-// A TCP proxy the test controls: forward, cut (close every connection, refuse new ones), or
-// blackhole (keep every connection open and pass nothing, as a host that vanished mid-route).
+// A TCP proxy the test controls: forward (optionally each byte `delayMs` late, as a WAN link), cut
+// (close every connection, refuse new ones), or blackhole (keep every connection open and pass
+// nothing, as a host that vanished mid-route).
 
 export class TcpProxy {
   readonly port: number;
@@ -8,7 +9,8 @@ export class TcpProxy {
   #cut = false;
   #blackhole = false;
 
-  constructor(readonly targetPort: number) {
+  /** `delayMs`: each chunk is passed on this long after it arrived, in each direction. */
+  constructor(readonly targetPort: number, readonly delayMs = 0) {
     this.#listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
     this.port = (this.#listener.addr as Deno.NetAddr).port;
     this.#accept();
@@ -60,12 +62,28 @@ export class TcpProxy {
     close();
   }
 
-  /** Passes bytes on, or drops them while the proxy is a blackhole. */
+  /**
+   * Passes bytes on (each chunk `delayMs` after it arrived: timers of one delay fire in order, so
+   * the bytes keep theirs), or drops them while the proxy is a blackhole.
+   */
   #gate(): TransformStream<Uint8Array, Uint8Array> {
+    let last: Promise<void> = Promise.resolve();
     return new TransformStream({
       transform: (chunk, ctl) => {
-        if (!this.#blackhole) ctl.enqueue(chunk);
+        if (this.#blackhole) return;
+        if (this.delayMs === 0) return ctl.enqueue(chunk);
+        last = new Promise((resolve) =>
+          setTimeout(() => {
+            try {
+              ctl.enqueue(chunk);
+            } catch {
+              // the connection closed meanwhile
+            }
+            resolve();
+          }, this.delayMs)
+        );
       },
+      flush: () => last,
     });
   }
 

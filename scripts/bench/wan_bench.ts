@@ -1,0 +1,108 @@
+// Three raftq nodes whose every peer link crosses a delaying proxy (a WAN on loopback), against
+// the same three nodes on plain loopback, in one run: enqueues at 1, 64 and 256 connections.
+
+import {
+  call,
+  freePort,
+  type NodeProcess,
+  startNode,
+  waitFor,
+} from "../../tests/helpers/node_process.ts";
+import { TcpProxy } from "../../tests/helpers/proxy.ts";
+import { type LoadResult, postJson, runLoad } from "./load.ts";
+
+const secret = "wan-bench-secret-0123456789";
+const ids = ["n1", "n2", "n3"];
+const payload = { kind: "email", to: "someone@example.com", body: "x".repeat(160) };
+
+export interface WanRow {
+  conns: number;
+  loopback: LoadResult;
+  wan: LoadResult;
+}
+
+/** A cluster whose node a reaches node b through proxies[a][b], each way `oneWayMs` late. */
+async function startCluster(oneWayMs: number, timingArgs: string[]) {
+  const ports = Object.fromEntries(ids.map((id) => [id, freePort()]));
+  const proxies: TcpProxy[] = [];
+  const urls: Record<string, Record<string, string>> = {};
+  for (const a of ids) {
+    urls[a] = {};
+    for (const b of ids) {
+      if (a === b || oneWayMs === 0) continue;
+      const p = new TcpProxy(ports[b], oneWayMs);
+      proxies.push(p);
+      urls[a][b] = p.url;
+    }
+  }
+  const nodes: NodeProcess[] = [];
+  const stop = async () => {
+    for (const n of nodes) await n.kill("SIGKILL").catch(() => {});
+    for (const p of proxies) p.close();
+    for (const n of nodes) await Deno.remove(n.dataDir, { recursive: true }).catch(() => {});
+  };
+  try {
+    for (const id of ids) {
+      const join = id === "n1" ? [] : ["--join", nodes[0].url];
+      nodes.push(
+        await startNode({
+          port: ports[id],
+          args: ["--id", id, "--cluster-secret", secret, ...timingArgs, ...join],
+          env: { RAFTQ_TEST_PEER_URLS: JSON.stringify(urls[id]) },
+        }),
+      );
+      if (id === "n1") {
+        await waitFor("n1 to lead", async () => (await leaderOf(nodes[0])) === "n1", 30_000);
+      }
+    }
+    await waitFor("3 voters", async () => (await voters(nodes[0])) === 3, 60_000);
+    return { leader: nodes[0].url, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+async function leaderOf(n: NodeProcess): Promise<string | null> {
+  const r = await call(`${n.url}/admin/status`, "GET").catch(() => null);
+  return r?.status === 200 ? r.body.leader?.id ?? null : null;
+}
+
+async function voters(n: NodeProcess): Promise<number> {
+  const r = await call(`${n.url}/admin/status`, "GET").catch(() => null);
+  return r?.status === 200 ? r.body.members.filter((m: { voter: boolean }) => m.voter).length : 0;
+}
+
+async function rows(leader: string, durationMs: number): Promise<Map<number, LoadResult>> {
+  const out = new Map<number, LoadResult>();
+  const enqueue = () => async () =>
+    (await postJson(`${leader}/v1/queues/wan/jobs`, { payload })) !== null;
+  await runLoad(64, 1500, enqueue()); // warm-up: JIT, connections
+  for (const conns of [1, 64, 256]) out.set(conns, await runLoad(conns, durationMs, enqueue()));
+  return out;
+}
+
+/** The same rows on loopback and across `rttMs` between every two nodes, one cluster at a time. */
+export async function benchWan(durationMs: number, rttMs: number): Promise<WanRow[]> {
+  // Heartbeat above the round trip, election timeout ten heartbeats: the README's advice.
+  const timing = [
+    "--heartbeat-ms",
+    String(Math.max(50, 2 * rttMs)),
+    "--election-ms",
+    String(Math.max(500, 20 * rttMs)),
+  ];
+  const results: Map<number, LoadResult>[] = [];
+  for (const oneWayMs of [0, rttMs / 2]) {
+    const cluster = await startCluster(oneWayMs, timing);
+    try {
+      results.push(await rows(cluster.leader, durationMs));
+    } finally {
+      await cluster.stop();
+    }
+  }
+  return [1, 64, 256].map((conns) => ({
+    conns,
+    loopback: results[0].get(conns)!,
+    wan: results[1].get(conns)!,
+  }));
+}
