@@ -1,0 +1,135 @@
+// CPU profiles of a leader and a follower under the headline load (64 connections of enqueues),
+// taken over the V8 inspector, summarised by where the time goes.
+
+import { TestCluster } from "../../tests/helpers/cluster.ts";
+import { waitFor } from "../../tests/helpers/node_process.ts";
+import { postJson, runLoad } from "./load.ts";
+
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string };
+}
+interface Profile {
+  nodes: ProfileNode[];
+  samples: number[];
+  timeDeltas: number[];
+}
+
+/** Where a frame's self time belongs, by its script and name. */
+const categories: [string, (url: string, fn: string) => boolean][] = [
+  ["garbage collection", (_, fn) => fn === "(garbage collector)"],
+  ["idle", (_, fn) => fn === "(idle)"],
+  ["V8 and native code outside JS", (_, fn) => fn === "(program)"],
+  ["socket writes (writev, native)", (url, fn) => url === "" && /^(writev|write|op_net_)/.test(fn)],
+  [
+    "SQLite statements (node:sqlite, native)",
+    (url, fn) => url === "" && ["run", "all", "get", "iterate", "exec", "prepare"].includes(fn),
+  ],
+  ["fsync", (_, fn) => fn === "op_fs_file_sync_data_async"],
+  [
+    "inspector (the profiler itself)",
+    (url, fn) => fn.startsWith("op_inspector") || url.includes("inspector"),
+  ],
+  ["Raft core (src/raft)", (url) => url.includes("/src/raft/")],
+  ["queue state machine (src/queue)", (url) => url.includes("/src/queue/")],
+  [
+    "storage and Kysely (src/storage, kysely, node:sqlite calls)",
+    (url) => url.includes("/src/storage/") || url.includes("kysely"),
+  ],
+  ["node loop (src/node)", (url) => url.includes("/src/node/")],
+  [
+    "peer transport (src/transport, ws)",
+    (url) => url.includes("/src/transport/") || url.includes("/ws/"),
+  ],
+  [
+    "API routes, validation (src/api, hono, zod)",
+    (url) => url.includes("/src/api/") || url.includes("hono") || url.includes("zod"),
+  ],
+  ["superjson", (url) => url.includes("superjson")],
+  [
+    "node:http and other Node polyfills",
+    (url) => url.includes("ext:deno_node") || url.startsWith("node:"),
+  ],
+  ["Deno runtime (streams, fetch, timers)", (url) => url.startsWith("ext:")],
+];
+
+function categoryOf(url: string, fn: string): string {
+  return categories.find(([, test]) => test(url, fn))?.[0] ??
+    (url === "" ? "other native functions" : "other");
+}
+
+/** Self time per category and per function, in milliseconds. */
+export function summarise(profile: Profile) {
+  const byId = new Map(profile.nodes.map((n) => [n.id, n.callFrame]));
+  const cats = new Map<string, number>();
+  const fns = new Map<string, number>();
+  profile.samples.forEach((id, k) => {
+    const frame = byId.get(id)!;
+    const ms = (profile.timeDeltas[k] ?? 0) / 1000;
+    const cat = categoryOf(frame.url, frame.functionName);
+    cats.set(cat, (cats.get(cat) ?? 0) + ms);
+    const name = `${frame.functionName || "(anonymous)"} ${
+      frame.url.split("/").slice(-2).join("/")
+    }`;
+    fns.set(name, (fns.get(name) ?? 0) + ms);
+  });
+  return { cats, fns };
+}
+
+/** A minimal Chrome DevTools Protocol session over the inspector's WebSocket. */
+async function inspector(url: string) {
+  const ws = new WebSocket(url);
+  await new Promise((resolve, reject) => {
+    ws.onopen = resolve;
+    ws.onerror = reject;
+  });
+  let next = 1;
+  const waiting = new Map<number, (result: unknown) => void>();
+  ws.onmessage = (ev) => {
+    const m = JSON.parse(ev.data);
+    if (m.id !== undefined) waiting.get(m.id)?.(m.result);
+  };
+  const send = (method: string, params: Record<string, unknown> = {}) =>
+    new Promise<unknown>((resolve) => {
+      const id = next++;
+      waiting.set(id, resolve);
+      ws.send(JSON.stringify({ id, method, params }));
+    });
+  return { send, close: () => ws.close() };
+}
+
+const payload = { kind: "email", to: "someone@example.com", body: "x".repeat(160) };
+
+/** Profiles the leader and one follower while 64 connections enqueue to the leader. */
+export async function benchProfile(durationMs: number) {
+  Deno.env.set("RAFTQ_TEST_DENO_FLAGS", "--inspect=127.0.0.1:0");
+  const cluster = await TestCluster.start(3);
+  Deno.env.delete("RAFTQ_TEST_DENO_FLAGS");
+  try {
+    const leader = await cluster.leader();
+    const follower = cluster.live().find((n) => n !== leader)!;
+    const wsUrl = (n: typeof leader) =>
+      waitFor("its inspector URL", () => {
+        const line = n.stderr.find((l) => l.includes("ws://"));
+        return line ? /ws:\/\/\S+/.exec(line)![0] : undefined;
+      });
+    const sessions = [await inspector(await wsUrl(leader)), await inspector(await wsUrl(follower))];
+    const enqueue = async () =>
+      (await postJson(`${leader.url}/v1/queues/p/jobs`, { payload })) !== null;
+    await runLoad(64, 1500, enqueue); // warm-up
+    for (const s of sessions) {
+      await s.send("Profiler.enable");
+      await s.send("Profiler.setSamplingInterval", { interval: 100 });
+      await s.send("Profiler.start");
+    }
+    const load = await runLoad(64, durationMs, enqueue);
+    const profiles = [];
+    for (const s of sessions) {
+      profiles.push(((await s.send("Profiler.stop")) as { profile: Profile }).profile);
+      s.close();
+    }
+    return { load, leader: summarise(profiles[0]), follower: summarise(profiles[1]) };
+  } finally {
+    await cluster.stop();
+  }
+}
