@@ -1,7 +1,20 @@
 // Writes sent to a follower: the proposal goes to the leader over the peer link, not over HTTP.
 
 import assert from "node:assert/strict";
+import { Client } from "../../src/client/mod.ts";
 import { call, TestCluster, waitFor } from "../helpers/cluster.ts";
+
+/** The ids of the queue's events from the start through job `id`'s ack, read from node `url`. */
+async function eventIds(url: string, queue: string, id: string): Promise<string[]> {
+  const ids: string[] = [];
+  const client = new Client({ urls: url, retryForMs: 5_000 });
+  const signal = AbortSignal.timeout(15_000); // (bounded: a stream that stalls fails the test)
+  for await (const e of client.events(queue, { from: 0, signal })) {
+    ids.push(e.eventId!);
+    if (e.type === "acked" && e.jobId === id) return ids;
+  }
+  throw new Error(`${url} never streamed the ack of ${id}`);
+}
 
 /** The value of a counter in a node's /metrics. */
 async function counter(url: string, name: string): Promise<number> {
@@ -50,6 +63,11 @@ Deno.test("cluster: a follower passes writes to the leader over the peer link", 
     assert.equal(await counter(f, "raftq_proposals_forwarded_total") - before, 5);
     const got = await call(`${leader.url}/v1/jobs/${one.body.id}`, "GET");
     assert.deepEqual([got.body.payload, got.body.group], [{ n: 1 }, "g"]);
+    // The event stream is served by each node from its own applied state: the same events, ids
+    // and all, from the follower as from the leader.
+    const streams = await Promise.all([leader.url, f].map((u) => eventIds(u, "fw", job.id)));
+    assert.ok(streams[0].length >= 7, `${streams[0].length} events`);
+    assert.deepEqual(streams[1], streams[0]);
   } catch (err) {
     throw new Error(`${(err as Error).message}\n${c.dump()}`);
   } finally {
