@@ -32,6 +32,7 @@ import { QueueClock } from "./queue_clock.ts";
 import type { ClockEstimate } from "../transport/clock_offsets.ts";
 import { NodeMetrics } from "../metrics.ts";
 import { acceptForwarded, forwardWrite } from "./forwarding.ts";
+import { mergeEnqueues, type Proposal } from "./merge.ts";
 
 /** Where a node's peer messages go; the WebSocket transport, or nothing in a one-node cluster. */
 export interface Transport {
@@ -66,12 +67,6 @@ export interface NodeEvents {
   onRemoved?(): void;
   /** A membership change was applied. */
   onMembershipChange?(change: ConfChange): void;
-}
-
-interface Proposal {
-  cmd: QueueCommand;
-  resolve(result: ApplyResult): void;
-  reject(error: RaftqError): void;
 }
 
 interface Waiter {
@@ -491,7 +486,7 @@ export class RaftNode implements NodeApi {
   #encodeProposals(stampMs: number): { batch: Proposal[]; datas: string[] } {
     const batch: Proposal[] = [];
     const datas: string[] = [];
-    for (const p of this.#proposals) {
+    for (const p of mergeEnqueues(this.#proposals)) {
       try {
         datas.push(encodeCommand(p.cmd, stampMs));
         batch.push(p);

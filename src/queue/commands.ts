@@ -43,11 +43,25 @@ export interface FlowJob {
   after: number[];
 }
 
+/** The most jobs one enqueue entry holds (requests merged into it included). */
+export const maxMergedJobs = 5000;
+
+/** Part sizes, each at least 1, that add up to the entry's jobs. */
+function validParts(p: unknown, jobs: number): boolean {
+  return Array.isArray(p) && p.length >= 1 && p.every((n) => isNat(n) && n >= 1) &&
+    p.reduce((a: number, b: number) => a + b, 0) === jobs;
+}
+
 /** The most jobs a flow, and the most dependencies a job, may have. */
 export const maxFlowJobs = 1000;
 
 export type QueueCommand =
-  | { type: "enqueue"; queue: string; jobs: NewJob[] }
+  /**
+   * `parts`: the sizes of the requests merged into this entry, in order (see mergeEnqueues): each
+   * part is enqueued as if it were its own entry (all or nothing, its own maxDepth check), and the
+   * result has one answer per part.
+   */
+  | { type: "enqueue"; queue: string; jobs: NewJob[]; parts?: number[] }
   /** A DAG of jobs, in an order where each job comes after those it waits for: all or nothing. */
   | { type: "flow"; jobs: FlowJob[] }
   /** `leaseMs` absent: the queue's config decides (else 30 s). */
@@ -149,7 +163,8 @@ function validCommand(c: unknown): c is QueueCommand {
   switch (c.type) {
     case "enqueue":
       return isStr(c.queue) && Array.isArray(c.jobs) && c.jobs.length >= 1 &&
-        c.jobs.every(validJob);
+        c.jobs.length <= maxMergedJobs && c.jobs.every(validJob) &&
+        optional(c.parts, (p) => validParts(p, (c.jobs as unknown[]).length));
     case "flow":
       return validFlow(c.jobs);
     case "claim":

@@ -70,6 +70,8 @@ export type ApplyResult =
   }
   | { type: "claimed"; jobs: ClaimedJob[] }
   | { type: "flowCreated"; ids: string[] }
+  /** The answers to requests merged into one enqueue entry, in order. */
+  | { type: "enqueuedParts"; parts: ApplyResult[] }
   | { type: "acked"; id: string }
   | { type: "nacked"; id: string; state: JobState }
   | { type: "extended"; id: string; leaseExpiresAt: number }
@@ -456,6 +458,17 @@ export class QueueStateMachine {
     return { type: "flowCreated", ids };
   }
 
+  /** Requests merged into one entry: each part enqueued on its own, its own answer. */
+  #enqueueParts(queue: string, jobs: NewJob[], parts: number[], index: number): ApplyResult {
+    let offset = 0;
+    const answers = parts.map((n) => {
+      const r = this.#enqueue(queue, jobs.slice(offset, offset + n), index, offset);
+      offset += n;
+      return r;
+    });
+    return { type: "enqueuedParts", parts: answers };
+  }
+
   /** A not_found refusal when one of `ids` names no job; else null. */
   #missingDependency(ids: readonly string[]): ApplyError | null {
     for (const id of new Set(ids)) {
@@ -713,7 +726,9 @@ export class QueueStateMachine {
     const now = this.#now;
     switch (cmd.type) {
       case "enqueue":
-        return this.#enqueue(cmd.queue, cmd.jobs, index);
+        return cmd.parts
+          ? this.#enqueueParts(cmd.queue, cmd.jobs, cmd.parts, index)
+          : this.#enqueue(cmd.queue, cmd.jobs, index);
       case "flow":
         return this.#flow(cmd.jobs, index);
       case "claim":

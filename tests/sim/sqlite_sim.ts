@@ -75,6 +75,8 @@ export function queueCommand(seq: number, stampMs: number): string {
     { type: "enqueue", queue: "q", jobs: [job(seq)] },
     { type: "enqueue", queue: seq % 2 ? "q" : "r", jobs: [job(seq), job(seq + 1)] },
     { type: "claim", queue: "q", worker: "w", max: 2, leaseMs: 50 },
+    // Requests merged into one entry (see mergeEnqueues): each part its own answer.
+    { type: "enqueue", queue: "q", jobs: [job(seq), job(seq + 1), job(seq + 2)], parts: [1, 2] },
     {
       type: "flow",
       jobs: [

@@ -1,0 +1,86 @@
+// Enqueues that arrive together share an entry, and each is still answered, refused or counted
+// on its own.
+
+import assert from "node:assert/strict";
+import type { NewJob, QueueCommand } from "../../src/queue/commands.ts";
+import { maxMergedJobs } from "../../src/queue/commands.ts";
+import type { ApplyResult } from "../../src/queue/state_machine.ts";
+import { mergeEnqueues, type Proposal } from "../../src/node/merge.ts";
+import { RaftqError } from "../../src/errors.ts";
+import { startInProcessNode } from "../helpers/in_process.ts";
+import { withHarness } from "../helpers/queue_harness.ts";
+
+const job = (n: number): NewJob => ({ payload: String(n), delayMs: 0, priority: 0 });
+const enqueue = (queue: string, n: number): QueueCommand => ({
+  type: "enqueue",
+  queue,
+  jobs: Array.from({ length: n }, (_, k) => job(k)),
+});
+
+function proposal(cmd: QueueCommand, answers: unknown[]): Proposal {
+  return { cmd, resolve: (r) => answers.push(r), reject: (e) => answers.push(e) };
+}
+
+Deno.test("merge: a queue's enqueues become one proposal with parts; others keep their place", () => {
+  const answers: unknown[][] = [[], [], [], []];
+  const ps = [
+    proposal(enqueue("a", 2), answers[0]),
+    proposal({ type: "cancel", id: "1-0" }, answers[1]),
+    proposal(enqueue("b", 1), answers[2]),
+    proposal(enqueue("a", 3), answers[3]),
+  ];
+  const merged = mergeEnqueues(ps);
+  assert.equal(merged.length, 3);
+  const a = merged[0].cmd as Extract<QueueCommand, { type: "enqueue" }>;
+  assert.deepEqual([a.queue, a.jobs.length, a.parts], ["a", 5, [2, 3]]);
+  assert.equal(merged[1], ps[1]);
+  assert.equal(merged[2], ps[2], "alone: not wrapped");
+  const parts: ApplyResult[] = [
+    { type: "enqueued", jobs: [] },
+    { type: "error", code: "queue_full", message: "full" },
+  ];
+  merged[0].resolve({ type: "enqueuedParts", parts });
+  assert.deepEqual([answers[0][0], answers[3][0]], parts, "each request its own answer");
+  const failed = mergeEnqueues([
+    proposal(enqueue("q", 1), answers[1]),
+    proposal(enqueue("q", 1), answers[2]),
+  ]);
+  failed[0].reject(new RaftqError("no_leader", "gone"));
+  assert.ok(answers[1].at(-1) instanceof RaftqError && answers[2].at(-1) instanceof RaftqError);
+  const big = mergeEnqueues([1, 2, 3, 4, 5, 6].map(() => proposal(enqueue("q", 1000), [])));
+  assert.deepEqual(big.map((p) => (p.cmd as { jobs: unknown[] }).jobs.length), [
+    maxMergedJobs,
+    1000,
+  ]);
+});
+
+Deno.test("merge: each part of an entry is its own all-or-nothing request against maxDepth", () =>
+  withHarness((h) => {
+    h.apply(1, { type: "configure", queue: "q", config: { maxDepth: 3 } });
+    const jobs = [job(1), job(2), job(3), job(4)];
+    const r = h.apply(2, { type: "enqueue", queue: "q", jobs, parts: [2, 2] });
+    assert.equal(r.type, "enqueuedParts");
+    const [first, second] = r.type === "enqueuedParts" ? r.parts : [];
+    assert.deepEqual(first.type === "enqueued" && first.jobs.map((j) => j.id), ["2-0", "2-1"]);
+    assert.equal(
+      second.type === "error" && second.code,
+      "queue_full",
+      "the second part alone is refused",
+    );
+    assert.equal(h.sm.queueView("q").ready, 2);
+  }));
+
+Deno.test("merge: a node proposes enqueues queued in the same turn as one entry", async () => {
+  const node = await startInProcessNode();
+  try {
+    const answers = await Promise.all([1, 2, 3].map(() => node.node.propose(enqueue("m", 2))));
+    const ids = answers.flatMap((r) => (r.type === "enqueued" ? r.jobs.map((j) => j.id) : []));
+    assert.equal(new Set(ids).size, 6, `six jobs, six ids: ${ids}`);
+    assert.equal(new Set(ids.map((id) => id.split("-")[0])).size, 1, "one entry");
+    const next = await node.node.propose(enqueue("m", 1));
+    const [entry] = ids[0].split("-").map(Number);
+    assert.equal(next.type === "enqueued" && next.jobs[0].id, `${entry + 1}-0`, "the next entry");
+  } finally {
+    await node.stop();
+  }
+});
