@@ -5,6 +5,7 @@ import type { CliIo } from "./main.ts";
 import { parseHttpUrl } from "./serve_args.ts";
 import { UsageError } from "./usage_error.ts";
 import { RawJson, stringifyWithRaw } from "../queue/json_text.ts";
+import { jobStates } from "../storage/schema.ts";
 
 const defaultUrl = "http://127.0.0.1:7400";
 
@@ -247,18 +248,8 @@ export async function runClient(command: string, argv: string[], io: CliIo): Pro
         io.out(JSON.stringify(q, null, 2));
         return 0;
       }
-      const states = [
-        "ready",
-        "delayed",
-        "waiting",
-        "leased",
-        "done",
-        "dead",
-        "cancelled",
-        "expired",
-      ];
       io.out(`queue ${q.name}  ${q.paused ? "paused" : "running"}`);
-      io.out(states.map((s) => `${s} ${q[s] ?? 0}`).join("  "));
+      io.out(jobStates.map((s) => `${s} ${q[s] ?? 0}`).join("  "));
       const c = q.config;
       const limits = [
         c.concurrency && `concurrency ${c.concurrency}`,
