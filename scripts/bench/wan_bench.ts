@@ -8,7 +8,6 @@ import {
   startNode,
   waitFor,
 } from "../../tests/helpers/node_process.ts";
-import { TcpProxy } from "../../tests/helpers/proxy.ts";
 import { type LoadResult, postJson, runLoad } from "./load.ts";
 
 const secret = "wan-bench-secret-0123456789";
@@ -21,24 +20,60 @@ export interface WanRow {
   wan: LoadResult;
 }
 
-/** A cluster whose node a reaches node b through proxies[a][b], each way `oneWayMs` late. */
+/**
+ * The delaying proxies, in a process of their own (so their timers do not wait on the load
+ * generator's event loop): one per listed target port, in order.
+ */
+async function startProxies(oneWayMs: number, targets: number[]) {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      new URL("./delay_proxy.ts", import.meta.url).pathname,
+      "--delay",
+      String(oneWayMs),
+      "--targets",
+      targets.join(","),
+    ],
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let text = "";
+  while (!text.includes("\n")) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error("the proxy process ended before it listened");
+    text += value;
+  }
+  reader.releaseLock();
+  child.stdout.cancel().catch(() => {});
+  const ports = JSON.parse(text.split("\n")[0]) as number[];
+  const stop = async () => {
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // gone
+    }
+    await child.status;
+  };
+  return { ports, stop };
+}
+
+/** A cluster whose node a reaches node b through its own proxy, each way `oneWayMs` late. */
 async function startCluster(oneWayMs: number, timingArgs: string[]) {
   const ports = Object.fromEntries(ids.map((id) => [id, freePort()]));
-  const proxies: TcpProxy[] = [];
-  const urls: Record<string, Record<string, string>> = {};
-  for (const a of ids) {
-    urls[a] = {};
-    for (const b of ids) {
-      if (a === b || oneWayMs === 0) continue;
-      const p = new TcpProxy(ports[b], oneWayMs);
-      proxies.push(p);
-      urls[a][b] = p.url;
-    }
-  }
+  const pairs = ids.flatMap((a) => ids.filter((b) => b !== a).map((b) => [a, b]));
+  const proxies = oneWayMs === 0
+    ? null
+    : await startProxies(oneWayMs, pairs.map(([, b]) => ports[b]));
+  const urls: Record<string, Record<string, string>> = Object.fromEntries(ids.map((a) => [a, {}]));
+  pairs.forEach(([a, b], k) => {
+    if (proxies) urls[a][b] = `http://127.0.0.1:${proxies.ports[k]}`;
+  });
   const nodes: NodeProcess[] = [];
   const stop = async () => {
     for (const n of nodes) await n.kill("SIGKILL").catch(() => {});
-    for (const p of proxies) p.close();
+    await proxies?.stop();
     for (const n of nodes) await Deno.remove(n.dataDir, { recursive: true }).catch(() => {});
   };
   try {
