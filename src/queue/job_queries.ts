@@ -166,35 +166,25 @@ export function jobQueries(k: Kysely<Tables>) {
         finished_at: null,
         updated_at: p.now,
       }).where("id", "=", p.id)),
+    // Due delayed jobs and expired leases, the earliest first, at most `limit` an entry.
     dueDelayed: prepare(
-      ["now"],
+      ["now", "limit"],
       (p) =>
-        k.selectFrom("jobs").select(["id", "queue", "grp", "attempts"]).where(
-          "state",
-          "=",
-          sql.lit("delayed"),
-        )
-          .where("available_at", "<=", p.now),
+        k.selectFrom("jobs").select(["id", "queue", "grp", "attempts"])
+          .where("state", "=", sql.lit("delayed")).where("available_at", "<=", p.now)
+          .orderBy("available_at").limit(p.limit),
     ),
     promote: prepare(
-      ["now"],
+      ["id", "now"],
       (p) =>
-        k.updateTable("jobs").set({ state: "ready", updated_at: p.now }).where(
-          "state",
-          "=",
-          sql.lit("delayed"),
-        )
-          .where("available_at", "<=", p.now),
+        k.updateTable("jobs").set({ state: "ready", updated_at: p.now }).where("id", "=", p.id),
     ),
     expired: prepare(
-      ["now"],
+      ["now", "limit"],
       (p) =>
-        k.selectFrom("jobs").select(["id", "queue", "grp", "attempts", "max_attempts"]).where(
-          "state",
-          "=",
-          sql.lit("leased"),
-        )
-          .where("lease_expires_at", "<=", p.now),
+        k.selectFrom("jobs").select(["id", "queue", "grp", "attempts", "max_attempts"])
+          .where("state", "=", sql.lit("leased")).where("lease_expires_at", "<=", p.now)
+          .orderBy("lease_expires_at").limit(p.limit),
     ),
     purgeJobs: prepare(
       ["queue", "before", "limit"],

@@ -654,23 +654,29 @@ export class QueueStateMachine {
     return result;
   }
 
-  /** Promotes due delayed jobs and expires due leases, as of the queue's clock. */
+  /**
+   * Promotes due delayed jobs and expires due leases and ttls, as of the queue's clock: at most
+   * purgeBatchRows of each an entry, the earliest first, so a million jobs due at one instant
+   * never stall the apply loop (nextDueMs stays in the past, and the leader ticks again).
+   */
   #processDue(): number {
     const now = this.#now;
-    // (the same rows: promote updates exactly what dueDelayed selects, in one transaction)
+    const limit = purgeBatchRows;
     const due = this.#all<{ id: string; queue: string; grp: string; attempts: number }>(
-      this.#q.dueDelayed({ now }),
+      this.#q.dueDelayed({ now, limit }),
     );
-    for (const job of due) this.events.record(job.queue, "promoted", job, "ready");
+    for (const job of due) {
+      this.#run(this.#q.promote({ id: job.id, now }));
+      this.events.record(job.queue, "promoted", job, "ready");
+    }
     for (const [[queue, grp], n] of tallyGroups(due)) {
       this.#moved(queue, "delayed", "ready", n, grp);
     }
-    this.#run(this.#q.promote({ now }));
     this.#expireUnclaimed();
     const expired = this.#all<
       { id: string; queue: string; grp: string; attempts: number; max_attempts: number }
     >(
-      this.#q.expired({ now }),
+      this.#q.expired({ now, limit }),
     );
     this.tallies.leasesExpired += expired.length;
     for (const j of expired) {

@@ -686,7 +686,7 @@ Deno.test("every hot query is served by an index; delayed and leased jobs have t
     }
     // Partial indexes (migration 004): a ready job is in none of them, so an enqueue writes
     // fewer b-trees; their queries must still find them.
-    for (const name of ["dueDelayed", "promote", "minDelayed"]) {
+    for (const name of ["dueDelayed", "minDelayed"]) {
       assert.match(plans[name], /jobs_delayed/, name);
     }
     for (const name of ["expired", "minLeaseExpiry"]) {
@@ -935,4 +935,24 @@ Deno.test("queue: a storage failure undoes the whole apply and is thrown", () =>
     assert.equal(h.sm.appliedIndex, 1);
     assert.deepEqual(h.sm.queueStats(), before, "the in-memory counts were rolled back too");
     assert.equal(h.sm.applyEntries([entry]).get(2)?.type, "claimed");
+  }));
+
+Deno.test("queue: at most 1,000 delayed jobs are promoted, and 1,000 leases expired, an entry", () =>
+  withHarness((h) => {
+    for (let k = 0; k < 2; k++) {
+      h.enqueue(0, "q", ...Array.from({ length: 750 }, (_, i) => ({ payload: i, delayMs: 10 })));
+    }
+    // (any entry with a later stamp promotes and expires what is due; a tick does it once more)
+    h.apply(100, { type: "pause", queue: "other", paused: false });
+    assert.equal(h.sm.queueView("q").ready, 1000, "the first thousand, the earliest");
+    assert.ok(h.sm.nextDueMs(1e9)! <= 100, "the rest is still due: the leader ticks again");
+    h.apply(101, { type: "pause", queue: "other", paused: false });
+    assert.equal(h.sm.queueView("q").ready, 1500);
+    assert.equal(h.claim(102, "q", 100, 1_000).length, 100);
+    for (let k = 0; k < 14; k++) h.claim(102, "q", 100, 1_000);
+    assert.equal(h.sm.queueView("q").leased, 1500);
+    h.apply(2_000, { type: "pause", queue: "other", paused: false });
+    assert.equal(h.sm.queueView("q").leased, 500);
+    h.apply(2_001, { type: "pause", queue: "other", paused: false });
+    assert.equal(h.sm.queueView("q").leased, 0);
   }));
