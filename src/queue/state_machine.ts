@@ -1209,11 +1209,6 @@ export class QueueStateMachine {
     return nowMs;
   }
 
-  /** Whether a claim would take a job now, by the queue's clock. */
-  hasReady(queue: string): boolean {
-    return this.claimableAt(queue, this.#now) === this.#now;
-  }
-
   /** Up to about `max` of the queue's events after `after` (see EventLog.read). */
   readEvents(queue: string, after: EventPosition, max: number): EventRead {
     return this.events.read(queue, after, max);

@@ -366,7 +366,7 @@ Deno.test("queue: a paused queue takes enqueues and hands out nothing until resu
     h.enqueue(1, "q", {});
     h.enqueue(1, "other", {});
     assert.deepEqual(h.claim(2, "q"), []);
-    assert.equal(h.sm.hasReady("q"), false, "long polls keep waiting");
+    assert.equal(h.sm.claimableAt("q", 2), null, "long polls keep waiting");
     assert.equal(h.claim(2, "other").length, 1, "other queues go on");
     assert.equal(h.sm.queueView("q").paused, true);
     assert.equal(h.sm.queueView("q").ready, 1);
