@@ -3,7 +3,7 @@
 import { RaftqError } from "../errors.ts";
 import type { FlowJob, NewJob } from "../queue/commands.ts";
 import * as s from "./schemas.ts";
-import { parse } from "./validate.ts";
+import { parse, withinDependencies } from "./validate.ts";
 
 const bad = (message: string) => new RaftqError("invalid_request", message);
 
@@ -21,6 +21,7 @@ export interface FlowRequest {
  */
 export function flowRequest(body: unknown): FlowRequest {
   const flow = parse(s.flow, body);
+  withinDependencies(flow.jobs, (j) => j.dependsOn);
   const position = new Map<string, number>();
   flow.jobs.forEach((j, k) => {
     if (position.has(j.ref)) throw bad(`jobs[${k}].ref "${j.ref}" is used twice`);

@@ -3,7 +3,7 @@
 
 import type { z } from "zod";
 import { RaftqError } from "../errors.ts";
-import type { NewJob } from "../queue/commands.ts";
+import { maxDependencies, type NewJob } from "../queue/commands.ts";
 import * as s from "./schemas.ts";
 import type { EventPosition } from "../queue/events.ts";
 import type { ScheduleSpec } from "../queue/schedules.ts";
@@ -82,7 +82,20 @@ export const opaquePaths = {
 } as const;
 
 export const newJob = (body: unknown): NewJob => parse(s.newJob, body);
-export const batch = (body: unknown): NewJob[] => parse(s.batch, body).jobs;
+export const batch = (body: unknown): NewJob[] =>
+  withinDependencies(parse(s.batch, body).jobs, (j) => j.dependsOn);
+
+/**
+ * A request names at most maxDependencies dependencies in all: each is a row written and an edge
+ * settled in one entry (the body limit alone would let a batch name about 90,000).
+ */
+export function withinDependencies<T>(jobs: T[], deps: (job: T) => unknown[] | undefined): T[] {
+  const n = jobs.reduce((sum, j) => sum + (deps(j)?.length ?? 0), 0);
+  if (n > maxDependencies) {
+    throw bad(`the jobs name ${n} dependencies in all; at most ${maxDependencies} a request`);
+  }
+  return jobs;
+}
 export const claim = (body: unknown) => parse(s.claim, body);
 export const ack = (body: unknown) => parse(s.ack, body);
 export const nack = (body: unknown) => {

@@ -52,6 +52,9 @@ function validParts(p: unknown, jobs: number): boolean {
     p.reduce((a: number, b: number) => a + b, 0) === jobs;
 }
 
+/** The most dependencies one request (an enqueue, a batch, a flow) may name in all. */
+export const maxDependencies = 10_000;
+
 /** The most jobs a flow, and the most dependencies a job, may have. */
 export const maxFlowJobs = 1000;
 

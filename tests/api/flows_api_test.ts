@@ -56,3 +56,29 @@ Deno.test("api: a flow with a cycle, an unknown ref or a ref used twice is refus
     await refused([j("a", "a")], 'jobs[0] ("a") depends on itself');
     assert.deepEqual((await call(`${u}/v1/queues`, "GET")).body.queues, [], "nothing was created");
   }));
+
+Deno.test("api: a flow names at most 10,000 dependencies in all", () =>
+  withNode(async ({ url: u, call }) => {
+    const flow = (roots: number) => {
+      const refs = Array.from({ length: roots }, (_, k) => `r${k}`);
+      const jobs = [
+        ...refs.map((ref) => ({ ref, queue: "wide", payload: 0 })),
+        ...Array.from({ length: 1000 - roots }, (_, k) => ({
+          ref: `j${k}`,
+          queue: "wide",
+          payload: 0,
+          dependsOn: refs,
+        })),
+      ];
+      return call(`${u}/v1/flows`, "POST", { jobs });
+    };
+    const over = await flow(11); // 989 jobs x 11 dependencies = 10,879
+    assert.equal(over.status, 400);
+    assert.equal(
+      over.body.error.message,
+      "the jobs name 10879 dependencies in all; at most 10000 a request",
+    );
+    const under = await flow(10); // 990 x 10 = 9,900
+    assert.equal(under.status, 201, JSON.stringify(under.body).slice(0, 200));
+    assert.equal((await call(`${u}/v1/queues/wide`, "GET")).body.waiting, 990);
+  }));
