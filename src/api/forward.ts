@@ -50,12 +50,14 @@ function forwardTimeoutMs(c: Context, ctx: ApiContext): number {
 }
 
 /**
- * Writes whose route does nothing but validate and propose: on a follower with an open link to
- * the leader they run here, and the proposal goes over the peer link (see forwarding.ts), with
- * no second HTTP hop.
+ * Writes whose route does nothing but validate and propose (and claims, whose long poll waits on
+ * this node's applied state): on a follower with an open link to the leader they run here, and
+ * the proposal goes over the peer link (see forwarding.ts), with no second HTTP hop.
  */
 const peerWrites: [string, RegExp][] = [
   ["POST", /^\/v1\/queues\/[^/]+\/(jobs|batch)$/],
+  // A claim's long poll waits here, on this node's applied state; only the claim itself goes.
+  ["POST", /^\/v1\/queues\/[^/]+\/claim$/],
   ["POST", /^\/v1\/jobs\/[^/]+\/(ack|nack|extend|release|progress)$/],
   ["DELETE", /^\/v1\/jobs\/[^/]+$/],
   ["POST", /^\/v1\/flows$/],

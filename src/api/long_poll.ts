@@ -39,7 +39,18 @@ export class Waiters {
     for (const s of this.#waiting.values()) n += s.size;
     return n;
   }
+
+  /** Waiting requests: claims (keyed by queue) and event streams (keyed by eventsKey). */
+  counts(): { claims: number; events: number } {
+    const n = { claims: 0, events: 0 };
+    for (const [key, s] of this.#waiting) {
+      if (key.startsWith(eventsPrefix)) n.events += s.size;
+      else n.claims += s.size;
+    }
+    return n;
+  }
 }
 
 /** The key the event streams of `queue` wait on (queue names never hold a colon). */
-export const eventsKey = (queue: string) => `events:${queue}`;
+export const eventsKey = (queue: string) => `${eventsPrefix}${queue}`;
+const eventsPrefix = "events:";

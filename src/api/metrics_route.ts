@@ -153,6 +153,16 @@ export function metricsRoute(app: Hono, ctx: ApiContext): void {
       ],
     );
   }
+  r.add(
+    new Gauge(
+      "raftq_long_poll_waiters",
+      "Requests waiting on this node: claims in a long poll, event streams between events",
+      () => {
+        const n = ctx.waiters.counts();
+        return [[{ kind: "claim" }, n.claims], [{ kind: "events" }, n.events]];
+      },
+    ),
+  );
   const http = ctx.http;
   if (http) {
     r.add(

@@ -26,9 +26,8 @@ export interface Forwarder {
 
 /**
  * Sends `cmd` to `leader` and answers the apply's result as if it had been proposed here; the
- * leader's refusal comes back as the same RaftqError. Claims are not forwarded this way (their
- * result carries users' JSON as exact text, which the peer frames do not): they take the HTTP
- * forward.
+ * leader's refusal comes back as the same RaftqError. A claim's answer carries users' JSON as
+ * exact text (RawJson), which the frames keep as it is.
  */
 export async function forwardWrite(
   transport: Forwarder,
@@ -71,9 +70,7 @@ export async function acceptForwarded(
   if (!node.isMember(from)) throw refuse("unauthorized", `${from} is not a member`);
   if (!node.isLeader) throw refuse("no_leader", "this node no longer leads", 1);
   const logged = decodeCommand(cmd);
-  if (!logged || logged.cmd.type === "claim") {
-    throw refuse("invalid_request", "a forwarded write must be a valid command other than claim");
-  }
+  if (!logged) throw refuse("invalid_request", "a forwarded write must be a valid command");
   try {
     return await node.propose(logged.cmd) as unknown as Record<string, unknown>;
   } catch (err) {

@@ -383,7 +383,7 @@ export class RaftNode implements NodeApi {
   #forward(cmd: QueueCommand): Promise<ApplyResult> {
     const leader = this.leaderId;
     const transport = this.transport;
-    if (!leader || leader === this.id || !transport.forwardProposal || cmd.type === "claim") {
+    if (!leader || leader === this.id || !transport.forwardProposal) {
       return Promise.reject(noLeader());
     }
     const forwarder = { forwardProposal: transport.forwardProposal.bind(transport) };

@@ -2,6 +2,7 @@
 
 import { SuperJSON } from "superjson";
 import { type Message, parseMessage } from "../raft/mod.ts";
+import { RawJson } from "../queue/json_text.ts";
 import { decodeBinaryRaft, encodeBinaryRaft } from "./binary_frames.ts";
 
 export type Frame =
@@ -38,6 +39,16 @@ codec.registerCustom<Uint8Array, string>({
   serialize: (v) => v.toBase64(),
   deserialize: (v) => Uint8Array.fromBase64(v),
 }, "bytes");
+// Users' JSON in a forwarded claim's answer (payloads, results) keeps its exact text: the follower
+// answers its client with the same bytes the leader would have.
+codec.registerCustom<RawJson, string>({
+  isApplicable: (v): v is RawJson => v instanceof RawJson,
+  serialize: (v) => v.text,
+  deserialize: (v) => {
+    if (typeof v !== "string") throw new TypeError("raw JSON must be text"); // the frame is dropped
+    return new RawJson(v);
+  },
+}, "raw");
 
 /** A wall-clock reading: a whole number of milliseconds since the epoch. */
 const isTime = (v: unknown): v is number =>

@@ -16,6 +16,13 @@ async function eventIds(url: string, queue: string, id: string): Promise<string[
   throw new Error(`${url} never streamed the ack of ${id}`);
 }
 
+/** A gauge's value for one `kind` in a node's /metrics. */
+async function gauge(url: string, name: string, kind: string): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const line = text.split("\n").find((l) => l.startsWith(`${name}{kind="${kind}"} `));
+  return line ? Number(line.split(" ")[1]) : NaN;
+}
+
 /** The value of a counter in a node's /metrics. */
 async function counter(url: string, name: string): Promise<number> {
   const text = await (await fetch(`${url}/metrics`)).text();
@@ -48,19 +55,43 @@ Deno.test("cluster: a follower passes writes to the leader over the peer link", 
       }],
     });
     assert.equal(flow.status, 201, JSON.stringify(flow.body));
-    // A claim takes the HTTP forward (its answer carries payloads as exact text); its ack does not.
-    const claim = await call(`${f}/v1/queues/fw/claim`, "POST", { worker: "w", max: 1 });
-    const [job] = claim.body.jobs;
+    // A claim too: its answer carries the payload's exact text across the peer link.
+    const claimRes = await fetch(`${f}/v1/queues/fw/claim`, {
+      method: "POST",
+      body: JSON.stringify({ worker: "w", max: 1 }),
+    });
+    const claimText = await claimRes.text();
+    assert.equal(claimRes.status, 200, claimText);
+    assert.ok(claimText.includes('"payload":0'), claimText);
+    const [job] = JSON.parse(claimText).jobs;
     const ack = await call(`${f}/v1/jobs/${job.id}/ack`, "POST", { lease: job.lease, result: 1 });
     assert.equal(ack.status, 200, JSON.stringify(ack.body));
     const again = await call(`${f}/v1/jobs/${job.id}/ack`, "POST", { lease: "999" });
     assert.equal(again.status, 409, "the leader's refusal comes back as it is");
     assert.equal(again.body.error.code, "lease_mismatch");
-    assert.equal(await counter(f, "raftq_proposals_forwarded_total") - before, 5);
-    assert.ok(await counter(leader.url, "raftq_proposals_received_total") >= 5);
+    assert.equal(await counter(f, "raftq_proposals_forwarded_total") - before, 6);
+    assert.ok(await counter(leader.url, "raftq_proposals_received_total") >= 6);
     const bad = await call(`${f}/v1/queues/fw/jobs`, "POST", { payload: 1, priority: 99 });
     assert.equal(bad.status, 400, "refused on the follower, never sent");
-    assert.equal(await counter(f, "raftq_proposals_forwarded_total") - before, 5);
+    assert.equal(await counter(f, "raftq_proposals_forwarded_total") - before, 6);
+    // A long poll on the follower waits on its own applied state and wakes when the job a client
+    // enqueues at the leader reaches it; the payload's exact text comes back.
+    const exact = '{"big": 12345678901234567890, "f": 1.0}';
+    const polling = fetch(`${f}/v1/queues/lp/claim`, {
+      method: "POST",
+      body: JSON.stringify({ worker: "w", waitMs: 20_000 }),
+    }).then((r) => r.text());
+    await waitFor(
+      "the follower's long poll",
+      async () => (await gauge(f, "raftq_long_poll_waiters", "claim")) === 1,
+    );
+    const put = await fetch(`${leader.url}/v1/queues/lp/jobs`, {
+      method: "POST",
+      body: `{"payload": ${exact}}`,
+    });
+    assert.equal(put.status, 201);
+    const polled = await polling;
+    assert.ok(polled.includes(`"payload":${exact}`), polled);
     const got = await call(`${leader.url}/v1/jobs/${one.body.id}`, "GET");
     assert.deepEqual([got.body.payload, got.body.group], [{ n: 1 }, "g"]);
     // The event stream is served by each node from its own applied state: the same events, ids

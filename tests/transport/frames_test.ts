@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import type { Entry, Message } from "../../src/raft/mod.ts";
 import { maxBlobsPerFrame } from "../../src/transport/binary_frames.ts";
 import { decodeFrame, encodeFrame, type Frame } from "../../src/transport/frames.ts";
+import { RawJson, stringifyWithRaw } from "../../src/queue/json_text.ts";
 
 const membership = {
   members: [{ id: "a", url: "http://a", voter: true }, { id: "b", url: "http://b", voter: true }],
@@ -84,6 +85,30 @@ Deno.test("frames: data binary cannot carry (a lone surrogate) goes as text, unc
   for (const bad of ["@@@@", "A", "A=B=", "\u00e9AAA"]) {
     assert.equal(decodeFrame((wire as string).replace(encoded, bad)), null, `chunk "${bad}"`);
   }
+});
+
+Deno.test("frames: a forwarded claim's answer keeps users' JSON as its exact text", () => {
+  // Text JSON.parse would change: a 20-digit number, 1.0, a __proto__ key, spacing.
+  const payload = '{"big": 12345678901234567890, "f": 1.0, "__proto__": {"x": [ ]}}';
+  const result = {
+    type: "claimed",
+    jobs: [{
+      id: "7-0",
+      payload: new RawJson(payload),
+      dependencyResults: { "6-0": new RawJson("2.50") },
+    }],
+  };
+  const frame = decodeFrame(encodeFrame({ t: "propResult", id: 3, result }));
+  assert.ok(frame?.t === "propResult" && "result" in frame);
+  const [job] = frame.result.jobs as { payload: unknown; dependencyResults: unknown }[];
+  assert.ok(job.payload instanceof RawJson);
+  assert.equal(job.payload.text, payload);
+  assert.equal(stringifyWithRaw(frame.result), stringifyWithRaw(result));
+  // Raw JSON that is not text (from a broken or hostile peer) drops the frame.
+  const text = encodeFrame({ t: "propResult", id: 3, result }) as string;
+  const forged = text.replace(JSON.stringify(payload), "42");
+  assert.notEqual(forged, text);
+  assert.equal(decodeFrame(forged), null);
 });
 
 Deno.test("frames: a damaged binary frame is dropped, never thrown", () => {
