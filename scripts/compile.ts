@@ -1,5 +1,7 @@
 // `deno task compile`: builds the single executable dist/raftq where a denort runtime is at hand.
 
+import { v8FlagsArgument } from "../src/v8_flags.ts";
+
 const output = "dist/raftq";
 const denort = Deno.env.get("DENORT_BIN");
 if (denort) {
@@ -15,6 +17,7 @@ const cmd = new Deno.Command(Deno.execPath(), {
     "compile",
     "--allow-all",
     "--unstable-no-legacy-abort",
+    v8FlagsArgument, // baked into the executable: every `raftq serve` runs with them
     "--quiet",
     "-o",
     output,

@@ -1,5 +1,7 @@
 // Real raftq node processes for tests: free loopback ports, temp data dirs, always killed.
 
+import { nodeV8Flags } from "../../src/v8_flags.ts";
+
 export interface NodeProcess {
   url: string;
   port: number;
@@ -49,6 +51,22 @@ export async function waitFor<T>(
   throw new Error(`timed out waiting for ${what}${last ? `: ${last}` : ""}`);
 }
 
+/**
+ * A node's Deno flags: the V8 flags every node runs with (as the executable and `task start` do),
+ * and any from RAFTQ_TEST_DENO_FLAGS for profiling a cluster by hand (e.g. `--inspect` or
+ * `--v8-flags=--prof`; V8 flags there are added to the node's own).
+ */
+function denoFlags(): string[] {
+  const extra = Deno.env.get("RAFTQ_TEST_DENO_FLAGS")?.split(" ").filter(Boolean) ?? [];
+  const v8: string[] = [...nodeV8Flags];
+  const other: string[] = [];
+  for (const f of extra) {
+    if (f.startsWith("--v8-flags=")) v8.push(...f.slice("--v8-flags=".length).split(","));
+    else other.push(f);
+  }
+  return [`--v8-flags=${v8.join(",")}`, ...other];
+}
+
 export async function startNode(
   options: { dataDir?: string; args?: string[]; port?: number; env?: Record<string, string> } = {},
 ): Promise<NodeProcess> {
@@ -59,8 +77,7 @@ export async function startNode(
       "run",
       "-A",
       "--unstable-no-legacy-abort",
-      // For profiling a cluster by hand, e.g. RAFTQ_TEST_DENO_FLAGS=--v8-flags=--prof.
-      ...(Deno.env.get("RAFTQ_TEST_DENO_FLAGS")?.split(" ").filter(Boolean) ?? []),
+      ...denoFlags(),
       entryPoint(),
       "serve",
       "--listen",
