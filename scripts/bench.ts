@@ -5,7 +5,7 @@ import { benchCommitThroughput, benchElectionTime } from "./bench/core_bench.ts"
 import { benchStorage } from "./bench/storage_bench.ts";
 import { benchSingleNode } from "./bench/node_bench.ts";
 import { benchWan } from "./bench/wan_bench.ts";
-import { benchProfile } from "./bench/profile_bench.ts";
+import { benchProfile, printProfile, profileWorkloads } from "./bench/profile_bench.ts";
 import { benchCluster } from "./bench/cluster_bench.ts";
 import { benchScale, settleMs } from "./bench/scale_bench.ts";
 import type { LoadResult } from "./bench/load.ts";
@@ -20,6 +20,7 @@ const sections = [
   "scale",
   "wan",
   "profile",
+  "profile-fill",
 ] as const;
 type Section = (typeof sections)[number];
 
@@ -120,34 +121,22 @@ if (!only || only.includes("node")) {
   for (const g of r.byGroups) row(`claim + ack pair, jobs in ${fmt(g.groups)} groups`, g);
 }
 
-if (only?.includes("profile")) {
+for (const which of ["profile", "profile-fill"] as const) {
+  if (!only?.includes(which)) continue;
   // From source (not the bundle), so each frame names its file. Not part of a full run.
   Deno.env.delete("RAFTQ_BIN_JS");
-  const r = await benchProfile(quick ? 2000 : 8000);
+  const workload = which === "profile" ? profileWorkloads.enqueue : profileWorkloads.fill;
+  const r = await benchProfile(quick ? 2000 : 8000, workload);
+  const what = which === "profile"
+    ? `64 connections enqueue to the leader (${fmt(r.load.perSecond)} ok/s`
+    : `4 connections send batches of 1,000 to the leader (${fmt(r.load.perSecond * 1000)} jobs/s`;
   console.log(
-    `\n## Where the CPU goes: V8 profiles of the leader and a follower while 64 connections enqueue to the leader (${
-      fmt(r.load.perSecond)
-    } ok/s during the profile; from source)`,
+    `\n## Where the CPU goes: V8 profiles of the leader and a follower while ${what} during the profile; from source)`,
   );
-  const total = (m: Map<string, number>) => [...m.values()].reduce((a, b) => a + b, 0);
-  const [lt, ft] = [total(r.leader.cats), total(r.follower.cats)];
-  const names = [...new Set([...r.leader.cats.keys(), ...r.follower.cats.keys()])]
-    .sort((a, b) => (r.leader.cats.get(b) ?? 0) - (r.leader.cats.get(a) ?? 0));
-  console.log("| where | leader % | follower % |");
-  console.log("| --- | ---: | ---: |");
-  const pct = (m: Map<string, number>, k: string, t: number) =>
-    ((100 * (m.get(k) ?? 0)) / t).toFixed(1);
-  for (const n of names) {
-    console.log(`| ${n} | ${pct(r.leader.cats, n, lt)} | ${pct(r.follower.cats, n, ft)} |`);
-  }
-  for (const [who, s, t] of [["leader", r.leader, lt], ["follower", r.follower, ft]] as const) {
-    const top = [...s.fns].filter(([k]) => !k.startsWith("(idle)")).sort((a, b) => b[1] - a[1])
-      .slice(0, 12);
-    console.log(
-      `\nTop self time, ${who}: ` +
-        top.map(([k, ms]) => `${k} ${(100 * ms / t).toFixed(1)}%`).join("; "),
-    );
-  }
+  printProfile(r);
+  console.log(
+    `\nThe profiles (Chrome DevTools, Performance): ${r.dir}/{leader,follower}.cpuprofile`,
+  );
 }
 
 if (!only || only.includes("wan")) {

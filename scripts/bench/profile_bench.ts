@@ -1,5 +1,5 @@
-// CPU profiles of a leader and a follower under the headline load (64 connections of enqueues),
-// taken over the V8 inspector, summarised by where the time goes.
+// CPU profiles of a leader and a follower under a load (the headline: 64 connections of enqueues;
+// or the fill: batches of 1,000 over 4), taken over the V8 inspector, summarised by where the time goes.
 
 import { TestCluster } from "../../tests/helpers/cluster.ts";
 import { waitFor } from "../../tests/helpers/node_process.ts";
@@ -99,9 +99,26 @@ async function inspector(url: string) {
 }
 
 const payload = { kind: "email", to: "someone@example.com", body: "x".repeat(160) };
+const fillPayload = { kind: "email", to: "someone@example.com", body: "x".repeat(60) };
 
-/** Profiles the leader and one follower while 64 connections enqueue to the leader. */
-export async function benchProfile(durationMs: number) {
+/** What the profiled load sends: one request of it, and how many connections send it. */
+export interface ProfileWorkload {
+  connections: number;
+  path: string;
+  body: unknown;
+}
+
+export const profileWorkloads = {
+  enqueue: { connections: 64, path: "/v1/queues/p/jobs", body: { payload } },
+  fill: {
+    connections: 4,
+    path: "/v1/queues/p/batch",
+    body: { jobs: Array.from({ length: 1000 }, () => ({ payload: fillPayload })) },
+  },
+} satisfies Record<string, ProfileWorkload>;
+
+/** Profiles the leader and one follower while the workload runs against the leader. */
+export async function benchProfile(durationMs: number, workload: ProfileWorkload) {
   Deno.env.set("RAFTQ_TEST_DENO_FLAGS", "--inspect=127.0.0.1:0");
   const cluster = await TestCluster.start(3);
   Deno.env.delete("RAFTQ_TEST_DENO_FLAGS");
@@ -114,22 +131,51 @@ export async function benchProfile(durationMs: number) {
         return line ? /ws:\/\/\S+/.exec(line)![0] : undefined;
       });
     const sessions = [await inspector(await wsUrl(leader)), await inspector(await wsUrl(follower))];
-    const enqueue = async () =>
-      (await postJson(`${leader.url}/v1/queues/p/jobs`, { payload })) !== null;
-    await runLoad(64, 1500, enqueue); // warm-up
+    const send = async () =>
+      (await postJson(`${leader.url}${workload.path}`, workload.body)) !== null;
+    await runLoad(workload.connections, 1500, send); // warm-up
     for (const s of sessions) {
       await s.send("Profiler.enable");
       await s.send("Profiler.setSamplingInterval", { interval: 100 });
       await s.send("Profiler.start");
     }
-    const load = await runLoad(64, durationMs, enqueue);
+    const load = await runLoad(workload.connections, durationMs, send);
     const profiles = [];
     for (const s of sessions) {
       profiles.push(((await s.send("Profiler.stop")) as { profile: Profile }).profile);
       s.close();
     }
-    return { load, leader: summarise(profiles[0]), follower: summarise(profiles[1]) };
+    // The whole profiles too, for Chrome DevTools' Performance panel or a call-tree reading.
+    const dir = await Deno.makeTempDir({ prefix: "raftq-profile-" });
+    await Deno.writeTextFile(`${dir}/leader.cpuprofile`, JSON.stringify(profiles[0]));
+    await Deno.writeTextFile(`${dir}/follower.cpuprofile`, JSON.stringify(profiles[1]));
+    return { load, dir, leader: summarise(profiles[0]), follower: summarise(profiles[1]) };
   } finally {
     await cluster.stop();
+  }
+}
+
+type ProfileSummary = ReturnType<typeof summarise>;
+
+/** Prints the share of each category on the leader and the follower, then each's top functions. */
+export function printProfile(r: { leader: ProfileSummary; follower: ProfileSummary }): void {
+  const total = (m: Map<string, number>) => [...m.values()].reduce((a, b) => a + b, 0);
+  const [lt, ft] = [total(r.leader.cats), total(r.follower.cats)];
+  const names = [...new Set([...r.leader.cats.keys(), ...r.follower.cats.keys()])]
+    .sort((a, b) => (r.leader.cats.get(b) ?? 0) - (r.leader.cats.get(a) ?? 0));
+  console.log("| where | leader % | follower % |");
+  console.log("| --- | ---: | ---: |");
+  const pct = (m: Map<string, number>, k: string, t: number) =>
+    ((100 * (m.get(k) ?? 0)) / t).toFixed(1);
+  for (const n of names) {
+    console.log(`| ${n} | ${pct(r.leader.cats, n, lt)} | ${pct(r.follower.cats, n, ft)} |`);
+  }
+  for (const [who, s, t] of [["leader", r.leader, lt], ["follower", r.follower, ft]] as const) {
+    const top = [...s.fns].filter(([k]) => !k.startsWith("(idle)")).sort((a, b) => b[1] - a[1])
+      .slice(0, 12);
+    console.log(
+      `\nTop self time, ${who}: ` +
+        top.map(([k, ms]) => `${k} ${(100 * ms / t).toFixed(1)}%`).join("; "),
+    );
   }
 }
