@@ -842,7 +842,7 @@ export class Raft {
         }
         return;
       case "snapshotResp":
-        if (pr.state === "snapshot" && m.index === pr.pendingSnapshot) {
+        if (pr.state === "snapshot" && m.index === pr.pendingSnapshot && movesOn(pr, m)) {
           pr.snapshotOffset = m.nextOffset;
           this.#sendSnapshotChunk(m.from, pr);
         }
@@ -1088,4 +1088,15 @@ export class Raft {
     if (leaderTraffic && this.#persisted.term === this.term) this.#messages.push(m);
     else this.#persistedMessages.push(m);
   }
+}
+
+/**
+ * Whether a chunk's answer moves a snapshot transfer: the follower wants another offset than the
+ * chunk in flight (the next one, or an earlier one if it lost what it had). An answer asking for
+ * the chunk already in flight is a duplicate, or came after a resend: sending again would start
+ * a second chain of chunks and answers beside the first, and each duplicate another, without
+ * bound (the resend timer covers a lost chunk).
+ */
+function movesOn(pr: Progress, m: SnapshotResponse): boolean {
+  return m.nextOffset !== pr.snapshotOffset;
 }

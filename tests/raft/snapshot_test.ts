@@ -82,6 +82,66 @@ Deno.test("a lost snapshot chunk is sent again", () => {
   assert.equal(c.nodes.get("d")!.snapshot.index, c.get("a").log.snapshot.index);
 });
 
+Deno.test("duplicated chunks and answers do not multiply a snapshot transfer", () => {
+  // Every message delivered twice: each chunk must still go about once, not once per copy of
+  // each answer before it (that grew geometrically, a message storm, in the simulator).
+  const c = new TestCluster(["a", "b"], { snapshotChunkBytes: 4, snapshotResendTicks: 1000 });
+  c.elect("a");
+  for (let i = 0; i < 5; i++) c.get("a").propose([`x${i}`]);
+  c.stabilize();
+  const data = new TextEncoder().encode("state-machine-image-0123456789-abcdefghij");
+  compactLeader(c, "a", data);
+  c.add("d", emptyInit(), { snapshotChunkBytes: 4 });
+  c.get("a").proposeConfChange({ type: "addLearner", id: "d", url: "" });
+  let chunksSent = 0;
+  for (let round = 0; round < 200; round++) {
+    c.flush();
+    const batch = c.queue;
+    c.queue = [];
+    if (batch.length === 0) break;
+    for (const m of batch) {
+      if (m.type === "snapshot" && m.from === "a") chunksSent++;
+      c.deliver(m);
+      c.deliver(m);
+    }
+  }
+  assert.equal(c.nodes.get("d")!.snapshot.index, c.get("a").log.snapshot.index, "installed");
+  const chunks = Math.ceil(data.length / 4);
+  assert.ok(chunksSent <= 2 * chunks, `${chunksSent} chunks sent for ${chunks}`);
+});
+
+for (const [wanted, label] of [[0, "the start"], [4, "an earlier chunk"]] as const) {
+  Deno.test(`a follower that wants ${label} again gets it, whatever is in flight`, () => {
+    const c = new TestCluster(["a", "b"], { snapshotChunkBytes: 4, snapshotResendTicks: 1000 });
+    c.elect("a");
+    for (let i = 0; i < 5; i++) c.get("a").propose([`x${i}`]);
+    c.stabilize();
+    const index = compactLeader(c, "a", new TextEncoder().encode("0123456789abcdef"));
+    c.add("d", emptyInit(), { snapshotChunkBytes: 4 });
+    c.get("a").proposeConfChange({ type: "addLearner", id: "d", url: "" });
+    const offsets: number[] = [];
+    for (let round = 0; round < 100; round++) {
+      c.flush();
+      const batch = c.queue;
+      c.queue = [];
+      if (batch.length === 0) break;
+      for (const m of batch) {
+        if (m.type === "snapshot") offsets.push(m.offset);
+        // After three chunks the follower asks for an earlier offset (as after a restart, or a
+        // late copy of an old chunk resetting what it holds): the leader follows it.
+        if (m.type === "snapshotResp" && m.nextOffset === 12 && !offsets.includes(-1)) {
+          offsets.push(-1);
+          c.deliver({ ...m, nextOffset: wanted });
+          continue;
+        }
+        c.deliver(m);
+      }
+    }
+    assert.deepEqual(offsets.slice(0, 5), [0, 4, 8, -1, wanted]);
+    assert.equal(c.nodes.get("d")!.snapshot.index, index);
+  });
+}
+
 Deno.test("a chunk at an unexpected offset is answered with the offset wanted", () => {
   const c = new TestCluster(["a", "b"]);
   const b = c.get("b");
