@@ -78,9 +78,13 @@ export class EventLog {
     this.#db = db;
     const k = db.kysely;
     this.#q = {
+      // The newest entry's largest total: an entry writes one row per queue, their totals
+      // running in the order its events came, which is not the rows' (idx, queue) order.
       last: prepare(
         [],
-        () => k.selectFrom("events").select("total").orderBy("idx", "desc").limit(1),
+        () =>
+          k.selectFrom("events").select((eb) => eb.fn.max<number>("total").as("total"))
+            .where("idx", "=", (eb) => eb.selectFrom("events").select(eb.fn.max("idx").as("m"))),
       ),
       oldest: prepare([], () => k.selectFrom("events").select("idx").orderBy("idx").limit(1)),
       rowsAt: prepare(
@@ -151,7 +155,7 @@ export class EventLog {
   /** Writes the entry's events and trims the oldest rows past the retention; the queues written. */
   flush(index: number, atMs: number): string[] {
     if (this.#pending.size === 0) return [];
-    let total = this.#total ?? this.#all<{ total: number }>(this.#q.last({}))[0]?.total ??
+    let total = this.#total ?? this.#all<{ total: number | null }>(this.#q.last({}))[0]?.total ??
       this.#trimmed(allQueues).total;
     const queues = [...this.#pending.keys()];
     for (const [queue, events] of this.#pending) {
