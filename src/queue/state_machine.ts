@@ -1,5 +1,6 @@
 // The replicated job queue: applies committed entries to SQLite tables, deterministically.
 
+import { DueFloor } from "./due_floor.ts";
 import { type CompiledQuery, sql } from "kysely";
 import type { Entry } from "../raft/mod.ts";
 import type { Database } from "../storage/database.ts";
@@ -242,6 +243,8 @@ export class QueueStateMachine {
   readonly #db: Database;
   #now = 0;
   #applied = 0;
+  /** No delayed job, lease or ttl falls due before this (see DueFloor). */
+  readonly #due = new DueFloor();
   /** What this replica has applied since it started (for metrics and the status page). */
   readonly tallies = { enqueued: 0, completed: 0, leasesExpired: 0, deadLettered: 0, claimed: 0 };
   /** Called with a queue's name when jobs may have become ready in it (long-poll wake-up). */
@@ -427,6 +430,8 @@ export class QueueStateMachine {
     // (a ttlMs counts from when the job becomes available, not from its enqueue)
     const expireAt = job.expire_at === null ? null : availableAt + job.expire_at - job.available_at;
     this.#run(this.#q.unwait({ id: job.id, state, availableAt, expireAt, now }));
+    this.#due.lower(state === "delayed" ? availableAt : null);
+    this.#due.lower(expireAt);
     this.#moved(job.queue, "waiting", state, 1, job.grp);
     this.events.record(job.queue, "promoted", job, state);
   }
@@ -502,6 +507,7 @@ export class QueueStateMachine {
     error: string | null,
   ): void {
     this.#run(this.#q.requeue({ id: job.id, state: to, availableAt, error, now: this.#now }));
+    this.#due.lower(to === "delayed" ? availableAt : null);
     this.#moved(job.queue, "leased", to, 1, job.grp);
     this.events.record(job.queue, "nacked", job, to, error);
   }
@@ -631,6 +637,7 @@ export class QueueStateMachine {
     if (this.settings.version !== mark.settingsVersion) this.settings.load();
     this.#applied = mark.applied;
     this.#now = mark.now;
+    this.#due.forget(); // (the rolled-back due work may be to do again)
     Object.assign(this.tallies, mark.tallies);
     const journal = this.#journal ?? [];
     while (journal.length > mark.at) {
@@ -647,7 +654,7 @@ export class QueueStateMachine {
     this.events.begin();
     if (logged.stampMs > this.#now) {
       this.#now = logged.stampMs;
-      this.#processDue();
+      if (this.#due.mayBeDue(this.#now)) this.#processDue();
     }
     const result = this.#execute(logged.cmd, e.index);
     for (const queue of this.events.flush(e.index, this.#now)) this.#eventQueues.add(queue);
@@ -684,7 +691,24 @@ export class QueueStateMachine {
         this.#finish({ ...j, state: "leased" }, "dead", null, "lease expired");
       } else this.#requeue(j, "ready", now, "lease expired");
     }
+    this.#due.set(this.#earliestDue());
     return expired.length;
+  }
+
+  /** When the next delayed job, lease or ttl falls due, from their indexes; null: none will. */
+  #earliestDue(): number | null {
+    let earliest: number | null = null;
+    for (const q of [this.#q.minDelayed({}), this.#q.minLeaseExpiry({}), this.#q.minExpiry({})]) {
+      const t = this.#all<{ t: number | null }>(q)[0]?.t ?? null;
+      if (t !== null && (earliest === null || t < earliest)) earliest = t;
+    }
+    return earliest;
+  }
+
+  /** For tests and the simulator: whether the due floor is at or below every due moment. */
+  dueFloorHolds(): boolean {
+    const earliest = this.#earliestDue();
+    return earliest === null || this.#due.ms <= earliest;
   }
 
   /**
@@ -759,6 +783,7 @@ export class QueueStateMachine {
         }
         if (job.state !== "dead") return err("conflict", `job ${cmd.id} is ${job.state}, not dead`);
         this.#run(this.#q.revive({ id: job.id, now }));
+        this.#due.forget(); // (a job revived ready keeps its expire_at, if it had one)
         this.#moved(job.queue, "dead", "ready", 1, job.grp);
         this.events.record(job.queue, "retried", { ...job, attempts: 0 }, "ready");
         return { type: "retried", id: job.id };
@@ -840,6 +865,7 @@ export class QueueStateMachine {
         const job = this.#leasedJob(cmd);
         if ("type" in job) return job;
         this.#run(this.#q.extend({ id: job.id, expires: now + cmd.leaseMs, now }));
+        this.#due.lower(now + cmd.leaseMs);
         return { type: "extended", id: job.id, leaseExpiresAt: now + cmd.leaseMs };
       }
       case "release": {
@@ -848,6 +874,7 @@ export class QueueStateMachine {
         const delay = cmd.delayMs ?? 0;
         const state = delay > 0 ? "delayed" : "ready";
         this.#run(this.#q.release({ id: job.id, state, availableAt: now + delay, now }));
+        this.#due.lower(state === "delayed" ? now + delay : null);
         this.#moved(job.queue, "leased", state, 1, job.grp);
         this.events.record(job.queue, "released", { ...job, attempts: job.attempts - 1 }, state);
         return { type: "released", id: job.id, state };
@@ -871,6 +898,7 @@ export class QueueStateMachine {
     const config = this.settings.get(cmd.queue).config;
     const lease = String(index);
     const expires = now + (cmd.leaseMs ?? config.leaseMs ?? defaultLeaseMs);
+    this.#due.lower(expires);
     const room = this.#claimRoom(cmd.queue, config, cmd.max, now);
     const rows = this.#leaseRoundRobin(cmd.queue, room, config.groupConcurrency, (row) => {
       this.#run(this.#q.lease({ id: row.id, lease, expires, worker: cmd.worker, now }));
@@ -971,6 +999,7 @@ export class QueueStateMachine {
     const ids = this.#all<{ queue: string; id: string; grp: string }>(
       this.#q.oldestDead({ queue, limit }),
     );
+    if (ids.length > 0) this.#due.forget(); // (as retryDead)
     for (const job of ids) {
       this.#run(this.#q.revive({ id: job.id, now: this.#now }));
       this.events.record(queue, "retried", { ...job, attempts: 0 }, "ready");
@@ -1076,6 +1105,8 @@ export class QueueStateMachine {
       const maxAttempts = job.maxAttempts ?? config.maxAttempts ?? defaultMaxAttempts;
       const seq = index * 10_000 + offset + k;
       const row = newJobRow(id, queue, state, seq, job, now, maxAttempts, start.left.length);
+      this.#due.lower(state === "delayed" ? row.available_at : null);
+      this.#due.lower(row.expire_at);
       rows.push(row);
       for (const dep of start.left) this.deps.add(dep, id);
       if (job.idempotencyKey !== undefined) {
@@ -1273,6 +1304,7 @@ export class QueueStateMachine {
     const row = this.#all<{ applied_index: number; now_ms: number }>(this.#q.state({}))[0];
     this.#applied = row?.applied_index ?? 0;
     this.#now = row?.now_ms ?? 0;
+    this.#due.forget();
     this.#loadCounts();
     this.settings.load();
     this.events.forget();

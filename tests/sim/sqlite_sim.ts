@@ -43,6 +43,8 @@ class QueueMachine implements AppliedState<unknown> {
 
   applyEntries(entries: readonly Entry[]): Map<number, unknown> {
     const results = this.#queue.applyEntries(entries);
+    // A floor above a due moment would let this replica skip due work another one does.
+    if (!this.#queue.dueFloorHolds()) throw new Error("the due floor is above a due moment");
     for (const e of entries) {
       const sm = this.holder.sm;
       if (e.index <= sm.applied) continue;
