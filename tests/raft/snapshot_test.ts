@@ -14,6 +14,24 @@ function compactLeader(c: TestCluster, id: string, data: Uint8Array): number {
   return meta.index;
 }
 
+/**
+ * A two-node cluster whose leader compacted its log into `data`, and a learner `d` joining it:
+ * the learner needs the snapshot, sent in 4-byte chunks (resent after `resendTicks`).
+ */
+function joiningLearner(data: Uint8Array, resendTicks: number): { c: TestCluster; index: number } {
+  const c = new TestCluster(["a", "b"], {
+    snapshotChunkBytes: 4,
+    snapshotResendTicks: resendTicks,
+  });
+  c.elect("a");
+  for (let i = 0; i < 5; i++) c.get("a").propose([`x${i}`]);
+  c.stabilize();
+  const index = compactLeader(c, "a", data);
+  c.add("d", emptyInit(), { snapshotChunkBytes: 4 });
+  c.get("a").proposeConfChange({ type: "addLearner", id: "d", url: "" });
+  return { c, index };
+}
+
 Deno.test("compaction forgets entries up to the snapshot and keeps their term", () => {
   const c = new TestCluster(["a"]);
   c.elect("a");
@@ -57,13 +75,7 @@ Deno.test("a new node catches up by a chunked snapshot, then by the log", () => 
 });
 
 Deno.test("a lost snapshot chunk is sent again", () => {
-  const c = new TestCluster(["a", "b"], { snapshotChunkBytes: 4, snapshotResendTicks: 2 });
-  c.elect("a");
-  for (let i = 0; i < 5; i++) c.get("a").propose([`x${i}`]);
-  c.stabilize();
-  compactLeader(c, "a", new TextEncoder().encode("0123456789ab"));
-  c.add("d", emptyInit(), { snapshotChunkBytes: 4 });
-  c.get("a").proposeConfChange({ type: "addLearner", id: "d", url: "" });
+  const { c } = joiningLearner(new TextEncoder().encode("0123456789ab"), 2);
   let lost = 0;
   for (let round = 0; round < 100; round++) {
     c.flush();
@@ -85,14 +97,8 @@ Deno.test("a lost snapshot chunk is sent again", () => {
 Deno.test("duplicated chunks and answers do not multiply a snapshot transfer", () => {
   // Every message delivered twice: each chunk must still go about once, not once per copy of
   // each answer before it (that grew geometrically, a message storm, in the simulator).
-  const c = new TestCluster(["a", "b"], { snapshotChunkBytes: 4, snapshotResendTicks: 1000 });
-  c.elect("a");
-  for (let i = 0; i < 5; i++) c.get("a").propose([`x${i}`]);
-  c.stabilize();
   const data = new TextEncoder().encode("state-machine-image-0123456789-abcdefghij");
-  compactLeader(c, "a", data);
-  c.add("d", emptyInit(), { snapshotChunkBytes: 4 });
-  c.get("a").proposeConfChange({ type: "addLearner", id: "d", url: "" });
+  const { c } = joiningLearner(data, 1000);
   let chunksSent = 0;
   for (let round = 0; round < 200; round++) {
     c.flush();
@@ -112,13 +118,7 @@ Deno.test("duplicated chunks and answers do not multiply a snapshot transfer", (
 
 for (const [wanted, label] of [[0, "the start"], [4, "an earlier chunk"]] as const) {
   Deno.test(`a follower that wants ${label} again gets it, whatever is in flight`, () => {
-    const c = new TestCluster(["a", "b"], { snapshotChunkBytes: 4, snapshotResendTicks: 1000 });
-    c.elect("a");
-    for (let i = 0; i < 5; i++) c.get("a").propose([`x${i}`]);
-    c.stabilize();
-    const index = compactLeader(c, "a", new TextEncoder().encode("0123456789abcdef"));
-    c.add("d", emptyInit(), { snapshotChunkBytes: 4 });
-    c.get("a").proposeConfChange({ type: "addLearner", id: "d", url: "" });
+    const { c, index } = joiningLearner(new TextEncoder().encode("0123456789abcdef"), 1000);
     const offsets: number[] = [];
     for (let round = 0; round < 100; round++) {
       c.flush();
