@@ -3,6 +3,7 @@
 import type { Entry, Raft, Ready } from "../raft/mod.ts";
 import type { AppliedState, LogStore, PeerSender, Scheduler } from "./ports.ts";
 import { Snapshotter } from "./snapshots.ts";
+import { CommitHold } from "./commit_hold.ts";
 
 /** What the loop tells the node around it. `R` is the state machine's answer to an entry. */
 export interface LoopHooks<R> {
@@ -67,6 +68,8 @@ export class ReadyLoop<R> {
   #scheduled = false;
   #stopped = false;
   readonly #snapshots: Snapshotter;
+  /** Where messages leave: commit-only appends held briefly (see CommitHold). */
+  readonly #peers: CommitHold;
 
   constructor(
     readonly raft: Raft,
@@ -78,6 +81,7 @@ export class ReadyLoop<R> {
      */
     readonly compaction: { everyEntries: number; aboveBytes: number },
   ) {
+    this.#peers = new CommitHold(ports.peers, ports.scheduler);
     this.#snapshots = new Snapshotter(
       raft,
       ports.store,
@@ -108,6 +112,7 @@ export class ReadyLoop<R> {
   stop(): void {
     if (this.#stopped) return;
     this.#stopped = true;
+    this.#peers.stop();
     this.#snapshots.abandon(stoppedError());
   }
 
@@ -140,7 +145,7 @@ export class ReadyLoop<R> {
   #drain(): void {
     while (!this.#stopped && this.raft.hasReady()) {
       const rd = this.raft.ready();
-      this.ports.peers.send(rd.messages);
+      this.#peers.send(rd.messages);
       if (rd.snapshot) return this.#install(rd);
       const written = this.#write(rd);
       this.#answer(rd, written);
@@ -193,7 +198,7 @@ export class ReadyLoop<R> {
    */
   #duringFlush(): void {
     this.hooks.feed(true);
-    this.ports.peers.send(this.raft.takeMessages());
+    this.#peers.send(this.raft.takeMessages());
     if (this.raft.role !== "leader") return;
     const committed = this.raft.takeCommittedEntries();
     if (committed.length === 0) return;
@@ -240,7 +245,7 @@ export class ReadyLoop<R> {
       this.ports.metrics?.fsyncSeconds((this.ports.monoMs() - written.startedMs) / 1000);
     }
     if (rd.snapshot) this.hooks.snapshot?.("installed", rd.snapshot.index);
-    this.ports.peers.send(rd.persistedMessages);
+    this.#peers.send(rd.persistedMessages);
     this.raft.advance(rd);
     this.#maybeCompact();
   }

@@ -167,7 +167,7 @@ export class RaftNode implements NodeApi {
         sm: this.sm,
         peers: { send: (messages) => this.transport.send(messages) },
         // A macrotask, not a microtask: requests that arrived in the same I/O turn join the batch.
-        scheduler: { soon: (fn) => setImmediate(fn) },
+        scheduler: { soon: (fn) => setImmediate(fn), after: (ms, fn) => setTimeout(fn, ms) },
         monoMs: () => performance.now(),
         metrics: {
           appendBatch: (n) => this.metrics.appendBatch.observe(n),

@@ -66,4 +66,6 @@ export interface PeerSender {
 /** Runs work later, in this node's turn: setImmediate in production, the simulator's event queue. */
 export interface Scheduler {
   soon(fn: () => void): void;
+  /** Runs `fn` once `ms` milliseconds have passed (setTimeout; the simulator's clock). */
+  after(ms: number, fn: () => void): void;
 }

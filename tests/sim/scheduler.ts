@@ -20,6 +20,10 @@ export class SimScheduler {
     this.at(this.now, fn);
   }
 
+  after(ms: number, fn: () => void): void {
+    this.at(this.now + ms, fn);
+  }
+
   at(time: number, fn: () => void): void {
     const task = { at: time, seq: this.#seq++, fn };
     // Sorted by (at, seq); new tasks are mostly latest, so search from the end.
