@@ -66,29 +66,36 @@ export function parseDurationMs(value: string, what: string): number {
 const idPattern = /^[A-Za-z0-9_.-]{1,64}$/;
 const logLevels: readonly LogLevel[] = ["debug", "info", "warn", "error"];
 
-/** Parses `HOST:PORT` (IPv6 hosts in brackets). */
+/** An integer flag from `min` to `max` (`fallback` when absent); `unit` ends the refusal. */
+function intFlag(
+  raw: string | undefined,
+  fallback: number,
+  flag: string,
+  [min, max]: [number, number],
+  unit = "",
+): number {
+  const n = raw === undefined ? fallback : Number(raw);
+  if (!Number.isSafeInteger(n) || n < min || n > max) {
+    throw new UsageError(`--${flag} "${raw}" must be an integer from ${min} to ${max}${unit}`);
+  }
+  return n;
+}
+
 /**
  * --heartbeat-ms and --election-ms: a leader's heartbeat interval, and the least time a follower
  * waits without one before it campaigns (it waits up to twice that). Raft needs the election
  * timeout well above a heartbeat plus a round trip: at least 5 heartbeats here.
  */
 function raftTimes(heartbeatRaw: string | undefined, electionRaw: string | undefined) {
-  const int = (
-    raw: string | undefined,
-    fallback: number,
-    flag: string,
-    min: number,
-    max: number,
-  ) => {
-    const n = raw === undefined ? fallback : Number(raw);
-    if (!Number.isSafeInteger(n) || n < min || n > max) {
-      throw new UsageError(`--${flag} "${raw}" must be an integer from ${min} to ${max} (ms)`);
-    }
-    return n;
-  };
-  const heartbeatMs = int(heartbeatRaw, serveDefaults.heartbeatMs, "heartbeat-ms", 10, 10_000);
+  const heartbeatMs = intFlag(
+    heartbeatRaw,
+    serveDefaults.heartbeatMs,
+    "heartbeat-ms",
+    [10, 10_000],
+    " (ms)",
+  );
   const fallback = Math.max(serveDefaults.electionMs, 10 * heartbeatMs);
-  const electionMs = int(electionRaw, fallback, "election-ms", 50, 120_000);
+  const electionMs = intFlag(electionRaw, fallback, "election-ms", [50, 120_000], " (ms)");
   if (electionMs < 5 * heartbeatMs) {
     throw new UsageError(
       `--election-ms ${electionMs} must be at least 5 heartbeats (5 × ${heartbeatMs} ms)`,
@@ -97,6 +104,7 @@ function raftTimes(heartbeatRaw: string | undefined, electionRaw: string | undef
   return { heartbeatMs, electionMs };
 }
 
+/** Parses `HOST:PORT` (IPv6 hosts in brackets). */
 export function parseHostPort(value: string, what: string): { host: string; port: number } {
   const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9.-]+)):(\d{1,5})$/.exec(value);
   if (!m) throw new UsageError(`${what} "${value}" is not HOST:PORT (for example 127.0.0.1:7400)`);
@@ -204,20 +212,21 @@ export function parseServeArgs(
     throw new UsageError(`--log-format "${logFormat}" must be json or text`);
   }
   const retentionMs = parseDurationMs(get("retention") ?? serveDefaults.retention, "--retention");
-  const maxBodyRaw = get("max-body-bytes");
-  const maxBodyBytes = maxBodyRaw === undefined ? serveDefaults.maxBodyBytes : Number(maxBodyRaw);
-  if (
-    !Number.isSafeInteger(maxBodyBytes) || maxBodyBytes < 1024 || maxBodyBytes > 64 * 1024 * 1024
-  ) {
-    throw new UsageError(
-      `--max-body-bytes "${maxBodyRaw}" must be an integer from 1024 to 67108864`,
-    );
-  }
-  const connRaw = get("max-connections");
-  const maxConnections = connRaw === undefined ? serveDefaults.maxConnections : Number(connRaw);
-  if (!Number.isSafeInteger(maxConnections) || maxConnections < 16 || maxConnections > 1_000_000) {
-    throw new UsageError(`--max-connections "${connRaw}" must be an integer from 16 to 1000000`);
-  }
+  const maxBodyBytes = intFlag(
+    get("max-body-bytes"),
+    serveDefaults.maxBodyBytes,
+    "max-body-bytes",
+    [
+      1024,
+      64 * 1024 * 1024,
+    ],
+  );
+  const maxConnections = intFlag(
+    get("max-connections"),
+    serveDefaults.maxConnections,
+    "max-connections",
+    [16, 1_000_000],
+  );
   const maxClockOffsetMs = parseDurationMs(
     get("max-clock-offset") ?? serveDefaults.maxClockOffset,
     "--max-clock-offset",
@@ -225,14 +234,8 @@ export function parseServeArgs(
   if (maxClockOffsetMs < 1 || maxClockOffsetMs > 60_000) {
     throw new UsageError("--max-clock-offset must be from 1ms to 60s");
   }
-  const bytesFlag = (flag: "log-memory-bytes" | "log-retain-bytes", fallback: number) => {
-    const raw = get(flag);
-    const n = raw === undefined ? fallback : Number(raw);
-    if (!Number.isSafeInteger(n) || n < 1024 * 1024 || n > 64 * 1024 ** 3) {
-      throw new UsageError(`--${flag} "${raw}" must be an integer from 1048576 to 68719476736`);
-    }
-    return n;
-  };
+  const bytesFlag = (flag: "log-memory-bytes" | "log-retain-bytes", fallback: number) =>
+    intFlag(get(flag), fallback, flag, [1024 * 1024, 64 * 1024 ** 3]);
   const logMemoryBytes = bytesFlag("log-memory-bytes", serveDefaults.logMemoryBytes);
   const logRetainBytes = bytesFlag("log-retain-bytes", serveDefaults.logRetainBytes);
   const everyRaw = get("snapshot-every");
