@@ -450,8 +450,8 @@ export class QueueStateMachine {
       const full = this.#overDepth(queue, queued);
       if (full) return full;
     }
-    const missing = this.#missingDependency(jobs.flatMap((f) => f.job.dependsOn ?? []));
-    if (missing) return missing;
+    const deps = this.#dependencyStates(jobs.flatMap((f) => f.job.dependsOn ?? []));
+    if (!(deps instanceof Map)) return deps;
     const ids: string[] = [];
     jobs.forEach((f, k) => {
       const dependsOn = [...(f.job.dependsOn ?? []), ...f.after.map((a) => ids[a])];
@@ -474,26 +474,33 @@ export class QueueStateMachine {
     return { type: "enqueuedParts", parts: answers };
   }
 
-  /** A not_found refusal when one of `ids` names no job; else null. */
-  #missingDependency(ids: readonly string[]): ApplyError | null {
+  /** The state of each job `ids` names, looked up once; a not_found refusal if one is missing. */
+  #dependencyStates(ids: readonly string[]): Map<string, JobState> | ApplyError {
+    const states = new Map<string, JobState>();
     for (const id of new Set(ids)) {
-      if (!this.#job(id)) return err("not_found", `job ${id} in dependsOn does not exist`);
+      const dep = this.#job(id);
+      if (!dep) return err("not_found", `job ${id} in dependsOn does not exist`);
+      states.set(id, dep.state);
     }
-    return null;
+    return states;
   }
 
   /**
-   * How a new job with `dependsOn` starts: waiting for those not ended yet, dead at once when one
-   * already failed (and it does not ignore failures), else as any job.
+   * How a new job with `dependsOn` starts (`states`: its dependencies' states): waiting for those
+   * not ended yet, dead at once when one already failed (and it does not ignore failures), else as
+   * any job.
    */
-  #dependencyStart(job: NewJob): { left: string[]; failed: string | null } {
+  #dependencyStart(
+    job: NewJob,
+    states: ReadonlyMap<string, JobState>,
+  ): { left: string[]; failed: string | null } {
     const left: string[] = [];
     let failed: string | null = null;
     for (const id of new Set(job.dependsOn ?? [])) {
-      const dep = this.#job(id)!;
-      if (!(finishedStates as readonly string[]).includes(dep.state)) left.push(id);
-      else if (dep.state !== "done" && job.onFailure !== "ignore") {
-        failed ??= `dependency ${id} ended ${dep.state}`;
+      const state = states.get(id)!;
+      if (!(finishedStates as readonly string[]).includes(state)) left.push(id);
+      else if (state !== "done" && job.onFailure !== "ignore") {
+        failed ??= `dependency ${id} ended ${state}`;
       }
     }
     return { left, failed };
@@ -1082,9 +1089,10 @@ export class QueueStateMachine {
    * dependencies not ended yet starts `waiting`.
    */
   #enqueue(queue: string, jobs: NewJob[], index: number, offset = 0): ApplyResult {
-    const refusal = this.#overDepth(queue, jobs) ??
-      this.#missingDependency(jobs.flatMap((j) => j.dependsOn ?? []));
-    if (refusal) return refusal;
+    const full = this.#overDepth(queue, jobs);
+    if (full) return full;
+    const deps = this.#dependencyStates(jobs.flatMap((j) => j.dependsOn ?? []));
+    if (!(deps instanceof Map)) return deps;
     const now = this.#now;
     const config = this.settings.get(queue).config;
     const out: { id: string; state: JobState; deduplicated: boolean }[] = [];
@@ -1099,7 +1107,7 @@ export class QueueStateMachine {
       const seen = this.#duplicateOf(queue, job, flush);
       if (seen) return out.push(seen);
       const id = `${index}-${offset + k}`;
-      const start = job.dependsOn ? this.#dependencyStart(job) : { left: [], failed: null };
+      const start = job.dependsOn ? this.#dependencyStart(job, deps) : { left: [], failed: null };
       const waits = start.left.length > 0 || start.failed !== null;
       const state: JobState = waits ? "waiting" : job.delayMs > 0 ? "delayed" : "ready";
       const maxAttempts = job.maxAttempts ?? config.maxAttempts ?? defaultMaxAttempts;
