@@ -10,6 +10,7 @@ import { benchCluster } from "./bench/cluster_bench.ts";
 import { benchScale, settleMs } from "./bench/scale_bench.ts";
 import type { LoadResult } from "./bench/load.ts";
 import { benchWorker, workerMedian } from "./bench/worker_bench.ts";
+import { benchAb } from "./bench/ab_bench.ts";
 
 const sections = [
   "core",
@@ -21,12 +22,19 @@ const sections = [
   "wan",
   "profile",
   "profile-fill",
+  "ab",
 ] as const;
 type Section = (typeof sections)[number];
 
 const { values } = parseArgs({
   args: Deno.args,
-  options: { only: { type: "string" }, quick: { type: "boolean" }, jobs: { type: "string" } },
+  options: {
+    only: { type: "string" },
+    quick: { type: "boolean" },
+    jobs: { type: "string" },
+    bundles: { type: "string" },
+    rounds: { type: "string" },
+  },
   strict: true,
 });
 const only = values.only?.split(",") as Section[] | undefined;
@@ -137,6 +145,29 @@ for (const which of ["profile", "profile-fill"] as const) {
   console.log(
     `\nThe profiles (Chrome DevTools, Performance): ${r.dir}/{leader,follower}.cpuprofile`,
   );
+}
+
+if (only?.includes("ab")) {
+  // Two builds compared, for a change's before and after: not part of a full run.
+  const bundles = values.bundles?.split(",") ?? [];
+  const rounds = Number(values.rounds ?? 3);
+  if (bundles.length !== 2 || !Number.isSafeInteger(rounds) || rounds < 1 || rounds > 20) {
+    console.error("--only ab takes --bundles BEFORE.js,AFTER.js and --rounds 1..20 (default 3)");
+    Deno.exit(2);
+  }
+  const rows = await benchAb(bundles, rounds, quick ? 1000 : 4000);
+  console.log(
+    "\n## Two builds back to back: three nodes from each bundle, rounds alternating; enqueues to the leader",
+  );
+  console.log("| bundle | round | connections | ok/s | p50 ms | p99 ms | server CPU µs/request |");
+  console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+  for (const r of rows) {
+    console.log(
+      `| ${r.bundle} | ${r.round} | ${r.connections} | ${fmt(r.perSecond)} | ${
+        r.p50Ms.toFixed(2)
+      } | ${r.p99Ms.toFixed(1)} | ${fmt(r.cpuUsPerRequest)} |`,
+    );
+  }
 }
 
 if (!only || only.includes("wan")) {

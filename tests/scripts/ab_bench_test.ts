@@ -1,0 +1,20 @@
+// The two-builds benchmark's code path, briefly (so it cannot rot): both bundles, every row.
+
+import assert from "node:assert/strict";
+import { benchAb } from "../../scripts/bench/ab_bench.ts";
+
+Deno.test("bench: --only ab runs each bundle in turn and measures each row's CPU", async () => {
+  const before = Deno.env.get("RAFTQ_BIN_JS");
+  const bundle = before ?? "dist/raftq.js";
+  try {
+    const rows = await benchAb([bundle, bundle], 1, 300);
+    assert.deepEqual(rows.map((r) => r.connections), [1, 64, 256, 1, 64, 256]);
+    for (const r of rows) {
+      assert.ok(r.perSecond > 0 && r.cpuUsPerRequest > 0, JSON.stringify(r));
+    }
+  } finally {
+    // (benchAb sets it for each round)
+    if (before === undefined) Deno.env.delete("RAFTQ_BIN_JS");
+    else Deno.env.set("RAFTQ_BIN_JS", before);
+  }
+});
