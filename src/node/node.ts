@@ -645,14 +645,20 @@ export class RaftNode implements NodeApi {
     }
   }
 
-  /** A leader proposes a tick when a lease, a delay or retention has come due. */
+  /**
+   * A leader proposes a tick when a lease, a delay or retention has come due; while a job's end
+   * still has waiting jobs to tell, the next tick follows the last one's apply at once.
+   */
   #maybeProposeTick(): void {
     if (!this.isLeader || this.#tickProposed || !this.raft.committedInTerm()) return;
     const due = this.sm.nextDueMs(this.#tuning.retentionMs);
     if (due === null || due > this.#queueClock.peek(this.sm.nowMs)) return;
     this.#tickProposed = true;
-    this.propose({ type: "tick", retentionMs: this.#tuning.retentionMs }).catch(() => {})
-      .finally(() => {
+    this.propose({ type: "tick", retentionMs: this.#tuning.retentionMs })
+      .then(() => {
+        this.#tickProposed = false;
+        if (this.sm.deps.pending) this.#maybeProposeTick();
+      }, () => {
         this.#tickProposed = false;
       });
   }

@@ -289,8 +289,11 @@ export class QueueStateMachine {
   /** Count moves made by the applyEntries call in progress, so a rollback can undo them. */
   #journal: [string, JobState | null, JobState | null, number][] | null = null;
 
-  /** `eventsRetained`: tests keep fewer events (every replica must use the same number). */
-  constructor(db: Database, options: { eventsRetained?: number } = {}) {
+  /**
+   * `eventsRetained`, `settlesPerEntry`: tests keep fewer events and settle fewer dependents an
+   * entry (every replica must use the same numbers).
+   */
+  constructor(db: Database, options: { eventsRetained?: number; settlesPerEntry?: number } = {}) {
     this.#db = db;
     const k = db.kysely;
     this.#insertJobs = new BulkInsert((rows) => k.insertInto("jobs").values(rows), jobParams);
@@ -302,7 +305,7 @@ export class QueueStateMachine {
     this.groups = new GroupStore(db);
     this.rates = new RateWindows(db);
     this.events = new EventLog(db, options.eventsRetained);
-    this.deps = new DependencyStore(db);
+    this.deps = new DependencyStore(db, options.settlesPerEntry);
     const row = this.#all<{ applied_index: number; now_ms: number }>(this.#q.state({}))[0];
     this.#applied = row?.applied_index ?? 0;
     this.#now = row?.now_ms ?? 0;
@@ -380,7 +383,7 @@ export class QueueStateMachine {
     error: string | null,
   ): void {
     this.#end(job, to, result, error);
-    this.#settleDependents(job.id, to);
+    this.deps.ended(job.id, to, this.#tell);
   }
 
   /** #finish, without telling the jobs that wait for it. */
@@ -398,25 +401,19 @@ export class QueueStateMachine {
   }
 
   /**
-   * Tells the jobs waiting for a job that ended: a done one (or any, for `onFailure: "ignore"`)
-   * brings each a step nearer to ready; a failed one ends them dead, and in turn theirs (a work
-   * list, not recursion: a chain of any length).
+   * Tells a job waiting for one that ended: a done one (or any, for `onFailure: "ignore"`) brings
+   * it a step nearer to ready; a failed one ends it dead (true: its own are told in turn).
    */
-  #settleDependents(id: string, state: FinishedState): void {
-    const ended: [string, FinishedState][] = [[id, state]];
-    while (ended.length > 0) {
-      const [depId, depState] = ended.pop()!;
-      for (const jobId of this.deps.takeDependents(depId)) {
-        const job = this.#job(jobId);
-        if (!job || job.state !== "waiting") continue; // (cancelled, or failed by another)
-        if (depState === "done" || job.on_failure === "ignore") this.#dependencyMet(job);
-        else {
-          this.#end(job, "dead", null, `dependency ${depId} ended ${depState}`);
-          ended.push([job.id, "dead"]);
-        }
-      }
+  #tell = (jobId: string, depId: string, depState: FinishedState): boolean => {
+    const job = this.#job(jobId);
+    if (!job || job.state !== "waiting") return false; // (cancelled, or failed by another)
+    if (depState === "done" || job.on_failure === "ignore") {
+      this.#dependencyMet(job);
+      return false;
     }
-  }
+    this.#end(job, "dead", null, `dependency ${depId} ended ${depState}`);
+    return true;
+  };
 
   /** One of a waiting job's dependencies ended as it needs: the last makes it ready (or delayed). */
   #dependencyMet(job: JobsTable): void {
@@ -645,6 +642,7 @@ export class QueueStateMachine {
     this.#applied = mark.applied;
     this.#now = mark.now;
     this.#due.forget(); // (the rolled-back due work may be to do again)
+    this.deps.reload();
     Object.assign(this.tallies, mark.tallies);
     const journal = this.#journal ?? [];
     while (journal.length > mark.at) {
@@ -659,10 +657,10 @@ export class QueueStateMachine {
     const logged = decodeCommand(e.data);
     if (!logged) return err("invalid_command", `entry ${e.index} holds no valid command`);
     this.events.begin();
-    if (logged.stampMs > this.#now) {
-      this.#now = logged.stampMs;
-      if (this.#due.mayBeDue(this.#now)) this.#processDue();
-    }
+    const later = logged.stampMs > this.#now;
+    if (later) this.#now = logged.stampMs;
+    this.deps.beginEntry(this.#tell); // (ends earlier entries kept are told first)
+    if (later && this.#due.mayBeDue(this.#now)) this.#processDue();
     const result = this.#execute(logged.cmd, e.index);
     for (const queue of this.events.flush(e.index, this.#now)) this.#eventQueues.add(queue);
     return result;
@@ -1211,9 +1209,11 @@ export class QueueStateMachine {
 
   /**
    * The earliest wall-clock time at which a tick command would change something: a delayed job
-   * due, a lease expiring, a finished job or an idempotency key past retention. Null when idle.
+   * due, a lease expiring, a finished job or an idempotency key past retention, or now while a
+   * job's end has waiting jobs still to be told. Null when idle.
    */
   nextDueMs(retentionMs: number): number | null {
+    if (this.deps.pending) return this.#now; // (ends whose waiting jobs are still to be told)
     const min = (q: CompiledQuery) => this.#all<{ t: number | null }>(q)[0]?.t ?? null;
     const keyed = min(this.#q.minIdempotency({}));
     const due = [

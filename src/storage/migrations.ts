@@ -294,6 +294,17 @@ export const migrations: Record<string, Migration> = {
         .execute(db);
     },
   },
+  // A job's end settles at most a bounded number of its dependents an entry; dep_ends holds, oldest
+  // first, the ends whose dependents are not all settled yet (the next entries go on with them).
+  "016_dependency_settles": {
+    async up(db: AnyDb) {
+      await db.schema.createTable("dep_ends")
+        .addColumn("seq", "integer", (c) => c.primaryKey())
+        .addColumn("dep_id", "text", (c) => c.notNull())
+        .addColumn("state", "text", (c) => c.notNull())
+        .execute();
+    },
+  },
 };
 
 class StaticProvider implements MigrationProvider {

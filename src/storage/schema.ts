@@ -1,5 +1,7 @@
 // The typed tables of the SQLite file, in one place (Kysely's database interface).
 
+import type { Generated } from "kysely";
+
 /** Key-value facts about this node: its id, its cluster's id, the schema version. */
 export interface NodeMetaTable {
   key: string;
@@ -106,6 +108,13 @@ export interface JobDepsTable {
   job_id: string;
 }
 
+/** A job's end whose waiting jobs are not all told yet, oldest first (seq). */
+export interface DepEndsTable {
+  seq: Generated<number>;
+  dep_id: string;
+  state: string;
+}
+
 /** Idempotency keys per queue, each kept until its window ends (24 h unless the job said). */
 export interface IdempotencyTable {
   queue: string;
@@ -182,6 +191,7 @@ export interface EventsTrimmedTable {
 
 export interface Tables {
   job_deps: JobDepsTable;
+  dep_ends: DepEndsTable;
   events: EventsTable;
   events_trimmed: EventsTrimmedTable;
   queue_groups: QueueGroupsTable;

@@ -16,6 +16,7 @@ export const stateTables = [
   "events",
   "events_trimmed",
   "job_deps",
+  "dep_ends",
 ] as const;
 
 /** Bytes after an image on the wire: magic, image length (u64), SHA-256 of the image. */

@@ -2,6 +2,7 @@
 
 import assert from "node:assert/strict";
 import { withInProcessNode as withNode } from "../helpers/in_process.ts";
+import { waitFor } from "../helpers/node_process.ts";
 
 Deno.test("api: a flow is created whole, its jobs wait, and a job sees its dependencies' results", () =>
   withNode(async ({ url: u, call }) => {
@@ -81,4 +82,26 @@ Deno.test("api: a flow names at most 10,000 dependencies in all", () =>
     const under = await flow(10); // 990 x 10 = 9,900
     assert.equal(under.status, 201, JSON.stringify(under.body).slice(0, 200));
     assert.equal((await call(`${u}/v1/queues/wide`, "GET")).body.waiting, 990);
+  }));
+
+Deno.test("api: a job 2,500 others wait for is acked at once; the leader's ticks tell the rest", () =>
+  withNode(async ({ url: u, call }) => {
+    const root = (await call(`${u}/v1/queues/root/jobs`, "POST", { payload: 0 })).body;
+    for (let batch = 0; batch < 3; batch++) {
+      const jobs = Array.from({ length: batch < 2 ? 1000 : 500 }, () => ({
+        payload: batch,
+        dependsOn: [root.id],
+      }));
+      const r = await call(`${u}/v1/queues/wide/batch`, "POST", { jobs });
+      assert.equal(r.status, 201, JSON.stringify(r.body));
+    }
+    const [job] = (await call(`${u}/v1/queues/root/claim`, "POST", { worker: "w" })).body.jobs;
+    const acked = await call(`${u}/v1/jobs/${job.id}/ack`, "POST", { lease: job.lease });
+    assert.equal(acked.status, 200);
+    // One entry tells at most 1,000: the rest are told by ticks the leader proposes at once.
+    const counts = await waitFor("every waiting job to be ready", async () => {
+      const q = (await call(`${u}/v1/queues/wide`, "GET")).body;
+      return q.waiting === 0 && q;
+    });
+    assert.equal(counts.ready, 2500);
   }));

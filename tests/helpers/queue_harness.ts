@@ -4,6 +4,9 @@ import assert from "node:assert/strict";
 import type { Entry } from "../../src/raft/mod.ts";
 import { encodeCommand, type NewJob, type QueueCommand } from "../../src/queue/commands.ts";
 import { type ApplyResult, QueueStateMachine } from "../../src/queue/state_machine.ts";
+
+/** The state machine's test options (fewer events kept, fewer dependents settled an entry). */
+export type MachineOptions = ConstructorParameters<typeof QueueStateMachine>[1];
 import { type DataDir, openDataDir } from "../../src/storage/data_dir.ts";
 import type { RawJson } from "../../src/queue/json_text.ts";
 
@@ -12,7 +15,7 @@ export class Harness {
   index = 0;
   constructor(readonly dd: DataDir, readonly sm: QueueStateMachine) {}
 
-  static async open(options: { eventsRetained?: number } = {}): Promise<Harness> {
+  static async open(options: MachineOptions = {}): Promise<Harness> {
     const dir = await Deno.makeTempDir({ prefix: "raftq-queue-" });
     const dd = await openDataDir(dir);
     return new Harness(dd, new QueueStateMachine(dd.db, options));
@@ -71,7 +74,7 @@ export function value(raw: RawJson | undefined): unknown {
 
 export async function withHarness(
   fn: (h: Harness) => void | Promise<void>,
-  options: { eventsRetained?: number } = {},
+  options: MachineOptions = {},
 ): Promise<void> {
   const h = await Harness.open(options);
   try {

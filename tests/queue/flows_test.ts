@@ -141,3 +141,58 @@ Deno.test("flows: a waiting job's ttlMs counts from when its dependencies are do
     h.apply(6_001, { type: "tick", retentionMs: 1e9 });
     assert.equal(state(h, then), "expired");
   }));
+
+Deno.test("flows: an end tells a bounded number of waiting jobs an entry, oldest end first", () =>
+  withHarness((h) => {
+    const fanOut = (stampMs: number, queue: string, n: number) => {
+      const jobs: FlowJob[] = Array.from({ length: n + 1 }, (_, k) => ({
+        queue,
+        job: job(k),
+        after: k === 0 ? [] : [0],
+      }));
+      const r = h.apply(stampMs, { type: "flow", jobs });
+      return r.type === "flowCreated" ? r.ids : [];
+    };
+    const [R, ...ds] = fanOut(1, "q", 8);
+    const [S, T] = fanOut(2, "s", 1);
+    const [s] = h.claim(3, "s");
+    const [r] = h.claim(4, "q");
+    const ready = () => ds.filter((id) => state(h, id) === "ready").length;
+    h.apply(5, { type: "ack", id: R, lease: r.lease, result: "1" });
+    assert.equal(ready(), 3, "three told by the ack's entry");
+    assert.ok(h.sm.deps.pending);
+    assert.equal(h.sm.nextDueMs(1e9), 5, "a leader ticks at once while ends are kept");
+    h.apply(6, { type: "ack", id: S, lease: s.lease, result: "1" });
+    assert.equal(ready(), 6, "the next entry goes on with R's");
+    assert.equal(state(h, T), "waiting", "S ended after R: its turn comes after R's");
+    h.apply(7, { type: "tick", retentionMs: 1e9 });
+    assert.deepEqual([ready(), state(h, T)], [8, "ready"]);
+    h.apply(8, { type: "tick", retentionMs: 1e9 });
+    assert.ok(!h.sm.deps.pending, "every end told: nothing kept");
+    assert.ok(h.sm.nextDueMs(1e9)! > 1e9, "only the retention of the ended jobs is due");
+    assert.equal(h.sm.queueView("q").waiting, 0);
+  }, { settlesPerEntry: 3 }));
+
+Deno.test("flows: a failure runs down a long chain a few jobs an entry, to its end", () =>
+  withHarness((h) => {
+    const jobs: FlowJob[] = Array.from({ length: 12 }, (_, k) => ({
+      queue: "q",
+      job: job(k),
+      after: k === 0 ? [] : [k - 1],
+    }));
+    const r = h.apply(1, { type: "flow", jobs });
+    const ids = r.type === "flowCreated" ? r.ids : [];
+    const [head] = h.claim(2, "q");
+    h.apply(3, { type: "nack", id: ids[0], lease: head.lease, final: true });
+    assert.equal(h.sm.queueView("q").dead, 1 + 3, "the head and three down the chain");
+    let entries = 1;
+    while (h.sm.deps.pending && entries < 20) {
+      h.apply(4 + entries, { type: "tick", retentionMs: 1e9 });
+      entries++;
+    }
+    assert.ok(!h.sm.deps.pending && entries > 3, `${entries} entries`);
+    assert.deepEqual([h.sm.queueView("q").dead, h.sm.queueView("q").waiting], [12, 0]);
+    for (let k = 1; k < ids.length; k++) {
+      assert.equal(h.sm.getJob(ids[k])!.lastError, `dependency ${ids[k - 1]} ended dead`);
+    }
+  }, { settlesPerEntry: 3 }));

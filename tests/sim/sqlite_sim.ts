@@ -34,7 +34,8 @@ class QueueMachine implements AppliedState<unknown> {
     readonly chains: Chains,
     readonly onApply: (e: Entry, after: SmState) => void,
   ) {
-    this.#queue = new QueueStateMachine(db);
+    // Two dependents told an entry, so ends kept for later entries meet crashes and snapshots.
+    this.#queue = new QueueStateMachine(db, { settlesPerEntry: 2 });
   }
 
   get appliedIndex(): number {
