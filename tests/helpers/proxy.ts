@@ -43,6 +43,11 @@ export class TcpProxy {
       inbound.close();
       return;
     }
+    if (this.#cut) {
+      // (cut while this connection was being dialled: cut() could not see it)
+      for (const c of [inbound, outbound]) c.close();
+      return;
+    }
     this.#conns.add(inbound);
     this.#conns.add(outbound);
     const close = () => {
