@@ -75,6 +75,32 @@ const workloads: Workload[] = [
     },
     etcd: (t, key) => async () => (await etcdPut(t.leader, key())) && etcdPut(t.leader, key()),
   },
+  {
+    // A worker loop as the Worker runs it: each ack asks for the next job (one request a job;
+    // a worker's first job is claimed in its first iteration). Its etcd analogue stays the pair's.
+    name: "job by ack with next claim / two sequential puts, 64 conn",
+    conns: 64,
+    raftq: (t) => {
+      const held = new Map<number, { id: string; lease: string } | undefined>();
+      return async (w) => {
+        let job = held.get(w);
+        if (!job) {
+          const r = await postJson(`${t.leader}/v1/queues/batch/claim`, { worker: `w${w}` }) as
+            | { jobs: { id: string; lease: string }[] }
+            | null;
+          job = r?.jobs[0];
+          if (!job) return false;
+        }
+        const next = { queue: "batch", worker: `w${w}` };
+        const r = await postJson(`${t.leader}/v1/jobs/${job.id}/ack`, { lease: job.lease, next }) as
+          | { jobs: { id: string; lease: string }[] }
+          | null;
+        held.set(w, r?.jobs[0]);
+        return r !== null;
+      };
+    },
+    etcd: (t, key) => async () => (await etcdPut(t.leader, key())) && etcdPut(t.leader, key()),
+  },
 ];
 
 type Session = Map<string, Measured>;

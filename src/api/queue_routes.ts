@@ -93,8 +93,9 @@ export function queueRoutes(app: Hono, ctx: ApiContext): void {
   app.post("/v1/jobs/:id/ack", async (c) => {
     const id = v.jobId(c.req.param("id"));
     const req = v.ack(await body(c, v.opaquePaths.ack));
-    expectResult(await node.propose({ type: "ack", id, ...req }), "acked");
-    return c.json({ id, state: "done" });
+    const r = expectResult(await node.propose({ type: "ack", id, ...req }), "acked");
+    if (!req.next) return c.json({ id, state: "done" });
+    return withUserJson(c, { id, state: "done", jobs: r.next ?? [] });
   });
 
   app.post("/v1/jobs/:id/nack", async (c) => {

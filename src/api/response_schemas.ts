@@ -41,6 +41,10 @@ export const claimed = z.strictObject({
 });
 
 export const jobState = z.strictObject({ id: z.string(), state: jobStateEnum });
+/** An ack's answer; `jobs` (as a claim's) when it asked for its `next` jobs. */
+export const acked = jobState.extend({
+  jobs: claimed.shape.jobs.optional().meta({ description: "what the ack's next claim leased" }),
+});
 export const extended = z.strictObject({ id: z.string(), leaseExpiresAt: z.int() });
 export const jobOnly = z.strictObject({ id: z.string() });
 

@@ -227,9 +227,9 @@ const leaseRoute = (
 const jobRoutes: RouteDoc[] = [
   leaseRoute(
     "ack",
-    "Complete a job (a retry with the same lease answers the same)",
+    "Complete a job (a retry with the same lease answers the same); with next, claim more",
     s.ack,
-    r.jobState,
+    r.acked,
   ),
   leaseRoute(
     "nack",

@@ -107,6 +107,12 @@ export const newJob = object({
 const refMessage = says("must be a non-empty string of at most 128 characters");
 const ref = z.string(refMessage).min(1, refMessage).max(128, refMessage);
 const refsMessage = says(`must be a list of at most ${maxFlowJobs} refs of this flow's jobs`);
+/** A queue named in a body (the path's are checked by validate.ts's queueName). */
+const queueField = z.string(says("must be a queue name")).regex(
+  queuePattern,
+  says("must be 1 to 128 characters of A-Z a-z 0-9 _ . -"),
+);
+
 const flowJobsMessage = says(`must be a list of 1 to ${maxFlowJobs} jobs`);
 
 /** POST /v1/flows: jobs by ref, each with its queue and the refs it waits for. */
@@ -114,10 +120,7 @@ export const flow = object({
   jobs: z.array(
     newJob.omit({ dependsOn: true }).extend({
       ref: ref.meta({ description: "the job's name within the flow" }),
-      queue: z.string(says("must be a queue name")).regex(
-        queuePattern,
-        says("must be 1 to 128 characters of A-Z a-z 0-9 _ . -"),
-      ),
+      queue: queueField,
       dependsOn: z.array(ref, refsMessage).max(maxFlowJobs, refsMessage).optional()
         .meta({ description: "refs of jobs of this flow it waits for" }),
     }),
@@ -140,7 +143,19 @@ export const claim = object({
   waitMs: int(0, limits.maxWaitMs).default(0).meta({ description: "long poll" }),
 });
 
-export const ack = object({ lease, result: userJson("the job's result").optional() });
+export const ack = object({
+  lease,
+  result: userJson("the job's result").optional(),
+  next: object({
+    queue: queueField,
+    worker: text(limits.maxWorkerLength),
+    max: int(1, limits.maxClaim).default(defaults.claimMax),
+    leaseMs: claim.shape.leaseMs,
+  }).optional().meta({
+    description: "a claim made in the same log entry once the ack succeeds: the worker's next " +
+      "jobs come back with the answer (no long poll: an empty list when none is ready)",
+  }),
+});
 
 const errorText = says(`must be a string of at most ${limits.maxErrorLength} characters`);
 export const nack = object({
@@ -221,10 +236,7 @@ export const scheduleIdParam = z.string().regex(scheduleIdPattern).meta({
 });
 
 export const schedule = object({
-  queue: z.string(says("must be a queue name")).regex(
-    queuePattern,
-    says("must be 1 to 128 characters of A-Z a-z 0-9 _ . -"),
-  ),
+  queue: queueField,
   cron: z.string(says("must be a cron expression")).max(256, says("must be at most 256 characters"))
     .optional().meta({ description: "5 fields, or 6 with seconds first; with tz, in that zone" }),
   tz: z.string(says("must be an IANA time zone")).max(64, says("must be an IANA time zone"))

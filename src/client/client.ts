@@ -17,6 +17,7 @@ import type {
   Member,
   NackOptions,
   NewJob,
+  NextClaim,
   QueueConfig,
   QueueEvent,
   QueueStats,
@@ -89,6 +90,28 @@ export class Client {
   /** Completes a job. Retried with the same lease, it is answered as the first was. */
   ack(id: string, lease: string, result?: unknown, call?: CallOptions): Promise<JobStateAnswer> {
     return this.#write(`/v1/jobs/${q(id)}/ack`, { lease, result }, true, call);
+  }
+
+  /**
+   * Completes a job and, in the same log entry, leases the next ready jobs of `next.queue`: one
+   * round trip a job for a worker loop. A retry with the same lease is answered as the first
+   * was, with a new claim; jobs a lost answer held come back when their lease runs out.
+   */
+  async ackAndClaim<P = unknown>(
+    id: string,
+    lease: string,
+    next: NextClaim,
+    result?: unknown,
+    call?: CallOptions,
+  ): Promise<ClaimedJob<P>[]> {
+    const path = `/v1/jobs/${q(id)}/ack`;
+    const r = await this.#write<{ jobs: ClaimedJob<P>[] }>(
+      path,
+      { lease, result, next },
+      true,
+      call,
+    );
+    return r.jobs;
   }
 
   nack(

@@ -56,6 +56,15 @@ export interface ClaimOptions {
   waitMs?: number;
 }
 
+/** An ack's next claim, made in the ack's own log entry (no long poll). */
+export interface NextClaim {
+  queue: string;
+  worker: string;
+  /** 1..100, default 1. */
+  max?: number;
+  leaseMs?: number;
+}
+
 export interface ClaimedJob<P = unknown> {
   id: string;
   payload: P;

@@ -256,10 +256,24 @@ export class Worker<P = unknown, R = unknown> extends Emitter<WorkerEvents> {
     }
     if (run.settled) return;
     await this.#settle(run, async () => {
-      await this.client.ack(view.id, view.lease, result);
+      const next = await this.#ack(view, result);
       this.#stats.completed++;
       this.emit("completed", run.view, result);
+      for (const job of next) this.#begin(job);
     });
+  }
+
+  /**
+   * Acks, and while running asks in the same request for a job to take this slot (one round trip
+   * a job). The slot stays this run's until the answer, so the claim loop cannot fill it too.
+   */
+  async #ack(view: WorkerJob<P>, result: R): Promise<ClaimedJob<P>[]> {
+    if (this.#state !== "running") {
+      await this.client.ack(view.id, view.lease, result);
+      return [];
+    }
+    const next = { queue: this.queue, worker: this.name, max: 1, leaseMs: this.#leaseMs };
+    return await this.client.ackAndClaim<P>(view.id, view.lease, next, result);
   }
 
   async #nack(run: Run, error: unknown, final: boolean): Promise<void> {

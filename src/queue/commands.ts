@@ -58,6 +58,14 @@ export const maxDependencies = 10_000;
 /** The most jobs a flow, and the most dependencies a job, may have. */
 export const maxFlowJobs = 1000;
 
+/** A claim's fields (see the claim command). */
+export interface NextClaim {
+  queue: string;
+  worker: string;
+  max: number;
+  leaseMs?: number;
+}
+
 export type QueueCommand =
   /**
    * `parts`: the sizes of the requests merged into this entry, in order (see mergeEnqueues): each
@@ -69,7 +77,8 @@ export type QueueCommand =
   | { type: "flow"; jobs: FlowJob[] }
   /** `leaseMs` absent: the queue's config decides (else 30 s). */
   | { type: "claim"; queue: string; worker: string; max: number; leaseMs?: number }
-  | { type: "ack"; id: string; lease: string; result?: JsonText }
+  /** `next`: a claim made in the same entry once the ack succeeds (a worker's next jobs). */
+  | { type: "ack"; id: string; lease: string; result?: JsonText; next?: NextClaim }
   | {
     type: "nack";
     id: string;
@@ -161,6 +170,11 @@ function validFlow(jobs: unknown): boolean {
     );
 }
 
+function validClaim(c: Record<string, unknown>): boolean {
+  return isStr(c.queue) && isStr(c.worker) && isNat(c.max) && (c.max as number) >= 1 &&
+    optional(c.leaseMs, isNat);
+}
+
 function validCommand(c: unknown): c is QueueCommand {
   if (!isObj(c)) return false;
   switch (c.type) {
@@ -171,10 +185,10 @@ function validCommand(c: unknown): c is QueueCommand {
     case "flow":
       return validFlow(c.jobs);
     case "claim":
-      return isStr(c.queue) && isStr(c.worker) && isNat(c.max) && (c.max as number) >= 1 &&
-        optional(c.leaseMs, isNat);
+      return validClaim(c);
     case "ack":
-      return isStr(c.id) && isStr(c.lease) && optional(c.result, isStr);
+      return isStr(c.id) && isStr(c.lease) && optional(c.result, isStr) &&
+        optional(c.next, (n) => isObj(n) && validClaim(n));
     case "nack":
       return isStr(c.id) && isStr(c.lease) && optional(c.error, isStr) &&
         optional(c.retryDelayMs, isNat) && optional(c.final, (f) => typeof f === "boolean");

@@ -73,7 +73,8 @@ export type ApplyResult =
   | { type: "flowCreated"; ids: string[] }
   /** The answers to requests merged into one enqueue entry, in order. */
   | { type: "enqueuedParts"; parts: ApplyResult[] }
-  | { type: "acked"; id: string }
+  /** `next`: the jobs the ack's `next` claim leased (present when it asked). */
+  | { type: "acked"; id: string; next?: ClaimedJob[] }
   | { type: "nacked"; id: string; state: JobState }
   | { type: "extended"; id: string; leaseExpiresAt: number }
   | { type: "released"; id: string; state: JobState }
@@ -768,7 +769,12 @@ export class QueueStateMachine {
         return this.#flow(cmd.jobs, index);
       case "claim":
         return this.#claim(cmd, index);
-      case "ack":
+      case "ack": {
+        const acked = this.#workerCommand(cmd);
+        if (!cmd.next || acked.type !== "acked") return acked;
+        const claimed = this.#claim({ type: "claim", ...cmd.next }, index);
+        return { ...acked, next: claimed.type === "claimed" ? claimed.jobs : [] };
+      }
       case "nack":
       case "extend":
       case "release":

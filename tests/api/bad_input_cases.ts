@@ -74,6 +74,20 @@ const requests: Request[] = [
   ["ack lease empty", "POST", "/v1/jobs/1-0/ack", { lease: "" }],
   ["ack lease long", "POST", "/v1/jobs/1-0/ack", { lease: long(33) }],
   ["ack unknown field", "POST", "/v1/jobs/1-0/ack", { lease: "1", results: 1 }],
+  ["ack next not an object", "POST", "/v1/jobs/1-0/ack", { lease: "1", next: "q" }],
+  ["ack next bad queue", "POST", "/v1/jobs/1-0/ack", {
+    lease: "1",
+    next: { queue: "a b", worker: "w" },
+  }],
+  ["ack next without worker", "POST", "/v1/jobs/1-0/ack", { lease: "1", next: { queue: "q" } }],
+  ["ack next max 101", "POST", "/v1/jobs/1-0/ack", {
+    lease: "1",
+    next: { queue: "q", worker: "w", max: 101 },
+  }],
+  ["ack next waitMs", "POST", "/v1/jobs/1-0/ack", {
+    lease: "1",
+    next: { queue: "q", worker: "w", waitMs: 1000 },
+  }],
   ["nack error not text", "POST", "/v1/jobs/1-0/nack", { lease: "1", error: 5 }],
   ["nack error long", "POST", "/v1/jobs/1-0/nack", { lease: "1", error: long(10_001) }],
   ["nack retryDelayMs negative", "POST", "/v1/jobs/1-0/nack", { lease: "1", retryDelayMs: -1 }],
@@ -305,6 +319,21 @@ const answers: [what: string, status: number, code: string, message: string][] =
     "lease must be a non-empty string of at most 32 characters",
   ],
   ["ack unknown field", 400, "invalid_request", 'the body has an unknown field "results"'],
+  ["ack next not an object", 400, "invalid_request", "next must be a JSON object"],
+  [
+    "ack next bad queue",
+    400,
+    "invalid_request",
+    "next.queue must be 1 to 128 characters of A-Z a-z 0-9 _ . -",
+  ],
+  [
+    "ack next without worker",
+    400,
+    "invalid_request",
+    "next.worker must be a non-empty string of at most 256 characters",
+  ],
+  ["ack next max 101", 400, "invalid_request", "next.max must be an integer from 1 to 100"],
+  ["ack next waitMs", 400, "invalid_request", 'next has an unknown field "waitMs"'],
   [
     "nack error not text",
     400,

@@ -122,6 +122,31 @@ Deno.test("api: the queue routes of api.md", (t) =>
       assert.deepEqual(empty.body, { jobs: [] });
     });
 
+    await t.step(
+      "an ack with next answers the worker's next jobs, leased in its entry",
+      async () => {
+        await call(`${u}/v1/queues/loop/batch`, "POST", {
+          jobs: [{ payload: { n: 1 } }, { payload: { n: 2 } }],
+        });
+        const [first] =
+          (await call(`${u}/v1/queues/loop/claim`, "POST", { worker: "me" })).body.jobs;
+        const next = { queue: "loop", worker: "me", leaseMs: 5000 };
+        const r = await call(`${u}/v1/jobs/${first.id}/ack`, "POST", { lease: first.lease, next });
+        assert.equal(r.status, 200, JSON.stringify(r.body));
+        assert.deepEqual(Object.keys(r.body), ["id", "state", "jobs"]);
+        assert.equal(r.body.jobs.length, 1);
+        const [second] = r.body.jobs;
+        assert.equal(second.attempt, 1);
+        const again = await call(`${u}/v1/jobs/${second.id}/ack`, "POST", {
+          lease: second.lease,
+          next,
+        });
+        assert.deepEqual(again.body, { id: second.id, state: "done", jobs: [] }, "none was ready");
+        const stats = (await call(`${u}/v1/queues/loop`, "GET")).body;
+        assert.deepEqual([stats.done, stats.leased, stats.ready], [2, 0, 0]);
+      },
+    );
+
     await t.step("nack retries, then dead; dead letters list and retry", async () => {
       await call(`${u}/v1/queues/flaky/jobs`, "POST", { payload: "f", maxAttempts: 1 });
       const c = await call(`${u}/v1/queues/flaky/claim`, "POST", { worker: "me" });

@@ -163,3 +163,37 @@ Deno.test("worker: a handler past timeoutMs is aborted and its job nacked", () =
     assert.equal(job.state, "dead");
     assert.match(job.lastError ?? "", /longer than 300 ms/);
   }));
+
+Deno.test("worker: each ack brings the slot's next job: one request a job, within concurrency", async () => {
+  const node = await startInProcessNode();
+  const paths: string[] = [];
+  const fetch = (u: string | URL | Request, init?: RequestInit) => {
+    if (init?.method === "POST") paths.push(new URL(String(u)).pathname.split("/").at(-1)!);
+    return node.fetch(String(u), init);
+  };
+  try {
+    const client = new Client({ urls: node.url, fetch });
+    await client.enqueueBatch("loop", Array.from({ length: 30 }, (_, n) => ({ payload: n })));
+    let running = 0;
+    let most = 0;
+    const worker = new Worker<number>(client, "loop", async () => {
+      most = Math.max(most, ++running);
+      await new Promise((r) => setTimeout(r, 1));
+      running--;
+    }, { concurrency: 3, waitMs: 200 });
+    let requests: string[] = [];
+    // Until the queue runs dry (the 27th ack leases the 30th job) the first claim is the only one.
+    worker.on("completed", () => {
+      if (worker.stats.completed === 27) requests = paths.slice(1); // (after the batch)
+    });
+    worker.start();
+    await waitFor("30 jobs done", () => worker.stats.completed === 30);
+    await worker.stop();
+    assert.equal(requests.filter((p) => p === "ack").length, 27);
+    assert.equal(requests.filter((p) => p === "claim").length, 1, requests.join(" "));
+    assert.ok(most <= 3, `${most} handlers at once`);
+    assert.equal((await client.queue("loop")).done, 30);
+  } finally {
+    await node.stop();
+  }
+});

@@ -64,8 +64,14 @@ Deno.test("cluster: a follower passes writes to the leader over the peer link", 
     assert.equal(claimRes.status, 200, claimText);
     assert.ok(claimText.includes('"payload":0'), claimText);
     const [job] = JSON.parse(claimText).jobs;
-    const ack = await call(`${f}/v1/jobs/${job.id}/ack`, "POST", { lease: job.lease, result: 1 });
-    assert.equal(ack.status, 200, JSON.stringify(ack.body));
+    // An ack with its next claim: the leased job's payload crosses as its exact text.
+    const ackRes = await fetch(`${f}/v1/jobs/${job.id}/ack`, {
+      method: "POST",
+      body: JSON.stringify({ lease: job.lease, result: 1, next: { queue: "fw", worker: "w" } }),
+    });
+    const ackText = await ackRes.text();
+    assert.equal(ackRes.status, 200, ackText);
+    assert.match(ackText, /^\{"id":"[^"]+","state":"done","jobs":\[\{"id":"[^"]+","payload":/);
     const again = await call(`${f}/v1/jobs/${job.id}/ack`, "POST", { lease: "999" });
     assert.equal(again.status, 409, "the leader's refusal comes back as it is");
     assert.equal(again.body.error.code, "lease_mismatch");

@@ -60,7 +60,13 @@ function randomLog(seed: number, length: number): Entry[] {
       const { id, lease } = l;
       const pick = rng.int(5);
       cmd = pick === 0
-        ? { type: "ack", id, lease, result: JSON.stringify({ r: rng.int(9) }) }
+        ? {
+          type: "ack",
+          id,
+          lease,
+          result: JSON.stringify({ r: rng.int(9) }),
+          ...(rng.chance(0.5) ? { next: { queue, worker: "w", max: 1 + rng.int(2) } } : {}),
+        }
         : pick === 1
         ? { type: "nack", id, lease, error: "e", final: rng.chance(0.3) }
         : pick === 2

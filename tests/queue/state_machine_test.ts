@@ -90,6 +90,30 @@ Deno.test("queue: ack with the current lease completes the job; a retried ack an
     assert.equal(view.result?.text, '{"ok":1}', "the second ack did not overwrite the result");
   }));
 
+Deno.test("queue: an ack's next claim leases in the ack's entry, only when the ack succeeds", () =>
+  withHarness((h) => {
+    const [a, b, c] = h.enqueue(1000, "q", { payload: "a" }, { payload: "b" }, { payload: "c" });
+    const [job] = h.claim(1001, "q");
+    const next = { queue: "q", worker: "w2", max: 1, leaseMs: 5_000 };
+    const stale = h.apply(1002, { type: "ack", id: job.id, lease: "99", next });
+    assert.equal(stale.type === "error" && stale.code, "lease_mismatch");
+    assert.equal(h.sm.queueView("q").leased, 1, "a refused ack claimed nothing");
+    const r = h.apply(1003, { type: "ack", id: job.id, lease: job.lease, next });
+    assert.equal(r.type, "acked");
+    const taken = r.type === "acked" ? r.next! : [];
+    assert.deepEqual(taken.map((j) => [j.id, j.lease, j.leaseExpiresAt]), [
+      [b.id, String(h.index), 1003 + 5_000],
+    ]);
+    assert.deepEqual([a.id, b.id, c.id].map((id) => h.sm.getJob(id)!.state), [
+      "done",
+      "leased",
+      "ready",
+    ]);
+    h.apply(1004, { type: "pause", queue: "q", paused: true });
+    const paused = h.apply(1005, { type: "ack", id: b.id, lease: taken[0].lease, next });
+    assert.deepEqual(paused, { type: "acked", id: b.id, next: [] }, "paused: acked, none taken");
+  }));
+
 Deno.test("queue: leases fence: after expiry and a new claim, the old lease changes nothing", () =>
   withHarness((h) => {
     h.enqueue(1000, "q", {});

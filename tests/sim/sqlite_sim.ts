@@ -96,6 +96,13 @@ export function queueCommand(seq: number, stampMs: number): string {
     // Ids are `<log index>-<position>`: a guess that sometimes names a real job.
     { type: "ack", id: `${seq}-0`, lease: String(seq + 1), result: `{"ok":${seq}}` },
     { type: "nack", id: `${seq - 1}-0`, lease: String(seq), error: "no" },
+    // A worker's ack that leases its next jobs in the same entry.
+    {
+      type: "ack",
+      id: `${seq - 1}-1`,
+      lease: String(seq),
+      next: { queue: "q", worker: "w", max: 2, leaseMs: 50 },
+    },
     { type: "cancel", id: `${seq - 2}-1` },
     { type: "tick", retentionMs: 100 },
     { type: "release", id: `${seq - 1}-1`, lease: String(seq), delayMs: seq % 2 ? 0 : 20 },
