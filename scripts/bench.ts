@@ -34,6 +34,7 @@ const { values } = parseArgs({
     jobs: { type: "string" },
     bundles: { type: "string" },
     rounds: { type: "string" },
+    via: { type: "string" },
   },
   strict: true,
 });
@@ -151,13 +152,21 @@ if (only?.includes("ab")) {
   // Two builds compared, for a change's before and after: not part of a full run.
   const bundles = values.bundles?.split(",") ?? [];
   const rounds = Number(values.rounds ?? 3);
-  if (bundles.length !== 2 || !Number.isSafeInteger(rounds) || rounds < 1 || rounds > 20) {
-    console.error("--only ab takes --bundles BEFORE.js,AFTER.js and --rounds 1..20 (default 3)");
+  const via = values.via ?? "leader";
+  const viaOk = via === "leader" || via === "follower";
+  if (
+    bundles.length !== 2 || !Number.isSafeInteger(rounds) || rounds < 1 || rounds > 20 || !viaOk
+  ) {
+    console.error(
+      "--only ab takes --bundles BEFORE.js,AFTER.js, --rounds 1..20 (default 3) and --via leader|follower",
+    );
     Deno.exit(2);
   }
-  const rows = await benchAb(bundles, rounds, quick ? 1000 : 4000);
+  const rows = await benchAb(bundles, rounds, quick ? 1000 : 4000, via);
   console.log(
-    "\n## Two builds back to back: three nodes from each bundle, rounds alternating; enqueues to the leader",
+    `\n## Two builds back to back: three nodes from each bundle, rounds alternating; enqueues ${
+      via === "leader" ? "to the leader" : "through a follower"
+    }`,
   );
   console.log("| bundle | round | connections | ok/s | p50 ms | p99 ms | server CPU µs/request |");
   console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");

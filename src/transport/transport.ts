@@ -1,5 +1,6 @@
 // Peer links over WebSockets: dialing with backoff, authenticated links, framing, backpressure.
 
+import { setImmediate } from "node:timers";
 import { rateLimited } from "../log.ts";
 import type { Message, NodeId } from "../raft/mod.ts";
 import { dialPeer, DialRefused } from "./dial.ts";
@@ -61,10 +62,18 @@ export interface PeerSocket {
 
 const socketOpen = 1;
 
+/** A socket whose writes can be held and let go together (node:net's cork and uncork). */
+interface Corkable {
+  cork(): void;
+  uncork(): void;
+}
+
 /** One authenticated WebSocket to a peer: both sides proved the secret before it opened. */
 class PeerLink {
   closed = false;
   lastHeardMs = Date.now();
+  /** Whether this turn's grouped frames are being held (see sendGrouped). */
+  #corked = false;
 
   constructor(
     readonly ws: PeerSocket,
@@ -78,6 +87,26 @@ class PeerLink {
 
   sendFrame(frame: Frame): void {
     if (this.ws.readyState === socketOpen) this.ws.send(encodeFrame(frame));
+  }
+
+  /**
+   * Sends a frame with the others of this loop turn: where the socket under the WebSocket can
+   * hold its writes (ws's server side, the link a peer dialed), they leave in one write, and the
+   * peer reads them in one wake-up. For forwarded writes and their answers, which come many a turn.
+   */
+  sendGrouped(frame: Frame): void {
+    const socket = (this.ws as { _socket?: Partial<Corkable> })._socket;
+    if (
+      !this.#corked && typeof socket?.cork === "function" && typeof socket.uncork === "function"
+    ) {
+      socket.cork();
+      this.#corked = true;
+      setImmediate(() => {
+        this.#corked = false;
+        socket.uncork!();
+      });
+    }
+    this.sendFrame(frame);
   }
 
   close(code = 1000, reason = ""): void {
@@ -190,7 +219,7 @@ export class WsTransport {
       );
     }
     const { id, answer } = this.#proposals.start(link, timeoutMs);
-    link.sendFrame({ t: "prop", id, cmd });
+    link.sendGrouped({ t: "prop", id, cmd });
     this.stats.proposalsForwarded++;
     return answer;
   }
@@ -199,13 +228,13 @@ export class WsTransport {
   #onProposal(link: PeerLink, id: number, cmd: string): void {
     const handle = this.#o.onProposal;
     const refuse = (error: ProposalFailed["error"]) =>
-      link.sendFrame({ t: "propResult", id, error });
+      link.sendGrouped({ t: "propResult", id, error });
     if (!handle) {
       return refuse({ code: "unavailable", message: "this node takes no forwarded writes" });
     }
     this.stats.proposalsReceived++;
     handle(cmd, link.peerId).then(
-      (result) => link.sendFrame({ t: "propResult", id, result }),
+      (result) => link.sendGrouped({ t: "propResult", id, result }),
       (err: unknown) =>
         refuse(
           err instanceof ProposalFailed

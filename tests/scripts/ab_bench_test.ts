@@ -12,6 +12,10 @@ Deno.test("bench: --only ab runs each bundle in turn and measures each row's CPU
     for (const r of rows) {
       assert.ok(r.perSecond > 0 && r.cpuUsPerRequest > 0, JSON.stringify(r));
     }
+    // --via follower: the same rows, every write passed on by a follower.
+    const passed = await benchAb([bundle], 1, 300, "follower");
+    assert.deepEqual(passed.map((r) => r.connections), [1, 64, 256]);
+    assert.ok(passed.every((r) => r.perSecond > 0), JSON.stringify(passed));
   } finally {
     // (benchAb sets it for each round)
     if (before === undefined) Deno.env.delete("RAFTQ_BIN_JS");
