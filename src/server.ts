@@ -117,6 +117,7 @@ export async function serve(cfg: ServeConfig, base: NodeTuning = defaultTuning):
       })),
     onMessage: (m) => node.receive(m),
     onProposal: (cmd, from) => node.acceptForwarded(cmd, from),
+    onReadIndex: (from) => node.acceptReadIndex(from),
     log: (level, event, fields) => log(level, event, fields),
   });
   node.transport = transport;

@@ -1,4 +1,5 @@
-// Forwarding: a follower passes writes and linearizable reads to the leader and returns its answer.
+// Forwarding: a follower passes writes and linearizable reads to the leader (over the peer link
+// where it can, else by HTTP) and returns its answer.
 
 import type { Context, MiddlewareHandler } from "hono";
 import { RaftqError } from "../errors.ts";
@@ -63,9 +64,13 @@ const peerWrites: [string, RegExp][] = [
   ["POST", /^\/v1\/flows$/],
 ];
 
+/** Reads (linearizable: GET /v1/...) served here at a read index the leader gives over the link. */
+const peerReads = /^\/v1\//;
+
 function overPeerLink(c: Context, ctx: ApiContext): boolean {
   const leader = ctx.node.leaderId;
   if (!leader || !ctx.transport?.reachable(leader)) return false;
+  if (c.req.method === "GET" && peerReads.test(c.req.path)) return true;
   return peerWrites.some(([method, path]) => c.req.method === method && path.test(c.req.path));
 }
 

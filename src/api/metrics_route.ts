@@ -142,6 +142,16 @@ export function metricsRoute(app: Hono, ctx: ApiContext): void {
         () => s.proposalsReceived,
       ],
       [
+        "raftq_reads_forwarded_total",
+        "Read index requests this follower sent the leader for linearizable reads",
+        () => s.readsForwarded,
+      ],
+      [
+        "raftq_reads_received_total",
+        "Read index requests followers sent this leader",
+        () => s.readsReceived,
+      ],
+      [
         "raftq_peer_frames_invalid_total",
         "Peer frames refused as malformed",
         () => s.invalidFrames,

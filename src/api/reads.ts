@@ -13,6 +13,6 @@ export function withUserJson(c: Context, value: unknown, status: 200 | 201 = 200
 /** Waits for a linearizable read point unless the client asked for a local (stale) read. */
 export async function readBarrier(c: Context, ctx: ApiContext): Promise<void> {
   if (v.consistency(c.req.query("consistency")) === "linearizable") {
-    await ctx.node.linearizableBarrier();
+    await ctx.node.readPoint();
   }
 }

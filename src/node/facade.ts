@@ -87,8 +87,10 @@ export interface NodeApi {
   members(): Member[];
   /** Proposes a queue command stamped by this leader; resolves with its answer once applied. */
   propose(cmd: QueueCommand): Promise<ApplyResult>;
-  /** Resolves once a read now would be linearizable (ReadIndex, then apply). */
+  /** Resolves once a read now would be linearizable, on the leader only (ReadIndex, then apply). */
   linearizableBarrier(): Promise<void>;
+  /** The same on any node: a follower asks the leader for its read index over the peer link. */
+  readPoint(): Promise<void>;
   /**
    * Adds a node: as a learner, promoted to voter once it holds the log up to now; removed again
    * if it refuses this cluster (`refusal` says why, from the peer links) or does not catch up.

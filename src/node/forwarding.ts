@@ -1,4 +1,4 @@
-// Writes a follower passes to its leader over the peer link, and the leader's side of them.
+// Writes and reads a follower passes to its leader over the peer link, and the leader's side.
 
 import { type ErrorCode, RaftqError } from "../errors.ts";
 import { decodeCommand, encodeCommand, type QueueCommand } from "../queue/commands.ts";
@@ -24,6 +24,22 @@ export interface Forwarder {
   forwardProposal(to: string, cmd: string, timeoutMs: number): Promise<Record<string, unknown>>;
 }
 
+/** What a read forward needs of the follower. */
+export interface ReadForwarder {
+  forwardRead(to: string, timeoutMs: number): Promise<Record<string, unknown>>;
+}
+
+/** The leader's refusal of a forward as the RaftqError it would have thrown here. */
+function asRaftqError(err: unknown): unknown {
+  if (!(err instanceof ProposalFailed)) return err;
+  const { code, message, retryAfterSeconds } = err.error;
+  return new RaftqError(
+    codes.has(code) ? code as ErrorCode : "unavailable",
+    message,
+    retryAfterSeconds,
+  );
+}
+
 /**
  * Sends `cmd` to `leader` and answers the apply's result as if it had been proposed here; the
  * leader's refusal comes back as the same RaftqError. A claim's answer carries users' JSON as
@@ -39,13 +55,48 @@ export async function forwardWrite(
     const result = await transport.forwardProposal(leader, encodeCommand(cmd, 0), timeoutMs);
     return result as ApplyResult; // (from an authenticated member: the leader's own answer)
   } catch (err) {
-    if (!(err instanceof ProposalFailed)) throw err;
-    const { code, message, retryAfterSeconds } = err.error;
-    throw new RaftqError(
-      codes.has(code) ? code as ErrorCode : "unavailable",
-      message,
-      retryAfterSeconds,
-    );
+    throw asRaftqError(err);
+  }
+}
+
+/**
+ * Asks `leader` for a read index (etcd's follower reads): the leader confirms it still leads with
+ * a round of heartbeats, and answers its commit index at the time the request arrived; a read
+ * served here once this node has applied that index sees every write acknowledged before it.
+ */
+export async function forwardReadIndex(
+  transport: ReadForwarder,
+  leader: string,
+  timeoutMs: number,
+): Promise<number> {
+  let answer: Record<string, unknown>;
+  try {
+    answer = await transport.forwardRead(leader, timeoutMs);
+  } catch (err) {
+    throw asRaftqError(err);
+  }
+  const index = answer.index;
+  if (answer.type !== "readIndex" || !Number.isSafeInteger(index) || (index as number) < 0) {
+    throw new RaftqError("unavailable", "the leader answered a read index request oddly", 1);
+  }
+  return index as number;
+}
+
+/** A follower's read index request: this leader's read index, if `from` is a member. */
+export async function acceptReadIndex(
+  node: { readonly isLeader: boolean; isMember(id: string): boolean; readIndex(): Promise<number> },
+  from: string,
+): Promise<Record<string, unknown>> {
+  if (!node.isMember(from)) {
+    throw new ProposalFailed({ code: "unauthorized", message: `${from} is not a member` });
+  }
+  try {
+    if (!node.isLeader) throw new RaftqError("no_leader", "this node no longer leads", 1);
+    return { type: "readIndex", index: await node.readIndex() };
+  } catch (err) {
+    if (!(err instanceof RaftqError)) throw err;
+    const { code, message, retryAfterSeconds } = err;
+    throw new ProposalFailed({ code, message, retryAfterSeconds });
   }
 }
 

@@ -31,7 +31,7 @@ import { type ClockVerdict, clockVerdict } from "./clock_guard.ts";
 import { QueueClock } from "./queue_clock.ts";
 import type { ClockEstimate } from "../transport/clock_offsets.ts";
 import { NodeMetrics } from "../metrics.ts";
-import { acceptForwarded, forwardWrite } from "./forwarding.ts";
+import { acceptForwarded, acceptReadIndex, forwardReadIndex, forwardWrite } from "./forwarding.ts";
 import { mergeEnqueues, type Proposal } from "./merge.ts";
 
 /** Where a node's peer messages go; the WebSocket transport, or nothing in a one-node cluster. */
@@ -41,6 +41,8 @@ export interface Transport {
   clockEstimate?(peer: string): ClockEstimate | null;
   /** Sends a write to the leader over the peer link (see forwarding.ts). */
   forwardProposal?(to: string, cmd: string, timeoutMs: number): Promise<Record<string, unknown>>;
+  /** Asks the leader for a read index over the peer link (see forwarding.ts). */
+  forwardRead?(to: string, timeoutMs: number): Promise<Record<string, unknown>>;
 }
 
 export interface NodeEvents {
@@ -77,7 +79,14 @@ interface Waiter {
   deadlineMs: number;
 }
 
+/** A read waiting for its ReadIndex round: `confirmed` gets the index to apply before serving. */
 interface PendingRead {
+  confirmed(index: number): void;
+  reject(error: RaftqError): void;
+}
+
+/** A read waiting for this node to apply its read index. */
+interface AwaitingApply {
   resolve(): void;
   reject(error: RaftqError): void;
 }
@@ -110,7 +119,7 @@ export class RaftNode implements NodeApi {
   #waiters = new Map<number, Waiter>();
   #reads = new Map<string, PendingRead>();
   #readsToStart: string[] = [];
-  #readsAwaitingApply: { index: number; read: PendingRead }[] = [];
+  #readsAwaitingApply: { index: number; read: AwaitingApply }[] = [];
   #readSeq = 0;
   #tickTimer: ReturnType<typeof setInterval> | undefined;
   #dueTimer: ReturnType<typeof setInterval> | undefined;
@@ -404,13 +413,52 @@ export class RaftNode implements NodeApi {
   }
 
   /** Resolves once a read at this moment would be linearizable (ReadIndex, then apply). */
-  linearizableBarrier(): Promise<void> {
+  async linearizableBarrier(): Promise<void> {
+    await this.#appliedUpTo(await this.readIndex());
+  }
+
+  /**
+   * A linearizable read point on any node. A leader runs ReadIndex; a follower asks the leader
+   * for its read index over the peer link and applies up to it before serving (etcd's follower
+   * reads): the read sees every write acknowledged before it began.
+   */
+  async readPoint(): Promise<void> {
+    if (this.isLeader) return await this.linearizableBarrier();
+    const leader = this.leaderId;
+    const transport = this.transport;
+    if (!leader || leader === this.id || !transport.forwardRead) throw noLeader();
+    const forwarder = { forwardRead: transport.forwardRead.bind(transport) };
+    await this.#appliedUpTo(
+      await forwardReadIndex(forwarder, leader, this.#tuning.requestTimeoutMs),
+    );
+  }
+
+  /** This leader's read index, once a round of heartbeats confirms it still leads. */
+  readIndex(): Promise<number> {
     if (!this.isLeader) return Promise.reject(noLeader());
-    return new Promise((resolve, reject) => {
+    return new Promise((confirmed, reject) => {
       const id = `${this.id}:${++this.#readSeq}`;
-      this.#reads.set(id, { resolve, reject });
+      this.#reads.set(id, { confirmed, reject });
       this.#readsToStart.push(id);
       this.#schedule();
+    });
+  }
+
+  /** A follower's read index request over the peer link (see acceptReadIndex). */
+  acceptReadIndex(from: string): Promise<Record<string, unknown>> {
+    const node = {
+      isLeader: this.isLeader,
+      isMember: (id: string) => this.members().some((m) => m.id === id),
+      readIndex: () => this.readIndex(),
+    };
+    return acceptReadIndex(node, from);
+  }
+
+  /** Resolves once this node has applied `index` (a role change rejects it: no_leader). */
+  #appliedUpTo(index: number): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.#readsAwaitingApply.push({ index, read: { resolve, reject } });
+      this.#releaseReads();
     });
   }
 
@@ -505,7 +553,7 @@ export class RaftNode implements NodeApi {
       const read = this.#reads.get(rs.id);
       if (!read) continue;
       this.#reads.delete(rs.id);
-      this.#readsAwaitingApply.push({ index: rs.index, read });
+      read.confirmed(rs.index);
     }
     for (const id of rd.droppedReads) {
       this.#reads.get(id)?.reject(noLeader());

@@ -14,6 +14,8 @@ export type Frame =
   | { t: "pong"; echoMs: number; atMs: number }
   /** A client's write a follower passes to the leader (as etcd forwards MsgProp). */
   | { t: "prop"; id: number; cmd: string }
+  /** A follower asks the leader for a read index (as etcd forwards MsgReadIndex). */
+  | { t: "read"; id: number }
   /** The leader's answer to a prop: the apply's result, or why it was not proposed. */
   | { t: "propResult"; id: number; result: Record<string, unknown> }
   | { t: "propResult"; id: number; error: ProposalError };
@@ -87,6 +89,8 @@ export function decodeFrame(data: unknown): Frame | null {
         : null;
     case "prop":
       return isTime(v.id) && typeof v.cmd === "string" ? { t: "prop", id: v.id, cmd: v.cmd } : null;
+    case "read":
+      return isTime(v.id) ? { t: "read", id: v.id } : null;
     case "propResult":
       return propResult(v);
     default:

@@ -30,6 +30,8 @@ export interface TransportOptions {
    * answers the apply's result; a refusal throws a ProposalFailed. Absent: refused.
    */
   onProposal?(cmd: string, from: NodeId): Promise<Record<string, unknown>>;
+  /** A follower's read: the leader answers its read index once a round confirms it leads. */
+  onReadIndex?(from: NodeId): Promise<Record<string, unknown>>;
   log(
     level: "debug" | "info" | "warn" | "error",
     event: string,
@@ -138,6 +140,8 @@ export class WsTransport {
     refused: 0,
     proposalsForwarded: 0,
     proposalsReceived: 0,
+    readsForwarded: 0,
+    readsReceived: 0,
   };
   /** Writes this node forwarded to the leader, waiting for its answers. */
   readonly #proposals = new PendingProposals();
@@ -211,6 +215,22 @@ export class WsTransport {
    * `timeoutMs`; then, or if the link closes first, the outcome is unknown).
    */
   forwardProposal(to: NodeId, cmd: string, timeoutMs: number): Promise<Record<string, unknown>> {
+    return this.#ask(to, timeoutMs, (id) => {
+      this.stats.proposalsForwarded++;
+      return { t: "prop", id, cmd };
+    });
+  }
+
+  /** Asks the leader `to` for its read index over the peer link (answered `{index}`). */
+  forwardRead(to: NodeId, timeoutMs: number): Promise<Record<string, unknown>> {
+    return this.#ask(to, timeoutMs, (id) => {
+      this.stats.readsForwarded++;
+      return { t: "read", id };
+    });
+  }
+
+  /** Sends the frame `frame(id)` to `to` and waits for the propResult of that id. */
+  #ask(to: NodeId, timeoutMs: number, frame: (id: number) => Frame) {
     const link = this.#pick(to);
     if (!link) {
       const message = `no open link to the leader ${to}`;
@@ -219,21 +239,35 @@ export class WsTransport {
       );
     }
     const { id, answer } = this.#proposals.start(link, timeoutMs);
-    link.sendGrouped({ t: "prop", id, cmd });
-    this.stats.proposalsForwarded++;
+    link.sendGrouped(frame(id));
     return answer;
   }
 
   /** A forwarded write from an authenticated peer: proposed here, its outcome sent back. */
   #onProposal(link: PeerLink, id: number, cmd: string): void {
     const handle = this.#o.onProposal;
+    if (handle) this.stats.proposalsReceived++;
+    this.#answer(link, id, handle && (() => handle(cmd, link.peerId)), "forwarded writes");
+  }
+
+  /** A follower's read from an authenticated peer: this node's read index sent back. */
+  #onRead(link: PeerLink, id: number): void {
+    const handle = this.#o.onReadIndex;
+    if (handle) this.stats.readsReceived++;
+    this.#answer(link, id, handle && (() => handle(link.peerId)), "read index requests");
+  }
+
+  /** Sends back what `work` answers for the frame `id`, or why it could not. */
+  #answer(
+    link: PeerLink,
+    id: number,
+    work: (() => Promise<Record<string, unknown>>) | undefined,
+    what: string,
+  ): void {
     const refuse = (error: ProposalFailed["error"]) =>
       link.sendGrouped({ t: "propResult", id, error });
-    if (!handle) {
-      return refuse({ code: "unavailable", message: "this node takes no forwarded writes" });
-    }
-    this.stats.proposalsReceived++;
-    handle(cmd, link.peerId).then(
+    if (!work) return refuse({ code: "unavailable", message: `this node takes no ${what}` });
+    work().then(
       (result) => link.sendGrouped({ t: "propResult", id, result }),
       (err: unknown) =>
         refuse(
@@ -442,6 +476,7 @@ export class WsTransport {
       return link.sendFrame({ t: "pong", echoMs: frame.sentMs, atMs: Date.now() });
     }
     if (frame.t === "prop") return this.#onProposal(link, frame.id, frame.cmd);
+    if (frame.t === "read") return this.#onRead(link, frame.id);
     if (frame.t === "propResult") {
       if (!this.#proposals.answer(link, frame.id, frame)) this.stats.invalidFrames++;
       return;

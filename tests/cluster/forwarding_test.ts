@@ -100,6 +100,19 @@ Deno.test("cluster: a follower passes writes to the leader over the peer link", 
     assert.ok(polled.includes(`"payload":${exact}`), polled);
     const got = await call(`${leader.url}/v1/jobs/${one.body.id}`, "GET");
     assert.deepEqual([got.body.payload, got.body.group], [{ n: 1 }, "g"]);
+    // A linearizable read on the follower asks the leader for a read index over the link and
+    // applies up to it first: it sees each job the leader has just acknowledged.
+    const reads = await counter(f, "raftq_reads_forwarded_total");
+    for (let i = 0; i < 20; i++) {
+      const put = await call(`${leader.url}/v1/queues/rd/jobs`, "POST", { payload: i });
+      const got = await call(`${f}/v1/jobs/${put.body.id}`, "GET");
+      assert.equal(got.status, 200, `read ${i} on the follower: ${JSON.stringify(got.body)}`);
+      assert.equal(got.body.payload, i);
+    }
+    const list = await call(`${f}/v1/queues/rd`, "GET");
+    assert.equal(list.body.ready, 20);
+    assert.equal(await counter(f, "raftq_reads_forwarded_total") - reads, 21, "over the link");
+    assert.ok(await counter(leader.url, "raftq_reads_received_total") >= 21);
     // The event stream is served by each node from its own applied state: the same events, ids
     // and all, from the follower as from the leader.
     const streams = await Promise.all([leader.url, f].map((u) => eventIds(u, "fw", job.id)));

@@ -51,7 +51,7 @@ const frameLike = fc.oneof(
     requiredKeys: ["t"],
   }),
   fc.record({
-    t: fc.constantFrom("prop", "propResult"),
+    t: fc.constantFrom("prop", "propResult", "read"),
     id: num,
     cmd: anyField,
     result: fc.oneof(fc.record({ type: anyField }), anyField),
@@ -130,6 +130,7 @@ Deno.test("props: decodeFrame never throws and lets through only valid frames", 
       } else {
         assert.ok(Number.isSafeInteger(frame.id) && frame.id >= 0);
         if (frame.t === "prop") assert.equal(typeof frame.cmd, "string");
+        else if (frame.t === "read") assert.deepEqual(Object.keys(frame), ["t", "id"]);
         else if ("error" in frame) assert.equal(typeof frame.error.code, "string");
         else assert.equal(typeof frame.result.type, "string");
       }
