@@ -1,8 +1,8 @@
 // Three raftq nodes (from the bundle) against three etcd members, same load generator, same machine.
 
 import { TestCluster } from "../../tests/helpers/cluster.ts";
-import { etcdPut, etcdTxn, startEtcd } from "./etcd.ts";
-import { type LoadResult, postJson, runLoad } from "./load.ts";
+import { etcdGet, etcdPut, etcdTxn, startEtcd } from "./etcd.ts";
+import { getOk, type LoadResult, postJson, runLoad } from "./load.ts";
 import { withCpu } from "./proc_cpu.ts";
 
 /** A row's load, and the CPU the three servers used for it, per request (µs). */
@@ -55,6 +55,22 @@ const workloads: Workload[] = [
       etcd: (t, key) => () => etcdPut(t[via], key()),
     }))
   ),
+  // Linearizable reads of one job (etcd: of one key written by the rows above): through a
+  // follower, raftq's is served there at the leader's read index.
+  ...(["leader", "follower"] as const).map((via): Workload => ({
+    name: `read a job / get, 64 conn, via ${via}`,
+    conns: 64,
+    raftq: (t) => {
+      const id = postJson(`${t.leader}/v1/queues/reads/jobs`, { payload }) as Promise<
+        { id: string } | null
+      >;
+      return async () => {
+        const job = await id;
+        return !!job && await getOk(`${t[via]}/v1/jobs/${job.id}`);
+      };
+    },
+    etcd: (t) => () => etcdGet(t[via], "k/0"),
+  })),
   {
     name: "batch of 100 / txn of 100 puts, 16 conn",
     conns: 16,

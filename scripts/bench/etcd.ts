@@ -110,6 +110,16 @@ export async function etcdPut(url: string, key: string): Promise<boolean> {
   return res.ok;
 }
 
+/** A linearizable GET of one key (etcd's default for a range request). */
+export async function etcdGet(url: string, key: string): Promise<boolean> {
+  const res = await fetch(`${url}/v3/kv/range`, {
+    method: "POST",
+    body: JSON.stringify({ key: new TextEncoder().encode(key).toBase64() }),
+  });
+  await res.body?.cancel();
+  return res.ok;
+}
+
 /** One etcd transaction of `count` PUTs (the batch analogue). */
 export async function etcdTxn(url: string, prefix: string, count: number): Promise<boolean> {
   const success = Array.from({ length: count }, (_, i) => ({

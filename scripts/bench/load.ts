@@ -52,6 +52,13 @@ export async function runLoad(
   };
 }
 
+/** GETs and reports whether the answer was 200; reads the body fully. */
+export async function getOk(url: string): Promise<boolean> {
+  const res = await fetch(url);
+  await res.arrayBuffer();
+  return res.status === 200;
+}
+
 /** POSTs JSON and reports whether the status was the expected one; reads the body fully. */
 export async function postJson(
   url: string,

@@ -2,7 +2,12 @@
 
 import type { Client } from "./client.ts";
 import { Emitter } from "./emitter.ts";
-import { CancelledError, LeaseMismatchError, NotFoundError } from "./errors.ts";
+import {
+  CancelledError,
+  InvalidRequestError,
+  LeaseMismatchError,
+  NotFoundError,
+} from "./errors.ts";
 import { FinalError, RetryLater } from "./job_errors.ts";
 import type { ClaimedJob, JobState } from "./types.ts";
 
@@ -120,6 +125,8 @@ export class Worker<P = unknown, R = unknown> extends Emitter<WorkerEvents> {
   #loop: Promise<void> = Promise.resolve();
   #stopping: Promise<void> | null = null;
   readonly #grace = new Deadline();
+  /** The server refused an ack's next claim (an older version): acks alone from then on. */
+  #plainAcks = false;
 
   constructor(
     readonly client: Client,
@@ -268,12 +275,19 @@ export class Worker<P = unknown, R = unknown> extends Emitter<WorkerEvents> {
    * a job). The slot stays this run's until the answer, so the claim loop cannot fill it too.
    */
   async #ack(view: WorkerJob<P>, result: R): Promise<ClaimedJob<P>[]> {
-    if (this.#state !== "running") {
+    if (this.#state !== "running" || this.#plainAcks) {
       await this.client.ack(view.id, view.lease, result);
       return [];
     }
     const next = { queue: this.queue, worker: this.name, max: 1, leaseMs: this.#leaseMs };
-    return await this.client.ackAndClaim<P>(view.id, view.lease, next, result);
+    try {
+      return await this.client.ackAndClaim<P>(view.id, view.lease, next, result);
+    } catch (error) {
+      // A server older than the ack's next claim refuses the field, and did nothing: plain acks.
+      if (!(error instanceof InvalidRequestError && error.message.includes('"next"'))) throw error;
+      this.#plainAcks = true;
+      return await this.#ack(view, result);
+    }
   }
 
   async #nack(run: Run, error: unknown, final: boolean): Promise<void> {

@@ -197,3 +197,29 @@ Deno.test("worker: each ack brings the slot's next job: one request a job, withi
     await node.stop();
   }
 });
+
+Deno.test("worker: a server that refuses an ack's next claim gets plain acks, and every job ends", async () => {
+  const node = await startInProcessNode();
+  let refused = 0;
+  // An older server: the body's next field is unknown there, and the ack is refused whole.
+  const fetch = async (u: string | URL | Request, init?: RequestInit) => {
+    if (String(u).endsWith("/ack") && String(init?.body).includes('"next"')) {
+      refused++;
+      const message = 'the body has an unknown field "next"';
+      return Response.json({ error: { code: "invalid_request", message } }, { status: 400 });
+    }
+    return await node.fetch(String(u), init);
+  };
+  try {
+    const client = new Client({ urls: node.url, fetch });
+    await client.enqueueBatch("old", Array.from({ length: 5 }, (_, n) => ({ payload: n })));
+    const worker = new Worker(client, "old", () => "ok", { waitMs: 200 });
+    worker.start();
+    await waitFor("5 jobs done", () => worker.stats.completed === 5);
+    await worker.stop();
+    assert.equal(refused, 1, "asked once, then plain acks");
+    assert.equal((await client.queue("old")).done, 5);
+  } finally {
+    await node.stop();
+  }
+});
