@@ -294,7 +294,11 @@ if (!only || only.includes("scale")) {
       r.rssSettledMiB.map(mib).join(" / "),
       "≤ 200 MiB",
     ],
-    ["max RSS of any node during the join", mib(r.maxRssDuringJoinMiB), "≤ 200 MiB"],
+    [
+      "max RSS of any node during the join",
+      `${mib(r.maxRssDuringJoinMiB)} (${r.maxRssNode})`,
+      "≤ 200 MiB",
+    ],
     ["POST /admin/snapshot (image made on a worker)", `${fmt(r.snapshotMs)} ms`, "—"],
     ["4th node joined and promoted", `${(r.joinMs / 1000).toFixed(1)} s`, "≤ 20 s"],
     [

@@ -18,6 +18,8 @@ export interface ScaleReport {
   joinTransferMs: number;
   joinInstallMs: number;
   maxRssDuringJoinMiB: number;
+  /** Which node it was, and what it was doing then. */
+  maxRssNode: string;
   writer: {
     writes: number;
     failed: number;
@@ -176,8 +178,14 @@ export async function benchScale(jobs: number): Promise<ScaleReport> {
     const snapshotMs = performance.now() - t0;
     const stopWriter = startWriter(leader.url);
     let maxRss = 0;
+    let maxRssNode = "";
     const sampling = setInterval(() => {
-      for (const n of c.live()) maxRss = Math.max(maxRss, rssMiB(n));
+      for (const n of c.live()) {
+        const rss = rssMiB(n);
+        if (rss <= maxRss) continue;
+        maxRss = rss;
+        maxRssNode = n.id === "n4" ? "n4, joining" : n === leader ? `${n.id}, leader` : n.id;
+      }
     }, 250);
     const j0 = performance.now();
     const j0Wall = Date.now();
@@ -214,6 +222,7 @@ export async function benchScale(jobs: number): Promise<ScaleReport> {
       joinTransferMs,
       joinInstallMs,
       maxRssDuringJoinMiB: maxRss,
+      maxRssNode,
       writer,
       restartReadyMs,
       diskBytesPerJob,
