@@ -62,6 +62,13 @@ const peerWrites: [string, RegExp][] = [
   ["POST", /^\/v1\/jobs\/[^/]+\/(ack|nack|extend|release|progress)$/],
   ["DELETE", /^\/v1\/jobs\/[^/]+$/],
   ["POST", /^\/v1\/flows$/],
+  // Queue control: a config, a pause, a purge or a dead-letter retry is proposed as is.
+  ["PUT", /^\/v1\/queues\/[^/]+\/config$/],
+  ["POST", /^\/v1\/queues\/[^/]+\/(pause|resume)$/],
+  ["DELETE", /^\/v1\/queues\/[^/]+\/jobs$/],
+  ["POST", /^\/v1\/queues\/[^/]+\/dead\/retry$/],
+  ["POST", /^\/v1\/queues\/[^/]+\/dead\/[^/]+\/retry$/],
+  ["DELETE", /^\/v1\/schedules\/[^/]+$/],
 ];
 
 /** Reads (linearizable: GET /v1/...) served here at a read index the leader gives over the link. */

@@ -171,6 +171,8 @@ export function queueRoutes(app: Hono, ctx: ApiContext): void {
     app.post(`/v1/queues/:queue/${action}`, async (c) => {
       const queue = v.queueName(c.req.param("queue"));
       expectResult(await node.propose({ type: "pause", queue, paused }), "paused");
+      // (answered from this node's state: a follower first applies what the leader applied)
+      if (!node.isLeader) await node.readPoint();
       return c.json(node.queue.queueView(queue));
     });
   }

@@ -113,6 +113,19 @@ Deno.test("cluster: a follower passes writes to the leader over the peer link", 
     assert.equal(list.body.ready, 20);
     assert.equal(await counter(f, "raftq_reads_forwarded_total") - reads, 21, "over the link");
     assert.ok(await counter(leader.url, "raftq_reads_received_total") >= 21);
+    // Queue control goes over the link too; a pause's answer shows the follower's state after it.
+    const control = await counter(f, "raftq_proposals_forwarded_total");
+    const config = await call(`${f}/v1/queues/rd/config`, "PUT", { maxAttempts: 2 });
+    assert.deepEqual([config.status, config.body.maxAttempts], [200, 2]);
+    const paused = await call(`${f}/v1/queues/rd/pause`, "POST");
+    assert.deepEqual([paused.status, paused.body.paused, paused.body.ready], [200, true, 20]);
+    assert.equal((await call(`${f}/v1/queues/rd/resume`, "POST")).body.paused, false);
+    assert.deepEqual((await call(`${f}/v1/queues/rd/jobs?state=done`, "DELETE")).body, {
+      purged: 0,
+    });
+    const noSchedule = await call(`${f}/v1/schedules/none`, "DELETE");
+    assert.equal(noSchedule.status, 404, "the leader's refusal, as it is");
+    assert.equal(await counter(f, "raftq_proposals_forwarded_total") - control, 5);
     // The event stream is served by each node from its own applied state: the same events, ids
     // and all, from the follower as from the leader.
     const streams = await Promise.all([leader.url, f].map((u) => eventIds(u, "fw", job.id)));
