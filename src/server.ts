@@ -8,7 +8,7 @@ import { eventsKey, Waiters } from "./api/long_poll.ts";
 import type { ServeConfig } from "./config.ts";
 import { createLogger } from "./log.ts";
 import { defaultTuning, type NodeTuning } from "./node/config.ts";
-import { joinCluster } from "./node/join.ts";
+import { joinCluster, joinPeers } from "./node/join.ts";
 import { startNode } from "./node/start.ts";
 import { bindClusterId, storedClusterId } from "./storage/identity.ts";
 import { StorageFatalError } from "./storage/errors.ts";
@@ -98,6 +98,8 @@ export async function serve(cfg: ServeConfig, base: NodeTuning = defaultTuning):
   let clusterId = storedClusterId(storage) ?? null;
   const peerUrlOverrides = readPeerUrlOverrides(log);
 
+  /** The members a joining node dials before it has the membership (see joinPeers). */
+  let earlyPeers: { id: string; url: string }[] = [];
   const transport = new WsTransport({
     selfId: node.id,
     secret: cfg.clusterSecret ?? "",
@@ -110,11 +112,11 @@ export async function serve(cfg: ServeConfig, base: NodeTuning = defaultTuning):
       log("info", "cluster_adopted", { cluster: id });
       return true;
     },
+    // (a joining node knows no members until the image arrives: it dials those its --join
+    // URL lists meanwhile)
     peers: () =>
-      node.members().filter((m) => m.id !== node.id).map((m) => ({
-        id: m.id,
-        url: peerUrlOverrides[m.id] ?? m.url,
-      })),
+      (node.members().length > 0 ? node.members() : earlyPeers).filter((m) => m.id !== node.id)
+        .map((m) => ({ id: m.id, url: peerUrlOverrides[m.id] ?? m.url })),
     onMessage: (m) => node.receive(m),
     onProposal: (cmd, from) => node.acceptForwarded(cmd, from),
     onReadIndex: (from) => node.acceptReadIndex(from),
@@ -220,6 +222,7 @@ export async function serve(cfg: ServeConfig, base: NodeTuning = defaultTuning):
   };
 
   if (started.joining) {
+    joinPeers(cfg, node.id).then((peers) => (earlyPeers = peers), () => {});
     joinCluster(cfg, node.id, (event, fields) => log("info", event, fields), () => stopping)
       .then((r) => {
         if (!r) return;

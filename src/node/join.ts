@@ -72,3 +72,33 @@ export async function joinCluster(
   }
   return null;
 }
+
+/**
+ * The members a joining node may dial before it has the cluster's membership, read from the
+ * first --join URL whose /admin/status answers: so the leader sends it the image over a link it
+ * dialled itself (whose frames are buffers of their own, let go as soon as they are written).
+ * Empty when none answers: the node then waits to be dialled, as before.
+ */
+export async function joinPeers(
+  cfg: ServeConfig,
+  nodeId: string,
+): Promise<{ id: string; url: string }[]> {
+  for (const base of cfg.joinUrls) {
+    try {
+      const res = await fetch(`${base}/admin/status`, {
+        headers: cfg.token ? { authorization: `Bearer ${cfg.token}` } : {},
+        signal: AbortSignal.timeout(5_000),
+      });
+      const body = await res.json().catch(() => null);
+      if (!res.ok || !Array.isArray(body?.members)) continue;
+      return (body.members as unknown[]).flatMap((m) => {
+        const { id, url } = (m ?? {}) as { id?: unknown; url?: unknown };
+        const valid = typeof id === "string" && typeof url === "string" && id !== nodeId;
+        return valid && /^https?:\/\//.test(url) ? [{ id, url }] : [];
+      });
+    } catch {
+      // the next URL
+    }
+  }
+  return [];
+}

@@ -145,7 +145,7 @@ export class RaftNode implements NodeApi {
     this.sm.onReady = (queue) => events.onJobsReady?.(queue);
     this.sm.onEvents = (queue) => events.onEvents?.(queue);
     if (events.jobWatch) this.sm.jobWatch = events.jobWatch;
-    const store = new SqliteLogStore(db, this.storage);
+    const store = new SqliteLogStore(db, this.storage, undefined, true);
     this.raft = new Raft(
       makeRaftConfig({
         id,

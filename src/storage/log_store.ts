@@ -1,6 +1,7 @@
 // The production LogStore: the Raft log in SQLite, flushed off the loop; snapshots as image files.
 
 import { dirname, join } from "node:path";
+import { releaseBuffer } from "../buffers.ts";
 import type { LogStore } from "../node/ports.ts";
 import type { Ready, SnapshotChunk, SnapshotMeta } from "../raft/mod.ts";
 import type { Database } from "./database.ts";
@@ -43,10 +44,16 @@ export class SqliteLogStore implements LogStore {
   #captured: { path: string; facts: ImageFacts } | null = null;
   #reading: { name: string; file: Deno.FsFile } | null = null;
 
+  /**
+   * `releaseChunks`: a received chunk's buffer (the frame decoder's copy) is let go once written
+   * (see releaseBuffer) — for a node's own store, not the simulator's, whose nodes share message
+   * objects.
+   */
   constructor(
     readonly db: Database,
     readonly storage: RaftStorage,
     readonly steps: ImageSteps = workerSteps,
+    readonly releaseChunks = false,
   ) {
     this.dir = db.path === ":memory:" ? "" : join(dirname(db.path), snapshotsFolder);
     if (this.dir === "") return;
@@ -96,6 +103,7 @@ export class SqliteLogStore implements LogStore {
       let at = 0;
       while (at < chunk.data.length) at += inc.file.writeSync(chunk.data.subarray(at));
       inc.unsynced += chunk.data.length;
+      if (this.releaseChunks) releaseBuffer(chunk.data);
       if (inc.unsynced >= incomingSyncBytes && !inc.syncing) {
         // On a runtime thread, not the loop. Its outcome does not matter: the install's check
         // syncs the whole file before it is used, and reports a failure then.

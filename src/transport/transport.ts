@@ -1,6 +1,7 @@
 // Peer links over WebSockets: dialing with backoff, authenticated links, framing, backpressure.
 
 import { setImmediate } from "node:timers";
+import { releaseBuffer } from "../buffers.ts";
 import { rateLimited } from "../log.ts";
 import type { Message, NodeId } from "../raft/mod.ts";
 import { dialPeer, DialRefused } from "./dial.ts";
@@ -208,6 +209,9 @@ export class WsTransport {
       link.sendFrame({ t: "raft", ms });
       this.stats.sent += ms.length;
     }
+    // A snapshot chunk is read afresh for each send and the frame holds a copy: its buffer goes
+    // now, not at V8's next collection (a leader sending an image otherwise holds tens of MiB).
+    for (const m of messages) if (m.type === "snapshot") releaseBuffer(m.chunk);
   }
 
   /**
@@ -449,6 +453,10 @@ export class WsTransport {
     link.ws.addEventListener("message", (ev) => {
       link.lastHeardMs = Date.now();
       const frame = decodeFrame(ev.data);
+      // The decoded frame holds no view of the message's bytes (strings, copied chunks), and
+      // Deno's WebSocket (the links this node dialled) gives each message a buffer of its own:
+      // it goes now (releaseBuffer). ws's Buffers may be its socket's read buffers: left alone.
+      if (ev.data instanceof ArrayBuffer) releaseBuffer(ev.data);
       if (!frame) {
         this.stats.invalidFrames++;
         return;

@@ -40,10 +40,15 @@ function stream(store: SqliteLogStore, index: number, chunkBytes: number): Uint8
   return new Uint8Array(Buffer.concat(parts)); // a copy: Buffer.slice would share memory
 }
 
-function installInto(store: SqliteLogStore, meta: SnapshotMeta, data: Uint8Array): Promise<void> {
+function installInto(
+  store: SqliteLogStore,
+  meta: SnapshotMeta,
+  data: Uint8Array,
+  cut = (from: number, to: number) => data.subarray(from, to),
+): Promise<void> {
   const chunks = [];
   for (let offset = 0; offset < data.length; offset += 50_000) {
-    const part = data.subarray(offset, offset + 50_000);
+    const part = cut(offset, offset + 50_000);
     chunks.push({ meta, offset, data: part, done: offset + part.length >= data.length });
   }
   const last = chunks.pop()!;
@@ -110,6 +115,39 @@ Deno.test("snapshot image: installed whole over another state, log and all; a da
     assert.equal(smB.appliedIndex, meta.index);
     assert.deepEqual(smB.queueStats().map((q) => q.name), ["a"]);
     assert.deepEqual(stream(storeB, meta.index, 65_536), data, "it can pass the same image on");
+  } finally {
+    a.close();
+    b.close();
+    await Deno.remove(dirA, { recursive: true });
+    await Deno.remove(dirB, { recursive: true });
+  }
+});
+
+Deno.test("snapshot image: a node's store lets each received chunk's own buffer go once written", async () => {
+  const [dirA, dirB] = [await tempDir(), await tempDir()];
+  const [a, b] = [await openDataDir(dirA), await openDataDir(dirB)];
+  try {
+    fill(a, 0, 3, "a");
+    const storeA = new SqliteLogStore(a.db, new RaftStorage(a.db), inlineSteps);
+    const meta = await captureAndAdopt(storeA, 2);
+    const data = stream(storeA, meta.index, 65_536);
+    const storeB = new SqliteLogStore(b.db, new RaftStorage(b.db), inlineSteps, true);
+    // Each chunk a copy in a buffer of its own, as the frame decoder makes them.
+    const copies: Uint8Array[] = [];
+    await installInto(storeB, meta, data, (from, to) => {
+      copies.push(data.slice(from, to));
+      return copies.at(-1)!;
+    });
+    assert.equal(jobCount(b), 3000, "installed whole");
+    const detached = (u: Uint8Array) => (u.buffer as ArrayBuffer).detached;
+    assert.ok(copies.length > 3 && copies.every(detached), "each buffer let go");
+    // A view into a larger buffer (someone else's bytes too) is never let go.
+    await installInto(
+      new SqliteLogStore(b.db, new RaftStorage(b.db), inlineSteps, true),
+      meta,
+      data,
+    );
+    assert.equal(detached(data), false);
   } finally {
     a.close();
     b.close();

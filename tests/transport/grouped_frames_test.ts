@@ -1,9 +1,11 @@
-// Forwarded writes and their answers of one loop turn leave in one socket write (cork, uncork).
+// Peer frames on a link: a turn's forwarded writes and answers leave in one socket write (cork,
+// uncork); a received frame's own buffer is let go once decoded.
 
 import assert from "node:assert/strict";
 import { setImmediate } from "node:timers";
 import { decodeFrame, encodeFrame, type Frame } from "../../src/transport/frames.ts";
 import { type PeerSocket, WsTransport } from "../../src/transport/transport.ts";
+import type { Message } from "../../src/raft/mod.ts";
 
 /** A peer's WebSocket as ws's server side has it: the frames sent, and its socket's corks. */
 class FakeSocket implements PeerSocket {
@@ -27,22 +29,25 @@ class FakeSocket implements PeerSocket {
   addEventListener(type: string, fn: (ev: { data: unknown }) => void): void {
     this.#listeners.set(type, [...(this.#listeners.get(type) ?? []), fn]);
   }
-  /** A frame from the peer. */
-  receive(frame: Frame): void {
-    for (const fn of this.#listeners.get("message") ?? []) fn({ data: encodeFrame(frame) });
+  /** A frame from the peer (`data`: as the socket gives it). */
+  receive(frame: Frame, data: unknown = encodeFrame(frame)): void {
+    for (const fn of this.#listeners.get("message") ?? []) fn({ data });
   }
 }
 
 const turn = () => new Promise((resolve) => setImmediate(resolve));
 
-function transport(onProposal: (cmd: string) => Promise<Record<string, unknown>>) {
+function transport(
+  onProposal: (cmd: string) => Promise<Record<string, unknown>>,
+  onMessage: (m: Message) => void = () => {},
+) {
   return new WsTransport({
     selfId: "n1",
     secret: "s".repeat(32),
     clusterId: () => "c",
     adoptClusterId: () => false,
     peers: () => [],
-    onMessage: () => {},
+    onMessage,
     onProposal,
     log: () => {},
   });
@@ -80,5 +85,50 @@ Deno.test("transport: a leader's answers of one turn leave in one held write", a
   assert.deepEqual(answers.map((s) => s.frame.t === "propResult" && s.frame.id), [1, 2]);
   assert.ok(answers.every((s) => s.corked));
   assert.deepEqual([ws.corks, ws.uncorks], [1, 1]);
+  t.stop();
+});
+
+Deno.test("transport: a frame's own buffer is let go once decoded; a shared one is not", () => {
+  const got: Message[] = [];
+  const t = transport(() => new Promise(() => {}), (m) => got.push(m));
+  const ws = new FakeSocket();
+  t.accept(ws, "n2");
+  const heartbeat = { type: "heartbeat", term: 2, from: "n2", to: "n1", commit: 1, readSeq: 0 };
+  const frame: Frame = { t: "raft", ms: [heartbeat as unknown as Message] };
+  const wire = encodeFrame(frame) as Uint8Array;
+  const own = wire.slice().buffer; // (as Deno's WebSocket gives a message: an ArrayBuffer)
+  ws.receive(frame, own);
+  assert.equal(own.detached, true, "let go");
+  const view = new Uint8Array(wire.length + 10);
+  view.set(wire);
+  ws.receive(frame, view.subarray(0, wire.length)); // (as ws may: a view of its read buffer)
+  assert.equal(view.buffer.detached, false, "left alone");
+  assert.deepEqual(got, [heartbeat, heartbeat], "both decoded");
+  t.stop();
+});
+
+Deno.test("transport: a snapshot chunk's buffer is let go once its frame is made", () => {
+  const t = transport(() => new Promise(() => {}));
+  const ws = new FakeSocket();
+  t.accept(ws, "n2");
+  const chunk = new Uint8Array(70_000).map((_, i) => i & 0xff);
+  const membership = { members: [{ id: "n1", url: "http://a", voter: true }] };
+  const meta = { index: 7, term: 2, membership };
+  const m = {
+    type: "snapshot",
+    term: 2,
+    from: "n1",
+    to: "n2",
+    meta,
+    offset: 0,
+    chunk,
+    done: false,
+  };
+  t.send([m as unknown as Message]);
+  assert.equal(chunk.buffer.detached, true, "let go");
+  const sent = ws.sent.at(-1)!.frame;
+  assert.ok(sent.t === "raft" && sent.ms[0].type === "snapshot");
+  assert.equal(sent.ms[0].chunk.length, 70_000, "the frame carried a copy");
+  assert.equal(sent.ms[0].chunk[69_999], 69_999 & 0xff);
   t.stop();
 });

@@ -1,0 +1,31 @@
+// A joining node's early peers: the members its --join URL's /admin/status lists, itself and
+// malformed entries left out; none when no URL answers.
+
+import assert from "node:assert/strict";
+import type { ServeConfig } from "../../src/config.ts";
+import { joinPeers } from "../../src/node/join.ts";
+
+Deno.test("join: a joining node reads whom to dial from its --join URL's status", async () => {
+  const members = [
+    { id: "n1", url: "http://127.0.0.1:7401", voter: true },
+    { id: "n4", url: "http://127.0.0.1:7404", voter: false }, // itself
+    { id: "n2", url: "ftp://elsewhere", voter: true },
+    { id: 3, url: "http://127.0.0.1:7403" },
+    null,
+  ];
+  const seen: (string | null)[] = [];
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, (req) => {
+    seen.push(req.headers.get("authorization"));
+    return Response.json({ members });
+  });
+  try {
+    const url = `http://127.0.0.1:${server.addr.port}`;
+    const cfg = { joinUrls: ["http://127.0.0.1:1", url], token: "t0ken" } as ServeConfig;
+    assert.deepEqual(await joinPeers(cfg, "n4"), [{ id: "n1", url: "http://127.0.0.1:7401" }]);
+    assert.deepEqual(seen, ["Bearer t0ken"]);
+    const none = { joinUrls: ["http://127.0.0.1:1"] } as ServeConfig;
+    assert.deepEqual(await joinPeers(none, "n4"), [], "no URL answers: none");
+  } finally {
+    await server.shutdown();
+  }
+});
