@@ -85,11 +85,6 @@ export class DependencyStore {
     this.#pending = this.oldestEnd() !== undefined;
   }
 
-  /** Whether no job waits for anything (so an end has nobody to tell). */
-  get none(): boolean {
-    return !this.#maybeAny;
-  }
-
   /** Whether some end's waiting jobs are not all told yet. */
   get pending(): boolean {
     return this.#pending;
@@ -135,17 +130,16 @@ export class DependencyStore {
     if (!this.#maybeAny) return;
     if (this.#pending) return this.pushEnd(depId, depState);
     const work: [string, FinishedState][] = [[depId, depState]];
-    for (let k = 0; k < work.length; k++) {
+    let k = 0;
+    while (k < work.length && this.#left > 0) {
       const [id, state] = work[k];
-      if (this.#left <= 0) return work.slice(k).forEach(([i, s]) => this.pushEnd(i, s));
       const ids = this.takeDependents(id, this.#left);
       this.#left -= Math.max(1, ids.length);
       for (const jobId of ids) if (tell(jobId, id, state)) work.push([jobId, "dead"]);
-      if (this.#left <= 0 && ids.length > 0) {
-        // (it may have more waiting: it is kept first, then the rest)
-        return work.slice(k).forEach(([i, s]) => this.pushEnd(i, s));
-      }
+      if (this.#left <= 0 && ids.length > 0) break; // (it may have more waiting: kept first)
+      k++;
     }
+    for (const [id, state] of work.slice(k)) this.pushEnd(id, state);
   }
 
   /** Keeps an end whose waiting jobs are not all told, after those kept before it. */

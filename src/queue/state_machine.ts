@@ -1221,17 +1221,14 @@ export class QueueStateMachine {
   nextDueMs(retentionMs: number): number | null {
     if (this.deps.pending) return this.#now; // (ends whose waiting jobs are still to be told)
     const min = (q: CompiledQuery) => this.#all<{ t: number | null }>(q)[0]?.t ?? null;
-    const keyed = min(this.#q.minIdempotency({}));
     const due = [
-      min(this.#q.minDelayed({})),
-      min(this.#q.minLeaseExpiry({})),
+      this.#earliestDue(),
       ...this.#queuesWithFinished().map((queue) => {
         const finished = min(this.#q.minFinished({ queue }));
         const retention = this.settings.get(queue).config.retentionMs ?? retentionMs;
         return finished === null ? null : finished + retention;
       }),
-      keyed,
-      min(this.#q.minExpiry({})),
+      min(this.#q.minIdempotency({})),
     ].filter((t): t is number => t !== null);
     return due.length === 0 ? null : Math.min(...due);
   }
