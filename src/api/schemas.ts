@@ -146,12 +146,7 @@ export const claim = object({
 export const ack = object({
   lease,
   result: userJson("the job's result").optional(),
-  next: object({
-    queue: queueField,
-    worker: text(limits.maxWorkerLength),
-    max: int(1, limits.maxClaim).default(defaults.claimMax),
-    leaseMs: claim.shape.leaseMs,
-  }).optional().meta({
+  next: claim.omit({ waitMs: true }).extend({ queue: queueField }).optional().meta({
     description: "a claim made in the same log entry once the ack succeeds: the worker's next " +
       "jobs come back with the answer (no long poll: an empty list when none is ready)",
   }),

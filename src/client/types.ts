@@ -56,13 +56,9 @@ export interface ClaimOptions {
   waitMs?: number;
 }
 
-/** An ack's next claim, made in the ack's own log entry (no long poll). */
-export interface NextClaim {
+/** An ack's next claim, made in the ack's own log entry: a claim's options but a long poll. */
+export interface NextClaim extends Omit<ClaimOptions, "waitMs"> {
   queue: string;
-  worker: string;
-  /** 1..100, default 1. */
-  max?: number;
-  leaseMs?: number;
 }
 
 export interface ClaimedJob<P = unknown> {

@@ -58,8 +58,8 @@ export const maxDependencies = 10_000;
 /** The most jobs a flow, and the most dependencies a job, may have. */
 export const maxFlowJobs = 1000;
 
-/** A claim's fields (see the claim command). */
-export interface NextClaim {
+/** A claim's fields; `leaseMs` absent: the queue's config decides (else 30 s). */
+export interface ClaimFields {
   queue: string;
   worker: string;
   max: number;
@@ -75,10 +75,9 @@ export type QueueCommand =
   | { type: "enqueue"; queue: string; jobs: NewJob[]; parts?: number[] }
   /** A DAG of jobs, in an order where each job comes after those it waits for: all or nothing. */
   | { type: "flow"; jobs: FlowJob[] }
-  /** `leaseMs` absent: the queue's config decides (else 30 s). */
-  | { type: "claim"; queue: string; worker: string; max: number; leaseMs?: number }
+  | ({ type: "claim" } & ClaimFields)
   /** `next`: a claim made in the same entry once the ack succeeds (a worker's next jobs). */
-  | { type: "ack"; id: string; lease: string; result?: JsonText; next?: NextClaim }
+  | { type: "ack"; id: string; lease: string; result?: JsonText; next?: ClaimFields }
   | {
     type: "nack";
     id: string;
