@@ -114,9 +114,11 @@ export async function serve(cfg: ServeConfig, base: NodeTuning = defaultTuning):
     },
     // (a joining node knows no members until the image arrives: it dials those its --join
     // URL lists meanwhile)
-    peers: () =>
-      (node.members().length > 0 ? node.members() : earlyPeers).filter((m) => m.id !== node.id)
-        .map((m) => ({ id: m.id, url: peerUrlOverrides[m.id] ?? m.url })),
+    peers: () => {
+      const members = node.members();
+      return (members.length > 0 ? members : earlyPeers).filter((m) => m.id !== node.id)
+        .map((m) => ({ id: m.id, url: peerUrlOverrides[m.id] ?? m.url }));
+    },
     onMessage: (m) => node.receive(m),
     onProposal: (cmd, from) => node.acceptForwarded(cmd, from),
     onReadIndex: (from) => node.acceptReadIndex(from),

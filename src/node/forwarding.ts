@@ -84,7 +84,7 @@ export async function forwardReadIndex(
 
 /** A follower's read index request: this leader's read index, if `from` is a member. */
 export async function acceptReadIndex(
-  node: { readonly isLeader: boolean; isMember(id: string): boolean; readIndex(): Promise<number> },
+  node: Pick<ForwardTarget, "isLeader" | "isMember" | "readIndex">,
   from: string,
 ): Promise<Record<string, unknown>> {
   if (!node.isMember(from)) {
@@ -105,6 +105,7 @@ export interface ForwardTarget {
   readonly isLeader: boolean;
   isMember(id: string): boolean;
   propose(cmd: QueueCommand): Promise<ApplyResult>;
+  readIndex(): Promise<number>;
 }
 
 /**

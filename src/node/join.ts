@@ -3,6 +3,7 @@
 import type { ServeConfig } from "../config.ts";
 import { StartupError } from "../errors.ts";
 import { defaultTuning } from "./config.ts";
+import { messageLimits } from "../raft/mod.ts";
 
 export interface JoinResult {
   clusterId: string;
@@ -91,7 +92,8 @@ export async function joinPeers(
       });
       const body = await res.json().catch(() => null);
       if (!res.ok || !Array.isArray(body?.members)) continue;
-      return (body.members as unknown[]).flatMap((m) => {
+      // (no more than a membership may hold: the answer is a peer's, not a trusted one)
+      return (body.members as unknown[]).slice(0, messageLimits.maxMembers).flatMap((m) => {
         const { id, url } = (m ?? {}) as { id?: unknown; url?: unknown };
         const valid = typeof id === "string" && typeof url === "string" && id !== nodeId;
         return valid && /^https?:\/\//.test(url) ? [{ id, url }] : [];

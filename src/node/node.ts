@@ -31,7 +31,13 @@ import { type ClockVerdict, clockVerdict } from "./clock_guard.ts";
 import { QueueClock } from "./queue_clock.ts";
 import type { ClockEstimate } from "../transport/clock_offsets.ts";
 import { NodeMetrics } from "../metrics.ts";
-import { acceptForwarded, acceptReadIndex, forwardReadIndex, forwardWrite } from "./forwarding.ts";
+import {
+  acceptForwarded,
+  acceptReadIndex,
+  forwardReadIndex,
+  type ForwardTarget,
+  forwardWrite,
+} from "./forwarding.ts";
 import { mergeEnqueues, type Proposal } from "./merge.ts";
 
 /** Where a node's peer messages go; the WebSocket transport, or nothing in a one-node cluster. */
@@ -401,15 +407,22 @@ export class RaftNode implements NodeApi {
 
   /** A write a member forwarded over the peer link (see acceptForwarded). */
   acceptForwarded(cmd: string, from: string): Promise<Record<string, unknown>> {
-    return acceptForwarded(
-      {
-        isLeader: this.isLeader,
-        isMember: (id) => this.members().some((m) => m.id === id),
-        propose: (c) => this.propose(c),
-      },
-      cmd,
-      from,
-    );
+    return acceptForwarded(this.#forwardTarget(), cmd, from);
+  }
+
+  /** A follower's read index request over the peer link (see acceptReadIndex). */
+  acceptReadIndex(from: string): Promise<Record<string, unknown>> {
+    return acceptReadIndex(this.#forwardTarget(), from);
+  }
+
+  /** What the leader's side of a forward needs of this node, as it stands now. */
+  #forwardTarget(): ForwardTarget {
+    return {
+      isLeader: this.isLeader,
+      isMember: (id) => this.raft.membership.members.some((m) => m.id === id),
+      propose: (c) => this.propose(c),
+      readIndex: () => this.readIndex(),
+    };
   }
 
   /** Resolves once a read at this moment would be linearizable (ReadIndex, then apply). */
@@ -442,16 +455,6 @@ export class RaftNode implements NodeApi {
       this.#readsToStart.push(id);
       this.#schedule();
     });
-  }
-
-  /** A follower's read index request over the peer link (see acceptReadIndex). */
-  acceptReadIndex(from: string): Promise<Record<string, unknown>> {
-    const node = {
-      isLeader: this.isLeader,
-      isMember: (id: string) => this.members().some((m) => m.id === id),
-      readIndex: () => this.readIndex(),
-    };
-    return acceptReadIndex(node, from);
   }
 
   /** Resolves once this node has applied `index` (a role change rejects it: no_leader). */

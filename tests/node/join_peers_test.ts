@@ -23,6 +23,17 @@ Deno.test("join: a joining node reads whom to dial from its --join URL's status"
     const cfg = { joinUrls: ["http://127.0.0.1:1", url], token: "t0ken" } as ServeConfig;
     assert.deepEqual(await joinPeers(cfg, "n4"), [{ id: "n1", url: "http://127.0.0.1:7401" }]);
     assert.deepEqual(seen, ["Bearer t0ken"]);
+    // A status listing more members than a membership may hold: only that many are dialled.
+    members.splice(
+      0,
+      members.length,
+      ...Array.from({ length: 1_500 }, (_, k) => ({
+        id: `m${k}`,
+        url: `http://127.0.0.1:${10_000 + k}`,
+        voter: true,
+      })),
+    );
+    assert.equal((await joinPeers(cfg, "n4")).length, 1_000);
     const none = { joinUrls: ["http://127.0.0.1:1"] } as ServeConfig;
     assert.deepEqual(await joinPeers(none, "n4"), [], "no URL answers: none");
   } finally {
