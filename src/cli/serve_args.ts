@@ -212,14 +212,12 @@ export function parseServeArgs(
     throw new UsageError(`--log-format "${logFormat}" must be json or text`);
   }
   const retentionMs = parseDurationMs(get("retention") ?? serveDefaults.retention, "--retention");
+  const bodyBytesRange: [number, number] = [1024, 64 * 1024 * 1024];
   const maxBodyBytes = intFlag(
     get("max-body-bytes"),
     serveDefaults.maxBodyBytes,
     "max-body-bytes",
-    [
-      1024,
-      64 * 1024 * 1024,
-    ],
+    bodyBytesRange,
   );
   const maxConnections = intFlag(
     get("max-connections"),

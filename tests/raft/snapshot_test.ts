@@ -1,7 +1,7 @@
 // Snapshots: compaction, chunked InstallSnapshot, and catching up a node whose log was compacted.
 
 import assert from "node:assert/strict";
-import { emptyInit, type SnapshotMessage } from "../../src/raft/mod.ts";
+import { emptyInit, type Message, type SnapshotMessage } from "../../src/raft/mod.ts";
 import { TestCluster } from "./harness.ts";
 
 /** A leader compacts its log at its applied index, keeping `data` as the snapshot. */
@@ -30,6 +30,20 @@ function joiningLearner(data: Uint8Array, resendTicks: number): { c: TestCluster
   c.add("d", emptyInit(), { snapshotChunkBytes: 4 });
   c.get("a").proposeConfChange({ type: "addLearner", id: "d", url: "" });
   return { c, index };
+}
+
+/**
+ * Delivers the cluster's messages by hand, batch by batch (at most `rounds`), until none is left;
+ * `each` delivers a message (or not) and sees it on the way.
+ */
+function deliverRounds(c: TestCluster, rounds: number, each: (m: Message) => void): void {
+  for (let round = 0; round < rounds; round++) {
+    c.flush();
+    const batch = c.queue;
+    c.queue = [];
+    if (batch.length === 0) return;
+    for (const m of batch) each(m);
+  }
 }
 
 Deno.test("compaction forgets entries up to the snapshot and keeps their term", () => {
@@ -100,17 +114,11 @@ Deno.test("duplicated chunks and answers do not multiply a snapshot transfer", (
   const data = new TextEncoder().encode("state-machine-image-0123456789-abcdefghij");
   const { c } = joiningLearner(data, 1000);
   let chunksSent = 0;
-  for (let round = 0; round < 200; round++) {
-    c.flush();
-    const batch = c.queue;
-    c.queue = [];
-    if (batch.length === 0) break;
-    for (const m of batch) {
-      if (m.type === "snapshot" && m.from === "a") chunksSent++;
-      c.deliver(m);
-      c.deliver(m);
-    }
-  }
+  deliverRounds(c, 200, (m) => {
+    if (m.type === "snapshot" && m.from === "a") chunksSent++;
+    c.deliver(m);
+    c.deliver(m);
+  });
   assert.equal(c.nodes.get("d")!.snapshot.index, c.get("a").log.snapshot.index, "installed");
   const chunks = Math.ceil(data.length / 4);
   assert.ok(chunksSent <= 2 * chunks, `${chunksSent} chunks sent for ${chunks}`);
@@ -120,23 +128,16 @@ for (const [wanted, label] of [[0, "the start"], [4, "an earlier chunk"]] as con
   Deno.test(`a follower that wants ${label} again gets it, whatever is in flight`, () => {
     const { c, index } = joiningLearner(new TextEncoder().encode("0123456789abcdef"), 1000);
     const offsets: number[] = [];
-    for (let round = 0; round < 100; round++) {
-      c.flush();
-      const batch = c.queue;
-      c.queue = [];
-      if (batch.length === 0) break;
-      for (const m of batch) {
-        if (m.type === "snapshot") offsets.push(m.offset);
-        // After three chunks the follower asks for an earlier offset (as after a restart, or a
-        // late copy of an old chunk resetting what it holds): the leader follows it.
-        if (m.type === "snapshotResp" && m.nextOffset === 12 && !offsets.includes(-1)) {
-          offsets.push(-1);
-          c.deliver({ ...m, nextOffset: wanted });
-          continue;
-        }
-        c.deliver(m);
+    deliverRounds(c, 100, (m) => {
+      if (m.type === "snapshot") offsets.push(m.offset);
+      // After three chunks the follower asks for an earlier offset (as after a restart, or a
+      // late copy of an old chunk resetting what it holds): the leader follows it.
+      if (m.type === "snapshotResp" && m.nextOffset === 12 && !offsets.includes(-1)) {
+        offsets.push(-1);
+        return c.deliver({ ...m, nextOffset: wanted });
       }
-    }
+      c.deliver(m);
+    });
     assert.deepEqual(offsets.slice(0, 5), [0, 4, 8, -1, wanted]);
     assert.equal(c.nodes.get("d")!.snapshot.index, index);
   });
