@@ -43,6 +43,16 @@ interface Workload {
 }
 
 const jobs = Array.from({ length: 100 }, () => ({ payload }));
+
+type Leased = { id: string; lease: string };
+
+/** One job of the batch rows' queue, leased to worker `w` (undefined: none, or a refusal). */
+async function claimOne(leader: string, w: number): Promise<Leased | undefined> {
+  const r = await postJson(`${leader}/v1/queues/batch/claim`, { worker: `w${w}` }) as
+    | { jobs: Leased[] }
+    | null;
+  return r?.jobs[0];
+}
 const ok = async (r: Promise<unknown>) => (await r) !== null;
 
 /** The workloads in table order; a session measures all of them, or the headline alone. */
@@ -83,10 +93,7 @@ const workloads: Workload[] = [
     name: "claim+ack pair / two sequential puts, 64 conn",
     conns: 64,
     raftq: (t) => async (w) => {
-      const r = await postJson(`${t.leader}/v1/queues/batch/claim`, { worker: `w${w}` }) as
-        | { jobs: { id: string; lease: string }[] }
-        | null;
-      const job = r?.jobs[0];
+      const job = await claimOne(t.leader, w);
       return !!job && ok(postJson(`${t.leader}/v1/jobs/${job.id}/ack`, { lease: job.lease }));
     },
     etcd: (t, key) => async () => (await etcdPut(t.leader, key())) && etcdPut(t.leader, key()),
@@ -97,19 +104,13 @@ const workloads: Workload[] = [
     name: "job by ack with next claim / two sequential puts, 64 conn",
     conns: 64,
     raftq: (t) => {
-      const held = new Map<number, { id: string; lease: string } | undefined>();
+      const held = new Map<number, Leased | undefined>();
       return async (w) => {
-        let job = held.get(w);
-        if (!job) {
-          const r = await postJson(`${t.leader}/v1/queues/batch/claim`, { worker: `w${w}` }) as
-            | { jobs: { id: string; lease: string }[] }
-            | null;
-          job = r?.jobs[0];
-          if (!job) return false;
-        }
+        const job = held.get(w) ?? await claimOne(t.leader, w);
+        if (!job) return false;
         const next = { queue: "batch", worker: `w${w}` };
         const r = await postJson(`${t.leader}/v1/jobs/${job.id}/ack`, { lease: job.lease, next }) as
-          | { jobs: { id: string; lease: string }[] }
+          | { jobs: Leased[] }
           | null;
         held.set(w, r?.jobs[0]);
         return r !== null;
