@@ -2,7 +2,7 @@
 
 import { type CompiledQuery, Kysely, sql } from "kysely";
 import { Checkpointer } from "./checkpointer.ts";
-import { checkDatabase } from "./image_worker.ts";
+import { checkDatabase, stepsUnderWay } from "./image_worker.ts";
 import { NodeSqliteDialect } from "./dialect.ts";
 import { sqliteReason, StorageFatalError } from "./errors.ts";
 import { StartupError } from "../errors.ts";
@@ -48,6 +48,9 @@ export class Database {
   /** The write-ahead log, kept open to flush it off the event loop (null for `:memory:`). */
   #wal: Deno.FsFile | null = null;
   #checkpointer: Checkpointer | null = null;
+  /** How checkpointOffLoop was asked for, to start again after a swap (swapIn). */
+  #offLoop: { onError: (message: string) => void; boundPages: number } | null = null;
+  #busyTimeoutMs = 5000;
   #checkDeferred = false;
 
   private constructor(path: string, conn: SqliteConnection) {
@@ -75,16 +78,9 @@ export class Database {
       throw new StartupError(`cannot open ${path}: ${sqliteReason(err)}`);
     }
     const db = new Database(path, conn);
+    db.#busyTimeoutMs = options.busyTimeoutMs ?? 5000;
     try {
-      db.pragma(sql`PRAGMA busy_timeout = ${sql.lit(options.busyTimeoutMs ?? 5000)}`);
-      const mode = db.pragma(sql`PRAGMA journal_mode = WAL`);
-      const journal = String(Object.values(mode[0] ?? {})[0]).toLowerCase();
-      // (A database in memory, for tests in process, has no WAL and no durability to keep.)
-      if (journal !== "wal" && !(path === ":memory:" && journal === "memory")) {
-        throw new StartupError(`${path}: SQLite refused WAL mode`);
-      }
-      db.pragma(sql`PRAGMA synchronous = FULL`);
-      db.pragma(sql`PRAGMA foreign_keys = ON`);
+      db.#configure();
       if (!options.skipQuickCheck) {
         const inlineMax = options.quickCheckInlineMaxBytes ?? defaultQuickCheckInlineMaxBytes;
         if (fileBytes(path) <= inlineMax) {
@@ -102,6 +98,20 @@ export class Database {
       throw new StartupError(describeOpenFailure(path, err));
     }
     return db;
+  }
+
+  /** The pragmas every connection of the node's runs with (at open, and again after a swap). */
+  #configure(): void {
+    this.pragma(sql`PRAGMA busy_timeout = ${sql.lit(this.#busyTimeoutMs)}`);
+    const mode = this.pragma(sql`PRAGMA journal_mode = WAL`);
+    const journal = String(Object.values(mode[0] ?? {})[0]).toLowerCase();
+    // (A database in memory, for tests in process, has no WAL and no durability to keep.)
+    if (journal !== "wal" && !(this.path === ":memory:" && journal === "memory")) {
+      throw new StartupError(`${this.path}: SQLite refused WAL mode`);
+    }
+    this.pragma(sql`PRAGMA synchronous = FULL`);
+    this.#synchronousFull = true;
+    this.pragma(sql`PRAGMA foreign_keys = ON`);
   }
 
   pragma(query: { compile(db: Kysely<Tables>): CompiledQuery }): Record<string, unknown>[] {
@@ -162,6 +172,7 @@ export class Database {
    */
   checkpointOffLoop(onError: (message: string) => void, boundPages = 16_384): void {
     if (this.path === ":memory:" || this.#checkpointer) return;
+    this.#offLoop = { onError, boundPages };
     this.pragma(sql`PRAGMA wal_autocheckpoint = ${sql.lit(Math.trunc(boundPages))}`);
     // The WAL file keeps its largest size once reset; cut it back to this when it is.
     this.pragma(sql`PRAGMA journal_size_limit = ${sql.lit(walSizeLimitBytes)}`);
@@ -178,6 +189,66 @@ export class Database {
     const c = this.#checkpointer;
     this.#checkpointer = null;
     await c?.stop();
+  }
+
+  /**
+   * Puts the complete database at `imagePath` (a received snapshot made whole by completeImage)
+   * in place of this file and reopens the connection on it: nothing of the image is copied. The
+   * WAL is checkpointed into the old file and emptied first, so nothing of the old state can be
+   * replayed onto the new one, and the rename is the one step a crash sees: before it the old
+   * file, after it the new. `done` gets false, with nothing changed, while another connection of
+   * this process has the file open (a capture, a backup's copy): the caller copies instead.
+   */
+  swapIn(imagePath: string, done: (error: Error | null, swapped: boolean) => void): void {
+    const checkpointer = this.#checkpointer;
+    if (!checkpointer) return this.#swapNow(imagePath, false, done);
+    this.#checkpointer = null; // its connection must close first
+    checkpointer.stop().then(
+      () => this.#swapNow(imagePath, true, done),
+      (err) => done(err instanceof Error ? err : new Error(String(err)), false),
+    );
+  }
+
+  #swapNow(
+    imagePath: string,
+    checkpointing: boolean,
+    done: (e: Error | null, ok: boolean) => void,
+  ) {
+    let swapped: boolean;
+    try {
+      swapped = this.#replaceFile(imagePath);
+    } catch (err) {
+      const reason = `swapping ${imagePath} in for ${this.path} failed: ${sqliteReason(err)}`;
+      return done(new StorageFatalError(reason, { cause: err }), false);
+    }
+    if (checkpointing && this.#offLoop) {
+      this.checkpointOffLoop(this.#offLoop.onError, this.#offLoop.boundPages);
+    }
+    done(null, swapped);
+  }
+
+  #replaceFile(imagePath: string): boolean {
+    if (!this.#wal || stepsUnderWay(this.path) > 0) return false;
+    // Without waiting for a reader (the loop is blocked meanwhile): busy says one holds the WAL.
+    this.pragma(sql`PRAGMA busy_timeout = 0`);
+    const [row] = this.pragma(sql`PRAGMA wal_checkpoint(TRUNCATE)`);
+    this.pragma(sql`PRAGMA busy_timeout = ${sql.lit(this.#busyTimeoutMs)}`);
+    if (Number(row?.busy ?? 1) !== 0) return false;
+    this.#wal.close();
+    this.#wal = null;
+    this.conn.close();
+    try {
+      removeSideFiles(this.path);
+      Deno.renameSync(imagePath, this.path);
+      syncDirectoryOf(this.path);
+    } finally {
+      // The old file again if the rename did not happen (and the error stops the node).
+      this.conn.reopen(this.path);
+      this.#configure();
+      this.pragma(sql`PRAGMA schema_version`); // a first read: SQLite makes the WAL file
+      this.#wal = openWal(this.path);
+    }
+    return true;
   }
 
   /**
@@ -248,6 +319,11 @@ export class Database {
 function openWal(path: string): Deno.FsFile | null {
   if (path === ":memory:" || path === "") return null;
   const wal = Deno.openSync(`${path}-wal`, { read: true });
+  syncDirectoryOf(path);
+  return wal;
+}
+
+function syncDirectoryOf(path: string): void {
   const slash = path.lastIndexOf("/");
   const dir = Deno.openSync(slash < 0 ? "." : path.slice(0, slash) || "/", { read: true });
   try {
@@ -255,7 +331,25 @@ function openWal(path: string): Deno.FsFile | null {
   } finally {
     dir.close();
   }
-  return wal;
+}
+
+/**
+ * Removes the WAL and shared-memory files a closed database left (SQLite removes them itself when
+ * it can): the WAL must be empty, or its frames would be replayed onto the file put in place.
+ */
+function removeSideFiles(path: string): void {
+  for (const side of [`${path}-wal`, `${path}-shm`]) {
+    let bytes: number;
+    try {
+      bytes = Deno.statSync(side).size;
+    } catch {
+      continue; // not there
+    }
+    if (side.endsWith("-wal") && bytes > 0) {
+      throw new Error(`${side} still holds ${bytes} bytes after its checkpoint`);
+    }
+    Deno.removeSync(side);
+  }
 }
 
 /** The size of the file at `path` with its WAL, in bytes (0 for a file not there yet). */

@@ -5,6 +5,7 @@ import { createHash } from "node:crypto";
 import { DatabaseSync } from "node:sqlite";
 import {
   captureImage,
+  completeImage,
   type Digest,
   fileSha256,
   type ImageFacts,
@@ -17,15 +18,24 @@ import {
 /** Makes and installs images; `done` is called later, never before the call returns. */
 export interface ImageSteps {
   capture(dbPath: string, dest: string, version: number, done: Done<ImageFacts>): void;
-  /** Verifies the received file `part` against its trailer's facts (cutting it), then installs it. */
-  install(
-    dbPath: string,
-    part: string,
-    expected: Expected,
-    index: number,
-    finish: Statement[],
-    done: Done<void>,
-  ): void;
+  /**
+   * Verifies the received file `part` against its trailer's facts (cutting it), then makes it a
+   * whole database of the node at `dbPath` (completeImage), ready to be swapped in.
+   */
+  prepare(dbPath: string, part: string, install: ImageInstall, done: Done<void>): void;
+  /** Copies the state tables of a prepared image into the database at `dbPath` instead. */
+  install(dbPath: string, part: string, install: ImageInstall, done: Done<void>): void;
+}
+
+/** What an install checks and does besides the state tables. */
+export interface ImageInstall {
+  expected: Expected;
+  /** The snapshot's index: the image's queue_state must hold it. */
+  index: number;
+  /** The log bookkeeping, run in the same transaction. */
+  finish: Statement[];
+  /** The node's own tables that start empty in the image (their rows are not copied). */
+  emptyTables: string[];
 }
 
 export type Done<T> = (error: Error | null, value?: T) => void;
@@ -44,11 +54,14 @@ const fileSha256 = ${fileSha256.toString()};
 const captureImage = ${captureImage.toString()};
 const verifyImage = ${verifyImage.toString()};
 const installImage = ${installImage.toString()};
+const completeImage = ${completeImage.toString()};
 const digest = (path, bytes) => fileSha256(path, bytes, createHash);
 self.onmessage = (e) => {
   const { op, dbPath, args } = e.data;
   try {
-    const db = new DatabaseSync(dbPath, { readOnly: op === "copy" || op === "check" });
+    if (op === "prepare") verifyImage(args.part, args.expected, digest);
+    const path = op === "prepare" ? args.part : dbPath;
+    const db = new DatabaseSync(path, { readOnly: op === "copy" || op === "check" });
     let result;
     try {
       db.exec("PRAGMA busy_timeout = 30000");
@@ -58,8 +71,10 @@ self.onmessage = (e) => {
         db.prepare("VACUUM INTO ?").run(args.dest);
       } else if (op === "capture") {
         result = captureImage(db, args.dest, args.tables, args.version, digest);
+      } else if (op === "prepare") {
+        const expected = { version: args.expected.version, index: args.index };
+        completeImage(db, args.part, dbPath, args.tables, args.emptyTables, expected, args.finish);
       } else {
-        verifyImage(args.part, args.expected, digest);
         installImage(db, args.part, args.tables, args.expected.version, args.index, args.finish);
       }
     } finally {
@@ -72,10 +87,22 @@ self.onmessage = (e) => {
 };
 `;
 
+/** Steps running on workers, by the database they have open (see stepsUnderWay). */
+const underWay = new Map<string, number>();
+
+/** How many steps have a connection open on the database at `dbPath` now. */
+export function stepsUnderWay(dbPath: string): number {
+  return underWay.get(dbPath) ?? 0;
+}
+
 function runOnWorker<T>(op: string, dbPath: string, args: unknown, done: Done<T>): void {
   const worker = workerFromSource(workerSource);
+  underWay.set(dbPath, stepsUnderWay(dbPath) + 1);
   const finish = (error: Error | null, value?: T) => {
     worker.terminate();
+    const left = stepsUnderWay(dbPath) - 1;
+    if (left > 0) underWay.set(dbPath, left);
+    else underWay.delete(dbPath);
     done(error, value);
   };
   worker.onmessage = (e) => {
@@ -94,8 +121,11 @@ export const workerSteps: ImageSteps = {
   capture(dbPath, dest, version, done) {
     runOnWorker("capture", dbPath, { dest, tables: stateTables, version }, done);
   },
-  install(dbPath, part, expected, index, finish, done) {
-    runOnWorker("install", dbPath, { part, tables: stateTables, expected, index, finish }, done);
+  prepare(dbPath, part, install, done) {
+    runOnWorker("prepare", dbPath, { part, tables: stateTables, ...install }, done);
+  },
+  install(dbPath, part, install, done) {
+    runOnWorker("install", dbPath, { part, tables: stateTables, ...install }, done);
   },
 };
 
@@ -134,18 +164,33 @@ export const inlineSteps: ImageSteps = {
   capture(dbPath, dest, version, done) {
     inline(dbPath, done, (db) => captureImage(db, dest, stateTables, version, digest));
   },
-  install(dbPath, part, expected, index, finish, done) {
-    inline(dbPath, done, (db) => {
+  prepare(dbPath, part, { expected, index, finish, emptyTables }, done) {
+    try {
       verifyImage(part, expected, digest);
+    } catch (err) {
+      return done(err as Error);
+    }
+    inline(part, done, (db) => {
+      const facts = { version: expected.version, index };
+      completeImage(db, part, dbPath, stateTables, emptyTables, facts, finish);
+    });
+  },
+  install(dbPath, part, { expected, index, finish }, done) {
+    inline(dbPath, done, (db) => {
       installImage(db, part, stateTables, expected.version, index, finish);
     });
   },
 };
 
 /** Runs `step` on a connection of its own, then calls `done` with its outcome. */
-function inline<T>(dbPath: string, done: Done<T>, step: (db: DatabaseSync) => T): void {
+function inline<T>(path: string, done: Done<T>, step: (db: DatabaseSync) => T): void {
   let value: T;
-  const db = new DatabaseSync(dbPath);
+  let db: DatabaseSync;
+  try {
+    db = new DatabaseSync(path);
+  } catch (err) {
+    return done(err as Error);
+  }
   try {
     value = step(db);
   } catch (err) {

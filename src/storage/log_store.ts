@@ -6,9 +6,9 @@ import type { LogStore } from "../node/ports.ts";
 import type { Ready, SnapshotChunk, SnapshotMeta } from "../raft/mod.ts";
 import type { Database } from "./database.ts";
 import { StorageFatalError } from "./errors.ts";
-import { type ImageSteps, workerSteps } from "./image_worker.ts";
+import { type ImageInstall, type ImageSteps, workerSteps } from "./image_worker.ts";
 import { schemaVersion } from "./migrations.ts";
-import type { RaftStorage, StoredImage } from "./raft_storage.ts";
+import { RaftStorage, type StoredImage } from "./raft_storage.ts";
 import { type ImageFacts, imageTrailer, readTrailer, trailerBytes } from "./state_image.ts";
 
 /** The folder of a data directory that holds snapshot images. */
@@ -123,19 +123,31 @@ export class SqliteLogStore implements LogStore {
       return done(err as Error);
     }
     const path = join(this.dir, image.name);
-    const statements = this.storage.installStatements(meta, image);
-    const expected = { bytes: image.bytes, sha256: image.sha256, version: schemaVersion };
-    this.steps.install(this.db.path, path, expected, meta.index, statements, (error) => {
-      if (error) {
-        try {
-          Deno.removeSync(path); // now: a retry of the same snapshot reuses the name
-        } catch {
-          // already gone
-        }
-        return done(new StorageFatalError(`installing snapshot ${meta.index}: ${error.message}`));
+    const install: ImageInstall = {
+      expected: { bytes: image.bytes, sha256: image.sha256, version: schemaVersion },
+      index: meta.index,
+      finish: this.storage.installStatements(meta),
+      emptyTables: [...RaftStorage.emptiedByInstall],
+    };
+    const failed = (error: Error) => {
+      try {
+        Deno.removeSync(path); // now: a retry of the same snapshot reuses the name
+      } catch {
+        // already gone
       }
-      this.#forgetOthers(image.name);
+      done(new StorageFatalError(`installing snapshot ${meta.index}: ${error.message}`));
+    };
+    const installed = () => {
+      this.#forgetOthers(null); // the image is this node's file now, or was copied in
       done();
+    };
+    this.steps.prepare(this.db.path, path, install, (error) => {
+      if (error) return failed(error);
+      this.db.swapIn(path, (error, swapped) => {
+        if (error) return failed(error);
+        if (swapped) return installed();
+        this.steps.install(this.db.path, path, install, (e) => e ? failed(e) : installed());
+      });
     });
   }
 

@@ -297,12 +297,16 @@ export class RaftStorage {
 
   /**
    * What installing a received snapshot does to the log, run by the image installer inside its
-   * transaction (after the state tables are replaced): the snapshot row names the image, and the
-   * whole log goes (the Ready's entries, if any, are written after).
+   * transaction: the snapshot row names no image (the received one becomes the node's file, or
+   * is copied in and removed; a new one is made when a follower needs it), and the whole log goes
+   * (the Ready's entries, if any, are written after).
    */
-  installStatements(meta: SnapshotMeta, image: StoredImage): Statement[] {
-    return [this.#snapshotRow(meta, image).compile(), this.#k.deleteFrom("raft_log").compile()];
+  installStatements(meta: SnapshotMeta): Statement[] {
+    return [this.#snapshotRow(meta, null).compile(), this.#k.deleteFrom("raft_log").compile()];
   }
+
+  /** The tables an installed image starts without (installStatements empties them anyway). */
+  static readonly emptiedByInstall: readonly string[] = ["raft_log"];
 
   /**
    * Records that `image` holds the state machine at `meta.index` (a FULL commit), then deletes

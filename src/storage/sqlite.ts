@@ -19,13 +19,23 @@ const maxCachedStatements = 256;
  * path never re-parses SQL.
  */
 export class SqliteConnection {
-  readonly db: DatabaseSync;
+  #db: DatabaseSync;
   /** Prepared statements by SQL text, with whether each returns rows (asked of SQLite once). */
   #statements = new Map<string, { st: StatementSync; returnsRows: boolean }>();
   #depth = 0;
 
   constructor(path: string) {
-    this.db = new DatabaseSync(path);
+    this.#db = new DatabaseSync(path);
+  }
+
+  get db(): DatabaseSync {
+    return this.#db;
+  }
+
+  /** Closes this connection and opens `path` in its place (a swapped-in file); statements go. */
+  reopen(path: string): void {
+    this.close();
+    this.#db = new DatabaseSync(path);
   }
 
   #prepare(sql: string): { st: StatementSync; returnsRows: boolean } {

@@ -162,6 +162,72 @@ export function verifyImage(
 }
 
 /**
+ * Makes the received image `db` is open on a whole database of this node's: its own tables (all
+ * but `tables`) with their rows from the database at `mainPath` (`emptyTables` without), then
+ * `finish` (the caller's log bookkeeping), then a sync. The file is not live until it is
+ * swapped in (Database.swapIn), so it is written without a journal: a crash leaves a stray file.
+ * Refuses an image of another schema or index.
+ */
+export function completeImage(
+  db: StepDb,
+  imagePath: string,
+  mainPath: string,
+  tables: readonly string[],
+  emptyTables: readonly string[],
+  expected: { version: number; index: number },
+  finish: readonly Statement[],
+): void {
+  const quote = (name: string) => `"${name.replaceAll('"', '""')}"`;
+  const made = Number(
+    (db.prepare("PRAGMA user_version").get() as { user_version: number } | undefined)
+      ?.user_version ?? -1,
+  );
+  if (made !== expected.version) {
+    throw new Error(
+      `the snapshot was made by raftq schema ${made}, this node has schema ${expected.version}: run one raftq version across the cluster`,
+    );
+  }
+  const state = db.prepare("SELECT applied_index FROM queue_state WHERE id = 1").get() as
+    | { applied_index: number }
+    | undefined;
+  if (Number(state?.applied_index ?? 0) !== expected.index) {
+    throw new Error(
+      `the snapshot holds index ${state?.applied_index}, its metadata says ${expected.index}`,
+    );
+  }
+  db.exec("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF");
+  db.prepare("ATTACH DATABASE ? AS cur").run(mainPath);
+  try {
+    const list = tables.map((t) => `'${t.replaceAll("'", "''")}'`).join(", ");
+    const schema = db.prepare(
+      `SELECT type, name, sql FROM cur.sqlite_master WHERE sql IS NOT NULL AND tbl_name NOT IN (${list}) AND name NOT LIKE 'sqlite_%' ORDER BY type DESC`,
+    ).all() as { type: string; name: string; sql: string }[];
+    db.exec("BEGIN");
+    try {
+      for (const s of schema.filter((s) => s.type === "table")) {
+        db.exec(s.sql);
+        if (emptyTables.includes(s.name)) continue;
+        db.exec(`INSERT INTO main.${quote(s.name)} SELECT * FROM cur.${quote(s.name)}`);
+      }
+      for (const s of schema.filter((s) => s.type === "index")) db.exec(s.sql);
+      for (const s of finish) db.prepare(s.sql).run(...s.parameters);
+      db.exec("COMMIT");
+    } catch (err) {
+      db.exec("ROLLBACK"); // (the file is thrown away: without a journal it may hold anything)
+      throw err;
+    }
+  } finally {
+    db.exec("DETACH DATABASE cur");
+  }
+  const file = Deno.openSync(imagePath, { read: true, write: true });
+  try {
+    file.syncSync();
+  } finally {
+    file.close();
+  }
+}
+
+/**
  * Replaces the state tables of `db`'s database with the image at `src`, and runs `finish` (the
  * caller's log bookkeeping), in one IMMEDIATE transaction committed with synchronous=FULL: a
  * crash leaves the old state or the new one. Refuses an image of another schema or index.

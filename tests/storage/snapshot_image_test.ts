@@ -2,10 +2,11 @@
 
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
+import { DatabaseSync } from "node:sqlite";
 import { QueueStateMachine } from "../../src/queue/state_machine.ts";
 import type { SnapshotMeta } from "../../src/raft/mod.ts";
 import { type DataDir, openDataDir } from "../../src/storage/data_dir.ts";
-import { inlineSteps, workerSteps } from "../../src/storage/image_worker.ts";
+import { inlineSteps, stepsUnderWay, workerSteps } from "../../src/storage/image_worker.ts";
 import { SqliteLogStore } from "../../src/storage/log_store.ts";
 import { RaftStorage } from "../../src/storage/raft_storage.ts";
 import { fill, membership } from "./fixtures/image_node.ts";
@@ -107,14 +108,24 @@ Deno.test("snapshot image: installed whole over another state, log and all; a da
     await assert.rejects(installInto(storeB, meta, data.subarray(0, -1)), /not a raftq image/);
     assert.equal(jobCount(b), 3000, "the refused images changed nothing");
     assert.equal(storageB.load().entries.length, 3);
+    const fileBefore = Deno.statSync(b.db.path).ino;
+    storageB.setMeta("cluster_id", "c-kept");
     await installInto(storeB, meta, data);
+    assert.notEqual(Deno.statSync(b.db.path).ino, fileBefore, "the image became the file");
     assert.equal(jobCount(b), 10_000);
     assert.deepEqual(storageB.load().snapshot, meta);
     assert.deepEqual(storageB.load().entries, []);
+    assert.equal(storageB.getMeta("cluster_id"), "c-kept", "the node's own rows came along");
     const smB = new QueueStateMachine(b.db);
     assert.equal(smB.appliedIndex, meta.index);
     assert.deepEqual(smB.queueStats().map((q) => q.name), ["a"]);
-    assert.deepEqual(stream(storeB, meta.index, 65_536), data, "it can pass the same image on");
+    assert.deepEqual([...Deno.readDirSync(storeB.dir)], [], "no image is kept");
+    assert.equal(storeB.snapshotMaterialized(), false);
+    // It writes on in the new file, and can pass the state on in an image of its own.
+    fill(b, meta.index, 1, "b");
+    const again = await captureAndAdopt(storeB, 4);
+    assert.equal(again.index, meta.index + 1);
+    assert.equal(jobCount(b), 11_000);
   } finally {
     a.close();
     b.close();
@@ -224,5 +235,63 @@ Deno.test("snapshot image: kill -9 at any moment of an install leaves the old st
     await Deno.remove(dirA, { recursive: true });
     await Deno.remove(dirB, { recursive: true });
     await Deno.remove(streamFile);
+  }
+});
+
+Deno.test("snapshot image: while another connection reads the file, the state is copied in instead", async () => {
+  const [dirA, dirB] = [await tempDir(), await tempDir()];
+  const [a, b] = [await openDataDir(dirA), await openDataDir(dirB)];
+  const reader = new DatabaseSync(b.db.path, { readOnly: true });
+  try {
+    fill(a, 0, 2, "a");
+    const meta = await captureAndAdopt(
+      new SqliteLogStore(a.db, new RaftStorage(a.db), inlineSteps),
+    );
+    const data = stream(
+      new SqliteLogStore(a.db, new RaftStorage(a.db), inlineSteps),
+      meta.index,
+      65_536,
+    );
+    fill(b, 0, 1, "b");
+    const storeB = new SqliteLogStore(b.db, new RaftStorage(b.db), inlineSteps);
+    const fileBefore = Deno.statSync(b.db.path).ino;
+    reader.exec("BEGIN");
+    assert.equal((reader.prepare("SELECT count(*) AS n FROM jobs").get() as { n: number }).n, 1000);
+    await installInto(storeB, meta, data);
+    assert.equal(Deno.statSync(b.db.path).ino, fileBefore, "the file stayed");
+    assert.equal(jobCount(b), 2000);
+    assert.deepEqual(new QueueStateMachine(b.db).queueStats().map((q) => q.name), ["a"]);
+    assert.deepEqual([...Deno.readDirSync(storeB.dir)], [], "the image was removed");
+    assert.equal(
+      (reader.prepare("SELECT count(*) AS n FROM jobs").get() as { n: number }).n,
+      1000,
+      "the reader kept its view",
+    );
+    reader.exec("COMMIT");
+  } finally {
+    reader.close();
+    a.close();
+    b.close();
+    await Deno.remove(dirA, { recursive: true });
+    await Deno.remove(dirB, { recursive: true });
+  }
+});
+
+Deno.test("snapshot image: a step on a worker counts as a connection on its file until it ends", async () => {
+  const dir = await tempDir();
+  const dd = await openDataDir(dir);
+  try {
+    fill(dd, 0, 1, "a");
+    const store = new SqliteLogStore(dd.db, new RaftStorage(dd.db), workerSteps);
+    const captured = new Promise<number>((resolve, reject) =>
+      store.capture((err, i) => err ? reject(err) : resolve(i))
+    );
+    assert.equal(stepsUnderWay(dd.db.path), 1, "a swap would copy instead");
+    assert.equal(await captured, 1);
+    assert.equal(stepsUnderWay(dd.db.path), 0);
+    store.discardCapture();
+  } finally {
+    dd.close();
+    await Deno.remove(dir, { recursive: true });
   }
 });
