@@ -11,6 +11,7 @@ import { SqliteLogStore } from "../../src/storage/log_store.ts";
 import { RaftStorage } from "../../src/storage/raft_storage.ts";
 import { fill, membership } from "./fixtures/image_node.ts";
 import { tempDir } from "./helpers.ts";
+import { waitFor } from "../helpers/node_process.ts";
 
 const fixture = new URL("./fixtures/image_node.ts", import.meta.url).pathname;
 
@@ -293,5 +294,36 @@ Deno.test("snapshot image: a step on a worker counts as a connection on its file
   } finally {
     dd.close();
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("snapshot image: after a swap the node's connection flushes and checkpoints the new file", async () => {
+  const [dirA, dirB] = [await tempDir(), await tempDir()];
+  const [a, b] = [await openDataDir(dirA), await openDataDir(dirB)];
+  const errors: string[] = [];
+  try {
+    fill(a, 0, 2, "a");
+    const storeA = new SqliteLogStore(a.db, new RaftStorage(a.db), inlineSteps);
+    const meta = await captureAndAdopt(storeA);
+    const data = stream(storeA, meta.index, 65_536);
+    b.db.checkpointOffLoop((e) => errors.push(e));
+    const storeB = new SqliteLogStore(b.db, new RaftStorage(b.db), workerSteps);
+    const fileBefore = Deno.statSync(b.db.path).ino;
+    await installInto(storeB, meta, data);
+    assert.notEqual(Deno.statSync(b.db.path).ino, fileBefore, "swapped in");
+    const pragma = (sql: string) => Object.values(b.db.conn.db.prepare(sql).get()!)[0];
+    assert.equal(pragma("PRAGMA journal_mode"), "wal");
+    assert.equal(pragma("PRAGMA wal_autocheckpoint"), 16_384, "the bound set again");
+    fill(b, meta.index, 1, "b");
+    await b.db.flushWal(); // refuses a WAL that is not SQLite's file
+    await waitFor("a checkpoint of the new file", () => b.db.checkpointsOffLoop > 0, 10_000);
+    assert.equal(jobCount(b), 3000);
+    assert.deepEqual(errors, []);
+  } finally {
+    await b.db.stopCheckpoints();
+    a.close();
+    b.close();
+    await Deno.remove(dirA, { recursive: true });
+    await Deno.remove(dirB, { recursive: true });
   }
 });
