@@ -43,6 +43,10 @@ if (only?.some((s) => !sections.includes(s))) {
   console.error(`Unknown section in --only: choose from ${sections.join(", ")}`);
   Deno.exit(2);
 }
+if (values.via !== undefined && values.via !== "leader" && values.via !== "follower") {
+  console.error("--via must be leader or follower");
+  Deno.exit(2);
+}
 const quick = values.quick === true;
 const scaleJobs = Number(values.jobs ?? (quick ? 50_000 : 1_000_000));
 if (!Number.isSafeInteger(scaleJobs) || scaleJobs < 10_000) {
@@ -135,10 +139,12 @@ for (const which of ["profile", "profile-fill"] as const) {
   // From source (not the bundle), so each frame names its file. Not part of a full run.
   Deno.env.delete("RAFTQ_BIN_JS");
   const workload = which === "profile" ? profileWorkloads.enqueue : profileWorkloads.fill;
-  const r = await benchProfile(quick ? 2000 : 8000, workload);
+  const via = values.via === "follower" ? "follower" : "leader";
+  const r = await benchProfile(quick ? 2000 : 8000, workload, via);
+  const to = via === "leader" ? "the leader" : "the follower (forwarded)";
   const what = which === "profile"
-    ? `64 connections enqueue to the leader (${fmt(r.load.perSecond)} ok/s`
-    : `4 connections send batches of 1,000 to the leader (${fmt(r.load.perSecond * 1000)} jobs/s`;
+    ? `64 connections enqueue to ${to} (${fmt(r.load.perSecond)} ok/s`
+    : `4 connections send batches of 1,000 to ${to} (${fmt(r.load.perSecond * 1000)} jobs/s`;
   console.log(
     `\n## Where the CPU goes: V8 profiles of the leader and a follower while ${what} during the profile; from source)`,
   );

@@ -117,8 +117,15 @@ export const profileWorkloads = {
   },
 } satisfies Record<string, ProfileWorkload>;
 
-/** Profiles the leader and one follower while the workload runs against the leader. */
-export async function benchProfile(durationMs: number, workload: ProfileWorkload) {
+/**
+ * Profiles the leader and one follower while the workload runs against the leader, or (`via`
+ * "follower") against that follower, which forwards each write to the leader.
+ */
+export async function benchProfile(
+  durationMs: number,
+  workload: ProfileWorkload,
+  via: "leader" | "follower" = "leader",
+) {
   Deno.env.set("RAFTQ_TEST_DENO_FLAGS", "--inspect=127.0.0.1:0");
   const cluster = await TestCluster.start(3);
   Deno.env.delete("RAFTQ_TEST_DENO_FLAGS");
@@ -131,8 +138,9 @@ export async function benchProfile(durationMs: number, workload: ProfileWorkload
         return line ? /ws:\/\/\S+/.exec(line)![0] : undefined;
       });
     const sessions = [await inspector(await wsUrl(leader)), await inspector(await wsUrl(follower))];
+    const target = via === "leader" ? leader : follower;
     const send = async () =>
-      (await postJson(`${leader.url}${workload.path}`, workload.body)) !== null;
+      (await postJson(`${target.url}${workload.path}`, workload.body)) !== null;
     await runLoad(workload.connections, 1500, send); // warm-up
     for (const s of sessions) {
       await s.send("Profiler.enable");
