@@ -148,3 +148,41 @@ Deno.test("cluster: compaction copies nothing; a joining node gets a snapshot ma
     await c.stop();
   }
 });
+
+Deno.test("cluster: a node whose file is a received image restarts, leads and passes the state on", async () => {
+  const c = await TestCluster.start(3, undefined, ["--snapshot-every", "40"]);
+  try {
+    const first = await c.leader();
+    for (let i = 0; i < 60; i++) {
+      assert.equal(
+        (await call(`${first.url}/v1/queues/sw/jobs`, "POST", { payload: i })).status,
+        201,
+      );
+    }
+    await c.converged();
+    let n4 = await c.join("n4");
+    await c.waitForVoters(4);
+    await c.converged();
+    assert.ok(n4.stderr.some((l) => l.includes('"snapshot_installed"')), "n4 installed an image");
+    // kill -9, then the same data directory: the swapped-in file is the node's database now.
+    await c.kill(n4);
+    n4 = await c.restart(n4);
+    await c.converged();
+    const t = await call(`${(await c.leader()).url}/admin/transfer`, "POST", { to: "n4" });
+    assert.equal(t.status, 200, JSON.stringify(t.body));
+    assert.equal((await c.leader()).id, "n4");
+    for (let i = 60; i < 100; i++) {
+      assert.equal((await call(`${n4.url}/v1/queues/sw/jobs`, "POST", { payload: i })).status, 201);
+    }
+    // A fifth node can only catch up from n4's image, made from that file.
+    const n5 = await c.join("n5");
+    await c.waitForVoters(5);
+    await c.converged();
+    assert.ok(n4.stderr.some((l) => l.includes('"snapshot_taken"')), "n4 made an image for n5");
+    assert.ok(n5.stderr.some((l) => l.includes('"snapshot_installed"')));
+    const depth = await call(`${n5.url}/v1/queues?consistency=local`, "GET");
+    assert.equal(depth.body.queues[0].ready, 100);
+  } finally {
+    await c.stop();
+  }
+});
