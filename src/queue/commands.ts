@@ -1,6 +1,7 @@
 // The queue's replicated commands: typed, versioned, stamped by the leader, encoded with superjson.
 
 import superjson from "superjson";
+import { superjsonText } from "../plain_json.ts";
 import { type QueueConfig, queueConfigSchema } from "./queue_config.ts";
 import type { ScheduleSpec } from "./schedules.ts";
 
@@ -124,7 +125,7 @@ export interface LoggedCommand {
 
 export function encodeCommand(cmd: QueueCommand, stampMs: number): string {
   const logged: LoggedCommand = { v: 2, stampMs, cmd };
-  return superjson.stringify(logged);
+  return superjsonText(logged, (v) => superjson.stringify(v));
 }
 
 const isObj = (v: unknown): v is Record<string, unknown> =>

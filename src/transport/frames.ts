@@ -1,6 +1,7 @@
 // Peer frames on an authenticated link: Raft messages (binary) and pings (superjson), validated.
 
 import { SuperJSON } from "superjson";
+import { superjsonText } from "../plain_json.ts";
 import { type Message, parseMessage } from "../raft/mod.ts";
 import { RawJson } from "../queue/json_text.ts";
 import { decodeBinaryRaft, encodeBinaryRaft } from "./binary_frames.ts";
@@ -61,7 +62,8 @@ const isTime = (v: unknown): v is number =>
  * base64); pings, pongs and the rare frame binary cannot carry go as superjson text.
  */
 export function encodeFrame(frame: Frame): string | Uint8Array {
-  return (frame.t === "raft" ? encodeBinaryRaft(frame.ms) : null) ?? codec.stringify(frame);
+  return (frame.t === "raft" ? encodeBinaryRaft(frame.ms) : null) ??
+    superjsonText(frame, (v) => codec.stringify(v));
 }
 
 /** Decodes and validates a frame; null for anything malformed (the caller counts and drops it). */
