@@ -29,7 +29,8 @@ const incomingSyncBytes = 8 * 1024 * 1024;
  * installed by `steps` (worker threads). One is current: snap-INDEX-TERM.db, named by the
  * snapshot row. Sent, it is followed by a trailer with its length and SHA-256; received, it is
  * written to incoming.part as it arrives (synced every 8 MiB to spread the disk's work, not for
- * durability: after a crash the leader starts over).
+ * durability: after a crash the leader starts over), checked, completed with the node's own tables
+ * and swapped in as the node's database file (Database.swapIn), or copied in when it cannot be.
  */
 export class SqliteLogStore implements LogStore {
   /** Where images go: snapshots/ beside the database (an in-memory one has none). */
