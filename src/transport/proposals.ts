@@ -12,6 +12,7 @@ export class ProposalFailed extends Error {
 
 interface Waiting {
   link: object;
+  peer: string;
   resolve(result: Record<string, unknown>): void;
   reject(error: ProposalFailed): void;
   timer: ReturnType<typeof setTimeout>;
@@ -20,34 +21,39 @@ interface Waiting {
 const unknown = (message: string) => new ProposalFailed({ code: "outcome_unknown", message });
 
 /**
- * Each proposal waits for the answer frame with its id, on the link it was sent on. A timeout or
- * the link's close ends it as outcome_unknown: the leader may have committed it.
+ * Each proposal waits for the answer frame with its id from the peer it was sent to, on any link
+ * to that peer (the peer answers on the link it prefers for sending). A timeout or the close of
+ * the link it went out on ends it as outcome_unknown: the leader may have committed it.
  */
 export class PendingProposals {
   #nextId = 1;
   readonly #waiting = new Map<number, Waiting>();
 
-  /** Registers a proposal sent on `link`; its id goes in the frame. */
-  start(link: object, timeoutMs: number): { id: number; answer: Promise<Record<string, unknown>> } {
+  /** Registers a proposal sent to `peer` on `link`; its id goes in the frame. */
+  start(
+    link: object,
+    peer: string,
+    timeoutMs: number,
+  ): { id: number; answer: Promise<Record<string, unknown>> } {
     const id = this.#nextId++;
     const answer = new Promise<Record<string, unknown>>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#waiting.delete(id);
         reject(unknown(`the leader did not answer a forwarded write within ${timeoutMs} ms`));
       }, timeoutMs);
-      this.#waiting.set(id, { link, resolve, reject, timer });
+      this.#waiting.set(id, { link, peer, resolve, reject, timer });
     });
     return { id, answer };
   }
 
-  /** The answer to proposal `id`, if it came on the link the proposal went out on. */
+  /** The answer to proposal `id`, if it came from the peer the proposal went to. */
   answer(
-    link: object,
+    peer: string,
     id: number,
     outcome: { result: Record<string, unknown> } | { error: ProposalError },
   ) {
     const w = this.#waiting.get(id);
-    if (!w || w.link !== link) return false;
+    if (!w || w.peer !== peer) return false;
     this.#waiting.delete(id);
     clearTimeout(w.timer);
     if ("result" in outcome) w.resolve(outcome.result);

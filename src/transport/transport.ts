@@ -242,7 +242,7 @@ export class WsTransport {
         new ProposalFailed({ code: "no_leader", message, retryAfterSeconds: 1 }),
       );
     }
-    const { id, answer } = this.#proposals.start(link, timeoutMs);
+    const { id, answer } = this.#proposals.start(link, to, timeoutMs);
     link.sendGrouped(frame(id));
     return answer;
   }
@@ -268,11 +268,13 @@ export class WsTransport {
     work: (() => Promise<Record<string, unknown>>) | undefined,
     what: string,
   ): void {
-    const refuse = (error: ProposalFailed["error"]) =>
-      link.sendGrouped({ t: "propResult", id, error });
+    // On the link this node prefers for sending to that peer (the one it holds writes on), which
+    // need not be the one the request came on.
+    const reply = (frame: Frame) => (this.#pick(link.peerId) ?? link).sendGrouped(frame);
+    const refuse = (error: ProposalFailed["error"]) => reply({ t: "propResult", id, error });
     if (!work) return refuse({ code: "unavailable", message: `this node takes no ${what}` });
     work().then(
-      (result) => link.sendGrouped({ t: "propResult", id, result }),
+      (result) => reply({ t: "propResult", id, result }),
       (err: unknown) =>
         refuse(
           err instanceof ProposalFailed
@@ -486,7 +488,7 @@ export class WsTransport {
     if (frame.t === "prop") return this.#onProposal(link, frame.id, frame.cmd);
     if (frame.t === "read") return this.#onRead(link, frame.id);
     if (frame.t === "propResult") {
-      if (!this.#proposals.answer(link, frame.id, frame)) this.stats.invalidFrames++;
+      if (!this.#proposals.answer(link.peerId, frame.id, frame)) this.stats.invalidFrames++;
       return;
     }
     if (frame.t === "pong") {

@@ -88,6 +88,36 @@ Deno.test("transport: a leader's answers of one turn leave in one held write", a
   t.stop();
 });
 
+Deno.test("transport: answers leave on the link held for sending; a proposal takes one from any link", async () => {
+  const results: ((r: Record<string, unknown>) => void)[] = [];
+  const leader = transport(() => new Promise((resolve) => results.push(resolve)));
+  const [held, other] = [new FakeSocket(), new FakeSocket()];
+  leader.accept(held, "n2");
+  leader.accept(other, "n2");
+  other.receive({ t: "prop", id: 1, cmd: "x" });
+  await turn();
+  results[0]({ type: "acked", id: "1-0" });
+  await turn();
+  await turn();
+  const answersOn = (ws: FakeSocket) => ws.sent.filter((s) => s.frame.t === "propResult").length;
+  assert.deepEqual(
+    [answersOn(held), answersOn(other)],
+    [1, 0],
+    "the preferred link, not the asking one",
+  );
+  leader.stop();
+  // The follower's side: its proposal went out on one link, the answer comes on the other.
+  const follower = transport(() => new Promise(() => {}));
+  const [out, back] = [new FakeSocket(), new FakeSocket()];
+  follower.accept(out, "n2");
+  follower.accept(back, "n2");
+  const answer = follower.forwardProposal("n2", "y", 60_000);
+  const prop = out.sent.find((s) => s.frame.t === "prop")!.frame as { id: number };
+  back.receive({ t: "propResult", id: prop.id, result: { type: "acked", id: "2-0" } });
+  assert.deepEqual(await answer, { type: "acked", id: "2-0" });
+  follower.stop();
+});
+
 Deno.test("transport: a frame's own buffer is let go once decoded; a shared one is not", () => {
   const got: Message[] = [];
   const t = transport(() => new Promise(() => {}), (m) => got.push(m));
