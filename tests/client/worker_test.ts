@@ -189,7 +189,9 @@ Deno.test("worker: each ack brings the slot's next job: one request a job, withi
     worker.start();
     await waitFor("30 jobs done", () => worker.stats.completed === 30);
     await worker.stop();
-    assert.equal(requests.filter((p) => p === "ack").length, 27);
+    // The other two slots' acks may be on their way already when the 27th is answered.
+    const acks = requests.filter((p) => p === "ack").length;
+    assert.ok(acks >= 27 && acks <= 29, `${acks} acks: ${requests.join(" ")}`);
     assert.equal(requests.filter((p) => p === "claim").length, 1, requests.join(" "));
     assert.ok(most <= 3, `${most} handlers at once`);
     assert.equal((await client.queue("loop")).done, 30);
