@@ -11,7 +11,6 @@ export class ProposalFailed extends Error {
 }
 
 interface Waiting {
-  link: object;
   peer: string;
   resolve(result: Record<string, unknown>): void;
   reject(error: ProposalFailed): void;
@@ -22,26 +21,23 @@ const unknown = (message: string) => new ProposalFailed({ code: "outcome_unknown
 
 /**
  * Each proposal waits for the answer frame with its id from the peer it was sent to, on any link
- * to that peer (the peer answers on the link it prefers for sending). A timeout or the close of
- * the link it went out on ends it as outcome_unknown: the leader may have committed it.
+ * to that peer (the peer answers on the link it prefers for sending). A timeout, or the close of
+ * any link to that peer (the one it went out on, or the one its answer would come on), ends it as
+ * outcome_unknown: the leader may have committed it.
  */
 export class PendingProposals {
   #nextId = 1;
   readonly #waiting = new Map<number, Waiting>();
 
-  /** Registers a proposal sent to `peer` on `link`; its id goes in the frame. */
-  start(
-    link: object,
-    peer: string,
-    timeoutMs: number,
-  ): { id: number; answer: Promise<Record<string, unknown>> } {
+  /** Registers a proposal sent to `peer`; its id goes in the frame. */
+  start(peer: string, timeoutMs: number): { id: number; answer: Promise<Record<string, unknown>> } {
     const id = this.#nextId++;
     const answer = new Promise<Record<string, unknown>>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#waiting.delete(id);
         reject(unknown(`the leader did not answer a forwarded write within ${timeoutMs} ms`));
       }, timeoutMs);
-      this.#waiting.set(id, { link, peer, resolve, reject, timer });
+      this.#waiting.set(id, { peer, resolve, reject, timer });
     });
     return { id, answer };
   }
@@ -61,10 +57,10 @@ export class PendingProposals {
     return true;
   }
 
-  /** The link closed: its proposals' outcomes are unknown. */
-  linkClosed(link: object): void {
+  /** A link to `peer` closed: the outcomes of the proposals sent to it are unknown. */
+  linkClosed(peer: string): void {
     for (const [id, w] of this.#waiting) {
-      if (w.link !== link) continue;
+      if (w.peer !== peer) continue;
       this.#waiting.delete(id);
       clearTimeout(w.timer);
       w.reject(unknown("the link to the leader closed before it answered a forwarded write"));

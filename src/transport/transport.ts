@@ -242,7 +242,7 @@ export class WsTransport {
         new ProposalFailed({ code: "no_leader", message, retryAfterSeconds: 1 }),
       );
     }
-    const { id, answer } = this.#proposals.start(link, to, timeoutMs);
+    const { id, answer } = this.#proposals.start(to, timeoutMs);
     link.sendGrouped(frame(id));
     return answer;
   }
@@ -468,7 +468,7 @@ export class WsTransport {
     link.ws.addEventListener("close", () => {
       link.closed = true;
       this.#drop(link);
-      this.#proposals.linkClosed(link);
+      this.#proposals.linkClosed(link.peerId);
       this.#o.log("info", "peer_disconnected", { peer: link.peerId, direction: link.direction });
     });
     link.ws.addEventListener("error", () => {});

@@ -115,6 +115,13 @@ Deno.test("transport: answers leave on the link held for sending; a proposal tak
   const prop = out.sent.find((s) => s.frame.t === "prop")!.frame as { id: number };
   back.receive({ t: "propResult", id: prop.id, result: { type: "acked", id: "2-0" } });
   assert.deepEqual(await answer, { type: "acked", id: "2-0" });
+  // The close of the link an answer would come on ends a proposal at once, as unknown.
+  const cut = follower.forwardProposal("n2", "z", 60_000);
+  back.close();
+  await assert.rejects(cut, (err: { error?: { code?: string } }) => {
+    assert.equal(err.error?.code, "outcome_unknown");
+    return true;
+  });
   follower.stop();
 });
 
