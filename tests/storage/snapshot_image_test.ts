@@ -42,6 +42,28 @@ function stream(store: SqliteLogStore, index: number, chunkBytes: number): Uint8
   return new Uint8Array(Buffer.concat(parts)); // a copy: Buffer.slice would share memory
 }
 
+/** Two data directories, open, removed after `fn` (a node that sends an image, one that gets it). */
+async function withTwoNodes(fn: (a: DataDir, b: DataDir) => Promise<void>): Promise<void> {
+  const [dirA, dirB] = [await tempDir(), await tempDir()];
+  const [a, b] = [await openDataDir(dirA), await openDataDir(dirB)];
+  try {
+    await fn(a, b);
+  } finally {
+    a.close();
+    b.close();
+    await Deno.remove(dirA, { recursive: true });
+    await Deno.remove(dirB, { recursive: true });
+  }
+}
+
+/** `dd` filled with `batches` of 1,000 jobs in `queue`, captured at `term`: its image's stream. */
+async function imageOf(dd: DataDir, batches: number, queue: string, term = 1) {
+  fill(dd, 0, batches, queue);
+  const store = new SqliteLogStore(dd.db, new RaftStorage(dd.db), inlineSteps);
+  const meta = await captureAndAdopt(store, term);
+  return { store, meta, data: stream(store, meta.index, 65_536) };
+}
+
 function installInto(
   store: SqliteLogStore,
   meta: SnapshotMeta,
@@ -89,15 +111,9 @@ Deno.test("snapshot image: captured on a worker, adopted, streamed with its trai
   }
 });
 
-Deno.test("snapshot image: installed whole over another state, log and all; a damaged one changes nothing", async () => {
-  const [dirA, dirB] = [await tempDir(), await tempDir()];
-  const a = await openDataDir(dirA);
-  const b = await openDataDir(dirB);
-  try {
-    fill(a, 0, 10, "a");
-    const storeA = new SqliteLogStore(a.db, new RaftStorage(a.db), inlineSteps);
-    const meta = await captureAndAdopt(storeA, 4);
-    const data = stream(storeA, meta.index, 65_536);
+Deno.test("snapshot image: installed whole over another state, log and all; a damaged one changes nothing", () =>
+  withTwoNodes(async (a, b) => {
+    const { meta, data } = await imageOf(a, 10, "a", 4);
     fill(b, 0, 3, "b");
     const storageB = new RaftStorage(b.db);
     const storeB = new SqliteLogStore(b.db, storageB, workerSteps);
@@ -127,22 +143,11 @@ Deno.test("snapshot image: installed whole over another state, log and all; a da
     const again = await captureAndAdopt(storeB, 4);
     assert.equal(again.index, meta.index + 1);
     assert.equal(jobCount(b), 11_000);
-  } finally {
-    a.close();
-    b.close();
-    await Deno.remove(dirA, { recursive: true });
-    await Deno.remove(dirB, { recursive: true });
-  }
-});
+  }));
 
-Deno.test("snapshot image: a node's store lets each received chunk's own buffer go once written", async () => {
-  const [dirA, dirB] = [await tempDir(), await tempDir()];
-  const [a, b] = [await openDataDir(dirA), await openDataDir(dirB)];
-  try {
-    fill(a, 0, 3, "a");
-    const storeA = new SqliteLogStore(a.db, new RaftStorage(a.db), inlineSteps);
-    const meta = await captureAndAdopt(storeA, 2);
-    const data = stream(storeA, meta.index, 65_536);
+Deno.test("snapshot image: a node's store lets each received chunk's own buffer go once written", () =>
+  withTwoNodes(async (a, b) => {
+    const { meta, data } = await imageOf(a, 3, "a", 2);
     const storeB = new SqliteLogStore(b.db, new RaftStorage(b.db), inlineSteps, true);
     // Each chunk a copy in a buffer of its own, as the frame decoder makes them.
     const copies: Uint8Array[] = [];
@@ -160,13 +165,7 @@ Deno.test("snapshot image: a node's store lets each received chunk's own buffer 
       data,
     );
     assert.equal(detached(data), false);
-  } finally {
-    a.close();
-    b.close();
-    await Deno.remove(dirA, { recursive: true });
-    await Deno.remove(dirB, { recursive: true });
-  }
-});
+  }));
 
 Deno.test("snapshot image: kill -9 at any moment of an install leaves the old state or the new", async () => {
   const [dirA, dirB] = [await tempDir(), await tempDir()];
@@ -239,44 +238,34 @@ Deno.test("snapshot image: kill -9 at any moment of an install leaves the old st
   }
 });
 
-Deno.test("snapshot image: while another connection reads the file, the state is copied in instead", async () => {
-  const [dirA, dirB] = [await tempDir(), await tempDir()];
-  const [a, b] = [await openDataDir(dirA), await openDataDir(dirB)];
-  const reader = new DatabaseSync(b.db.path, { readOnly: true });
-  try {
-    fill(a, 0, 2, "a");
-    const meta = await captureAndAdopt(
-      new SqliteLogStore(a.db, new RaftStorage(a.db), inlineSteps),
-    );
-    const data = stream(
-      new SqliteLogStore(a.db, new RaftStorage(a.db), inlineSteps),
-      meta.index,
-      65_536,
-    );
-    fill(b, 0, 1, "b");
-    const storeB = new SqliteLogStore(b.db, new RaftStorage(b.db), inlineSteps);
-    const fileBefore = Deno.statSync(b.db.path).ino;
-    reader.exec("BEGIN");
-    assert.equal((reader.prepare("SELECT count(*) AS n FROM jobs").get() as { n: number }).n, 1000);
-    await installInto(storeB, meta, data);
-    assert.equal(Deno.statSync(b.db.path).ino, fileBefore, "the file stayed");
-    assert.equal(jobCount(b), 2000);
-    assert.deepEqual(new QueueStateMachine(b.db).queueStats().map((q) => q.name), ["a"]);
-    assert.deepEqual([...Deno.readDirSync(storeB.dir)], [], "the image was removed");
-    assert.equal(
-      (reader.prepare("SELECT count(*) AS n FROM jobs").get() as { n: number }).n,
-      1000,
-      "the reader kept its view",
-    );
-    reader.exec("COMMIT");
-  } finally {
-    reader.close();
-    a.close();
-    b.close();
-    await Deno.remove(dirA, { recursive: true });
-    await Deno.remove(dirB, { recursive: true });
-  }
-});
+Deno.test("snapshot image: while another connection reads the file, the state is copied in instead", () =>
+  withTwoNodes(async (a, b) => {
+    const { meta, data } = await imageOf(a, 2, "a");
+    const reader = new DatabaseSync(b.db.path, { readOnly: true });
+    try {
+      fill(b, 0, 1, "b");
+      const storeB = new SqliteLogStore(b.db, new RaftStorage(b.db), inlineSteps);
+      const fileBefore = Deno.statSync(b.db.path).ino;
+      reader.exec("BEGIN");
+      assert.equal(
+        (reader.prepare("SELECT count(*) AS n FROM jobs").get() as { n: number }).n,
+        1000,
+      );
+      await installInto(storeB, meta, data);
+      assert.equal(Deno.statSync(b.db.path).ino, fileBefore, "the file stayed");
+      assert.equal(jobCount(b), 2000);
+      assert.deepEqual(new QueueStateMachine(b.db).queueStats().map((q) => q.name), ["a"]);
+      assert.deepEqual([...Deno.readDirSync(storeB.dir)], [], "the image was removed");
+      assert.equal(
+        (reader.prepare("SELECT count(*) AS n FROM jobs").get() as { n: number }).n,
+        1000,
+        "the reader kept its view",
+      );
+      reader.exec("COMMIT");
+    } finally {
+      reader.close();
+    }
+  }));
 
 Deno.test("snapshot image: a step on a worker counts as a connection on its file until it ends", async () => {
   const dir = await tempDir();
@@ -297,33 +286,25 @@ Deno.test("snapshot image: a step on a worker counts as a connection on its file
   }
 });
 
-Deno.test("snapshot image: after a swap the node's connection flushes and checkpoints the new file", async () => {
-  const [dirA, dirB] = [await tempDir(), await tempDir()];
-  const [a, b] = [await openDataDir(dirA), await openDataDir(dirB)];
-  const errors: string[] = [];
-  try {
-    fill(a, 0, 2, "a");
-    const storeA = new SqliteLogStore(a.db, new RaftStorage(a.db), inlineSteps);
-    const meta = await captureAndAdopt(storeA);
-    const data = stream(storeA, meta.index, 65_536);
+Deno.test("snapshot image: after a swap the node's connection flushes and checkpoints the new file", () =>
+  withTwoNodes(async (a, b) => {
+    const { meta, data } = await imageOf(a, 2, "a");
+    const errors: string[] = [];
     b.db.checkpointOffLoop((e) => errors.push(e));
-    const storeB = new SqliteLogStore(b.db, new RaftStorage(b.db), workerSteps);
-    const fileBefore = Deno.statSync(b.db.path).ino;
-    await installInto(storeB, meta, data);
-    assert.notEqual(Deno.statSync(b.db.path).ino, fileBefore, "swapped in");
-    const pragma = (sql: string) => Object.values(b.db.conn.db.prepare(sql).get()!)[0];
-    assert.equal(pragma("PRAGMA journal_mode"), "wal");
-    assert.equal(pragma("PRAGMA wal_autocheckpoint"), 16_384, "the bound set again");
-    fill(b, meta.index, 1, "b");
-    await b.db.flushWal(); // refuses a WAL that is not SQLite's file
-    await waitFor("a checkpoint of the new file", () => b.db.checkpointsOffLoop > 0, 10_000);
-    assert.equal(jobCount(b), 3000);
-    assert.deepEqual(errors, []);
-  } finally {
-    await b.db.stopCheckpoints();
-    a.close();
-    b.close();
-    await Deno.remove(dirA, { recursive: true });
-    await Deno.remove(dirB, { recursive: true });
-  }
-});
+    try {
+      const storeB = new SqliteLogStore(b.db, new RaftStorage(b.db), workerSteps);
+      const fileBefore = Deno.statSync(b.db.path).ino;
+      await installInto(storeB, meta, data);
+      assert.notEqual(Deno.statSync(b.db.path).ino, fileBefore, "swapped in");
+      const pragma = (sql: string) => Object.values(b.db.conn.db.prepare(sql).get()!)[0];
+      assert.equal(pragma("PRAGMA journal_mode"), "wal");
+      assert.equal(pragma("PRAGMA wal_autocheckpoint"), 16_384, "the bound set again");
+      fill(b, meta.index, 1, "b");
+      await b.db.flushWal(); // refuses a WAL that is not SQLite's file
+      await waitFor("a checkpoint of the new file", () => b.db.checkpointsOffLoop > 0, 10_000);
+      assert.equal(jobCount(b), 3000);
+      assert.deepEqual(errors, []);
+    } finally {
+      await b.db.stopCheckpoints();
+    }
+  }));
