@@ -23,7 +23,7 @@ export interface ImageSteps {
    * whole database of the node at `dbPath` (completeImage), ready to be swapped in.
    */
   prepare(dbPath: string, part: string, install: ImageInstall, done: Done<void>): void;
-  /** Copies the state tables of a prepared image into the database at `dbPath` instead. */
+  /** Copies the state tables of a prepared (checked) image into the database at `dbPath`. */
   install(dbPath: string, part: string, install: ImageInstall, done: Done<void>): void;
 }
 
@@ -75,7 +75,7 @@ self.onmessage = (e) => {
         const expected = { version: args.expected.version, index: args.index };
         completeImage(db, args.part, dbPath, args.tables, args.emptyTables, expected, args.finish);
       } else {
-        installImage(db, args.part, args.tables, args.expected.version, args.index, args.finish);
+        installImage(db, args.part, args.tables, args.finish);
       }
     } finally {
       db.close();
@@ -175,10 +175,8 @@ export const inlineSteps: ImageSteps = {
       completeImage(db, part, dbPath, stateTables, emptyTables, facts, finish);
     });
   },
-  install(dbPath, part, { expected, index, finish }, done) {
-    inline(dbPath, done, (db) => {
-      installImage(db, part, stateTables, expected.version, index, finish);
-    });
+  install(dbPath, part, { finish }, done) {
+    inline(dbPath, done, (db) => installImage(db, part, stateTables, finish));
   },
 };
 

@@ -228,42 +228,23 @@ export function completeImage(
 }
 
 /**
- * Replaces the state tables of `db`'s database with the image at `src`, and runs `finish` (the
- * caller's log bookkeeping), in one IMMEDIATE transaction committed with synchronous=FULL: a
- * crash leaves the old state or the new one. Refuses an image of another schema or index.
+ * Replaces the state tables of `db`'s database with those of the image at `src`, and runs
+ * `finish` (the caller's log bookkeeping), in one IMMEDIATE transaction committed with
+ * synchronous=FULL: a crash leaves the old state or the new one. For an image completeImage has
+ * checked (its schema and index), when it cannot be swapped in.
  */
 export function installImage(
   db: StepDb,
   src: string,
   tables: readonly string[],
-  version: number,
-  index: number,
   finish: readonly Statement[],
 ): void {
   const quote = (name: string) => `"${name.replaceAll('"', '""')}"`;
   db.prepare("ATTACH DATABASE ? AS img").run(src);
   try {
-    const made = Number(
-      (db.prepare("PRAGMA img.user_version").get() as
-        | { user_version: number }
-        | undefined)?.user_version ?? -1,
-    );
-    if (made !== version) {
-      throw new Error(
-        `the snapshot was made by raftq schema ${made}, this node has schema ${version}: run one raftq version across the cluster`,
-      );
-    }
     db.exec("PRAGMA main.synchronous = FULL");
     db.exec("BEGIN IMMEDIATE");
     try {
-      const state = db.prepare("SELECT applied_index FROM img.queue_state WHERE id = 1").get() as
-        | { applied_index: number }
-        | undefined;
-      if (Number(state?.applied_index ?? 0) !== index) {
-        throw new Error(
-          `the snapshot holds index ${state?.applied_index}, its metadata says ${index}`,
-        );
-      }
       for (const t of tables) {
         const columns = (db.prepare(`PRAGMA main.table_info(${quote(t)})`).all() as {
           name: string;

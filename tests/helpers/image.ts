@@ -4,8 +4,10 @@ import { createHash } from "node:crypto";
 import { DatabaseSync } from "node:sqlite";
 import type { Database } from "../../src/storage/database.ts";
 import { schemaVersion } from "../../src/storage/migrations.ts";
+import { RaftStorage } from "../../src/storage/raft_storage.ts";
 import {
   captureImage,
+  completeImage,
   fileSha256,
   imageTrailer,
   installImage,
@@ -26,7 +28,15 @@ export function copyStateThroughImage(from: Database, to: Database, index: numbe
     const trailer = imageTrailer(facts.bytes, facts.sha256);
     Deno.writeFileSync(path, trailer, { append: true });
     verifyImage(path, readTrailer(trailer)!, digest);
-    installImage(dst, path, stateTables, schemaVersion, index, []);
+    // As a node that cannot swap the file in: the image checked and completed, then copied in.
+    const image = new DatabaseSync(path);
+    try {
+      const expected = { version: schemaVersion, index };
+      completeImage(image, path, to.path, stateTables, RaftStorage.emptiedByInstall, expected, []);
+    } finally {
+      image.close();
+    }
+    installImage(dst, path, stateTables, []);
   } finally {
     src.close();
     dst.close();
