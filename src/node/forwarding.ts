@@ -83,20 +83,32 @@ export async function forwardReadIndex(
 }
 
 /** A follower's read index request: this leader's read index, if `from` is a member. */
-export async function acceptReadIndex(
+export function acceptReadIndex(
   node: Pick<ForwardTarget, "isLeader" | "isMember" | "readIndex">,
   from: string,
 ): Promise<Record<string, unknown>> {
-  if (!node.isMember(from)) {
-    throw new ProposalFailed({ code: "unauthorized", message: `${from} is not a member` });
-  }
+  return forMember(node, from, async () => ({ type: "readIndex", index: await node.readIndex() }));
+}
+
+const refuse = (code: ErrorCode, message: string, retryAfterSeconds?: number) =>
+  new ProposalFailed({ code, message, retryAfterSeconds });
+
+/**
+ * Runs `work` for the peer `from` if it is a member and this node leads; this node's refusal
+ * (a RaftqError) goes back as the ProposalFailed the follower turns into the same error.
+ */
+async function forMember<T>(
+  node: Pick<ForwardTarget, "isLeader" | "isMember">,
+  from: string,
+  work: () => Promise<T>,
+): Promise<T> {
+  if (!node.isMember(from)) throw refuse("unauthorized", `${from} is not a member`);
+  if (!node.isLeader) throw refuse("no_leader", "this node no longer leads", 1);
   try {
-    if (!node.isLeader) throw new RaftqError("no_leader", "this node no longer leads", 1);
-    return { type: "readIndex", index: await node.readIndex() };
+    return await work();
   } catch (err) {
     if (!(err instanceof RaftqError)) throw err;
-    const { code, message, retryAfterSeconds } = err;
-    throw new ProposalFailed({ code, message, retryAfterSeconds });
+    throw refuse(err.code, err.message, err.retryAfterSeconds);
   }
 }
 
@@ -112,21 +124,14 @@ export interface ForwardTarget {
  * A write forwarded by `from`: proposed here if this node still leads and `from` is a member;
  * the command is validated as any log entry is (its stamp is replaced by this leader's).
  */
-export async function acceptForwarded(
+export function acceptForwarded(
   node: ForwardTarget,
   cmd: string,
   from: string,
 ): Promise<Record<string, unknown>> {
-  const refuse = (code: ErrorCode, message: string, retryAfterSeconds?: number) =>
-    new ProposalFailed({ code, message, retryAfterSeconds });
-  if (!node.isMember(from)) throw refuse("unauthorized", `${from} is not a member`);
-  if (!node.isLeader) throw refuse("no_leader", "this node no longer leads", 1);
-  const logged = decodeCommand(cmd);
-  if (!logged) throw refuse("invalid_request", "a forwarded write must be a valid command");
-  try {
+  return forMember(node, from, async () => {
+    const logged = decodeCommand(cmd);
+    if (!logged) throw refuse("invalid_request", "a forwarded write must be a valid command");
     return await node.propose(logged.cmd) as unknown as Record<string, unknown>;
-  } catch (err) {
-    if (!(err instanceof RaftqError)) throw err;
-    throw refuse(err.code, err.message, err.retryAfterSeconds);
-  }
+  });
 }
