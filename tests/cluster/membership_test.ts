@@ -4,6 +4,14 @@ import assert from "node:assert/strict";
 import { call, TestCluster } from "../helpers/cluster.ts";
 import { startReadyNode } from "../helpers/node_process.ts";
 
+/** Enqueues jobs `from` to `to` - 1 (their payloads) into `queue` at `url`, each answered 201. */
+async function enqueueEach(url: string, queue: string, from: number, to: number): Promise<void> {
+  for (let i = from; i < to; i++) {
+    const r = await call(`${url}/v1/queues/${queue}/jobs`, "POST", { payload: i });
+    assert.equal(r.status, 201, JSON.stringify(r.body));
+  }
+}
+
 Deno.test("cluster: a node with the wrong cluster secret cannot join (exit 2), and is not left a member", async () => {
   const c = await TestCluster.start(3);
   try {
@@ -121,12 +129,7 @@ Deno.test("cluster: compaction copies nothing; a joining node gets a snapshot ma
   const c = await TestCluster.start(3, undefined, ["--snapshot-every", "40"]);
   try {
     const leader = await c.leader();
-    for (let i = 0; i < 120; i++) {
-      assert.equal(
-        (await call(`${leader.url}/v1/queues/od/jobs`, "POST", { payload: i })).status,
-        201,
-      );
-    }
+    await enqueueEach(leader.url, "od", 0, 120);
     await c.converged();
     const before = await c.status(leader);
     assert.ok(
@@ -153,12 +156,7 @@ Deno.test("cluster: a node whose file is a received image restarts, leads and pa
   const c = await TestCluster.start(3, undefined, ["--snapshot-every", "40"]);
   try {
     const first = await c.leader();
-    for (let i = 0; i < 60; i++) {
-      assert.equal(
-        (await call(`${first.url}/v1/queues/sw/jobs`, "POST", { payload: i })).status,
-        201,
-      );
-    }
+    await enqueueEach(first.url, "sw", 0, 60);
     await c.converged();
     let n4 = await c.join("n4");
     await c.waitForVoters(4);
@@ -171,9 +169,7 @@ Deno.test("cluster: a node whose file is a received image restarts, leads and pa
     const t = await call(`${(await c.leader()).url}/admin/transfer`, "POST", { to: "n4" });
     assert.equal(t.status, 200, JSON.stringify(t.body));
     assert.equal((await c.leader()).id, "n4");
-    for (let i = 60; i < 100; i++) {
-      assert.equal((await call(`${n4.url}/v1/queues/sw/jobs`, "POST", { payload: i })).status, 201);
-    }
+    await enqueueEach(n4.url, "sw", 60, 100);
     // A fifth node can only catch up from n4's image, made from that file.
     const n5 = await c.join("n5");
     await c.waitForVoters(5);
