@@ -5,6 +5,50 @@ import { StartupError } from "../errors.ts";
 import { defaultTuning } from "./config.ts";
 import { messageLimits } from "../raft/mod.ts";
 
+/**
+ * The most bytes of a member's answer a joining node reads: a status lists at most 1,000
+ * members of a few hundred bytes each; anything longer is not an answer to trust.
+ */
+export const joinAnswerMaxBytes = 1024 * 1024;
+
+/** An answer's JSON body, or null when it is not JSON or longer than joinAnswerMaxBytes. */
+async function answerJson(res: Response): Promise<Record<string, unknown> | null> {
+  const declared = Number(res.headers.get("content-length") ?? 0);
+  if (!res.body || declared > joinAnswerMaxBytes) {
+    await res.body?.cancel().catch(() => {});
+    return null;
+  }
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    size += value.length;
+    if (size > joinAnswerMaxBytes) {
+      await reader.cancel().catch(() => {});
+      return null;
+    }
+    chunks.push(value);
+  }
+  try {
+    const v = JSON.parse(new TextDecoder().decode(concatBytes(chunks, size)));
+    return typeof v === "object" && v !== null ? v as Record<string, unknown> : null;
+  } catch {
+    return null;
+  }
+}
+
+function concatBytes(chunks: Uint8Array[], size: number): Uint8Array {
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
+}
+
 export interface JoinResult {
   clusterId: string;
   via: string;
@@ -47,12 +91,13 @@ export async function joinCluster(
         log("join_retry", { via: base, attempt, reason });
         continue;
       }
-      const body = await res.json().catch(() => null);
+      const body = await answerJson(res).catch(() => null);
       if (res.ok && typeof body?.clusterId === "string") {
         return { clusterId: body.clusterId, via: base };
       }
-      const code = body?.error?.code ?? String(res.status);
-      const message = body?.error?.message ?? "";
+      const error = body?.error as { code?: unknown; message?: unknown } | undefined;
+      const code = String(error?.code ?? res.status);
+      const message = String(error?.message ?? "");
       if (res.status === 503 || res.status >= 500) {
         log("join_retry", { via: base, attempt, reason: `${code}: ${message}` });
         continue;
@@ -90,7 +135,7 @@ export async function joinPeers(
         headers: cfg.token ? { authorization: `Bearer ${cfg.token}` } : {},
         signal: AbortSignal.timeout(5_000),
       });
-      const body = await res.json().catch(() => null);
+      const body = await answerJson(res).catch(() => null);
       if (!res.ok || !Array.isArray(body?.members)) continue;
       // (no more than a membership may hold: the answer is a peer's, not a trusted one)
       return (body.members as unknown[]).slice(0, messageLimits.maxMembers).flatMap((m) => {
