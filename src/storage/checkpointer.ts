@@ -85,10 +85,14 @@ export class Checkpointer {
     this.#settle();
   }
 
-  /** Stops checkpointing: waits for one in flight, closes the worker's connection, ends it. */
-  async stop(): Promise<void> {
+  /**
+   * Stops checkpointing: waits for one in flight, runs a last one first when asked (`drain`: what
+   * the WAL holds is then copied back here, off the loop), closes the worker's connection, ends it.
+   */
+  async stop(drain = false): Promise<void> {
     clearInterval(this.#timer);
     while (this.#inFlight) await this.#inFlight;
+    if (drain) await this.#post("checkpoint");
     await this.#post("close");
     this.#worker.terminate();
   }

@@ -204,7 +204,9 @@ export class Database {
     const checkpointer = this.#checkpointer;
     if (!checkpointer) return this.#swapNow(imagePath, false, done);
     this.#checkpointer = null; // its connection must close first
-    checkpointer.stop().then(
+    // A last checkpoint on its worker, so the one before the rename (on the loop) finds the WAL
+    // copied back already and only empties it.
+    checkpointer.stop(true).then(
       () => this.#swapNow(imagePath, true, done),
       (err) => done(err instanceof Error ? err : new Error(String(err)), false),
     );

@@ -2,6 +2,7 @@
 
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
+import { Checkpointer } from "../../src/storage/checkpointer.ts";
 import { openDataDir } from "../../src/storage/data_dir.ts";
 import { waitFor } from "../helpers/node_process.ts";
 import { tempDir } from "./helpers.ts";
@@ -69,6 +70,32 @@ Deno.test("checkpointer: past the bound the node's connection checkpoints itself
       `${fileBytes()} bytes: checkpointed at the bound`,
     );
     await dd.db.stopCheckpoints();
+    dd.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("checkpointer: a draining stop copies the WAL back on the worker first", async () => {
+  const dir = await tempDir();
+  try {
+    const dd = await openDataDir(dir);
+    const conn = dd.db.conn.db;
+    conn.exec("PRAGMA wal_autocheckpoint = 0"); // (only the worker copies pages back here)
+    dd.db.transaction(() => conn.exec("CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT)"));
+    const fileBytes = () => Deno.statSync(dd.db.path).size;
+    const startBytes = fileBytes();
+    dd.db.transaction(() => {
+      const insert = conn.prepare("INSERT INTO t (v) VALUES (?)");
+      for (let i = 0; i < 2_000; i++) insert.run("x".repeat(500));
+    });
+    const worker = new Checkpointer(dd.db.path, () => {}, 60_000); // (no tick in this test)
+    await worker.stop(true);
+    assert.equal(worker.done, 1, "one last checkpoint");
+    assert.ok(fileBytes() > startBytes + 500_000, `${fileBytes()} bytes: copied back`);
+    const idle = new Checkpointer(dd.db.path, () => {}, 60_000);
+    await idle.stop();
+    assert.equal(idle.done, 0, "a plain stop runs none");
     dd.close();
   } finally {
     await Deno.remove(dir, { recursive: true });
