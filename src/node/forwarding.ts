@@ -73,7 +73,14 @@ export async function forwardReadIndex(
   try {
     answer = await transport.forwardRead(leader, timeoutMs);
   } catch (err) {
-    throw asRaftqError(err);
+    const error = asRaftqError(err);
+    // A read changes nothing, so no answer is not an unknown outcome: there is no leader to ask.
+    if (!(error instanceof RaftqError) || error.code !== "outcome_unknown") throw error;
+    throw new RaftqError(
+      "no_leader",
+      `The leader ${leader} gave no read index: ${error.message}`,
+      1,
+    );
   }
   const index = answer.index;
   if (answer.type !== "readIndex" || !Number.isSafeInteger(index) || (index as number) < 0) {

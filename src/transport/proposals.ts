@@ -35,7 +35,7 @@ export class PendingProposals {
     const answer = new Promise<Record<string, unknown>>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#waiting.delete(id);
-        reject(unknown(`the leader did not answer a forwarded write within ${timeoutMs} ms`));
+        reject(unknown(`the leader did not answer within ${timeoutMs} ms`));
       }, timeoutMs);
       this.#waiting.set(id, { peer, resolve, reject, timer });
     });
@@ -63,7 +63,7 @@ export class PendingProposals {
       if (w.peer !== peer) continue;
       this.#waiting.delete(id);
       clearTimeout(w.timer);
-      w.reject(unknown("the link to the leader closed before it answered a forwarded write"));
+      w.reject(unknown("the link to the leader closed before it answered"));
     }
   }
 

@@ -51,4 +51,13 @@ Deno.test("forwarding: a read index answer is checked; a refusal is the leader's
     code: "no_leader",
     message: "this node no longer leads",
   });
+  // No answer (a timeout, a closed link) is not an unknown outcome for a read: no leader.
+  const silent = {
+    forwardRead: () =>
+      Promise.reject(new ProposalFailed({ code: "outcome_unknown", message: "no answer" })),
+  };
+  assert.deepEqual(await refusal(forwardReadIndex(silent, "n1", 1000)), {
+    code: "no_leader",
+    message: "The leader n1 gave no read index: no answer",
+  });
 });
