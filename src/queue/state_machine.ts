@@ -150,6 +150,18 @@ function tallyGroups(rows: readonly { queue: string; grp: string }[]) {
   return byKey.values();
 }
 
+/** New rows, and ready jobs by group, written together (see #enqueueParts). */
+interface EnqueueRun {
+  rows: JobsTable[];
+  readyByGroup: Map<string, number>;
+}
+
+const newEnqueueRun = (): EnqueueRun => ({ rows: [], readyByGroup: new Map() });
+
+/** A job whose enqueue reads nothing back: no idempotency or unique key, no dependencies. */
+const isPlainJob = (job: NewJob): boolean =>
+  job.idempotencyKey === undefined && job.uniqueKey === undefined && job.dependsOn === undefined;
+
 /** The event a job's end is announced by. */
 const finishEvents: Record<"done" | "dead" | "cancelled" | "expired", EventType> = {
   done: "acked",
@@ -461,15 +473,35 @@ export class QueueStateMachine {
     return { type: "flowCreated", ids };
   }
 
-  /** Requests merged into one entry: each part enqueued on its own, its own answer. */
+  /**
+   * Requests merged into one entry: each part enqueued on its own (its own all-or-nothing, its own
+   * answer). The rows and ready groups of plain parts (no keys, no dependencies: nothing read back
+   * before the entry ends) wait in one run, written with the next part that is not plain and at
+   * the end: one multi-row insert and one update a group for the lot, the same rows, counts and
+   * group turns as part by part.
+   */
   #enqueueParts(queue: string, jobs: NewJob[], parts: number[], index: number): ApplyResult {
+    const run = newEnqueueRun();
     let offset = 0;
     const answers = parts.map((n) => {
-      const r = this.#enqueue(queue, jobs.slice(offset, offset + n), index, offset);
+      const part = jobs.slice(offset, offset + n);
+      const at = offset;
       offset += n;
-      return r;
+      if (part.every(isPlainJob)) return this.#enqueue(queue, part, index, at, run);
+      this.#writeRun(queue, run);
+      return this.#enqueue(queue, part, index, at);
     });
+    this.#writeRun(queue, run);
     return { type: "enqueuedParts", parts: answers };
+  }
+
+  /** Inserts a run's rows, then moves its ready jobs into their groups (first seen, first). */
+  #writeRun(queue: string, run: EnqueueRun): void {
+    if (run.rows.length > 0) this.#insertJobs.run(this.#db.conn, run.rows);
+    const cap = this.settings.get(queue).config.groupConcurrency;
+    for (const [grp, n] of run.readyByGroup) this.groups.adjust(queue, grp, n, 0, cap, false);
+    run.rows = [];
+    run.readyByGroup.clear();
   }
 
   /** The state of each job `ids` names, looked up once; a not_found refusal if one is missing. */
@@ -1090,9 +1122,17 @@ export class QueueStateMachine {
   /**
    * Enqueues `jobs` (their ids `<index>-<offset + k>`) in multi-row inserts, all or nothing: a
    * queue at maxDepth or a dependency that does not exist refuses the whole batch. A job with
-   * dependencies not ended yet starts `waiting`.
+   * dependencies not ended yet starts `waiting`. Given a `run` (plain jobs only), the rows and
+   * ready groups join it for the caller to write; the counts move at once, so the next part's
+   * maxDepth check sees these jobs.
    */
-  #enqueue(queue: string, jobs: NewJob[], index: number, offset = 0): ApplyResult {
+  #enqueue(
+    queue: string,
+    jobs: NewJob[],
+    index: number,
+    offset = 0,
+    run?: EnqueueRun,
+  ): ApplyResult {
     const full = this.#overDepth(queue, jobs);
     if (full) return full;
     const deps = this.#dependencyStates(jobs.flatMap((j) => j.dependsOn ?? []));
@@ -1102,11 +1142,8 @@ export class QueueStateMachine {
     const out: { id: string; state: JobState; deduplicated: boolean }[] = [];
     const added: { queue: string; grp: string; state: JobState }[] = [];
     const failed: [JobsTable, string][] = [];
-    let rows: JobsTable[] = [];
-    const flush = () => {
-      this.#insertJobs.run(this.#db.conn, rows);
-      rows = [];
-    };
+    const own = run ?? newEnqueueRun();
+    const flush = () => this.#writeRun(queue, own);
     jobs.forEach((job, k) => {
       const seen = this.#duplicateOf(queue, job, flush);
       if (seen) return out.push(seen);
@@ -1119,7 +1156,7 @@ export class QueueStateMachine {
       const row = newJobRow(id, queue, state, seq, job, now, maxAttempts, start.left.length);
       this.#due.lower(state === "delayed" ? row.available_at : null);
       this.#due.lower(row.expire_at);
-      rows.push(row);
+      own.rows.push(row);
       for (const dep of start.left) this.deps.add(dep, id);
       if (job.idempotencyKey !== undefined) {
         const expires = now + (job.idempotencyWindowMs ?? idempotencyWindowMs);
@@ -1131,8 +1168,8 @@ export class QueueStateMachine {
       this.events.record(queue, "enqueued", row, state);
       out.push({ id, state: start.failed ? "dead" : state, deduplicated: false });
     });
-    flush();
-    this.#countNew(queue, added);
+    this.#countNew(queue, added, own);
+    if (!run) flush();
     // (a dependency had already failed: the job ends at once, after its enqueue is counted)
     for (const [row, why] of failed) this.#end(row, "dead", null, why);
     return { type: "enqueued", jobs: out };
@@ -1164,10 +1201,21 @@ export class QueueStateMachine {
     return null;
   }
 
-  /** Counts new jobs by state, ready ones by group (a batch of 1,000 writes its group's row once). */
-  #countNew(queue: string, added: readonly { queue: string; grp: string; state: JobState }[]) {
+  /**
+   * Counts new jobs by state; ready ones join `run` by group, for #writeRun to move into their
+   * groups (a batch of 1,000 writes its group's row once).
+   */
+  #countNew(
+    queue: string,
+    added: readonly { queue: string; grp: string; state: JobState }[],
+    run: EnqueueRun,
+  ) {
     const ready = added.filter((a) => a.state === "ready");
-    for (const [[, grp], n] of tallyGroups(ready)) this.#moved(queue, null, "ready", n, grp);
+    for (const [[, grp], n] of tallyGroups(ready)) {
+      this.#count(queue, null, "ready", n);
+      run.readyByGroup.set(grp, (run.readyByGroup.get(grp) ?? 0) + n);
+      this.#woken.add(queue);
+    }
     for (const state of ["delayed", "waiting"] as const) {
       const n = added.filter((a) => a.state === state).length;
       if (n > 0) this.#moved(queue, null, state, n);

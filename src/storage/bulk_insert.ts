@@ -4,7 +4,7 @@ import type { Compilable, CompiledQuery } from "kysely";
 import type { SqliteConnection } from "./sqlite.ts";
 
 /** Row counts of the INSERTs a batch is split into, so few SQL texts exist. */
-const insertSizes = [256, 64, 8, 1] as const;
+const insertSizes = [256, 64, 16, 4, 1] as const;
 
 /**
  * Inserts many rows with few statements: one SQLite call per chunk instead of per row, and no

@@ -8,7 +8,7 @@ import type { ApplyResult } from "../../src/queue/state_machine.ts";
 import { mergeEnqueues, type Proposal } from "../../src/node/merge.ts";
 import { RaftqError } from "../../src/errors.ts";
 import { startInProcessNode } from "../helpers/in_process.ts";
-import { withHarness } from "../helpers/queue_harness.ts";
+import { Harness, withHarness } from "../helpers/queue_harness.ts";
 
 const job = (n: number): NewJob => ({ payload: String(n), delayMs: 0, priority: 0 });
 const enqueue = (queue: string, n: number): QueueCommand => ({
@@ -69,6 +69,70 @@ Deno.test("merge: each part of an entry is its own all-or-nothing request agains
     );
     assert.equal(h.sm.queueView("q").ready, 2);
   }));
+
+/** Parts of every kind: plain ones (written together), keyed, delayed, grouped, dependent. */
+function mixedParts(firstJobId: string): NewJob[][] {
+  const plain = (n: number, group?: string): NewJob => ({ ...job(n), ...(group ? { group } : {}) });
+  return [
+    [plain(1, "a"), plain(2)],
+    [{ ...job(3), delayMs: 5_000 }],
+    [plain(4, "b"), plain(5, "b")],
+    [{ ...job(6), idempotencyKey: "k" }],
+    [{ ...job(7), dependsOn: [firstJobId] }], // a job of this same entry: it must be written
+    [plain(8, "a")],
+    [plain(9), plain(10)], // over maxDepth 9 by one: refused whole
+    [plain(11, "c")], // fits
+  ];
+}
+
+/** What the tables hold, without the ids (an entry a part gives other ids than one entry). */
+function tables(h: Harness) {
+  const all = (sql: string) => h.dd.db.conn.db.prepare(sql).all();
+  return {
+    jobs: all(`SELECT queue, state, grp, priority, payload, available_at, deps_left
+      FROM jobs ORDER BY rowid`),
+    groups: all("SELECT queue, grp, ready, leased, turn, active FROM queue_groups ORDER BY grp"),
+    counts: all("SELECT queue, state, n FROM queue_counts ORDER BY state"),
+  };
+}
+
+const answerShape = (r: ApplyResult) =>
+  r.type === "enqueued"
+    ? r.jobs.map((j) => [j.state, j.deduplicated])
+    : r.type === "error"
+    ? r.code
+    : r.type;
+
+Deno.test("merge: parts in one entry leave the tables that one entry a part would", async () => {
+  const config = { type: "configure", queue: "q", config: { maxDepth: 9 } } as const;
+  const merged = await Harness.open();
+  const separate = await Harness.open();
+  try {
+    merged.apply(1, config);
+    separate.apply(1, config);
+    const partsOfOne = mixedParts(`${merged.index + 1}-0`);
+    const r = merged.apply(2, {
+      type: "enqueue",
+      queue: "q",
+      jobs: partsOfOne.flat(),
+      parts: partsOfOne.map((p) => p.length),
+    });
+    assert.equal(r.type, "enqueuedParts");
+    const mergedAnswers = r.type === "enqueuedParts" ? r.parts.map(answerShape) : [];
+    const partsAlone = mixedParts(`${separate.index + 1}-0`);
+    const separateAnswers = partsAlone.map((jobs) =>
+      answerShape(separate.apply(2, { type: "enqueue", queue: "q", jobs }))
+    );
+    assert.deepEqual(mergedAnswers, separateAnswers);
+    assert.equal(mergedAnswers[6], "queue_full");
+    assert.deepEqual(mergedAnswers[4], [["waiting", false]], "the dependency was found");
+    assert.deepEqual(tables(merged), tables(separate));
+    assert.equal(merged.sm.queueView("q").ready, 7);
+  } finally {
+    await merged.close();
+    await separate.close();
+  }
+});
 
 Deno.test("merge: a node proposes enqueues queued in the same turn as one entry", async () => {
   const node = await startInProcessNode();
