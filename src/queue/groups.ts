@@ -55,6 +55,13 @@ export class GroupStore {
             })
           ),
       ),
+      // (setting neither turn nor active leaves the turn index unwritten)
+      counts: prepare(
+        ["queue", "grp", "ready", "leased"],
+        (p) =>
+          k.updateTable("queue_groups").set({ ready: p.ready, leased: p.leased })
+            .where("queue", "=", p.queue).where("grp", "=", p.grp),
+      ),
       drop: prepare(
         ["queue", "grp"],
         (p) => k.deleteFrom("queue_groups").where("queue", "=", p.queue).where("grp", "=", p.grp),
@@ -119,7 +126,11 @@ export class GroupStore {
     const turn = active === 1 && (!wasActive || toBack)
       ? this.#lastTurn(queue) + 1
       : row?.turn ?? 0;
-    this.#db.conn.executeCompiled(this.#q.save({ queue, grp, ready, leased, turn, active }));
+    // Most moves change only the counts: an enqueue to an active group, an ack.
+    const q = row && row.turn === turn && row.active === active
+      ? this.#q.counts({ queue, grp, ready, leased })
+      : this.#q.save({ queue, grp, ready, leased, turn, active });
+    this.#db.conn.executeCompiled(q);
   }
 
   #lastTurn(queue: string): number {

@@ -151,6 +151,7 @@ Deno.test("groups: with 100,000 groups a claim reads indexes, never the groups",
     assert.match(plans.best, /jobs_ready/);
     assert.match(plans["groups.next"], /queue_groups_turn/);
     assert.match(plans["groups.lastTurn"], /queue_groups_turn/);
+    assert.match(plans["groups.counts"], /USING INDEX sqlite_autoindex_queue_groups_1/);
     assert.match(h.sm.listing.groupPlan(), /jobs_group_list/);
     assert.ok(!/TEMP B-TREE/.test(plans["groups.next"]), plans["groups.next"]);
   }));
