@@ -5,6 +5,7 @@ import type { Database } from "../storage/database.ts";
 import { prepare, queryPlan } from "../storage/prepared.ts";
 import { type JobsTable, type JobState, jobStates } from "../storage/schema.ts";
 import { type JobView, jobView } from "./job_view.ts";
+import { prepareByJob } from "./job_ids.ts";
 
 /** Below every seq: a first page. */
 const noCursor = Number.MAX_SAFE_INTEGER;
@@ -57,7 +58,10 @@ export class JobListing {
           .where("state", "=", p.state).where("seq", "<", p.before).orderBy("seq", "desc")
           .limit(p.limit),
     );
-    this.#row = prepare(["id"], (p) => k.selectFrom("jobs").selectAll().where("id", "=", p.id));
+    this.#row = prepareByJob(
+      [],
+      (p) => k.selectFrom("jobs").selectAll().where("seq", "=", p.seq).where("id", "=", p.id),
+    );
   }
 
   page(

@@ -2,6 +2,7 @@
 
 import { type Kysely, sql } from "kysely";
 import { prepare } from "../storage/prepared.ts";
+import { prepareByJob } from "./job_ids.ts";
 import type { Tables } from "../storage/schema.ts";
 
 /**
@@ -20,7 +21,10 @@ export function jobQueries(k: Kysely<Tables>) {
             oc.column("id").doUpdateSet({ applied_index: p.applied, now_ms: p.now })
           ),
     ),
-    job: prepare(["id"], (p) => k.selectFrom("jobs").selectAll().where("id", "=", p.id)),
+    job: prepareByJob(
+      [],
+      (p) => k.selectFrom("jobs").selectAll().where("seq", "=", p.seq).where("id", "=", p.id),
+    ),
     idem: prepare(
       ["queue", "key"],
       (p) =>
@@ -79,8 +83,8 @@ export function jobQueries(k: Kysely<Tables>) {
           .where("state", "=", sql.lit("ready")).orderBy("priority", "desc")
           .orderBy("available_at").orderBy("seq").limit(p.limit),
     ),
-    lease: prepare(
-      ["id", "lease", "expires", "worker", "now"],
+    lease: prepareByJob(
+      ["lease", "expires", "worker", "now"],
       (p) =>
         k.updateTable("jobs").set((eb) => ({
           state: "leased",
@@ -90,9 +94,9 @@ export function jobQueries(k: Kysely<Tables>) {
           worker: p.worker,
           expire_at: null, // a ttlMs holds until the first claim
           updated_at: p.now,
-        })).where("id", "=", p.id),
+        })).where("seq", "=", p.seq).where("id", "=", p.id),
     ),
-    finish: prepare(["id", "state", "result", "error", "now"], (p) =>
+    finish: prepareByJob(["state", "result", "error", "now"], (p) =>
       k.updateTable("jobs").set({
         state: p.state,
         result: p.result,
@@ -100,9 +104,9 @@ export function jobQueries(k: Kysely<Tables>) {
         lease_expires_at: null,
         finished_at: p.now,
         updated_at: p.now,
-      }).where("id", "=", p.id)),
-    release: prepare(
-      ["id", "state", "availableAt", "now"],
+      }).where("seq", "=", p.seq).where("id", "=", p.id)),
+    release: prepareByJob(
+      ["state", "availableAt", "now"],
       (p) =>
         k.updateTable("jobs").set((eb) => ({
           state: p.state,
@@ -111,19 +115,20 @@ export function jobQueries(k: Kysely<Tables>) {
           lease_expires_at: null,
           worker: null,
           updated_at: p.now,
-        })).where("id", "=", p.id),
+        })).where("seq", "=", p.seq).where("id", "=", p.id),
     ),
-    progress: prepare(
-      ["id", "progress", "now"],
+    progress: prepareByJob(
+      ["progress", "now"],
       (p) =>
         k.updateTable("jobs").set({ progress: p.progress, updated_at: p.now }).where(
-          "id",
+          "seq",
           "=",
-          p.id,
-        ),
+          p.seq,
+        )
+          .where("id", "=", p.id),
     ),
-    requeue: prepare(
-      ["id", "state", "availableAt", "error", "now"],
+    requeue: prepareByJob(
+      ["state", "availableAt", "error", "now"],
       (p) =>
         k.updateTable("jobs").set({
           state: p.state,
@@ -132,14 +137,19 @@ export function jobQueries(k: Kysely<Tables>) {
           lease_expires_at: null,
           worker: null,
           updated_at: p.now,
-        }).where("id", "=", p.id),
+        }).where("seq", "=", p.seq).where("id", "=", p.id),
     ),
-    depsLeft: prepare(
-      ["id", "left"],
-      (p) => k.updateTable("jobs").set({ deps_left: p.left }).where("id", "=", p.id),
+    depsLeft: prepareByJob(
+      ["left"],
+      (p) =>
+        k.updateTable("jobs").set({ deps_left: p.left }).where("seq", "=", p.seq).where(
+          "id",
+          "=",
+          p.id,
+        ),
     ),
-    unwait: prepare(
-      ["id", "state", "availableAt", "expireAt", "now"],
+    unwait: prepareByJob(
+      ["state", "availableAt", "expireAt", "now"],
       (p) =>
         k.updateTable("jobs").set({
           state: p.state,
@@ -147,25 +157,26 @@ export function jobQueries(k: Kysely<Tables>) {
           available_at: p.availableAt,
           expire_at: p.expireAt,
           updated_at: p.now,
-        }).where("id", "=", p.id),
+        }).where("seq", "=", p.seq).where("id", "=", p.id),
     ),
-    extend: prepare(
-      ["id", "expires", "now"],
+    extend: prepareByJob(
+      ["expires", "now"],
       (p) =>
         k.updateTable("jobs").set({ lease_expires_at: p.expires, updated_at: p.now }).where(
-          "id",
+          "seq",
           "=",
-          p.id,
-        ),
+          p.seq,
+        )
+          .where("id", "=", p.id),
     ),
-    revive: prepare(["id", "now"], (p) =>
+    revive: prepareByJob(["now"], (p) =>
       k.updateTable("jobs").set({
         state: "ready",
         attempts: 0,
         available_at: p.now,
         finished_at: null,
         updated_at: p.now,
-      }).where("id", "=", p.id)),
+      }).where("seq", "=", p.seq).where("id", "=", p.id)),
     // Due delayed jobs and expired leases, the earliest first, at most `limit` an entry.
     dueDelayed: prepare(
       ["now", "limit"],
@@ -174,10 +185,11 @@ export function jobQueries(k: Kysely<Tables>) {
           .where("state", "=", sql.lit("delayed")).where("available_at", "<=", p.now)
           .orderBy("available_at").limit(p.limit),
     ),
-    promote: prepare(
-      ["id", "now"],
+    promote: prepareByJob(
+      ["now"],
       (p) =>
-        k.updateTable("jobs").set({ state: "ready", updated_at: p.now }).where("id", "=", p.id),
+        k.updateTable("jobs").set({ state: "ready", updated_at: p.now }).where("seq", "=", p.seq)
+          .where("id", "=", p.id),
     ),
     expired: prepare(
       ["now", "limit"],
@@ -190,10 +202,10 @@ export function jobQueries(k: Kysely<Tables>) {
       ["queue", "before", "limit"],
       (p) =>
         k.deleteFrom("jobs").where(
-          "id",
+          "seq",
           "in",
           (eb) =>
-            eb.selectFrom("jobs").select("id").where("queue", "=", p.queue)
+            eb.selectFrom("jobs").select("seq").where("queue", "=", p.queue)
               .where("finished_at", "is not", null).where("finished_at", "<", p.before)
               .limit(p.limit),
         ).returning(["queue", "state"]),
@@ -221,10 +233,10 @@ export function jobQueries(k: Kysely<Tables>) {
       ["queue", "state", "limit"],
       (p) =>
         k.deleteFrom("jobs").where(
-          "id",
+          "seq",
           "in",
           (eb) =>
-            eb.selectFrom("jobs").select("id").where("queue", "=", p.queue)
+            eb.selectFrom("jobs").select("seq").where("queue", "=", p.queue)
               .where("state", "=", p.state).orderBy("seq").limit(p.limit),
         ),
     ),

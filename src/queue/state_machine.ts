@@ -35,6 +35,7 @@ import { RateWindows, windowStartMs } from "./rate_limit.ts";
 import { DependencyStore } from "./dependencies.ts";
 import { EventLog, type EventPosition, type EventRead, type EventType } from "./events.ts";
 import { jobQueries } from "./job_queries.ts";
+import { jobId, jobSeq } from "./job_ids.ts";
 
 export const idempotencyWindowMs = 24 * 60 * 60 * 1000;
 /** What jobs and claims get when neither they nor their queue's config say. */
@@ -1147,12 +1148,12 @@ export class QueueStateMachine {
     jobs.forEach((job, k) => {
       const seen = this.#duplicateOf(queue, job, flush);
       if (seen) return out.push(seen);
-      const id = `${index}-${offset + k}`;
+      const id = jobId(index, offset + k);
       const start = job.dependsOn ? this.#dependencyStart(job, deps) : { left: [], failed: null };
       const waits = start.left.length > 0 || start.failed !== null;
       const state: JobState = waits ? "waiting" : job.delayMs > 0 ? "delayed" : "ready";
       const maxAttempts = job.maxAttempts ?? config.maxAttempts ?? defaultMaxAttempts;
-      const seq = index * 10_000 + offset + k;
+      const seq = jobSeq(index, offset + k);
       const row = newJobRow(id, queue, state, seq, job, now, maxAttempts, start.left.length);
       this.#due.lower(state === "delayed" ? row.available_at : null);
       this.#due.lower(row.expire_at);

@@ -305,6 +305,36 @@ export const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  // Jobs stored under their seq (INTEGER PRIMARY KEY: the rowid; a job's id `<index>-<k>` is seq
+  // index * 10,000 + k, src/queue/job_ids.ts): the id's own b-tree goes, so an enqueue writes one
+  // index less and a lookup by id is one search. The table is rebuilt, columns in their order,
+  // its indexes made again as they were.
+  "017_jobs_by_seq": {
+    async up(db: AnyDb) {
+      const { rows: indexes } = await sql<{ sql: string }>`SELECT sql FROM sqlite_schema
+        WHERE type = 'index' AND tbl_name = 'jobs' AND sql IS NOT NULL`.execute(db);
+      await sql`CREATE TABLE jobs_by_seq ("id" text not null, "queue" text not null,
+        "state" text not null, "priority" integer not null, "seq" integer primary key,
+        "payload" text not null, "result" text, "last_error" text, "attempts" integer not null,
+        "max_attempts" integer not null, "available_at" integer not null, "lease" text,
+        "lease_expires_at" integer, "worker" text, "idempotency_key" text,
+        "created_at" integer not null, "updated_at" integer not null, "finished_at" integer,
+        "progress" text, "unique_key" text, "expire_at" integer,
+        "grp" text default '' not null, "depends_on" text, "deps_left" integer default 0 not null,
+        "on_failure" text)`.execute(db);
+      // (seq from the id, as every enqueue has set it: so every row is found by its id)
+      await sql`INSERT INTO jobs_by_seq SELECT id, queue, state, priority,
+        CAST(substr(id, 1, instr(id, '-') - 1) AS INTEGER) * 10000
+          + CAST(substr(id, instr(id, '-') + 1) AS INTEGER),
+        payload, result, last_error, attempts, max_attempts, available_at, lease,
+        lease_expires_at, worker, idempotency_key, created_at, updated_at, finished_at, progress,
+        unique_key, expire_at, grp, depends_on, deps_left, on_failure FROM jobs ORDER BY 5`
+        .execute(db);
+      await sql`DROP TABLE jobs`.execute(db);
+      await sql`ALTER TABLE jobs_by_seq RENAME TO jobs`.execute(db);
+      for (const index of indexes) await sql.raw(index.sql).execute(db);
+    },
+  },
 };
 
 class StaticProvider implements MigrationProvider {

@@ -722,6 +722,10 @@ Deno.test("every hot query is served by an index; delayed and leased jobs have t
     assert.match(plans.purgeState, /jobs_list/);
     assert.match(plans.purgeJobs, /jobs_finished_queue/);
     assert.match(plans.minFinished, /jobs_finished_queue/);
+    // A job is found by its id through its seq, the rowid (migration 017): one search.
+    for (const name of ["job", "lease", "finish", "release", "requeue", "extend", "promote"]) {
+      assert.match(plans[name], /USING INTEGER PRIMARY KEY \(rowid=\?\)/, name);
+    }
     const list = h.sm.listing.plan();
     assert.match(list, /jobs_list/);
     assert.ok(!/\bSCAN\b|TEMP B-TREE/.test(list), `the page query scans or sorts: ${list}`);

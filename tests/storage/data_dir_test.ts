@@ -287,6 +287,26 @@ Deno.test("migrations: from an empty file, and from schema 5 through every later
     );
     const progress = upgraded.conn.db.prepare("SELECT progress FROM jobs").all();
     assert.deepEqual(progress.map((r) => ({ ...r })), Array(3).fill({ progress: null }));
+    assert.deepEqual(
+      upgraded.conn.db.prepare("SELECT id, rowid AS r FROM jobs ORDER BY rowid").all()
+        .map((r) => ({ ...r })),
+      [{ id: "1-0", r: 10_000 }, { id: "1-1", r: 10_001 }, { id: "1-2", r: 10_002 }],
+      "each job is stored under the seq its id names",
+    );
+    const indexes = upgraded.conn.db.prepare(
+      "SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'jobs' ORDER BY name",
+    ).all().map((r) => (r as { name: string }).name);
+    assert.deepEqual(indexes, [
+      "jobs_dead",
+      "jobs_delayed",
+      "jobs_expiry",
+      "jobs_finished_queue",
+      "jobs_group_list",
+      "jobs_leased",
+      "jobs_list",
+      "jobs_ready",
+      "jobs_unique",
+    ], "the indexes made again; the id's own is gone");
     upgraded.close();
   });
 });

@@ -1,0 +1,38 @@
+// Job ids and the seq each is stored under: `<index>-<k>` is seq index * 10,000 + k, the rowid.
+
+import type { Compilable, CompiledQuery } from "kysely";
+import { prepare } from "../storage/prepared.ts";
+
+/** Jobs one entry can hold at most, with room: a batch, a merged entry or a flow is far less. */
+export const seqsPerEntry = 10_000;
+
+/** The id of the `k`th job an entry at `index` enqueues. */
+export const jobId = (index: number, k: number): string => `${index}-${k}`;
+
+/** The seq (the jobs table's rowid) of the `k`th job an entry at `index` enqueues. */
+export const jobSeq = (index: number, k: number): number => index * seqsPerEntry + k;
+
+const idShape = /^(\d{1,12})-(\d{1,4})$/;
+
+/**
+ * The seq `id` is stored under, or -1 where `id` cannot name a job. Leading zeros pass ("1-00"
+ * is seq 10,000): the statements check the row's id too, so only the job named is found.
+ */
+export function seqOfId(id: string): number {
+  const m = idShape.exec(id);
+  const seq = m ? jobSeq(Number(m[1]), Number(m[2])) : -1;
+  return Number.isSafeInteger(seq) ? seq : -1;
+}
+
+/**
+ * prepare() for a statement on one job, found by `id`: the builder gets `seq` as well, to find
+ * the row by its rowid (`where("seq", "=", p.seq).where("id", "=", p.id)`), and callers still
+ * pass the id alone.
+ */
+export function prepareByJob<K extends string, R = unknown>(
+  names: readonly K[],
+  build: (p: Record<K | "id" | "seq", never>) => Compilable<R>,
+): (args: Record<K | "id", unknown>) => CompiledQuery<R> {
+  const compiled = prepare<K | "id" | "seq", R>([...names, "id", "seq"], build);
+  return (args) => compiled({ ...args, seq: seqOfId(String(args.id)) });
+}
