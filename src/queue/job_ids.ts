@@ -1,7 +1,8 @@
 // Job ids and the seq each is stored under: `<index>-<k>` is seq index * 10,000 + k, the rowid.
 
-import type { Compilable, CompiledQuery } from "kysely";
+import type { Compilable, CompiledQuery, ExpressionBuilder } from "kysely";
 import { prepare } from "../storage/prepared.ts";
+import type { Tables } from "../storage/schema.ts";
 
 /** Jobs one entry can hold at most, with room: a batch, a merged entry or a flow is far less. */
 export const seqsPerEntry = 10_000;
@@ -26,8 +27,7 @@ export function seqOfId(id: string): number {
 
 /**
  * prepare() for a statement on one job, found by `id`: the builder gets `seq` as well, to find
- * the row by its rowid (`where("seq", "=", p.seq).where("id", "=", p.id)`), and callers still
- * pass the id alone.
+ * the row by its rowid (`.where(theJob(p))`), and callers still pass the id alone.
  */
 export function prepareByJob<K extends string, R = unknown>(
   names: readonly K[],
@@ -36,3 +36,7 @@ export function prepareByJob<K extends string, R = unknown>(
   const compiled = prepare<K | "id" | "seq", R>([...names, "id", "seq"], build);
   return (args) => compiled({ ...args, seq: seqOfId(String(args.id)) });
 }
+
+/** The one job a statement of prepareByJob names: found by its rowid, its id checked. */
+export const theJob = (p: { seq: never; id: never }) => (eb: ExpressionBuilder<Tables, "jobs">) =>
+  eb.and([eb("seq", "=", p.seq), eb("id", "=", p.id)]);

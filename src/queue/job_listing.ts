@@ -5,7 +5,7 @@ import type { Database } from "../storage/database.ts";
 import { prepare, queryPlan } from "../storage/prepared.ts";
 import { type JobsTable, type JobState, jobStates } from "../storage/schema.ts";
 import { type JobView, jobView } from "./job_view.ts";
-import { prepareByJob } from "./job_ids.ts";
+import { prepareByJob, theJob } from "./job_ids.ts";
 
 /** Below every seq: a first page. */
 const noCursor = Number.MAX_SAFE_INTEGER;
@@ -60,7 +60,7 @@ export class JobListing {
     );
     this.#row = prepareByJob(
       [],
-      (p) => k.selectFrom("jobs").selectAll().where("seq", "=", p.seq).where("id", "=", p.id),
+      (p) => k.selectFrom("jobs").selectAll().where(theJob(p)),
     );
   }
 

@@ -2,7 +2,7 @@
 
 import { type Kysely, sql } from "kysely";
 import { prepare } from "../storage/prepared.ts";
-import { prepareByJob } from "./job_ids.ts";
+import { prepareByJob, theJob } from "./job_ids.ts";
 import type { Tables } from "../storage/schema.ts";
 
 /**
@@ -23,7 +23,7 @@ export function jobQueries(k: Kysely<Tables>) {
     ),
     job: prepareByJob(
       [],
-      (p) => k.selectFrom("jobs").selectAll().where("seq", "=", p.seq).where("id", "=", p.id),
+      (p) => k.selectFrom("jobs").selectAll().where(theJob(p)),
     ),
     idem: prepare(
       ["queue", "key"],
@@ -94,7 +94,7 @@ export function jobQueries(k: Kysely<Tables>) {
           worker: p.worker,
           expire_at: null, // a ttlMs holds until the first claim
           updated_at: p.now,
-        })).where("seq", "=", p.seq).where("id", "=", p.id),
+        })).where(theJob(p)),
     ),
     finish: prepareByJob(["state", "result", "error", "now"], (p) =>
       k.updateTable("jobs").set({
@@ -104,7 +104,7 @@ export function jobQueries(k: Kysely<Tables>) {
         lease_expires_at: null,
         finished_at: p.now,
         updated_at: p.now,
-      }).where("seq", "=", p.seq).where("id", "=", p.id)),
+      }).where(theJob(p))),
     release: prepareByJob(
       ["state", "availableAt", "now"],
       (p) =>
@@ -115,17 +115,12 @@ export function jobQueries(k: Kysely<Tables>) {
           lease_expires_at: null,
           worker: null,
           updated_at: p.now,
-        })).where("seq", "=", p.seq).where("id", "=", p.id),
+        })).where(theJob(p)),
     ),
     progress: prepareByJob(
       ["progress", "now"],
       (p) =>
-        k.updateTable("jobs").set({ progress: p.progress, updated_at: p.now }).where(
-          "seq",
-          "=",
-          p.seq,
-        )
-          .where("id", "=", p.id),
+        k.updateTable("jobs").set({ progress: p.progress, updated_at: p.now }).where(theJob(p)),
     ),
     requeue: prepareByJob(
       ["state", "availableAt", "error", "now"],
@@ -137,16 +132,11 @@ export function jobQueries(k: Kysely<Tables>) {
           lease_expires_at: null,
           worker: null,
           updated_at: p.now,
-        }).where("seq", "=", p.seq).where("id", "=", p.id),
+        }).where(theJob(p)),
     ),
     depsLeft: prepareByJob(
       ["left"],
-      (p) =>
-        k.updateTable("jobs").set({ deps_left: p.left }).where("seq", "=", p.seq).where(
-          "id",
-          "=",
-          p.id,
-        ),
+      (p) => k.updateTable("jobs").set({ deps_left: p.left }).where(theJob(p)),
     ),
     unwait: prepareByJob(
       ["state", "availableAt", "expireAt", "now"],
@@ -157,17 +147,14 @@ export function jobQueries(k: Kysely<Tables>) {
           available_at: p.availableAt,
           expire_at: p.expireAt,
           updated_at: p.now,
-        }).where("seq", "=", p.seq).where("id", "=", p.id),
+        }).where(theJob(p)),
     ),
     extend: prepareByJob(
       ["expires", "now"],
       (p) =>
         k.updateTable("jobs").set({ lease_expires_at: p.expires, updated_at: p.now }).where(
-          "seq",
-          "=",
-          p.seq,
-        )
-          .where("id", "=", p.id),
+          theJob(p),
+        ),
     ),
     revive: prepareByJob(["now"], (p) =>
       k.updateTable("jobs").set({
@@ -176,7 +163,7 @@ export function jobQueries(k: Kysely<Tables>) {
         available_at: p.now,
         finished_at: null,
         updated_at: p.now,
-      }).where("seq", "=", p.seq).where("id", "=", p.id)),
+      }).where(theJob(p))),
     // Due delayed jobs and expired leases, the earliest first, at most `limit` an entry.
     dueDelayed: prepare(
       ["now", "limit"],
@@ -187,9 +174,7 @@ export function jobQueries(k: Kysely<Tables>) {
     ),
     promote: prepareByJob(
       ["now"],
-      (p) =>
-        k.updateTable("jobs").set({ state: "ready", updated_at: p.now }).where("seq", "=", p.seq)
-          .where("id", "=", p.id),
+      (p) => k.updateTable("jobs").set({ state: "ready", updated_at: p.now }).where(theJob(p)),
     ),
     expired: prepare(
       ["now", "limit"],
