@@ -56,11 +56,12 @@ const stoppedError = () => new Error("the node is stopping");
 
 /**
  * Drains the core's Readies in the order Raft's safety needs. A Ready's messages leave first (a
- * leader's appends may go before its own write); then one write holds its entries, hard state,
- * snapshot and the apply of its committed entries (durable on a majority already), whose writers
- * are answered at once; then, if the Ready must be durable, the flush. Only when the flush is done
- * do votes and append acknowledgements leave (persistedMessages) and the core count the entries
- * as this node's (advance). While the flush runs, new proposals' appends leave and, on a leader,
+ * leader's appends may go before its own write); then one write holds its entries, hard state and
+ * snapshot; then, if the Ready must be durable, its flush begins; then its committed entries
+ * (durable on a majority already) are applied and their writers answered at once — in the write
+ * itself when there is no flush. Only when the flush is done do votes and append
+ * acknowledgements leave (persistedMessages) and the core count the entries as this node's
+ * (advance). While the flush runs, new proposals' appends leave and, on a leader,
  * entries a majority acknowledged are applied and answered: group commit without a stall.
  */
 export class ReadyLoop<R> {
@@ -147,10 +148,10 @@ export class ReadyLoop<R> {
       const rd = this.raft.ready();
       this.#peers.send(rd.messages);
       if (rd.snapshot) return this.#install(rd);
-      const written = this.#write(rd);
+      if (rd.mustSync) return this.#writeAndFlush(rd);
+      const written = this.#write(rd, rd.committedEntries);
       this.#answer(rd, written);
       if (this.#stopped) return; // it applied its own removal, or its hooks stopped it
-      if (rd.mustSync) return this.#flush(rd, written);
       this.#finish(rd, written);
       this.hooks.feed(false);
     }
@@ -171,11 +172,25 @@ export class ReadyLoop<R> {
       if (error) return this.#fail(error);
       this.#guard(() => {
         this.ports.sm.reload();
-        const written = this.#write({ ...rd, snapshotChunks: [] });
+        const written = this.#write({ ...rd, snapshotChunks: [] }, rd.committedEntries);
         this.#answer(rd, written);
         if (!this.#stopped) this.#flush(rd, written);
       });
     });
+  }
+
+  /**
+   * A Ready that must be durable: its entries and hard state are written and their flush begins,
+   * then its committed entries are applied and answered while the disk works (in their own
+   * transaction: they are durable on a majority already, and a lost apply is replayed from the
+   * log at start-up). So an apply is never between a follower's receipt of entries and its
+   * acknowledgement of them.
+   */
+  #writeAndFlush(rd: Ready): void {
+    const written = this.#write(rd, []);
+    this.#flush(rd, written);
+    written.results = this.#apply(rd.committedEntries);
+    this.#answer(rd, written);
   }
 
   #flush(rd: Ready, written: Written<R>): void {
@@ -194,7 +209,7 @@ export class ReadyLoop<R> {
   /**
    * While a flush runs: queued proposals join the log and their appends leave at once, so the
    * followers' flushes overlap this one; a leader applies and answers what a majority has made
-   * durable. (A follower applies with its next Ready, in the same write as its entries.)
+   * durable. (A follower applies what the leader's next append says is committed.)
    */
   #duringFlush(): void {
     this.hooks.feed(true);
@@ -202,30 +217,26 @@ export class ReadyLoop<R> {
     if (this.raft.role !== "leader") return;
     const committed = this.raft.takeCommittedEntries();
     if (committed.length === 0) return;
-    const started = this.ports.monoMs();
-    const results = this.ports.sm.applyEntries(committed);
-    this.ports.metrics?.applySeconds((this.ports.monoMs() - started) / 1000);
-    this.hooks.applied(committed, results);
+    this.hooks.applied(committed, this.#apply(committed));
   }
 
-  /** One write: the Ready's durable parts and the apply of its committed entries. */
-  #write(rd: Ready): Written<R> {
+  /** One write: the Ready's durable parts and the apply of `applying` (committed entries). */
+  #write(rd: Ready, applying: readonly Entry[]): Written<R> {
     const startedMs = this.ports.monoMs();
     let results = new Map<number, R>();
     // (A Ready of messages alone, a heartbeat round, writes nothing at all.)
-    const anything = rd.mustSync || rd.hardState !== null || rd.committedEntries.length > 0 ||
+    const anything = rd.mustSync || rd.hardState !== null || applying.length > 0 ||
       rd.snapshotChunks.length > 0;
-    if (anything) {
-      const { sm } = this.ports;
-      this.ports.store.write(rd, () => {
-        const applyStarted = this.ports.monoMs();
-        results = sm.applyEntries(rd.committedEntries);
-        if (rd.committedEntries.length > 0) {
-          this.ports.metrics?.applySeconds((this.ports.monoMs() - applyStarted) / 1000);
-        }
-      });
-    }
+    if (anything) this.ports.store.write(rd, () => (results = this.#apply(applying)));
     return { results, startedMs };
+  }
+
+  #apply(entries: readonly Entry[]): Map<number, R> {
+    if (entries.length === 0) return new Map();
+    const started = this.ports.monoMs();
+    const results = this.ports.sm.applyEntries(entries);
+    this.ports.metrics?.applySeconds((this.ports.monoMs() - started) / 1000);
+    return results;
   }
 
   /**

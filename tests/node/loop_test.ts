@@ -1,0 +1,114 @@
+// The Ready loop on a follower: the order of its write, flush, acknowledgement and apply.
+
+import assert from "node:assert/strict";
+import { ReadyLoop } from "../../src/node/loop.ts";
+import type { AppliedState, LogStore } from "../../src/node/ports.ts";
+import {
+  bootstrapInit,
+  type Entry,
+  makeRaftConfig,
+  type Message,
+  Raft,
+} from "../../src/raft/mod.ts";
+
+/** A follower "b" of a three-node cluster whose ports write down what happens, in order. */
+function follower() {
+  const events: string[] = [];
+  let flushDone: (() => void) | null = null;
+  const soon: (() => void)[] = [];
+  const store = {
+    write(rd, alongside) {
+      events.push(`write ${rd.entries.map((e) => e.index).join(",")}`);
+      alongside();
+    },
+    flush(done) {
+      events.push("flush");
+      flushDone = done;
+    },
+  } as Partial<LogStore> as LogStore;
+  let appliedIndex = 3;
+  const sm: AppliedState<null> = {
+    get appliedIndex() {
+      return appliedIndex;
+    },
+    applyEntries(entries) {
+      if (entries.length === 0) return new Map();
+      events.push(`apply ${entries.map((e) => e.index).join(",")}`);
+      appliedIndex = entries[entries.length - 1].index;
+      return new Map();
+    },
+    reload() {},
+  };
+  const init = bootstrapInit(["a", "b", "c"].map((id) => ({ id, url: `ws://${id}` })));
+  const raft = new Raft(makeRaftConfig({ id: "b", randomInt: () => 0 }), {
+    ...init,
+    appliedIndex: 3,
+  });
+  const loop = new ReadyLoop(raft, {
+    store,
+    sm,
+    peers: {
+      send: (ms: readonly Message[]) => {
+        for (const m of ms) if (m.type === "appendResp") events.push(`ack ${m.index}`);
+      },
+    },
+    scheduler: { soon: (fn) => soon.push(fn), after: () => {} },
+    monoMs: () => 0,
+  }, {
+    feed: () => {},
+    applied: () => {},
+    readied: () => {},
+    fatal: (error) => {
+      throw error;
+    },
+  }, { everyEntries: 1_000_000, aboveBytes: 1e12 });
+  const entry = (index: number): Entry => ({ index, term: 2, kind: "normal", data: "x" });
+  return {
+    events,
+    /**
+     * The leader's append of entry `index` (none when `withEntry` is false: a commit update),
+     * carrying `commit`; the loop's turn follows.
+     */
+    append(index: number, commit: number, withEntry = true) {
+      raft.step({
+        type: "append",
+        term: 2,
+        from: "a",
+        to: "b",
+        prevIndex: withEntry ? index - 1 : index,
+        prevTerm: (withEntry ? index - 1 : index) <= 3 ? 1 : 2,
+        entries: withEntry ? [entry(index)] : [],
+        commit,
+      });
+      loop.schedule();
+      while (soon.length > 0) soon.shift()!();
+    },
+    flushing: () => flushDone !== null,
+    finishFlush() {
+      const done = flushDone!;
+      flushDone = null;
+      done();
+      while (soon.length > 0) soon.shift()!();
+    },
+  };
+}
+
+Deno.test("loop: a follower starts its flush before it applies what an append commits", () => {
+  const f = follower();
+  f.append(4, 3);
+  f.finishFlush();
+  f.append(5, 4); // entry 4 is committed now
+  assert.deepEqual(f.events, ["write 4", "flush", "ack 4", "write 5", "flush", "apply 4"]);
+  assert.ok(f.flushing(), "the apply did not wait for the flush");
+  f.finishFlush();
+  assert.deepEqual(f.events.slice(6), ["ack 5"]);
+});
+
+Deno.test("loop: a commit update with no entries applies in its write, with no flush", () => {
+  const f = follower();
+  f.append(4, 3);
+  f.finishFlush();
+  f.append(4, 4, false);
+  assert.deepEqual(f.events.slice(3), ["write ", "apply 4", "ack 4"]);
+  assert.ok(!f.flushing());
+});
