@@ -35,6 +35,7 @@ const { values } = parseArgs({
     bundles: { type: "string" },
     rounds: { type: "string" },
     via: { type: "string" },
+    load: { type: "string" },
   },
   strict: true,
 });
@@ -160,27 +161,32 @@ if (only?.includes("ab")) {
   const rounds = Number(values.rounds ?? 3);
   const via = values.via ?? "leader";
   const viaOk = via === "leader" || via === "follower";
+  const load = values.load ?? "enqueue";
+  const loadOk = load === "enqueue" || load === "claim-ack";
   if (
-    bundles.length !== 2 || !Number.isSafeInteger(rounds) || rounds < 1 || rounds > 20 || !viaOk
+    bundles.length !== 2 || !Number.isSafeInteger(rounds) || rounds < 1 || rounds > 20 || !viaOk ||
+    !loadOk
   ) {
     console.error(
-      "--only ab takes --bundles BEFORE.js,AFTER.js, --rounds 1..20 (default 3) and --via leader|follower",
+      "--only ab takes --bundles BEFORE.js,AFTER.js, --rounds 1..20 (default 3), --via leader|follower and --load enqueue|claim-ack",
     );
     Deno.exit(2);
   }
-  const rows = await benchAb(bundles, rounds, quick ? 1000 : 4000, via);
+  const rows = await benchAb(bundles, rounds, quick ? 1000 : 4000, via, load);
   console.log(
-    `\n## Two builds back to back: three nodes from each bundle, rounds alternating; enqueues ${
-      via === "leader" ? "to the leader" : "through a follower"
-    }`,
+    `\n## Two builds back to back: three nodes from each bundle, rounds alternating; ${
+      load === "enqueue" ? "enqueues" : "claim+ack pairs (a row's rate is pairs a second)"
+    } ${via === "leader" ? "to the leader" : "through a follower"}`,
   );
-  console.log("| bundle | round | connections | ok/s | p50 ms | p99 ms | server CPU µs/request |");
-  console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+  console.log(
+    "| bundle | round | connections | ok/s | p50 ms | p99 ms | server CPU µs/request | failed |",
+  );
+  console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
   for (const r of rows) {
     console.log(
       `| ${r.bundle} | ${r.round} | ${r.connections} | ${fmt(r.perSecond)} | ${
         r.p50Ms.toFixed(2)
-      } | ${r.p99Ms.toFixed(1)} | ${fmt(r.cpuUsPerRequest)} |`,
+      } | ${r.p99Ms.toFixed(1)} | ${fmt(r.cpuUsPerRequest)} | ${r.errors} |`,
     );
   }
 }

@@ -6,7 +6,7 @@ import type { Entry } from "../raft/mod.ts";
 import type { Database } from "../storage/database.ts";
 import { isDeterministicFailure } from "../storage/errors.ts";
 import { BulkInsert } from "../storage/bulk_insert.ts";
-import { queryPlan } from "../storage/prepared.ts";
+import { boundLimit, queryPlan } from "../storage/prepared.ts";
 import {
   type IdempotencyTable,
   type JobsTable,
@@ -555,8 +555,19 @@ export class QueueStateMachine {
    * lets a test see that every hot query is served by an index, never by a scan of the jobs.
    */
   queryPlans(): Record<string, string> {
-    const zeros = new Proxy({}, { get: () => 0 }) as Record<string, unknown>;
     const plans: Record<string, string> = {};
+    for (const [name, q] of this.#namedStatements()) plans[name] = queryPlan(this.#db.conn, q);
+    return plans;
+  }
+
+  /** The SQL of each prepared statement, by name (for tests of how statements are written). */
+  statementTexts(): Record<string, string> {
+    return Object.fromEntries(this.#namedStatements().map(([name, q]) => [name, q.sql]));
+  }
+
+  /** Every prepared statement of the apply path, by name, compiled with arguments all 0. */
+  #namedStatements(): [string, CompiledQuery][] {
+    const zeros = new Proxy({}, { get: () => 0 }) as Record<string, unknown>;
     const named = [
       ...Object.entries(this.#q),
       ...Object.entries(this.groups.queries).map(([name, q]) => [`groups.${name}`, q] as const),
@@ -564,11 +575,10 @@ export class QueueStateMachine {
       ...Object.entries(this.events.queries).map(([name, q]) => [`events.${name}`, q] as const),
       ...Object.entries(this.deps.queries).map(([name, q]) => [`deps.${name}`, q] as const),
     ];
-    for (const [name, build] of named) {
-      const q = (build as (args: Record<string, unknown>) => CompiledQuery)(zeros);
-      plans[name] = queryPlan(this.#db.conn, q);
-    }
-    return plans;
+    return named.map(([name, build]) => [
+      name,
+      (build as (args: Record<string, unknown>) => CompiledQuery)(zeros),
+    ]);
   }
 
   get appliedIndex(): number {
@@ -1343,7 +1353,7 @@ export class QueueStateMachine {
       );
     }
     const found = this.#db.conn.all(
-      q.orderBy("finished_at", "desc").orderBy("id", "desc").limit(limit + 1),
+      q.orderBy("finished_at", "desc").orderBy("id", "desc").limit(boundLimit(limit + 1)),
     );
     // (ids first, then rows within the page's byte bound: see JobListing.rowsWithin)
     const rows = this.listing.rowsWithin(found.slice(0, limit).map((r) => r.id));

@@ -16,6 +16,10 @@ Deno.test("bench: --only ab runs each bundle in turn and measures each row's CPU
     const passed = await benchAb([bundle], 1, 300, "follower");
     assert.deepEqual(passed.map((r) => r.connections), [1, 64, 256]);
     assert.ok(passed.every((r) => r.perSecond > 0), JSON.stringify(passed));
+    // --load claim-ack: a filled queue, each request a claim and the ack of what it leased.
+    const pairs = await benchAb([bundle], 1, 300, "leader", "claim-ack");
+    assert.deepEqual(pairs.map((r) => r.connections), [1, 64, 256]);
+    assert.ok(pairs.every((r) => r.perSecond > 0 && r.errors === 0), JSON.stringify(pairs));
   } finally {
     // (benchAb sets it for each round)
     if (before === undefined) Deno.env.delete("RAFTQ_BIN_JS");
