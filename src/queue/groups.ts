@@ -104,6 +104,7 @@ export class GroupStore {
   /**
    * Adds `readyDelta` and `leasedDelta` to the group's jobs; `cap` is the queue's groupConcurrency.
    * `toBack`: the group was just served, so it waits for every other active group's turn.
+   * `known`: the group's row as the caller read it, unwritten since (else it is read here).
    */
   adjust(
     queue: string,
@@ -112,8 +113,9 @@ export class GroupStore {
     leasedDelta: number,
     cap: number | undefined,
     toBack = false,
+    known?: QueueGroupsTable,
   ): void {
-    const row = this.#all<QueueGroupsTable>(this.#q.get({ queue, grp }))[0];
+    const row = known ?? this.#all<QueueGroupsTable>(this.#q.get({ queue, grp }))[0];
     const ready = (row?.ready ?? 0) + readyDelta;
     const leased = (row?.leased ?? 0) + leasedDelta;
     if (ready < 0 || leased < 0) {
@@ -126,13 +128,23 @@ export class GroupStore {
     const active = ready > 0 && (grp === noGroup || leased < (cap ?? uncapped)) ? 1 : 0;
     const wasActive = row?.active === 1;
     const turn = active === 1 && (!wasActive || toBack)
-      ? this.#lastTurn(queue) + 1
+      ? this.#backTurn(queue, wasActive ? row!.turn : null)
       : row?.turn ?? 0;
     // Most moves change only the counts: an enqueue to an active group, an ack.
     const q = row && row.turn === turn && row.active === active
       ? this.#q.counts({ queue, grp, ready, leased })
       : this.#q.save({ queue, grp, ready, leased, turn, active });
     this.#db.conn.executeCompiled(q);
+  }
+
+  /**
+   * The turn after every active group's: `current` (an active group's own turn) when it is last
+   * already, which leaves its row's turn index unwritten (a queue with one active group, claim
+   * after claim).
+   */
+  #backTurn(queue: string, current: number | null): number {
+    const last = this.#lastTurn(queue);
+    return current === last ? current : last + 1;
   }
 
   #lastTurn(queue: string): number {

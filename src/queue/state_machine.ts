@@ -13,6 +13,7 @@ import {
   type JobState,
   jobStates,
   type QueueCountsTable,
+  type QueueGroupsTable,
 } from "../storage/schema.ts";
 import { retryDelayMs } from "./backoff.ts";
 import {
@@ -363,16 +364,24 @@ export class QueueStateMachine {
   /**
    * Records `n` jobs of `queue` (all of group `grp`) leaving state `from` (null: new) for `to`
    * (null: deleted): the counts, the group's ready and leased jobs, and the long polls to wake (a
-   * job became ready, or a lease ended, which may free a concurrency limit).
+   * job became ready, or a lease ended, which may free a concurrency limit). `groupRow`: the
+   * group's row as the caller just read it, when nothing has written it since.
    */
-  #moved(queue: string, from: JobState | null, to: JobState | null, n = 1, grp?: string): void {
+  #moved(
+    queue: string,
+    from: JobState | null,
+    to: JobState | null,
+    n = 1,
+    grp?: string,
+    groupRow?: QueueGroupsTable,
+  ): void {
     this.#count(queue, from, to, n);
     const readyDelta = (to === "ready" ? n : 0) - (from === "ready" ? n : 0);
     const leasedDelta = (to === "leased" ? n : 0) - (from === "leased" ? n : 0);
     if (readyDelta !== 0 || leasedDelta !== 0) {
       if (grp === undefined) throw new Error(`a move ${from} -> ${to} in ${queue} needs a group`);
       const cap = this.settings.get(queue).config.groupConcurrency;
-      this.groups.adjust(queue, grp, readyDelta, leasedDelta, cap, to === "leased");
+      this.groups.adjust(queue, grp, readyDelta, leasedDelta, cap, to === "leased", groupRow);
     }
     if (to === "ready" || from === "leased") this.#woken.add(queue);
   }
@@ -1009,7 +1018,7 @@ export class QueueStateMachine {
         if (limit <= 0) continue;
         const rows = this.#all<JobsTable>(this.#q.best({ queue, grp: g.grp, limit }));
         for (const row of rows) lease(row);
-        this.#moved(queue, "ready", "leased", rows.length, g.grp);
+        this.#moved(queue, "ready", "leased", rows.length, g.grp, g); // (g: read just now)
         taken.push(...rows);
       }
       if (taken.length === before) break; // (no active group had a job: nothing more to take)
