@@ -22,6 +22,7 @@ const sections = [
   "wan",
   "profile",
   "profile-fill",
+  "profile-claim",
   "ab",
 ] as const;
 type Section = (typeof sections)[number];
@@ -135,17 +136,23 @@ if (!only || only.includes("node")) {
   for (const g of r.byGroups) row(`claim + ack pair, jobs in ${fmt(g.groups)} groups`, g);
 }
 
-for (const which of ["profile", "profile-fill"] as const) {
+for (const which of ["profile", "profile-fill", "profile-claim"] as const) {
   if (!only?.includes(which)) continue;
   // From source (not the bundle), so each frame names its file. Not part of a full run.
   Deno.env.delete("RAFTQ_BIN_JS");
-  const workload = which === "profile" ? profileWorkloads.enqueue : profileWorkloads.fill;
+  const workload = which === "profile"
+    ? profileWorkloads.enqueue
+    : which === "profile-fill"
+    ? profileWorkloads.fill
+    : profileWorkloads.claimAck;
   const via = values.via === "follower" ? "follower" : "leader";
   const r = await benchProfile(quick ? 2000 : 8000, workload, via);
   const to = via === "leader" ? "the leader" : "the follower (forwarded)";
   const what = which === "profile"
     ? `64 connections enqueue to ${to} (${fmt(r.load.perSecond)} ok/s`
-    : `4 connections send batches of 1,000 to ${to} (${fmt(r.load.perSecond * 1000)} jobs/s`;
+    : which === "profile-fill"
+    ? `4 connections send batches of 1,000 to ${to} (${fmt(r.load.perSecond * 1000)} jobs/s`
+    : `64 connections claim and ack through ${to} (${fmt(r.load.perSecond)} pairs/s`;
   console.log(
     `\n## Where the CPU goes: V8 profiles of the leader and a follower while ${what} during the profile; from source)`,
   );

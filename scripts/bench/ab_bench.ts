@@ -27,12 +27,12 @@ export type AbVia = "leader" | "follower";
 export type AbLoad = "enqueue" | "claim-ack";
 
 /** Jobs a claim+ack round enqueues first: more than its rows can take at 4,000 pairs a second. */
-function claimableJobs(rowMs: number): number {
+export function claimableJobs(rowMs: number): number {
   return Math.ceil((rowMs / 1000) * 4 * 4000 / 1000) * 1000;
 }
 
 /** Fills queue `ab` with `count` jobs, 1,000 a batch over 4 connections. */
-async function fill(url: string, count: number): Promise<void> {
+export async function fill(url: string, count: number): Promise<void> {
   const jobs = Array.from({ length: 1000 }, () => ({ payload }));
   const batches = count / 1000;
   const r = await runLoad(
@@ -45,7 +45,7 @@ async function fill(url: string, count: number): Promise<void> {
 }
 
 /** One request of the load: true when it (and for a pair, both halves) succeeded. */
-function requestOf(url: string, load: AbLoad): (worker: number) => Promise<boolean> {
+export function requestOf(url: string, load: AbLoad): (worker: number) => Promise<boolean> {
   if (load === "enqueue") {
     return async () => (await postJson(`${url}/v1/queues/ab/jobs`, { payload })) !== null;
   }

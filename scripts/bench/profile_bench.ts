@@ -3,6 +3,7 @@
 
 import { TestCluster } from "../../tests/helpers/cluster.ts";
 import { waitFor } from "../../tests/helpers/node_process.ts";
+import { claimableJobs, fill, requestOf } from "./ab_bench.ts";
 import { postJson, runLoad } from "./load.ts";
 
 interface ProfileNode {
@@ -104,16 +105,27 @@ const fillPayload = { kind: "email", to: "someone@example.com", body: "x".repeat
 /** What the profiled load sends: one request of it, and how many connections send it. */
 export interface ProfileWorkload {
   connections: number;
-  path: string;
-  body: unknown;
+  /** One request to the node at `url`: true when it succeeded. */
+  request: (url: string) => (worker: number) => Promise<boolean>;
+  /** Run once against the leader before the warm-up (`durationMs`: the profile's). */
+  setUp?: (leaderUrl: string, durationMs: number) => Promise<void>;
 }
 
+const posting = (path: string, body: unknown) => (url: string) => async () =>
+  (await postJson(`${url}${path}`, body)) !== null;
+
 export const profileWorkloads = {
-  enqueue: { connections: 64, path: "/v1/queues/p/jobs", body: { payload } },
+  enqueue: { connections: 64, request: posting("/v1/queues/p/jobs", { payload }) },
   fill: {
     connections: 4,
-    path: "/v1/queues/p/batch",
-    body: { jobs: Array.from({ length: 1000 }, () => ({ payload: fillPayload })) },
+    request: posting("/v1/queues/p/batch", {
+      jobs: Array.from({ length: 1000 }, () => ({ payload: fillPayload })),
+    }),
+  },
+  claimAck: {
+    connections: 64,
+    request: (url) => requestOf(url, "claim-ack"),
+    setUp: (leaderUrl, durationMs) => fill(leaderUrl, claimableJobs(durationMs)),
   },
 } satisfies Record<string, ProfileWorkload>;
 
@@ -139,8 +151,8 @@ export async function benchProfile(
       });
     const sessions = [await inspector(await wsUrl(leader)), await inspector(await wsUrl(follower))];
     const target = via === "leader" ? leader : follower;
-    const send = async () =>
-      (await postJson(`${target.url}${workload.path}`, workload.body)) !== null;
+    await workload.setUp?.(leader.url, durationMs);
+    const send = workload.request(target.url);
     await runLoad(workload.connections, 1500, send); // warm-up
     for (const s of sessions) {
       await s.send("Profiler.enable");
