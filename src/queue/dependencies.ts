@@ -1,9 +1,9 @@
 // Job dependencies: the pending edges from a job to those waiting for it, and the ends not yet
 // settled.
 
-import { type CompiledQuery, sql } from "kysely";
+import type { CompiledQuery } from "kysely";
 import type { Database } from "../storage/database.ts";
-import { boundLimit, prepare } from "../storage/prepared.ts";
+import { prepare } from "../storage/prepared.ts";
 import type { FinishedState } from "./commands.ts";
 
 /** The most waiting jobs one entry tells of their dependencies' ends (every replica alike). */
@@ -44,7 +44,7 @@ export class DependencyStore {
     this.#perEntry = perEntry;
     const k = db.kysely;
     this.#q = {
-      any: prepare([], () => k.selectFrom("job_deps").select("dep_id").limit(sql.lit(1))),
+      any: prepare([], () => k.selectFrom("job_deps").select("dep_id").limit(1)),
       add: prepare(
         ["depId", "jobId"],
         (p) =>
@@ -55,7 +55,7 @@ export class DependencyStore {
         ["depId", "limit"],
         (p) =>
           k.selectFrom("job_deps").select("job_id").where("dep_id", "=", p.depId)
-            .orderBy("job_id").limit(boundLimit(p.limit)),
+            .orderBy("job_id").limit(p.limit),
       ),
       drop: prepare(
         ["depId", "lastId"],
@@ -64,10 +64,7 @@ export class DependencyStore {
       ),
       oldestEnd: prepare(
         [],
-        () =>
-          k.selectFrom("dep_ends").select(["seq", "dep_id", "state"]).orderBy("seq").limit(
-            sql.lit(1),
-          ),
+        () => k.selectFrom("dep_ends").select(["seq", "dep_id", "state"]).orderBy("seq").limit(1),
       ),
       pushEnd: prepare(
         ["depId", "state"],

@@ -1,8 +1,8 @@
 // The event stream's store: each entry's job transitions, one row per entry and queue, trimmed.
 
-import { type CompiledQuery, sql } from "kysely";
+import type { CompiledQuery } from "kysely";
 import type { Database } from "../storage/database.ts";
-import { boundLimit, prepare } from "../storage/prepared.ts";
+import { prepare } from "../storage/prepared.ts";
 import type { JobState } from "../storage/schema.ts";
 
 export const eventTypes = [
@@ -86,10 +86,7 @@ export class EventLog {
           k.selectFrom("events").select((eb) => eb.fn.max<number>("total").as("total"))
             .where("idx", "=", (eb) => eb.selectFrom("events").select(eb.fn.max("idx").as("m"))),
       ),
-      oldest: prepare(
-        [],
-        () => k.selectFrom("events").select("idx").orderBy("idx").limit(sql.lit(1)),
-      ),
+      oldest: prepare([], () => k.selectFrom("events").select("idx").orderBy("idx").limit(1)),
       rowsAt: prepare(
         ["idx"],
         (p) => k.selectFrom("events").select(["queue", "total"]).where("idx", "=", p.idx),
@@ -121,7 +118,7 @@ export class EventLog {
         ["queue", "from", "limit"],
         (p) =>
           k.selectFrom("events").select(["idx", "at_ms", "data"]).where("queue", "=", p.queue)
-            .where("idx", ">=", p.from).orderBy("idx").limit(boundLimit(p.limit)),
+            .where("idx", ">=", p.from).orderBy("idx").limit(p.limit),
       ),
     };
   }

@@ -1,7 +1,7 @@
 // Fair groups: per queue and group, its ready and leased jobs and its turn, kept by every apply.
 
 import type { Database } from "../storage/database.ts";
-import { boundLimit, prepare } from "../storage/prepared.ts";
+import { prepare } from "../storage/prepared.ts";
 import { type CompiledQuery, sql } from "kysely";
 import type { QueueGroupsTable } from "../storage/schema.ts";
 
@@ -76,16 +76,14 @@ export class GroupStore {
         ["queue", "limit"],
         (p) =>
           k.selectFrom("queue_groups").selectAll().where("queue", "=", p.queue)
-            .where("active", "=", sql.lit(1)).orderBy("turn").orderBy("grp").limit(
-              boundLimit(p.limit),
-            ),
+            .where("active", "=", sql.lit(1)).orderBy("turn").orderBy("grp").limit(p.limit),
       ),
       page: prepare(
         ["queue", "after", "limit"],
         (p) =>
           k.selectFrom("queue_groups").select(["grp", "ready", "leased"])
             .where("queue", "=", p.queue).where("grp", ">", p.after).orderBy("grp")
-            .limit(boundLimit(p.limit)),
+            .limit(p.limit),
       ),
       recap: prepare(
         ["queue", "cap"],

@@ -2,7 +2,7 @@
 
 import { sql } from "kysely";
 import type { Database } from "../storage/database.ts";
-import { boundLimit, prepare, queryPlan } from "../storage/prepared.ts";
+import { prepare, queryPlan } from "../storage/prepared.ts";
 import { type JobsTable, type JobState, jobStates } from "../storage/schema.ts";
 import { type JobView, jobView } from "./job_view.ts";
 import { prepareByJob, theJob } from "./job_ids.ts";
@@ -48,7 +48,7 @@ export class JobListing {
       (p) =>
         k.selectFrom("jobs").select(["id", "seq"]).where("queue", "=", p.queue)
           .where("state", "=", p.state).where("seq", "<", p.before).orderBy("seq", "desc")
-          .limit(boundLimit(p.limit)),
+          .limit(p.limit),
     );
     this.#groupIds = prepare(
       ["queue", "grp", "state", "before", "limit"],
@@ -56,7 +56,7 @@ export class JobListing {
         k.selectFrom("jobs").select(["id", "seq"]).where("queue", "=", p.queue)
           .where("grp", "=", p.grp).where(sql<boolean>`grp <> ''`) // (the partial index's)
           .where("state", "=", p.state).where("seq", "<", p.before).orderBy("seq", "desc")
-          .limit(boundLimit(p.limit)),
+          .limit(p.limit),
     );
     this.#row = prepareByJob(
       [],

@@ -1,7 +1,7 @@
 // The queue state machine's prepared statements over the jobs and their bookkeeping tables.
 
 import { type Kysely, sql } from "kysely";
-import { boundLimit, prepare } from "../storage/prepared.ts";
+import { prepare } from "../storage/prepared.ts";
 import { prepareByJob, theJob } from "./job_ids.ts";
 import type { Tables } from "../storage/schema.ts";
 
@@ -67,7 +67,7 @@ export function jobQueries(k: Kysely<Tables>) {
           "<=",
           p.now,
         )
-          .where(sql<boolean>`state IN ('ready', 'delayed')`).limit(boundLimit(p.limit)),
+          .where(sql<boolean>`state IN ('ready', 'delayed')`).limit(p.limit),
     ),
     minExpiry: prepare(
       [],
@@ -81,7 +81,7 @@ export function jobQueries(k: Kysely<Tables>) {
       (p) =>
         k.selectFrom("jobs").selectAll().where("queue", "=", p.queue).where("grp", "=", p.grp)
           .where("state", "=", sql.lit("ready")).orderBy("priority", "desc")
-          .orderBy("available_at").orderBy("seq").limit(boundLimit(p.limit)),
+          .orderBy("available_at").orderBy("seq").limit(p.limit),
     ),
     lease: prepareByJob(
       ["lease", "expires", "worker", "now"],
@@ -170,7 +170,7 @@ export function jobQueries(k: Kysely<Tables>) {
       (p) =>
         k.selectFrom("jobs").select(["id", "queue", "grp", "attempts"])
           .where("state", "=", sql.lit("delayed")).where("available_at", "<=", p.now)
-          .orderBy("available_at").limit(boundLimit(p.limit)),
+          .orderBy("available_at").limit(p.limit),
     ),
     promote: prepareByJob(
       ["now"],
@@ -181,7 +181,7 @@ export function jobQueries(k: Kysely<Tables>) {
       (p) =>
         k.selectFrom("jobs").select(["id", "queue", "grp", "attempts", "max_attempts"])
           .where("state", "=", sql.lit("leased")).where("lease_expires_at", "<=", p.now)
-          .orderBy("lease_expires_at").limit(boundLimit(p.limit)),
+          .orderBy("lease_expires_at").limit(p.limit),
     ),
     purgeJobs: prepare(
       ["queue", "before", "limit"],
@@ -192,7 +192,7 @@ export function jobQueries(k: Kysely<Tables>) {
           (eb) =>
             eb.selectFrom("jobs").select("seq").where("queue", "=", p.queue)
               .where("finished_at", "is not", null).where("finished_at", "<", p.before)
-              .limit(boundLimit(p.limit)),
+              .limit(p.limit),
         ).returning(["queue", "state"]),
     ),
     // The whole (small) table: at start-up and after a snapshot install (see #counts).
@@ -212,7 +212,7 @@ export function jobQueries(k: Kysely<Tables>) {
       (p) =>
         k.selectFrom("jobs").select(["queue", "id", "grp"]).where("queue", "=", p.queue)
           .where("state", "=", sql.lit("dead")).orderBy("finished_at").orderBy("id")
-          .limit(boundLimit(p.limit)),
+          .limit(p.limit),
     ),
     purgeState: prepare(
       ["queue", "state", "limit"],
@@ -222,7 +222,7 @@ export function jobQueries(k: Kysely<Tables>) {
           "in",
           (eb) =>
             eb.selectFrom("jobs").select("seq").where("queue", "=", p.queue)
-              .where("state", "=", p.state).orderBy("seq").limit(boundLimit(p.limit)),
+              .where("state", "=", p.state).orderBy("seq").limit(p.limit),
         ),
     ),
     minDelayed: prepare(
@@ -253,7 +253,7 @@ export function jobQueries(k: Kysely<Tables>) {
         sql<number>`rowid`,
         "in",
         k.selectFrom("idempotency").select(sql<number>`rowid`.as("r"))
-          .where("expires_at", "<", p.before).limit(boundLimit(p.limit)),
+          .where("expires_at", "<", p.before).limit(p.limit),
       )),
   };
 }

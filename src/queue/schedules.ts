@@ -1,6 +1,6 @@
 // Schedules in the replicated state: the table's reads and writes, and the schedule's view.
 
-import { type CompiledQuery, sql } from "kysely";
+import type { CompiledQuery } from "kysely";
 import type { Database } from "../storage/database.ts";
 import { prepare } from "../storage/prepared.ts";
 import type { SchedulesTable } from "../storage/schema.ts";
@@ -64,7 +64,7 @@ export class ScheduleStore {
         ["now"],
         (p) =>
           k.selectFrom("schedules").selectAll().where("next_run_at", "<=", p.now)
-            .orderBy("next_run_at").limit(sql.lit(100)),
+            .orderBy("next_run_at").limit(100),
       ),
       save: prepare(
         ["id", "queue", "spec", "next", "now"],

@@ -6,7 +6,7 @@ import type { Entry } from "../raft/mod.ts";
 import type { Database } from "../storage/database.ts";
 import { isDeterministicFailure } from "../storage/errors.ts";
 import { BulkInsert } from "../storage/bulk_insert.ts";
-import { boundLimit, queryPlan } from "../storage/prepared.ts";
+import { queryPlan } from "../storage/prepared.ts";
 import {
   type IdempotencyTable,
   type JobsTable,
@@ -1362,7 +1362,7 @@ export class QueueStateMachine {
       );
     }
     const found = this.#db.conn.all(
-      q.orderBy("finished_at", "desc").orderBy("id", "desc").limit(boundLimit(limit + 1)),
+      q.orderBy("finished_at", "desc").orderBy("id", "desc").limit(limit + 1),
     );
     // (ids first, then rows within the page's byte bound: see JobListing.rowsWithin)
     const rows = this.listing.rowsWithin(found.slice(0, limit).map((r) => r.id));

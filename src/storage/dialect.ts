@@ -6,12 +6,30 @@ import {
   type Dialect,
   type Driver,
   type Kysely,
+  type LimitNode,
   type QueryResult,
   SqliteAdapter,
   SqliteIntrospector,
   SqliteQueryCompiler,
+  ValueNode,
 } from "kysely";
 import type { SqliteConnection } from "./sqlite.ts";
+
+/**
+ * SQLite's compiler, but a bound LIMIT is written `limit (? + 0)`. SQLite plans with the value
+ * bound to a bare `limit ?` and so prepares the statement again whenever that parameter is bound,
+ * which node:sqlite does at every run: about 5 µs a run here, more than the rest of a one-row read.
+ * `(? + 0)` is an expression SQLite evaluates as the statement runs, so the statement stays
+ * prepared. (OFFSET has no such cost.)
+ */
+class RaftqQueryCompiler extends SqliteQueryCompiler {
+  protected override visitLimit(node: LimitNode): void {
+    if (!ValueNode.is(node.limit) || node.limit.immediate) return super.visitLimit(node);
+    this.append("limit (");
+    this.visitNode(node.limit);
+    this.append(" + 0)");
+  }
+}
 
 class NodeSqliteDatabaseConnection implements DatabaseConnection {
   constructor(readonly conn: SqliteConnection) {}
@@ -76,7 +94,7 @@ export class NodeSqliteDialect implements Dialect {
   }
 
   createQueryCompiler(): SqliteQueryCompiler {
-    return new SqliteQueryCompiler();
+    return new RaftqQueryCompiler();
   }
 
   createAdapter(): SqliteAdapter {

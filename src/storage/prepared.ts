@@ -1,26 +1,7 @@
 // Kysely-built statements compiled once and re-run with new arguments (no SQL building per call).
 
-import { type Compilable, type CompiledQuery, type RawBuilder, sql } from "kysely";
+import type { Compilable, CompiledQuery } from "kysely";
 import type { SqliteConnection } from "./sqlite.ts";
-
-/**
- * A LIMIT whose value is bound when the statement runs. SQLite plans with the value bound to a
- * bare `LIMIT ?`, so it prepares such a statement again every time it is bound: about 5 µs a run
- * here, more than the rest of a one-row read. `(? + 0)` is an expression SQLite evaluates as the
- * statement runs, so the statement stays prepared. Constant limits are written as literals.
- */
-export function boundLimit(value: unknown): RawBuilder<number> {
-  return sql<number>`(${value} + 0)`;
-}
-
-/** SQLite's plan of a compiled query (`EXPLAIN QUERY PLAN`), its steps joined by "; ". */
-export function queryPlan(conn: SqliteConnection, q: CompiledQuery): string {
-  const rows = conn.executeCompiled<{ detail: string }>({
-    ...q,
-    sql: `EXPLAIN QUERY PLAN ${q.sql}`,
-  }).rows;
-  return rows.map((r) => r.detail).join("; ");
-}
 
 /**
  * Builds a query with Kysely once, using a unique marker for each named argument, and returns a
@@ -32,6 +13,15 @@ export function queryPlan(conn: SqliteConnection, q: CompiledQuery): string {
  * conn.executeCompiled(byId({ id: "12-0" }));
  * ```
  */
+/** SQLite's plan of a compiled query (`EXPLAIN QUERY PLAN`), its steps joined by "; ". */
+export function queryPlan(conn: SqliteConnection, q: CompiledQuery): string {
+  const rows = conn.executeCompiled<{ detail: string }>({
+    ...q,
+    sql: `EXPLAIN QUERY PLAN ${q.sql}`,
+  }).rows;
+  return rows.map((r) => r.detail).join("; ");
+}
+
 export function prepare<K extends string, R = unknown>(
   names: readonly K[],
   build: (p: Record<K, never>) => Compilable<R>,

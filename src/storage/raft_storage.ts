@@ -16,7 +16,7 @@ import { parseSnapshotMeta } from "../raft/validate.ts";
 import { BulkInsert } from "./bulk_insert.ts";
 import { crc32Parts, crc32Strings } from "./checksum.ts";
 import type { Database } from "./database.ts";
-import { boundLimit, prepare } from "./prepared.ts";
+import { prepare } from "./prepared.ts";
 import { StorageFatalError } from "./errors.ts";
 import type { RaftLogTable } from "./schema.ts";
 import type { Statement } from "./state_image.ts";
@@ -221,7 +221,7 @@ export class RaftStorage {
     const rows = this.#c.all(
       this.#k.selectFrom("raft_log").selectAll().where("idx", ">=", lo).where("idx", "<", hi)
         .orderBy("idx").limit(
-          boundLimit(maxBytes === Infinity ? Math.max(0, hi - lo) : Math.min(hi - lo, 4096)),
+          maxBytes === Infinity ? Math.max(0, hi - lo) : Math.min(hi - lo, 4096),
         ),
     );
     const out: Entry[] = [];
