@@ -8,7 +8,7 @@ import { benchWan } from "./bench/wan_bench.ts";
 import { benchProfile, printProfile, profileWorkloads } from "./bench/profile_bench.ts";
 import { benchCluster } from "./bench/cluster_bench.ts";
 import { benchScale, settleMs } from "./bench/scale_bench.ts";
-import type { LoadResult } from "./bench/load.ts";
+import { fmt, type LoadResult } from "./bench/load.ts";
 import { benchWorker, workerMedian } from "./bench/worker_bench.ts";
 import { benchAb } from "./bench/ab_bench.ts";
 
@@ -64,7 +64,6 @@ async function useBundle(): Promise<void> {
 }
 
 const command = `deno task bench${Deno.args.length ? " " + Deno.args.join(" ") : ""}`;
-const fmt = (n: number) => Math.round(n).toLocaleString("en-US");
 
 console.log(`# raftq benchmarks — ${new Date().toISOString()}`);
 console.log(`# command: ${command}`);
@@ -136,23 +135,19 @@ if (!only || only.includes("node")) {
   for (const g of r.byGroups) row(`claim + ack pair, jobs in ${fmt(g.groups)} groups`, g);
 }
 
-for (const which of ["profile", "profile-fill", "profile-claim"] as const) {
-  if (!only?.includes(which)) continue;
+const profileSections = {
+  "profile": profileWorkloads.enqueue,
+  "profile-fill": profileWorkloads.fill,
+  "profile-claim": profileWorkloads.claimAck,
+} as const;
+for (const [which, workload] of Object.entries(profileSections)) {
+  if (!only?.includes(which as Section)) continue;
   // From source (not the bundle), so each frame names its file. Not part of a full run.
   Deno.env.delete("RAFTQ_BIN_JS");
-  const workload = which === "profile"
-    ? profileWorkloads.enqueue
-    : which === "profile-fill"
-    ? profileWorkloads.fill
-    : profileWorkloads.claimAck;
   const via = values.via === "follower" ? "follower" : "leader";
   const r = await benchProfile(quick ? 2000 : 8000, workload, via);
   const to = via === "leader" ? "the leader" : "the follower (forwarded)";
-  const what = which === "profile"
-    ? `64 connections enqueue to ${to} (${fmt(r.load.perSecond)} ok/s`
-    : which === "profile-fill"
-    ? `4 connections send batches of 1,000 to ${to} (${fmt(r.load.perSecond * 1000)} jobs/s`
-    : `64 connections claim and ack through ${to} (${fmt(r.load.perSecond)} pairs/s`;
+  const what = workload.describe(to, r.load.perSecond);
   console.log(
     `\n## Where the CPU goes: V8 profiles of the leader and a follower while ${what} during the profile; from source)`,
   );

@@ -26,7 +26,7 @@ export type AbVia = "leader" | "follower";
 /** What each request is: an enqueue, or a claim and the ack of the job it leased (one pair). */
 export type AbLoad = "enqueue" | "claim-ack";
 
-/** Jobs a claim+ack round enqueues first: more than its rows can take at 4,000 pairs a second. */
+/** Jobs a claim+ack round enqueues first: a warm-up and three rows of `rowMs` at 4,000 pairs/s. */
 export function claimableJobs(rowMs: number): number {
   return Math.ceil((rowMs / 1000) * 4 * 4000 / 1000) * 1000;
 }

@@ -73,3 +73,6 @@ export async function postJson(
   const parsed = await res.json().catch(() => null);
   return expect.includes(res.status) ? parsed : null;
 }
+
+/** A count or rate as the tables print it: rounded, with thousands separators. */
+export const fmt = (n: number) => Math.round(n).toLocaleString("en-US");

@@ -4,7 +4,7 @@
 import { TestCluster } from "../../tests/helpers/cluster.ts";
 import { waitFor } from "../../tests/helpers/node_process.ts";
 import { claimableJobs, fill, requestOf } from "./ab_bench.ts";
-import { postJson, runLoad } from "./load.ts";
+import { fmt, postJson, runLoad } from "./load.ts";
 
 interface ProfileNode {
   id: number;
@@ -109,23 +109,33 @@ export interface ProfileWorkload {
   request: (url: string) => (worker: number) => Promise<boolean>;
   /** Run once against the leader before the warm-up (`durationMs`: the profile's). */
   setUp?: (leaderUrl: string, durationMs: number) => Promise<void>;
+  /** The load in words, for the section's title: `to` names the target, `perSecond` its rate. */
+  describe: (to: string, perSecond: number) => string;
 }
 
 const posting = (path: string, body: unknown) => (url: string) => async () =>
   (await postJson(`${url}${path}`, body)) !== null;
 
 export const profileWorkloads = {
-  enqueue: { connections: 64, request: posting("/v1/queues/p/jobs", { payload }) },
+  enqueue: {
+    connections: 64,
+    request: posting("/v1/queues/p/jobs", { payload }),
+    describe: (to, perSecond) => `64 connections enqueue to ${to} (${fmt(perSecond)} ok/s`,
+  },
   fill: {
     connections: 4,
     request: posting("/v1/queues/p/batch", {
       jobs: Array.from({ length: 1000 }, () => ({ payload: fillPayload })),
     }),
+    describe: (to, perSecond) =>
+      `4 connections send batches of 1,000 to ${to} (${fmt(perSecond * 1000)} jobs/s`,
   },
   claimAck: {
     connections: 64,
     request: (url) => requestOf(url, "claim-ack"),
     setUp: (leaderUrl, durationMs) => fill(leaderUrl, claimableJobs(durationMs)),
+    describe: (to, perSecond) =>
+      `64 connections claim and ack through ${to} (${fmt(perSecond)} pairs/s`,
   },
 } satisfies Record<string, ProfileWorkload>;
 
