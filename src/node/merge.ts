@@ -1,6 +1,13 @@
-// Enqueues to one queue that arrive together go in one entry, each still answered on its own.
+// Requests that arrive together go in one entry (enqueues per queue, worker commands), each still
+// answered on its own.
 
-import { maxMergedJobs, type QueueCommand } from "../queue/commands.ts";
+import {
+  maxMergedCommands,
+  maxMergedJobs,
+  type QueueCommand,
+  type WorkerCommand,
+  workerCommandTypes,
+} from "../queue/commands.ts";
 import type { ApplyResult } from "../queue/state_machine.ts";
 import type { RaftqError } from "../errors.ts";
 
@@ -10,53 +17,79 @@ export interface Proposal {
   reject(error: RaftqError): void;
 }
 
+type Enqueue = Extract<QueueCommand, { type: "enqueue" }>;
+
+/** A run of requests that become one entry, and what it holds so far. */
+interface Run {
+  members: Proposal[];
+  size: number;
+}
+
 /**
- * Merges the plain enqueues of each queue among `proposals` into one proposal whose command lists
- * each request as a part (up to maxMergedJobs jobs an entry): one log row, one checksum, one frame
- * per follower and one apply pass instead of one each, while the state machine still takes each
- * part as its own request (its own all-or-nothing, its own maxDepth check) and answers each. The
- * requests were all in flight together, so the order they apply in is theirs to have. Other
- * commands keep their place.
+ * Merges `proposals` into fewer entries, each request still applied and answered as its own: the
+ * plain enqueues of each queue into one enqueue whose parts are the requests (up to maxMergedJobs
+ * jobs an entry), and the worker commands (claims, acks, nacks, extends, releases, progress) into
+ * one `merged` entry (up to maxMergedCommands). One log row, one checksum, one frame per follower
+ * and one apply pass instead of one each. The requests were all in flight together, so the order
+ * they apply in is theirs to have; a run takes the place of its first request, and other commands
+ * keep theirs.
  */
-export function mergeEnqueues(proposals: readonly Proposal[]): Proposal[] {
-  const slots: (Proposal | Proposal[])[] = [];
-  const open = new Map<string, { members: Proposal[]; jobs: number }>();
+export function mergeProposals(proposals: readonly Proposal[]): Proposal[] {
+  const slots: (Proposal | Run)[] = [];
+  const open = new Map<string, Run>();
   for (const p of proposals) {
-    const cmd = p.cmd;
-    if (cmd.type !== "enqueue" || cmd.parts) {
+    const key = runKey(p.cmd);
+    if (key === null) {
       slots.push(p);
       continue;
     }
-    let group = open.get(cmd.queue);
-    if (!group || group.jobs + cmd.jobs.length > maxMergedJobs) {
-      group = { members: [], jobs: 0 };
-      open.set(cmd.queue, group);
-      slots.push(group.members);
+    const size = p.cmd.type === "enqueue" ? p.cmd.jobs.length : 1;
+    const cap = p.cmd.type === "enqueue" ? maxMergedJobs : maxMergedCommands;
+    let run = open.get(key);
+    if (!run || run.size + size > cap) {
+      run = { members: [], size: 0 };
+      open.set(key, run);
+      slots.push(run);
     }
-    group.members.push(p);
-    group.jobs += cmd.jobs.length;
+    run.members.push(p);
+    run.size += size;
   }
-  return slots.map((s) => (Array.isArray(s) ? merged(s) : s));
+  return slots.map((s) => ("members" in s ? merged(s.members) : s));
+}
+
+/** Which run a command joins (its queue's enqueues, or the worker commands); null: none. */
+function runKey(cmd: QueueCommand): string | null {
+  if (cmd.type === "enqueue") return cmd.parts ? null : `enqueue:${cmd.queue}`;
+  return (workerCommandTypes as readonly string[]).includes(cmd.type) ? "worker" : null;
 }
 
 function merged(members: Proposal[]): Proposal {
   if (members.length === 1) return members[0];
-  const enqueues = members.map((m) => m.cmd as Extract<QueueCommand, { type: "enqueue" }>);
+  const first = members[0].cmd;
   return {
-    cmd: {
-      type: "enqueue",
-      queue: enqueues[0].queue,
-      jobs: enqueues.flatMap((c) => c.jobs),
-      parts: enqueues.map((c) => c.jobs.length),
+    cmd: first.type === "enqueue" ? mergedEnqueue(members) : {
+      type: "merged",
+      cmds: members.map((m) => m.cmd as WorkerCommand),
     },
     resolve(result) {
       // (an entry no replica could apply is every part's answer)
-      members.forEach((m, k) =>
-        m.resolve(result.type === "enqueuedParts" ? result.parts[k] : result)
-      );
+      const parts = result.type === "enqueuedParts" || result.type === "merged"
+        ? result.parts
+        : null;
+      members.forEach((m, k) => m.resolve(parts ? parts[k] : result));
     },
     reject(error) {
       for (const m of members) m.reject(error);
     },
+  };
+}
+
+function mergedEnqueue(members: Proposal[]): QueueCommand {
+  const enqueues = members.map((m) => m.cmd as Enqueue);
+  return {
+    type: "enqueue",
+    queue: enqueues[0].queue,
+    jobs: enqueues.flatMap((c) => c.jobs),
+    parts: enqueues.map((c) => c.jobs.length),
   };
 }

@@ -38,7 +38,7 @@ import {
   type ForwardTarget,
   forwardWrite,
 } from "./forwarding.ts";
-import { mergeEnqueues, type Proposal } from "./merge.ts";
+import { mergeProposals, type Proposal } from "./merge.ts";
 
 /** Where a node's peer messages go; the WebSocket transport, or nothing in a one-node cluster. */
 export interface Transport {
@@ -537,7 +537,7 @@ export class RaftNode implements NodeApi {
   #encodeProposals(stampMs: number): { batch: Proposal[]; datas: string[] } {
     const batch: Proposal[] = [];
     const datas: string[] = [];
-    for (const p of mergeEnqueues(this.#proposals)) {
+    for (const p of mergeProposals(this.#proposals)) {
       try {
         datas.push(encodeCommand(p.cmd, stampMs));
         batch.push(p);

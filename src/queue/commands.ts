@@ -47,6 +47,9 @@ export interface FlowJob {
 /** The most jobs one enqueue entry holds (requests merged into it included). */
 export const maxMergedJobs = 5000;
 
+/** The most requests one merged entry of worker commands holds (see mergeProposals). */
+export const maxMergedCommands = 256;
+
 /** Part sizes, each at least 1, that add up to the entry's jobs. */
 function validParts(p: unknown, jobs: number): boolean {
   return Array.isArray(p) && p.length >= 1 && p.every((n) => isNat(n) && n >= 1) &&
@@ -67,15 +70,8 @@ export interface ClaimFields {
   leaseMs?: number;
 }
 
-export type QueueCommand =
-  /**
-   * `parts`: the sizes of the requests merged into this entry, in order (see mergeEnqueues): each
-   * part is enqueued as if it were its own entry (all or nothing, its own maxDepth check), and the
-   * result has one answer per part.
-   */
-  | { type: "enqueue"; queue: string; jobs: NewJob[]; parts?: number[] }
-  /** A DAG of jobs, in an order where each job comes after those it waits for: all or nothing. */
-  | { type: "flow"; jobs: FlowJob[] }
+/** A worker's command on the queue: the kinds several requests merge into one entry of. */
+export type WorkerCommand =
   | ({ type: "claim" } & ClaimFields)
   /** `next`: a claim made in the same entry once the ack succeeds (a worker's next jobs). */
   | { type: "ack"; id: string; lease: string; result?: JsonText; next?: ClaimFields }
@@ -91,7 +87,32 @@ export type QueueCommand =
   | { type: "extend"; id: string; lease: string; leaseMs: number }
   /** Back to ready (or delayed) without using an attempt: a worker stopping, or snoozing. */
   | { type: "release"; id: string; lease: string; delayMs?: number }
-  | { type: "progress"; id: string; lease: string; progress: JsonText }
+  | { type: "progress"; id: string; lease: string; progress: JsonText };
+
+export const workerCommandTypes: readonly WorkerCommand["type"][] = [
+  "claim",
+  "ack",
+  "nack",
+  "extend",
+  "release",
+  "progress",
+];
+
+export type QueueCommand =
+  /**
+   * `parts`: the sizes of the requests merged into this entry, in order (see mergeProposals): each
+   * part is enqueued as if it were its own entry (all or nothing, its own maxDepth check), and the
+   * result has one answer per part.
+   */
+  | { type: "enqueue"; queue: string; jobs: NewJob[]; parts?: number[] }
+  /** A DAG of jobs, in an order where each job comes after those it waits for: all or nothing. */
+  | { type: "flow"; jobs: FlowJob[] }
+  | WorkerCommand
+  /**
+   * Worker commands that arrived together (see mergeProposals), in order: each applied as if it
+   * were its own entry, with its own answer; a claim among them leases under its part's lease.
+   */
+  | { type: "merged"; cmds: WorkerCommand[] }
   | { type: "cancel"; id: string }
   | { type: "retryDead"; queue: string; id: string }
   /** Pauses (claims hand out nothing) or resumes a queue. */
@@ -198,6 +219,12 @@ function validCommand(c: unknown): c is QueueCommand {
       return isStr(c.id) && isStr(c.lease) && isStr(c.progress);
     case "extend":
       return isStr(c.id) && isStr(c.lease) && isNat(c.leaseMs);
+    case "merged":
+      return Array.isArray(c.cmds) && c.cmds.length >= 1 && c.cmds.length <= maxMergedCommands &&
+        c.cmds.every((w) =>
+          isObj(w) && workerCommandTypes.includes(w.type as WorkerCommand["type"]) &&
+          validCommand(w)
+        );
     case "cancel":
       return isStr(c.id);
     case "retryDead":

@@ -40,3 +40,11 @@ export function prepareByJob<K extends string, R = unknown>(
 /** The one job a statement of prepareByJob names: found by its rowid, its id checked. */
 export const theJob = (p: { seq: never; id: never }) => (eb: ExpressionBuilder<Tables, "jobs">) =>
   eb.and([eb("seq", "=", p.seq), eb("id", "=", p.id)]);
+
+/**
+ * The lease a claim in the entry at `index` grants: the index, and for the `part`th of requests
+ * merged into one entry, the part in three decimals ("812.004"), so that a job's leases still
+ * increase read as numbers (a merged entry holds at most maxMergedCommands < 1,000 parts).
+ */
+export const leaseOf = (index: number, part?: number): string =>
+  part === undefined ? String(index) : `${index}.${String(part).padStart(3, "0")}`;

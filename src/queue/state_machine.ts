@@ -23,6 +23,7 @@ import {
   type FlowJob,
   type NewJob,
   type QueueCommand,
+  type WorkerCommand,
 } from "./commands.ts";
 import { RawJson } from "./json_text.ts";
 import { type JobView, jobView } from "./job_view.ts";
@@ -36,7 +37,7 @@ import { RateWindows, windowStartMs } from "./rate_limit.ts";
 import { DependencyStore } from "./dependencies.ts";
 import { EventLog, type EventPosition, type EventRead, type EventType } from "./events.ts";
 import { jobQueries } from "./job_queries.ts";
-import { jobId, jobSeq } from "./job_ids.ts";
+import { jobId, jobSeq, leaseOf } from "./job_ids.ts";
 
 export const idempotencyWindowMs = 24 * 60 * 60 * 1000;
 /** What jobs and claims get when neither they nor their queue's config say. */
@@ -75,6 +76,8 @@ export type ApplyResult =
   | { type: "flowCreated"; ids: string[] }
   /** The answers to requests merged into one enqueue entry, in order. */
   | { type: "enqueuedParts"; parts: ApplyResult[] }
+  /** The answers to worker commands merged into one entry, in order. */
+  | { type: "merged"; parts: ApplyResult[] }
   /** `next`: the jobs the ack's `next` claim leased (present when it asked). */
   | { type: "acked"; id: string; next?: ClaimedJob[] }
   | { type: "nacked"; id: string; state: JobState }
@@ -820,18 +823,17 @@ export class QueueStateMachine {
       case "flow":
         return this.#flow(cmd.jobs, index);
       case "claim":
-        return this.#claim(cmd, index);
-      case "ack": {
-        const acked = this.#workerCommand(cmd);
-        if (!cmd.next || acked.type !== "acked") return acked;
-        const claimed = this.#claim({ type: "claim", ...cmd.next }, index);
-        return { ...acked, next: claimed.type === "claimed" ? claimed.jobs : [] };
-      }
+      case "ack":
       case "nack":
       case "extend":
       case "release":
       case "progress":
-        return this.#workerCommand(cmd);
+        return this.#worker(cmd, leaseOf(index));
+      case "merged":
+        return {
+          type: "merged",
+          parts: cmd.cmds.map((c, part) => this.#worker(c, leaseOf(index, part))),
+        };
       case "cancel": {
         const job = this.#job(cmd.id);
         if (!job) return err("not_found", `job ${cmd.id} does not exist`);
@@ -894,6 +896,15 @@ export class QueueStateMachine {
     }
   }
 
+  /** A worker's command; `lease`: what a claim in it (an ack's `next` too) leases under. */
+  #worker(cmd: WorkerCommand, lease: string): ApplyResult {
+    if (cmd.type === "claim") return this.#claim(cmd, lease);
+    const done = this.#workerCommand(cmd);
+    if (cmd.type !== "ack" || !cmd.next || done.type !== "acked") return done;
+    const claimed = this.#claim({ type: "claim", ...cmd.next }, lease);
+    return { ...done, next: claimed.type === "claimed" ? claimed.jobs : [] };
+  }
+
   /** A worker's command on a job it holds a lease on: ack, nack, extend, release, progress. */
   #workerCommand(
     cmd: Extract<QueueCommand, { type: "ack" | "nack" | "extend" | "release" | "progress" }>,
@@ -953,13 +964,12 @@ export class QueueStateMachine {
   }
 
   /**
-   * Leases up to `max` ready jobs under one lease (the entry's index): none while paused, no more
+   * Leases up to `max` ready jobs under one `lease` (see leaseOf): none while paused, no more
    * than the queue's concurrency and rate window leave, taken round-robin across its groups.
    */
-  #claim(cmd: Extract<QueueCommand, { type: "claim" }>, index: number): ApplyResult {
+  #claim(cmd: Extract<QueueCommand, { type: "claim" }>, lease: string): ApplyResult {
     const now = this.#now;
     const config = this.settings.get(cmd.queue).config;
-    const lease = String(index);
     const expires = now + (cmd.leaseMs ?? config.leaseMs ?? defaultLeaseMs);
     this.#due.lower(expires);
     const room = this.#claimRoom(cmd.queue, config, cmd.max, now);

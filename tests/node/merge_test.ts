@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import type { NewJob, QueueCommand } from "../../src/queue/commands.ts";
 import { maxMergedJobs } from "../../src/queue/commands.ts";
 import type { ApplyResult } from "../../src/queue/state_machine.ts";
-import { mergeEnqueues, type Proposal } from "../../src/node/merge.ts";
+import { mergeProposals, type Proposal } from "../../src/node/merge.ts";
 import { RaftqError } from "../../src/errors.ts";
 import { startInProcessNode } from "../helpers/in_process.ts";
 import { Harness, withHarness } from "../helpers/queue_harness.ts";
@@ -29,7 +29,7 @@ Deno.test("merge: a queue's enqueues become one proposal with parts; others keep
     proposal(enqueue("b", 1), answers[2]),
     proposal(enqueue("a", 3), answers[3]),
   ];
-  const merged = mergeEnqueues(ps);
+  const merged = mergeProposals(ps);
   assert.equal(merged.length, 3);
   const a = merged[0].cmd as Extract<QueueCommand, { type: "enqueue" }>;
   assert.deepEqual([a.queue, a.jobs.length, a.parts], ["a", 5, [2, 3]]);
@@ -41,13 +41,13 @@ Deno.test("merge: a queue's enqueues become one proposal with parts; others keep
   ];
   merged[0].resolve({ type: "enqueuedParts", parts });
   assert.deepEqual([answers[0][0], answers[3][0]], parts, "each request its own answer");
-  const failed = mergeEnqueues([
+  const failed = mergeProposals([
     proposal(enqueue("q", 1), answers[1]),
     proposal(enqueue("q", 1), answers[2]),
   ]);
   failed[0].reject(new RaftqError("no_leader", "gone"));
   assert.ok(answers[1].at(-1) instanceof RaftqError && answers[2].at(-1) instanceof RaftqError);
-  const big = mergeEnqueues([1, 2, 3, 4, 5, 6].map(() => proposal(enqueue("q", 1000), [])));
+  const big = mergeProposals([1, 2, 3, 4, 5, 6].map(() => proposal(enqueue("q", 1000), [])));
   assert.deepEqual(big.map((p) => (p.cmd as { jobs: unknown[] }).jobs.length), [
     maxMergedJobs,
     1000,

@@ -2,12 +2,21 @@
 
 import assert from "node:assert/strict";
 import type { Entry } from "../../src/raft/mod.ts";
-import { encodeCommand, type QueueCommand } from "../../src/queue/commands.ts";
+import {
+  encodeCommand,
+  type QueueCommand,
+  type WorkerCommand,
+  workerCommandTypes,
+} from "../../src/queue/commands.ts";
+import { leaseOf } from "../../src/queue/job_ids.ts";
 import { QueueStateMachine } from "../../src/queue/state_machine.ts";
 import { type DataDir, openDataDir } from "../../src/storage/data_dir.ts";
 import { copyStateThroughImage } from "../helpers/image.ts";
 import { stateTables } from "../../src/storage/state_image.ts";
 import { Prng } from "../sim/prng.ts";
+
+const isWorkerCommand = (cmd: QueueCommand): cmd is WorkerCommand =>
+  (workerCommandTypes as readonly string[]).includes(cmd.type);
 
 /** A random but valid log of queue commands, leases taken from earlier claims. */
 function randomLog(seed: number, length: number): Entry[] {
@@ -101,6 +110,14 @@ function randomLog(seed: number, length: number): Entry[] {
         };
     } else {
       cmd = { type: "tick", retentionMs: 20_000 };
+    }
+    if (isWorkerCommand(cmd) && rng.chance(0.3)) {
+      // Worker commands merged into one entry: a second claim after the first, its own lease.
+      const claim = { type: "claim", queue, worker: "v", max: 1 + rng.int(2) } as const;
+      const cmds = rng.chance(0.5) ? [cmd, claim] : [claim];
+      cmd = { type: "merged", cmds };
+      const id = `${Math.max(1, index - 1 - rng.int(5))}-0`;
+      leases.push({ id, lease: leaseOf(index, cmds.length - 1) });
     }
     const kind = rng.chance(0.05) ? "noop" : "normal";
     entries.push({ index, term: 1, kind, data: kind === "noop" ? "" : encodeCommand(cmd, stamp) });

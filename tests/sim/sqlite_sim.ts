@@ -78,7 +78,7 @@ export function queueCommand(seq: number, stampMs: number): string {
     { type: "enqueue", queue: "q", jobs: [job(seq)] },
     { type: "enqueue", queue: seq % 2 ? "q" : "r", jobs: [job(seq), job(seq + 1)] },
     { type: "claim", queue: "q", worker: "w", max: 2, leaseMs: 50 },
-    // Requests merged into one entry (see mergeEnqueues): each part its own answer.
+    // Requests merged into one entry (see mergeProposals): each part its own answer.
     { type: "enqueue", queue: "q", jobs: [job(seq), job(seq + 1), job(seq + 2)], parts: [1, 2] },
     {
       type: "flow",
@@ -108,6 +108,22 @@ export function queueCommand(seq: number, stampMs: number): string {
     { type: "release", id: `${seq - 1}-1`, lease: String(seq), delayMs: seq % 2 ? 0 : 20 },
     { type: "progress", id: `${seq - 1}-0`, lease: String(seq), progress: `${seq}` },
     { type: "nack", id: `${seq - 1}-1`, lease: String(seq), final: true },
+    // Worker commands merged into one entry, each with its own lease and answer.
+    {
+      type: "merged",
+      cmds: [
+        { type: "claim", queue: "q", worker: "w", max: 1, leaseMs: 50 },
+        { type: "ack", id: `${seq - 2}-0`, lease: `${seq - 2}.000`, result: "1" },
+        { type: "claim", queue: seq % 2 ? "q" : "r", worker: "v", max: 2 },
+        { type: "release", id: `${seq - 3}-0`, lease: `${seq - 3}.002` },
+        {
+          type: "ack",
+          id: `${seq}-1`,
+          lease: String(seq - 1),
+          next: { queue: "q", worker: "w", max: 1 },
+        },
+      ],
+    },
     { type: "pause", queue: "q", paused: seq % 4 === 0 },
     {
       type: "configure",
