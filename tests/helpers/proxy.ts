@@ -35,8 +35,8 @@ export class TcpProxy {
     }
   }
 
-  async #pipe(inbound: Deno.Conn): Promise<void> {
-    let outbound: Deno.Conn;
+  async #pipe(inbound: Deno.TcpConn): Promise<void> {
+    let outbound: Deno.TcpConn;
     try {
       outbound = await Deno.connect({ hostname: "127.0.0.1", port: this.targetPort });
     } catch {
@@ -48,6 +48,9 @@ export class TcpProxy {
       for (const c of [inbound, outbound]) c.close();
       return;
     }
+    // Deno's sockets leave Nagle on: a proxy that held small writes back for an ACK (delayed up to
+    // 40 ms) would add latency no link has. The nodes' own sockets turn it off too.
+    for (const c of [inbound, outbound]) c.setNoDelay(true);
     this.#conns.add(inbound);
     this.#conns.add(outbound);
     const close = () => {
