@@ -19,17 +19,28 @@ export interface Proposal {
 
 type Enqueue = Extract<QueueCommand, { type: "enqueue" }>;
 
+/**
+ * The most bytes of users' data (about) a merged entry holds: its frame must fit a peer link's
+ * (maxFrameChars) and an append (maxAppendBytes) however many requests arrive together. A request
+ * larger than this alone is an entry of its own, as it would be unmerged.
+ */
+export const maxMergedBytes = 1024 * 1024;
+
+/** What a field-less command or job counts for, beside its users' strings. */
+const overheadBytes = 100;
+
 /** A run of requests that become one entry, and what it holds so far. */
 interface Run {
   members: Proposal[];
   size: number;
+  bytes: number;
 }
 
 /**
  * Merges `proposals` into fewer entries, each request still applied and answered as its own: the
  * plain enqueues of each queue into one enqueue whose parts are the requests (up to maxMergedJobs
  * jobs an entry), and the worker commands (claims, acks, nacks, extends, releases, progress) into
- * one `merged` entry (up to maxMergedCommands). One log row, one checksum, one frame per follower
+ * one `merged` entry (up to maxMergedCommands); either up to about maxMergedBytes. One log row, one checksum, one frame per follower
  * and one apply pass instead of one each. The requests were all in flight together, so the order
  * they apply in is theirs to have; a run takes the place of its first request, and other commands
  * keep theirs.
@@ -45,14 +56,16 @@ export function mergeProposals(proposals: readonly Proposal[]): Proposal[] {
     }
     const size = p.cmd.type === "enqueue" ? p.cmd.jobs.length : 1;
     const cap = p.cmd.type === "enqueue" ? maxMergedJobs : maxMergedCommands;
+    const bytes = requestBytes(p.cmd);
     let run = open.get(key);
-    if (!run || run.size + size > cap) {
-      run = { members: [], size: 0 };
+    if (!run || run.size + size > cap || run.bytes + bytes > maxMergedBytes) {
+      run = { members: [], size: 0, bytes: 0 };
       open.set(key, run);
       slots.push(run);
     }
     run.members.push(p);
     run.size += size;
+    run.bytes += bytes;
   }
   return slots.map((s) => ("members" in s ? merged(s.members) : s));
 }
@@ -61,6 +74,22 @@ export function mergeProposals(proposals: readonly Proposal[]): Proposal[] {
 function runKey(cmd: QueueCommand): string | null {
   if (cmd.type === "enqueue") return cmd.parts ? null : `enqueue:${cmd.queue}`;
   return (workerCommandTypes as readonly string[]).includes(cmd.type) ? "worker" : null;
+}
+
+/** About how many bytes `cmd` adds to an entry: its users' strings, and an overhead each. */
+export function requestBytes(cmd: QueueCommand): number {
+  if (cmd.type !== "enqueue") {
+    const texts = cmd as { result?: string; progress?: string; error?: string };
+    return overheadBytes + (texts.result?.length ?? 0) + (texts.progress?.length ?? 0) +
+      (texts.error?.length ?? 0);
+  }
+  let bytes = 0;
+  for (const job of cmd.jobs) {
+    bytes += overheadBytes + job.payload.length + (job.idempotencyKey?.length ?? 0) +
+      (job.uniqueKey?.length ?? 0) + (job.group?.length ?? 0);
+    for (const id of job.dependsOn ?? []) bytes += id.length + 3;
+  }
+  return bytes;
 }
 
 function merged(members: Proposal[]): Proposal {

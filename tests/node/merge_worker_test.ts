@@ -8,7 +8,12 @@ import {
   type WorkerCommand,
 } from "../../src/queue/commands.ts";
 import type { ApplyResult, ClaimedJob } from "../../src/queue/state_machine.ts";
-import { mergeProposals, type Proposal } from "../../src/node/merge.ts";
+import {
+  maxMergedBytes,
+  mergeProposals,
+  type Proposal,
+  requestBytes,
+} from "../../src/node/merge.ts";
 import { startInProcessNode } from "../helpers/in_process.ts";
 import { Harness, withHarness } from "../helpers/queue_harness.ts";
 
@@ -51,6 +56,30 @@ Deno.test("merge: worker commands become one merged proposal in order; others ke
     maxMergedCommands,
     3,
   ]);
+});
+
+Deno.test("merge: a merged entry stays within maxMergedBytes of users' data", () => {
+  const big = "x".repeat(Math.floor(maxMergedBytes * 0.4));
+  const ack = (result: string): QueueCommand => ({ type: "ack", id: "1-0", lease: "2", result });
+  const job = (payload: string) => ({ payload, delayMs: 0, priority: 0 });
+  const enqueue = (payload: string): QueueCommand => ({
+    type: "enqueue",
+    queue: "q",
+    jobs: [job(payload)],
+  });
+  const huge = "y".repeat(maxMergedBytes * 2);
+  const sizes = (cmds: QueueCommand[]) =>
+    mergeProposals(cmds.map((c) => proposal(c, []))).map((p) =>
+      p.cmd.type === "merged"
+        ? p.cmd.cmds.length
+        : p.cmd.type === "enqueue"
+        ? p.cmd.parts?.length ?? 1
+        : 1
+    );
+  assert.deepEqual(sizes([ack(big), ack(big), ack(big), ack("1")]), [2, 2]);
+  assert.deepEqual(sizes([enqueue(big), enqueue(big), enqueue(big)]), [2, 1]);
+  assert.deepEqual(sizes([enqueue("1"), enqueue(huge), enqueue("2")]), [1, 1, 1], "alone");
+  assert.ok(requestBytes(enqueue(big)) > big.length);
 });
 
 Deno.test("merge: each claim of a merged entry leases under its own part's lease", () =>
