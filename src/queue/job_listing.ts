@@ -6,6 +6,7 @@ import { prepare, queryPlan } from "../storage/prepared.ts";
 import { type JobsTable, type JobState, jobStates } from "../storage/schema.ts";
 import { type JobView, jobView } from "./job_view.ts";
 import { prepareByJob, theJob } from "./job_ids.ts";
+import type { JobPayloads } from "./job_payloads.ts";
 
 /** Below every seq: a first page. */
 const noCursor = Number.MAX_SAFE_INTEGER;
@@ -40,7 +41,7 @@ export class JobListing {
   readonly #groupIds;
   readonly #row;
 
-  constructor(db: Database) {
+  constructor(db: Database, readonly payloads: JobPayloads) {
     this.#db = db;
     const k = db.kysely;
     this.#ids = prepare(
@@ -86,7 +87,7 @@ export class JobListing {
   }
 
   /**
-   * The rows of `ids`, in order, read one by one until they hold maxPageBytes of users' data
+   * The rows of `ids` (payloads in place), in order, read one by one until they hold maxPageBytes of users' data
    * (always at least one): the rows of a page, whatever its jobs weigh.
    */
   rowsWithin(ids: readonly string[]): JobsTable[] {
@@ -96,8 +97,9 @@ export class JobListing {
       if (rows.length > 0 && bytes >= maxPageBytes) break;
       const row = this.#db.conn.executeCompiled<JobsTable>(this.#row({ id })).rows[0];
       if (!row) continue;
-      rows.push(row);
-      bytes += rowBytes(row);
+      const whole = this.payloads.whole(row);
+      rows.push(whole);
+      bytes += rowBytes(whole);
     }
     return rows;
   }

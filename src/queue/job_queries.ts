@@ -3,6 +3,7 @@
 import { type Kysely, sql } from "kysely";
 import { prepare } from "../storage/prepared.ts";
 import { prepareByJob, theJob } from "./job_ids.ts";
+import { keptApartSql } from "./job_payloads.ts";
 import type { Tables } from "../storage/schema.ts";
 
 /**
@@ -193,7 +194,7 @@ export function jobQueries(k: Kysely<Tables>) {
             eb.selectFrom("jobs").select("seq").where("queue", "=", p.queue)
               .where("finished_at", "is not", null).where("finished_at", "<", p.before)
               .limit(p.limit),
-        ).returning(["queue", "state"]),
+        ).returning(["queue", "state", "seq", sql<number>`${sql.raw(keptApartSql)}`.as("apart")]),
     ),
     // The whole (small) table: at start-up and after a snapshot install (see #counts).
     counts: prepare([], () => k.selectFrom("queue_counts").selectAll()),
@@ -223,7 +224,7 @@ export function jobQueries(k: Kysely<Tables>) {
           (eb) =>
             eb.selectFrom("jobs").select("seq").where("queue", "=", p.queue)
               .where("state", "=", p.state).orderBy("seq").limit(p.limit),
-        ),
+        ).returning(["seq", sql<number>`${sql.raw(keptApartSql)}`.as("apart")]),
     ),
     minDelayed: prepare(
       [],

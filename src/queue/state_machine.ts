@@ -37,6 +37,7 @@ import { RateWindows, windowStartMs } from "./rate_limit.ts";
 import { DependencyStore } from "./dependencies.ts";
 import { EventLog, type EventPosition, type EventRead, type EventType } from "./events.ts";
 import { jobQueries } from "./job_queries.ts";
+import { JobPayloads } from "./job_payloads.ts";
 import { jobId, jobSeq, leaseOf } from "./job_ids.ts";
 
 export const idempotencyWindowMs = 24 * 60 * 60 * 1000;
@@ -283,6 +284,8 @@ export class QueueStateMachine {
   readonly settings: QueueSettings;
   /** Pages of a queue's jobs (GET /v1/queues/:queue/jobs). */
   readonly listing: JobListing;
+  /** Long payloads, kept apart from their jobs' rows. */
+  readonly payloads: JobPayloads;
   readonly schedules: ScheduleStore;
   /** Fair groups: ready and leased jobs per group, and whose turn it is. */
   readonly groups: GroupStore;
@@ -318,7 +321,8 @@ export class QueueStateMachine {
     this.#q = jobQueries(k);
     this.#loadCounts();
     this.settings = new QueueSettings(db);
-    this.listing = new JobListing(db);
+    this.payloads = new JobPayloads(db);
+    this.listing = new JobListing(db, this.payloads);
     this.schedules = new ScheduleStore(db);
     this.groups = new GroupStore(db);
     this.rates = new RateWindows(db);
@@ -510,7 +514,10 @@ export class QueueStateMachine {
 
   /** Inserts a run's rows, then moves its ready jobs into their groups (first seen, first). */
   #writeRun(queue: string, run: EnqueueRun): void {
-    if (run.rows.length > 0) this.#insertJobs.run(this.#db.conn, run.rows);
+    if (run.rows.length > 0) {
+      this.payloads.setApart(run.rows);
+      this.#insertJobs.run(this.#db.conn, run.rows);
+    }
     const cap = this.settings.get(queue).config.groupConcurrency;
     for (const [grp, n] of run.readyByGroup) this.groups.adjust(queue, grp, n, 0, cap, false);
     run.rows = [];
@@ -782,9 +789,10 @@ export class QueueStateMachine {
       if (budget === 0) break;
       const retention = this.settings.get(queue).config.retentionMs ?? nodeRetentionMs;
       const before = this.#now - retention;
-      const gone = this.#all<{ queue: string; state: JobState }>(
+      const gone = this.#all<{ queue: string; state: JobState; seq: number; apart: number }>(
         this.#q.purgeJobs({ queue, before, limit: budget }),
       );
+      this.payloads.forget(gone);
       for (const j of gone) this.#moved(j.queue, j.state, null);
       budget -= gone.length;
     }
@@ -985,7 +993,7 @@ export class QueueStateMachine {
       type: "claimed",
       jobs: rows.map((row) => ({
         id: row.id,
-        payload: new RawJson(row.payload),
+        payload: new RawJson(this.payloads.textOf(row)),
         attempt: row.attempts + 1,
         lease,
         leaseExpiresAt: expires,
@@ -1083,7 +1091,11 @@ export class QueueStateMachine {
 
   /** Removes up to `limit` of the queue's jobs in a finished state. */
   #purge(queue: string, state: FinishedState, limit: number): ApplyResult {
-    const purged = this.#run(this.#q.purgeState({ queue, state, limit }));
+    const gone = this.#all<{ seq: number; apart: number }>(
+      this.#q.purgeState({ queue, state, limit }),
+    );
+    this.payloads.forget(gone);
+    const purged = gone.length;
     if (purged > 0) this.#moved(queue, state, null, purged);
     return { type: "purged", purged };
   }
@@ -1258,7 +1270,7 @@ export class QueueStateMachine {
   getJob(id: string): JobView | null {
     const row = this.#job(id);
     if (!row) return null;
-    const view = jobView(row);
+    const view = jobView(this.payloads.whole(row));
     if (view.dependsOn) {
       view.dependencyResults = {};
       let bytes = 0;

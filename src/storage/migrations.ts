@@ -335,6 +335,16 @@ export const migrations: Record<string, Migration> = {
       for (const index of indexes) await sql.raw(index.sql).execute(db);
     },
   },
+  // Long payloads kept apart from their jobs' rows (src/queue/job_payloads.ts), so that a change
+  // of a job rewrites a small row; the rows already stored keep theirs.
+  "018_job_payloads": {
+    async up(db: AnyDb) {
+      await db.schema.createTable("job_payloads")
+        .addColumn("seq", "integer", (c) => c.primaryKey())
+        .addColumn("payload", "text", (c) => c.notNull())
+        .execute();
+    },
+  },
 };
 
 class StaticProvider implements MigrationProvider {

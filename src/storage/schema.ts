@@ -102,6 +102,12 @@ export interface JobsTable {
   on_failure: string | null;
 }
 
+/** A job's payload kept apart from its row (src/queue/job_payloads.ts): `seq` is the job's. */
+export interface JobPayloadsTable {
+  seq: number;
+  payload: string;
+}
+
 /** A job waiting for another one (`dep_id`) to end; removed once it has. */
 export interface JobDepsTable {
   dep_id: string;
@@ -201,6 +207,7 @@ export interface Tables {
   queue_state: QueueStateTable;
   queue_counts: QueueCountsTable;
   jobs: JobsTable;
+  job_payloads: JobPayloadsTable;
   idempotency: IdempotencyTable;
   node_meta: NodeMetaTable;
   raft_hard_state: RaftHardStateTable;

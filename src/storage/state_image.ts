@@ -7,6 +7,7 @@ import { Buffer } from "node:buffer";
 export const stateTables = [
   "queue_state",
   "jobs",
+  "job_payloads",
   "idempotency",
   "queue_counts",
   "queue_settings",

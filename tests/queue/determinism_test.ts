@@ -34,7 +34,11 @@ function randomLog(seed: number, length: number): Entry[] {
         type: "enqueue",
         queue,
         jobs: Array.from({ length: 1 + rng.int(3) }, () => ({
-          payload: JSON.stringify({ n: rng.int(1000) }),
+          // (one in ten long enough to be kept apart from its row)
+          payload: JSON.stringify({
+            n: rng.int(1000),
+            pad: "p".repeat(rng.chance(0.1) ? 1500 : 0),
+          }),
           delayMs: rng.chance(0.3) ? rng.int(5000) : 0,
           priority: rng.int(10),
           maxAttempts: 1 + rng.int(3),
@@ -136,6 +140,7 @@ function dump(dd: DataDir): unknown {
   const c = dd.db.conn.db;
   return {
     jobs: c.prepare("SELECT * FROM jobs ORDER BY id").all(),
+    payloads: c.prepare("SELECT * FROM job_payloads ORDER BY seq").all(),
     idempotency: c.prepare("SELECT * FROM idempotency ORDER BY queue, key").all(),
     state: c.prepare("SELECT * FROM queue_state").all(),
     counts: c.prepare("SELECT * FROM queue_counts ORDER BY queue, state").all(),
@@ -180,8 +185,9 @@ Deno.test("determinism: one log, two databases, identical rows (applied in diffe
     try {
       a.sm.applyEntries(log);
       for (let i = 0; i < log.length; i += 7) b.sm.applyEntries(log.slice(i, i + 7));
-      const rows = dump(a.dd) as { jobs: unknown[]; counts: unknown[] };
+      const rows = dump(a.dd) as { jobs: unknown[]; counts: unknown[]; payloads: unknown[] };
       assert.ok(rows.jobs.length > 50, "the log did real work");
+      assert.ok(rows.payloads.length > 0, "some payloads were kept apart");
       assert.deepEqual(dump(b.dd), rows);
       assert.deepEqual(rows.counts, counted(a.dd), "the kept counts are the jobs' counts");
       const groups = groupsCounted(a.dd) as { kept: unknown; counted: unknown };

@@ -1,0 +1,67 @@
+// Long payloads live apart from their jobs' rows, and every way a job is read or removed follows.
+
+import assert from "node:assert/strict";
+import { inlinePayloadChars } from "../../src/queue/job_payloads.ts";
+import { Harness, value, withHarness } from "../helpers/queue_harness.ts";
+import { copyStateThroughImage } from "../helpers/image.ts";
+
+const long = "l".repeat(inlinePayloadChars + 1);
+const short = "s".repeat(inlinePayloadChars - 10);
+
+/** Each job's payload as its row holds it, and the payloads kept apart, by seq. */
+function stored(h: Harness) {
+  const all = (sql: string) => h.dd.db.conn.db.prepare(sql).all().map((r) => ({ ...r }));
+  return {
+    rows: all("SELECT id, length(payload) AS chars FROM jobs ORDER BY seq"),
+    apart: all("SELECT seq, length(payload) AS chars FROM job_payloads ORDER BY seq"),
+  };
+}
+
+Deno.test("payloads: a long one is kept apart, and claims, reads and listings return it whole", () =>
+  withHarness((h) => {
+    const [a, b] = h.enqueue(1, "q", { payload: long }, { payload: short });
+    assert.deepEqual(stored(h), {
+      rows: [{ id: a.id, chars: 0 }, { id: b.id, chars: inlinePayloadChars - 8 }],
+      apart: [{ seq: 10_000, chars: inlinePayloadChars + 3 }],
+    });
+    const claimed = h.claim(2, "q", 2);
+    assert.deepEqual(claimed.map((j) => value(j.payload)), [long, short]);
+    assert.equal(value(h.sm.getJob(a.id)?.payload), long);
+    const page = h.sm.listJobs("q", undefined, 10);
+    assert.deepEqual(page.jobs.map((j) => value(j.payload)).sort(), [long, short]);
+    const acked = h.apply(3, { type: "ack", id: a.id, lease: claimed[0].lease, result: "7" });
+    assert.equal(acked.type, "acked");
+    assert.equal(value(h.sm.getJob(a.id)?.payload), long, "a finished job keeps it");
+  }));
+
+Deno.test("payloads: a purge and the retention take the payloads of the jobs they remove", () =>
+  withHarness((h) => {
+    const [a, b] = h.enqueue(1, "q", { payload: long }, { payload: long });
+    for (const j of h.claim(2, "q", 2)) h.apply(3, { type: "ack", id: j.id, lease: j.lease });
+    h.apply(4, { type: "configure", queue: "q", config: { retentionMs: 1000 } });
+    const [c] = h.enqueue(5, "q", { payload: long });
+    h.apply(6, { type: "cancel", id: c.id });
+    const purged = h.apply(7, { type: "purge", queue: "q", state: "cancelled", limit: 10 });
+    assert.deepEqual(purged, { type: "purged", purged: 1 });
+    assert.equal(stored(h).apart.length, 2, "only the cancelled job's went");
+    const ticked = h.apply(5_000, { type: "tick", retentionMs: 60_000 });
+    assert.equal(ticked.type === "ticked" && ticked.purged, 2);
+    assert.deepEqual(stored(h), { rows: [], apart: [] });
+    assert.equal(h.sm.getJob(a.id), null);
+    assert.equal(h.sm.getJob(b.id), null);
+  }));
+
+Deno.test("payloads: a snapshot image carries the payloads kept apart", async () => {
+  const from = await Harness.open();
+  const to = await Harness.open();
+  try {
+    const [a] = from.enqueue(1, "q", { payload: long });
+    copyStateThroughImage(from.dd.db, to.dd.db, from.index);
+    to.sm.reload();
+    assert.equal(value(to.sm.getJob(a.id)?.payload), long);
+    assert.deepEqual(stored(to), stored(from));
+  } finally {
+    await from.close();
+    await to.close();
+  }
+});
