@@ -3,7 +3,12 @@
 import { setImmediate } from "node:timers";
 import { RaftqError } from "../errors.ts";
 import { type ApplyResult, QueueStateMachine } from "../queue/state_machine.ts";
-import { encodeCommand, type QueueCommand } from "../queue/commands.ts";
+import {
+  encodeCommand,
+  maxEntryBytes,
+  overEntryBytes,
+  type QueueCommand,
+} from "../queue/commands.ts";
 import {
   type ConfChange,
   defaultRaftConfig,
@@ -538,13 +543,10 @@ export class RaftNode implements NodeApi {
     const batch: Proposal[] = [];
     const datas: string[] = [];
     for (const p of mergeProposals(this.#proposals)) {
-      try {
-        datas.push(encodeCommand(p.cmd, stampMs));
-        batch.push(p);
-      } catch (error) {
-        const reason = error instanceof Error ? error.message : String(error);
-        p.reject(new RaftqError("invalid_request", `The command could not be encoded: ${reason}`));
-      }
+      const data = encodeOrRefuse(p, stampMs);
+      if (data === null) continue;
+      datas.push(data);
+      batch.push(p);
     }
     this.#proposals = [];
     return { batch, datas };
@@ -713,4 +715,24 @@ export class RaftNode implements NodeApi {
         this.#tickProposed = false;
       });
   }
+}
+
+/**
+ * A proposal's entry data, or null once the proposal is refused: a command that cannot be
+ * encoded, or one too large for a peer frame to carry (which no follower could ever receive).
+ */
+function encodeOrRefuse(p: Proposal, stampMs: number): string | null {
+  let data: string;
+  try {
+    data = encodeCommand(p.cmd, stampMs);
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    p.reject(new RaftqError("invalid_request", `The command could not be encoded: ${reason}`));
+    return null;
+  }
+  if (!overEntryBytes(data)) return data;
+  const message =
+    `The request encodes to more than ${maxEntryBytes} bytes, more than a log entry holds`;
+  p.reject(new RaftqError("payload_too_large", message));
+  return null;
 }

@@ -1,5 +1,6 @@
 // The queue's replicated commands: typed, versioned, stamped by the leader, encoded with superjson.
 
+import { Buffer } from "node:buffer";
 import superjson from "superjson";
 import { superjsonText } from "../plain_json.ts";
 import { type QueueConfig, queueConfigSchema } from "./queue_config.ts";
@@ -142,6 +143,19 @@ export interface LoggedCommand {
   v: 2;
   stampMs: number;
   cmd: QueueCommand;
+}
+
+/**
+ * The most bytes (UTF-8) one entry's command may encode to: a peer frame carries at most 96 MiB
+ * (maxFrameChars), and an entry larger than that could never reach a follower. A request within
+ * `--max-body-bytes` (at most 64 MiB) can still pass it: escaping doubles a text of quotes.
+ */
+export const maxEntryBytes = 80 * 1024 * 1024;
+
+/** Whether the encoded command `data` is over `maxBytes` of UTF-8 (counted only if it may be). */
+export function overEntryBytes(data: string, maxBytes = maxEntryBytes): boolean {
+  if (data.length * 3 <= maxBytes) return false; // (at most 3 bytes a UTF-16 unit)
+  return Buffer.byteLength(data, "utf8") > maxBytes;
 }
 
 export function encodeCommand(cmd: QueueCommand, stampMs: number): string {
