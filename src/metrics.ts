@@ -2,11 +2,19 @@
 
 type Labels = Record<string, string>;
 
+/** The labels as Prometheus writes them, sorted by name: every request counts one or two. */
 function labelKey(labels: Labels): string {
-  return Object.keys(labels).sort().map((k) => `${k}="${escape(labels[k])}"`).join(",");
+  const names = Object.keys(labels);
+  if (names.length > 1) names.sort();
+  let key = "";
+  for (const name of names) key += `${key ? "," : ""}${name}="${escape(labels[name])}"`;
+  return key;
 }
 
+const needsEscape = /[\\\n"]/;
+
 function escape(v: string): string {
+  if (!needsEscape.test(v)) return v;
   return v.replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/"/g, '\\"');
 }
 
