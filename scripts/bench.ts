@@ -37,6 +37,7 @@ const { values } = parseArgs({
     rounds: { type: "string" },
     via: { type: "string" },
     load: { type: "string" },
+    "payload-bytes": { type: "string" },
   },
   strict: true,
 });
@@ -162,23 +163,25 @@ if (only?.includes("ab")) {
   const bundles = values.bundles?.split(",") ?? [];
   const rounds = Number(values.rounds ?? 3);
   const via = values.via ?? "leader";
-  const viaOk = via === "leader" || via === "follower";
   const load = values.load ?? "enqueue";
-  const loadOk = load === "enqueue" || load === "claim-ack";
+  const bodyChars = Number(values["payload-bytes"] ?? 160);
   if (
-    bundles.length !== 2 || !Number.isSafeInteger(rounds) || rounds < 1 || rounds > 20 || !viaOk ||
-    !loadOk
+    bundles.length !== 2 || !Number.isSafeInteger(rounds) || rounds < 1 || rounds > 20 ||
+    (via !== "leader" && via !== "follower") || (load !== "enqueue" && load !== "claim-ack") ||
+    !Number.isSafeInteger(bodyChars) || bodyChars < 1 || bodyChars > 256 * 1024
   ) {
     console.error(
-      "--only ab takes --bundles BEFORE.js,AFTER.js, --rounds 1..20 (default 3), --via leader|follower and --load enqueue|claim-ack",
+      "--only ab takes --bundles BEFORE.js,AFTER.js, --rounds 1..20 (default 3), --via leader|follower, --load enqueue|claim-ack and --payload-bytes 1..262144 (default 160)",
     );
     Deno.exit(2);
   }
-  const rows = await benchAb(bundles, rounds, quick ? 1000 : 4000, via, load);
+  const rows = await benchAb(bundles, rounds, { rowMs: quick ? 1000 : 4000, via, load, bodyChars });
   console.log(
     `\n## Two builds back to back: three nodes from each bundle, rounds alternating; ${
       load === "enqueue" ? "enqueues" : "claim+ack pairs (a row's rate is pairs a second)"
-    } ${via === "leader" ? "to the leader" : "through a follower"}`,
+    } ${via === "leader" ? "to the leader" : "through a follower"}, payloads with a body of ${
+      fmt(bodyChars)
+    } characters`,
   );
   console.log(
     "| bundle | round | connections | ok/s | p50 ms | p99 ms | server CPU µs/request | failed |",

@@ -18,7 +18,16 @@ export interface AbRow {
   errors: number;
 }
 
-const payload = { kind: "email", to: "someone@example.com", body: "x".repeat(160) };
+/** The jobs' payload: an email of `bodyChars` characters (160 unless `--payload-bytes` says). */
+export const payloadOf = (bodyChars = 160) => ({
+  kind: "email",
+  to: "someone@example.com",
+  body: "x".repeat(bodyChars),
+});
+const payload = payloadOf();
+
+/** Bytes of payloads a claim+ack round's fill writes at most (each node keeps them all). */
+const fillBudgetBytes = 192 * 1024 * 1024;
 
 /** Where the load goes: the leader, or a follower that passes each write on. */
 export type AbVia = "leader" | "follower";
@@ -26,15 +35,20 @@ export type AbVia = "leader" | "follower";
 /** What each request is: an enqueue, or a claim and the ack of the job it leased (one pair). */
 export type AbLoad = "enqueue" | "claim-ack";
 
-/** Jobs a claim+ack round enqueues first: a warm-up and three rows of `rowMs` at 4,000 pairs/s. */
-export function claimableJobs(rowMs: number): number {
-  return Math.ceil((rowMs / 1000) * 4 * 4000 / 1000) * 1000;
+/**
+ * Jobs a claim+ack round enqueues first: a warm-up and three rows of `rowMs` at 4,000 pairs/s, or
+ * what fillBudgetBytes holds of jobs of `bodyChars`.
+ */
+export function claimableJobs(rowMs: number, bodyChars = 160): number {
+  const wanted = Math.ceil((rowMs / 1000) * 4 * 4000 / 1000) * 1000;
+  return Math.min(wanted, Math.floor(fillBudgetBytes / (bodyChars + 60)));
 }
 
-/** Fills queue `ab` with `count` jobs, 1,000 a batch over 4 connections. */
-export async function fill(url: string, count: number): Promise<void> {
-  const jobs = Array.from({ length: 1000 }, () => ({ payload }));
-  const batches = count / 1000;
+/** Fills queue `ab` with `count` jobs over 4 connections, batches of up to 1,000 within 512 KiB. */
+export async function fill(url: string, count: number, bodyChars = 160): Promise<void> {
+  const perBatch = Math.max(1, Math.min(1000, Math.floor(512 * 1024 / (bodyChars + 60))));
+  const jobs = Array.from({ length: perBatch }, () => ({ payload: payloadOf(bodyChars) }));
+  const batches = Math.ceil(count / perBatch);
   const r = await runLoad(
     4,
     600_000,
@@ -45,9 +59,14 @@ export async function fill(url: string, count: number): Promise<void> {
 }
 
 /** One request of the load: true when it (and for a pair, both halves) succeeded. */
-export function requestOf(url: string, load: AbLoad): (worker: number) => Promise<boolean> {
+export function requestOf(
+  url: string,
+  load: AbLoad,
+  bodyChars = 160,
+): (worker: number) => Promise<boolean> {
   if (load === "enqueue") {
-    return async () => (await postJson(`${url}/v1/queues/ab/jobs`, { payload })) !== null;
+    const body = { payload: bodyChars === 160 ? payload : payloadOf(bodyChars) };
+    return async () => (await postJson(`${url}/v1/queues/ab/jobs`, body)) !== null;
   }
   return async (w) => {
     const claimed = await postJson(`${url}/v1/queues/ab/claim`, { worker: `w${w}` }) as
@@ -59,22 +78,27 @@ export function requestOf(url: string, load: AbLoad): (worker: number) => Promis
   };
 }
 
+/** How an A/B run loads each cluster: rows of `rowMs`, payloads with a body of `bodyChars`. */
+export interface AbOptions {
+  rowMs: number;
+  via: AbVia;
+  load: AbLoad;
+  bodyChars: number;
+}
+
 /** One round of one bundle: a fresh cluster, warmed up, then each row for `rowMs`. */
-async function round(
-  bundle: string,
-  n: number,
-  rowMs: number,
-  via: AbVia,
-  load: AbLoad,
-): Promise<AbRow[]> {
+async function round(bundle: string, n: number, o: AbOptions): Promise<AbRow[]> {
+  const { rowMs, via, load, bodyChars } = o;
   Deno.env.set("RAFTQ_BIN_JS", bundle);
   const c = await TestCluster.start(3);
   try {
     const leader = await c.leader();
     const target = via === "leader" ? leader : c.live().find((node) => node !== leader)!;
     const pids = c.live().map((node) => node.child.pid);
-    if (load === "claim-ack") await fill(leader.url, claimableJobs(rowMs));
-    const one = requestOf(target.url, load);
+    if (load === "claim-ack") {
+      await fill(leader.url, claimableJobs(rowMs, bodyChars), bodyChars);
+    }
+    const one = requestOf(target.url, load, bodyChars);
     await runLoad(64, Math.min(rowMs, 1500), one);
     const rows: AbRow[] = [];
     for (const connections of [1, 64, 256]) {
@@ -102,13 +126,11 @@ async function round(
 export async function benchAb(
   bundles: string[],
   rounds: number,
-  rowMs: number,
-  via: AbVia = "leader",
-  load: AbLoad = "enqueue",
+  options: AbOptions,
 ): Promise<AbRow[]> {
   const rows: AbRow[] = [];
   for (let n = 1; n <= rounds; n++) {
-    for (const bundle of bundles) rows.push(...await round(bundle, n, rowMs, via, load));
+    for (const bundle of bundles) rows.push(...await round(bundle, n, options));
   }
   return rows;
 }

@@ -7,17 +7,19 @@ Deno.test("bench: --only ab runs each bundle in turn and measures each row's CPU
   const before = Deno.env.get("RAFTQ_BIN_JS");
   const bundle = before ?? "dist/raftq.js";
   try {
-    const rows = await benchAb([bundle, bundle], 1, 300);
+    const o = { rowMs: 300, via: "leader", load: "enqueue", bodyChars: 160 } as const;
+    const rows = await benchAb([bundle, bundle], 1, o);
     assert.deepEqual(rows.map((r) => r.connections), [1, 64, 256, 1, 64, 256]);
     for (const r of rows) {
       assert.ok(r.perSecond > 0 && r.cpuUsPerRequest > 0, JSON.stringify(r));
     }
     // --via follower: the same rows, every write passed on by a follower.
-    const passed = await benchAb([bundle], 1, 300, "follower");
+    const passed = await benchAb([bundle], 1, { ...o, via: "follower" });
     assert.deepEqual(passed.map((r) => r.connections), [1, 64, 256]);
     assert.ok(passed.every((r) => r.perSecond > 0), JSON.stringify(passed));
-    // --load claim-ack: a filled queue, each request a claim and the ack of what it leased.
-    const pairs = await benchAb([bundle], 1, 300, "leader", "claim-ack");
+    // --load claim-ack: a filled queue, each request a claim and the ack of what it leased;
+    // --payload-bytes 4000: long payloads, kept apart from their rows.
+    const pairs = await benchAb([bundle], 1, { ...o, load: "claim-ack", bodyChars: 4000 });
     assert.deepEqual(pairs.map((r) => r.connections), [1, 64, 256]);
     assert.ok(pairs.every((r) => r.perSecond > 0 && r.errors === 0), JSON.stringify(pairs));
   } finally {
