@@ -155,6 +155,7 @@ export class RaftNode implements NodeApi {
     this.sm = new QueueStateMachine(db);
     this.sm.onReady = (queue) => events.onJobsReady?.(queue);
     this.sm.onEvents = (queue) => events.onEvents?.(queue);
+    this.sm.answered = (index) => this.#waiters.has(index);
     if (events.jobWatch) this.sm.jobWatch = events.jobWatch;
     const store = new SqliteLogStore(db, this.storage, undefined, true);
     this.raft = new Raft(

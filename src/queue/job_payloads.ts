@@ -5,6 +5,7 @@ import type { Database } from "../storage/database.ts";
 import { prepare } from "../storage/prepared.ts";
 import type { JobPayloadsTable, JobsTable } from "../storage/schema.ts";
 import { BulkInsert } from "../storage/bulk_insert.ts";
+import { RawJson } from "./json_text.ts";
 
 /**
  * Payloads longer than this (characters) are kept apart. SQLite rewrites a whole row, overflow
@@ -55,6 +56,11 @@ export class JobPayloads {
     const found = this.#db.conn.executeCompiled<{ payload: string }>(this.#q.get({ seq: row.seq }));
     if (found.rows.length === 0) throw new Error(`job seq ${row.seq} has lost its payload`);
     return found.rows[0].payload;
+  }
+
+  /** The payload for an answer no one reads: the row's own, or `null` for one kept apart. */
+  unread(row: { payload: string }): RawJson {
+    return new RawJson(row.payload === keptApart ? "null" : row.payload);
   }
 
   /** `row` with its payload in place (a copy when it was kept apart). */

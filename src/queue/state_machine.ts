@@ -300,6 +300,13 @@ export class QueueStateMachine {
   #eventQueues = new Set<string>();
   /** Called with a queue's name, after an apply commits, when it wrote events of that queue. */
   onEvents: (queue: string) => void = () => {};
+  /**
+   * Whether a writer waits for the answer of the entry at an index (on a follower none does). A
+   * claim no one waits for leaves a payload kept apart unread: its answer carries `null` instead.
+   */
+  answered: (index: number) => boolean = () => true;
+  /** Whether the entry being applied is answered (see answered). */
+  #answering = true;
   readonly #insertJobs: BulkInsert<JobsTable>;
   /**
    * Jobs per queue and state, kept up to date by every transition apply makes and written to
@@ -724,6 +731,7 @@ export class QueueStateMachine {
     if (later) this.#now = logged.stampMs;
     this.deps.beginEntry(this.#tell); // (ends earlier entries kept are told first)
     if (later && this.#due.mayBeDue(this.#now)) this.#processDue();
+    this.#answering = this.answered(e.index);
     const result = this.#execute(logged.cmd, e.index);
     for (const queue of this.events.flush(e.index, this.#now)) this.#eventQueues.add(queue);
     return result;
@@ -993,7 +1001,9 @@ export class QueueStateMachine {
       type: "claimed",
       jobs: rows.map((row) => ({
         id: row.id,
-        payload: new RawJson(this.payloads.textOf(row)),
+        payload: this.#answering
+          ? new RawJson(this.payloads.textOf(row))
+          : this.payloads.unread(row),
         attempt: row.attempts + 1,
         lease,
         leaseExpiresAt: expires,

@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { inlinePayloadChars } from "../../src/queue/job_payloads.ts";
 import { Harness, value, withHarness } from "../helpers/queue_harness.ts";
 import { copyStateThroughImage } from "../helpers/image.ts";
+import { startInProcessNode } from "../helpers/in_process.ts";
 
 const long = "l".repeat(inlinePayloadChars + 1);
 const short = "s".repeat(inlinePayloadChars - 10);
@@ -63,5 +64,41 @@ Deno.test("payloads: a snapshot image carries the payloads kept apart", async ()
   } finally {
     await from.close();
     await to.close();
+  }
+});
+
+Deno.test("payloads: a claim no writer waits for leaves a long payload unread, same rows", async () => {
+  const leader = await Harness.open();
+  const follower = await Harness.open();
+  try {
+    follower.sm.answered = () => false;
+    const read: string[] = [];
+    const conn = follower.dd.db.conn;
+    const run = conn.executeCompiled.bind(conn);
+    conn.executeCompiled = ((q: Parameters<typeof run>[0]) => {
+      read.push(q.sql);
+      return run(q);
+    }) as typeof conn.executeCompiled;
+    for (const h of [leader, follower]) h.enqueue(1, "q", { payload: long }, { payload: short });
+    const answers = [leader, follower].map((h) => h.claim(2, "q", 2).map((j) => value(j.payload)));
+    assert.deepEqual(answers, [[long, short], [null, short]]);
+    assert.ok(!read.some((sql) => sql.includes('from "job_payloads"')), "nothing read from it");
+    assert.deepEqual(stored(follower), stored(leader));
+    assert.equal(value(follower.sm.getJob("1-0")?.payload), long, "a read still has it");
+  } finally {
+    await leader.close();
+    await follower.close();
+  }
+});
+
+Deno.test("payloads: a node answers its own claim with the whole payload", async () => {
+  const node = await startInProcessNode();
+  try {
+    const job = { payload: long, delayMs: 0, priority: 0 };
+    await node.node.propose({ type: "enqueue", queue: "q", jobs: [job] });
+    const r = await node.node.propose({ type: "claim", queue: "q", worker: "w", max: 1 });
+    assert.equal(r.type === "claimed" && r.jobs[0].payload.text, long);
+  } finally {
+    await node.stop();
   }
 });
