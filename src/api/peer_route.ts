@@ -8,7 +8,7 @@ import type { Context, Hono } from "hono";
 import { WebSocketServer } from "ws";
 import { RaftqError } from "../errors.ts";
 import { ticketHeader } from "../transport/dial.ts";
-import { parseHello } from "../transport/peer_gate.ts";
+import { otherProtocol, parseHello } from "../transport/peer_gate.ts";
 import type { PeerSocket, WsTransport } from "../transport/transport.ts";
 import { readJson } from "./body.ts";
 import { errorResponse } from "./errors.ts";
@@ -35,7 +35,13 @@ export function peerRoutes(app: Hono, transport: WsTransport): void {
   app.post("/raft/hello", async (c) => {
     const refused = refuseBrowsers(c);
     if (refused) return refused;
-    const hello = parseHello(await readJson(c, maxHelloBytes));
+    const body = await readJson(c, maxHelloBytes);
+    const hello = parseHello(body);
+    const other = otherProtocol(body);
+    if (other) {
+      transport.refusedPeer(other, null);
+      return c.json({ error: { code: "peer_refused", message: other } }, 403);
+    }
     if (!hello) throw new RaftqError("invalid_request", "The body is not a peer hello");
     const r = await transport.gate.admit(hello);
     if (!r.ok) {

@@ -1,7 +1,7 @@
 // The dialing side of the peer handshake: challenge, hello, then the WebSocket with its ticket.
 
 import { newNonce, sign, transcript, verify } from "./handshake.ts";
-import type { Challenge, Welcome } from "./peer_gate.ts";
+import { type Challenge, peerProtocol, type Welcome } from "./peer_gate.ts";
 
 /** Header carrying the one-time ticket on the upgrade request. */
 export const ticketHeader = "x-raftq-ticket";
@@ -37,7 +37,15 @@ async function postJson(url: string, body: unknown, timeoutMs: number): Promise<
 async function challengeOf(peer: { id: string; url: string }, o: DialOptions): Promise<Challenge> {
   const res = await postJson(`${peer.url}/raft/challenge`, undefined, o.timeoutMs);
   const c = await res.json().catch(() => null) as Challenge | null;
-  if (!res.ok || c?.v !== 1 || typeof c.nonce !== "string" || typeof c.nodeId !== "string") {
+  if (res.ok && typeof c?.v === "number" && c.v !== peerProtocol) {
+    throw new DialRefused(
+      `${peer.url} speaks peer protocol ${c.v}, this node ${peerProtocol}: run one raftq version across the cluster`,
+      false,
+    );
+  }
+  if (
+    !res.ok || c?.v !== peerProtocol || typeof c.nonce !== "string" || typeof c.nodeId !== "string"
+  ) {
     throw new Error(`${peer.url} gave no peer challenge (HTTP ${res.status})`);
   }
   if (c.clusterId !== null && c.clusterId !== o.clusterId) {
@@ -59,7 +67,7 @@ async function hello(peer: { id: string; url: string }, o: DialOptions): Promise
     transcript("client", o.clusterId, o.selfId, peer.id, nonce, challenge.nonce),
   );
   const res = await postJson(`${peer.url}/raft/hello`, {
-    v: 1,
+    v: peerProtocol,
     clusterId: o.clusterId,
     nodeId: o.selfId,
     nonce,

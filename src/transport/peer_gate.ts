@@ -2,9 +2,16 @@
 
 import { newNonce, sign, transcript, verify } from "./handshake.ts";
 
+/**
+ * The peer protocol: nodes link only with nodes that speak the same one, so a cluster never mixes
+ * versions that read the log differently. 2: entries may merge workers' commands (`merged`),
+ * which a node of protocol 1 cannot decode and would skip.
+ */
+export const peerProtocol = 2;
+
 /** `GET /raft/challenge`: who this node is, and a nonce the dialer must sign. */
 export interface Challenge {
-  v: 1;
+  v: typeof peerProtocol;
   clusterId: string | null;
   nodeId: string;
   nonce: string;
@@ -12,7 +19,7 @@ export interface Challenge {
 
 /** `POST /raft/hello`: the dialer's proof that it holds the cluster secret. */
 export interface Hello {
-  v: 1;
+  v: typeof peerProtocol;
   clusterId: string;
   nodeId: string;
   /** The dialer's own nonce. */
@@ -54,14 +61,24 @@ export type Admission =
 const isStr = (v: unknown, max = 256): v is string =>
   typeof v === "string" && v.length > 0 && v.length <= max;
 
+/**
+ * Why a body that is not a hello of this protocol was sent by a peer of another one, or null: the
+ * refusal a node of another version gets, in words.
+ */
+export function otherProtocol(v: unknown): string | null {
+  const version = typeof v === "object" && v !== null ? (v as { v?: unknown }).v : undefined;
+  if (!Number.isSafeInteger(version) || version === peerProtocol) return null;
+  return `this node speaks peer protocol ${peerProtocol}, the dialer ${version}: run one raftq version across the cluster`;
+}
+
 /** A hello's fields, or null when it is not one. */
 export function parseHello(v: unknown): Hello | null {
   if (typeof v !== "object" || v === null) return null;
   const h = v as Record<string, unknown>;
-  return h.v === 1 && isStr(h.clusterId) && isStr(h.nodeId, 64) && isStr(h.nonce, 128) &&
+  return h.v === peerProtocol && isStr(h.clusterId) && isStr(h.nodeId, 64) && isStr(h.nonce, 128) &&
       isStr(h.challenge, 256) && isStr(h.mac, 128)
     ? {
-      v: 1,
+      v: peerProtocol,
       clusterId: h.clusterId,
       nodeId: h.nodeId,
       nonce: h.nonce,
@@ -95,7 +112,7 @@ export class PeerGate {
     const body = `${newNonce()}.${Math.floor(this.#o.nowMs())}`;
     const tag = await sign(await this.#tagKey, body);
     return {
-      v: 1,
+      v: peerProtocol,
       clusterId: this.#o.clusterId(),
       nodeId: this.#o.selfId,
       nonce: `${body}.${tag}`,

@@ -177,7 +177,7 @@ Deno.test("strangers on /raft get no socket, little memory and few log lines", (
     for (let i = 0; i < 60; i++) {
       const c = (await call(`${node.url}/raft/challenge`, "GET")).body;
       const r = await call(`${node.url}/raft/hello`, "POST", {
-        v: 1,
+        v: 2,
         clusterId: c.clusterId,
         nodeId: `x${i}`,
         nonce: "ab".repeat(32),
@@ -187,6 +187,18 @@ Deno.test("strangers on /raft get no socket, little memory and few log lines", (
       assert.equal(r.status, 403);
       assert.equal(r.body.error.message, "wrong cluster secret");
     }
+    // A node of another peer protocol (an older raftq) is refused in words.
+    const old = (await call(`${node.url}/raft/challenge`, "GET")).body;
+    const oldHello = await call(`${node.url}/raft/hello`, "POST", {
+      v: 1,
+      clusterId: old.clusterId,
+      nodeId: "old",
+      nonce: "ab".repeat(32),
+      challenge: old.nonce,
+      mac: "00".repeat(32),
+    });
+    assert.equal(oldHello.status, 403);
+    assert.match(oldHello.body.error.message, /peer protocol 2, the dialer 1/);
     const lines = node.stderr.filter((l) => l.includes('"peer_refused"'));
     assert.ok(lines.length >= 1 && lines.length <= 12, `${lines.length} refusal lines`);
     assert.equal((await call(`${node.url}/healthz`, "GET")).status, 200);

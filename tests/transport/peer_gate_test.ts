@@ -2,7 +2,14 @@
 
 import assert from "node:assert/strict";
 import { hmacKey, newNonce, sign, transcript } from "../../src/transport/handshake.ts";
-import { gateTuning, type Hello, PeerGate } from "../../src/transport/peer_gate.ts";
+import {
+  gateTuning,
+  type Hello,
+  otherProtocol,
+  parseHello,
+  PeerGate,
+  peerProtocol,
+} from "../../src/transport/peer_gate.ts";
 
 function gate(clock: { ms: number }, cluster: string | null = "c1") {
   let adopted: string | null = null;
@@ -25,7 +32,7 @@ async function helloFor(challenge: string, secret = "the-cluster-secret-0123"): 
     await hmacKey(secret),
     transcript("client", "c1", "n2", "n1", nonce, challenge),
   );
-  return { v: 1, clusterId: "c1", nodeId: "n2", nonce, challenge, mac };
+  return { v: 2, clusterId: "c1", nodeId: "n2", nonce, challenge, mac };
 }
 
 Deno.test("peer gate: a proven hello gets one ticket for one upgrade", async () => {
@@ -68,4 +75,16 @@ Deno.test("peer gate: a joining node adopts the cluster of the first proven hell
   assert.equal(c.clusterId, null);
   assert.ok((await g.admit(await helloFor(c.nonce))).ok);
   assert.equal(adopted(), "c1");
+});
+
+Deno.test("peer gate: a node of another peer protocol is told so, in words", async () => {
+  const clock = { ms: 1000 };
+  const { g } = gate(clock);
+  const c = await g.challenge();
+  assert.equal(c.v, peerProtocol);
+  const old = { ...(await helloFor(c.nonce)), v: 1 };
+  assert.equal(parseHello(old), null, "a hello of protocol 1 is not one of this node's");
+  assert.match(otherProtocol(old) ?? "", /peer protocol 2, the dialer 1: run one raftq version/);
+  assert.equal(otherProtocol(await helloFor(c.nonce)), null);
+  assert.equal(otherProtocol({ junk: 1 }), null, "not a hello at all: no version to name");
 });
