@@ -2,11 +2,11 @@
 // answered on its own.
 
 import {
+  isWorkerCommand,
   maxMergedCommands,
   maxMergedJobs,
   type QueueCommand,
   type WorkerCommand,
-  workerCommandTypes,
 } from "../queue/commands.ts";
 import type { ApplyResult } from "../queue/state_machine.ts";
 import type { RaftqError } from "../errors.ts";
@@ -73,7 +73,7 @@ export function mergeProposals(proposals: readonly Proposal[]): Proposal[] {
 /** Which run a command joins (its queue's enqueues, or the worker commands); null: none. */
 function runKey(cmd: QueueCommand): string | null {
   if (cmd.type === "enqueue") return cmd.parts ? null : `enqueue:${cmd.queue}`;
-  return (workerCommandTypes as readonly string[]).includes(cmd.type) ? "worker" : null;
+  return isWorkerCommand(cmd) ? "worker" : null;
 }
 
 /** About how many bytes `cmd` adds to an entry: its users' strings, and an overhead each. */
@@ -102,10 +102,7 @@ function merged(members: Proposal[]): Proposal {
     },
     resolve(result) {
       // (an entry no replica could apply is every part's answer)
-      const parts = result.type === "enqueuedParts" || result.type === "merged"
-        ? result.parts
-        : null;
-      members.forEach((m, k) => m.resolve(parts ? parts[k] : result));
+      members.forEach((m, k) => m.resolve(result.type === "parts" ? result.parts[k] : result));
     },
     reject(error) {
       for (const m of members) m.reject(error);

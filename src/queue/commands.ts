@@ -90,14 +90,13 @@ export type WorkerCommand =
   | { type: "release"; id: string; lease: string; delayMs?: number }
   | { type: "progress"; id: string; lease: string; progress: JsonText };
 
-export const workerCommandTypes: readonly WorkerCommand["type"][] = [
-  "claim",
-  "ack",
-  "nack",
-  "extend",
-  "release",
-  "progress",
-];
+const workerCommandTypes = new Set<unknown>(
+  ["claim", "ack", "nack", "extend", "release", "progress"] satisfies WorkerCommand["type"][],
+);
+
+/** Whether `cmd` is a worker's command (of the kinds a `merged` entry holds). */
+export const isWorkerCommand = (cmd: QueueCommand): cmd is WorkerCommand =>
+  workerCommandTypes.has(cmd.type);
 
 export type QueueCommand =
   /**
@@ -235,10 +234,7 @@ function validCommand(c: unknown): c is QueueCommand {
       return isStr(c.id) && isStr(c.lease) && isNat(c.leaseMs);
     case "merged":
       return Array.isArray(c.cmds) && c.cmds.length >= 1 && c.cmds.length <= maxMergedCommands &&
-        c.cmds.every((w) =>
-          isObj(w) && workerCommandTypes.includes(w.type as WorkerCommand["type"]) &&
-          validCommand(w)
-        );
+        c.cmds.every((w) => isObj(w) && workerCommandTypes.has(w.type) && validCommand(w));
     case "cancel":
       return isStr(c.id);
     case "retryDead":

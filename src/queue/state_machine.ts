@@ -75,10 +75,8 @@ export type ApplyResult =
   }
   | { type: "claimed"; jobs: ClaimedJob[] }
   | { type: "flowCreated"; ids: string[] }
-  /** The answers to requests merged into one enqueue entry, in order. */
-  | { type: "enqueuedParts"; parts: ApplyResult[] }
-  /** The answers to worker commands merged into one entry, in order. */
-  | { type: "merged"; parts: ApplyResult[] }
+  /** The answers to the requests merged into one entry (enqueues or worker commands), in order. */
+  | { type: "parts"; parts: ApplyResult[] }
   /** `next`: the jobs the ack's `next` claim leased (present when it asked). */
   | { type: "acked"; id: string; next?: ClaimedJob[] }
   | { type: "nacked"; id: string; state: JobState }
@@ -516,7 +514,7 @@ export class QueueStateMachine {
       return this.#enqueue(queue, part, index, at);
     });
     this.#writeRun(queue, run);
-    return { type: "enqueuedParts", parts: answers };
+    return { type: "parts", parts: answers };
   }
 
   /** Inserts a run's rows, then moves its ready jobs into their groups (first seen, first). */
@@ -847,7 +845,7 @@ export class QueueStateMachine {
         return this.#worker(cmd, leaseOf(index));
       case "merged":
         return {
-          type: "merged",
+          type: "parts",
           parts: cmd.cmds.map((c, part) => this.#worker(c, leaseOf(index, part))),
         };
       case "cancel": {

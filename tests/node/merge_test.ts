@@ -39,7 +39,7 @@ Deno.test("merge: a queue's enqueues become one proposal with parts; others keep
     { type: "enqueued", jobs: [] },
     { type: "error", code: "queue_full", message: "full" },
   ];
-  merged[0].resolve({ type: "enqueuedParts", parts });
+  merged[0].resolve({ type: "parts", parts });
   assert.deepEqual([answers[0][0], answers[3][0]], parts, "each request its own answer");
   const failed = mergeProposals([
     proposal(enqueue("q", 1), answers[1]),
@@ -59,8 +59,8 @@ Deno.test("merge: each part of an entry is its own all-or-nothing request agains
     h.apply(1, { type: "configure", queue: "q", config: { maxDepth: 3 } });
     const jobs = [job(1), job(2), job(3), job(4)];
     const r = h.apply(2, { type: "enqueue", queue: "q", jobs, parts: [2, 2] });
-    assert.equal(r.type, "enqueuedParts");
-    const [first, second] = r.type === "enqueuedParts" ? r.parts : [];
+    assert.equal(r.type, "parts");
+    const [first, second] = r.type === "parts" ? r.parts : [];
     assert.deepEqual(first.type === "enqueued" && first.jobs.map((j) => j.id), ["2-0", "2-1"]);
     assert.equal(
       second.type === "error" && second.code,
@@ -117,8 +117,8 @@ Deno.test("merge: parts in one entry leave the tables that one entry a part woul
       jobs: partsOfOne.flat(),
       parts: partsOfOne.map((p) => p.length),
     });
-    assert.equal(r.type, "enqueuedParts");
-    const mergedAnswers = r.type === "enqueuedParts" ? r.parts.map(answerShape) : [];
+    assert.equal(r.type, "parts");
+    const mergedAnswers = r.type === "parts" ? r.parts.map(answerShape) : [];
     const partsAlone = mixedParts(`${separate.index + 1}-0`);
     const separateAnswers = partsAlone.map((jobs) =>
       answerShape(separate.apply(2, { type: "enqueue", queue: "q", jobs }))

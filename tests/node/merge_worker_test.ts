@@ -44,7 +44,7 @@ Deno.test("merge: worker commands become one merged proposal in order; others ke
     { type: "claimed", jobs: [] },
     { type: "error", code: "lease_mismatch", message: "no" },
   ];
-  merged[0].resolve({ type: "merged", parts });
+  merged[0].resolve({ type: "parts", parts });
   assert.deepEqual([answers[0][0], answers[3][0]], parts, "each request its own answer");
   const failed: ApplyResult = { type: "error", code: "apply_failed", message: "x" };
   mergeProposals([proposal(claim(), answers[1]), proposal(claim(), answers[2])])[0].resolve(failed);
@@ -97,8 +97,8 @@ Deno.test("merge: each claim of a merged entry leases under its own part's lease
         claim(),
       ],
     });
-    assert.equal(r.type, "merged");
-    const [first, wrong, acked, last] = r.type === "merged" ? r.parts : [];
+    assert.equal(r.type, "parts");
+    const [first, wrong, acked, last] = r.type === "parts" ? r.parts : [];
     const jobs = (x: ApplyResult): ClaimedJob[] =>
       x.type === "claimed" ? x.jobs : x.type === "acked" ? x.next ?? [] : [];
     assert.deepEqual(jobs(first).map((j) => [j.id, j.lease]), [[b.id, `${at}.000`]]);
@@ -145,10 +145,10 @@ Deno.test("merge: a merged entry leaves the tables its commands one by one would
     const at = merged.index + 1;
     const r = merged.apply(4, { type: "merged", cmds: cmds((k) => `${at}.00${k}`) });
     const one = cmds((k) => String(separate.index + 1 + k)).map((c) => separate.apply(4, c));
-    assert.equal(r.type, "merged");
+    assert.equal(r.type, "parts");
     const shape = (x: ApplyResult) =>
       x.type === "claimed" ? x.jobs.map((j) => j.id) : x.type === "error" ? x.code : x.type;
-    const answers = r.type === "merged" ? r.parts.map(shape) : [];
+    const answers = r.type === "parts" ? r.parts.map(shape) : [];
     assert.deepEqual(answers, one.map(shape));
     assert.deepEqual(answers, [
       "acked",

@@ -2,21 +2,13 @@
 
 import assert from "node:assert/strict";
 import type { Entry } from "../../src/raft/mod.ts";
-import {
-  encodeCommand,
-  type QueueCommand,
-  type WorkerCommand,
-  workerCommandTypes,
-} from "../../src/queue/commands.ts";
+import { encodeCommand, isWorkerCommand, type QueueCommand } from "../../src/queue/commands.ts";
 import { leaseOf } from "../../src/queue/job_ids.ts";
 import { QueueStateMachine } from "../../src/queue/state_machine.ts";
 import { type DataDir, openDataDir } from "../../src/storage/data_dir.ts";
 import { copyStateThroughImage } from "../helpers/image.ts";
 import { stateTables } from "../../src/storage/state_image.ts";
 import { Prng } from "../sim/prng.ts";
-
-const isWorkerCommand = (cmd: QueueCommand): cmd is WorkerCommand =>
-  (workerCommandTypes as readonly string[]).includes(cmd.type);
 
 /** A random but valid log of queue commands, leases taken from earlier claims. */
 function randomLog(seed: number, length: number): Entry[] {
