@@ -83,3 +83,10 @@ export async function withHarness(
     await h.close();
   }
 }
+
+/** Two state machines side by side (one log applied two ways, or one copied into the other). */
+export async function withTwoHarnesses(
+  fn: (a: Harness, b: Harness) => void | Promise<void>,
+): Promise<void> {
+  await withHarness((a) => withHarness((b) => fn(a, b)));
+}

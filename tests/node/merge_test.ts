@@ -8,7 +8,7 @@ import type { ApplyResult } from "../../src/queue/state_machine.ts";
 import { mergeProposals, type Proposal } from "../../src/node/merge.ts";
 import { RaftqError } from "../../src/errors.ts";
 import { startInProcessNode } from "../helpers/in_process.ts";
-import { Harness, withHarness } from "../helpers/queue_harness.ts";
+import { type Harness, withHarness, withTwoHarnesses } from "../helpers/queue_harness.ts";
 
 const job = (n: number): NewJob => ({ payload: String(n), delayMs: 0, priority: 0 });
 const enqueue = (queue: string, n: number): QueueCommand => ({
@@ -103,11 +103,9 @@ const answerShape = (r: ApplyResult) =>
     ? r.code
     : r.type;
 
-Deno.test("merge: parts in one entry leave the tables that one entry a part would", async () => {
-  const config = { type: "configure", queue: "q", config: { maxDepth: 9 } } as const;
-  const merged = await Harness.open();
-  const separate = await Harness.open();
-  try {
+Deno.test("merge: parts in one entry leave the tables that one entry a part would", () =>
+  withTwoHarnesses((merged, separate) => {
+    const config = { type: "configure", queue: "q", config: { maxDepth: 9 } } as const;
     merged.apply(1, config);
     separate.apply(1, config);
     const partsOfOne = mixedParts(`${merged.index + 1}-0`);
@@ -128,11 +126,7 @@ Deno.test("merge: parts in one entry leave the tables that one entry a part woul
     assert.deepEqual(mergedAnswers[4], [["waiting", false]], "the dependency was found");
     assert.deepEqual(tables(merged), tables(separate));
     assert.equal(merged.sm.queueView("q").ready, 7);
-  } finally {
-    await merged.close();
-    await separate.close();
-  }
-});
+  }));
 
 Deno.test("merge: a node proposes enqueues queued in the same turn as one entry", async () => {
   const node = await startInProcessNode();

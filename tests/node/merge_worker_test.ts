@@ -15,7 +15,7 @@ import {
   requestBytes,
 } from "../../src/node/merge.ts";
 import { startInProcessNode } from "../helpers/in_process.ts";
-import { Harness, withHarness } from "../helpers/queue_harness.ts";
+import { type Harness, withHarness, withTwoHarnesses } from "../helpers/queue_harness.ts";
 
 const claim = (queue = "q", max = 1): WorkerCommand => ({ type: "claim", queue, worker: "w", max });
 
@@ -125,10 +125,8 @@ function tables(h: Harness) {
   };
 }
 
-Deno.test("merge: a merged entry leaves the tables its commands one by one would", async () => {
-  const merged = await Harness.open();
-  const separate = await Harness.open();
-  try {
+Deno.test("merge: a merged entry leaves the tables its commands one by one would", () =>
+  withTwoHarnesses((merged, separate) => {
     for (const h of [merged, separate]) {
       h.apply(1, { type: "configure", queue: "q", config: { groupConcurrency: 1 } });
       h.enqueue(1, "q", { group: "a" }, { group: "a" }, { group: "b" }, {}, {});
@@ -159,11 +157,7 @@ Deno.test("merge: a merged entry leaves the tables its commands one by one would
       ["2-4", "2-2", "2-3"],
     ]);
     assert.deepEqual(tables(merged), tables(separate));
-  } finally {
-    await merged.close();
-    await separate.close();
-  }
-});
+  }));
 
 Deno.test("merge: a node proposes claims queued in the same turn as one entry", async () => {
   const node = await startInProcessNode();

@@ -2,7 +2,7 @@
 
 import assert from "node:assert/strict";
 import { inlinePayloadChars } from "../../src/queue/job_payloads.ts";
-import { Harness, value, withHarness } from "../helpers/queue_harness.ts";
+import { type Harness, value, withHarness, withTwoHarnesses } from "../helpers/queue_harness.ts";
 import { copyStateThroughImage } from "../helpers/image.ts";
 import { startInProcessNode } from "../helpers/in_process.ts";
 
@@ -35,6 +35,16 @@ Deno.test("payloads: a long one is kept apart, and claims, reads and listings re
     assert.equal(value(h.sm.getJob(a.id)?.payload), long, "a finished job keeps it");
   }));
 
+Deno.test("payloads: a JSON text of inlinePayloadChars stays in its row, one more goes apart", () =>
+  withHarness((h) => {
+    const atLimit = "e".repeat(inlinePayloadChars - 2); // (its JSON text adds two quotes)
+    const [a, b] = h.enqueue(1, "q", { payload: atLimit }, { payload: `${atLimit}e` });
+    assert.deepEqual(stored(h), {
+      rows: [{ id: a.id, chars: inlinePayloadChars }, { id: b.id, chars: 0 }],
+      apart: [{ seq: 10_001, chars: inlinePayloadChars + 1 }],
+    });
+  }));
+
 Deno.test("payloads: a purge and the retention take the payloads of the jobs they remove", () =>
   withHarness((h) => {
     const [a, b] = h.enqueue(1, "q", { payload: long }, { payload: long });
@@ -52,25 +62,17 @@ Deno.test("payloads: a purge and the retention take the payloads of the jobs the
     assert.equal(h.sm.getJob(b.id), null);
   }));
 
-Deno.test("payloads: a snapshot image carries the payloads kept apart", async () => {
-  const from = await Harness.open();
-  const to = await Harness.open();
-  try {
+Deno.test("payloads: a snapshot image carries the payloads kept apart", () =>
+  withTwoHarnesses((from, to) => {
     const [a] = from.enqueue(1, "q", { payload: long });
     copyStateThroughImage(from.dd.db, to.dd.db, from.index);
     to.sm.reload();
     assert.equal(value(to.sm.getJob(a.id)?.payload), long);
     assert.deepEqual(stored(to), stored(from));
-  } finally {
-    await from.close();
-    await to.close();
-  }
-});
+  }));
 
-Deno.test("payloads: a claim no writer waits for leaves a long payload unread, same rows", async () => {
-  const leader = await Harness.open();
-  const follower = await Harness.open();
-  try {
+Deno.test("payloads: a claim no writer waits for leaves a long payload unread, same rows", () =>
+  withTwoHarnesses((leader, follower) => {
     follower.sm.answered = () => false;
     const read: string[] = [];
     const conn = follower.dd.db.conn;
@@ -85,11 +87,7 @@ Deno.test("payloads: a claim no writer waits for leaves a long payload unread, s
     assert.ok(!read.some((sql) => sql.includes('from "job_payloads"')), "nothing read from it");
     assert.deepEqual(stored(follower), stored(leader));
     assert.equal(value(follower.sm.getJob("1-0")?.payload), long, "a read still has it");
-  } finally {
-    await leader.close();
-    await follower.close();
-  }
-});
+  }));
 
 Deno.test("payloads: a node answers its own claim with the whole payload", async () => {
   const node = await startInProcessNode();
