@@ -10,7 +10,7 @@ import { benchCluster } from "./bench/cluster_bench.ts";
 import { benchScale, settleMs } from "./bench/scale_bench.ts";
 import { fmt, type LoadResult } from "./bench/load.ts";
 import { benchWorker, workerMedian } from "./bench/worker_bench.ts";
-import { benchAb } from "./bench/ab_bench.ts";
+import { benchAb, defaultBodyChars } from "./bench/ab_bench.ts";
 
 const sections = [
   "core",
@@ -164,14 +164,14 @@ if (only?.includes("ab")) {
   const rounds = Number(values.rounds ?? 3);
   const via = values.via ?? "leader";
   const load = values.load ?? "enqueue";
-  const bodyChars = Number(values["payload-bytes"] ?? 160);
+  const bodyChars = Number(values["payload-bytes"] ?? defaultBodyChars);
   if (
     bundles.length !== 2 || !Number.isSafeInteger(rounds) || rounds < 1 || rounds > 20 ||
     (via !== "leader" && via !== "follower") || (load !== "enqueue" && load !== "claim-ack") ||
     !Number.isSafeInteger(bodyChars) || bodyChars < 1 || bodyChars > 256 * 1024
   ) {
     console.error(
-      "--only ab takes --bundles BEFORE.js,AFTER.js, --rounds 1..20 (default 3), --via leader|follower, --load enqueue|claim-ack and --payload-bytes 1..262144 (default 160)",
+      `--only ab takes --bundles BEFORE.js,AFTER.js, --rounds 1..20 (default 3), --via leader|follower, --load enqueue|claim-ack and --payload-bytes 1..262144 (default ${defaultBodyChars})`,
     );
     Deno.exit(2);
   }

@@ -18,13 +18,15 @@ export interface AbRow {
   errors: number;
 }
 
-/** The jobs' payload: an email of `bodyChars` characters (160 unless `--payload-bytes` says). */
-export const payloadOf = (bodyChars = 160) => ({
+/** The body of a job's email unless `--payload-bytes` says otherwise (characters). */
+export const defaultBodyChars = 160;
+
+/** The jobs' payload: an email with a body of `bodyChars` characters. */
+const payloadOf = (bodyChars: number) => ({
   kind: "email",
   to: "someone@example.com",
   body: "x".repeat(bodyChars),
 });
-const payload = payloadOf();
 
 /** Bytes of payloads a claim+ack round's fill writes at most (each node keeps them all). */
 const fillBudgetBytes = 192 * 1024 * 1024;
@@ -39,15 +41,20 @@ export type AbLoad = "enqueue" | "claim-ack";
  * Jobs a claim+ack round enqueues first: a warm-up and three rows of `rowMs` at 4,000 pairs/s, or
  * what fillBudgetBytes holds of jobs of `bodyChars`.
  */
-export function claimableJobs(rowMs: number, bodyChars = 160): number {
+export function claimableJobs(rowMs: number, bodyChars = defaultBodyChars): number {
   const wanted = Math.ceil((rowMs / 1000) * 4 * 4000 / 1000) * 1000;
   return Math.min(wanted, Math.floor(fillBudgetBytes / (bodyChars + 60)));
 }
 
 /** Fills queue `ab` with `count` jobs over 4 connections, batches of up to 1,000 within 512 KiB. */
-export async function fill(url: string, count: number, bodyChars = 160): Promise<void> {
+export async function fill(
+  url: string,
+  count: number,
+  bodyChars = defaultBodyChars,
+): Promise<void> {
   const perBatch = Math.max(1, Math.min(1000, Math.floor(512 * 1024 / (bodyChars + 60))));
-  const jobs = Array.from({ length: perBatch }, () => ({ payload: payloadOf(bodyChars) }));
+  const job = { payload: payloadOf(bodyChars) };
+  const jobs = Array.from({ length: perBatch }, () => job);
   const batches = Math.ceil(count / perBatch);
   const r = await runLoad(
     4,
@@ -62,10 +69,10 @@ export async function fill(url: string, count: number, bodyChars = 160): Promise
 export function requestOf(
   url: string,
   load: AbLoad,
-  bodyChars = 160,
+  bodyChars = defaultBodyChars,
 ): (worker: number) => Promise<boolean> {
   if (load === "enqueue") {
-    const body = { payload: bodyChars === 160 ? payload : payloadOf(bodyChars) };
+    const body = { payload: payloadOf(bodyChars) };
     return async () => (await postJson(`${url}/v1/queues/ab/jobs`, body)) !== null;
   }
   return async (w) => {

@@ -1,13 +1,13 @@
 // The two-builds benchmark's code path, briefly (so it cannot rot): both bundles, every row.
 
 import assert from "node:assert/strict";
-import { benchAb } from "../../scripts/bench/ab_bench.ts";
+import { benchAb, defaultBodyChars } from "../../scripts/bench/ab_bench.ts";
 
 Deno.test("bench: --only ab runs each bundle in turn and measures each row's CPU", async () => {
   const before = Deno.env.get("RAFTQ_BIN_JS");
   const bundle = before ?? "dist/raftq.js";
   try {
-    const o = { rowMs: 300, via: "leader", load: "enqueue", bodyChars: 160 } as const;
+    const o = { rowMs: 300, via: "leader", load: "enqueue", bodyChars: defaultBodyChars } as const;
     const rows = await benchAb([bundle, bundle], 1, o);
     assert.deepEqual(rows.map((r) => r.connections), [1, 64, 256, 1, 64, 256]);
     for (const r of rows) {
@@ -26,5 +26,29 @@ Deno.test("bench: --only ab runs each bundle in turn and measures each row's CPU
     // (benchAb sets it for each round)
     if (before === undefined) Deno.env.delete("RAFTQ_BIN_JS");
     else Deno.env.set("RAFTQ_BIN_JS", before);
+  }
+});
+
+Deno.test("bench: --only ab refuses --payload-bytes past its limit, before starting anything", async () => {
+  const run = (bytes: string) =>
+    new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        "scripts/bench.ts",
+        "--only",
+        "ab",
+        "--bundles",
+        "a.js,b.js",
+        "--payload-bytes",
+        bytes,
+      ],
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+  for (const bytes of ["0", "262145", "8k"]) {
+    const out = await run(bytes);
+    assert.equal(out.code, 2, bytes);
+    assert.match(new TextDecoder().decode(out.stderr), /--payload-bytes 1\.\.262144/);
   }
 });
