@@ -36,12 +36,12 @@ export function peerRoutes(app: Hono, transport: WsTransport): void {
     const refused = refuseBrowsers(c);
     if (refused) return refused;
     const body = await readJson(c, maxHelloBytes);
-    const hello = parseHello(body);
     const other = otherProtocol(body);
     if (other) {
       transport.refusedPeer(other, null);
       return c.json({ error: { code: "peer_refused", message: other } }, 403);
     }
+    const hello = parseHello(body);
     if (!hello) throw new RaftqError("invalid_request", "The body is not a peer hello");
     const r = await transport.gate.admit(hello);
     if (!r.ok) {

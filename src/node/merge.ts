@@ -40,8 +40,8 @@ interface Run {
  * Merges `proposals` into fewer entries, each request still applied and answered as its own: the
  * plain enqueues of each queue into one enqueue whose parts are the requests (up to maxMergedJobs
  * jobs an entry), and the worker commands (claims, acks, nacks, extends, releases, progress) into
- * one `merged` entry (up to maxMergedCommands); either up to about maxMergedBytes. One log row, one checksum, one frame per follower
- * and one apply pass instead of one each. The requests were all in flight together, so the order
+ * one `merged` entry (up to maxMergedCommands); either up to about maxMergedBytes. One log row,
+ * one checksum, one frame per follower and one apply pass instead of one each. The requests were all in flight together, so the order
  * they apply in is theirs to have; a run takes the place of its first request, and other commands
  * keep theirs.
  */

@@ -87,8 +87,8 @@ export class JobListing {
   }
 
   /**
-   * The rows of `ids` (payloads in place), in order, read one by one until they hold maxPageBytes of users' data
-   * (always at least one): the rows of a page, whatever its jobs weigh.
+   * The rows of `ids` (payloads in place), in order, read one by one until they hold maxPageBytes
+   * of users' data (always at least one): the rows of a page, whatever its jobs weigh.
    */
   rowsWithin(ids: readonly string[]): JobsTable[] {
     const rows: JobsTable[] = [];
