@@ -3,6 +3,8 @@
 
 import assert from "node:assert/strict";
 import {
+  decodeCommand,
+  encodeCommand,
   maxMergedCommands,
   type QueueCommand,
   type WorkerCommand,
@@ -56,6 +58,20 @@ Deno.test("merge: worker commands become one merged proposal in order; others ke
     maxMergedCommands,
     3,
   ]);
+});
+
+Deno.test("merge: a merged entry of more than maxMergedCommands is not a command", () => {
+  const entry = (n: number) =>
+    encodeCommand({ type: "merged", cmds: Array.from({ length: n }, () => claim()) }, 1);
+  assert.equal(decodeCommand(entry(maxMergedCommands))?.cmd.type, "merged");
+  assert.equal(decodeCommand(entry(maxMergedCommands + 1)), null);
+  assert.equal(decodeCommand(entry(0)), null);
+  const nested = { type: "merged", cmds: [{ type: "merged", cmds: [claim()] }] };
+  assert.equal(
+    decodeCommand(encodeCommand(nested as unknown as QueueCommand, 1)),
+    null,
+    "no nesting",
+  );
 });
 
 Deno.test("merge: a merged entry stays within maxMergedBytes of users' data", () => {
