@@ -1334,11 +1334,14 @@ export class QueueStateMachine {
   /**
    * When a claim on `queue` could take a job, by the clock `nowMs`: `nowMs` when one could now;
    * the end of the rate window when only the rate limit holds it back; null when nothing would
-   * (paused, no claimable job, concurrency taken), and a long poll waits to be woken.
+   * (paused, no claimable job, concurrency taken), and a long poll waits to be woken. Every claim
+   * asks this first, outside any transaction: without a groupConcurrency every group with a ready
+   * job is active, so the in-memory counts answer and SQLite is read only for a capped queue.
    */
   claimableAt(queue: string, nowMs: number): number | null {
     const config = this.settings.get(queue).config;
-    if (this.settings.isPaused(queue) || !this.groups.hasActive(queue)) return null;
+    if (this.settings.isPaused(queue) || (this.#counts.get(queue)?.ready ?? 0) === 0) return null;
+    if (config.groupConcurrency !== undefined && !this.groups.hasActive(queue)) return null;
     if (config.concurrency !== undefined) {
       if ((this.#counts.get(queue)?.leased ?? 0) >= config.concurrency) return null;
     }

@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import type { NewJob } from "../../src/queue/commands.ts";
 import type { QueueConfig } from "../../src/queue/queue_config.ts";
 import { type Harness, withHarness } from "../helpers/queue_harness.ts";
+import { Prng } from "../sim/prng.ts";
 
 /** `n` jobs of `group` (none when undefined) in entries of at most 1,000. */
 function fill(h: Harness, stampMs: number, queue: string, n: number, group?: string) {
@@ -67,6 +68,33 @@ Deno.test("groups: groupConcurrency 1 leases one job of a group at a time, in or
     // Loosening the cap frees the groups at once.
     configure(h, 6, "q", {});
     assert.deepEqual(groupsOf(h.claim(7, "q", 10)).sort(), ["a", "b"]);
+  }));
+
+Deno.test("groups: claimableAt says a claim would lease exactly when one does, capped or not", () =>
+  withHarness((h) => {
+    const rng = new Prng(7);
+    const rand = (n: number) => rng.int(n);
+    const leased: { id: string; lease: string }[] = [];
+    let heldBack = 0; // claims a cap alone refused: ready jobs, every group with one at its cap
+    for (let t = 1; t <= 600; t++) {
+      const step = rand(10);
+      if (step < 3) {
+        const group = ["a", "b", undefined][rand(3)];
+        h.enqueue(t, "q", { payload: t, group });
+      } else if (step === 3 && leased.length > 0) {
+        const [job] = leased.splice(rand(leased.length), 1);
+        assert.equal(h.apply(t, { type: "ack", ...job }).type, "acked");
+      } else if (step === 4) {
+        configure(h, t, "q", rand(4) === 0 ? {} : { groupConcurrency: 1 + rand(2) });
+      } else {
+        const claimable = h.sm.claimableAt("q", t) !== null;
+        const got = h.claim(t, "q");
+        assert.equal(claimable, got.length > 0, `at ${t}`);
+        if (!claimable && h.sm.queueView("q").ready > 0) heldBack++;
+        leased.push(...got);
+      }
+    }
+    assert.ok(heldBack >= 10, `only ${heldBack} claims were held back by a cap alone`);
   }));
 
 Deno.test("groups: a lease that ends any way frees its group's turn", () =>
