@@ -49,3 +49,23 @@ Deno.test("proposals: a closed link or no answer in time is outcome_unknown", as
   assert.equal((await failure(elsewhere.answer)).code, "outcome_unknown");
   assert.equal(pending.size, 0);
 });
+
+Deno.test("proposals: each times out at its own deadline, not before, in deadline order", async () => {
+  const pending = new PendingProposals();
+  const startedMs = performance.now();
+  const ended: string[] = [];
+  const waits = ([["a", 60], ["b", 20], ["c", 40]] as const).map(async ([name, timeoutMs]) => {
+    const error = await failure(pending.start("n1", timeoutMs).answer);
+    assert.equal(error.code, "outcome_unknown");
+    assert.match(error.message, new RegExp(`within ${timeoutMs} ms`));
+    assert.ok(performance.now() - startedMs >= timeoutMs - 1, `${name} ended early`);
+    ended.push(name);
+  });
+  const answered = pending.start("n1", 10_000);
+  await Promise.all(waits);
+  assert.deepEqual(ended, ["b", "c", "a"]);
+  assert.equal(pending.size, 1, "the proposal with a later deadline still waits");
+  pending.answer("n1", answered.id, { result: { type: "acked" } });
+  assert.deepEqual(await answered.answer, { type: "acked" });
+  assert.equal(pending.size, 0); // (and no timer is left: the test's sanitizer checks)
+});
