@@ -99,6 +99,20 @@ Deno.test("client: enqueue, claim, ack, nack, status and queues against a node",
       events.stdout,
       /^\d+:0 {2}enqueued {2}\S+ {2}ready {2}attempt 0\n\d+:0 {2}claimed /,
     );
+    // A payload from standard input (`--payload -`), read whole over many chunks, kept exactly.
+    const piped = `{ "rows": ${
+      JSON.stringify(Array.from({ length: 20_000 }, (_, k) => `r${k}`))
+    } }`;
+    const fromStdin = await runRaftq(
+      ["enqueue", "--queue", "stdin", "--payload", "-", "--url", u],
+      {
+        stdin: piped,
+      },
+    );
+    assert.equal(fromStdin.code, 0, fromStdin.stderr);
+    const stored = await fetch(`${u}/v1/jobs/${fromStdin.stdout.split(" ")[0]}`);
+    const text = await stored.text();
+    assert.ok(text.includes(`"payload":${piped}`), "the payload's text as it was piped");
   } finally {
     await node.kill();
     await Deno.remove(node.dataDir, { recursive: true });

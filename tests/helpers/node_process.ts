@@ -170,14 +170,24 @@ export async function startReadyNode(
 /** Runs the raftq command line (the bundle, or the source) to completion; output trimmed. */
 export async function runRaftq(
   args: string[],
-  options: { permissions?: string[] } = {},
+  options: { permissions?: string[]; stdin?: string } = {},
 ): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out = await new Deno.Command(Deno.execPath(), {
+  const command = new Deno.Command(Deno.execPath(), {
     args: ["run", ...(options.permissions ?? ["-A"]), entryPoint(), ...args],
     stdout: "piped",
     stderr: "piped",
+    ...(options.stdin === undefined ? {} : { stdin: "piped" as const }),
     env: { NO_COLOR: "1" },
-  }).output();
+  });
+  let out: Deno.CommandOutput;
+  if (options.stdin === undefined) out = await command.output();
+  else {
+    const child = command.spawn();
+    const writer = child.stdin.getWriter();
+    await writer.write(new TextEncoder().encode(options.stdin));
+    await writer.close();
+    out = await child.output();
+  }
   return {
     code: out.code,
     stdout: new TextDecoder().decode(out.stdout).trim(),
