@@ -2,20 +2,26 @@
 
 import { createApp } from "./api/app.ts";
 import type { ConnectionStats } from "./api/connection_guard.ts";
-import { createHttpServer, defaultMaxConnections, openFilesLimit } from "./api/http_server.ts";
+import {
+  createHttpServer,
+  defaultMaxConnections,
+  type HttpServer,
+  openFilesLimit,
+} from "./api/http_server.ts";
 import { peerUpgrade } from "./api/peer_route.ts";
-import { eventsKey, Waiters } from "./api/long_poll.ts";
+import { Waiters } from "./api/long_poll.ts";
 import type { ServeConfig } from "./config.ts";
-import { createLogger } from "./log.ts";
+import { createLogger, type Logger } from "./log.ts";
 import { defaultTuning, type NodeTuning } from "./node/config.ts";
 import { joinCluster, joinPeers } from "./node/join.ts";
-import { startNode } from "./node/start.ts";
+import { type StartedNode, startNode } from "./node/start.ts";
 import { bindClusterId, storedClusterId } from "./storage/identity.ts";
 import { StorageFatalError } from "./storage/errors.ts";
 import { StartupError } from "./errors.ts";
 import { makeBackupImage } from "./storage/backup.ts";
 import { WsTransport } from "./transport/transport.ts";
 import { VERSION } from "./version.ts";
+import { nodeEvents } from "./serve_events.ts";
 
 /** How long a leader that is asked to stop waits for its leadership to move. */
 const handOverTimeoutMs = 3_000;
@@ -24,7 +30,12 @@ const drainTimeoutMs = 2_000;
 
 /** Runs a node until SIGINT/SIGTERM, removal or a fatal error; returns the process exit code. */
 export async function serve(cfg: ServeConfig, base: NodeTuning = defaultTuning): Promise<number> {
-  const tuning: NodeTuning = {
+  return await new ServeRun(cfg, tuningFor(cfg, base)).run();
+}
+
+/** The node's tuning: the defaults, with what the command line sets. */
+function tuningFor(cfg: ServeConfig, base: NodeTuning): NodeTuning {
+  return {
     ...base,
     tickMs: cfg.heartbeatMs,
     heartbeatTicks: 1,
@@ -35,115 +46,138 @@ export async function serve(cfg: ServeConfig, base: NodeTuning = defaultTuning):
     logMemoryBytes: cfg.logMemoryBytes,
     logRetainBytes: cfg.logRetainBytes,
   };
-  const logger = createLogger(cfg.logLevel, cfg.logFormat);
-  const log = logger.log.bind(logger);
-  let exitCode = 0;
-  let stopServer: (reason: string) => Promise<void> = async () => {};
-  const waiters = new Waiters();
-  const jobWaiters = new Waiters();
-  const fatal = (error: Error) => {
-    exitCode = 1;
-    const storage = error instanceof StorageFatalError;
-    log("error", storage ? "storage_failed" : "node_failed", { error: error.message });
-    void stopServer(storage ? "storage failure" : "internal error");
-  };
-  const started = await startNode(cfg, tuning, {
-    onJobsReady: (queue) => waiters.wake(queue),
-    onEvents: (queue) => waiters.wake(eventsKey(queue)),
-    jobWatch: jobWaiters,
-    onFatal: fatal,
-    onApplyFailed(index, message) {
-      log("warn", "entry_apply_failed", { index, error: message });
-    },
-    onClockVerdict(verdict, maxOffsetMs) {
-      if (verdict.mayLead) {
-        log("info", "clock_offset_ok", { agreeing: verdict.agreeing, maxOffsetMs });
-      } else if (verdict.beyond.length === 0) {
-        // Not enough recent readings yet (links still opening, peers down): nothing is wrong.
-        log("debug", "clock_unconfirmed", { agreeing: verdict.agreeing, maxOffsetMs });
-      } else {
-        log("warn", "clock_offset_excessive", {
-          reason:
-            `this node's clock is further than ${maxOffsetMs} ms from a majority of voters'; it refuses to lead until it is not (check NTP)`,
-          beyond: verdict.beyond,
-          agreeing: verdict.agreeing,
-          maxOffsetMs,
-        });
-      }
-    },
-    onRoleChange(role, term, leader) {
-      logger.context.term = term;
-      log("info", "role_changed", { role, leader: leader || null });
-    },
-    onMembershipChange(change) {
-      log("info", "membership_changed", {
-        change: change.type,
-        member: change.id,
-        url: change.url || null,
-      });
-    },
-    onSnapshot(kind, index) {
-      log("info", `snapshot_${kind}`, { index });
-    },
-    onRemoved() {
-      log("warn", "removed_from_cluster", {
-        reason:
-          "this node applied its own removal; it stops serving (start it with an empty --data to join again)",
-      });
-      void stopServer("removed from the cluster");
-    },
-  });
-  const { node, dataDir, storage } = started;
-  logger.context.node = node.id;
-  let clusterId = storedClusterId(storage) ?? null;
-  const peerUrlOverrides = readPeerUrlOverrides(log);
+}
 
+/** The parts a running node stops, in order. */
+interface Parts {
+  started: StartedNode;
+  transport: WsTransport;
+  server: HttpServer;
+}
+
+/** One `raftq serve` from start to stop, and what its parts share. */
+class ServeRun {
+  exitCode = 0;
+  readonly logger: Logger;
+  readonly log: Logger["log"];
+  readonly waiters = new Waiters();
+  readonly jobWaiters = new Waiters();
+  /** The cluster this node belongs to; null while a joining node has not learned it yet. */
+  clusterId: string | null = null;
   /** The members a joining node dials before it has the membership (see joinPeers). */
-  let earlyPeers: { id: string; url: string }[] = [];
-  const transport = new WsTransport({
+  earlyPeers: { id: string; url: string }[] = [];
+  stopping = false;
+  /** Stops the node; nothing until it serves (an event before then only logs). */
+  #stop: (reason: string) => Promise<void> = async () => {};
+
+  constructor(readonly cfg: ServeConfig, readonly tuning: NodeTuning) {
+    this.logger = createLogger(cfg.logLevel, cfg.logFormat);
+    this.log = this.logger.log.bind(this.logger);
+  }
+
+  stop(reason: string): void {
+    void this.#stop(reason);
+  }
+
+  fatal(error: Error): void {
+    this.exitCode = 1;
+    const storage = error instanceof StorageFatalError;
+    this.log("error", storage ? "storage_failed" : "node_failed", { error: error.message });
+    this.stop(storage ? "storage failure" : "internal error");
+  }
+
+  async run(): Promise<number> {
+    const started = await startNode(this.cfg, this.tuning, nodeEvents(this));
+    const { node, dataDir, storage } = started;
+    this.logger.context.node = node.id;
+    this.clusterId = storedClusterId(storage) ?? null;
+    const overrides = readPeerUrlOverrides(this.log);
+    const transport = peerTransport(this, started, overrides);
+    node.transport = transport;
+    const { server, maxConnections, fileLimit } = httpServer(this, started, transport, overrides);
+    await listen(server, this.cfg, started);
+    node.start();
+    transport.start();
+    dataDir.db.checkpointOffLoop((error) => this.log("warn", "checkpoint_failed", { error }));
+    // A large file was opened unchecked: its quick_check runs now, and damage stops the node.
+    dataDir.db.checkDeferred().then(
+      (damage) => damage && this.fatal(new StorageFatalError(damage)),
+      (err) => this.log("warn", "integrity_check_failed", { error: (err as Error).message }),
+    );
+    logStarted(this, started, { maxConnections, openFilesLimit: fileLimit });
+    const stopped = new Promise<void>((resolve) => {
+      this.#stop = async (reason) => {
+        if (this.stopping) return;
+        this.stopping = true;
+        await shutDown(this, { started, transport, server }, reason);
+        resolve();
+      };
+    });
+    if (started.joining) join(this, started);
+    await untilStopped(stopped, (signal) => this.stop(signal));
+    this.log("info", "node_stopped", { exitCode: this.exitCode });
+    return this.exitCode;
+  }
+}
+
+function peerTransport(
+  run: ServeRun,
+  started: StartedNode,
+  overrides: Record<string, string>,
+): WsTransport {
+  const { node, storage } = started;
+  return new WsTransport({
     selfId: node.id,
-    secret: cfg.clusterSecret ?? "",
-    clusterId: () => clusterId,
+    secret: run.cfg.clusterSecret ?? "",
+    clusterId: () => run.clusterId,
     adoptClusterId: (id) => {
-      if (clusterId !== null) return clusterId === id;
+      if (run.clusterId !== null) return run.clusterId === id;
       if (!started.joining) return false;
       bindClusterId(storage, id);
-      clusterId = id;
-      log("info", "cluster_adopted", { cluster: id });
+      run.clusterId = id;
+      run.log("info", "cluster_adopted", { cluster: id });
       return true;
     },
     // (a joining node knows no members until the image arrives: it dials those its --join
     // URL lists meanwhile)
     peers: () => {
       const members = node.members();
-      return (members.length > 0 ? members : earlyPeers).filter((m) => m.id !== node.id)
-        .map((m) => ({ id: m.id, url: peerUrlOverrides[m.id] ?? m.url }));
+      return (members.length > 0 ? members : run.earlyPeers).filter((m) => m.id !== node.id)
+        .map((m) => ({ id: m.id, url: overrides[m.id] ?? m.url }));
     },
     onMessage: (m) => node.receive(m),
     onProposal: (cmd, from) => node.acceptForwarded(cmd, from),
     onReadIndex: (from) => node.acceptReadIndex(from),
-    log: (level, event, fields) => log(level, event, fields),
+    log: (level, event, fields) => run.log(level, event, fields),
   });
-  node.transport = transport;
+}
 
+/** The API app on its HTTP server (not yet listening), with the connection cap it holds. */
+function httpServer(
+  run: ServeRun,
+  { node, dataDir }: StartedNode,
+  transport: WsTransport,
+  overrides: Record<string, string>,
+) {
+  const { cfg, tuning } = run;
+  const logError = (event: string, error: unknown) =>
+    run.log("error", event, { error: error instanceof Error ? error.message : String(error) });
   const httpStats: { stats: ConnectionStats | null } = { stats: null };
   const app = createApp({
     node,
-    clusterId: () => clusterId,
+    clusterId: () => run.clusterId,
     token: cfg.token,
     maxBodyBytes: cfg.maxBodyBytes,
     requestTimeoutMs: tuning.requestTimeoutMs,
     catchUpTimeoutMs: tuning.catchUpTimeoutMs,
-    peerUrlOverride: (id) => peerUrlOverrides[id],
+    peerUrlOverride: (id) => overrides[id],
     backup: () => makeBackupImage(dataDir.db.path, cfg.dataDir),
-    waiters,
-    jobWaiters,
+    waiters: run.waiters,
+    jobWaiters: run.jobWaiters,
     transport,
     http: httpStats,
-    logError: (event, error) =>
-      log("error", event, { error: error instanceof Error ? error.message : String(error) }),
+    logError,
   });
-
   const fileLimit = openFilesLimit();
   const maxConnections = defaultMaxConnections(cfg.maxConnections, fileLimit);
   const server = createHttpServer({
@@ -153,10 +187,14 @@ export async function serve(cfg: ServeConfig, base: NodeTuning = defaultTuning):
       ? { cert: Deno.readTextFileSync(cfg.tlsCertFile), key: Deno.readTextFileSync(cfg.tlsKeyFile) }
       : undefined,
     onUpgrade: peerUpgrade(transport),
-    onError: (event, error) =>
-      log("error", event, { error: error instanceof Error ? error.message : String(error) }),
+    onError: logError,
   });
   httpStats.stats = server.stats;
+  return { server, maxConnections, fileLimit };
+}
+
+/** Listens on --listen, or closes the data directory and says why it cannot. */
+async function listen(server: HttpServer, cfg: ServeConfig, { dataDir }: StartedNode) {
   try {
     await server.listen(cfg.listenHost, cfg.listenPort);
   } catch (err) {
@@ -170,90 +208,86 @@ export async function serve(cfg: ServeConfig, base: NodeTuning = defaultTuning):
       `cannot listen on ${cfg.listenHost}:${cfg.listenPort}: ${(err as Error).message}`,
     );
   }
-  node.start();
-  transport.start();
-  dataDir.db.checkpointOffLoop((error) => log("warn", "checkpoint_failed", { error }));
-  // A large file was opened unchecked: its quick_check runs now, and damage stops the node.
-  dataDir.db.checkDeferred().then(
-    (damage) => damage && fatal(new StorageFatalError(damage)),
-    (err) => log("warn", "integrity_check_failed", { error: (err as Error).message }),
-  );
-  log("info", "node_started", {
+}
+
+function logStarted(
+  run: ServeRun,
+  started: StartedNode,
+  limits: { maxConnections: number; openFilesLimit: number | null },
+): void {
+  const { cfg } = run;
+  run.log("info", "node_started", {
     version: VERSION,
     listen: `${cfg.listenHost}:${cfg.listenPort}`,
     advertise: cfg.advertiseUrl,
     data: cfg.dataDir,
-    cluster: clusterId,
+    cluster: run.clusterId,
     bootstrapped: started.bootstrapped,
     joining: started.joining,
     auth: cfg.token ? "token" : "none",
-    maxConnections,
-    openFilesLimit: fileLimit,
+    ...limits,
     peerAuth: cfg.clusterSecret ? "cluster-secret" : "none (loopback only)",
   });
   if (cfg.joinUrls.length > 0 && !started.joining) {
-    log("info", "join_ignored", { reason: "this node restarts from its data directory" });
+    run.log("info", "join_ignored", { reason: "this node restarts from its data directory" });
   }
+}
 
-  let stopping = false;
-  let finish = () => {};
-  const finished = new Promise<void>((resolve) => (finish = resolve));
-  stopServer = async (reason: string) => {
-    if (stopping) return;
-    stopping = true;
-    log("info", "shutting_down", { reason });
-    if (node.isLeader && node.members().filter((m) => m.voter).length > 1) {
-      // Hand leadership over first, so the cluster does not wait an election timeout.
-      try {
-        const to = node.transferLeadership();
-        const done = await node.whenLeader(to, handOverTimeoutMs);
-        log("info", "leadership_handed_over", { to, done });
-      } catch (err) {
-        log("warn", "leadership_handover_failed", { error: (err as Error).message });
-      }
+/** Hands leadership over, stops the node and its links, drains HTTP, closes the data directory. */
+async function shutDown(run: ServeRun, parts: Parts, reason: string): Promise<void> {
+  const { node, dataDir } = parts.started;
+  run.log("info", "shutting_down", { reason });
+  if (node.isLeader && node.members().filter((m) => m.voter).length > 1) {
+    // Hand leadership over first, so the cluster does not wait an election timeout.
+    try {
+      const to = node.transferLeadership();
+      const done = await node.whenLeader(to, handOverTimeoutMs);
+      run.log("info", "leadership_handed_over", { to, done });
+    } catch (err) {
+      run.log("warn", "leadership_handover_failed", { error: (err as Error).message });
     }
-    node.stop();
-    transport.stop();
-    // Let requests in flight finish (a removal's own answer, a forwarded write), briefly.
-    await server.close(drainTimeoutMs).catch((err) => {
-      log("warn", "http_close_failed", { error: (err as Error).message });
-    });
-    await dataDir.db.stopCheckpoints();
-    dataDir.close();
-    finish();
-  };
-
-  if (started.joining) {
-    joinPeers(cfg, node.id).then((peers) => (earlyPeers = peers), () => {});
-    joinCluster(cfg, node.id, (event, fields) => log("info", event, fields), () => stopping)
-      .then((r) => {
-        if (!r) return;
-        if (clusterId === null) {
-          bindClusterId(storage, r.clusterId);
-          clusterId = r.clusterId;
-        } else if (clusterId !== r.clusterId) {
-          throw new StartupError(`joined cluster ${r.clusterId} but peered with ${clusterId}`);
-        }
-        log("info", "joined", { cluster: r.clusterId, via: r.via });
-      })
-      .catch((err) => {
-        exitCode = 2;
-        log("error", "join_failed", { error: (err as Error).message });
-        console.error(`raftq: ${(err as Error).message}`);
-        void stopServer("join failed");
-      });
   }
+  node.stop();
+  parts.transport.stop();
+  // Let requests in flight finish (a removal's own answer, a forwarded write), briefly.
+  await parts.server.close(drainTimeoutMs).catch((err) => {
+    run.log("warn", "http_close_failed", { error: (err as Error).message });
+  });
+  await dataDir.db.stopCheckpoints();
+  dataDir.close();
+}
 
-  const onSignal = (signal: Deno.Signal) => () => void stopServer(signal);
-  const handlers: [Deno.Signal, () => void][] = [
-    ["SIGINT", onSignal("SIGINT")],
-    ["SIGTERM", onSignal("SIGTERM")],
-  ];
-  for (const [sig, h] of handlers) Deno.addSignalListener(sig, h);
-  await finished;
-  for (const [sig, h] of handlers) Deno.removeSignalListener(sig, h);
-  log("info", "node_stopped", { exitCode });
-  return exitCode;
+/** An empty node joins through --join: it dials the members listed, then asks to be added. */
+function join(run: ServeRun, { node, storage }: StartedNode): void {
+  joinPeers(run.cfg, node.id).then((peers) => (run.earlyPeers = peers), () => {});
+  const logJoin = (event: string, fields?: Record<string, unknown>) =>
+    run.log("info", event, fields);
+  joinCluster(run.cfg, node.id, logJoin, () => run.stopping)
+    .then((r) => {
+      if (!r) return;
+      if (run.clusterId === null) {
+        bindClusterId(storage, r.clusterId);
+        run.clusterId = r.clusterId;
+      } else if (run.clusterId !== r.clusterId) {
+        throw new StartupError(`joined cluster ${r.clusterId} but peered with ${run.clusterId}`);
+      }
+      run.log("info", "joined", { cluster: r.clusterId, via: r.via });
+    })
+    .catch((err) => {
+      run.exitCode = 2;
+      run.log("error", "join_failed", { error: (err as Error).message });
+      console.error(`raftq: ${(err as Error).message}`);
+      run.stop("join failed");
+    });
+}
+
+/** Waits for `stopped`, asking `stop` on SIGINT or SIGTERM meanwhile. */
+async function untilStopped(stopped: Promise<void>, stop: (signal: string) => void) {
+  const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
+  const handlers = signals.map((signal) => [signal, () => stop(signal)] as const);
+  for (const [signal, handler] of handlers) Deno.addSignalListener(signal, handler);
+  await stopped;
+  for (const [signal, handler] of handlers) Deno.removeSignalListener(signal, handler);
 }
 
 /**
