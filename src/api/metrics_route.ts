@@ -18,6 +18,10 @@ export function requestMetrics(ctx: ApiContext): MiddlewareHandler {
   };
 }
 
+type Series = [Record<string, string>, number][];
+type GaugeRow = [string, string, () => Series];
+type CounterRow = [string, string, () => number];
+
 export function metricsRoute(app: Hono, ctx: ApiContext): void {
   const { node } = ctx;
   const r = node.metrics.registry;
@@ -28,10 +32,54 @@ export function metricsRoute(app: Hono, ctx: ApiContext): void {
     if (!scraped || now - scraped.at > 100) scraped = { at: now, status: node.status() };
     return scraped.status;
   };
-  const peers = () => st().members.filter((m) => m.id !== node.id);
-  const one = (v: number): [Record<string, string>, number][] => [[{}, v]];
-  const roles = ["follower", "preCandidate", "candidate", "leader"];
-  const gauges: [string, string, () => [Record<string, string>, number][]][] = [
+  const clock: GaugeRow = [
+    "raftq_clock_may_lead",
+    "1 while this node's clock agrees with a majority of voters' within --max-clock-offset",
+    () => one(st().clock.mayLead ? 1 : 0),
+  ];
+  const gauges = [...raftGauges(st), ...peerGauges(ctx, st), clock, ...memoryGauges()];
+  for (const [name, help, read] of gauges) r.add(new Gauge(name, help, read));
+  r.add(
+    new Gauge("raftq_queue_jobs", "Jobs by queue and state (this node's applied state)", () => {
+      const out: Series = [];
+      for (const q of node.queue.queueStats()) {
+        for (const state of jobStates) out.push([{ queue: q.name, state }, q[state]]);
+      }
+      return out;
+    }),
+  );
+  r.add(
+    new Gauge(
+      "raftq_long_poll_waiters",
+      "Requests waiting on this node: claims in a long poll, event streams between events",
+      () => {
+        const n = ctx.waiters.counts();
+        return [[{ kind: "claim" }, n.claims], [{ kind: "events" }, n.events]];
+      },
+    ),
+  );
+  const http = ctx.http;
+  if (http) {
+    r.add(
+      new Gauge("raftq_http_connections", "Open HTTP connections (peer links included)", () => [
+        [{}, http.stats?.open ?? 0],
+      ]),
+    );
+  }
+  const counters = [...tallyCounters(st), ...transportCounters(ctx), ...httpCounters(ctx)];
+  for (const [name, help, read] of counters) r.add(new CounterFn(name, help, () => [[{}, read()]]));
+  app.get(
+    "/metrics",
+    (c) => c.body(r.render(), 200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" }),
+  );
+}
+
+const one = (v: number): Series => [[{}, v]];
+const roles = ["follower", "preCandidate", "candidate", "leader"];
+
+/** This node's Raft state: role, term, indexes, members. */
+function raftGauges(st: () => NodeStatus): GaugeRow[] {
+  return [
     [
       "raftq_role",
       "1 for this node's current Raft role",
@@ -50,6 +98,13 @@ export function metricsRoute(app: Hono, ctx: ApiContext): void {
         [{ kind: "learner" }, ms.filter((m) => !m.voter).length],
       ];
     }],
+  ];
+}
+
+/** Each peer as this node sees it: match index and lag (on a leader), link, clock offset. */
+function peerGauges(ctx: ApiContext, st: () => NodeStatus): GaugeRow[] {
+  const peers = () => st().members.filter((m) => m.id !== ctx.node.id);
+  return [
     [
       "raftq_peer_match_index",
       "Leader's view of each peer's match index",
@@ -74,11 +129,11 @@ export function metricsRoute(app: Hono, ctx: ApiContext): void {
           return e ? [[{ peer: m.id }, e.offsetMs / 1000]] : [];
         }),
     ],
-    [
-      "raftq_clock_may_lead",
-      "1 while this node's clock agrees with a majority of voters' within --max-clock-offset",
-      () => one(st().clock.mayLead ? 1 : 0),
-    ],
+  ];
+}
+
+function memoryGauges(): GaugeRow[] {
+  return [
     [
       "raftq_process_resident_bytes",
       "Resident memory of this process",
@@ -96,21 +151,12 @@ export function metricsRoute(app: Hono, ctx: ApiContext): void {
       () => one(Deno.memoryUsage().external),
     ],
   ];
-  for (const [name, help, read] of gauges) r.add(new Gauge(name, help, read));
-  r.add(
-    new Gauge("raftq_queue_jobs", "Jobs by queue and state (this node's applied state)", () => {
-      const out: [Record<string, string>, number][] = [];
-      for (const q of node.queue.queueStats()) {
-        for (const state of jobStates) {
-          out.push([{ queue: q.name, state }, q[state]]);
-        }
-      }
-      return out;
-    }),
-  );
-  // Counters whose values live in the state machine's and the transport's own tallies.
+}
+
+/** Counters whose values live in the state machine's own tallies. */
+function tallyCounters(st: () => NodeStatus): CounterRow[] {
   const t = (name: string) => () => st().counters[name] ?? 0;
-  const counters: [string, string, () => number][] = [
+  return [
     ["raftq_jobs_enqueued_total", "Jobs enqueued (applied here)", t("enqueued")],
     ["raftq_jobs_claimed_total", "Job claims (applied here)", t("claimed")],
     ["raftq_jobs_completed_total", "Jobs acked as done (applied here)", t("completed")],
@@ -121,81 +167,59 @@ export function metricsRoute(app: Hono, ctx: ApiContext): void {
     ],
     ["raftq_dead_letters_total", "Jobs that became dead (applied here)", t("deadLettered")],
   ];
+}
+
+/** The peer transport's tallies: messages, forwarded writes and reads, refusals. */
+function transportCounters(ctx: ApiContext): CounterRow[] {
   const s = ctx.transport?.stats;
-  if (s) {
-    counters.push(
-      ["raftq_peer_messages_sent_total", "Raft messages sent to peers", () => s.sent],
-      ["raftq_peer_messages_received_total", "Raft messages received from peers", () => s.received],
-      [
-        "raftq_peer_messages_dropped_total",
-        "Raft messages dropped (no link, or a slow peer)",
-        () => s.dropped,
-      ],
-      [
-        "raftq_proposals_forwarded_total",
-        "Client writes this follower passed to the leader over the peer link",
-        () => s.proposalsForwarded,
-      ],
-      [
-        "raftq_proposals_received_total",
-        "Client writes followers passed to this leader over the peer link",
-        () => s.proposalsReceived,
-      ],
-      [
-        "raftq_reads_forwarded_total",
-        "Read index requests this follower sent the leader for linearizable reads",
-        () => s.readsForwarded,
-      ],
-      [
-        "raftq_reads_received_total",
-        "Read index requests followers sent this leader",
-        () => s.readsReceived,
-      ],
-      [
-        "raftq_peer_frames_invalid_total",
-        "Peer frames refused as malformed",
-        () => s.invalidFrames,
-      ],
-      [
-        "raftq_peer_refused_total",
-        "Peer links refused (secret, cluster, protocol)",
-        () => s.refused,
-      ],
-    );
-  }
-  r.add(
-    new Gauge(
-      "raftq_long_poll_waiters",
-      "Requests waiting on this node: claims in a long poll, event streams between events",
-      () => {
-        const n = ctx.waiters.counts();
-        return [[{ kind: "claim" }, n.claims], [{ kind: "events" }, n.events]];
-      },
-    ),
-  );
+  if (!s) return [];
+  return [
+    ["raftq_peer_messages_sent_total", "Raft messages sent to peers", () => s.sent],
+    ["raftq_peer_messages_received_total", "Raft messages received from peers", () => s.received],
+    [
+      "raftq_peer_messages_dropped_total",
+      "Raft messages dropped (no link, or a slow peer)",
+      () => s.dropped,
+    ],
+    [
+      "raftq_proposals_forwarded_total",
+      "Client writes this follower passed to the leader over the peer link",
+      () => s.proposalsForwarded,
+    ],
+    [
+      "raftq_proposals_received_total",
+      "Client writes followers passed to this leader over the peer link",
+      () => s.proposalsReceived,
+    ],
+    [
+      "raftq_reads_forwarded_total",
+      "Read index requests this follower sent the leader for linearizable reads",
+      () => s.readsForwarded,
+    ],
+    [
+      "raftq_reads_received_total",
+      "Read index requests followers sent this leader",
+      () => s.readsReceived,
+    ],
+    ["raftq_peer_frames_invalid_total", "Peer frames refused as malformed", () => s.invalidFrames],
+    ["raftq_peer_refused_total", "Peer links refused (secret, cluster, protocol)", () => s.refused],
+  ];
+}
+
+/** The HTTP connection cap's refusals and evictions. */
+function httpCounters(ctx: ApiContext): CounterRow[] {
   const http = ctx.http;
-  if (http) {
-    r.add(
-      new Gauge("raftq_http_connections", "Open HTTP connections (peer links included)", () => [
-        [{}, http.stats?.open ?? 0],
-      ]),
-    );
-    counters.push(
-      [
-        "raftq_http_connections_refused_total",
-        "Connections refused at the cap (every connection busy)",
-        () => http.stats?.refused ?? 0,
-      ],
-      [
-        "raftq_http_connections_evicted_total",
-        "Idle connections closed to make room at the cap",
-        () => http.stats?.evicted ?? 0,
-      ],
-    );
-  }
-  for (const [name, help, read] of counters) r.add(new CounterFn(name, help, () => [[{}, read()]]));
-  app.get(
-    "/metrics",
-    (c) => c.body(r.render(), 200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" }),
-  );
+  if (!http) return [];
+  return [
+    [
+      "raftq_http_connections_refused_total",
+      "Connections refused at the cap (every connection busy)",
+      () => http.stats?.refused ?? 0,
+    ],
+    [
+      "raftq_http_connections_evicted_total",
+      "Idle connections closed to make room at the cap",
+      () => http.stats?.evicted ?? 0,
+    ],
+  ];
 }

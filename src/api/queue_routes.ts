@@ -40,10 +40,21 @@ async function inEntries(total: number, entry: (limit: number) => Promise<number
   return done;
 }
 
+/** Reads a request's JSON body, users' JSON at the `opaque` paths kept as its text. */
+type ReadBody = (c: Context, opaque?: readonly string[]) => Promise<unknown>;
+
 export function queueRoutes(app: Hono, ctx: ApiContext): void {
+  const body: ReadBody = (c, opaque = []) => readJson(c, ctx.maxBodyBytes, opaque);
+  producerRoutes(app, ctx, body);
+  workerRoutes(app, ctx, body);
+  jobRoutes(app, ctx);
+  queueControlRoutes(app, ctx, body);
+  listingRoutes(app, ctx);
+}
+
+/** A producer's writes: one job, or a batch. */
+function producerRoutes(app: Hono, ctx: ApiContext, body: ReadBody): void {
   const { node } = ctx;
-  const body = (c: Context, opaque: readonly string[] = []) =>
-    readJson(c, ctx.maxBodyBytes, opaque);
 
   app.post("/v1/queues/:queue/jobs", async (c) => {
     const queue = v.queueName(c.req.param("queue"));
@@ -60,6 +71,11 @@ export function queueRoutes(app: Hono, ctx: ApiContext): void {
     const r = expectResult(await node.propose({ type: "enqueue", queue, jobs }), "enqueued");
     return c.json({ ids: r.jobs.map((j) => j.id) }, 201);
   });
+}
+
+/** A worker's: claims (long polls), acks, nacks, releases, progress, extends. */
+function workerRoutes(app: Hono, ctx: ApiContext, body: ReadBody): void {
+  const { node } = ctx;
 
   app.post("/v1/queues/:queue/claim", async (c) => {
     const queue = v.queueName(c.req.param("queue"));
@@ -125,6 +141,11 @@ export function queueRoutes(app: Hono, ctx: ApiContext): void {
     const r = expectResult(await node.propose({ type: "extend", id, ...req }), "extended");
     return c.json({ id, leaseExpiresAt: r.leaseExpiresAt });
   });
+}
+
+/** One job: read it, wait for its end, cancel it. */
+function jobRoutes(app: Hono, ctx: ApiContext): void {
+  const { node } = ctx;
 
   app.get("/v1/jobs/:id", async (c) => {
     const id = v.jobId(c.req.param("id"));
@@ -148,6 +169,11 @@ export function queueRoutes(app: Hono, ctx: ApiContext): void {
     expectResult(await node.propose({ type: "cancel", id }), "cancelled");
     return c.json({ id, state: "cancelled" });
   });
+}
+
+/** Queues: their depths, config, pause and resume. */
+function queueControlRoutes(app: Hono, ctx: ApiContext, body: ReadBody): void {
+  const { node } = ctx;
 
   app.get("/v1/queues", async (c) => {
     await readBarrier(c, ctx);
@@ -176,6 +202,11 @@ export function queueRoutes(app: Hono, ctx: ApiContext): void {
       return c.json(node.queue.queueView(queue));
     });
   }
+}
+
+/** A queue's jobs, groups and dead letters: pages, purges and retries. */
+function listingRoutes(app: Hono, ctx: ApiContext): void {
+  const { node } = ctx;
 
   app.get("/v1/queues/:queue/jobs", async (c) => {
     const queue = v.queueName(c.req.param("queue"));

@@ -135,11 +135,38 @@ export function parseHttpUrl(value: string, what: string): string {
   return url.origin + url.pathname.replace(/\/+$/, "");
 }
 
+type Get = (flag: ServeFlag) => string | undefined;
+
 /** `raftq serve` arguments and environment to a validated configuration; throws UsageError. */
 export function parseServeArgs(
   argv: string[],
   env: Record<string, string | undefined>,
 ): ServeConfig {
+  const get = serveFlagReader(argv, env);
+  const id = get("id");
+  if (id !== undefined && !idPattern.test(id)) {
+    throw new UsageError(`--id "${id}" must be 1 to 64 characters of A-Z a-z 0-9 _ . -`);
+  }
+  const address = addressFlags(get);
+  const clusterSecret = clusterSecretFlag(get, address.listenHost);
+  const logging = loggingFlags(get);
+  const limits = limitFlags(get);
+  const { heartbeatMs, electionMs } = raftTimes(get("heartbeat-ms"), get("election-ms"));
+  return {
+    id,
+    heartbeatMs,
+    electionMs,
+    ...address,
+    dataDir: get("data") ?? serveDefaults.data,
+    clusterSecret,
+    token: get("token"),
+    ...logging,
+    ...limits,
+  };
+}
+
+/** The flags given (strictly parsed), each falling back to its environment variable. */
+function serveFlagReader(argv: string[], env: Record<string, string | undefined>): Get {
   for (const arg of argv) {
     const name = /^--([^=]+)/.exec(arg)?.[1];
     if (arg.startsWith("-") && (name === undefined || !(name in serveFlags))) {
@@ -160,15 +187,14 @@ export function parseServeArgs(
     if (err instanceof UsageError) throw err;
     throw new UsageError(`serve: ${(err as Error).message.split("\n")[0]}`);
   }
-  const get = (flag: ServeFlag): string | undefined => {
+  return (flag) => {
     const v = values[flag] ?? env[serveFlags[flag]];
     return v === undefined || v === "" ? undefined : v;
   };
+}
 
-  const id = get("id");
-  if (id !== undefined && !idPattern.test(id)) {
-    throw new UsageError(`--id "${id}" must be 1 to 64 characters of A-Z a-z 0-9 _ . -`);
-  }
+/** Where the node listens and how others reach it: --listen, --tls-*, --advertise, --join. */
+function addressFlags(get: Get) {
   const listen = parseHostPort(get("listen") ?? serveDefaults.listen, "--listen");
   const tlsCertFile = get("tls-cert");
   const tlsKeyFile = get("tls-key");
@@ -189,6 +215,18 @@ export function parseServeArgs(
     : joinRaw.split(",").map((u) => u.trim()).filter((u) => u !== "").map((u) =>
       parseHttpUrl(u, "--join")
     );
+  return {
+    listenHost: listen.host,
+    listenPort: listen.port,
+    advertiseUrl,
+    joinUrls,
+    tlsCertFile,
+    tlsKeyFile,
+  };
+}
+
+/** --cluster-secret: long enough, and required to listen beyond loopback (protected mode). */
+function clusterSecretFlag(get: Get, listenHost: string): string | undefined {
   const clusterSecret = get("cluster-secret");
   if (
     clusterSecret !== undefined &&
@@ -198,11 +236,15 @@ export function parseServeArgs(
       `--cluster-secret is shorter than ${serveDefaults.minClusterSecretBytes} bytes: use a long random value (for example: openssl rand -hex 32)`,
     );
   }
-  if (!isLoopbackHost(listen.host) && clusterSecret === undefined) {
+  if (!isLoopbackHost(listenHost) && clusterSecret === undefined) {
     throw new UsageError(
-      `refusing to listen on ${listen.host} without --cluster-secret (protected mode): set --cluster-secret (at least 16 bytes) or listen on 127.0.0.1`,
+      `refusing to listen on ${listenHost} without --cluster-secret (protected mode): set --cluster-secret (at least 16 bytes) or listen on 127.0.0.1`,
     );
   }
+  return clusterSecret;
+}
+
+function loggingFlags(get: Get): { logLevel: LogLevel; logFormat: "json" | "text" } {
   const logLevel = get("log-level") ?? serveDefaults.logLevel;
   if (!logLevels.includes(logLevel as LogLevel)) {
     throw new UsageError(`--log-level "${logLevel}" must be one of ${logLevels.join(", ")}`);
@@ -211,6 +253,11 @@ export function parseServeArgs(
   if (logFormat !== "json" && logFormat !== "text") {
     throw new UsageError(`--log-format "${logFormat}" must be json or text`);
   }
+  return { logLevel: logLevel as LogLevel, logFormat };
+}
+
+/** Retention, request and connection limits, the clock offset allowed, the log's bounds. */
+function limitFlags(get: Get) {
   const retentionMs = parseDurationMs(get("retention") ?? serveDefaults.retention, "--retention");
   const bodyBytesRange: [number, number] = [1024, 64 * 1024 * 1024];
   const maxBodyBytes = intFlag(
@@ -245,22 +292,7 @@ export function parseServeArgs(
       `--snapshot-every "${everyRaw}" must be an integer of at least 10 (entries)`,
     );
   }
-  const { heartbeatMs, electionMs } = raftTimes(get("heartbeat-ms"), get("election-ms"));
   return {
-    id,
-    heartbeatMs,
-    electionMs,
-    listenHost: listen.host,
-    listenPort: listen.port,
-    advertiseUrl,
-    dataDir: get("data") ?? serveDefaults.data,
-    joinUrls,
-    clusterSecret,
-    token: get("token"),
-    tlsCertFile,
-    tlsKeyFile,
-    logLevel: logLevel as LogLevel,
-    logFormat,
     retentionMs,
     maxBodyBytes,
     maxConnections,

@@ -828,7 +828,6 @@ export class QueueStateMachine {
   }
 
   #execute(cmd: QueueCommand, index: number): ApplyResult {
-    const now = this.#now;
     switch (cmd.type) {
       case "enqueue":
         return cmd.parts
@@ -848,34 +847,12 @@ export class QueueStateMachine {
           type: "parts",
           parts: cmd.cmds.map((c, part) => this.#worker(c, leaseOf(index, part))),
         };
-      case "cancel": {
-        const job = this.#job(cmd.id);
-        if (!job) return err("not_found", `job ${cmd.id} does not exist`);
-        if (job.state === "done") return err("conflict", `job ${cmd.id} is already done`);
-        if (job.state !== "cancelled") this.#finish(job, "cancelled", null, job.last_error);
-        return { type: "cancelled", id: job.id };
-      }
-      case "retryDead": {
-        const job = this.#job(cmd.id);
-        if (!job || job.queue !== cmd.queue) {
-          return err("not_found", `job ${cmd.id} is not in queue ${cmd.queue}`);
-        }
-        if (job.state !== "dead") return err("conflict", `job ${cmd.id} is ${job.state}, not dead`);
-        this.#run(this.#q.revive({ id: job.id, now }));
-        this.#due.forget(); // (a job revived ready keeps its expire_at, if it had one)
-        this.#moved(job.queue, "dead", "ready", 1, job.grp);
-        this.events.record(job.queue, "retried", { ...job, attempts: 0 }, "ready");
-        return { type: "retried", id: job.id };
-      }
+      case "cancel":
+        return this.#cancel(cmd.id);
+      case "retryDead":
+        return this.#retryDead(cmd.queue, cmd.id);
       case "setSchedule":
-        if (!this.schedules.get(cmd.id) && this.schedules.count() >= maxSchedules) {
-          return err(
-            "conflict",
-            `the cluster holds ${maxSchedules} schedules, the most it may: delete one first`,
-          );
-        }
-        this.schedules.save(cmd.id, cmd.spec, cmd.nextRunAt, now);
-        return { type: "scheduleSet", schedule: scheduleView(this.schedules.get(cmd.id)!) };
+        return this.#setSchedule(cmd);
       case "deleteSchedule":
         if (!this.schedules.remove(cmd.id)) {
           return err("not_found", `schedule ${cmd.id} does not exist`);
@@ -887,15 +864,8 @@ export class QueueStateMachine {
         return this.#retryDeadMany(cmd.queue, cmd.limit);
       case "purge":
         return this.#purge(cmd.queue, cmd.state, cmd.limit);
-      case "configure": {
-        const cap = this.settings.get(cmd.queue).config.groupConcurrency;
-        this.settings.setConfig(cmd.queue, cmd.config);
-        if (cmd.config.groupConcurrency !== cap) {
-          this.groups.recap(cmd.queue, cmd.config.groupConcurrency);
-        }
-        this.#woken.add(cmd.queue); // (its limits may have loosened)
-        return { type: "configured", queue: cmd.queue, config: cmd.config };
-      }
+      case "configure":
+        return this.#configure(cmd.queue, cmd.config);
       case "pause": {
         this.settings.setPaused(cmd.queue, cmd.paused);
         if (!cmd.paused) this.#woken.add(cmd.queue);
@@ -904,10 +874,48 @@ export class QueueStateMachine {
       case "tick": {
         const expired = this.#processDue();
         const purged = this.#purgeFinished(cmd.retentionMs);
-        this.#run(this.#q.purgeIdem({ before: now, limit: purgeBatchRows }));
+        this.#run(this.#q.purgeIdem({ before: this.#now, limit: purgeBatchRows }));
         return { type: "ticked", expired, purged };
       }
     }
+  }
+
+  #cancel(id: string): ApplyResult {
+    const job = this.#job(id);
+    if (!job) return err("not_found", `job ${id} does not exist`);
+    if (job.state === "done") return err("conflict", `job ${id} is already done`);
+    if (job.state !== "cancelled") this.#finish(job, "cancelled", null, job.last_error);
+    return { type: "cancelled", id: job.id };
+  }
+
+  #retryDead(queue: string, id: string): ApplyResult {
+    const job = this.#job(id);
+    if (!job || job.queue !== queue) return err("not_found", `job ${id} is not in queue ${queue}`);
+    if (job.state !== "dead") return err("conflict", `job ${id} is ${job.state}, not dead`);
+    this.#run(this.#q.revive({ id: job.id, now: this.#now }));
+    this.#due.forget(); // (a job revived ready keeps its expire_at, if it had one)
+    this.#moved(job.queue, "dead", "ready", 1, job.grp);
+    this.events.record(job.queue, "retried", { ...job, attempts: 0 }, "ready");
+    return { type: "retried", id: job.id };
+  }
+
+  #setSchedule(cmd: Extract<QueueCommand, { type: "setSchedule" }>): ApplyResult {
+    if (!this.schedules.get(cmd.id) && this.schedules.count() >= maxSchedules) {
+      return err(
+        "conflict",
+        `the cluster holds ${maxSchedules} schedules, the most it may: delete one first`,
+      );
+    }
+    this.schedules.save(cmd.id, cmd.spec, cmd.nextRunAt, this.#now);
+    return { type: "scheduleSet", schedule: scheduleView(this.schedules.get(cmd.id)!) };
+  }
+
+  #configure(queue: string, config: QueueConfig): ApplyResult {
+    const cap = this.settings.get(queue).config.groupConcurrency;
+    this.settings.setConfig(queue, config);
+    if (config.groupConcurrency !== cap) this.groups.recap(queue, config.groupConcurrency);
+    this.#woken.add(queue); // (its limits may have loosened)
+    return { type: "configured", queue, config };
   }
 
   /** A worker's command; `lease`: what a claim in it (an ack's `next` too) leases under. */

@@ -126,6 +126,23 @@ export function parseMessage(v: unknown): ParseResult<Message> {
   }
 }
 
+/** A chunk of a snapshot image, at most messageLimits.maxChunkBytes. */
+function parseSnapshotMessage(
+  o: Record<string, unknown>,
+  base: { term: number; from: string; to: string },
+): Message {
+  if (!(o.chunk instanceof Uint8Array)) fail("chunk is not bytes");
+  if (o.chunk.length > messageLimits.maxChunkBytes) fail("chunk is too large");
+  return {
+    type: "snapshot",
+    ...base,
+    meta: parseSnapshotMeta(o.meta),
+    offset: index(o.offset, "offset"),
+    chunk: o.chunk,
+    done: bool(o.done, "done"),
+  };
+}
+
 function parseMessageOrThrow(v: unknown): Message {
   const o = obj(v, "message");
   const base = {
@@ -179,18 +196,8 @@ function parseMessageOrThrow(v: unknown): Message {
       };
     case "heartbeatResp":
       return { type: "heartbeatResp", ...base, readSeq: index(o.readSeq, "readSeq") };
-    case "snapshot": {
-      if (!(o.chunk instanceof Uint8Array)) fail("chunk is not bytes");
-      if (o.chunk.length > messageLimits.maxChunkBytes) fail("chunk is too large");
-      return {
-        type: "snapshot",
-        ...base,
-        meta: parseSnapshotMeta(o.meta),
-        offset: index(o.offset, "offset"),
-        chunk: o.chunk,
-        done: bool(o.done, "done"),
-      };
-    }
+    case "snapshot":
+      return parseSnapshotMessage(o, base);
     case "snapshotResp":
       return {
         type: "snapshotResp",
