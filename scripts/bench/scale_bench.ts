@@ -159,75 +159,89 @@ function startWriter(url: string) {
 export async function benchScale(jobs: number): Promise<ScaleReport> {
   const c = await TestCluster.start(3);
   try {
-    let leader = await c.leader();
-    const fillJobsPerSecond = await fill(leader.url, "big", jobs);
-    await fill(leader.url, "small", 1000);
-    await c.converged(600_000);
-    const rssAfterFillMiB = c.live().map(rssMiB);
-    await new Promise((r) => setTimeout(r, settleMs)); // the measurement is of an idle node
-    const rssSettledMiB = c.live().map(rssMiB);
-    const claimAck = {
-      deep: await claimAckP99(leader.url, "big", 300),
-      shallow: await claimAckP99(leader.url, "small", 300),
-    };
-    const listP99Ms = await listP99(leader.url, "big", 200);
-    const diskBytesPerJob = dirBytes(leader.dataDir) / jobs;
-    const t0 = performance.now();
-    const snap = await call(`${leader.url}/admin/snapshot`, "POST");
-    if (snap.status !== 200) throw new Error(`snapshot: ${JSON.stringify(snap.body)}`);
-    const snapshotMs = performance.now() - t0;
-    const stopWriter = startWriter(leader.url);
-    let maxRss = 0;
-    let maxRssNode = "";
-    const sampling = setInterval(() => {
-      for (const n of c.live()) {
-        const rss = rssMiB(n);
-        if (rss <= maxRss) continue;
-        maxRss = rss;
-        maxRssNode = n.id === "n4" ? "n4, joining" : n === leader ? `${n.id}, leader` : n.id;
-      }
-    }, 250);
-    const j0 = performance.now();
-    const j0Wall = Date.now();
-    const n4 = await c.join("n4");
-    await c.waitForVoters(4, 30 * 60_000).catch((err) => {
-      throw new Error(`${err}\n${c.dump(20)}`);
-    });
-    const joinMs = performance.now() - j0;
-    const at = (event: string) => loggedAtMs(n4.stderr, event);
-    const joinTransferMs = at("snapshot_installing") - j0Wall;
-    const joinInstallMs = at("snapshot_installed") - at("snapshot_installing");
-    clearInterval(sampling);
-    const writer = await stopWriter(at("snapshot_installing"), at("snapshot_installed"));
-    leader = await c.leader();
-    const follower = c.live().find((n) => n !== leader && n.id !== "n4")!;
-    await c.kill(follower);
-    const r0 = performance.now();
-    const back = await c.restart(follower);
-    await waitFor("the restarted node to be ready", async () => {
-      const r = await fetch(`${back.url}/readyz`).catch(() => null);
-      await r?.body?.cancel();
-      return r?.status === 200;
-    }, 60_000);
-    const restartReadyMs = performance.now() - r0;
-    return {
-      jobs,
-      fillJobsPerSecond,
-      rssAfterFillMiB,
-      rssSettledMiB,
-      claimAckP99Ms: claimAck,
-      listP99Ms,
-      snapshotMs,
-      joinMs,
-      joinTransferMs,
-      joinInstallMs,
-      maxRssDuringJoinMiB: maxRss,
-      maxRssNode,
-      writer,
-      restartReadyMs,
-      diskBytesPerJob,
-    };
+    const backlog = await fillAndSettle(c, jobs);
+    const join = await joinUnderLoad(c);
+    const restartReadyMs = await restartAFollower(c);
+    return { jobs, ...backlog, ...join, restartReadyMs };
   } finally {
     await c.stop();
   }
+}
+
+/** Fills the cluster, lets it idle, then times claims, listings and the disk at that depth. */
+async function fillAndSettle(c: TestCluster, jobs: number) {
+  const leader = await c.leader();
+  const fillJobsPerSecond = await fill(leader.url, "big", jobs);
+  await fill(leader.url, "small", 1000);
+  await c.converged(600_000);
+  const rssAfterFillMiB = c.live().map(rssMiB);
+  await new Promise((r) => setTimeout(r, settleMs)); // the measurement is of an idle node
+  const rssSettledMiB = c.live().map(rssMiB);
+  const claimAckP99Ms = {
+    deep: await claimAckP99(leader.url, "big", 300),
+    shallow: await claimAckP99(leader.url, "small", 300),
+  };
+  const listP99Ms = await listP99(leader.url, "big", 200);
+  const diskBytesPerJob = dirBytes(leader.dataDir) / jobs;
+  return {
+    fillJobsPerSecond,
+    rssAfterFillMiB,
+    rssSettledMiB,
+    claimAckP99Ms,
+    listP99Ms,
+    diskBytesPerJob,
+  };
+}
+
+/** Takes an image, then has a fourth node join while a writer enqueues and memory is sampled. */
+async function joinUnderLoad(c: TestCluster) {
+  const leader = await c.leader();
+  const t0 = performance.now();
+  const snap = await call(`${leader.url}/admin/snapshot`, "POST");
+  if (snap.status !== 200) throw new Error(`snapshot: ${JSON.stringify(snap.body)}`);
+  const snapshotMs = performance.now() - t0;
+  const stopWriter = startWriter(leader.url);
+  const peak = { rss: 0, node: "" };
+  const sampling = setInterval(() => {
+    for (const n of c.live()) {
+      const rss = rssMiB(n);
+      if (rss <= peak.rss) continue;
+      peak.rss = rss;
+      peak.node = n.id === "n4" ? "n4, joining" : n === leader ? `${n.id}, leader` : n.id;
+    }
+  }, 250);
+  const j0 = performance.now();
+  const j0Wall = Date.now();
+  const n4 = await c.join("n4");
+  await c.waitForVoters(4, 30 * 60_000).catch((err) => {
+    throw new Error(`${err}\n${c.dump(20)}`);
+  });
+  const joinMs = performance.now() - j0;
+  clearInterval(sampling);
+  const at = (event: string) => loggedAtMs(n4.stderr, event);
+  const writer = await stopWriter(at("snapshot_installing"), at("snapshot_installed"));
+  return {
+    snapshotMs,
+    joinMs,
+    joinTransferMs: at("snapshot_installing") - j0Wall,
+    joinInstallMs: at("snapshot_installed") - at("snapshot_installing"),
+    maxRssDuringJoinMiB: peak.rss,
+    maxRssNode: peak.node,
+    writer,
+  };
+}
+
+/** Kills a follower (not the joined node) and times its restart until it is ready. */
+async function restartAFollower(c: TestCluster): Promise<number> {
+  const leader = await c.leader();
+  const follower = c.live().find((n) => n !== leader && n.id !== "n4")!;
+  await c.kill(follower);
+  const r0 = performance.now();
+  const back = await c.restart(follower);
+  await waitFor("the restarted node to be ready", async () => {
+    const r = await fetch(`${back.url}/readyz`).catch(() => null);
+    await r?.body?.cancel();
+    return r?.status === 200;
+  }, 60_000);
+  return performance.now() - r0;
 }
