@@ -13,6 +13,18 @@ import type { Tables } from "../storage/schema.ts";
  */
 export function jobQueries(k: Kysely<Tables>) {
   return {
+    ...stateQueries(k),
+    ...admissionQueries(k),
+    ...leaseQueries(k),
+    ...transitionQueries(k),
+    ...dueQueries(k),
+    ...retentionQueries(k),
+  };
+}
+
+/** The applied index and clock, and the per-queue counts kept with them. */
+function stateQueries(k: Kysely<Tables>) {
+  return {
     state: prepare([], () => k.selectFrom("queue_state").selectAll()),
     saveState: prepare(
       ["applied", "now"],
@@ -22,10 +34,24 @@ export function jobQueries(k: Kysely<Tables>) {
             oc.column("id").doUpdateSet({ applied_index: p.applied, now_ms: p.now })
           ),
     ),
-    job: prepareByJob(
-      [],
-      (p) => k.selectFrom("jobs").selectAll().where(theJob(p)),
+    // The whole (small) table: at start-up and after a snapshot install (see #counts).
+    counts: prepare([], () => k.selectFrom("queue_counts").selectAll()),
+    saveCount: prepare(
+      ["queue", "state", "n"],
+      (p) =>
+        k.insertInto("queue_counts").values({ queue: p.queue, state: p.state, n: p.n })
+          .onConflict((oc) => oc.columns(["queue", "state"]).doUpdateSet({ n: p.n })),
     ),
+    dropCount: prepare(
+      ["queue", "state"],
+      (p) => k.deleteFrom("queue_counts").where("queue", "=", p.queue).where("state", "=", p.state),
+    ),
+  };
+}
+
+/** What an enqueue checks first: idempotency keys and unique keys, and their expiry. */
+function admissionQueries(k: Kysely<Tables>) {
+  return {
     idem: prepare(
       ["queue", "key"],
       (p) =>
@@ -60,22 +86,27 @@ export function jobQueries(k: Kysely<Tables>) {
           .where("unique_key", "=", p.key)
           .where(sql<boolean>`state IN ('ready', 'delayed', 'leased', 'waiting')`),
     ),
-    dueExpiry: prepare(
-      ["now", "limit"],
-      (p) =>
-        k.selectFrom("jobs").select(["id", "queue", "state", "grp", "attempts"]).where(
-          "expire_at",
-          "<=",
-          p.now,
-        )
-          .where(sql<boolean>`state IN ('ready', 'delayed')`).limit(p.limit),
-    ),
-    minExpiry: prepare(
+    minIdempotency: prepare(
       [],
       () =>
-        k.selectFrom("jobs").select((eb) => eb.fn.min<number | null>("expire_at").as("t"))
-          .where("expire_at", "is not", null)
-          .where(sql<boolean>`state IN ('ready', 'delayed')`),
+        k.selectFrom("idempotency").select((eb) => eb.fn.min<number | null>("expires_at").as("t")),
+    ),
+    purgeIdem: prepare(["before", "limit"], (p) =>
+      k.deleteFrom("idempotency").where(
+        sql<number>`rowid`,
+        "in",
+        k.selectFrom("idempotency").select(sql<number>`rowid`.as("r"))
+          .where("expires_at", "<", p.before).limit(p.limit),
+      )),
+  };
+}
+
+/** A job by id, the best ready ones of a group, and what a lease does to a job. */
+function leaseQueries(k: Kysely<Tables>) {
+  return {
+    job: prepareByJob(
+      [],
+      (p) => k.selectFrom("jobs").selectAll().where(theJob(p)),
     ),
     best: prepare(
       ["queue", "grp", "limit"],
@@ -97,6 +128,24 @@ export function jobQueries(k: Kysely<Tables>) {
           updated_at: p.now,
         })).where(theJob(p)),
     ),
+    extend: prepareByJob(
+      ["expires", "now"],
+      (p) =>
+        k.updateTable("jobs").set({ lease_expires_at: p.expires, updated_at: p.now }).where(
+          theJob(p),
+        ),
+    ),
+    progress: prepareByJob(
+      ["progress", "now"],
+      (p) =>
+        k.updateTable("jobs").set({ progress: p.progress, updated_at: p.now }).where(theJob(p)),
+    ),
+  };
+}
+
+/** A job's other moves: finished, released, requeued, revived, its dependencies settled. */
+function transitionQueries(k: Kysely<Tables>) {
+  return {
     finish: prepareByJob(["state", "result", "error", "now"], (p) =>
       k.updateTable("jobs").set({
         state: p.state,
@@ -118,11 +167,6 @@ export function jobQueries(k: Kysely<Tables>) {
           updated_at: p.now,
         })).where(theJob(p)),
     ),
-    progress: prepareByJob(
-      ["progress", "now"],
-      (p) =>
-        k.updateTable("jobs").set({ progress: p.progress, updated_at: p.now }).where(theJob(p)),
-    ),
     requeue: prepareByJob(
       ["state", "availableAt", "error", "now"],
       (p) =>
@@ -135,6 +179,14 @@ export function jobQueries(k: Kysely<Tables>) {
           updated_at: p.now,
         }).where(theJob(p)),
     ),
+    revive: prepareByJob(["now"], (p) =>
+      k.updateTable("jobs").set({
+        state: "ready",
+        attempts: 0,
+        available_at: p.now,
+        finished_at: null,
+        updated_at: p.now,
+      }).where(theJob(p))),
     depsLeft: prepareByJob(
       ["left"],
       (p) => k.updateTable("jobs").set({ deps_left: p.left }).where(theJob(p)),
@@ -150,21 +202,29 @@ export function jobQueries(k: Kysely<Tables>) {
           updated_at: p.now,
         }).where(theJob(p)),
     ),
-    extend: prepareByJob(
-      ["expires", "now"],
+  };
+}
+
+/** What comes due by the clock: delays, leases and ttlMs expiries, and the earliest of each. */
+function dueQueries(k: Kysely<Tables>) {
+  return {
+    dueExpiry: prepare(
+      ["now", "limit"],
       (p) =>
-        k.updateTable("jobs").set({ lease_expires_at: p.expires, updated_at: p.now }).where(
-          theJob(p),
-        ),
+        k.selectFrom("jobs").select(["id", "queue", "state", "grp", "attempts"]).where(
+          "expire_at",
+          "<=",
+          p.now,
+        )
+          .where(sql<boolean>`state IN ('ready', 'delayed')`).limit(p.limit),
     ),
-    revive: prepareByJob(["now"], (p) =>
-      k.updateTable("jobs").set({
-        state: "ready",
-        attempts: 0,
-        available_at: p.now,
-        finished_at: null,
-        updated_at: p.now,
-      }).where(theJob(p))),
+    minExpiry: prepare(
+      [],
+      () =>
+        k.selectFrom("jobs").select((eb) => eb.fn.min<number | null>("expire_at").as("t"))
+          .where("expire_at", "is not", null)
+          .where(sql<boolean>`state IN ('ready', 'delayed')`),
+    ),
     // Due delayed jobs and expired leases, the earliest first, at most `limit` an entry.
     dueDelayed: prepare(
       ["now", "limit"],
@@ -184,6 +244,24 @@ export function jobQueries(k: Kysely<Tables>) {
           .where("state", "=", sql.lit("leased")).where("lease_expires_at", "<=", p.now)
           .orderBy("lease_expires_at").limit(p.limit),
     ),
+    minDelayed: prepare(
+      [],
+      () =>
+        k.selectFrom("jobs").select((eb) => eb.fn.min<number | null>("available_at").as("t"))
+          .where("state", "=", sql.lit("delayed")),
+    ),
+    minLeaseExpiry: prepare(
+      [],
+      () =>
+        k.selectFrom("jobs").select((eb) => eb.fn.min<number | null>("lease_expires_at").as("t"))
+          .where("state", "=", sql.lit("leased")),
+    ),
+  };
+}
+
+/** Finished jobs leaving: retention, purges, and dead letters retried in bulk. */
+function retentionQueries(k: Kysely<Tables>) {
+  return {
     purgeJobs: prepare(
       ["queue", "before", "limit"],
       (p) =>
@@ -195,18 +273,6 @@ export function jobQueries(k: Kysely<Tables>) {
               .where("finished_at", "is not", null).where("finished_at", "<", p.before)
               .limit(p.limit),
         ).returning(["queue", "state", "seq", sql<number>`${sql.raw(keptApartSql)}`.as("apart")]),
-    ),
-    // The whole (small) table: at start-up and after a snapshot install (see #counts).
-    counts: prepare([], () => k.selectFrom("queue_counts").selectAll()),
-    saveCount: prepare(
-      ["queue", "state", "n"],
-      (p) =>
-        k.insertInto("queue_counts").values({ queue: p.queue, state: p.state, n: p.n })
-          .onConflict((oc) => oc.columns(["queue", "state"]).doUpdateSet({ n: p.n })),
-    ),
-    dropCount: prepare(
-      ["queue", "state"],
-      (p) => k.deleteFrom("queue_counts").where("queue", "=", p.queue).where("state", "=", p.state),
     ),
     oldestDead: prepare(
       ["queue", "limit"],
@@ -226,35 +292,11 @@ export function jobQueries(k: Kysely<Tables>) {
               .where("state", "=", p.state).orderBy("seq").limit(p.limit),
         ).returning(["seq", sql<number>`${sql.raw(keptApartSql)}`.as("apart")]),
     ),
-    minDelayed: prepare(
-      [],
-      () =>
-        k.selectFrom("jobs").select((eb) => eb.fn.min<number | null>("available_at").as("t"))
-          .where("state", "=", sql.lit("delayed")),
-    ),
-    minLeaseExpiry: prepare(
-      [],
-      () =>
-        k.selectFrom("jobs").select((eb) => eb.fn.min<number | null>("lease_expires_at").as("t"))
-          .where("state", "=", sql.lit("leased")),
-    ),
     minFinished: prepare(
       ["queue"],
       (p) =>
         k.selectFrom("jobs").select((eb) => eb.fn.min<number | null>("finished_at").as("t"))
           .where("queue", "=", p.queue).where("finished_at", "is not", null),
     ),
-    minIdempotency: prepare(
-      [],
-      () =>
-        k.selectFrom("idempotency").select((eb) => eb.fn.min<number | null>("expires_at").as("t")),
-    ),
-    purgeIdem: prepare(["before", "limit"], (p) =>
-      k.deleteFrom("idempotency").where(
-        sql<number>`rowid`,
-        "in",
-        k.selectFrom("idempotency").select(sql<number>`rowid`.as("r"))
-          .where("expires_at", "<", p.before).limit(p.limit),
-      )),
   };
 }
