@@ -4,6 +4,7 @@ import type { IncomingMessage } from "node:http";
 import type { Context } from "hono";
 import { RaftqError } from "../errors.ts";
 import { JsonBodyError, parseBody } from "./json_body.ts";
+import { concatBytes, readAtMost } from "../buffers.ts";
 
 const tooLarge = (max: number) =>
   new RaftqError("payload_too_large", `The request body is larger than ${max} bytes`);
@@ -35,20 +36,9 @@ async function readLimited(c: Context, maxBytes: number): Promise<Uint8Array<Arr
     if (bytes.length > maxBytes) throw tooLarge(maxBytes);
     return bytes;
   }
-  const reader = body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    size += value.length;
-    if (size > maxBytes) {
-      await reader.cancel().catch(() => {});
-      throw tooLarge(maxBytes);
-    }
-    chunks.push(value);
-  }
-  return concat(chunks, size);
+  const bytes = await readAtMost(body, maxBytes);
+  if (!bytes) throw tooLarge(maxBytes);
+  return bytes;
 }
 
 async function readIncoming(
@@ -64,17 +54,7 @@ async function readIncoming(
     if (size > maxBytes) throw tooLarge(maxBytes); // the rest is drained or the socket closed
     chunks.push(chunk);
   }
-  return concat(chunks, size);
-}
-
-function concat(chunks: Uint8Array[], size: number): Uint8Array<ArrayBuffer> {
-  const bytes = new Uint8Array(size);
-  let at = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, at);
-    at += chunk.length;
-  }
-  return bytes;
+  return concatBytes(chunks, size);
 }
 
 /** The body as JSON (see readJson), or undefined when the request has none. */

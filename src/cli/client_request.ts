@@ -2,9 +2,10 @@
 
 import { parseArgs } from "node:util";
 import type { CliIo } from "./main.ts";
-import { parseHttpUrl } from "./serve_args.ts";
+import { bodyBytesRange, parseHttpUrl } from "./serve_args.ts";
 import { UsageError } from "./usage_error.ts";
 import { RawJson, stringifyWithRaw } from "../queue/json_text.ts";
+import { readAtMost } from "../buffers.ts";
 
 const defaultUrl = "http://127.0.0.1:7400";
 
@@ -116,19 +117,16 @@ export function table(rows: (string | number | boolean | null)[][]): string {
     .join("\n");
 }
 
-/** Standard input whole, as text (a payload given as `-`). */
+/** The most standard input a command reads: the largest body a node takes (--max-body-bytes). */
+export const maxStdinBytes = bodyBytesRange[1];
+
+/** Standard input whole, as text (a payload given as `-`), at most maxStdinBytes. */
 export async function readStdin(): Promise<string> {
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for await (const chunk of Deno.stdin.readable) {
-    chunks.push(chunk);
-    size += chunk.length;
-  }
-  const bytes = new Uint8Array(size);
-  let at = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, at);
-    at += chunk.length;
+  const bytes = await readAtMost(Deno.stdin.readable, maxStdinBytes);
+  if (!bytes) {
+    throw new UsageError(
+      `standard input is longer than ${maxStdinBytes} bytes, more than a node takes`,
+    );
   }
   return new TextDecoder().decode(bytes);
 }

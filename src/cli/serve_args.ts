@@ -71,7 +71,7 @@ function intFlag(
   raw: string | undefined,
   fallback: number,
   flag: string,
-  [min, max]: [number, number],
+  [min, max]: readonly [number, number],
   unit = "",
 ): number {
   const n = raw === undefined ? fallback : Number(raw);
@@ -136,6 +136,9 @@ export function parseHttpUrl(value: string, what: string): string {
 }
 
 type Get = (flag: ServeFlag) => string | undefined;
+
+/** The least and the most `--max-body-bytes` may be. */
+export const bodyBytesRange: readonly [number, number] = [1024, 64 * 1024 * 1024];
 
 /** `raftq serve` arguments and environment to a validated configuration; throws UsageError. */
 export function parseServeArgs(
@@ -259,7 +262,6 @@ function loggingFlags(get: Get): { logLevel: LogLevel; logFormat: "json" | "text
 /** Retention, request and connection limits, the clock offset allowed, the log's bounds. */
 function limitFlags(get: Get) {
   const retentionMs = parseDurationMs(get("retention") ?? serveDefaults.retention, "--retention");
-  const bodyBytesRange: [number, number] = [1024, 64 * 1024 * 1024];
   const maxBodyBytes = intFlag(
     get("max-body-bytes"),
     serveDefaults.maxBodyBytes,

@@ -4,6 +4,7 @@ import type { ServeConfig } from "../config.ts";
 import { StartupError } from "../errors.ts";
 import { defaultTuning } from "./config.ts";
 import { messageLimits } from "../raft/mod.ts";
+import { readAtMost } from "../buffers.ts";
 
 /**
  * The most bytes of a member's answer a joining node reads: a status lists at most 1,000
@@ -18,35 +19,14 @@ async function answerJson(res: Response): Promise<Record<string, unknown> | null
     await res.body?.cancel().catch(() => {});
     return null;
   }
-  const reader = res.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    size += value.length;
-    if (size > joinAnswerMaxBytes) {
-      await reader.cancel().catch(() => {});
-      return null;
-    }
-    chunks.push(value);
-  }
+  const bytes = await readAtMost(res.body, joinAnswerMaxBytes);
+  if (!bytes) return null;
   try {
-    const v = JSON.parse(new TextDecoder().decode(concatBytes(chunks, size)));
+    const v = JSON.parse(new TextDecoder().decode(bytes));
     return typeof v === "object" && v !== null ? v as Record<string, unknown> : null;
   } catch {
     return null;
   }
-}
-
-function concatBytes(chunks: Uint8Array[], size: number): Uint8Array {
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
 }
 
 export interface JoinResult {
