@@ -8,6 +8,7 @@ import type { NodeEvents } from "./node/node.ts";
 /** What the events need of the serving node around them. */
 export interface ServingNode {
   logger: Logger;
+  log: Logger["log"];
   waiters: Waiters;
   jobWaiters: Waiters;
   fatal(error: Error): void;
@@ -15,7 +16,7 @@ export interface ServingNode {
 }
 
 export function nodeEvents(run: ServingNode): NodeEvents {
-  const log = run.logger.log.bind(run.logger);
+  const log = run.log;
   return {
     onJobsReady: (queue) => run.waiters.wake(queue),
     onEvents: (queue) => run.waiters.wake(eventsKey(queue)),
@@ -24,7 +25,7 @@ export function nodeEvents(run: ServingNode): NodeEvents {
     onApplyFailed(index, message) {
       log("warn", "entry_apply_failed", { index, error: message });
     },
-    onClockVerdict: (verdict, maxOffsetMs) => logClockVerdict(run.logger, verdict, maxOffsetMs),
+    onClockVerdict: (verdict, maxOffsetMs) => logClockVerdict(log, verdict, maxOffsetMs),
     onRoleChange(role, term, leader) {
       run.logger.context.term = term;
       log("info", "role_changed", { role, leader: leader || null });
@@ -49,14 +50,14 @@ export function nodeEvents(run: ServingNode): NodeEvents {
   };
 }
 
-function logClockVerdict(logger: Logger, verdict: ClockVerdict, maxOffsetMs: number): void {
+function logClockVerdict(log: Logger["log"], verdict: ClockVerdict, maxOffsetMs: number): void {
   if (verdict.mayLead) {
-    logger.log("info", "clock_offset_ok", { agreeing: verdict.agreeing, maxOffsetMs });
+    log("info", "clock_offset_ok", { agreeing: verdict.agreeing, maxOffsetMs });
   } else if (verdict.beyond.length === 0) {
     // Not enough recent readings yet (links still opening, peers down): nothing is wrong.
-    logger.log("debug", "clock_unconfirmed", { agreeing: verdict.agreeing, maxOffsetMs });
+    log("debug", "clock_unconfirmed", { agreeing: verdict.agreeing, maxOffsetMs });
   } else {
-    logger.log("warn", "clock_offset_excessive", {
+    log("warn", "clock_offset_excessive", {
       reason:
         `this node's clock is further than ${maxOffsetMs} ms from a majority of voters'; it refuses to lead until it is not (check NTP)`,
       beyond: verdict.beyond,

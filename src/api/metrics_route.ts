@@ -132,25 +132,15 @@ function peerGauges(ctx: ApiContext, st: () => NodeStatus): GaugeRow[] {
   ];
 }
 
+/** The process's memory, each from Deno.memoryUsage(). */
 function memoryGauges(): GaugeRow[] {
-  return [
-    [
-      "raftq_process_resident_bytes",
-      "Resident memory of this process",
-      () => one(Deno.memoryUsage().rss),
-    ],
-    ["raftq_js_heap_used_bytes", "JavaScript heap in use", () => one(Deno.memoryUsage().heapUsed)],
-    [
-      "raftq_js_heap_total_bytes",
-      "JavaScript heap reserved",
-      () => one(Deno.memoryUsage().heapTotal),
-    ],
-    [
-      "raftq_external_bytes",
-      "Memory held outside the JavaScript heap (buffers)",
-      () => one(Deno.memoryUsage().external),
-    ],
+  const rows: [string, string, keyof Deno.MemoryUsage][] = [
+    ["raftq_process_resident_bytes", "Resident memory of this process", "rss"],
+    ["raftq_js_heap_used_bytes", "JavaScript heap in use", "heapUsed"],
+    ["raftq_js_heap_total_bytes", "JavaScript heap reserved", "heapTotal"],
+    ["raftq_external_bytes", "Memory held outside the JavaScript heap (buffers)", "external"],
   ];
+  return rows.map(([name, help, field]) => [name, help, () => one(Deno.memoryUsage()[field])]);
 }
 
 /** Counters whose values live in the state machine's own tallies. */

@@ -357,19 +357,19 @@ async function transfer(argv: string[], io: CliIo, command: string): Promise<num
 }
 
 const commands: Record<string, Command> = {
-  status: status,
-  queues: queues,
-  jobs: jobs,
-  queue: queue,
-  groups: groups,
+  status,
+  queues,
+  jobs,
+  queue,
+  groups,
   pause: pauseOrResume,
   resume: pauseOrResume,
-  enqueue: enqueue,
-  claim: claim,
+  enqueue,
+  claim,
   ack: ackOrNack,
   nack: ackOrNack,
-  members: members,
-  transfer: transfer,
+  members,
+  transfer,
 };
 
 export async function runClient(command: string, argv: string[], io: CliIo): Promise<number> {
