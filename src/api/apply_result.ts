@@ -1,7 +1,7 @@
 // Turns the state machine's answer to a command into the expected result or an RaftqError.
 
 import { RaftqError } from "../errors.ts";
-import type { ApplyResult } from "../queue/state_machine.ts";
+import type { ApplyResult } from "../queue/results.ts";
 
 export function expectResult<T extends ApplyResult["type"]>(
   result: ApplyResult,

@@ -1,7 +1,9 @@
 // What the API may ask of a node: copies of its state, requests, and reads of the queue.
 
 import type { CatchUp } from "./joins.ts";
-import type { ApplyResult, JobView, QueueStats, QueueView } from "../queue/state_machine.ts";
+import type { ApplyResult } from "../queue/results.ts";
+import type { JobView } from "../queue/job_view.ts";
+import type { QueueStats, QueueView } from "../queue/queue_counts.ts";
 import type { QueueCommand } from "../queue/commands.ts";
 import type { JobPage } from "../queue/job_listing.ts";
 import type { ScheduleView } from "../queue/schedules.ts";

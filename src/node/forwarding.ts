@@ -2,7 +2,7 @@
 
 import { type ErrorCode, RaftqError } from "../errors.ts";
 import { decodeCommand, encodeCommand, type QueueCommand } from "../queue/commands.ts";
-import type { ApplyResult } from "../queue/state_machine.ts";
+import type { ApplyResult } from "../queue/results.ts";
 import { ProposalFailed } from "../transport/proposals.ts";
 
 const codes: ReadonlySet<string> = new Set<ErrorCode>([

@@ -8,7 +8,7 @@ import {
   type QueueCommand,
   type WorkerCommand,
 } from "../queue/commands.ts";
-import type { ApplyResult } from "../queue/state_machine.ts";
+import type { ApplyResult } from "../queue/results.ts";
 import type { RaftqError } from "../errors.ts";
 
 export interface Proposal {

@@ -2,7 +2,8 @@
 
 import { setImmediate } from "node:timers";
 import { RaftqError } from "../errors.ts";
-import { type ApplyResult, QueueStateMachine } from "../queue/state_machine.ts";
+import type { ApplyResult } from "../queue/results.ts";
+import { QueueStateMachine } from "../queue/state_machine.ts";
 import {
   encodeCommand,
   maxEntryBytes,

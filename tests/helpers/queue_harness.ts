@@ -3,7 +3,8 @@
 import assert from "node:assert/strict";
 import type { Entry } from "../../src/raft/mod.ts";
 import { encodeCommand, type NewJob, type QueueCommand } from "../../src/queue/commands.ts";
-import { type ApplyResult, QueueStateMachine } from "../../src/queue/state_machine.ts";
+import type { ApplyResult } from "../../src/queue/results.ts";
+import { QueueStateMachine } from "../../src/queue/state_machine.ts";
 
 /** The state machine's test options (fewer events kept, fewer dependents settled an entry). */
 export type MachineOptions = ConstructorParameters<typeof QueueStateMachine>[1];

@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import type { NewJob, QueueCommand } from "../../src/queue/commands.ts";
 import { maxMergedJobs } from "../../src/queue/commands.ts";
-import type { ApplyResult } from "../../src/queue/state_machine.ts";
+import type { ApplyResult } from "../../src/queue/results.ts";
 import { mergeProposals, type Proposal } from "../../src/node/merge.ts";
 import { RaftqError } from "../../src/errors.ts";
 import { startInProcessNode } from "../helpers/in_process.ts";

@@ -9,7 +9,7 @@ import {
   type QueueCommand,
   type WorkerCommand,
 } from "../../src/queue/commands.ts";
-import type { ApplyResult, ClaimedJob } from "../../src/queue/state_machine.ts";
+import type { ApplyResult, ClaimedJob } from "../../src/queue/results.ts";
 import {
   maxMergedBytes,
   mergeProposals,

@@ -1,0 +1,191 @@
+// A worker's commands applied: claims round-robin across groups, acks, nacks, extends, releases.
+
+import type { JobsTable } from "../storage/schema.ts";
+import { retryDelayMs } from "./backoff.ts";
+import type { QueueCommand, WorkerCommand } from "./commands.ts";
+import { noGroup } from "./groups.ts";
+import type { JobPayloads } from "./job_payloads.ts";
+import { RawJson } from "./json_text.ts";
+import type { QueueConfig } from "./queue_settings.ts";
+import type { RateWindows } from "./rate_limit.ts";
+import { type ApplyError, type ApplyResult, refusal } from "./results.ts";
+import type { Transitions } from "./transitions.ts";
+
+/** The lease a claim gets when neither it nor its queue's config says. */
+export const defaultLeaseMs = 30_000;
+
+type Claim = Extract<QueueCommand, { type: "claim" }>;
+type OnLeasedJob = Extract<
+  QueueCommand,
+  { type: "ack" | "nack" | "extend" | "release" | "progress" }
+>;
+
+/** The worker commands, applied inside QueueStateMachine's transaction. */
+export class WorkerCommands {
+  constructor(
+    readonly t: Transitions,
+    readonly payloads: JobPayloads,
+    readonly rates: RateWindows,
+  ) {}
+
+  /**
+   * A worker's command; `lease`: what a claim in it (an ack's `next` too) leases under;
+   * `answering`: whether a writer waits for the answer (a claim's payloads are read only then).
+   */
+  apply(cmd: WorkerCommand, lease: string, answering: boolean): ApplyResult {
+    if (cmd.type === "claim") return this.#claim(cmd, lease, answering);
+    const done = this.#onLeasedJob(cmd);
+    if (cmd.type !== "ack" || !cmd.next || done.type !== "acked") return done;
+    const claimed = this.#claim({ type: "claim", ...cmd.next }, lease, answering);
+    return { ...done, next: claimed.type === "claimed" ? claimed.jobs : [] };
+  }
+
+  /** A worker's command on a job it holds a lease on: ack, nack, extend, release, progress. */
+  #onLeasedJob(cmd: OnLeasedJob): ApplyResult {
+    const t = this.t;
+    const now = t.now;
+    if (cmd.type === "ack") return this.#ack(cmd);
+    const job = this.#leasedJob(cmd);
+    if ("type" in job) return job;
+    switch (cmd.type) {
+      case "nack": {
+        const error = cmd.error ?? job.last_error;
+        if (cmd.final || job.attempts >= job.max_attempts) {
+          t.finish(job, "dead", null, error);
+          return { type: "nacked", id: job.id, state: "dead" };
+        }
+        const backoff = t.settings.get(job.queue).config.backoff;
+        const delay = cmd.retryDelayMs ?? retryDelayMs(job.id, job.attempts, backoff);
+        const state = delay > 0 ? "delayed" : "ready";
+        t.requeue(job, state, now + delay, error);
+        return { type: "nacked", id: job.id, state };
+      }
+      case "extend": {
+        t.run(t.q.extend({ id: job.id, expires: now + cmd.leaseMs, now }));
+        t.due.lower(now + cmd.leaseMs);
+        return { type: "extended", id: job.id, leaseExpiresAt: now + cmd.leaseMs };
+      }
+      case "release": {
+        const delay = cmd.delayMs ?? 0;
+        const state = delay > 0 ? "delayed" : "ready";
+        t.run(t.q.release({ id: job.id, state, availableAt: now + delay, now }));
+        t.due.lower(state === "delayed" ? now + delay : null);
+        t.moved(job.queue, "leased", state, 1, job.grp);
+        t.events.record(job.queue, "released", { ...job, attempts: job.attempts - 1 }, state);
+        return { type: "released", id: job.id, state };
+      }
+      case "progress": {
+        t.run(t.q.progress({ id: job.id, progress: cmd.progress, now }));
+        t.events.record(job.queue, "progress", job, "leased");
+        return { type: "progressed", id: job.id };
+      }
+    }
+  }
+
+  #ack(cmd: Extract<QueueCommand, { type: "ack" }>): ApplyResult {
+    const job = this.t.job(cmd.id);
+    if (!job) return refusal("not_found", `job ${cmd.id} does not exist`);
+    // A retried ack of the same lease is answered as the first was: completion stays single.
+    if (job.state === "done" && job.lease === cmd.lease) return { type: "acked", id: job.id };
+    if (job.state !== "leased" || job.lease !== cmd.lease) return this.#mismatch(job);
+    this.t.finish(job, "done", cmd.result ?? null, job.last_error);
+    this.t.tallies.completed++;
+    return { type: "acked", id: job.id };
+  }
+
+  /**
+   * Leases up to `max` ready jobs under one `lease` (see leaseOf): none while paused, no more
+   * than the queue's concurrency and rate window leave, taken round-robin across its groups.
+   */
+  #claim(cmd: Claim, lease: string, answering: boolean): ApplyResult {
+    const t = this.t;
+    const now = t.now;
+    const config = t.settings.get(cmd.queue).config;
+    const expires = now + (cmd.leaseMs ?? config.leaseMs ?? defaultLeaseMs);
+    t.due.lower(expires);
+    const room = this.#claimRoom(cmd.queue, config, cmd.max, now);
+    const rows = this.#leaseRoundRobin(cmd.queue, room, config.groupConcurrency, (row) => {
+      t.run(t.q.lease({ id: row.id, lease, expires, worker: cmd.worker, now }));
+      t.events.record(cmd.queue, "claimed", { ...row, attempts: row.attempts + 1 }, "leased");
+    });
+    if (config.rateLimit && rows.length > 0) {
+      this.rates.add(cmd.queue, config.rateLimit, now, rows.length);
+    }
+    t.tallies.claimed += rows.length;
+    return {
+      type: "claimed",
+      jobs: rows.map((row) => ({
+        id: row.id,
+        payload: answering ? new RawJson(this.payloads.textOf(row)) : this.payloads.unread(row),
+        attempt: row.attempts + 1,
+        lease,
+        leaseExpiresAt: expires,
+      })),
+    };
+  }
+
+  /** How many jobs a claim of `max` may take now: paused, concurrency, rate window. */
+  #claimRoom(queue: string, config: QueueConfig, max: number, nowMs: number): number {
+    if (this.t.settings.isPaused(queue)) return 0;
+    let room = max;
+    if (config.concurrency !== undefined) {
+      room = Math.min(room, config.concurrency - this.t.counts.of(queue, "leased"));
+    }
+    if (config.rateLimit) {
+      room = Math.min(room, config.rateLimit.max - this.rates.used(queue, config.rateLimit, nowMs));
+    }
+    return Math.max(0, room);
+  }
+
+  /**
+   * Takes up to `room` ready jobs, round after round: each round reads the active groups whose
+   * turn comes first and takes an even share of what is left from each (one job each when there
+   * are more groups than room), best first inside a group. A served group goes to the back.
+   */
+  #leaseRoundRobin(
+    queue: string,
+    room: number,
+    cap: number | undefined,
+    lease: (row: JobsTable) => void,
+  ): JobsTable[] {
+    const t = this.t;
+    const taken: JobsTable[] = [];
+    while (taken.length < room) {
+      const groups = t.groups.next(queue, room - taken.length);
+      const before = taken.length;
+      const share = Math.max(1, Math.floor((room - taken.length) / Math.max(1, groups.length)));
+      for (const g of groups) {
+        const headroom = g.grp === noGroup || cap === undefined ? share : cap - g.leased;
+        const limit = Math.min(share, headroom, room - taken.length);
+        if (limit <= 0) continue;
+        const rows = t.all<JobsTable>(t.q.best({ queue, grp: g.grp, limit }));
+        for (const row of rows) lease(row);
+        t.moved(queue, "ready", "leased", rows.length, g.grp, g); // (g: read just now)
+        taken.push(...rows);
+      }
+      if (taken.length === before) break; // (no active group had a job: nothing more to take)
+    }
+    return taken;
+  }
+
+  /** The job a lease-bearing command acts on while it holds that lease, or why it cannot. */
+  #leasedJob(cmd: { id: string; lease: string }): JobsTable | ApplyError {
+    const job = this.t.job(cmd.id);
+    if (!job) return refusal("not_found", `job ${cmd.id} does not exist`);
+    if (job.state !== "leased" || job.lease !== cmd.lease) return this.#mismatch(job);
+    return job;
+  }
+
+  /** Why a lease-bearing command cannot act: the lease is old, or its job was cancelled. */
+  #mismatch(job: JobsTable): ApplyError {
+    if (job.state === "cancelled") {
+      return refusal("cancelled", `job ${job.id} was cancelled: stop working on it`);
+    }
+    return refusal(
+      "lease_mismatch",
+      `that lease is no longer job ${job.id}'s (the job is ${job.state}${
+        job.state === "leased" ? " under a newer lease" : ""
+      })`,
+    );
+  }
+}
