@@ -22,6 +22,14 @@ export const defaultMaxAttempts = 5;
 
 type Enqueued = Extract<ApplyResult, { type: "enqueued" }>["jobs"][number];
 
+/** What every job of one enqueue shares: its queue and entry, its dependencies' states, defaults. */
+interface EnqueueBatch {
+  queue: string;
+  index: number;
+  deps: ReadonlyMap<string, JobState>;
+  maxAttempts: number;
+}
+
 /** The enqueue commands, applied inside QueueStateMachine's transaction. */
 export class Enqueues {
   readonly #insertJobs: BulkInsert<JobsTable>;
@@ -92,6 +100,8 @@ export class Enqueues {
     if (full) return full;
     const deps = this.#dependencyStates(jobs.flatMap((j) => j.dependsOn ?? []));
     if (!(deps instanceof Map)) return deps;
+    const defaultAttempts = this.t.settings.get(queue).config.maxAttempts ?? defaultMaxAttempts;
+    const batch: EnqueueBatch = { queue, index, deps, maxAttempts: defaultAttempts };
     const out: Enqueued[] = [];
     const added: { queue: string; grp: string; state: JobState }[] = [];
     const failed: [JobsTable, string][] = [];
@@ -100,7 +110,7 @@ export class Enqueues {
     jobs.forEach((job, k) => {
       const seen = this.#duplicateOf(queue, job, flush);
       if (seen) return out.push(seen);
-      const { row, why } = this.#add(queue, job, index, offset + k, deps);
+      const { row, why } = this.#add(batch, job, offset + k);
       own.rows.push(row);
       added.push({ queue, grp: row.grp, state: row.state });
       if (why) failed.push([row, why]);
@@ -117,22 +127,18 @@ export class Enqueues {
    * A new job's row, its dependency edges and idempotency key recorded, its event written; `why`:
    * a dependency that already failed it (the row is written first, then ended dead).
    */
-  #add(
-    queue: string,
-    job: NewJob,
-    index: number,
-    k: number,
-    deps: ReadonlyMap<string, JobState>,
-  ): { row: JobsTable; why: string | null } {
+  #add(batch: EnqueueBatch, job: NewJob, k: number): { row: JobsTable; why: string | null } {
     const t = this.t;
+    const { queue, index } = batch;
     const now = t.now;
     const id = jobId(index, k);
     const seq = jobSeq(index, k);
-    const start = job.dependsOn ? this.#dependencyStart(job, deps) : { left: [], failed: null };
+    const start = job.dependsOn
+      ? this.#dependencyStart(job, batch.deps)
+      : { left: [], failed: null };
     const waits = start.left.length > 0 || start.failed !== null;
     const state: JobState = waits ? "waiting" : job.delayMs > 0 ? "delayed" : "ready";
-    const config = t.settings.get(queue).config;
-    const maxAttempts = job.maxAttempts ?? config.maxAttempts ?? defaultMaxAttempts;
+    const maxAttempts = job.maxAttempts ?? batch.maxAttempts;
     const row = newJobRow(id, queue, state, seq, job, now, maxAttempts, start.left.length);
     t.due.lower(state === "delayed" ? row.available_at : null);
     t.due.lower(row.expire_at);

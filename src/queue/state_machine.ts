@@ -129,9 +129,7 @@ export class QueueStateMachine {
 
   /** The applied index and the clock, as the table holds them. */
   #readState(): void {
-    const rows = this.#db.conn.executeCompiled<{ applied_index: number; now_ms: number }>(
-      this.#q.state({}),
-    ).rows;
+    const rows = this.#t.all<{ applied_index: number; now_ms: number }>(this.#q.state({}));
     this.#applied = rows[0]?.applied_index ?? 0;
     this.#t.now = rows[0]?.now_ms ?? 0;
   }
@@ -205,9 +203,7 @@ export class QueueStateMachine {
           for (const e of todo) this.#applyAlone(e, results);
         }
         this.#counts.save(start.at);
-        this.#db.conn.executeCompiled(
-          this.#q.saveState({ applied: this.#applied, now: this.#t.now }),
-        );
+        this.#t.run(this.#q.saveState({ applied: this.#applied, now: this.#t.now }));
       });
     } catch (error) {
       this.#rollbackTo(start); // the transaction rolled back
