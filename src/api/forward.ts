@@ -68,6 +68,7 @@ const peerWrites: [string, RegExp][] = [
   ["DELETE", /^\/v1\/queues\/[^/]+\/jobs$/],
   ["POST", /^\/v1\/queues\/[^/]+\/dead\/retry$/],
   ["POST", /^\/v1\/queues\/[^/]+\/dead\/[^/]+\/retry$/],
+  ["PUT", /^\/v1\/schedules\/[^/]+$/],
   ["DELETE", /^\/v1\/schedules\/[^/]+$/],
 ];
 

@@ -1,7 +1,6 @@
 // Schedules (api.md part 2): set, list, read, delete. Firing is the leader node's (see RaftNode).
 
 import type { Hono } from "hono";
-import { nextSlotAfter } from "../queue/schedule_slots.ts";
 import { RaftqError } from "../errors.ts";
 import { expectResult } from "./apply_result.ts";
 import { readJson } from "./body.ts";
@@ -15,9 +14,9 @@ export function scheduleRoutes(app: Hono, ctx: ApiContext): void {
   app.put("/v1/schedules/:id", async (c) => {
     const id = v.scheduleId(c.req.param("id"));
     const spec = v.schedule(await readJson(c, ctx.maxBodyBytes, v.opaquePaths.schedule));
-    // The first slot, from this (the leader's) clock: replicas take it from the entry.
-    const nextRunAt = nextSlotAfter(spec, Date.now());
-    const r = await node.propose({ type: "setSchedule", id, spec, nextRunAt });
+    // The leader fills in the first slot from its entry's stamp (see RaftNode), so this goes to
+    // the leader over the peer link like any write.
+    const r = await node.propose({ type: "setSchedule", id, spec, nextRunAt: null });
     return withUserJson(c, expectResult(r, "scheduleSet").schedule);
   });
 

@@ -27,7 +27,7 @@ import { StartupError } from "../errors.ts";
 import { RaftStorage } from "../storage/raft_storage.ts";
 import type { NodeTuning } from "./config.ts";
 import type { NodeApi, NodeStatus, QueueReads } from "./facade.ts";
-import { firing } from "../queue/schedule_slots.ts";
+import { firing, nextSlotAfter } from "../queue/schedule_slots.ts";
 import { scheduleView } from "../queue/schedules.ts";
 import { Watches } from "./watches.ts";
 import { type LoopHooks, ReadyLoop } from "./loop.ts";
@@ -544,7 +544,8 @@ export class RaftNode implements NodeApi {
   #encodeProposals(stampMs: number): { batch: Proposal[]; datas: string[] } {
     const batch: Proposal[] = [];
     const datas: string[] = [];
-    for (const p of mergeProposals(this.#proposals)) {
+    const proposals = this.#proposals.flatMap((p) => withFirstSlot(p, stampMs) ?? []);
+    for (const p of mergeProposals(proposals)) {
       const data = encodeOrRefuse(p, stampMs);
       if (data === null) continue;
       datas.push(data);
@@ -723,6 +724,22 @@ export class RaftNode implements NodeApi {
  * A proposal's entry data, or null once the proposal is refused: a command that cannot be
  * encoded, or one too large for a peer frame to carry (which no follower could ever receive).
  */
+/**
+ * A new schedule's first slot is the leader's to compute, from the stamp its entry carries
+ * (replicas never evaluate cron): so a schedule set through a follower counts from the queue's
+ * clock as one set at the leader does. Null (and refused) when the spec does not evaluate.
+ */
+function withFirstSlot(p: Proposal, stampMs: number): Proposal | null {
+  if (p.cmd.type !== "setSchedule") return p;
+  try {
+    return { ...p, cmd: { ...p.cmd, nextRunAt: nextSlotAfter(p.cmd.spec, stampMs) } };
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    p.reject(new RaftqError("invalid_request", `The schedule does not evaluate: ${reason}`));
+    return null;
+  }
+}
+
 function encodeOrRefuse(p: Proposal, stampMs: number): string | null {
   let data: string;
   try {

@@ -121,7 +121,10 @@ export type QueueCommand =
   /** Bulk work, at most `maxRowsPerEntry` rows an entry (the API repeats it until done). */
   | { type: "retryDeadMany"; queue: string; limit: number }
   | { type: "purge"; queue: string; state: FinishedState; limit: number }
-  /** `nextRunAt` computed by the leader (replicas never evaluate cron). */
+  /**
+   * `nextRunAt` computed by the leader as it encodes the entry, from the entry's stamp (whatever
+   * the proposer put there; replicas never evaluate cron).
+   */
   | { type: "setSchedule"; id: string; spec: ScheduleSpec; nextRunAt: number | null }
   | { type: "deleteSchedule"; id: string }
   /**

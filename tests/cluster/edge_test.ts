@@ -22,12 +22,11 @@ Deno.test("cluster: a write through a follower whose leader vanished is answered
     proxy.blackhole();
     const started = Date.now();
     // (Bounded here too, so a forward that never ends fails the test rather than hanging it.)
-    // A schedule's creation takes the HTTP forward (job writes and queue control go over the
-    // peer link, which the leader dialed directly and the proxy does not cut: see
-    // forwarding_test.ts and proposals_test.ts).
-    const res = await fetch(`${follower.url}/v1/schedules/s`, {
-      method: "PUT",
-      body: JSON.stringify({ queue: "f", everyMs: 60_000, payload: 1 }),
+    // An admin write takes the HTTP forward (queue writes go over the peer link, which the
+    // leader dialed directly and the proxy does not cut: see forwarding_test.ts and
+    // proposals_test.ts).
+    const res = await fetch(`${follower.url}/admin/snapshot`, {
+      method: "POST",
       signal: AbortSignal.timeout(20_000),
     });
     const write = { status: res.status, body: await res.json() };

@@ -125,7 +125,16 @@ Deno.test("cluster: a follower passes writes to the leader over the peer link", 
     });
     const noSchedule = await call(`${f}/v1/schedules/none`, "DELETE");
     assert.equal(noSchedule.status, 404, "the leader's refusal, as it is");
-    assert.equal(await counter(f, "raftq_proposals_forwarded_total") - control, 5);
+    // A schedule set through the follower: its first slot comes from the leader's entry stamp.
+    const everyMs = 3_600_000;
+    const setAtMs = Date.now();
+    const hourly = await call(`${f}/v1/schedules/hourly`, "PUT", { queue: "rd", everyMs });
+    assert.equal(hourly.status, 200, JSON.stringify(hourly.body));
+    const next = hourly.body.nextRunAt;
+    assert.ok(next % everyMs === 0 && next > setAtMs && next <= Date.now() + everyMs, `${next}`);
+    const atLeader = await call(`${leader.url}/v1/schedules/hourly`, "GET");
+    assert.equal(atLeader.body.nextRunAt, next);
+    assert.equal(await counter(f, "raftq_proposals_forwarded_total") - control, 6);
     // The event stream is served by each node from its own applied state: the same events, ids
     // and all, from the follower as from the leader.
     const streams = await Promise.all([leader.url, f].map((u) => eventIds(u, "fw", job.id)));
