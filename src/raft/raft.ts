@@ -11,6 +11,7 @@ import {
   voterIds,
 } from "./membership.ts";
 import { Progress } from "./progress.ts";
+import { ReadRounds } from "./read_only.ts";
 import { hasMajority, majorityIndex, voteOutcome } from "./quorum.ts";
 import {
   type AppendMessage,
@@ -24,7 +25,6 @@ import {
   type Message,
   type NodeId,
   NONE,
-  type ReadState,
   type Ready,
   type Role,
   type SnapshotChunk,
@@ -67,13 +67,6 @@ export interface RaftStats {
 /** Committed entries handed out in one Ready, at most. */
 const maxCommittedPerReady = 4096;
 
-/** A ReadIndex round waiting for a majority's heartbeat acknowledgements. */
-interface PendingRead {
-  ids: string[];
-  index: number;
-  seq: number;
-}
-
 export class Raft {
   readonly id: NodeId;
   readonly #cfg: RaftConfig;
@@ -99,9 +92,7 @@ export class Raft {
   /** Leader only: one entry per member, self included. */
   readonly progress = new Map<NodeId, Progress>();
   leadTransferee: NodeId = NONE;
-  #readSeq = 0;
-  #pendingReads: PendingRead[] = [];
-  #readsAwaitingCommit: string[] = [];
+  readonly #reads = new ReadRounds();
 
   /** Follower only: the snapshot being received. */
   #incoming: { meta: SnapshotMeta; nextOffset: number } | null = null;
@@ -109,8 +100,6 @@ export class Raft {
   // Output buffers, drained by ready().
   #messages: Message[] = [];
   #persistedMessages: Message[] = [];
-  #readStates: ReadState[] = [];
-  #droppedReads: string[] = [];
   #snapshotChunks: SnapshotChunk[] = [];
   #snapshotToInstall: SnapshotMeta | null = null;
 
@@ -295,21 +284,11 @@ export class Raft {
    */
   readIndex(ids: readonly string[]): void {
     if (ids.length === 0) return;
-    if (this.role !== "leader") {
-      this.#droppedReads.push(...ids);
-      return;
-    }
-    if (!this.committedInTerm()) {
-      this.#readsAwaitingCommit.push(...ids);
-      return;
-    }
+    if (this.role !== "leader") return this.#reads.drop(ids);
+    if (!this.committedInTerm()) return this.#reads.awaitCommit(ids);
     const voters = voterIds(this.membership);
-    if (voters.length === 1 && voters[0] === this.id) {
-      for (const id of ids) this.#readStates.push({ id, index: this.commit });
-      return;
-    }
-    this.#readSeq++;
-    this.#pendingReads.push({ ids: [...ids], index: this.commit, seq: this.#readSeq });
+    if (voters.length === 1 && voters[0] === this.id) return this.#reads.answer(ids, this.commit);
+    this.#reads.open(ids, this.commit);
     this.#bcastHeartbeat();
   }
 
@@ -363,9 +342,7 @@ export class Raft {
   hasReady(): boolean {
     if (this.#messages.length || this.#persistedMessages.length) return true;
     if (this.#unstableFrom <= this.log.lastIndex() || this.#snapshotToInstall) return true;
-    if (this.#snapshotChunks.length || this.#readStates.length || this.#droppedReads.length) {
-      return true;
-    }
+    if (this.#snapshotChunks.length || this.#reads.hasOutput) return true;
     if (this.commit > this.#appliedOut) return true;
     const hs = this.#persisted;
     if (hs.term !== this.term || hs.vote !== this.vote || hs.commit !== this.commit) return true;
@@ -399,8 +376,7 @@ export class Raft {
       messages: this.#messages,
       persistedMessages: this.#persistedMessages,
       committedEntries,
-      readStates: this.#readStates,
-      droppedReads: this.#droppedReads,
+      ...this.#reads.takeOutput(),
     };
     this.#unstableFrom = this.log.lastIndex() + 1;
     this.#lastSoft = soft;
@@ -408,8 +384,6 @@ export class Raft {
     this.#snapshotChunks = [];
     this.#messages = [];
     this.#persistedMessages = [];
-    this.#readStates = [];
-    this.#droppedReads = [];
     return rd;
   }
 
@@ -483,7 +457,7 @@ export class Raft {
 
   #becomePreCandidate(): void {
     // Pre-vote changes neither term nor vote: a failed pre-vote leaves no trace.
-    this.#dropReads();
+    this.#reads.dropAll();
     this.role = "preCandidate";
     this.leader = NONE;
     this.#votes = new Map();
@@ -518,7 +492,7 @@ export class Raft {
       this.vote = NONE;
       this.#incoming = null; // a new term's leader starts any snapshot over
     }
-    this.#dropReads();
+    this.#reads.dropAll();
     this.leader = NONE;
     this.#electionElapsed = 0;
     this.#heartbeatElapsed = 0;
@@ -531,13 +505,6 @@ export class Raft {
   #resetElectionTimer(): void {
     const base = this.#cfg.electionTicks;
     this.#randomizedElectionTicks = base + this.#cfg.randomInt(base);
-  }
-
-  #dropReads(): void {
-    for (const read of this.#pendingReads) this.#droppedReads.push(...read.ids);
-    this.#droppedReads.push(...this.#readsAwaitingCommit);
-    this.#pendingReads = [];
-    this.#readsAwaitingCommit = [];
   }
 
   // ---------------------------------------------------------------- elections
@@ -897,11 +864,7 @@ export class Raft {
     if (index <= this.commit || this.log.term(index) !== this.term) return false;
     const hadCommittedInTerm = this.committedInTerm();
     this.commit = index;
-    if (!hadCommittedInTerm && this.#readsAwaitingCommit.length > 0) {
-      const ids = this.#readsAwaitingCommit;
-      this.#readsAwaitingCommit = [];
-      this.readIndex(ids);
-    }
+    if (!hadCommittedInTerm) this.readIndex(this.#reads.takeAwaitingCommit());
     // A leader that removed itself steps down once its removal is committed (§4.2.2).
     if (!findMember(this.membership, this.id) && this.commit >= this.lastConfIndex) {
       this.#bcastAppend(true); // let the others learn the commit before we go quiet
@@ -918,16 +881,14 @@ export class Raft {
     }
   }
 
+  /** Answers the read rounds a majority of voters has acknowledged (this leader counts). */
   #releaseConfirmedReads(): void {
     const voters = voterIds(this.membership);
-    while (this.#pendingReads.length > 0) {
-      const read = this.#pendingReads[0];
+    this.#reads.release((seq) => {
       const acked = new Set<NodeId>([this.id]);
-      for (const [id, pr] of this.progress) if (pr.readSeqAcked >= read.seq) acked.add(id);
-      if (!hasMajority(voters, acked)) break;
-      this.#pendingReads.shift();
-      for (const id of read.ids) this.#readStates.push({ id, index: read.index });
-    }
+      for (const [id, pr] of this.progress) if (pr.readSeqAcked >= seq) acked.add(id);
+      return hasMajority(voters, acked);
+    });
   }
 
   #refuseProposal(): Extract<ProposeResult, { ok: false }> | null {
@@ -961,7 +922,7 @@ export class Raft {
         from: this.id,
         to: id,
         commit: Math.min(pr.match, this.commit),
-        readSeq: this.#readSeq,
+        readSeq: this.#reads.seq,
       });
     }
   }
