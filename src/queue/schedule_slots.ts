@@ -49,8 +49,9 @@ export function cronProblem(cron: string, tz?: string): string | null {
   const fields = cron.trim().split(/\s+/).length;
   if (fields !== 5 && fields !== 6) return "cron must have 5 or 6 fields";
   try {
-    new Cron(cron, { timezone: tz, paused: true }).nextRun();
-    return null;
+    // (No year field: a pattern with no next time, as February 30th, has none ever.)
+    const next = new Cron(cron, { timezone: tz, paused: true }).nextRun();
+    return next === null ? "cron matches no date (the schedule would never fire)" : null;
   } catch (err) {
     const message = (err as Error).message;
     if (/timezone/i.test(message)) {

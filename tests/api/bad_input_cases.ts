@@ -151,6 +151,7 @@ const requests: Request[] = [
     everyMs: 1000,
   }],
   ["schedule with a bad cron", "PUT", "/v1/schedules/s", { queue: "q", cron: "61 * * * *" }],
+  ["schedule that never fires", "PUT", "/v1/schedules/s", { queue: "q", cron: "0 0 30 2 *" }],
   ["schedule with a bad zone", "PUT", "/v1/schedules/s", {
     queue: "q",
     cron: "* * * * *",
@@ -511,6 +512,12 @@ const answers: [what: string, status: number, code: string, message: string][] =
     400,
     "invalid_request",
     "cron is not valid: Invalid value for minute: 61",
+  ],
+  [
+    "schedule that never fires",
+    400,
+    "invalid_request",
+    "cron matches no date (the schedule would never fire)",
   ],
   ["schedule with a bad zone", 400, "invalid_request", 'tz "Mars/Base" is not an IANA time zone'],
   ["schedule tz without cron", 400, "invalid_request", "tz goes with cron only"],

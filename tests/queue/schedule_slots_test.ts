@@ -67,5 +67,7 @@ Deno.test("slots: a cron that cannot be used says why", () => {
   assert.equal(cronProblem("* * * *"), "cron must have 5 or 6 fields");
   assert.equal(cronProblem("* * * * * * *"), "cron must have 5 or 6 fields");
   assert.match(cronProblem("61 * * * *")!, /^cron is not valid: .*minute/);
+  assert.equal(cronProblem("0 0 30 2 *"), "cron matches no date (the schedule would never fire)");
+  assert.equal(cronProblem("0 0 29 2 *"), null, "a leap day comes round");
   assert.equal(cronProblem("* * * * *", "Mars/Base"), 'tz "Mars/Base" is not an IANA time zone');
 });
