@@ -1,6 +1,6 @@
 // The client commands' plumbing: their flags, the request to a node, and plain-text tables.
 
-import { parseArgs } from "node:util";
+import { parseFlags } from "./flags.ts";
 import type { CliIo } from "./main.ts";
 import { bodyBytesRange, parseHttpUrl } from "./serve_args.ts";
 import { UsageError } from "./usage_error.ts";
@@ -27,12 +27,7 @@ export function parse(argv: string[], flags: Flags, io: CliIo, command: string) 
     json: { type: "boolean" as const },
     ...flags,
   };
-  let parsed;
-  try {
-    parsed = parseArgs({ args: argv, options, strict: true, allowPositionals: true });
-  } catch (err) {
-    throw new UsageError(`${command}: ${(err as Error).message.split("\n")[0]}`);
-  }
+  const parsed = parseFlags(command, { args: argv, options, strict: true, allowPositionals: true });
   const v = parsed.values as Record<string, string | boolean | undefined>;
   const common: Common = {
     url: parseHttpUrl((v.url as string) ?? io.env.RAFTQ_URL ?? defaultUrl, "--url"),

@@ -1,6 +1,6 @@
 // `raftq events --queue Q [--from INDEX] [--limit N]`: a queue's events, one line each, live.
 
-import { parseArgs } from "node:util";
+import { parseFlags } from "./flags.ts";
 import { Client } from "../client/client.ts";
 import { RaftqError } from "../client/errors.ts";
 import type { QueueEvent } from "../client/types.ts";
@@ -24,21 +24,16 @@ function count(value: string | undefined, flag: string): number | undefined {
 
 /** Prints events until `--limit` of them, or SIGINT/SIGTERM (exit 0). */
 export async function eventsCommand(argv: string[], io: CliIo): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      options: {
-        ...Object.fromEntries(
-          ["url", "token", "queue", "from", "limit"].map((n) => [n, { type: "string" as const }]),
-        ),
-        json: { type: "boolean" },
-      },
-      strict: true,
-    });
-  } catch (err) {
-    throw new UsageError(`events: ${(err as Error).message.split("\n")[0]}`);
-  }
+  const parsed = parseFlags("events", {
+    args: argv,
+    options: {
+      ...Object.fromEntries(
+        ["url", "token", "queue", "from", "limit"].map((n) => [n, { type: "string" as const }]),
+      ),
+      json: { type: "boolean" },
+    },
+    strict: true,
+  });
   const v = parsed.values as Record<string, string | undefined>;
   const json = parsed.values.json === true;
   if (!v.queue) throw new UsageError("events needs --queue");

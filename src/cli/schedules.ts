@@ -1,6 +1,6 @@
 // `raftq schedules list | set ID ... | delete ID`: schedules from the command line.
 
-import { parseArgs } from "node:util";
+import { parseFlags } from "./flags.ts";
 import { Client } from "../client/client.ts";
 import { RaftqError } from "../client/errors.ts";
 import type { Schedule, ScheduleSpec } from "../client/types.ts";
@@ -42,20 +42,15 @@ function specOf(v: Record<string, string | boolean | undefined>): ScheduleSpec {
 
 export async function schedulesCommand(argv: string[], io: CliIo): Promise<number> {
   const names = ["url", "token", "queue", "cron", "tz", "every", "payload", "overlap", "catch-up"];
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      options: {
-        ...Object.fromEntries(names.map((n) => [n, { type: "string" as const }])),
-        json: { type: "boolean" },
-      },
-      allowPositionals: true,
-      strict: true,
-    });
-  } catch (err) {
-    throw new UsageError(`schedules: ${(err as Error).message.split("\n")[0]}`);
-  }
+  const parsed = parseFlags("schedules", {
+    args: argv,
+    options: {
+      ...Object.fromEntries(names.map((n) => [n, { type: "string" as const }])),
+      json: { type: "boolean" },
+    },
+    allowPositionals: true,
+    strict: true,
+  });
   const v = parsed.values as Record<string, string | boolean | undefined>;
   const [action, id] = parsed.positionals;
   const url = parseHttpUrl(

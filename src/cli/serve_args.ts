@@ -1,6 +1,7 @@
 // Parses and validates `raftq serve` flags and their RAFTQ_* environment variables (flags win).
 
 import { parseArgs } from "node:util";
+import { flagProblem } from "./flags.ts";
 import { UsageError } from "./usage_error.ts";
 
 export type { LogLevel, ServeConfig } from "../config.ts";
@@ -188,7 +189,7 @@ function serveFlagReader(argv: string[], env: Record<string, string | undefined>
     values = parsed.values as Partial<Record<ServeFlag, string>>;
   } catch (err) {
     if (err instanceof UsageError) throw err;
-    throw new UsageError(`serve: ${(err as Error).message.split("\n")[0]}`);
+    throw new UsageError(`serve: ${flagProblem(err)}`);
   }
   return (flag) => {
     const v = values[flag] ?? env[serveFlags[flag]];

@@ -1,6 +1,6 @@
 // `raftq work --queue Q -- CMD [ARGS]`: a Worker that runs a command per job, for any language.
 
-import { parseArgs } from "node:util";
+import { parseFlags } from "./flags.ts";
 import { Client } from "../client/client.ts";
 import { Worker, type WorkerJob } from "../client/worker.ts";
 import { RetryLater } from "../client/job_errors.ts";
@@ -45,16 +45,11 @@ export function parseWorkArgs(argv: string[], env: CliIo["env"]): WorkArgs {
     "release-delay",
     "worker",
   ];
-  let v: Record<string, string | undefined>;
-  try {
-    v = parseArgs({
-      args: argv.slice(0, split),
-      options: Object.fromEntries(names.map((n) => [n, { type: "string" as const }])),
-      strict: true,
-    }).values as Record<string, string | undefined>;
-  } catch (err) {
-    throw new UsageError(`work: ${(err as Error).message.split("\n")[0]}`);
-  }
+  const v = parseFlags("work", {
+    args: argv.slice(0, split),
+    options: Object.fromEntries(names.map((n) => [n, { type: "string" as const }])),
+    strict: true,
+  }).values as Record<string, string | undefined>;
   if (!v.queue) throw new UsageError("work needs --queue");
   const urls = (v.url ?? env.RAFTQ_URL ?? "http://127.0.0.1:7400").split(",");
   return {

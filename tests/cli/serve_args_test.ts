@@ -120,7 +120,7 @@ Deno.test("serve: bad input is one clear UsageError", () => {
     [["--election-ms", "200"], /--election-ms 200 must be at least 5 heartbeats \(5 × 50 ms\)/],
     [["--heartbeat-ms", "200", "--election-ms", "600"], /at least 5 heartbeats/],
     [["extra"], /no arguments/],
-    [["--listen"], /argument missing/],
+    [["--listen"], /^serve: --listen needs a value$/],
   ];
   for (const [argv, reason] of cases) {
     assert.throws(() => parseServeArgs(argv, {}), (err: unknown) => {
