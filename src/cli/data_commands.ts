@@ -1,24 +1,19 @@
 // backup, restore and recover: the commands that make or mend a data directory.
 
-import { parseArgs } from "node:util";
 import { extractBackup } from "../storage/backup_file.ts";
 import { recoverDataDir, restoreBackup } from "../storage/restore.ts";
 import { ClientError } from "./client.ts";
 import type { CliIo } from "./main.ts";
 import { parseHttpUrl } from "./serve_args.ts";
 import { UsageError } from "./usage_error.ts";
+import { parseFlags } from "./flags.ts";
 
 function flags(command: string, argv: string[], names: string[]): Record<string, string> {
-  let values: Record<string, string | undefined>;
-  try {
-    values = parseArgs({
-      args: argv,
-      options: Object.fromEntries(names.map((n) => [n, { type: "string" as const }])),
-      strict: true,
-    }).values as Record<string, string | undefined>;
-  } catch (err) {
-    throw new UsageError(`${command}: ${(err as Error).message.split("\n")[0]}`);
-  }
+  const values = parseFlags(command, {
+    args: argv,
+    options: Object.fromEntries(names.map((n) => [n, { type: "string" as const }])),
+    strict: true,
+  }).values as Record<string, string | undefined>;
   return Object.fromEntries(Object.entries(values).filter(([, v]) => v !== undefined)) as Record<
     string,
     string
@@ -34,6 +29,37 @@ function need(v: Record<string, string>, name: string, command: string): string 
 async function backup(argv: string[], io: CliIo): Promise<number> {
   const v = flags("backup", argv, ["url", "token", "out"]);
   const out = need(v, "out", "backup");
+  // Received into FILE.partial, opened first: a path that cannot be written fails before the
+  // leader starts an image, and a backup cut short leaves no file behind.
+  const partial = `${out}.partial`;
+  let file: Deno.FsFile;
+  try {
+    file = await Deno.open(partial, { write: true, create: true, truncate: true });
+  } catch (err) {
+    throw new UsageError(`backup cannot write ${partial}: ${(err as Error).message}`);
+  }
+  try {
+    const body = await requestBackup(v, io);
+    await body.pipeTo(file.writable);
+  } catch (err) {
+    try {
+      file.close(); // (pipeTo closed it already when it ran)
+    } catch {
+      // closed
+    }
+    Deno.removeSync(partial);
+    if (err instanceof ClientError) throw err;
+    const reason = err instanceof Error ? err.message.split("\n")[0] : String(err);
+    throw new ClientError(`the backup stream broke off (${reason}); nothing was kept`);
+  }
+  return keepChecked(partial, out, io);
+}
+
+/** The leader's backup stream (the node `--url` names says which node leads). */
+async function requestBackup(
+  v: Record<string, string>,
+  io: CliIo,
+): Promise<ReadableStream<Uint8Array>> {
   const token = v.token ?? io.env.RAFTQ_TOKEN;
   const headers: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
   let url = parseHttpUrl(v.url ?? io.env.RAFTQ_URL ?? "http://127.0.0.1:7400", "--url");
@@ -52,10 +78,11 @@ async function backup(argv: string[], io: CliIo): Promise<number> {
       `${e?.error?.code ?? res.status}: ${e?.error?.message ?? "backup failed"}`,
     );
   }
-  const partial = `${out}.partial`;
-  const file = await Deno.open(partial, { write: true, create: true, truncate: true });
-  await res.body.pipeTo(file.writable);
-  // Checked as a restore would check it (into a scratch copy), then kept.
+  return res.body;
+}
+
+/** Checks the received file as a restore would (into a scratch copy), then keeps it as `out`. */
+async function keepChecked(partial: string, out: string, io: CliIo): Promise<number> {
   const scratch = `${out}.check`;
   try {
     const meta = await extractBackup(partial, scratch);

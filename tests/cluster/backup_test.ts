@@ -65,6 +65,11 @@ Deno.test("restore: a truncated, damaged or foreign file is refused with one lin
       await call(`${node.url}/v1/queues/q/jobs`, "POST", { payload: 1 });
       const b = await runRaftq(["backup", "--url", node.url, "--out", file]);
       assert.equal(b.code, 0, b.stderr);
+      // A path that cannot be written is refused before the node makes an image.
+      const nowhere = await runRaftq(["backup", "--url", node.url, "--out", `${dir}/no/x.backup`]);
+      assert.equal(nowhere.code, 2, nowhere.stderr);
+      assert.match(nowhere.stderr, /^raftq: backup cannot write .*no\/x\.backup\.partial: /);
+      assert.equal(nowhere.stderr.trimEnd().split("\n").length, 1, nowhere.stderr);
     } finally {
       await node.kill();
       await Deno.remove(node.dataDir, { recursive: true });
