@@ -13,7 +13,7 @@ export function parseFlags<T extends ParseArgsConfig>(command: string, config: T
 }
 
 /** What parseArgs refused, the way raftq's own checks say it ("--limit needs a value"). */
-export function flagProblem(err: unknown): string {
+function flagProblem(err: unknown): string {
   const message = err instanceof Error ? err.message : String(err);
   const code = (err as { code?: unknown })?.code;
   const quoted = /'([^' ]+)/.exec(message)?.[1] ?? "?";
@@ -21,7 +21,7 @@ export function flagProblem(err: unknown): string {
     case "ERR_PARSE_ARGS_UNKNOWN_OPTION":
       return `unknown flag ${quoted} (see raftq --help)`;
     case "ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL":
-      return `unexpected argument "${quoted}"`;
+      return `unexpected argument "${/argument '(.*)'\. /.exec(message)?.[1] ?? quoted}"`;
     case "ERR_PARSE_ARGS_INVALID_OPTION_VALUE":
       if (/argument missing/.test(message)) return `${quoted} needs a value`;
       if (/does not take an argument/.test(message)) return `${quoted} takes no value`;

@@ -1,7 +1,6 @@
 // Parses and validates `raftq serve` flags and their RAFTQ_* environment variables (flags win).
 
-import { parseArgs } from "node:util";
-import { flagProblem } from "./flags.ts";
+import { parseFlags } from "./flags.ts";
 import { UsageError } from "./usage_error.ts";
 
 export type { LogLevel, ServeConfig } from "../config.ts";
@@ -177,20 +176,14 @@ function serveFlagReader(argv: string[], env: Record<string, string | undefined>
       throw new UsageError(`serve: unknown flag ${arg.split("=")[0]} (see raftq --help)`);
     }
   }
-  let values: Partial<Record<ServeFlag, string>>;
-  try {
-    const options = Object.fromEntries(
-      Object.keys(serveFlags).map((name) => [name, { type: "string" as const }]),
-    );
-    const parsed = parseArgs({ args: argv, options, strict: true, allowPositionals: true });
-    if (parsed.positionals.length > 0) {
-      throw new UsageError(`serve takes no arguments, got "${parsed.positionals[0]}"`);
-    }
-    values = parsed.values as Partial<Record<ServeFlag, string>>;
-  } catch (err) {
-    if (err instanceof UsageError) throw err;
-    throw new UsageError(`serve: ${flagProblem(err)}`);
+  const options = Object.fromEntries(
+    Object.keys(serveFlags).map((name) => [name, { type: "string" as const }]),
+  );
+  const parsed = parseFlags("serve", { args: argv, options, strict: true, allowPositionals: true });
+  if (parsed.positionals.length > 0) {
+    throw new UsageError(`serve takes no arguments, got "${parsed.positionals[0]}"`);
   }
+  const values = parsed.values as Partial<Record<ServeFlag, string>>;
   return (flag) => {
     const v = values[flag] ?? env[serveFlags[flag]];
     return v === undefined || v === "" ? undefined : v;

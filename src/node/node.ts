@@ -544,8 +544,10 @@ export class RaftNode implements NodeApi {
   #encodeProposals(stampMs: number): { batch: Proposal[]; datas: string[] } {
     const batch: Proposal[] = [];
     const datas: string[] = [];
-    const proposals = this.#proposals.flatMap((p) => withFirstSlot(p, stampMs) ?? []);
-    for (const p of mergeProposals(proposals)) {
+    // (A schedule is never merged: each reaches withFirstSlot as it was proposed.)
+    for (const merged of mergeProposals(this.#proposals)) {
+      const p = withFirstSlot(merged, stampMs);
+      if (p === null) continue;
       const data = encodeOrRefuse(p, stampMs);
       if (data === null) continue;
       datas.push(data);
@@ -721,10 +723,6 @@ export class RaftNode implements NodeApi {
 }
 
 /**
- * A proposal's entry data, or null once the proposal is refused: a command that cannot be
- * encoded, or one too large for a peer frame to carry (which no follower could ever receive).
- */
-/**
  * A new schedule's first slot is the leader's to compute, from the stamp its entry carries
  * (replicas never evaluate cron): so a schedule set through a follower counts from the queue's
  * clock as one set at the leader does. Null (and refused) when the spec does not evaluate.
@@ -740,6 +738,10 @@ function withFirstSlot(p: Proposal, stampMs: number): Proposal | null {
   }
 }
 
+/**
+ * A proposal's entry data, or null once the proposal is refused: a command that cannot be
+ * encoded, or one too large for a peer frame to carry (which no follower could ever receive).
+ */
 function encodeOrRefuse(p: Proposal, stampMs: number): string | null {
   let data: string;
   try {

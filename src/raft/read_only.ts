@@ -46,6 +46,7 @@ export class ReadRounds {
     this.#awaitingCommit.push(...ids);
   }
 
+  /** The reads held for the first commit of the term, handed back to be started. */
   takeAwaitingCommit(): string[] {
     const ids = this.#awaitingCommit;
     this.#awaitingCommit = [];

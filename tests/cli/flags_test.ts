@@ -26,6 +26,7 @@ Deno.test("flags: each refusal names the command and the flag in one line", () =
   );
   assert.equal(refusal(["--json=3"]), "jobs: --json takes no value");
   assert.equal(refusal(["extra"]), 'jobs: unexpected argument "extra"');
+  assert.equal(refusal(["two words"]), 'jobs: unexpected argument "two words"');
 });
 
 Deno.test("flags: what parseArgs accepts comes back as it parsed it", () => {
