@@ -347,6 +347,11 @@ if (!only || only.includes("scale")) {
     ],
     ["restart of a follower until ready", `${(r.restartReadyMs / 1000).toFixed(1)} s`, "≤ 2 s"],
     ["bytes per queued job on disk (leader's data directory)", fmt(r.diskBytesPerJob), "reported"],
+    [
+      "… of which the queue's tables / the Raft log kept for followers (≤ --log-retain-bytes)",
+      `${fmt(r.fileSplit.stateBytesPerJob)} / ${fmt(r.fileSplit.logBytesPerJob)}`,
+      "reported",
+    ],
   ];
   for (const [a, m, t] of rows) console.log(`| ${a} | ${m} | ${t} |`);
 }

@@ -1,5 +1,6 @@
 // A backlog of N jobs on three nodes (from the bundle): fill rate, memory, a join under load, restart.
 
+import { DatabaseSync } from "node:sqlite";
 import { type ClusterNode, TestCluster } from "../../tests/helpers/cluster.ts";
 import { call, waitFor } from "../../tests/helpers/node_process.ts";
 
@@ -30,6 +31,14 @@ export interface ScaleReport {
   };
   restartReadyMs: number;
   diskBytesPerJob: number;
+  /** Of the database file: the queue's tables and indexes, and the Raft log kept for followers. */
+  fileSplit: FileSplit;
+}
+
+/** Bytes a job of a database file's pages, by what holds them (free pages not counted). */
+export interface FileSplit {
+  stateBytesPerJob: number;
+  logBytesPerJob: number;
 }
 
 const batchSize = 1000;
@@ -53,6 +62,28 @@ function dirBytes(dir: string): number {
     total += e.isDirectory ? dirBytes(path) : Deno.statSync(path).size;
   }
   return total;
+}
+
+/**
+ * How the pages of the SQLite file at `path` divide between the Raft log (bounded by
+ * --log-retain-bytes, whatever the backlog) and the rest (the queue's state: what grows with it),
+ * per job; from SQLite's dbstat, read while the node runs (WAL lets a reader in).
+ */
+export function fileSplit(path: string, jobs: number): FileSplit {
+  const db = new DatabaseSync(path, { readOnly: true });
+  try {
+    const rows = db.prepare("SELECT name, sum(pgsize) AS bytes FROM dbstat GROUP BY name")
+      .all() as { name: string; bytes: number }[];
+    let logBytes = 0;
+    let stateBytes = 0;
+    for (const r of rows) {
+      if (r.name === "raft_log") logBytes += r.bytes;
+      else stateBytes += r.bytes;
+    }
+    return { stateBytesPerJob: stateBytes / jobs, logBytesPerJob: logBytes / jobs };
+  } finally {
+    db.close();
+  }
 }
 
 /** When a node logged `event` (its JSON line's ts), as epoch milliseconds; NaN if it did not. */
@@ -183,6 +214,7 @@ async function fillAndSettle(c: TestCluster, jobs: number) {
   };
   const listP99Ms = await listP99(leader.url, "big", 200);
   const diskBytesPerJob = dirBytes(leader.dataDir) / jobs;
+  const split = fileSplit(`${leader.dataDir}/raftq.db`, jobs);
   return {
     fillJobsPerSecond,
     rssAfterFillMiB,
@@ -190,6 +222,7 @@ async function fillAndSettle(c: TestCluster, jobs: number) {
     claimAckP99Ms,
     listP99Ms,
     diskBytesPerJob,
+    fileSplit: split,
   };
 }
 
