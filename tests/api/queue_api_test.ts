@@ -13,6 +13,7 @@ async function withNode(
   try {
     await fn(node, t);
     assert.deepEqual(node.logged, [], "nothing a client sent made the node log an error");
+    assert.deepEqual(await node.annotatedEntries(), [], "every command is plain JSON");
   } finally {
     await node.stop();
   }

@@ -28,6 +28,11 @@ export interface InProcessNode {
   /** As node_process.ts's call(): status, headers and the body parsed. */
   call: typeof call;
   stop(): Promise<void>;
+  /**
+   * The log's entries whose command superjson had to annotate (a value JSON does not carry, such
+   * as a field left undefined): each costs superjson's walk to encode and to decode.
+   */
+  annotatedEntries(): Promise<string[]>;
 }
 
 export async function startInProcessNode(
@@ -96,6 +101,11 @@ export async function startInProcessNode(
       }
       return { status: res.status, headers: res.headers, body: parsed };
     },
+    async annotatedEntries() {
+      const rows = await db.kysely.selectFrom("raft_log").select(["idx", "data"])
+        .where("kind", "=", "normal").where("data", "!=", "").execute();
+      return rows.filter((r) => "meta" in JSON.parse(r.data)).map((r) => `${r.idx}: ${r.data}`);
+    },
     async stop() {
       node.stop();
       // The loop's turns already scheduled run first (immediates run in order).
@@ -111,6 +121,7 @@ export async function withInProcessNode(fn: (node: InProcessNode) => Promise<voi
   try {
     await fn(node);
     assert.deepEqual(node.logged, [], "nothing a client sent made the node log an error");
+    assert.deepEqual(await node.annotatedEntries(), [], "every command is plain JSON");
   } finally {
     await node.stop();
   }
