@@ -73,7 +73,6 @@ function producerRoutes(app: Hono, ctx: ApiContext, body: ReadBody): void {
   });
 }
 
-/** A worker's: claims (long polls), acks, nacks, releases, progress, extends. */
 /**
  * A claim's command, with no field left undefined: the log encodes a command that is plain JSON
  * with one JSON.stringify, and any other (an undefined field) with superjson's walk of the whole
@@ -88,6 +87,7 @@ function claimCommand(
   return cmd;
 }
 
+/** A worker's: claims (long polls), acks, nacks, releases, progress, extends. */
 function workerRoutes(app: Hono, ctx: ApiContext, body: ReadBody): void {
   const { node } = ctx;
 
