@@ -4,7 +4,7 @@ import type { Context, Hono } from "hono";
 import { RaftqError } from "../errors.ts";
 import { readBarrier, withUserJson } from "./reads.ts";
 import { readJson, readOptionalJson } from "./body.ts";
-import { maxRowsPerEntry, type QueueCommand } from "../queue/commands.ts";
+import { maxRowsPerEntry } from "../queue/commands.ts";
 import { expectResult } from "./apply_result.ts";
 import type { ApiContext } from "./context.ts";
 import * as v from "./validate.ts";
@@ -73,20 +73,6 @@ function producerRoutes(app: Hono, ctx: ApiContext, body: ReadBody): void {
   });
 }
 
-/**
- * A claim's command, with no field left undefined: the log encodes a command that is plain JSON
- * with one JSON.stringify, and any other (an undefined field) with superjson's walk of the whole
- * entry, merged claims and all, on the leader and again on every follower's decode.
- */
-function claimCommand(
-  queue: string,
-  req: { worker: string; max: number; leaseMs?: number },
-): QueueCommand {
-  const cmd: QueueCommand = { type: "claim", queue, worker: req.worker, max: req.max };
-  if (req.leaseMs !== undefined) cmd.leaseMs = req.leaseMs;
-  return cmd;
-}
-
 /** A worker's: claims (long polls), acks, nacks, releases, progress, extends. */
 function workerRoutes(app: Hono, ctx: ApiContext, body: ReadBody): void {
   const { node } = ctx;
@@ -99,7 +85,16 @@ function workerRoutes(app: Hono, ctx: ApiContext, body: ReadBody): void {
     for (;;) {
       const at = node.queue.claimableAt(queue, Date.now());
       if (at !== null && at <= Date.now()) {
-        const r = expectResult(await node.propose(claimCommand(queue, req)), "claimed");
+        const r = expectResult(
+          await node.propose({
+            type: "claim",
+            queue,
+            worker: req.worker,
+            max: req.max,
+            leaseMs: req.leaseMs,
+          }),
+          "claimed",
+        );
         if (r.jobs.length > 0) return withUserJson(c, { jobs: r.jobs });
       }
       const remaining = deadline - Date.now();

@@ -162,7 +162,9 @@ export function overEntryBytes(data: string, maxBytes = maxEntryBytes): boolean 
 
 export function encodeCommand(cmd: QueueCommand, stampMs: number): string {
   const logged: LoggedCommand = { v: 2, stampMs, cmd };
-  return superjsonText(logged, (v) => superjson.stringify(v));
+  // A field left undefined (an optional one a route passed on as it got it) is left out: every
+  // reader of a command takes a missing field as undefined, and the entry stays plain JSON.
+  return superjsonText(logged, (v) => superjson.stringify(v), { dropUndefinedFields: true });
 }
 
 const isObj = (v: unknown): v is Record<string, unknown> =>
