@@ -2,22 +2,14 @@
 // memory; the HTTP edge itself is tested in connections_test.ts.
 
 import assert from "node:assert/strict";
-import { type InProcessNode, startInProcessNode } from "../helpers/in_process.ts";
+import { type InProcessNode, withInProcessNode } from "../helpers/in_process.ts";
 import { waitFor } from "../helpers/node_process.ts";
 
-async function withNode(
+/** A fresh node for `fn` (and its steps), checked and stopped after (see withInProcessNode). */
+const withNode = (
   fn: (node: InProcessNode, t: Deno.TestContext) => Promise<void>,
   t: Deno.TestContext,
-) {
-  const node = await startInProcessNode();
-  try {
-    await fn(node, t);
-    assert.deepEqual(node.logged, [], "nothing a client sent made the node log an error");
-    assert.deepEqual(await node.annotatedEntries(), [], "every command is plain JSON");
-  } finally {
-    await node.stop();
-  }
-}
+) => withInProcessNode((node) => fn(node, t));
 
 // deno-lint-ignore no-explicit-any
 function assertError(r: { status: number; body: any }, status: number, code: string) {
