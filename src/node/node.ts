@@ -704,8 +704,9 @@ export class RaftNode implements NodeApi {
   }
 
   /**
-   * A leader proposes a tick when a lease, a delay or retention has come due; while a job's end
-   * still has waiting jobs to tell, the next tick follows the last one's apply at once.
+   * A leader proposes a tick when a lease, a delay or retention has come due; while bounded work
+   * goes on (a job's end with waiting jobs still to tell, groups still to set after a change of
+   * groupConcurrency), the next tick follows the last one's apply at once.
    */
   #maybeProposeTick(): void {
     if (!this.isLeader || this.#tickProposed || !this.raft.committedInTerm()) return;
@@ -715,7 +716,7 @@ export class RaftNode implements NodeApi {
     this.propose({ type: "tick", retentionMs: this.#tuning.retentionMs })
       .then(() => {
         this.#tickProposed = false;
-        if (this.sm.deps.pending) this.#maybeProposeTick();
+        if (this.sm.workPending) this.#maybeProposeTick();
       }, () => {
         this.#tickProposed = false;
       });

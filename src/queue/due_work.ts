@@ -17,6 +17,7 @@ export class DueWork {
   /** A tick: what is due, finished jobs past their retention, idempotency keys past theirs. */
   tick(nodeRetentionMs: number): ApplyResult {
     const expired = this.processDue();
+    if (this.t.groups.recapPending) this.#continueRecap();
     const purged = this.#purgeFinished(nodeRetentionMs);
     this.t.run(this.t.q.purgeIdem({ before: this.t.now, limit: purgeBatchRows }));
     return { type: "ticked", expired, purged };
@@ -53,6 +54,23 @@ export class DueWork {
     return expired.length;
   }
 
+  /**
+   * Whether bounded work begun by an earlier entry goes on in the next tick: ends whose waiting
+   * jobs are still to be told, groups still to be set after a change of groupConcurrency.
+   */
+  get workPending(): boolean {
+    return this.t.deps.pending || this.t.groups.recapPending;
+  }
+
+  /** Sets the next groups of a recap; their queue's long polls look again. */
+  #continueRecap(): void {
+    const t = this.t;
+    t.groups.continueRecap((queue) => {
+      t.woken.add(queue);
+      return t.settings.get(queue).config.groupConcurrency;
+    });
+  }
+
   /** When the next delayed job, lease or ttl falls due, from their indexes; null: none will. */
   earliestDue(): number | null {
     const q = this.t.q;
@@ -70,7 +88,7 @@ export class DueWork {
    */
   nextDueMs(retentionMs: number): number | null {
     const t = this.t;
-    if (t.deps.pending) return t.now; // (ends whose waiting jobs are still to be told)
+    if (this.workPending) return t.now;
     const due = [
       this.earliestDue(),
       ...t.counts.withFinished().map((queue) => {

@@ -18,19 +18,31 @@ export interface GroupView {
 /** No groupConcurrency: a group is never held back by its own leases. */
 const uncapped = Number.MAX_SAFE_INTEGER;
 
+/** Leased jobs whose groups one entry sets again after a change of groupConcurrency. */
+export const recapJobsPerEntry = 1000;
+
 /**
  * A group with ready jobs and room under its queue's groupConcurrency is *active*; active groups
  * are kept in turn order by a partial index, so a claim reads the next groups in the round from
  * the index (O(log groups)) however many idle groups the queue has. A group served by a claim,
  * or becoming active, takes the turn after the last active one: a round robin. A group with no
  * ready and no leased jobs has no row.
+ *
+ * A change of the cap can only change the flag of a group with leased jobs (one with none is under
+ * any cap), so it sets again the groups of the queue's leased jobs, `recapJobsPerEntry` jobs an
+ * entry in seq order: group_recaps keeps where a queue's recap stands, and ticks go on with it
+ * (`recapPending`). A group any apply touches meanwhile is set by the new cap at once.
  */
 export class GroupStore {
   readonly #db: Database;
   readonly #q;
+  readonly #recapJobsPerEntry: number;
+  #recapPending = false;
 
-  constructor(db: Database) {
+  /** `recapJobsPerEntry`: tests set fewer an entry (every replica must use the same number). */
+  constructor(db: Database, perEntry = recapJobsPerEntry) {
     this.#db = db;
+    this.#recapJobsPerEntry = perEntry;
     const k = db.kysely;
     const where = (queue: string, grp: string) =>
       k.selectFrom("queue_groups").selectAll().where("queue", "=", queue).where("grp", "=", grp);
@@ -85,14 +97,46 @@ export class GroupStore {
             .where("queue", "=", p.queue).where("grp", ">", p.after).orderBy("grp")
             .limit(p.limit),
       ),
-      recap: prepare(
-        ["queue", "cap"],
+      leasedAfter: prepare(
+        ["queue", "afterSeq", "limit"],
+        (p) =>
+          k.selectFrom("jobs").select(["seq", "grp"]).where("queue", "=", p.queue)
+            .where("state", "=", sql.lit("leased")).where("seq", ">", p.afterSeq)
+            .orderBy("seq").limit(p.limit),
+      ),
+      recapGroup: prepare(
+        ["queue", "grp", "cap"],
         (p) =>
           k.updateTable("queue_groups").set({
-            active: sql<number>`ready > 0 AND (grp = '' OR leased < ${p.cap})`,
-          }).where("queue", "=", p.queue),
+            active: sql<number>`ready > 0 AND leased < ${p.cap}`,
+          }).where("queue", "=", p.queue).where("grp", "=", p.grp),
+      ),
+      firstRecap: prepare(
+        [],
+        () => k.selectFrom("group_recaps").selectAll().orderBy("queue").limit(1),
+      ),
+      saveRecap: prepare(
+        ["queue", "afterSeq"],
+        (p) =>
+          k.insertInto("group_recaps").values({ queue: p.queue, after_seq: p.afterSeq })
+            .onConflict((oc) => oc.column("queue").doUpdateSet({ after_seq: p.afterSeq })),
+      ),
+      dropRecap: prepare(
+        ["queue"],
+        (p) => k.deleteFrom("group_recaps").where("queue", "=", p.queue),
       ),
     };
+    this.reload();
+  }
+
+  /** Reads again what is stored (at start, after a rollback or a snapshot install). */
+  reload(): void {
+    this.#recapPending = this.#firstRecap() !== undefined;
+  }
+
+  /** Whether some queue's groups are not all set again after a change of its cap. */
+  get recapPending(): boolean {
+    return this.#recapPending;
   }
 
   #all<R>(q: CompiledQuery): R[] {
@@ -159,11 +203,42 @@ export class GroupStore {
   }
 
   /**
-   * The queue's groupConcurrency changed: every group of the queue is active again or not by the
-   * new cap (one statement over the queue's groups, only when its config changes).
+   * The queue's groupConcurrency changed: the groups of its leased jobs are active again or not by
+   * the new cap, the first of them now and the rest in later entries (a recap under way for the
+   * queue starts over).
    */
   recap(queue: string, cap: number | undefined): void {
-    this.#db.conn.executeCompiled(this.#q.recap({ queue, cap: cap ?? uncapped }));
+    this.#recapFrom(queue, cap, -1);
+  }
+
+  /** Goes on with a recap under way (the first queue by name); `capOf`: its groupConcurrency now. */
+  continueRecap(capOf: (queue: string) => number | undefined): void {
+    const row = this.#firstRecap();
+    if (row) this.#recapFrom(row.queue, capOf(row.queue), row.after_seq);
+  }
+
+  #recapFrom(queue: string, cap: number | undefined, afterSeq: number): void {
+    const limit = this.#recapJobsPerEntry;
+    const jobs = this.#all<{ seq: number; grp: string }>(
+      this.#q.leasedAfter({ queue, afterSeq, limit }),
+    );
+    const done = new Set<string>([noGroup]); // (jobs without a group are never capped)
+    for (const { grp } of jobs) {
+      if (done.has(grp)) continue;
+      done.add(grp);
+      this.#db.conn.executeCompiled(this.#q.recapGroup({ queue, grp, cap: cap ?? uncapped }));
+    }
+    if (jobs.length === limit) {
+      this.#db.conn.executeCompiled(this.#q.saveRecap({ queue, afterSeq: jobs.at(-1)!.seq }));
+      this.#recapPending = true;
+    } else {
+      this.#db.conn.executeCompiled(this.#q.dropRecap({ queue }));
+      this.#recapPending = this.#firstRecap() !== undefined;
+    }
+  }
+
+  #firstRecap(): { queue: string; after_seq: number } | undefined {
+    return this.#all<{ queue: string; after_seq: number }>(this.#q.firstRecap({}))[0];
   }
 
   /** The queue's named groups with ready or leased jobs, by name, after `after`. */

@@ -28,6 +28,13 @@ import { WorkerCommands } from "./worker_commands.ts";
 import { DueWork } from "./due_work.ts";
 
 /** The in-memory state at a point of an apply: indexes, clock, tallies, a journal position. */
+/** Numbers every replica must agree on, set lower by tests (see the constructor). */
+export interface MachineOptions {
+  eventsRetained?: number;
+  settlesPerEntry?: number;
+  recapJobsPerEntry?: number;
+}
+
 interface ApplyMark {
   applied: number;
   settingsVersion: number;
@@ -79,10 +86,10 @@ export class QueueStateMachine {
   readonly #dueWork: DueWork;
 
   /**
-   * `eventsRetained`, `settlesPerEntry`: tests keep fewer events and settle fewer dependents an
-   * entry (every replica must use the same numbers).
+   * `eventsRetained`, `settlesPerEntry`, `recapJobsPerEntry`: tests keep fewer events, settle
+   * fewer dependents and recap fewer groups an entry (every replica must use the same numbers).
    */
-  constructor(db: Database, options: { eventsRetained?: number; settlesPerEntry?: number } = {}) {
+  constructor(db: Database, options: MachineOptions = {}) {
     this.#db = db;
     this.#q = jobQueries(db.kysely);
     this.#counts = new QueueCounts(db, this.#q);
@@ -90,7 +97,7 @@ export class QueueStateMachine {
     this.payloads = new JobPayloads(db);
     this.listing = new JobListing(db, this.payloads);
     this.schedules = new ScheduleStore(db);
-    this.groups = new GroupStore(db);
+    this.groups = new GroupStore(db, options.recapJobsPerEntry);
     this.rates = new RateWindows(db);
     this.events = new EventLog(db, options.eventsRetained);
     this.deps = new DependencyStore(db, options.settlesPerEntry);
@@ -276,6 +283,7 @@ export class QueueStateMachine {
     this.#t.now = mark.now;
     this.#t.due.forget(); // (the rolled-back due work may be to do again)
     this.deps.reload();
+    this.groups.reload();
     Object.assign(this.tallies, mark.tallies);
     this.#counts.rollbackTo(mark.at);
   }
@@ -481,6 +489,11 @@ export class QueueStateMachine {
     return { ...this.#counts.stats(queue), paused: setting.paused, config: setting.config };
   }
 
+  /** Whether bounded work begun by an earlier entry waits for the next tick (see DueWork). */
+  get workPending(): boolean {
+    return this.#dueWork.workPending;
+  }
+
   /** When a tick would change something next (see DueWork.nextDueMs); null when idle. */
   nextDueMs(retentionMs: number): number | null {
     return this.#dueWork.nextDueMs(retentionMs);
@@ -574,6 +587,7 @@ export class QueueStateMachine {
     this.settings.load();
     this.events.forget();
     this.deps.reload();
+    this.groups.reload();
     for (const queue of this.#counts.queues()) this.onReady(queue);
   }
 }

@@ -3,7 +3,7 @@
 import type { JobsTable } from "../storage/schema.ts";
 import { retryDelayMs } from "./backoff.ts";
 import type { QueueCommand, WorkerCommand } from "./commands.ts";
-import { noGroup } from "./groups.ts";
+import { noGroup, recapJobsPerEntry } from "./groups.ts";
 import type { JobPayloads } from "./job_payloads.ts";
 import { RawJson } from "./json_text.ts";
 import type { QueueConfig } from "./queue_settings.ts";
@@ -150,12 +150,19 @@ export class WorkerCommands {
   ): JobsTable[] {
     const t = this.t;
     const taken: JobsTable[] = [];
+    let stale = 0;
     while (taken.length < room) {
       const groups = t.groups.next(queue, room - taken.length);
       const before = taken.length;
+      const staleBefore = stale;
       const share = Math.max(1, Math.floor((room - taken.length) / Math.max(1, groups.length)));
       for (const g of groups) {
         const headroom = g.grp === noGroup || cap === undefined ? share : cap - g.leased;
+        if (headroom <= 0) { // active by the cap before a change whose recap is under way
+          t.groups.adjust(queue, g.grp, 0, 0, cap, false, g);
+          stale++;
+          continue;
+        }
         const limit = Math.min(share, headroom, room - taken.length);
         if (limit <= 0) continue;
         const rows = t.all<JobsTable>(t.q.best({ queue, grp: g.grp, limit }));
@@ -163,7 +170,8 @@ export class WorkerCommands {
         t.moved(queue, "ready", "leased", rows.length, g.grp, g); // (g: read just now)
         taken.push(...rows);
       }
-      if (taken.length === before) break; // (no active group had a job: nothing more to take)
+      // Nothing more to take: no active group had a job (stale groups set aside, a bounded number).
+      if (taken.length === before && (stale === staleBefore || stale >= recapJobsPerEntry)) break;
     }
     return taken;
   }

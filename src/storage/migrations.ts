@@ -345,6 +345,16 @@ export const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  // A change of groupConcurrency sets the groups' active flags again a bounded number an entry
+  // (src/queue/groups.ts); a queue whose groups are not all done yet has a row here.
+  "019_group_recaps": {
+    async up(db: AnyDb) {
+      await db.schema.createTable("group_recaps")
+        .addColumn("queue", "text", (c) => c.primaryKey())
+        .addColumn("after_seq", "integer", (c) => c.notNull())
+        .execute();
+    },
+  },
 };
 
 class StaticProvider implements MigrationProvider {

@@ -170,6 +170,15 @@ export interface QueueGroupsTable {
   active: number;
 }
 
+/**
+ * A queue whose groupConcurrency changed while more of its jobs were leased than one entry looks
+ * at: the groups of its leased jobs after `after_seq` still have their active flag to set again.
+ */
+export interface GroupRecapsTable {
+  queue: string;
+  after_seq: number;
+}
+
 /** The claims of a queue's current rate window (see RateWindows). */
 export interface QueueRateTable {
   queue: string;
@@ -201,6 +210,7 @@ export interface Tables {
   events: EventsTable;
   events_trimmed: EventsTrimmedTable;
   queue_groups: QueueGroupsTable;
+  group_recaps: GroupRecapsTable;
   queue_rate: QueueRateTable;
   schedules: SchedulesTable;
   queue_settings: QueueSettingsTable;

@@ -18,6 +18,7 @@ export const stateTables = [
   "events_trimmed",
   "job_deps",
   "dep_ends",
+  "group_recaps",
 ] as const;
 
 /** Bytes after an image on the wire: magic, image length (u64), SHA-256 of the image. */

@@ -71,3 +71,28 @@ Deno.test("api: a claim held back by the rate window gets a job when the next wi
     const stats = (await call(`${u}/v1/queues/q`, "GET")).body;
     assert.equal(stats.leased, 2);
   }));
+
+Deno.test("api: a raised groupConcurrency frees the groups of 1,200 leased jobs (1,000 an entry)", () =>
+  withNode(async ({ url: u, call }) => {
+    await call(`${u}/v1/queues/q/config`, "PUT", { groupConcurrency: 1 });
+    const jobs = Array.from({ length: 2400 }, (_, k) => ({ payload: k, group: `g${k % 1200}` }));
+    for (let at = 0; at < jobs.length; at += 800) {
+      const batch = await call(`${u}/v1/queues/q/batch`, "POST", {
+        jobs: jobs.slice(at, at + 800),
+      });
+      assert.equal(batch.status, 201);
+    }
+    const claimAll = async (waitMs: number) => {
+      let n = 0;
+      for (;;) {
+        const r = await call(`${u}/v1/queues/q/claim`, "POST", { worker: "w", max: 100, waitMs });
+        if (r.body.jobs.length === 0) return n;
+        n += r.body.jobs.length;
+      }
+    };
+    assert.equal(await claimAll(0), 1200, "one job of each group");
+    await call(`${u}/v1/queues/q/config`, "PUT", { groupConcurrency: 2 });
+    // The groups of the first 1,000 leased jobs are free at once, the rest after the next tick,
+    // which wakes the long poll.
+    assert.equal(await claimAll(2_000), 1200, "the second job of each group");
+  }));

@@ -14,7 +14,12 @@ import type { RawJson } from "../../src/queue/json_text.ts";
 /** A state machine over a temp data directory, fed entries with increasing indexes. */
 export class Harness {
   index = 0;
-  constructor(readonly dd: DataDir, readonly sm: QueueStateMachine) {}
+  constructor(readonly dd: DataDir, public sm: QueueStateMachine) {}
+
+  /** A new state machine on the same database, as after a restart. */
+  restart(options: MachineOptions = {}): void {
+    this.sm = new QueueStateMachine(this.dd.db, options);
+  }
 
   static async open(options: MachineOptions = {}): Promise<Harness> {
     const dir = await Deno.makeTempDir({ prefix: "raftq-queue-" });
@@ -66,6 +71,19 @@ export class Harness {
     this.dd.close();
     await Deno.remove(this.dd.dir, { recursive: true });
   }
+}
+
+/**
+ * Groups whose active flag is not what their counts and their queue's cap say: none, unless a
+ * recap is under way (src/queue/groups.ts).
+ */
+export function misflaggedGroups(dd: DataDir): unknown[] {
+  return dd.db.conn.db.prepare(
+    `SELECT g.queue, g.grp, g.ready, g.leased, g.active FROM queue_groups g
+     LEFT JOIN queue_settings s ON s.queue = g.queue
+     WHERE g.active <> (g.ready > 0 AND (g.grp = '' OR g.leased <
+       coalesce(json_extract(s.config, '$.groupConcurrency'), 9007199254740991)))`,
+  ).all();
 }
 
 /** Users' JSON as a value (the state machine keeps it as text). */

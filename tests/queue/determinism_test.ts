@@ -4,9 +4,10 @@ import assert from "node:assert/strict";
 import type { Entry } from "../../src/raft/mod.ts";
 import { encodeCommand, isWorkerCommand, type QueueCommand } from "../../src/queue/commands.ts";
 import { leaseOf } from "../../src/queue/job_ids.ts";
-import { QueueStateMachine } from "../../src/queue/state_machine.ts";
+import { type MachineOptions, QueueStateMachine } from "../../src/queue/state_machine.ts";
 import { type DataDir, openDataDir } from "../../src/storage/data_dir.ts";
 import { copyStateThroughImage } from "../helpers/image.ts";
+import { misflaggedGroups as misflagged } from "../helpers/queue_harness.ts";
 import { stateTables } from "../../src/storage/state_image.ts";
 import { Prng } from "../sim/prng.ts";
 
@@ -122,10 +123,10 @@ function randomLog(seed: number, length: number): Entry[] {
 }
 
 async function freshMachine(
-  settlesPerEntry?: number,
+  options: MachineOptions = {},
 ): Promise<{ dd: DataDir; sm: QueueStateMachine }> {
   const dd = await openDataDir(await Deno.makeTempDir({ prefix: "raftq-det-" }));
-  return { dd, sm: new QueueStateMachine(dd.db, { settlesPerEntry }) };
+  return { dd, sm: new QueueStateMachine(dd.db, options) };
 }
 
 function dump(dd: DataDir): unknown {
@@ -142,6 +143,7 @@ function dump(dd: DataDir): unknown {
     events: c.prepare("SELECT * FROM events ORDER BY idx, queue").all(),
     deps: c.prepare("SELECT * FROM job_deps ORDER BY dep_id, job_id").all(),
     ends: c.prepare("SELECT * FROM dep_ends ORDER BY seq").all(),
+    recaps: c.prepare("SELECT * FROM group_recaps ORDER BY queue").all(),
   };
 }
 
@@ -184,6 +186,7 @@ Deno.test("determinism: one log, two databases, identical rows (applied in diffe
       assert.deepEqual(rows.counts, counted(a.dd), "the kept counts are the jobs' counts");
       const groups = groupsCounted(a.dd) as { kept: unknown; counted: unknown };
       assert.deepEqual(groups.kept, groups.counted, "each group's kept counts are its jobs'");
+      assert.deepEqual(misflagged(a.dd), [], "each group is active exactly when it may be claimed");
       const reopened = new QueueStateMachine(a.dd.db);
       assert.deepEqual(reopened.queueStats(), a.sm.queueStats(), "read back as they were");
     } finally {
@@ -201,19 +204,24 @@ Deno.test("determinism: a replica that restarts mid-log writes the same rows", a
   // One dependent told an entry: ends wait in dep_ends across entries, and across restarts.
   for (const seed of [4, 5, 6]) {
     const log = randomLog(seed, 600);
-    const a = await freshMachine(1);
-    const b = await freshMachine(1);
+    const few = { settlesPerEntry: 1, recapJobsPerEntry: 1 };
+    const a = await freshMachine(few);
+    const b = await freshMachine(few);
     try {
       let kept = 0;
+      let recapsKept = 0;
       for (let i = 0; i < log.length; i += 5) {
         a.sm.applyEntries(log.slice(i, i + 5));
         assert.ok(a.sm.dueFloorHolds(), `seed ${seed}: the floor after entry ${i + 5}`);
         if (a.sm.deps.pending) kept++;
+        if (a.sm.groups.recapPending) recapsKept++;
+        else assert.deepEqual(misflagged(a.dd), [], `seed ${seed}: flags after entry ${i + 5}`);
       }
       assert.ok(kept > 0, `seed ${seed}: no end was kept for a later entry`);
+      assert.ok(recapsKept > 0, `seed ${seed}: no recap went on in a later entry`);
       let sm = b.sm;
       for (let i = 0; i < log.length; i += 5) {
-        if (i % 35 === 0) sm = new QueueStateMachine(b.dd.db, { settlesPerEntry: 1 }); // a restart
+        if (i % 35 === 0) sm = new QueueStateMachine(b.dd.db, few); // a restart
         sm.applyEntries(log.slice(i, i + 5));
       }
       const rows = dump(a.dd) as { jobs: { state: string }[]; events: { data: string }[] };
