@@ -5,6 +5,7 @@ import type { JobState } from "../storage/schema.ts";
 import type { JobPayloads } from "./job_payloads.ts";
 import { tallyGroups } from "./job_rows.ts";
 import type { ApplyResult } from "./results.ts";
+import { RetentionDue } from "./retention_due.ts";
 import type { Transitions } from "./transitions.ts";
 
 /** Rows a single entry handles at most of each kind, so one entry never stalls the apply loop. */
@@ -12,7 +13,21 @@ const purgeBatchRows = 1000;
 
 /** Due work, done inside QueueStateMachine's transaction as the clock moves and at each tick. */
 export class DueWork {
-  constructor(readonly t: Transitions, readonly payloads: JobPayloads) {}
+  /** When each queue's finished jobs fall past its retention. */
+  readonly retention: RetentionDue;
+
+  constructor(readonly t: Transitions, readonly payloads: JobPayloads) {
+    this.retention = new RetentionDue(
+      t.counts,
+      (queue) => this.#min(t.q.minFinished({ queue })),
+      () => t.all(t.q.minFinishedEach({})),
+    );
+  }
+
+  /** A queue's retention: its config's, else the node's (which the tick carries). */
+  #retentionOf(nodeRetentionMs: number): (queue: string) => number {
+    return (queue) => this.t.settings.get(queue).config.retentionMs ?? nodeRetentionMs;
+  }
 
   /** A tick: what is due, finished jobs past their retention, idempotency keys past theirs. */
   tick(nodeRetentionMs: number): ApplyResult {
@@ -91,11 +106,7 @@ export class DueWork {
     if (this.workPending) return t.now;
     const due = [
       this.earliestDue(),
-      ...t.counts.withFinished().map((queue) => {
-        const finished = this.#min(t.q.minFinished({ queue }));
-        const retention = t.settings.get(queue).config.retentionMs ?? retentionMs;
-        return finished === null ? null : finished + retention;
-      }),
+      this.retention.nextMs(this.#retentionOf(retentionMs)),
       this.#min(t.q.minIdempotency({})),
     ].filter((ms): ms is number => ms !== null);
     return due.length === 0 ? null : Math.min(...due);
@@ -111,10 +122,10 @@ export class DueWork {
   #purgeFinished(nodeRetentionMs: number): number {
     const t = this.t;
     let budget = purgeBatchRows;
-    for (const queue of t.counts.withFinished()) {
+    const retentionOf = this.#retentionOf(nodeRetentionMs);
+    for (const queue of this.retention.dueQueues(t.now, retentionOf)) {
       if (budget === 0) break;
-      const retention = t.settings.get(queue).config.retentionMs ?? nodeRetentionMs;
-      const before = t.now - retention;
+      const before = t.now - retentionOf(queue);
       const gone = t.all<{ queue: string; state: JobState; seq: number; apart: number }>(
         t.q.purgeJobs({ queue, before, limit: budget }),
       );

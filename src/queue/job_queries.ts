@@ -2,6 +2,7 @@
 
 import { type Kysely, sql } from "kysely";
 import { prepare } from "../storage/prepared.ts";
+import { finishedStates } from "./commands.ts";
 import { prepareByJob, theJob } from "./job_ids.ts";
 import { keptApartSql } from "./job_payloads.ts";
 import type { Tables } from "../storage/schema.ts";
@@ -297,6 +298,20 @@ function retentionQueries(k: Kysely<Tables>) {
       (p) =>
         k.selectFrom("jobs").select((eb) => eb.fn.min<number | null>("finished_at").as("t"))
           .where("queue", "=", p.queue).where("finished_at", "is not", null),
+    ),
+    /** minFinished of every queue the counts say holds finished jobs, in one statement. */
+    minFinishedEach: prepare(
+      [],
+      () =>
+        k.selectFrom(
+          k.selectFrom("queue_counts").select("queue").distinct()
+            .where("state", "in", [...finishedStates]).as("f"),
+        ).select((eb) => [
+          "f.queue",
+          eb.selectFrom("jobs").select((e) => e.fn.min<number | null>("finished_at").as("m"))
+            .whereRef("jobs.queue", "=", "f.queue").where("jobs.finished_at", "is not", null)
+            .as("t"),
+        ]),
     ),
   };
 }

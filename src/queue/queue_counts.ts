@@ -39,6 +39,9 @@ export const emptyStats = (name: string): QueueStats => ({
   waiting: 0,
 });
 
+const finishedSet: ReadonlySet<JobState | null> = new Set(finishedStates);
+const isFinished = (state: JobState | null) => finishedSet.has(state);
+
 /** How many of a queue's jobs are in any of `states`. */
 const jobsIn = (c: QueueStats, states: readonly JobState[]) =>
   states.reduce((n, state) => n + c[state], 0);
@@ -55,6 +58,8 @@ type Move = [queue: string, from: JobState | null, to: JobState | null, n: numbe
 export class QueueCounts {
   readonly #counts = new Map<string, QueueStats>();
   #journal: Move[] | null = null;
+  /** Queues a job finished in or a finished job left, since takeFinishedChanges. */
+  #finishedChanged = new Set<string>();
 
   constructor(
     readonly db: Database,
@@ -93,6 +98,14 @@ export class QueueCounts {
     if (from) c[from] -= n;
     if (to) c[to] += n;
     this.#journal?.push([queue, from, to, n]);
+    if (isFinished(from) || isFinished(to)) this.#finishedChanged.add(queue);
+  }
+
+  /** The queues whose finished jobs changed since the last call (see RetentionDue). */
+  takeFinishedChanges(): Set<string> {
+    const changed = this.#finishedChanged;
+    this.#finishedChanged = new Set();
+    return changed;
   }
 
   /** Writes the counts that moves since `position` changed (inside the transaction), one row each. */
@@ -151,13 +164,5 @@ export class QueueCounts {
   /** Queues holding jobs, in any state. */
   withJobs(): string[] {
     return [...this.#counts.values()].filter((c) => jobsIn(c, jobStates) > 0).map((c) => c.name);
-  }
-
-  /** Queues holding done, dead, cancelled or expired jobs, by name (O(queues)). */
-  withFinished(): string[] {
-    return [...this.#counts.values()]
-      .filter((c) => jobsIn(c, finishedStates) > 0)
-      .map((c) => c.name)
-      .sort();
   }
 }

@@ -282,6 +282,7 @@ export class QueueStateMachine {
     this.#applied = mark.applied;
     this.#t.now = mark.now;
     this.#t.due.forget(); // (the rolled-back due work may be to do again)
+    this.#dueWork.retention.forget();
     this.deps.reload();
     this.groups.reload();
     Object.assign(this.tallies, mark.tallies);
@@ -583,6 +584,7 @@ export class QueueStateMachine {
   reload(): void {
     this.#readState();
     this.#t.due.forget();
+    this.#dueWork.retention.forget();
     this.#counts.load();
     this.settings.load();
     this.events.forget();
