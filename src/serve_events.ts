@@ -18,7 +18,8 @@ export interface ServingNode {
 export function nodeEvents(run: ServingNode): NodeEvents {
   const log = run.log;
   return {
-    onJobsReady: (queue) => run.waiters.wake(queue),
+    // (as many claims as there are ready jobs: the rest would each propose a claim for nothing)
+    onJobsReady: (queue, ready) => run.waiters.wake(queue, ready),
     onEvents: (queue) => run.waiters.wake(eventsKey(queue)),
     jobWatch: run.jobWaiters,
     onFatal: (error) => run.fatal(error),

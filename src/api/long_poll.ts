@@ -28,10 +28,19 @@ export class Waiters {
     return this.#waiting.has(key);
   }
 
-  wake(queue: string): void {
-    const set = this.#waiting.get(queue);
-    if (!set) return;
-    for (const done of [...set]) done();
+  /**
+   * Wakes the `limit` longest waiting on `key` (all of them by default). A queue's claims wake as
+   * many as it has ready jobs: with 200 long polls waiting, one enqueue woke them all, and each
+   * proposed a claim (200 claim commands in the log for one job).
+   */
+  wake(key: string, limit = Infinity): void {
+    const set = this.#waiting.get(key);
+    if (!set || limit <= 0) return;
+    let left = limit;
+    for (const done of [...set]) {
+      done();
+      if (--left <= 0) return;
+    }
   }
 
   get size(): number {

@@ -71,8 +71,11 @@ export interface NodeEvents {
   onRoleChange?(role: string, term: number, leader: string): void;
   /** A snapshot was taken here, received whole (installing), installed, or the log compacted. */
   onSnapshot?(kind: "taken" | "installing" | "installed" | "compacted", index: number): void;
-  /** Jobs may have become ready in `queue` (long polls wake). */
-  onJobsReady?(queue: string): void;
+  /**
+   * Jobs may have become ready in `queue`, or a lease ended there (long polls wake): it holds
+   * `ready` ready jobs now.
+   */
+  onJobsReady?(queue: string, ready: number): void;
   /** An apply wrote events of `queue` (event streams wake). */
   onEvents?(queue: string): void;
   /** Jobs someone waits on, woken when they end (see QueueStateMachine.jobWatch). */
@@ -154,7 +157,7 @@ export class RaftNode implements NodeApi {
     this.#events = events;
     this.storage = new RaftStorage(db);
     this.sm = new QueueStateMachine(db);
-    this.sm.onReady = (queue) => events.onJobsReady?.(queue);
+    this.sm.onReady = (queue, ready) => events.onJobsReady?.(queue, ready);
     this.sm.onEvents = (queue) => events.onEvents?.(queue);
     this.sm.answered = (index) => this.#waiters.has(index);
     if (events.jobWatch) this.sm.jobWatch = events.jobWatch;

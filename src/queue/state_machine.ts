@@ -52,8 +52,8 @@ interface ApplyMark {
 export class QueueStateMachine {
   readonly #db: Database;
   #applied = 0;
-  /** Called with a queue's name when jobs may have become ready in it (long-poll wake-up). */
-  onReady: (queue: string) => void = () => {};
+  /** A queue and its ready jobs, when jobs may have become claimable there (long polls wake). */
+  onReady: (queue: string, ready: number) => void = () => {};
   readonly #q;
   /** Paused queues and queue configs (O(queues), in memory and in queue_settings). */
   readonly settings: QueueSettings;
@@ -224,7 +224,7 @@ export class QueueStateMachine {
 
   /** After an apply commits: wakes long polls, event streams and those waiting on a job's end. */
   #announce(): void {
-    for (const queue of this.#t.woken) this.onReady(queue);
+    for (const queue of this.#t.woken) this.onReady(queue, this.#counts.of(queue, "ready"));
     for (const queue of this.#eventQueues) this.onEvents(queue);
     const settled = this.#t.settled;
     this.#t.settled = [];
@@ -590,6 +590,6 @@ export class QueueStateMachine {
     this.events.forget();
     this.deps.reload();
     this.groups.reload();
-    for (const queue of this.#counts.queues()) this.onReady(queue);
+    for (const queue of this.#counts.queues()) this.onReady(queue, this.#counts.of(queue, "ready"));
   }
 }

@@ -3,6 +3,7 @@
 
 import assert from "node:assert/strict";
 import { withInProcessNode as withNode } from "../helpers/in_process.ts";
+import { waitFor } from "../helpers/node_process.ts";
 
 Deno.test("api: a job's group shows on it, in the queue's groups and as a listing filter", () =>
   withNode(async ({ url: u, call }) => {
@@ -95,4 +96,23 @@ Deno.test("api: a raised groupConcurrency frees the groups of 1,200 leased jobs 
     // The groups of the first 1,000 leased jobs are free at once, the rest after the next tick,
     // which wakes the long poll.
     assert.equal(await claimAll(2_000), 1200, "the second job of each group");
+  }));
+
+Deno.test("api: 20 claims waiting on a queue, a job enqueued: one claim is proposed for it", () =>
+  withNode(async ({ url: u, call, waiters, commandTypes }) => {
+    const claims = Array.from(
+      { length: 20 },
+      (_, k) => call(`${u}/v1/queues/q/claim`, "POST", { worker: `w${k}`, waitMs: 3_000 }),
+    );
+    await waitFor("20 claims waiting", () => waiters.size === 20);
+    const before = (await commandTypes()).length;
+    assert.equal((await call(`${u}/v1/queues/q/jobs`, "POST", { payload: 1 })).status, 201);
+    await waitFor("a claim answered", () => waiters.size === 19);
+    const jobs = [2, 3, 4].map((payload) => ({ payload }));
+    assert.equal((await call(`${u}/v1/queues/q/batch`, "POST", { jobs })).status, 201);
+    const answers = await Promise.all(claims);
+    const got = answers.flatMap((a) => a.body.jobs.map((j: { payload: number }) => j.payload));
+    assert.deepEqual(got.sort(), [1, 2, 3, 4], "each job once");
+    const proposed = (await commandTypes()).slice(before);
+    assert.deepEqual(proposed.filter((t) => t === "claim").length, 4, proposed.join(" "));
   }));

@@ -33,6 +33,8 @@ export interface InProcessNode {
    * as a field left undefined): each costs superjson's walk to encode and to decode.
    */
   annotatedEntries(): Promise<string[]>;
+  /** The type of every command in the log, in order (merged ones each counted). */
+  commandTypes(): Promise<string[]>;
 }
 
 export async function startInProcessNode(
@@ -50,7 +52,7 @@ export async function startInProcessNode(
   const logged: string[] = [];
   const node = new RaftNode("n1", db, { ...storage.load(), appliedIndex: 0 }, defaultTuning, {
     onFatal: (error) => logged.push(`fatal: ${error.message}`),
-    onJobsReady: (queue) => waiters.wake(queue),
+    onJobsReady: (queue, ready) => waiters.wake(queue, ready),
     onEvents: (queue) => waiters.wake(eventsKey(queue)),
     jobWatch: jobWaiters,
   });
@@ -105,6 +107,14 @@ export async function startInProcessNode(
       const rows = await db.kysely.selectFrom("raft_log").select(["idx", "data"])
         .where("kind", "=", "normal").where("data", "!=", "").execute();
       return rows.filter((r) => "meta" in JSON.parse(r.data)).map((r) => `${r.idx}: ${r.data}`);
+    },
+    async commandTypes() {
+      const rows = await db.kysely.selectFrom("raft_log").select("data")
+        .where("kind", "=", "normal").where("data", "!=", "").orderBy("idx").execute();
+      return rows.flatMap((r) => {
+        const cmd = JSON.parse(r.data).json.cmd as { type: string; cmds?: { type: string }[] };
+        return cmd.type === "merged" ? cmd.cmds!.map((c) => c.type) : [cmd.type];
+      });
     },
     async stop() {
       node.stop();
