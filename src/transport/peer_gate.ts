@@ -5,9 +5,11 @@ import { newNonce, sign, transcript, verify } from "./handshake.ts";
 /**
  * The peer protocol: nodes link only with nodes that speak the same one, so a cluster never mixes
  * versions that read the log differently. 2: entries may merge workers' commands (`merged`),
- * which a node of protocol 1 cannot decode and would skip.
+ * which a node of protocol 1 cannot decode and would skip. 3: a change of groupConcurrency sets
+ * the groups again over several entries, and a claim sets aside a group active under the old cap
+ * (a node of protocol 2 would lease other jobs from the same entries).
  */
-export const peerProtocol = 2;
+export const peerProtocol = 3;
 
 /** `GET /raft/challenge`: who this node is, and a nonce the dialer must sign. */
 export interface Challenge {

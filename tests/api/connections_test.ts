@@ -2,6 +2,7 @@
 
 import assert from "node:assert/strict";
 import { call, type NodeProcess, startReadyNode, waitFor } from "../helpers/node_process.ts";
+import { peerProtocol } from "../../src/transport/peer_gate.ts";
 
 const encoder = new TextEncoder();
 
@@ -177,7 +178,7 @@ Deno.test("strangers on /raft get no socket, little memory and few log lines", (
     for (let i = 0; i < 60; i++) {
       const c = (await call(`${node.url}/raft/challenge`, "GET")).body;
       const r = await call(`${node.url}/raft/hello`, "POST", {
-        v: 2,
+        v: peerProtocol,
         clusterId: c.clusterId,
         nodeId: `x${i}`,
         nonce: "ab".repeat(32),
@@ -190,7 +191,7 @@ Deno.test("strangers on /raft get no socket, little memory and few log lines", (
     // A node of another peer protocol (an older raftq) is refused in words.
     const old = (await call(`${node.url}/raft/challenge`, "GET")).body;
     const oldHello = await call(`${node.url}/raft/hello`, "POST", {
-      v: 1,
+      v: peerProtocol - 1,
       clusterId: old.clusterId,
       nodeId: "old",
       nonce: "ab".repeat(32),
@@ -198,7 +199,7 @@ Deno.test("strangers on /raft get no socket, little memory and few log lines", (
       mac: "00".repeat(32),
     });
     assert.equal(oldHello.status, 403);
-    assert.match(oldHello.body.error.message, /peer protocol 2, the dialer 1/);
+    assert.match(oldHello.body.error.message, /peer protocol 3, the dialer 2/);
     const lines = node.stderr.filter((l) => l.includes('"peer_refused"'));
     assert.ok(lines.length >= 1 && lines.length <= 12, `${lines.length} refusal lines`);
     assert.equal((await call(`${node.url}/healthz`, "GET")).status, 200);

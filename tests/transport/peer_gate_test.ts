@@ -32,7 +32,7 @@ async function helloFor(challenge: string, secret = "the-cluster-secret-0123"): 
     await hmacKey(secret),
     transcript("client", "c1", "n2", "n1", nonce, challenge),
   );
-  return { v: 2, clusterId: "c1", nodeId: "n2", nonce, challenge, mac };
+  return { v: peerProtocol, clusterId: "c1", nodeId: "n2", nonce, challenge, mac };
 }
 
 Deno.test("peer gate: a proven hello gets one ticket for one upgrade", async () => {
@@ -82,9 +82,9 @@ Deno.test("peer gate: a node of another peer protocol is told so, in words", asy
   const { g } = gate(clock);
   const c = await g.challenge();
   assert.equal(c.v, peerProtocol);
-  const old = { ...(await helloFor(c.nonce)), v: 1 };
-  assert.equal(parseHello(old), null, "a hello of protocol 1 is not one of this node's");
-  assert.match(otherProtocol(old) ?? "", /peer protocol 2, the dialer 1: run one raftq version/);
+  const old = { ...(await helloFor(c.nonce)), v: 2 };
+  assert.equal(parseHello(old), null, "a hello of protocol 2 is not one of this node's");
+  assert.match(otherProtocol(old) ?? "", /peer protocol 3, the dialer 2: run one raftq version/);
   assert.equal(otherProtocol(await helloFor(c.nonce)), null);
   assert.equal(otherProtocol({ junk: 1 }), null, "not a hello at all: no version to name");
 });
