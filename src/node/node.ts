@@ -709,7 +709,8 @@ export class RaftNode implements NodeApi {
   /**
    * A leader proposes a tick when a lease, a delay or retention has come due; while bounded work
    * goes on (a job's end with waiting jobs still to tell, groups still to set after a change of
-   * groupConcurrency), the next tick follows the last one's apply at once.
+   * groupConcurrency) or the last tick took a whole batch of due work, the next tick follows the
+   * last one's apply at once.
    */
   #maybeProposeTick(): void {
     if (!this.isLeader || this.#tickProposed || !this.raft.committedInTerm()) return;
@@ -717,9 +718,9 @@ export class RaftNode implements NodeApi {
     if (due === null || due > this.#queueClock.peek(this.sm.nowMs)) return;
     this.#tickProposed = true;
     this.propose({ type: "tick", retentionMs: this.#tuning.retentionMs })
-      .then(() => {
+      .then((r) => {
         this.#tickProposed = false;
-        if (this.sm.workPending) this.#maybeProposeTick();
+        if (this.sm.workPending || (r.type === "ticked" && r.more)) this.#maybeProposeTick();
       }, () => {
         this.#tickProposed = false;
       });

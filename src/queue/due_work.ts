@@ -29,13 +29,23 @@ export class DueWork {
     return (queue) => this.t.settings.get(queue).config.retentionMs ?? nodeRetentionMs;
   }
 
-  /** A tick: what is due, finished jobs past their retention, idempotency keys past theirs. */
+  /**
+   * A tick: what is due, finished jobs past their retention, idempotency keys past theirs. `more`:
+   * some kind of work took all its purgeBatchRows, so more of it may be due already.
+   */
   tick(nodeRetentionMs: number): ApplyResult {
+    this.#budgetSpent = false;
     const expired = this.processDue();
     if (this.t.groups.recapPending) this.#continueRecap();
     const purged = this.#purgeFinished(nodeRetentionMs);
-    this.t.run(this.t.q.purgeIdem({ before: this.t.now, limit: purgeBatchRows }));
-    return { type: "ticked", expired, purged };
+    this.#spent(this.t.run(this.t.q.purgeIdem({ before: this.t.now, limit: purgeBatchRows })));
+    return { type: "ticked", expired, purged, more: this.#budgetSpent };
+  }
+
+  /** Whether a batch of due work of `rows` rows took the whole budget (see tick). */
+  #budgetSpent = false;
+  #spent(rows: number): void {
+    if (rows >= purgeBatchRows) this.#budgetSpent = true;
   }
 
   /**
@@ -55,11 +65,13 @@ export class DueWork {
       t.events.record(job.queue, "promoted", job, "ready");
     }
     for (const [[queue, grp], n] of tallyGroups(due)) t.moved(queue, "delayed", "ready", n, grp);
+    this.#spent(due.length);
     this.#expireUnclaimed();
     const expired = t.all<
       { id: string; queue: string; grp: string; attempts: number; max_attempts: number }
     >(t.q.expired({ now, limit }));
     t.tallies.leasesExpired += expired.length;
+    this.#spent(expired.length);
     for (const j of expired) {
       if (j.attempts >= j.max_attempts) {
         t.finish({ ...j, state: "leased" }, "dead", null, "lease expired");
@@ -133,6 +145,7 @@ export class DueWork {
       for (const j of gone) t.moved(j.queue, j.state, null);
       budget -= gone.length;
     }
+    this.#spent(purgeBatchRows - budget);
     return purgeBatchRows - budget;
   }
 
@@ -145,5 +158,6 @@ export class DueWork {
       t.q.dueExpiry({ now: t.now, limit: purgeBatchRows }),
     );
     for (const j of due) t.finish(j, "expired", null, "not claimed within its ttlMs");
+    this.#spent(due.length);
   }
 }

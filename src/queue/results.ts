@@ -50,7 +50,7 @@ export type ApplyResult =
   | { type: "scheduleSet"; schedule: ScheduleView }
   | { type: "scheduleDeleted"; id: string }
   | { type: "fired"; id: string; jobId: string | null }
-  | { type: "ticked"; expired: number; purged: number }
+  | { type: "ticked"; expired: number; purged: number; more: boolean }
   | { type: "none" }
   | ApplyError;
 

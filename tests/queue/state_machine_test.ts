@@ -276,9 +276,23 @@ Deno.test("queue: done and dead jobs are purged by a tick after the retention pe
     h.apply(1000, { type: "tick", retentionMs: 5000 });
     assert.ok(h.sm.getJob(job.id), "kept within retention");
     const r = h.apply(6000, { type: "tick", retentionMs: 5000 });
-    assert.deepEqual(r, { type: "ticked", expired: 0, purged: 1 });
+    assert.deepEqual(r, { type: "ticked", expired: 0, purged: 1, more: false });
     assert.equal(h.sm.getJob(job.id), null);
     assert.ok(h.sm.getJob("1-1"), "the ready job stays");
+  }));
+
+Deno.test("queue: a tick that takes a whole batch of due work says more may be due", () =>
+  withHarness((h) => {
+    for (let k = 0; k < 5; k++) {
+      h.enqueue(0, "q", ...Array.from({ length: 850 }, () => ({ payload: k, delayMs: 100 })));
+    }
+    const more = [1, 2, 3].map((k) => {
+      const r = h.apply(200 + k, { type: "tick", retentionMs: 5000 });
+      return r.type === "ticked" && r.more;
+    });
+    // (each tick's later stamp promotes 1,000 as any entry's does, then the tick 1,000 more)
+    assert.deepEqual(more, [true, true, false], "2,000, 2,000, then the last 250");
+    assert.equal(h.sm.queueView("q").ready, 4250);
   }));
 
 Deno.test("queue: cancel stops a job that is not done", () =>
