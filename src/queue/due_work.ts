@@ -15,6 +15,8 @@ const purgeBatchRows = 1000;
 export class DueWork {
   /** When each queue's finished jobs fall past its retention. */
   readonly retention: RetentionDue;
+  /** Some batch of the tick in progress took its whole purgeBatchRows. */
+  #budgetSpent = false;
 
   constructor(readonly t: Transitions, readonly payloads: JobPayloads) {
     this.retention = new RetentionDue(
@@ -42,8 +44,7 @@ export class DueWork {
     return { type: "ticked", expired, purged, more: this.#budgetSpent };
   }
 
-  /** Whether a batch of due work of `rows` rows took the whole budget (see tick). */
-  #budgetSpent = false;
+  /** Notes a batch of due work of `rows` rows: whether it took the whole budget (see tick). */
   #spent(rows: number): void {
     if (rows >= purgeBatchRows) this.#budgetSpent = true;
   }
