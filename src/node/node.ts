@@ -686,13 +686,19 @@ export class RaftNode implements NodeApi {
 
   /**
    * A leader proposes each due schedule's firing, its slot computed here from the leader's clock
-   * (replicas apply the slot the entry carries). One proposal per schedule in flight.
+   * (replicas apply the slot the entry carries). One proposal per schedule in flight; the due
+   * schedules come 100 at a time, and once a batch is applied the next follows at once (a batch
+   * every 250 ms fired 400 a second: of 10,000 schedules on one minute, most were more than 5 s
+   * late and their slot passed as missed).
    */
   #maybeFireSchedules(): void {
     if (!this.isLeader || !this.raft.committedInTerm()) return;
     const nowMs = this.#queueClock.peek(this.sm.nowMs);
-    for (const row of this.sm.schedules.due(nowMs)) {
-      if (this.#firing.has(row.id) || row.next_run_at === null) continue;
+    const batch = this.sm.schedules.due(nowMs)
+      .filter((row) => !this.#firing.has(row.id) && row.next_run_at !== null);
+    let left = batch.length;
+    let applied = 0;
+    for (const row of batch) {
       let next: { slotMs: number | null; nextRunAt: number | null };
       try {
         next = firing(scheduleView(row), nowMs);
@@ -700,9 +706,13 @@ export class RaftNode implements NodeApi {
         next = { slotMs: null, nextRunAt: null }; // a spec that no longer evaluates stops
       }
       this.#firing.add(row.id);
-      this.propose({ type: "fire", id: row.id, dueMs: row.next_run_at, ...next })
-        .catch(() => {}) // a lost proposal: the schedule is still due, and proposed again
-        .finally(() => this.#firing.delete(row.id));
+      this.propose({ type: "fire", id: row.id, dueMs: row.next_run_at!, ...next })
+        .then(() => applied++, () => {}) // a lost proposal: the schedule is still due
+        .finally(() => {
+          this.#firing.delete(row.id);
+          // (a batch that failed whole waits for the next due check: no loop of failures)
+          if (--left === 0 && applied > 0) this.#maybeFireSchedules();
+        });
     }
   }
 

@@ -6,7 +6,7 @@ import { setImmediate } from "node:timers";
 import type { Hono } from "hono";
 import { createApp } from "../../src/api/app.ts";
 import { eventsKey, Waiters } from "../../src/api/long_poll.ts";
-import { defaultTuning } from "../../src/node/config.ts";
+import { defaultTuning, type NodeTuning } from "../../src/node/config.ts";
 import { RaftNode } from "../../src/node/node.ts";
 import { bootstrapInit } from "../../src/raft/mod.ts";
 import { Database } from "../../src/storage/database.ts";
@@ -38,8 +38,9 @@ export interface InProcessNode {
 }
 
 export async function startInProcessNode(
-  options: { maxBodyBytes?: number } = {},
+  options: { maxBodyBytes?: number; tuning?: Partial<NodeTuning> } = {},
 ): Promise<InProcessNode> {
+  const tuning = { ...defaultTuning, ...options.tuning };
   const db = await Database.open(":memory:");
   const storage = new RaftStorage(db);
   const init = bootstrapInit([{ id: "n1", url: "http://in-process.test" }]);
@@ -50,7 +51,7 @@ export async function startInProcessNode(
   const waiters = new Waiters();
   const jobWaiters = new Waiters();
   const logged: string[] = [];
-  const node = new RaftNode("n1", db, { ...storage.load(), appliedIndex: 0 }, defaultTuning, {
+  const node = new RaftNode("n1", db, { ...storage.load(), appliedIndex: 0 }, tuning, {
     onFatal: (error) => logged.push(`fatal: ${error.message}`),
     onJobsReady: (queue, ready) => waiters.wake(queue, ready),
     onEvents: (queue) => waiters.wake(eventsKey(queue)),
@@ -63,8 +64,8 @@ export async function startInProcessNode(
     clusterId: () => "in-process",
     token: undefined,
     maxBodyBytes: options.maxBodyBytes ?? 1024 * 1024,
-    requestTimeoutMs: defaultTuning.requestTimeoutMs,
-    catchUpTimeoutMs: defaultTuning.catchUpTimeoutMs,
+    requestTimeoutMs: tuning.requestTimeoutMs,
+    catchUpTimeoutMs: tuning.catchUpTimeoutMs,
     waiters,
     jobWaiters,
     logError: (event, error) => logged.push(`${event}: ${error}`),
@@ -126,8 +127,11 @@ export async function startInProcessNode(
 }
 
 /** Runs `fn` with a fresh in-process node, checks that nothing made it log an error, stops it. */
-export async function withInProcessNode(fn: (node: InProcessNode) => Promise<void>) {
-  const node = await startInProcessNode();
+export async function withInProcessNode(
+  fn: (node: InProcessNode) => Promise<void>,
+  options: Parameters<typeof startInProcessNode>[0] = {},
+) {
+  const node = await startInProcessNode(options);
   try {
     await fn(node);
     assert.deepEqual(node.logged, [], "nothing a client sent made the node log an error");

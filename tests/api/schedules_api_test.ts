@@ -1,0 +1,21 @@
+// Many schedules due at once: the leader fires them batch after batch, not a batch a due check.
+
+import assert from "node:assert/strict";
+import { withInProcessNode } from "../helpers/in_process.ts";
+import { waitFor } from "../helpers/node_process.ts";
+
+Deno.test("schedules: 250 due at once all fire before the next due check", () =>
+  withInProcessNode(async ({ url: u, call }) => {
+    const ids = Array.from({ length: 250 }, (_, k) => `s${k}`);
+    for (const id of ids) {
+      const put = await call(`${u}/v1/schedules/${id}`, "PUT", { queue: "q", everyMs: 1_000 });
+      assert.equal(put.status, 200);
+    }
+    await waitFor("a first firing", async () => (await call(`${u}/v1/queues/q`, "GET")).body.ready);
+    // The leader looks at 100 due schedules at a time; the due checks come 4 s apart here, so
+    // only batches that follow each other at once fire all 250 before the next one.
+    await waitFor("every schedule to fire", async () => {
+      const list = (await call(`${u}/v1/schedules`, "GET")).body.schedules;
+      return list.every((s: { lastRunAt: number | null }) => s.lastRunAt !== null);
+    }, 3_000);
+  }, { tuning: { dueCheckEveryMs: 4_000 } }));
