@@ -37,7 +37,7 @@ export class Waiters {
     const set = this.#waiting.get(key);
     if (!set || limit <= 0) return;
     let left = limit;
-    for (const done of [...set]) {
+    for (const done of set) { // (each removes itself: a Set's iteration goes on past it)
       done();
       if (--left <= 0) return;
     }

@@ -211,12 +211,13 @@ export class GroupStore {
     this.#recapFrom(queue, cap, -1);
   }
 
-  /** Goes on with a recap under way (the first queue by name); `capOf`: its groupConcurrency now. */
+  /** Goes on with a recap under way (the first queue by name); `capOf`: a queue's cap now. */
   continueRecap(capOf: (queue: string) => number | undefined): void {
     const row = this.#firstRecap();
     if (row) this.#recapFrom(row.queue, capOf(row.queue), row.after_seq);
   }
 
+  /** Sets the groups of the queue's next leased jobs after `afterSeq`; keeps its place, or not. */
   #recapFrom(queue: string, cap: number | undefined, afterSeq: number): void {
     const limit = this.#recapJobsPerEntry;
     const jobs = this.#all<{ seq: number; grp: string }>(
