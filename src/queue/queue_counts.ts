@@ -80,8 +80,22 @@ export class QueueCounts {
     this.#journal = [];
   }
 
+  /**
+   * Stops the journal, and forgets the queues the apply left with no job at all: a queue's zeros
+   * need no entry (`of` and `stats` answer them), and keeping them would grow with every queue
+   * ever used (a queue per customer or per order), not with the jobs held.
+   */
   end(): void {
+    for (const [queue] of this.#journal ?? []) {
+      const c = this.#counts.get(queue);
+      if (c && jobsIn(c, jobStates) === 0) this.#counts.delete(queue);
+    }
     this.#journal = null;
+  }
+
+  /** The queues counted in memory: those holding jobs (and, mid-apply, those it touched). */
+  get size(): number {
+    return this.#counts.size;
   }
 
   /** Where the journal stands, for `save` and `rollbackTo`. */
@@ -156,7 +170,7 @@ export class QueueCounts {
     return c ? c.ready + c.delayed + c.leased + c.waiting : 0;
   }
 
-  /** Every queue counted so far (a queue emptied keeps its zeros). */
+  /** Every queue counted: those holding jobs (one left with none is forgotten after its apply). */
   queues(): IterableIterator<string> {
     return this.#counts.keys();
   }

@@ -474,6 +474,11 @@ export class QueueStateMachine {
     return view;
   }
 
+  /** How many queues this replica keeps counts of in memory: those that hold jobs. */
+  get countedQueues(): number {
+    return this.#counts.size;
+  }
+
   /** Every queue with jobs or a setting, by name. */
   queueStats(): QueueStats[] {
     const names = new Set(this.#counts.withJobs());
