@@ -29,6 +29,7 @@ import type { NodeTuning } from "./config.ts";
 import type { NodeApi, NodeStatus, QueueReads } from "./facade.ts";
 import { firing, nextSlotAfter } from "../queue/schedule_slots.ts";
 import { scheduleView } from "../queue/schedules.ts";
+import type { SchedulesTable } from "../storage/schema.ts";
 import { Watches } from "./watches.ts";
 import { type LoopHooks, ReadyLoop } from "./loop.ts";
 import { SqliteLogStore } from "../storage/log_store.ts";
@@ -694,10 +695,11 @@ export class RaftNode implements NodeApi {
   #maybeFireSchedules(): void {
     if (!this.isLeader || !this.raft.committedInTerm()) return;
     const nowMs = this.#queueClock.peek(this.sm.nowMs);
-    const batch = this.sm.schedules.due(nowMs)
-      .filter((row) => !this.#firing.has(row.id) && row.next_run_at !== null);
+    const batch = this.sm.schedules.due(nowMs).filter((row): row is Due =>
+      !this.#firing.has(row.id) && row.next_run_at !== null
+    );
     let left = batch.length;
-    let applied = 0;
+    let moved = 0;
     for (const row of batch) {
       let next: { slotMs: number | null; nextRunAt: number | null };
       try {
@@ -706,12 +708,13 @@ export class RaftNode implements NodeApi {
         next = { slotMs: null, nextRunAt: null }; // a spec that no longer evaluates stops
       }
       this.#firing.add(row.id);
-      this.propose({ type: "fire", id: row.id, dueMs: row.next_run_at!, ...next })
-        .then(() => applied++, () => {}) // a lost proposal: the schedule is still due
+      this.propose({ type: "fire", id: row.id, dueMs: row.next_run_at, ...next })
+        // "fired" moved the schedule's next run on; a lost proposal or a failed apply did not
+        .then((r) => r.type === "fired" && moved++, () => {})
         .finally(() => {
           this.#firing.delete(row.id);
-          // (a batch that failed whole waits for the next due check: no loop of failures)
-          if (--left === 0 && applied > 0) this.#maybeFireSchedules();
+          // (a batch that moved nothing waits for the next due check: no loop of failures)
+          if (--left === 0 && moved > 0) this.#maybeFireSchedules();
         });
     }
   }
@@ -736,6 +739,9 @@ export class RaftNode implements NodeApi {
       });
   }
 }
+
+/** A due schedule's row: one with a next run. */
+type Due = SchedulesTable & { next_run_at: number };
 
 /**
  * A new schedule's first slot is the leader's to compute, from the stamp its entry carries

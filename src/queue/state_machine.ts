@@ -27,7 +27,6 @@ import { Enqueues } from "./enqueues.ts";
 import { WorkerCommands } from "./worker_commands.ts";
 import { DueWork } from "./due_work.ts";
 
-/** The in-memory state at a point of an apply: indexes, clock, tallies, a journal position. */
 /** Numbers every replica must agree on, set lower by tests (see the constructor). */
 export interface MachineOptions {
   eventsRetained?: number;
@@ -35,6 +34,7 @@ export interface MachineOptions {
   recapJobsPerEntry?: number;
 }
 
+/** The in-memory state at a point of an apply: indexes, clock, tallies, a journal position. */
 interface ApplyMark {
   applied: number;
   settingsVersion: number;
@@ -277,16 +277,25 @@ export class QueueStateMachine {
 
   /** Undoes the in-memory changes made since `mark` (O(changes), never a recount). */
   #rollbackTo(mark: ApplyMark): void {
-    this.events.forget();
     if (this.settings.version !== mark.settingsVersion) this.settings.load();
     this.#applied = mark.applied;
     this.#t.now = mark.now;
-    this.#t.due.forget(); // (the rolled-back due work may be to do again)
-    this.#dueWork.retention.forget();
-    this.deps.reload();
-    this.groups.reload();
+    this.#rereadDerived(); // (the rolled-back due work may be to do again)
     Object.assign(this.tallies, mark.tallies);
     this.#counts.rollbackTo(mark.at);
+  }
+
+  /**
+   * What is kept in memory of the tables beside the counts and settings — the due floor, retention,
+   * buffered events, pending dependency ends and recaps — read again (now, or at its next use)
+   * after the tables changed under it: a rollback or an installed image.
+   */
+  #rereadDerived(): void {
+    this.#t.due.forget();
+    this.#dueWork.retention.forget();
+    this.events.forget();
+    this.deps.reload();
+    this.groups.reload();
   }
 
   #applyOne(e: Entry): ApplyResult {
@@ -588,13 +597,9 @@ export class QueueStateMachine {
    */
   reload(): void {
     this.#readState();
-    this.#t.due.forget();
-    this.#dueWork.retention.forget();
     this.#counts.load();
     this.settings.load();
-    this.events.forget();
-    this.deps.reload();
-    this.groups.reload();
+    this.#rereadDerived();
     for (const queue of this.#counts.queues()) this.onReady(queue, this.#counts.of(queue, "ready"));
   }
 }

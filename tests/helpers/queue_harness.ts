@@ -4,10 +4,7 @@ import assert from "node:assert/strict";
 import type { Entry } from "../../src/raft/mod.ts";
 import { encodeCommand, type NewJob, type QueueCommand } from "../../src/queue/commands.ts";
 import type { ApplyResult } from "../../src/queue/results.ts";
-import { QueueStateMachine } from "../../src/queue/state_machine.ts";
-
-/** The state machine's test options (fewer events kept, fewer dependents settled an entry). */
-export type MachineOptions = ConstructorParameters<typeof QueueStateMachine>[1];
+import { type MachineOptions, QueueStateMachine } from "../../src/queue/state_machine.ts";
 import { type DataDir, openDataDir } from "../../src/storage/data_dir.ts";
 import type { RawJson } from "../../src/queue/json_text.ts";
 
