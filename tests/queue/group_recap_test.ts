@@ -90,3 +90,30 @@ Deno.test("recap: it reads the leased jobs by an index and sets each group by it
       /sqlite_autoindex_queue_groups_1 \(queue=\? AND grp=\?\)/,
     );
   }));
+
+Deno.test("recap: a claim sets aside at most about 1,000 stale groups; the next goes on", () =>
+  withHarness((h) => {
+    configure(h, 1, { groupConcurrency: 3 });
+    for (let at = 0; at < 1200; at += 400) {
+      const jobs = [];
+      for (let g = at; g < at + 400; g++) {
+        for (let k = 0; k < 3; k++) jobs.push({ payload: { g }, group: `g${g}` });
+      }
+      h.enqueue(1, "q", ...jobs);
+    }
+    assert.equal(h.claim(2, "q", 2400).length, 2400, "two of each group");
+    configure(h, 3, { groupConcurrency: 1 }); // one leased job recapped an entry: 1,199 groups stale
+    h.enqueue(4, "q", { payload: { g: -1 }, group: "fresh" });
+    assert.deepEqual(
+      h.claim(5, "q", 1),
+      [],
+      "the first claim stops after its share of stale groups",
+    );
+    const stale = misflaggedGroups(h.dd).length;
+    assert.ok(stale > 0 && stale <= 1199 - 1000, `${stale} groups still stale`);
+    assert.deepEqual(
+      h.claim(6, "q", 1).map(groupOf),
+      [-1],
+      "the next claim reaches the fresh group",
+    );
+  }, { recapJobsPerEntry: 1 }));
