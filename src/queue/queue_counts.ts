@@ -73,6 +73,7 @@ export class QueueCounts {
     this.#counts.clear();
     const rows = this.db.conn.executeCompiled<QueueCountsTable>(this.q.counts({})).rows;
     for (const r of rows) this.move(r.queue, null, r.state, Number(r.n));
+    this.#finishedChanged.clear(); // (what the table holds is read whole: see RetentionDue)
   }
 
   /** Journals the moves from here on (an apply in progress); `end` stops it. */

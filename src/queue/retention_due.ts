@@ -51,9 +51,12 @@ export class RetentionDue {
       this.#unread = false;
       this.#earliest.clear();
       for (const { queue, t } of this.readAll()) if (t !== null) this.#earliest.set(queue, t);
-    } else {
-      for (const queue of changed) this.#read(queue);
     }
+    // After a read of all as well: readAll lists the queues that queue_counts held at the last
+    // apply's end, and the apply under way (the first after an install or a rollback) may have
+    // finished jobs in a queue it did not list: left out, this replica would not purge that
+    // queue where the others do.
+    for (const queue of changed) this.#read(queue);
     return this.#earliest;
   }
 

@@ -2,7 +2,7 @@
 
 import assert from "node:assert/strict";
 import { RetentionDue } from "../../src/queue/retention_due.ts";
-import { withHarness } from "../helpers/queue_harness.ts";
+import { withHarness, withTwoHarnesses } from "../helpers/queue_harness.ts";
 
 Deno.test("retention: only the queues whose finished jobs changed are read again", () => {
   const earliest = new Map<string, number>([["a", 10], ["b", 20], ["c", 30]]);
@@ -73,4 +73,29 @@ Deno.test("retention: a queue whose last job is purged leaves nothing of it in m
     assert.equal(h.sm.queueView("order-7").done, 0, "an unknown queue answers zeros");
     h.restart();
     assert.equal(h.sm.countedQueues, 0, "nor after a restart");
+  }));
+
+Deno.test("retention: a replica that reloaded purges what one that did not purges", () =>
+  withTwoHarnesses((a, b) => {
+    for (const h of [a, b]) {
+      const [job] = h.claim((h.enqueue(0, "q", {}), 10), "q");
+      h.apply(20, { type: "ack", id: job.id, lease: job.lease });
+      h.sm.nextDueMs(1_000); // (each has read retention once)
+    }
+    b.sm.reload(); // as after an installed snapshot: b reads all of it again at its next look
+    // One apply: a job finishes in a queue that holds no finished job yet, then a tick past it.
+    const outcomes = [a, b].map((h) => {
+      const job = { payload: "1", delayMs: 0, priority: 0, maxAttempts: 1 };
+      const enqueue = h.entry(100, { type: "enqueue", queue: "r", jobs: [job] });
+      const claim = h.entry(110, { type: "claim", queue: "r", worker: "w", max: 1 });
+      const ack = h.entry(120, {
+        type: "ack",
+        id: `${enqueue.index}-0`,
+        lease: String(claim.index),
+      });
+      const tick = h.entry(5_000, { type: "tick", retentionMs: 1_000 });
+      return h.sm.applyEntries([enqueue, claim, ack, tick]).get(tick.index);
+    });
+    assert.deepEqual(outcomes[0], { type: "ticked", expired: 0, purged: 2, more: false });
+    assert.deepEqual(outcomes[1], outcomes[0], "both purged both queues' finished jobs");
   }));
