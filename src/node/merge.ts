@@ -2,11 +2,11 @@
 // answered on its own.
 
 import {
-  isWorkerCommand,
+  isMergeable,
   maxMergedCommands,
   maxMergedJobs,
+  type MergeableCommand,
   type QueueCommand,
-  type WorkerCommand,
 } from "../queue/commands.ts";
 import type { ApplyResult } from "../queue/results.ts";
 import type { RaftqError } from "../errors.ts";
@@ -39,8 +39,9 @@ interface Run {
 /**
  * Merges `proposals` into fewer entries, each request still applied and answered as its own: the
  * plain enqueues of each queue into one enqueue whose parts are the requests (up to maxMergedJobs
- * jobs an entry), and the worker commands (claims, acks, nacks, extends, releases, progress) into
- * one `merged` entry (up to maxMergedCommands); either up to about maxMergedBytes. One log row,
+ * jobs an entry), and the worker commands (claims, acks, nacks, extends, releases, progress) and
+ * the leader's firings of schedules into one `merged` entry (up to maxMergedCommands); either up
+ * to about maxMergedBytes. One log row,
  * one checksum, one frame per follower and one apply pass instead of one each. The requests were
  * all in flight together, so the order they apply in is theirs to have; a run takes the place of
  * its first request, and other commands keep theirs.
@@ -70,10 +71,10 @@ export function mergeProposals(proposals: readonly Proposal[]): Proposal[] {
   return slots.map((s) => ("members" in s ? merged(s.members) : s));
 }
 
-/** Which run a command joins (its queue's enqueues, or the worker commands); null: none. */
+/** Which run a command joins (its queue's enqueues, or the mergeable commands); null: none. */
 function runKey(cmd: QueueCommand): string | null {
   if (cmd.type === "enqueue") return cmd.parts ? null : `enqueue:${cmd.queue}`;
-  return isWorkerCommand(cmd) ? "worker" : null;
+  return isMergeable(cmd) ? "merged" : null;
 }
 
 /** About how many bytes `cmd` adds to an entry: its users' strings, and an overhead each. */
@@ -98,7 +99,7 @@ function merged(members: Proposal[]): Proposal {
   return {
     cmd: first.type === "enqueue" ? mergedEnqueue(members) : {
       type: "merged",
-      cmds: members.map((m) => m.cmd as WorkerCommand),
+      cmds: members.map((m) => m.cmd as MergeableCommand),
     },
     resolve(result) {
       // (an entry no replica could apply is every part's answer)

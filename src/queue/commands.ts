@@ -48,7 +48,7 @@ export interface FlowJob {
 /** The most jobs one enqueue entry holds (requests merged into it included). */
 export const maxMergedJobs = 5000;
 
-/** The most requests one merged entry of worker commands holds (see mergeProposals). */
+/** The most requests one merged entry holds (worker commands, firings; see mergeProposals). */
 export const maxMergedCommands = 256;
 
 /** Part sizes, each at least 1, that add up to the entry's jobs. */
@@ -90,13 +90,34 @@ export type WorkerCommand =
   | { type: "release"; id: string; lease: string; delayMs?: number }
   | { type: "progress"; id: string; lease: string; progress: JsonText };
 
+/**
+ * A schedule's firing, proposed by the leader once `dueMs` (the schedule's next_run_at) has come:
+ * it enqueues the job of `slotMs` (null: a missed slot, not fired) and moves on to `nextRunAt`. A
+ * firing whose `dueMs` is no longer the schedule's changes nothing.
+ */
+export interface FireCommand {
+  type: "fire";
+  id: string;
+  dueMs: number;
+  slotMs: number | null;
+  nextRunAt: number | null;
+}
+
+/** What a `merged` entry holds: a worker's commands, and the leader's firings of schedules. */
+export type MergeableCommand = WorkerCommand | FireCommand;
+
 const workerCommandTypes = new Set<unknown>(
   ["claim", "ack", "nack", "extend", "release", "progress"] satisfies WorkerCommand["type"][],
 );
+const mergeableTypes = new Set<unknown>([...workerCommandTypes, "fire"]);
 
-/** Whether `cmd` is a worker's command (of the kinds a `merged` entry holds). */
+/** Whether `cmd` is a worker's command. */
 export const isWorkerCommand = (cmd: QueueCommand): cmd is WorkerCommand =>
   workerCommandTypes.has(cmd.type);
+
+/** Whether `cmd` is of the kinds a `merged` entry holds. */
+export const isMergeable = (cmd: QueueCommand): cmd is MergeableCommand =>
+  mergeableTypes.has(cmd.type);
 
 export type QueueCommand =
   /**
@@ -109,10 +130,11 @@ export type QueueCommand =
   | { type: "flow"; jobs: FlowJob[] }
   | WorkerCommand
   /**
-   * Worker commands that arrived together (see mergeProposals), in order: each applied as if it
-   * were its own entry, with its own answer; a claim among them leases under its part's lease.
+   * Worker commands, or firings, proposed together (see mergeProposals), in order: each applied as
+   * if it were its own entry, with its own answer; a claim among them leases under its part's
+   * lease, and the job a firing enqueues is numbered by its part.
    */
-  | { type: "merged"; cmds: WorkerCommand[] }
+  | { type: "merged"; cmds: MergeableCommand[] }
   | { type: "cancel"; id: string }
   | { type: "retryDead"; queue: string; id: string }
   /** Pauses (claims hand out nothing) or resumes a queue. */
@@ -127,12 +149,7 @@ export type QueueCommand =
    */
   | { type: "setSchedule"; id: string; spec: ScheduleSpec; nextRunAt: number | null }
   | { type: "deleteSchedule"; id: string }
-  /**
-   * A schedule's firing, proposed by the leader once `dueMs` (the schedule's next_run_at) has
-   * come: it enqueues the job of `slotMs` (null: a missed slot, not fired) and moves on to
-   * `nextRunAt`. A firing whose `dueMs` is no longer the schedule's changes nothing.
-   */
-  | { type: "fire"; id: string; dueMs: number; slotMs: number | null; nextRunAt: number | null }
+  | FireCommand
   /** Expires leases, promotes delayed jobs, purges old done/dead jobs and idempotency keys. */
   | { type: "tick"; retentionMs: number };
 
@@ -239,7 +256,7 @@ function validCommand(c: unknown): c is QueueCommand {
       return isStr(c.id) && isStr(c.lease) && isNat(c.leaseMs);
     case "merged":
       return Array.isArray(c.cmds) && c.cmds.length >= 1 && c.cmds.length <= maxMergedCommands &&
-        c.cmds.every((w) => isObj(w) && workerCommandTypes.has(w.type) && validCommand(w));
+        c.cmds.every((w) => isObj(w) && mergeableTypes.has(w.type) && validCommand(w));
     case "cancel":
       return isStr(c.id);
     case "retryDead":

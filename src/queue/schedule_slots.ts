@@ -12,8 +12,20 @@ export interface SlotSpec {
 /** How late a slot may be fired and still count as on time (not a missed one). */
 export const onTimeMs = 5_000;
 
+/** The most parsed cron patterns kept: schedules often share one ("* * * * *", "0 * * * *"). */
+const maxCachedPatterns = 1000;
+const patterns = new Map<string, Cron>();
+
+/** The spec's parsed pattern, parsed once while it stays among the recent ones. */
 function cronOf(spec: SlotSpec): Cron {
-  return new Cron(spec.cron!, { timezone: spec.tz, paused: true });
+  const key = `${spec.tz ?? ""}\u0000${spec.cron}`;
+  let cron = patterns.get(key);
+  if (cron === undefined) {
+    cron = new Cron(spec.cron!, { timezone: spec.tz, paused: true });
+    if (patterns.size >= maxCachedPatterns) patterns.clear();
+    patterns.set(key, cron);
+  }
+  return cron;
 }
 
 /** The first slot strictly after `afterMs`, or null when the schedule has none left. */

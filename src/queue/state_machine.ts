@@ -6,7 +6,12 @@ import type { Database } from "../storage/database.ts";
 import { isDeterministicFailure } from "../storage/errors.ts";
 import { queryPlan } from "../storage/prepared.ts";
 import type { JobState } from "../storage/schema.ts";
-import { decodeCommand, type FinishedState, type QueueCommand } from "./commands.ts";
+import {
+  decodeCommand,
+  type FinishedState,
+  type FireCommand,
+  type QueueCommand,
+} from "./commands.ts";
 import { RawJson } from "./json_text.ts";
 import { type JobView, jobView } from "./job_view.ts";
 import { JobListing, type JobPage, maxPageBytes } from "./job_listing.ts";
@@ -331,7 +336,11 @@ export class QueueStateMachine {
       case "merged":
         return {
           type: "parts",
-          parts: cmd.cmds.map((c, part) => this.#workers.apply(c, leaseOf(index, part), answering)),
+          parts: cmd.cmds.map((c, part) =>
+            c.type === "fire"
+              ? this.#fire(c, index, part)
+              : this.#workers.apply(c, leaseOf(index, part), answering)
+          ),
         };
       case "cancel":
         return this.#cancel(cmd.id);
@@ -406,15 +415,14 @@ export class QueueStateMachine {
   /**
    * Fires a schedule's slot once: the job carries the key schedule:<id>:<slotMs>, and the firing
    * only acts while `dueMs` is still the schedule's next run (a repeated proposal is a no-op).
+   * `part`: its place in a merged entry, which numbers the job (`<index>-<part>`).
    */
-  #fire(cmd: Extract<QueueCommand, { type: "fire" }>, index: number): ApplyResult {
+  #fire(cmd: FireCommand, index: number, part = 0): ApplyResult {
     const row = this.schedules.get(cmd.id);
     const none: ApplyResult = { type: "fired", id: cmd.id, jobId: null };
     if (!row || row.next_run_at !== cmd.dueMs) return none;
     const spec = scheduleView(row);
-    const previous = row.last_job_id ? this.#t.job(row.last_job_id) : undefined;
-    const busy = previous && ["ready", "delayed", "leased", "waiting"].includes(previous.state);
-    if (cmd.slotMs === null || (spec.overlap === "skip" && busy)) {
+    if (cmd.slotMs === null || (spec.overlap === "skip" && this.#busy(row.last_job_id))) {
       this.schedules.advance(cmd.id, cmd.nextRunAt);
       return none;
     }
@@ -425,10 +433,16 @@ export class QueueStateMachine {
       idempotencyKey: `schedule:${cmd.id}:${cmd.slotMs}`,
       ...(spec.maxAttempts !== undefined ? { maxAttempts: spec.maxAttempts } : {}),
     };
-    const r = this.#enqueues.enqueue(spec.queue, [job], index);
+    const r = this.#enqueues.enqueue(spec.queue, [job], index, part);
     const jobId = r.type === "enqueued" ? r.jobs[0].id : null; // (a full queue: the slot passes)
     this.schedules.fired(cmd.id, cmd.slotMs, jobId, cmd.nextRunAt);
     return { type: "fired", id: cmd.id, jobId };
+  }
+
+  /** Whether the job a schedule last enqueued is still to run (an "overlap: skip" holds it). */
+  #busy(jobId: string | null): boolean {
+    const job = jobId ? this.#t.job(jobId) : undefined;
+    return job !== undefined && ["ready", "delayed", "leased", "waiting"].includes(job.state);
   }
 
   /** Moves up to `limit` of the queue's dead letters back to ready, oldest first. */

@@ -7,9 +7,10 @@ import { newNonce, sign, transcript, verify } from "./handshake.ts";
  * versions that read the log differently. 2: entries may merge workers' commands (`merged`),
  * which a node of protocol 1 cannot decode and would skip. 3: a change of groupConcurrency sets
  * the groups again over several entries, and a claim sets aside a group active under the old cap
- * (a node of protocol 2 would lease other jobs from the same entries).
+ * (a node of protocol 2 would lease other jobs from the same entries). 4: a `merged` entry may
+ * hold schedules' firings, which a node of protocol 3 finds invalid.
  */
-export const peerProtocol = 3;
+export const peerProtocol = 4;
 
 /** `GET /raft/challenge`: who this node is, and a nonce the dialer must sign. */
 export interface Challenge {

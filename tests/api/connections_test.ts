@@ -199,7 +199,10 @@ Deno.test("strangers on /raft get no socket, little memory and few log lines", (
       mac: "00".repeat(32),
     });
     assert.equal(oldHello.status, 403);
-    assert.match(oldHello.body.error.message, /peer protocol 3, the dialer 2/);
+    assert.match(
+      oldHello.body.error.message,
+      new RegExp(`peer protocol ${peerProtocol}, the dialer ${peerProtocol - 1}`),
+    );
     const lines = node.stderr.filter((l) => l.includes('"peer_refused"'));
     assert.ok(lines.length >= 1 && lines.length <= 12, `${lines.length} refusal lines`);
     assert.equal((await call(`${node.url}/healthz`, "GET")).status, 200);

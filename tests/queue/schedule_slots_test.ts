@@ -71,3 +71,26 @@ Deno.test("slots: a cron that cannot be used says why", () => {
   assert.equal(cronProblem("0 0 29 2 *"), null, "a leap day comes round");
   assert.equal(cronProblem("* * * * *", "Mars/Base"), 'tz "Mars/Base" is not an IANA time zone');
 });
+
+Deno.test("slots: a pattern parsed once still answers for each time zone and time asked", () => {
+  const at = Date.parse("2027-01-01T12:00:00Z");
+  const zones = ["UTC", "Asia/Tokyo", "America/New_York", "UTC"];
+  // (the same cron text in four zones, asked twice each: the cache is keyed by both)
+  const nexts = [...zones, ...zones].map((tz) => iso(nextSlotAfter({ cron: "0 9 * * *", tz }, at)));
+  assert.deepEqual(nexts.slice(0, 4), [
+    "2027-01-02T09:00:00.000Z",
+    "2027-01-02T00:00:00.000Z",
+    "2027-01-01T14:00:00.000Z",
+    "2027-01-02T09:00:00.000Z",
+  ]);
+  assert.deepEqual(nexts.slice(4), nexts.slice(0, 4));
+  assert.equal(iso(nextSlotAfter({ cron: "0 9 * * *" }, at)), "2027-01-02T09:00:00.000Z");
+  assert.equal(
+    iso(latestSlotAtOrBefore({ cron: "0 9 * * *", tz: "Asia/Tokyo" }, at)),
+    "2027-01-01T00:00:00.000Z",
+  );
+  assert.equal(
+    iso(nextSlotAfter({ cron: "0 9 * * *", tz: "Asia/Tokyo" }, at + 86_400_000)),
+    "2027-01-03T00:00:00.000Z",
+  );
+});

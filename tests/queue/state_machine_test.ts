@@ -607,6 +607,43 @@ Deno.test("queue: a schedule fires each slot once; a repeated firing changes not
     assert.equal(gone.type === "error" && gone.code, "not_found");
   }));
 
+Deno.test("queue: firings merged into one entry each enqueue their job, numbered by part", () =>
+  withHarness((h) => {
+    for (const id of ["a", "b", "c"]) {
+      const spec = {
+        queue: "cron",
+        everyMs: 1_000,
+        payload: JSON.stringify({ id }),
+        overlap: "allow" as const,
+        catchUp: "none" as const,
+      };
+      h.apply(0, { type: "setSchedule", id, spec, nextRunAt: 1_000 });
+    }
+    const fire = (id: string, dueMs: number) =>
+      ({ type: "fire", id, dueMs, slotMs: dueMs, nextRunAt: dueMs + 1_000 }) as const;
+    const r = h.apply(1_010, {
+      type: "merged",
+      cmds: [fire("a", 1_000), fire("b", 500), {
+        type: "claim",
+        queue: "cron",
+        worker: "w",
+        max: 1,
+      }, fire("c", 1_000)],
+    });
+    const index = h.index;
+    assert.ok(r.type === "parts");
+    assert.deepEqual(r.parts[0], { type: "fired", id: "a", jobId: `${index}-0` });
+    assert.deepEqual(r.parts[1], { type: "fired", id: "b", jobId: null }, "stale: no job");
+    assert.ok(r.parts[2].type === "claimed" && r.parts[2].jobs[0].id === `${index}-0`);
+    assert.deepEqual(r.parts[3], { type: "fired", id: "c", jobId: `${index}-3` });
+    assert.equal(h.sm.getJob(`${index}-3`)!.payload.text, '{"id":"c"}');
+    assert.deepEqual(
+      ["a", "b", "c"].map((id) => h.sm.schedule(id)!.nextRunAt),
+      [2_000, 1_000, 2_000],
+    );
+    assert.equal(h.sm.queueView("cron").ready, 1);
+  }));
+
 Deno.test("queue: at most 10,000 schedules; replacing one still works at the limit", () =>
   withHarness((h) => {
     const spec = {

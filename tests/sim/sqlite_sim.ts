@@ -152,6 +152,20 @@ export function queueCommand(seq: number, stampMs: number): string {
       nextRunAt: Math.floor(stampMs / 40) * 40 + 40,
     },
     { type: "deleteSchedule", id: `s${(seq + 1) % 3}` },
+    // Firings merged into one entry with a claim between them: each job numbered by its part.
+    {
+      type: "merged",
+      cmds: [0, 1, 2].map((k) => {
+        const slot = Math.floor(stampMs / 40) * 40 - 40 * (k % 2);
+        return k === 1 ? { type: "claim", queue: "q", worker: "w", max: 1, leaseMs: 50 } : {
+          type: "fire",
+          id: `s${(seq + k) % 3}`,
+          dueMs: slot,
+          slotMs: slot,
+          nextRunAt: slot + 40,
+        };
+      }),
+    },
   ];
   return encodeCommand(commands[seq % commands.length], stampMs);
 }

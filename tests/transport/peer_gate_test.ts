@@ -82,9 +82,14 @@ Deno.test("peer gate: a node of another peer protocol is told so, in words", asy
   const { g } = gate(clock);
   const c = await g.challenge();
   assert.equal(c.v, peerProtocol);
-  const old = { ...(await helloFor(c.nonce)), v: 2 };
-  assert.equal(parseHello(old), null, "a hello of protocol 2 is not one of this node's");
-  assert.match(otherProtocol(old) ?? "", /peer protocol 3, the dialer 2: run one raftq version/);
+  const old = { ...(await helloFor(c.nonce)), v: peerProtocol - 1 };
+  assert.equal(parseHello(old), null, "a hello of an older protocol is not one of this node's");
+  assert.match(
+    otherProtocol(old) ?? "",
+    new RegExp(
+      `peer protocol ${peerProtocol}, the dialer ${peerProtocol - 1}: run one raftq version`,
+    ),
+  );
   assert.equal(otherProtocol(await helloFor(c.nonce)), null);
   assert.equal(otherProtocol({ junk: 1 }), null, "not a hello at all: no version to name");
 });
