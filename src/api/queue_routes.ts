@@ -176,8 +176,12 @@ function queueControlRoutes(app: Hono, ctx: ApiContext, body: ReadBody): void {
   const { node } = ctx;
 
   app.get("/v1/queues", async (c) => {
+    const page = v.queuesPage(c.req.query());
     await readBarrier(c, ctx);
-    return c.json({ queues: node.queue.queueStats() });
+    const queues = node.queue.queueStats(page.after, page.limit + 1);
+    const more = queues.length > page.limit;
+    const shown = queues.slice(0, page.limit);
+    return c.json({ queues: shown, next: more ? shown[shown.length - 1].name : null });
   });
 
   app.get("/v1/queues/:queue", async (c) => {

@@ -93,7 +93,10 @@ const queueCounts = {
   waiting: z.int().meta({ description: "jobs waiting for their dependencies" }),
 };
 
-export const queueStats = z.strictObject({ queues: z.array(z.strictObject(queueCounts)) });
+export const queueStats = z.strictObject({
+  queues: z.array(z.strictObject(queueCounts)),
+  next: z.string().nullable().meta({ description: "the last name shown when more follow" }),
+});
 
 export const queueView = z.strictObject({
   ...queueCounts,

@@ -82,9 +82,9 @@ const queueRoutes: RouteDoc[] = [
     id: "queues",
     method: "get",
     path: "/v1/queues",
-    summary: "Jobs per queue and state",
+    summary: "Jobs per queue and state, by name, a page at a time",
     tag: "queue",
-    query: s.consistencyQuery,
+    query: s.queuesQuery,
     answers: ok(r.queueStats, "the counts"),
   },
   {

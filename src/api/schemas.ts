@@ -30,6 +30,7 @@ export const defaults = {
   leaseMs: 30_000,
   claimMax: 1,
   deadPage: 100,
+  queuesPage: 1000,
   waitJobMs: 20_000,
 } as const;
 
@@ -200,6 +201,12 @@ export const listQuery = z.object({
   group: text(limits.maxGroupLength).optional().meta({ description: "only this group's jobs" }),
   limit: queryInt(1, limits.maxListPage).optional().meta({ description: "default 100" }),
   cursor: z.string().regex(/^\d{1,18}$/, says("!cursor is not one this server returned"))
+    .optional().meta({ description: "`next` of the previous page" }),
+}).extend(consistencyQuery.shape);
+
+export const queuesQuery = z.object({
+  limit: queryInt(1, limits.maxListPage).optional().meta({ description: "default 1,000" }),
+  cursor: z.string().regex(queuePattern, says("!cursor is not one this server returned"))
     .optional().meta({ description: "`next` of the previous page" }),
 }).extend(consistencyQuery.shape);
 

@@ -121,7 +121,7 @@ ${jobBrowserSection}
   }
   async function refresh() {
     try {
-      const [s, q] = await Promise.all([get("/admin/status"), get("/v1/queues?consistency=local")]);
+      const [s, q] = await Promise.all([get("/admin/status"), get("/v1/queues?consistency=local&limit=500")]);
       $("auth").style.display = "none"; $("main").style.display = ""; $("error").textContent = "";
       $("node").textContent = s.id;
       $("role").textContent = s.role; $("role").className = "pill" + (s.role === "leader" ? " leader" : "");
@@ -136,7 +136,7 @@ ${jobBrowserSection}
         const joining = mb.catchUp ? " " + mb.catchUp.summary : "";
         return '<tr data-id="' + esc(mb.id) + '"><td>' + esc(mb.id) + "</td><td>" + esc(mb.url) + '</td><td><span class="pill' + (role === "leader" ? " leader" : "") + '">' + role + '</span><span class="muted">' + esc(joining) + '</span></td><td class="num">' + esc(mb.matchIndex) + '</td><td class="num">' + esc(mb.lagEntries) + "</td><td>" + reach + "</td></tr>";
       }).join("");
-      $("queues").tBodies[0].innerHTML = q.queues.length ? q.queues.map((x) => '<tr data-queue="' + esc(x.name) + '"><td>' + esc(x.name) + '</td><td class="num">' + x.ready + '</td><td class="num">' + x.delayed + '</td><td class="num">' + x.waiting + '</td><td class="num">' + x.leased + '</td><td class="num">' + x.done + '</td><td class="num">' + x.dead + '</td><td>' + (x.paused ? '<b class="paused">paused</b>' : "running") + "</td></tr>").join("") : '<tr><td colspan="8" class="muted">no queues yet</td></tr>';
+      $("queues").tBodies[0].innerHTML = q.queues.length ? q.queues.map((x) => '<tr data-queue="' + esc(x.name) + '"><td>' + esc(x.name) + '</td><td class="num">' + x.ready + '</td><td class="num">' + x.delayed + '</td><td class="num">' + x.waiting + '</td><td class="num">' + x.leased + '</td><td class="num">' + x.done + '</td><td class="num">' + x.dead + '</td><td>' + (x.paused ? '<b class="paused">paused</b>' : "running") + "</td></tr>").join("") + (q.next ? '<tr><td colspan="8" class="muted">the first 500 queues by name; the rest: raftq queues --cursor ' + esc(q.next) + '</td></tr>' : "") : '<tr><td colspan="8" class="muted">no queues yet</td></tr>';
       samples.push({ t: Date.now(), enq: s.counters.enqueued, done: s.counters.completed });
       while (samples.length && samples[0].t < Date.now() - 300000) samples.shift();
       draw();

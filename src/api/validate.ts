@@ -150,6 +150,11 @@ export function listPage(query: Record<string, string | undefined>) {
   };
 }
 
+export function queuesPage(query: Record<string, string | undefined>) {
+  const q = parse(s.queuesQuery, query);
+  return { limit: q.limit ?? s.defaults.queuesPage, after: q.cursor ?? "" };
+}
+
 export function groupPage(query: Record<string, string | undefined>) {
   const q = parse(s.groupsQuery, query);
   return { limit: q.limit ?? s.defaults.deadPage, after: q.cursor ?? "" };

@@ -82,10 +82,11 @@ async function status(argv: string[], io: CliIo, command: string): Promise<numbe
   return 0;
 }
 
-/** `raftq queues`: every queue's depth by state. */
+/** `raftq queues`: each queue's depth by state, a page at a time (1,000 by default). */
 async function queues(argv: string[], io: CliIo, command: string): Promise<number> {
-  const { common } = parse(argv, {}, io, command);
-  const r = await request(common, "GET", "/v1/queues");
+  const flags = { limit: { type: "string" }, cursor: { type: "string" } };
+  const { values, common } = parse(argv, flags as Flags, io, command);
+  const r = await request(common, "GET", `/v1/queues${listingQuery(values, ["cursor"])}`);
   if (common.json) {
     io.out(JSON.stringify(r, null, 2));
     return 0;
@@ -100,6 +101,7 @@ async function queues(argv: string[], io: CliIo, command: string): Promise<numbe
     rows.push([q.name, q.ready, q.delayed, q.waiting ?? 0, q.leased, ...ended, paused]);
   }
   io.out(table(rows));
+  if (r.next) io.out(`(more: --cursor ${r.next})`);
   return 0;
 }
 

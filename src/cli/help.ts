@@ -13,7 +13,7 @@ Usage (with no command, or only flags, raftq serves):
               [--log-memory-bytes 8388608] [--log-retain-bytes 268435456]
               [--heartbeat-ms 50] [--election-ms 500]
   raftq status   [--url URL] [--token T] [--json]
-  raftq queues   [--url URL] [--json]
+  raftq queues   [--url URL] [--limit N] [--cursor C] [--json]   by name, 1,000 a page
   raftq queue    [--url URL] QUEUE [--json]     its counts, whether paused, its limits and config
   raftq pause    [--url URL] QUEUE              claims hand out nothing; enqueues go on
   raftq resume   [--url URL] QUEUE

@@ -54,7 +54,8 @@ export interface QueueReads {
   /** A page of the queue's named groups with ready or leased jobs, by name after `after`. */
   groupPage(queue: string, after: string, limit: number): GroupView[];
   getJob(id: string): JobView | null;
-  queueStats(): QueueStats[];
+  /** The queues with jobs or a setting, by name: all, or `limit` of those after `after`. */
+  queueStats(after?: string, limit?: number): QueueStats[];
   /** One queue's counts, paused flag and config (zeros and defaults for an unused queue). */
   queueView(queue: string): QueueView;
   listJobs(

@@ -58,6 +58,8 @@ type Move = [queue: string, from: JobState | null, to: JobState | null, n: numbe
 export class QueueCounts {
   readonly #counts = new Map<string, QueueStats>();
   #journal: Move[] | null = null;
+  /** Moves on whenever a queue is added to the counts or dropped from them. */
+  namesVersion = 0;
   /** Queues a job finished in or a finished job left, since takeFinishedChanges. */
   #finishedChanged = new Set<string>();
 
@@ -71,6 +73,7 @@ export class QueueCounts {
   /** Reads the counts the table holds (a few rows, never a count). */
   load(): void {
     this.#counts.clear();
+    this.namesVersion++;
     const rows = this.db.conn.executeCompiled<QueueCountsTable>(this.q.counts({})).rows;
     for (const r of rows) this.move(r.queue, null, r.state, Number(r.n));
     this.#finishedChanged.clear(); // (what the table holds is read whole: see RetentionDue)
@@ -89,7 +92,7 @@ export class QueueCounts {
   end(): void {
     for (const [queue] of this.#journal ?? []) {
       const c = this.#counts.get(queue);
-      if (c && jobsIn(c, jobStates) === 0) this.#counts.delete(queue);
+      if (c && jobsIn(c, jobStates) === 0 && this.#counts.delete(queue)) this.namesVersion++;
     }
     this.#journal = null;
   }
@@ -109,6 +112,7 @@ export class QueueCounts {
     if (!c) {
       c = emptyStats(queue);
       this.#counts.set(queue, c);
+      this.namesVersion++;
     }
     if (from) c[from] -= n;
     if (to) c[to] += n;

@@ -52,6 +52,7 @@ export class QueueSettings {
   /** Reads the table again (at start, after a snapshot install or a rolled-back apply). */
   load(): void {
     this.#map.clear();
+    this.version++;
     const rows = this.#db.conn.executeCompiled<QueueSettingsTable>(this.#q.all({})).rows;
     for (const r of rows) {
       this.#map.set(r.queue, { paused: r.paused === 1, config: JSON.parse(r.config) });

@@ -394,6 +394,36 @@ Deno.test("api: the queue routes of api.md", (t) =>
         waiting: 0,
       });
       assertError(await call(`${u}/v1/queues?consistency=eventual`, "GET"), 400, "invalid_request");
+      assert.equal(lin.body.next, null, "every queue on one page");
+    });
+
+    await t.step("GET /v1/queues pages by name; next is the last name shown", async () => {
+      for (const q of ["pg-a", "pg-b", "pg-c", "pg-d", "pg-e"]) {
+        assert.equal((await call(`${u}/v1/queues/${q}/pause`, "POST")).status, 200);
+      }
+      const names: string[] = [];
+      let cursor = "pg-";
+      let pages = 0;
+      for (; cursor !== null && cursor.startsWith("pg-"); pages++) {
+        const r = await call(`${u}/v1/queues?limit=2&cursor=${cursor}`, "GET");
+        assert.equal(r.status, 200);
+        assert.ok(r.body.queues.length <= 2);
+        names.push(...r.body.queues.map((q: { name: string }) => q.name));
+        cursor = r.body.next;
+      }
+      assert.deepEqual(names.filter((n) => n.startsWith("pg-")), [
+        "pg-a",
+        "pg-b",
+        "pg-c",
+        "pg-d",
+        "pg-e",
+      ]);
+      assert.equal(pages, 3, "two a page, and the third ends past pg-e");
+      for (const q of ["a,b", "", "x".repeat(129)]) {
+        const r = await call(`${u}/v1/queues?cursor=${encodeURIComponent(q)}`, "GET");
+        assertError(r, 400, "invalid_request");
+      }
+      assertError(await call(`${u}/v1/queues?limit=1001`, "GET"), 400, "invalid_request");
     });
 
     await t.step("long poll: a waiting claim returns as soon as a job is enqueued", async () => {

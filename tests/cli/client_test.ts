@@ -43,6 +43,9 @@ Deno.test("client: enqueue, claim, ack, nack, status and queues against a node",
       q.stdout,
       /^QUEUE\s+READY\s+DELAYED\s+WAITING\s+LEASED\s+DONE\s+DEAD\s+CANCELLED\s+EXPIRED\s+PAUSED\ncli\s+0\s+0\s+0\s+0\s+1\s+0\s+0\s+0\s+yes$/m,
     );
+    const after = await raftq(u, "queues", "--cursor", "cli", "--limit", "5");
+    assert.equal(after.stdout.trim().split("\n").length, 1, "no queue after cli: the header alone");
+    assert.equal((await raftq(u, "queues", "--limit", "0")).code, 1, "limit 0 is refused");
     assert.equal((await raftq(u, "resume", "cli")).stdout, "cli resumed");
     assert.equal((await raftq(u, "pause")).code, 2, "pause needs a queue");
     const set = await raftq(

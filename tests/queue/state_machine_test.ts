@@ -644,6 +644,30 @@ Deno.test("queue: firings merged into one entry each enqueue their job, numbered
     assert.equal(h.sm.queueView("cron").ready, 1);
   }));
 
+Deno.test("queue: pages of queues by name follow queues as they come and go", () =>
+  withHarness((h) => {
+    const names = (after?: string, limit?: number) =>
+      h.sm.queueStats(after, limit).map((q) => q.name);
+    h.enqueue(0, "b", {});
+    const [d] = h.enqueue(0, "d", {});
+    assert.deepEqual(names(), ["b", "d"]);
+    assert.deepEqual([names("b", 1), names("a", 1), names("d")], [["d"], ["b"], []]);
+    h.enqueue(1, "c", {});
+    assert.deepEqual(names(), ["b", "c", "d"], "a new queue shows");
+    h.apply(1, { type: "pause", queue: "a", paused: true });
+    assert.deepEqual(names("", 2), ["a", "b"], "so does a queue with a setting alone");
+    h.apply(2, { type: "pause", queue: "a", paused: false }); // (a default setting is dropped)
+    assert.deepEqual(names(), ["b", "c", "d"]);
+    const [job] = h.claim(3, "d");
+    assert.equal(job.id, d.id);
+    h.apply(4, { type: "ack", id: job.id, lease: job.lease });
+    assert.deepEqual(names(), ["b", "c", "d"], "a done job still counts");
+    h.apply(5, { type: "purge", queue: "d", state: "done", limit: 10 });
+    assert.deepEqual(names(), ["b", "c"], "d emptied");
+    h.restart();
+    assert.deepEqual(names("b"), ["c"]);
+  }));
+
 Deno.test("queue: at most 10,000 schedules; replacing one still works at the limit", () =>
   withHarness((h) => {
     const spec = {
