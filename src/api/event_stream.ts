@@ -3,6 +3,7 @@
 import type { ApiContext } from "./context.ts";
 import { eventsKey } from "./long_poll.ts";
 import type { EventPosition, JobEvent } from "../queue/events.ts";
+import type { QueueReads } from "../node/facade.ts";
 
 /** A quiet stream sends a comment this often, so proxies and clients see it alive. */
 export const keepaliveMs = 15_000;
@@ -15,6 +16,64 @@ const encoder = new TextEncoder();
 
 function sse(event: string, id: string, data: unknown): string {
   return `id: ${id}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
+}
+
+/** The most chunks kept for streams at the same place: one a place, a few places a queue. */
+const maxSharedChunks = 1000;
+
+/** A chunk of a queue's events: its SSE bytes (none: no event yet), and where the next starts. */
+interface Chunk {
+  bytes: Uint8Array;
+  next: EventPosition;
+}
+
+/**
+ * The chunks read since the last apply, by queue and place: the streams of one queue wake
+ * together after an apply and most stand at the same place, so the first reads, formats and
+ * encodes the chunk and the others send its bytes (300 streams on a queue read it once, not 300
+ * times).
+ */
+class SharedChunks {
+  #appliedIndex = -1;
+  readonly #chunks = new Map<string, Chunk>();
+
+  constructor(readonly reads: QueueReads) {}
+
+  get(queue: string, at: EventPosition): Chunk {
+    if (this.reads.appliedIndex !== this.#appliedIndex) {
+      this.#appliedIndex = this.reads.appliedIndex; // (the events table changes only by applies)
+      this.#chunks.clear();
+    }
+    const key = `${at.index}:${at.k} ${queue}`;
+    let chunk = this.#chunks.get(key);
+    if (chunk === undefined) {
+      chunk = readChunk(this.reads, queue, at);
+      if (this.#chunks.size >= maxSharedChunks) this.#chunks.clear();
+      this.#chunks.set(key, chunk);
+    }
+    return chunk;
+  }
+}
+
+const sharedChunks = new WeakMap<QueueReads, SharedChunks>();
+
+function chunksOf(reads: QueueReads): SharedChunks {
+  let chunks = sharedChunks.get(reads);
+  if (!chunks) sharedChunks.set(reads, chunks = new SharedChunks(reads));
+  return chunks;
+}
+
+/** The events after `at`, up to eventsPerChunk, as SSE (a `lost` event first if some were trimmed). */
+function readChunk(reads: QueueReads, queue: string, at: EventPosition): Chunk {
+  const r = reads.readEvents(queue, at, eventsPerChunk);
+  let text = "";
+  if (r.lost) {
+    const { trimmedThrough } = r.lost;
+    const message = `events up to index ${trimmedThrough} are no longer kept`;
+    text += sse("lost", String(trimmedThrough), { queue, trimmedThrough, message });
+  }
+  for (const e of r.events) text += sse(e.type, e.id, publicView(e));
+  return { bytes: encoder.encode(text), next: r.next };
 }
 
 /**
@@ -30,27 +89,25 @@ export function eventStream(
 ): ReadableStream<Uint8Array> {
   let at = start;
   let opened = false;
+  const keepalive = encoder.encode(": keepalive\n\n");
   let stall: ReturnType<typeof setTimeout> | undefined;
   const stop = new AbortController();
   signal.addEventListener("abort", () => stop.abort(), { once: true });
 
-  async function nextChunk(): Promise<string | null> {
-    let text = opened ? "" : `retry: 1000\n: the events of queue ${queue}\n\n`;
-    opened = true;
+  async function nextChunk(): Promise<Uint8Array | null> {
+    if (!opened) {
+      opened = true;
+      return encoder.encode(`retry: 1000\n: the events of queue ${queue}\n\n`);
+    }
     const deadline = Date.now() + keepaliveMs;
+    const chunks = chunksOf(ctx.node.queue);
     for (;;) {
       if (stop.signal.aborted) return null;
-      const r = ctx.node.queue.readEvents(queue, at, eventsPerChunk);
-      if (r.lost) {
-        const { trimmedThrough } = r.lost;
-        const message = `events up to index ${trimmedThrough} are no longer kept`;
-        text += sse("lost", String(trimmedThrough), { queue, trimmedThrough, message });
-      }
-      for (const e of r.events) text += sse(e.type, e.id, publicView(e));
-      at = r.next;
-      if (text) return text;
+      const chunk = chunks.get(queue, at);
+      at = chunk.next;
+      if (chunk.bytes.length > 0) return chunk.bytes;
       const remaining = deadline - Date.now();
-      if (remaining <= 0) return ": keepalive\n\n";
+      if (remaining <= 0) return keepalive;
       await ctx.waiters.wait(eventsKey(queue), remaining, stop.signal);
     }
   }
@@ -63,7 +120,7 @@ export function eventStream(
         controller.close();
         return;
       }
-      controller.enqueue(encoder.encode(chunk));
+      controller.enqueue(chunk);
       stall = setTimeout(() => {
         stop.abort();
         controller.error(new Error("the client read nothing for 60 s"));

@@ -82,3 +82,36 @@ Deno.test("api: Last-Event-ID resumes right after that event; ?from at an index"
     const badFrom = await node.call(`${node.url}/v1/queues/q/events?from=-1`, "GET");
     assert.equal(badFrom.status, 400);
   }));
+
+Deno.test("api: many streams of a queue, at different places, each get their own events", () =>
+  withNode(async (node, client) => {
+    const first = await client.enqueue("q", 0);
+    const ids = (events: QueueEvent[]) => events.map((e) => e.eventId);
+    const from = (await node.call(`${node.url}/admin/status`, "GET")).body.appliedIndex + 1;
+    // These stand at the same place and share each chunk; those from 0 stand elsewhere.
+    const live = Array.from({ length: 12 }, () => take(client.events("q", { from }), 3));
+    const fromStart = Array.from({ length: 4 }, () => take(client.events("q", { from: 0 }), 4));
+    const other = Array.from({ length: 4 }, () => take(client.events("r", { from }), 2));
+    const r1 = await client.enqueue("r", 1);
+    const q1 = await client.enqueue("q", 1);
+    const r2 = await client.enqueue("r", 2);
+    await client.enqueueBatch("q", [{ payload: 2 }, { payload: 3 }]);
+    const liveEvents = await Promise.all(live);
+    const expectedLive = liveEvents[0];
+    assert.deepEqual(expectedLive.map((e) => e.jobId).slice(0, 1), [q1.id]);
+    for (const events of liveEvents) assert.deepEqual(ids(events), ids(expectedLive));
+    for (const events of await Promise.all(fromStart)) {
+      assert.deepEqual(ids(events).slice(1), ids(expectedLive));
+      assert.equal(events[0].jobId, first.id);
+    }
+    for (const events of await Promise.all(other)) {
+      assert.deepEqual(events.map((e) => [e.queue, e.jobId]), [["r", r1.id], ["r", r2.id]]);
+    }
+    // Two queues' streams at the same place, read between the same two applies.
+    const [q0, r0] = await Promise.all([
+      take(client.events("q", { from: 0 }), 4),
+      take(client.events("r", { from: 0 }), 2),
+    ]);
+    assert.deepEqual(q0.map((e) => e.jobId).slice(0, 2), [first.id, q1.id]);
+    assert.deepEqual(r0.map((e) => e.jobId), [r1.id, r2.id]);
+  }));
