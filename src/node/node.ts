@@ -6,6 +6,7 @@ import type { ApplyResult } from "../queue/results.ts";
 import { QueueStateMachine } from "../queue/state_machine.ts";
 import {
   encodeCommand,
+  type FireCommand,
   maxEntryBytes,
   overEntryBytes,
   type QueueCommand,
@@ -143,6 +144,8 @@ export class RaftNode implements NodeApi {
   #tickProposed = false;
   /** Schedules whose firing this leader has proposed and not yet seen applied. */
   readonly #firing = new Set<string>();
+  /** The last batch of firings failed whole: the next goes one by one (see maybeFireSchedules). */
+  #fireAlone = false;
   #lastLeader = NONE;
   readonly #queueClock = new QueueClock();
   /** The last clock verdict; a leader barred by it hands over at most this often. */
@@ -699,26 +702,48 @@ export class RaftNode implements NodeApi {
     const nowMs = this.#queueClock.peek(this.sm.nowMs);
     const batch = this.sm.schedules.due(nowMs).filter((row): row is Due =>
       !this.#firing.has(row.id) && row.next_run_at !== null
-    );
+    ).map((row) => firingOf(row, nowMs));
+    if (this.#fireAlone) return this.#fireOneByOne(batch);
     let left = batch.length;
     let moved = 0;
-    for (const row of batch) {
-      let next: { slotMs: number | null; nextRunAt: number | null };
-      try {
-        next = firing(scheduleView(row), nowMs);
-      } catch {
-        next = { slotMs: null, nextRunAt: null }; // a spec that no longer evaluates stops
-      }
-      this.#firing.add(row.id);
-      this.propose({ type: "fire", id: row.id, dueMs: row.next_run_at, ...next })
-        // "fired" moved the schedule's next run on; a lost proposal or a failed apply did not
-        .then((r) => r.type === "fired" && moved++, () => {})
-        .finally(() => {
-          this.#firing.delete(row.id);
-          // (a batch that moved nothing waits for the next due check: no loop of failures)
-          if (--left === 0 && moved > 0) this.#maybeFireSchedules();
-        });
+    let failed = 0;
+    for (const cmd of batch) {
+      this.#fire(cmd, (outcome) => {
+        if (outcome === "fired") moved++;
+        if (outcome === "failed") failed++;
+        if (--left > 0) return;
+        // (a batch that moved nothing waits for the next due check: no loop of failures)
+        if (moved > 0) this.#maybeFireSchedules();
+        // One firing that cannot be applied fails its whole entry: the next batch goes one by
+        // one, so that it fails alone and the schedules behind it fire.
+        else if (failed === batch.length && batch.length > 1) this.#fireAlone = true;
+      });
     }
+  }
+
+  /** Proposes one firing; `settled` hears whether it moved the schedule on. */
+  #fire(cmd: FireCommand, settled: (outcome: "fired" | "failed" | "lost") => void): void {
+    this.#firing.add(cmd.id);
+    this.propose(cmd)
+      // "fired" moved the schedule's next run on; a lost proposal or a failed apply did not
+      .then((r) => (r.type === "fired" ? "fired" : "failed"), () => "lost" as const)
+      .then((outcome) => {
+        this.#firing.delete(cmd.id);
+        settled(outcome);
+      });
+  }
+
+  /** Each firing an entry of its own, one after another; then batches again. */
+  #fireOneByOne(batch: FireCommand[]): void {
+    for (const cmd of batch) this.#firing.add(cmd.id); // (a due check meanwhile skips them)
+    const next = (k: number) => {
+      if (k === batch.length) {
+        this.#fireAlone = false;
+        return;
+      }
+      this.#fire(batch[k], () => next(k + 1));
+    };
+    next(0);
   }
 
   /**
@@ -744,6 +769,17 @@ export class RaftNode implements NodeApi {
 
 /** A due schedule's row: one with a next run. */
 type Due = SchedulesTable & { next_run_at: number };
+
+/** A due schedule's firing at `nowMs`, its slot computed from the leader's clock. */
+function firingOf(row: Due, nowMs: number): FireCommand {
+  let next: { slotMs: number | null; nextRunAt: number | null };
+  try {
+    next = firing(scheduleView(row), nowMs);
+  } catch {
+    next = { slotMs: null, nextRunAt: null }; // a spec that no longer evaluates stops
+  }
+  return { type: "fire", id: row.id, dueMs: row.next_run_at, ...next };
+}
 
 /**
  * A new schedule's first slot is the leader's to compute, from the stamp its entry carries

@@ -18,6 +18,8 @@ export interface InProcessNode {
   /** A base URL for the requests; nothing listens on it. */
   url: string;
   node: RaftNode;
+  /** Its database (a test may damage a row, as a bug or a bad disk would). */
+  db: Database;
   /** The Hono app that answers. */
   app: Hono;
   /** Long polls waiting for a queue (a test waits until its claim is waiting). */
@@ -81,6 +83,7 @@ export async function startInProcessNode(
   return {
     url: "http://in-process.test",
     node,
+    db,
     app,
     waiters,
     logged,
