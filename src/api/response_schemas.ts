@@ -131,7 +131,10 @@ export const schedule = z.strictObject({
   createdAt: z.int(),
   updatedAt: z.int(),
 });
-export const schedules = z.strictObject({ schedules: z.array(schedule) });
+export const schedules = z.strictObject({
+  schedules: z.array(schedule),
+  next: z.string().nullable().meta({ description: "the last id shown when more follow" }),
+});
 export const scheduleDeleted = z.strictObject({ id: z.string(), deleted: z.literal(true) });
 
 export const health = z.strictObject({ status: z.literal("ok") });

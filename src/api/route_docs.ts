@@ -290,9 +290,9 @@ const scheduleRoutes: RouteDoc[] = [
     id: "schedules",
     method: "get",
     path: "/v1/schedules",
-    summary: "Every schedule",
+    summary: "The schedules, by id, a page at a time",
     tag: "schedules",
-    query: s.consistencyQuery,
+    query: s.schedulesQuery,
     answers: ok(r.schedules, "the schedules"),
   },
   {

@@ -21,8 +21,12 @@ export function scheduleRoutes(app: Hono, ctx: ApiContext): void {
   });
 
   app.get("/v1/schedules", async (c) => {
+    const page = v.schedulesPage(c.req.query());
     await readBarrier(c, ctx);
-    return withUserJson(c, { schedules: node.queue.scheduleList() });
+    const schedules = node.queue.scheduleList(page.after, page.limit + 1);
+    const more = schedules.length > page.limit;
+    const shown = schedules.slice(0, page.limit);
+    return withUserJson(c, { schedules: shown, next: more ? shown[shown.length - 1].id : null });
   });
 
   app.get("/v1/schedules/:id", async (c) => {

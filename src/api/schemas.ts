@@ -31,6 +31,7 @@ export const defaults = {
   claimMax: 1,
   deadPage: 100,
   queuesPage: 1000,
+  schedulesPage: 1000,
   waitJobMs: 20_000,
 } as const;
 
@@ -236,6 +237,12 @@ export const scheduleIdPattern = /^[A-Za-z0-9_.:-]{1,128}$/;
 export const scheduleIdParam = z.string().regex(scheduleIdPattern).meta({
   description: "1 to 128 characters of A-Z a-z 0-9 _ . : -",
 });
+
+export const schedulesQuery = z.object({
+  limit: queryInt(1, limits.maxListPage).optional().meta({ description: "default 1,000" }),
+  cursor: z.string().regex(scheduleIdPattern, says("!cursor is not one this server returned"))
+    .optional().meta({ description: "`next` of the previous page" }),
+}).extend(consistencyQuery.shape);
 
 export const schedule = object({
   queue: queueField,

@@ -155,6 +155,11 @@ export function queuesPage(query: Record<string, string | undefined>) {
   return { limit: q.limit ?? s.defaults.queuesPage, after: q.cursor ?? "" };
 }
 
+export function schedulesPage(query: Record<string, string | undefined>) {
+  const q = parse(s.schedulesQuery, query);
+  return { limit: q.limit ?? s.defaults.schedulesPage, after: q.cursor ?? "" };
+}
+
 export function groupPage(query: Record<string, string | undefined>) {
   const q = parse(s.groupsQuery, query);
   return { limit: q.limit ?? s.defaults.deadPage, after: q.cursor ?? "" };

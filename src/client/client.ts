@@ -308,9 +308,20 @@ export class Client {
     return this.#send("PUT", `/v1/schedules/${q(id)}`, spec, true, call);
   }
 
+  /** Every schedule, by id (read a page of 1,000 at a time). */
   async schedules(options: ReadOptions = {}): Promise<Schedule[]> {
-    const path = `/v1/schedules${consistency(options)}`;
-    return (await this.#read<{ schedules: Schedule[] }>(path, options)).schedules;
+    type Page = { schedules: Schedule[]; next: string | null };
+    const all: Schedule[] = [];
+    let cursor: string | null = "";
+    while (cursor !== null) {
+      const params: URLSearchParams = new URLSearchParams(cursor ? { cursor } : {});
+      if (options.consistency === "local") params.set("consistency", "local");
+      const path: string = `/v1/schedules${params.size > 0 ? `?${params}` : ""}`;
+      const page: Page = await this.#read<Page>(path, options);
+      all.push(...page.schedules);
+      cursor = page.next;
+    }
+    return all;
   }
 
   schedule(id: string, options: ReadOptions = {}): Promise<Schedule> {

@@ -66,7 +66,8 @@ export interface QueueReads {
     group?: string,
   ): JobPage;
   schedule(id: string): ScheduleView | null;
-  scheduleList(): ScheduleView[];
+  /** Up to `limit` schedules whose ids come after `after`, by id. */
+  scheduleList(after?: string, limit?: number): ScheduleView[];
   deadLetters(
     queue: string,
     limit: number,

@@ -59,7 +59,12 @@ export class ScheduleStore {
     const k = db.kysely;
     this.#q = {
       get: prepare(["id"], (p) => k.selectFrom("schedules").selectAll().where("id", "=", p.id)),
-      all: prepare([], () => k.selectFrom("schedules").selectAll().orderBy("id")),
+      page: prepare(
+        ["after", "limit"],
+        (p) =>
+          k.selectFrom("schedules").selectAll().where("id", ">", p.after).orderBy("id")
+            .limit(p.limit),
+      ),
       due: prepare(
         ["now"],
         (p) =>
@@ -113,8 +118,9 @@ export class ScheduleStore {
     return this.#rows(this.#q.get({ id }))[0];
   }
 
-  all(): SchedulesTable[] {
-    return this.#rows(this.#q.all({}));
+  /** Up to `limit` schedules whose ids come after `after`, by id. */
+  page(after: string, limit: number): SchedulesTable[] {
+    return this.#rows(this.#q.page({ after, limit }));
   }
 
   /** Up to 100 schedules whose next slot has come, earliest first. */

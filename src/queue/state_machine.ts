@@ -595,8 +595,9 @@ export class QueueStateMachine {
     return row ? scheduleView(row) : null;
   }
 
-  scheduleList(): ScheduleView[] {
-    return this.schedules.all().map(scheduleView);
+  /** Up to `limit` schedules whose ids come after `after`, by id. */
+  scheduleList(after = "", limit = maxSchedules): ScheduleView[] {
+    return this.schedules.page(after, limit).map(scheduleView);
   }
 
   /** Dead letters of a queue, newest first; `before` is the cursor a previous page returned. */

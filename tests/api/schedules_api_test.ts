@@ -2,6 +2,7 @@
 // and a batch's firings share one entry.
 
 import assert from "node:assert/strict";
+import { Client } from "../../src/client/mod.ts";
 import { withInProcessNode } from "../helpers/in_process.ts";
 import { waitFor } from "../helpers/node_process.ts";
 
@@ -25,6 +26,38 @@ Deno.test("schedules: 250 due at once all fire before the next due check", () =>
     const entries = await commitIndex() - before;
     assert.ok(entries <= 12, `250 firings took ${entries} entries`);
   }, { tuning: { dueCheckEveryMs: 4_000 } }));
+
+Deno.test("schedules: listed by id a page at a time; the client reads every page", () =>
+  withInProcessNode(async (node) => {
+    const { url: u, call } = node;
+    const ids = Array.from({ length: 250 }, (_, k) => `s${String(k).padStart(3, "0")}`);
+    for (const id of ids) {
+      const put = await call(`${u}/v1/schedules/${id}`, "PUT", { queue: "q", everyMs: 60_000 });
+      assert.equal(put.status, 200);
+    }
+    const first = await call(`${u}/v1/schedules?limit=100`, "GET");
+    assert.deepEqual(first.body.schedules.map((s: { id: string }) => s.id), ids.slice(0, 100));
+    assert.equal(first.body.next, "s099");
+    const last = await call(`${u}/v1/schedules?limit=100&cursor=s199`, "GET");
+    assert.deepEqual(last.body.schedules.map((s: { id: string }) => s.id), ids.slice(200));
+    assert.equal(last.body.next, null);
+    assert.equal((await call(`${u}/v1/schedules`, "GET")).body.schedules.length, 250);
+    for (const query of ["cursor=a%20b", "limit=0", "limit=1001"]) {
+      const r = await call(`${u}/v1/schedules?${query}`, "GET");
+      assert.equal(r.status, 400, query);
+      assert.equal(r.body.error.code, "invalid_request");
+    }
+    // The client follows `next`: pages of 70 here (the server's default is 1,000).
+    const small = ((input: string | URL | Request, init?: RequestInit) => {
+      const url = String(input instanceof Request ? input.url : input);
+      const paged = url.includes("/v1/schedules?") || url.endsWith("/v1/schedules")
+        ? `${url}${url.includes("?") ? "&" : "?"}limit=70`
+        : url;
+      return node.fetch(paged, init);
+    }) as typeof globalThis.fetch;
+    const client = new Client({ urls: u, fetch: small });
+    assert.deepEqual((await client.schedules()).map((s) => s.id), ids);
+  }));
 
 Deno.test("schedules: a firing that cannot be applied does not hold back those batched with it", () =>
   withInProcessNode(async ({ url: u, call, db }) => {
