@@ -4,7 +4,7 @@ import type { Hono, MiddlewareHandler } from "hono";
 import { CounterFn, Gauge } from "../metrics.ts";
 import type { NodeStatus } from "../node/facade.ts";
 import type { ApiContext } from "./context.ts";
-import { jobStates } from "../storage/schema.ts";
+import { metricsStream } from "./queue_metrics.ts";
 
 /** Counts every request by route, method and status, and times it. */
 export function requestMetrics(ctx: ApiContext): MiddlewareHandler {
@@ -40,15 +40,6 @@ export function metricsRoute(app: Hono, ctx: ApiContext): void {
   const gauges = [...raftGauges(st), ...peerGauges(ctx, st), clock, ...memoryGauges()];
   for (const [name, help, read] of gauges) r.add(new Gauge(name, help, read));
   r.add(
-    new Gauge("raftq_queue_jobs", "Jobs by queue and state (this node's applied state)", () => {
-      const out: Series = [];
-      for (const q of node.queue.queueStats()) {
-        for (const state of jobStates) out.push([{ queue: q.name, state }, q[state]]);
-      }
-      return out;
-    }),
-  );
-  r.add(
     new Gauge(
       "raftq_long_poll_waiters",
       "Requests waiting on this node: claims in a long poll, event streams between events",
@@ -70,7 +61,10 @@ export function metricsRoute(app: Hono, ctx: ApiContext): void {
   for (const [name, help, read] of counters) r.add(new CounterFn(name, help, () => [[{}, read()]]));
   app.get(
     "/metrics",
-    (c) => c.body(r.render(), 200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" }),
+    (c) =>
+      c.body(metricsStream(r.render(), node.queue), 200, {
+        "content-type": "text/plain; version=0.0.4; charset=utf-8",
+      }),
   );
 }
 

@@ -1,7 +1,7 @@
 // The Prometheus text: one series per set of labels whatever their order, values escaped.
 
 import assert from "node:assert/strict";
-import { Counter, Histogram, Registry } from "../../src/metrics.ts";
+import { Counter, Gauge, Histogram, Registry } from "../../src/metrics.ts";
 
 Deno.test("metrics: labels sorted by name, values escaped, one series per set", () => {
   const r = new Registry();
@@ -27,4 +27,20 @@ Deno.test("metrics: labels sorted by name, values escaped, one series per set", 
     'raftq_s_count{route="q"} 1',
     "",
   ]);
+});
+
+Deno.test("metrics: a gauge of 200,000 series renders (a queue's states times 25,000 queues)", () => {
+  const r = new Registry();
+  const series = 200_000;
+  r.add(
+    new Gauge(
+      "raftq_queue_jobs",
+      "jobs",
+      () =>
+        Array.from({ length: series }, (_, k) => [{ queue: `q${k >> 3}`, state: `s${k & 7}` }, k]),
+    ),
+  );
+  const lines = r.render().trimEnd().split("\n");
+  assert.equal(lines.length, series + 2, "every series, after the HELP and TYPE lines");
+  assert.equal(lines.at(-1), `raftq_queue_jobs{queue="q24999",state="s7"} ${series - 1}`);
 });
