@@ -283,16 +283,14 @@ Deno.test("queue: done and dead jobs are purged by a tick after the retention pe
 
 Deno.test("queue: a tick that takes a whole batch of due work says more may be due", () =>
   withHarness((h) => {
-    for (let k = 0; k < 5; k++) {
-      h.enqueue(0, "q", ...Array.from({ length: 850 }, () => ({ payload: k, delayMs: 100 })));
-    }
+    h.enqueue(0, "q", ...Array.from({ length: 1_100 }, (_, k) => ({ payload: k, delayMs: 100 })));
     const more = [1, 2, 3].map((k) => {
       const r = h.apply(200 + k, { type: "tick", retentionMs: 5000 });
       return r.type === "ticked" && r.more;
     });
-    // (each tick's later stamp promotes 1,000 as any entry's does, then the tick 1,000 more)
-    assert.deepEqual(more, [true, true, false], "2,000, 2,000, then the last 250");
-    assert.equal(h.sm.queueView("q").ready, 4250);
+    // (each tick's later stamp promotes 250 as any entry's does, then the tick 250 more)
+    assert.deepEqual(more, [true, true, false], "500, 500, then the last 100");
+    assert.equal(h.sm.queueView("q").ready, 1_100);
   }));
 
 Deno.test("queue: cancel stops a job that is not done", () =>
@@ -1056,22 +1054,20 @@ Deno.test("queue: a storage failure undoes the whole apply and is thrown", () =>
     assert.equal(h.sm.applyEntries([entry]).get(2)?.type, "claimed");
   }));
 
-Deno.test("queue: at most 1,000 delayed jobs are promoted, and 1,000 leases expired, an entry", () =>
+Deno.test("queue: at most 250 delayed jobs are promoted, and 250 leases expired, an entry", () =>
   withHarness((h) => {
-    for (let k = 0; k < 2; k++) {
-      h.enqueue(0, "q", ...Array.from({ length: 750 }, (_, i) => ({ payload: i, delayMs: 10 })));
-    }
+    h.enqueue(0, "q", ...Array.from({ length: 400 }, (_, i) => ({ payload: i, delayMs: 10 })));
     // (any entry with a later stamp promotes and expires what is due; a tick does it once more)
     h.apply(100, { type: "pause", queue: "other", paused: false });
-    assert.equal(h.sm.queueView("q").ready, 1000, "the first thousand, the earliest");
+    assert.equal(h.sm.queueView("q").ready, 250, "the first 250, the earliest");
     assert.ok(h.sm.nextDueMs(1e9)! <= 100, "the rest is still due: the leader ticks again");
     h.apply(101, { type: "pause", queue: "other", paused: false });
-    assert.equal(h.sm.queueView("q").ready, 1500);
+    assert.equal(h.sm.queueView("q").ready, 400);
     assert.equal(h.claim(102, "q", 100, 1_000).length, 100);
-    for (let k = 0; k < 14; k++) h.claim(102, "q", 100, 1_000);
-    assert.equal(h.sm.queueView("q").leased, 1500);
+    for (let k = 0; k < 3; k++) h.claim(102, "q", 100, 1_000);
+    assert.equal(h.sm.queueView("q").leased, 400);
     h.apply(2_000, { type: "pause", queue: "other", paused: false });
-    assert.equal(h.sm.queueView("q").leased, 500);
+    assert.equal(h.sm.queueView("q").leased, 150);
     h.apply(2_001, { type: "pause", queue: "other", paused: false });
     assert.equal(h.sm.queueView("q").leased, 0);
   }));
