@@ -13,13 +13,18 @@ export const stallMs = 60_000;
 const eventsPerChunk = 500;
 
 const encoder = new TextEncoder();
+const keepaliveBytes = encoder.encode(": keepalive\n\n");
 
 function sse(event: string, id: string, data: unknown): string {
   return `id: ${id}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
 }
 
-/** The most chunks kept for streams at the same place: one a place, a few places a queue. */
-const maxSharedChunks = 1000;
+/**
+ * The most bytes of chunks kept for streams at the same place. A chunk is up to 500 events, and an
+ * event may carry an error of 10,000 characters: counted in chunks, 1,000 streams at different
+ * places could have held gigabytes until the next apply.
+ */
+export const maxSharedBytes = 8 * 1024 * 1024;
 
 /** A chunk of a queue's events: its SSE bytes (none: no event yet), and where the next starts. */
 interface Chunk {
@@ -33,25 +38,39 @@ interface Chunk {
  * encodes the chunk and the others send its bytes (300 streams on a queue read it once, not 300
  * times).
  */
-class SharedChunks {
+export class SharedChunks {
   #appliedIndex = -1;
   readonly #chunks = new Map<string, Chunk>();
+  #bytes = 0;
 
   constructor(readonly reads: QueueReads) {}
 
   get(queue: string, at: EventPosition): Chunk {
     if (this.reads.appliedIndex !== this.#appliedIndex) {
       this.#appliedIndex = this.reads.appliedIndex; // (the events table changes only by applies)
-      this.#chunks.clear();
+      this.#clear();
     }
     const key = `${at.index}:${at.k} ${queue}`;
     let chunk = this.#chunks.get(key);
     if (chunk === undefined) {
       chunk = readChunk(this.reads, queue, at);
-      if (this.#chunks.size >= maxSharedChunks) this.#chunks.clear();
-      this.#chunks.set(key, chunk);
+      if (this.#bytes + chunk.bytes.length > maxSharedBytes) this.#clear();
+      if (chunk.bytes.length <= maxSharedBytes) {
+        this.#chunks.set(key, chunk);
+        this.#bytes += chunk.bytes.length;
+      }
     }
     return chunk;
+  }
+
+  /** The bytes of the chunks kept (at most maxSharedBytes). */
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  #clear(): void {
+    this.#chunks.clear();
+    this.#bytes = 0;
   }
 }
 
@@ -89,7 +108,6 @@ export function eventStream(
 ): ReadableStream<Uint8Array> {
   let at = start;
   let opened = false;
-  const keepalive = encoder.encode(": keepalive\n\n");
   let stall: ReturnType<typeof setTimeout> | undefined;
   const stop = new AbortController();
   signal.addEventListener("abort", () => stop.abort(), { once: true });
@@ -107,7 +125,7 @@ export function eventStream(
       at = chunk.next;
       if (chunk.bytes.length > 0) return chunk.bytes;
       const remaining = deadline - Date.now();
-      if (remaining <= 0) return keepalive;
+      if (remaining <= 0) return keepaliveBytes;
       await ctx.waiters.wait(eventsKey(queue), remaining, stop.signal);
     }
   }
