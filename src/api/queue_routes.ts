@@ -2,7 +2,7 @@
 
 import type { Context, Hono } from "hono";
 import { RaftqError } from "../errors.ts";
-import { readBarrier, withUserJson } from "./reads.ts";
+import { pageOf, readBarrier, withUserJson } from "./reads.ts";
 import { readJson, readOptionalJson } from "./body.ts";
 import { maxRowsPerEntry } from "../queue/commands.ts";
 import { expectResult } from "./apply_result.ts";
@@ -178,10 +178,9 @@ function queueControlRoutes(app: Hono, ctx: ApiContext, body: ReadBody): void {
   app.get("/v1/queues", async (c) => {
     const page = v.queuesPage(c.req.query());
     await readBarrier(c, ctx);
-    const queues = node.queue.queueStats(page.after, page.limit + 1);
-    const more = queues.length > page.limit;
-    const shown = queues.slice(0, page.limit);
-    return c.json({ queues: shown, next: more ? shown[shown.length - 1].name : null });
+    const rows = node.queue.queueStats(page.after, page.limit + 1);
+    const { shown, next } = pageOf(rows, page.limit, (q) => q.name);
+    return c.json({ queues: shown, next });
   });
 
   app.get("/v1/queues/:queue", async (c) => {
@@ -226,10 +225,9 @@ function listingRoutes(app: Hono, ctx: ApiContext): void {
     const queue = v.queueName(c.req.param("queue"));
     const page = v.groupPage(c.req.query());
     await readBarrier(c, ctx);
-    const groups = node.queue.groupPage(queue, page.after, page.limit + 1);
-    const more = groups.length > page.limit;
-    const shown = groups.slice(0, page.limit);
-    return c.json({ groups: shown, next: more ? shown[shown.length - 1].group : null });
+    const rows = node.queue.groupPage(queue, page.after, page.limit + 1);
+    const { shown, next } = pageOf(rows, page.limit, (g) => g.group);
+    return c.json({ groups: shown, next });
   });
 
   app.delete("/v1/queues/:queue/jobs", async (c) => {

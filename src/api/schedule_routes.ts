@@ -6,7 +6,7 @@ import { expectResult } from "./apply_result.ts";
 import { readJson } from "./body.ts";
 import type { ApiContext } from "./context.ts";
 import * as v from "./validate.ts";
-import { readBarrier, withUserJson } from "./reads.ts";
+import { pageOf, readBarrier, withUserJson } from "./reads.ts";
 
 export function scheduleRoutes(app: Hono, ctx: ApiContext): void {
   const { node } = ctx;
@@ -23,10 +23,9 @@ export function scheduleRoutes(app: Hono, ctx: ApiContext): void {
   app.get("/v1/schedules", async (c) => {
     const page = v.schedulesPage(c.req.query());
     await readBarrier(c, ctx);
-    const schedules = node.queue.scheduleList(page.after, page.limit + 1);
-    const more = schedules.length > page.limit;
-    const shown = schedules.slice(0, page.limit);
-    return withUserJson(c, { schedules: shown, next: more ? shown[shown.length - 1].id : null });
+    const rows = node.queue.scheduleList(page.after, page.limit + 1);
+    const { shown, next } = pageOf(rows, page.limit, (s) => s.id);
+    return withUserJson(c, { schedules: shown, next });
   });
 
   app.get("/v1/schedules/:id", async (c) => {

@@ -150,20 +150,22 @@ export function listPage(query: Record<string, string | undefined>) {
   };
 }
 
-export function queuesPage(query: Record<string, string | undefined>) {
-  const q = parse(s.queuesQuery, query);
-  return { limit: q.limit ?? s.defaults.queuesPage, after: q.cursor ?? "" };
+type Query = Record<string, string | undefined>;
+
+/** A page by name or id: the rows after `cursor`, `limit` of them or `defaultLimit`. */
+function keyPage(
+  schema: z.ZodType<{ limit?: number; cursor?: string }>,
+  query: Query,
+  defaultLimit: number,
+): { limit: number; after: string } {
+  const q = parse(schema, query);
+  return { limit: q.limit ?? defaultLimit, after: q.cursor ?? "" };
 }
 
-export function schedulesPage(query: Record<string, string | undefined>) {
-  const q = parse(s.schedulesQuery, query);
-  return { limit: q.limit ?? s.defaults.schedulesPage, after: q.cursor ?? "" };
-}
-
-export function groupPage(query: Record<string, string | undefined>) {
-  const q = parse(s.groupsQuery, query);
-  return { limit: q.limit ?? s.defaults.deadPage, after: q.cursor ?? "" };
-}
+export const queuesPage = (query: Query) => keyPage(s.queuesQuery, query, s.defaults.queuesPage);
+export const schedulesPage = (query: Query) =>
+  keyPage(s.schedulesQuery, query, s.defaults.schedulesPage);
+export const groupPage = (query: Query) => keyPage(s.groupsQuery, query, s.defaults.deadPage);
 
 /**
  * Where an event stream starts: after the event named by Last-Event-ID (`INDEX:K`, or `INDEX`

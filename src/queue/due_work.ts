@@ -8,7 +8,6 @@ import type { ApplyResult } from "./results.ts";
 import { RetentionDue } from "./retention_due.ts";
 import type { Transitions } from "./transitions.ts";
 
-/** Rows a single entry handles at most of each kind, so one entry never stalls the apply loop. */
 /**
  * Rows of each kind of due work one entry takes at most. 1,000 held an apply 30–55 ms (1,000 ttl
  * expiries: 55 ms on one state machine) with ticks back to back, and a writer's answers waited

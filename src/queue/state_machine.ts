@@ -512,7 +512,7 @@ export class QueueStateMachine {
       if (names[mid] > after) hi = mid;
       else lo = mid + 1;
     }
-    return names.slice(lo, lo + Math.min(limit, names.length)).map((name) => {
+    return names.slice(lo, lo + limit).map((name) => {
       const { config: _, ...stats } = this.queueView(name);
       return stats;
     });

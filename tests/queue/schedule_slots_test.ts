@@ -94,3 +94,19 @@ Deno.test("slots: a pattern parsed once still answers for each time zone and tim
     "2027-01-03T00:00:00.000Z",
   );
 });
+
+Deno.test("slots: past the 1,000 patterns kept, every pattern still answers for itself", () => {
+  const at = Date.parse("2027-01-01T00:00:30Z");
+  // 1,200 distinct daily patterns (minute m, hour h), asked twice: the cache empties once full.
+  for (let round = 0; round < 2; round++) {
+    for (let k = 0; k < 1_200; k++) {
+      const [m, h] = [k % 60, Math.floor(k / 60)];
+      const want = Date.UTC(2027, 0, 1, h, m) + (h === 0 && m === 0 ? 86_400_000 : 0);
+      assert.equal(
+        nextSlotAfter({ cron: `${m} ${h} * * *` }, at),
+        want,
+        `${m} ${h}, round ${round}`,
+      );
+    }
+  }
+});
