@@ -146,6 +146,8 @@ export class RaftNode implements NodeApi {
   readonly #firing = new Set<string>();
   /** The last batch of firings failed whole: the next goes one by one (see maybeFireSchedules). */
   #fireAlone = false;
+  /** The term this node leads in and the queue clock when it first fired in it (see firing). */
+  #leadingSince: { term: number; ms: number } | null = null;
   #lastLeader = NONE;
   readonly #queueClock = new QueueClock();
   /** The last clock verdict; a leader barred by it hands over at most this often. */
@@ -693,16 +695,21 @@ export class RaftNode implements NodeApi {
    * (replicas apply the slot the entry carries). One proposal per schedule in flight; the due
    * schedules come 100 at a time, proposed in one turn so that they merge into one entry (an entry
    * that fails whole fails them together: the next batch then goes an entry a firing, see
-   * fireOneByOne), and once a batch is applied the next follows at once. A batch every 250 ms fired 400 a second: of 10,000 schedules
-   * on one minute, most were more than 5 s late and their slot passed as missed; with an entry a
-   * firing, the last fired 3 s late.
+   * fireOneByOne), and once a batch is applied the next follows at once. A batch every 250 ms fired
+   * 400 a second: of 10,000 schedules on one minute, most were more than 5 s late and their slot
+   * passed as missed. A slot that came due since this node began to lead in its term now fires
+   * however late this backlog makes it; only slots from before (an outage) can pass as missed.
    */
   #maybeFireSchedules(): void {
     if (!this.isLeader || !this.raft.committedInTerm()) return;
     const nowMs = this.#queueClock.peek(this.sm.nowMs);
+    if (this.#leadingSince?.term !== this.raft.term) {
+      this.#leadingSince = { term: this.raft.term, ms: nowMs };
+    }
+    const sinceMs = this.#leadingSince.ms;
     const batch = this.sm.schedules.due(nowMs).filter((row): row is Due =>
       !this.#firing.has(row.id) && row.next_run_at !== null
-    ).map((row) => firingOf(row, nowMs));
+    ).map((row) => firingOf(row, nowMs, sinceMs));
     if (this.#fireAlone) return this.#fireOneByOne(batch);
     let left = batch.length;
     let moved = 0;
@@ -771,10 +778,10 @@ export class RaftNode implements NodeApi {
 type Due = SchedulesTable & { next_run_at: number };
 
 /** A due schedule's firing at `nowMs`, its slot computed from the leader's clock. */
-function firingOf(row: Due, nowMs: number): FireCommand {
+function firingOf(row: Due, nowMs: number, leadingSinceMs: number): FireCommand {
   let next: { slotMs: number | null; nextRunAt: number | null };
   try {
-    next = firing(scheduleView(row), nowMs);
+    next = firing(scheduleView(row), nowMs, leadingSinceMs);
   } catch {
     next = { slotMs: null, nextRunAt: null }; // a spec that no longer evaluates stops
   }

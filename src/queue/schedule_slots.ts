@@ -9,7 +9,10 @@ export interface SlotSpec {
   everyMs?: number;
 }
 
-/** How late a slot may be fired and still count as on time (not a missed one). */
+/**
+ * How late a slot that came due before the current leader began may be fired and still count as
+ * on time (not one missed in an outage).
+ */
 export const onTimeMs = 5_000;
 
 /** The most parsed cron patterns kept: schedules often share one ("* * * * *", "0 * * * *"). */
@@ -42,14 +45,17 @@ export function latestSlotAtOrBefore(spec: SlotSpec, nowMs: number): number | nu
 
 /**
  * What a due schedule does at `nowMs`: fire its latest due slot when that slot is on time (or
- * `catchUp` is "last": one missed slot after an outage), and come back at the next slot.
+ * `catchUp` is "last": one missed slot after an outage), and come back at the next slot. A slot
+ * that came due at or after `leadingSinceMs` (when the current leader began firing) is on time
+ * however late: its lateness is that leader's backlog of firings, not an outage, and it fires.
  */
 export function firing(
   spec: SlotSpec & { catchUp: "none" | "last" },
   nowMs: number,
+  leadingSinceMs = Infinity,
 ): { slotMs: number | null; nextRunAt: number | null } {
   const latest = latestSlotAtOrBefore(spec, nowMs);
-  const onTime = latest !== null && nowMs - latest <= onTimeMs;
+  const onTime = latest !== null && (nowMs - latest <= onTimeMs || latest >= leadingSinceMs);
   return {
     slotMs: latest !== null && (onTime || spec.catchUp === "last") ? latest : null,
     nextRunAt: nextSlotAfter(spec, nowMs),

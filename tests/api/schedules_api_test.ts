@@ -76,3 +76,37 @@ Deno.test("schedules: a firing that cannot be applied does not hold back those b
     }, 5_000);
     assert.ok((await call(`${u}/v1/queues/q`, "GET")).body.ready >= 2);
   }));
+
+Deno.test("schedules: a slot the leader reaches late after its own backlog still fires", async () => {
+  // The leader's wall clock jumps past a minute's slot by 6 s, as when a busy leader works
+  // through thousands of firings: the slot came due while it led, so it is fired, not missed
+  // as one from an outage would be (more than 5 s late).
+  const realNow = Date.now;
+  let offsetMs = 0;
+  Date.now = () => realNow() + offsetMs;
+  try {
+    await withInProcessNode(async ({ url: u, call }) => {
+      const put = (id: string, body: Record<string, unknown>) =>
+        call(`${u}/v1/schedules/${id}`, "PUT", { queue: id, ...body });
+      assert.equal((await put("early", { everyMs: 1_000 })).status, 200);
+      // A firing shows this leader has looked at its schedules since it began to lead.
+      await waitFor(
+        "a first firing",
+        async () => (await call(`${u}/v1/queues/early`, "GET")).body.ready,
+      );
+      const minute = await put("minute", { everyMs: 60_000 });
+      const slotMs = minute.body.nextRunAt;
+      offsetMs = slotMs + 6_000 - realNow();
+      await waitFor(
+        "the slot to be handled",
+        async () => (await call(`${u}/v1/schedules/minute`, "GET")).body.nextRunAt > slotMs,
+        5_000,
+      );
+      const view = await call(`${u}/v1/schedules/minute`, "GET");
+      assert.equal(view.body.lastRunAt, slotMs, "the slot was fired");
+      assert.equal((await call(`${u}/v1/queues/minute`, "GET")).body.ready, 1);
+    }, { tuning: { dueCheckEveryMs: 100 } });
+  } finally {
+    Date.now = realNow;
+  }
+});

@@ -61,6 +61,27 @@ Deno.test("slots: a due slot on time fires; a missed one fires only with catchUp
   });
 });
 
+Deno.test("slots: a slot late by the leader's own backlog fires; one from before it led may not", () => {
+  const every = { everyMs: 60_000, catchUp: "none" as const };
+  const late = 120_000 + 9_000; // the 120,000 slot, 9 s late
+  assert.deepEqual(firing(every, late), { slotMs: null, nextRunAt: 180_000 }, "no leader known");
+  assert.deepEqual(
+    firing(every, late, 100_000),
+    { slotMs: 120_000, nextRunAt: 180_000 },
+    "due since this leader began: its backlog, not an outage",
+  );
+  assert.deepEqual(
+    firing(every, late, 125_000),
+    { slotMs: null, nextRunAt: 180_000 },
+    "due before this leader began, and more than 5 s ago: missed",
+  );
+  assert.deepEqual(
+    firing(every, 120_000 + 4_000, 125_000),
+    { slotMs: 120_000, nextRunAt: 180_000 },
+    "due before, but on time",
+  );
+});
+
 Deno.test("slots: a cron that cannot be used says why", () => {
   assert.equal(cronProblem("*/5 * * * *"), null);
   assert.equal(cronProblem("0 */5 * * * *"), null, "six fields: seconds first");
