@@ -23,6 +23,11 @@ export interface NodeTuning {
   logMemoryBytes: number;
   /** Compact the log once its entries exceed this many bytes (keeping the newest half). */
   logRetainBytes: number;
+  /**
+   * A batch of schedule firings slower than this from proposal to apply means a busy leader: then
+   * two batches go at once (see RaftNode's maybeFireSchedules).
+   */
+  busyFiringBatchMs: number;
 }
 
 export const defaultTuning: NodeTuning = {
@@ -38,4 +43,5 @@ export const defaultTuning: NodeTuning = {
   catchUpTimeoutMs: 30 * 60_000,
   logMemoryBytes: 8 * 1024 * 1024,
   logRetainBytes: 256 * 1024 * 1024,
+  busyFiringBatchMs: 50,
 };

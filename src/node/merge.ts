@@ -2,6 +2,7 @@
 // answered on its own.
 
 import {
+  firingsPerEntry,
   isMergeable,
   maxMergedCommands,
   maxMergedJobs,
@@ -39,9 +40,9 @@ interface Run {
 /**
  * Merges `proposals` into fewer entries, each request still applied and answered as its own: the
  * plain enqueues of each queue into one enqueue whose parts are the requests (up to maxMergedJobs
- * jobs an entry), and the worker commands (claims, acks, nacks, extends, releases, progress) and
- * the leader's firings of schedules into one `merged` entry (up to maxMergedCommands); either up
- * to about maxMergedBytes. One log row, one checksum, one frame per follower and one apply pass
+ * jobs an entry), the worker commands (claims, acks, nacks, extends, releases, progress) into one
+ * `merged` entry (up to maxMergedCommands), and the leader's firings of schedules into `merged`
+ * entries of their own (up to firingsPerEntry); each up to about maxMergedBytes. One log row, one checksum, one frame per follower and one apply pass
  * instead of one each. The requests were
  * all in flight together, so the order they apply in is theirs to have; a run takes the place of
  * its first request, and other commands keep theirs.
@@ -56,7 +57,7 @@ export function mergeProposals(proposals: readonly Proposal[]): Proposal[] {
       continue;
     }
     const size = p.cmd.type === "enqueue" ? p.cmd.jobs.length : 1;
-    const cap = p.cmd.type === "enqueue" ? maxMergedJobs : maxMergedCommands;
+    const cap = capOf(key);
     const bytes = requestBytes(p.cmd);
     let run = open.get(key);
     if (!run || run.size + size > cap || run.bytes + bytes > maxMergedBytes) {
@@ -71,10 +72,20 @@ export function mergeProposals(proposals: readonly Proposal[]): Proposal[] {
   return slots.map((s) => ("members" in s ? merged(s.members) : s));
 }
 
-/** Which run a command joins (its queue's enqueues, or the mergeable commands); null: none. */
+/**
+ * Which run a command joins (its queue's enqueues, the leader's firings, or the other mergeable
+ * commands); null: none. Firings run apart, firingsPerEntry an entry, so that batches of them
+ * proposed together stay entries of that size.
+ */
 function runKey(cmd: QueueCommand): string | null {
   if (cmd.type === "enqueue") return cmd.parts ? null : `enqueue:${cmd.queue}`;
+  if (cmd.type === "fire") return "fire";
   return isMergeable(cmd) ? "merged" : null;
+}
+
+function capOf(key: string): number {
+  if (key === "fire") return firingsPerEntry;
+  return key === "merged" ? maxMergedCommands : maxMergedJobs;
 }
 
 /** About how many bytes `cmd` adds to an entry: its users' strings, and an overhead each. */

@@ -51,6 +51,13 @@ export const maxMergedJobs = 5000;
 /** The most requests one merged entry holds (worker commands, firings; see mergeProposals). */
 export const maxMergedCommands = 256;
 
+/**
+ * The most firings of schedules a leader merges into one entry: on each node such an entry
+ * applies in about 6.5 ms, and a writer's answer behind it waits that long (250: writers' p99 66
+ * ms against 31 while 10,000 schedules fired).
+ */
+export const firingsPerEntry = 100;
+
 /** Part sizes, each at least 1, that add up to the entry's jobs. */
 function validParts(p: unknown, jobs: number): boolean {
   return Array.isArray(p) && p.length >= 1 && p.every((n) => isNat(n) && n >= 1) &&

@@ -66,10 +66,10 @@ export class ScheduleStore {
             .limit(p.limit),
       ),
       due: prepare(
-        ["now"],
+        ["now", "limit"],
         (p) =>
           k.selectFrom("schedules").selectAll().where("next_run_at", "<=", p.now)
-            .orderBy("next_run_at").limit(100),
+            .orderBy("next_run_at").limit(p.limit),
       ),
       save: prepare(
         ["id", "queue", "spec", "next", "now"],
@@ -123,9 +123,9 @@ export class ScheduleStore {
     return this.#rows(this.#q.page({ after, limit }));
   }
 
-  /** Up to 100 schedules whose next slot has come, earliest first. */
-  due(nowMs: number): SchedulesTable[] {
-    return this.#rows(this.#q.due({ now: nowMs }));
+  /** Up to `limit` schedules whose next slot has come, earliest first. */
+  due(nowMs: number, limit: number): SchedulesTable[] {
+    return this.#rows(this.#q.due({ now: nowMs, limit }));
   }
 
   count(): number {

@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { Client } from "../../src/client/mod.ts";
 import { withInProcessNode } from "../helpers/in_process.ts";
 import { waitFor } from "../helpers/node_process.ts";
+import { decodeCommand } from "../../src/queue/commands.ts";
 
 Deno.test("schedules: 250 due at once all fire before the next due check", () =>
   withInProcessNode(async ({ url: u, call }) => {
@@ -26,6 +27,39 @@ Deno.test("schedules: 250 due at once all fire before the next due check", () =>
     const entries = await commitIndex() - before;
     assert.ok(entries <= 12, `250 firings took ${entries} entries`);
   }, { tuning: { dueCheckEveryMs: 4_000 } }));
+
+Deno.test("schedules: a busy leader has two batches of firings in flight, each an entry of 100 at most", async () => {
+  const realNow = Date.now;
+  let offsetMs = 0;
+  Date.now = () => realNow() + offsetMs;
+  try {
+    await withInProcessNode(async ({ url: u, call, db }) => {
+      let lastSlotMs = 0;
+      for (let k = 0; k < 250; k++) {
+        const put = await call(`${u}/v1/schedules/s${k}`, "PUT", { queue: "q", everyMs: 60_000 });
+        assert.equal(put.status, 200);
+        lastSlotMs = Math.max(lastSlotMs, put.body.nextRunAt);
+      }
+      // The clock moves to just past the last slot: all 250 come due together.
+      offsetMs = lastSlotMs + 1_000 - realNow();
+      await waitFor("every schedule to fire", async () => {
+        const list = (await call(`${u}/v1/schedules`, "GET")).body.schedules;
+        return list.every((s: { lastRunAt: number | null }) => s.lastRunAt !== null);
+      }, 5_000);
+      const rows = db.conn.db.prepare(
+        "SELECT data FROM raft_log WHERE kind = 'normal' AND data != '' ORDER BY idx",
+      ).all() as { data: string }[];
+      const firings = rows.map((r) => decodeCommand(r.data)!).filter((c) =>
+        c.cmd.type === "fire" || (c.cmd.type === "merged" && c.cmd.cmds[0].type === "fire")
+      ).map((c) => ({ stampMs: c.stampMs, n: c.cmd.type === "merged" ? c.cmd.cmds.length : 1 }));
+      assert.deepEqual(firings.map((f) => f.n), [100, 100, 50]);
+      // The second batch was proposed with the first (one stamp), not once the first was applied.
+      assert.equal(firings[1].stampMs, firings[0].stampMs);
+    }, { tuning: { dueCheckEveryMs: 100, busyFiringBatchMs: -1 } }); // (as if every batch were slow)
+  } finally {
+    Date.now = realNow;
+  }
+});
 
 Deno.test("schedules: listed by id a page at a time; the client reads every page", () =>
   withInProcessNode(async (node) => {
