@@ -27,7 +27,7 @@ export interface PendingEnd {
  * was told. A job's end tells its waiting jobs a bounded number at a time: an end with some left
  * when an entry's budget runs out is kept in dep_ends, and later entries go on, oldest first.
  * `#maybeAny` spares the lookup on every job's end while no job waits for anything (it only ever
- * errs towards looking); `pending` mirrors whether dep_ends holds a row.
+ * errs towards looking, and decides nothing else); `pending` mirrors whether dep_ends holds a row.
  */
 export class DependencyStore {
   readonly #db: Database;
@@ -127,7 +127,8 @@ export class DependencyStore {
    * not reach is kept for the next entries, in order, after the ends kept before.
    */
   ended(depId: string, depState: FinishedState, tell: Tell): void {
-    if (!this.#maybeAny) return;
+    // (not skipped while #maybeAny is false: that flag differs between a replica that restarted
+    // and one that did not, while what an end costs the budget and whether it is kept may not)
     if (this.#pending) return this.pushEnd(depId, depState);
     const work: [string, FinishedState][] = [[depId, depState]];
     let k = 0;

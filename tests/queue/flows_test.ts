@@ -2,7 +2,7 @@
 
 import assert from "node:assert/strict";
 import type { FlowJob, NewJob } from "../../src/queue/commands.ts";
-import { type Harness, value, withHarness } from "../helpers/queue_harness.ts";
+import { Harness, value, withHarness } from "../helpers/queue_harness.ts";
 
 const job = (payload: unknown, more: Partial<NewJob> = {}): NewJob => ({
   payload: JSON.stringify(payload),
@@ -196,3 +196,38 @@ Deno.test("flows: a failure runs down a long chain a few jobs an entry, to its e
       assert.equal(h.sm.getJob(ids[k])!.lastError, `dependency ${ids[k - 1]} ended dead`);
     }
   }, { settlesPerEntry: 3 }));
+
+Deno.test("flows: a replica that restarted keeps the ends it is told to, as the others do", async () => {
+  // With no edge left but ends still kept, a running replica remembered that edges had existed
+  // and kept each new end; one that had restarted knew none and kept nothing: their kept ends,
+  // and so how far later entries' budgets reach, differed.
+  const [a, b] = [
+    await Harness.open({ settlesPerEntry: 2 }),
+    await Harness.open({ settlesPerEntry: 2 }),
+  ];
+  try {
+    const run = (h: Harness, restartAt: number) => {
+      const [dep] = h.enqueue(10, "q", { payload: "a" });
+      h.enqueue(20, "q", ...["b1", "b2", "b3"].map((p) => ({ payload: p, dependsOn: [dep.id] })));
+      const xs = h.enqueue(30, "x", ...Array.from({ length: 6 }, (_, k) => ({ payload: k })));
+      const leased = h.claim(40, "q", 1).concat(h.claim(41, "x", 6));
+      const ack = (k: number) => ({
+        type: "ack" as const,
+        id: leased[k].id,
+        lease: leased[k].lease,
+      });
+      // a's end tells 2 of its 3 (the budget) and is kept, then five more ends are kept after it
+      h.apply(50, { type: "merged", cmds: [0, 1, 2, 3, 4, 5].map(ack) });
+      h.apply(60, { type: "enqueue", queue: "y", jobs: [job("y")] }); // tells b3: no edge is left
+      if (restartAt === 60) h.restart({ settlesPerEntry: 2 });
+      h.apply(70, { type: "merged", cmds: [ack(6)] });
+      assert.equal(xs.length, 6);
+      return h.dd.db.conn.db.prepare("SELECT dep_id, state FROM dep_ends ORDER BY seq").all();
+    };
+    const kept = [run(a, 0), run(b, 60)];
+    assert.deepEqual(kept[1], kept[0], "both keep the same ends");
+  } finally {
+    await a.close();
+    await b.close();
+  }
+});
