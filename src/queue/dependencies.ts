@@ -3,7 +3,9 @@
 
 import type { CompiledQuery } from "kysely";
 import type { Database } from "../storage/database.ts";
+import { BulkInsert } from "../storage/bulk_insert.ts";
 import { prepare } from "../storage/prepared.ts";
+import type { JobDepsTable } from "../storage/schema.ts";
 import type { FinishedState } from "./commands.ts";
 
 /** The most waiting jobs one entry tells of their dependencies' ends (every replica alike). */
@@ -32,6 +34,7 @@ export interface PendingEnd {
 export class DependencyStore {
   readonly #db: Database;
   readonly #q;
+  readonly #insertEdges: BulkInsert<JobDepsTable>;
   #maybeAny = true;
   #pending = false;
   readonly #perEntry: number;
@@ -45,12 +48,6 @@ export class DependencyStore {
     const k = db.kysely;
     this.#q = {
       any: prepare([], () => k.selectFrom("job_deps").select("dep_id").limit(1)),
-      add: prepare(
-        ["depId", "jobId"],
-        (p) =>
-          k.insertInto("job_deps").values({ dep_id: p.depId, job_id: p.jobId })
-            .onConflict((oc) => oc.doNothing()),
-      ),
       dependents: prepare(
         ["depId", "limit"],
         (p) =>
@@ -72,6 +69,10 @@ export class DependencyStore {
       ),
       dropEnd: prepare(["seq"], (p) => k.deleteFrom("dep_ends").where("seq", "=", p.seq)),
     };
+    this.#insertEdges = new BulkInsert(
+      (rows) => k.insertInto("job_deps").values(rows).onConflict((oc) => oc.doNothing()),
+      (r) => [r.dep_id, r.job_id],
+    );
     this.reload();
   }
 
@@ -90,8 +91,10 @@ export class DependencyStore {
     return this.#pending;
   }
 
-  add(depId: string, jobId: string): void {
-    this.#db.conn.executeCompiled(this.#q.add({ depId, jobId }));
+  /** Records edges in a few multi-row inserts (a flow's: up to 10,000). */
+  addAll(edges: readonly JobDepsTable[]): void {
+    if (edges.length === 0) return;
+    this.#insertEdges.run(this.#db.conn, edges);
     this.#maybeAny = true;
   }
 

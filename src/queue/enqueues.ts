@@ -1,7 +1,7 @@
 // Enqueue, merged enqueues and flows applied: keys checked, rows inserted in runs, all or nothing.
 
 import { BulkInsert } from "../storage/bulk_insert.ts";
-import type { IdempotencyTable, JobsTable, JobState } from "../storage/schema.ts";
+import type { IdempotencyTable, JobDepsTable, JobsTable, JobState } from "../storage/schema.ts";
 import { finishedStates, type FlowJob, type NewJob } from "./commands.ts";
 import { jobId, jobSeq } from "./job_ids.ts";
 import type { JobPayloads } from "./job_payloads.ts";
@@ -33,6 +33,13 @@ interface EnqueueBatch {
 /** The enqueue commands, applied inside QueueStateMachine's transaction. */
 export class Enqueues {
   readonly #insertJobs: BulkInsert<JobsTable>;
+  /**
+   * The dependency edges of the jobs being enqueued, written together at the end of the enqueue,
+   * or of the flow (a flow of 10,000 edges wrote them one statement each: 97–111 ms to apply).
+   */
+  #edges: JobDepsTable[] = [];
+  /** While a flow is applied: the states of its jobs so far, which its later jobs depend on. */
+  #flow: Map<string, JobState> | null = null;
 
   constructor(readonly t: Transitions, readonly payloads: JobPayloads) {
     const k = t.db.kysely;
@@ -56,13 +63,25 @@ export class Enqueues {
     const deps = this.#dependencyStates(jobs.flatMap((f) => f.job.dependsOn ?? []));
     if (!(deps instanceof Map)) return deps;
     const ids: string[] = [];
-    jobs.forEach((f, k) => {
-      const dependsOn = [...(f.job.dependsOn ?? []), ...f.after.map((a) => ids[a])];
-      const job = dependsOn.length > 0 ? { ...f.job, dependsOn } : f.job;
-      const r = this.enqueue(f.queue, [job], index, k);
-      if (r.type !== "enqueued") throw new Error(`flow job ${k} was refused: ${JSON.stringify(r)}`);
-      ids.push(r.jobs[0].id);
-    });
+    this.#edges = [];
+    this.#flow = new Map();
+    try {
+      jobs.forEach((f, k) => {
+        const dependsOn = [...(f.job.dependsOn ?? []), ...f.after.map((a) => ids[a])];
+        const job = dependsOn.length > 0 ? { ...f.job, dependsOn } : f.job;
+        const r = this.enqueue(f.queue, [job], index, k);
+        if (r.type !== "enqueued") {
+          throw new Error(`flow job ${k} was refused: ${JSON.stringify(r)}`);
+        }
+        ids.push(r.jobs[0].id);
+        this.#flow!.set(r.jobs[0].id, r.jobs[0].state);
+      });
+    } finally {
+      this.#flow = null;
+    }
+    // (no job of the flow is told of an end before this: each ended one ended in its enqueue)
+    this.t.deps.addAll(this.#edges);
+    this.#edges = [];
     return { type: "flowCreated", ids };
   }
 
@@ -96,6 +115,7 @@ export class Enqueues {
    * maxDepth check sees these jobs.
    */
   enqueue(queue: string, jobs: NewJob[], index: number, offset = 0, run?: EnqueueRun): ApplyResult {
+    if (!this.#flow) this.#edges = [];
     const full = this.#overDepth(queue, jobs);
     if (full) return full;
     const deps = this.#dependencyStates(jobs.flatMap((j) => j.dependsOn ?? []));
@@ -118,6 +138,10 @@ export class Enqueues {
     });
     this.#countNew(queue, added, own);
     if (!run) flush();
+    if (!this.#flow) {
+      this.t.deps.addAll(this.#edges);
+      this.#edges = [];
+    }
     // (a dependency had already failed: the job ends at once, after its enqueue is counted)
     for (const [row, reason] of failed) this.t.end(row, "dead", null, reason);
     return { type: "enqueued", jobs: out };
@@ -142,7 +166,7 @@ export class Enqueues {
     const row = newJobRow(id, queue, state, seq, job, now, maxAttempts, start.left.length);
     t.due.lower(state === "delayed" ? row.available_at : null);
     t.due.lower(row.expire_at);
-    for (const dep of start.left) t.deps.add(dep, id);
+    for (const dep of start.left) this.#edges.push({ dep_id: dep, job_id: id });
     if (job.idempotencyKey !== undefined) {
       const expires = now + (job.idempotencyWindowMs ?? idempotencyWindowMs);
       t.run(t.q.saveIdem({ queue, key: job.idempotencyKey, jobId: id, now, expires }));
@@ -168,6 +192,11 @@ export class Enqueues {
   #dependencyStates(ids: readonly string[]): Map<string, JobState> | ApplyError {
     const states = new Map<string, JobState>();
     for (const id of new Set(ids)) {
+      const inFlow = this.#flow?.get(id);
+      if (inFlow !== undefined) {
+        states.set(id, inFlow);
+        continue;
+      }
       const dep = this.t.job(id);
       if (!dep) return refusal("not_found", `job ${id} in dependsOn does not exist`);
       states.set(id, dep.state);
