@@ -82,7 +82,7 @@ function chunksOf(reads: QueueReads): SharedChunks {
   return chunks;
 }
 
-/** The events after `at`, up to eventsPerChunk, as SSE (a `lost` event first if some were trimmed). */
+/** The events after `at`, up to eventsPerChunk, as SSE (first a `lost` event if some are gone). */
 function readChunk(reads: QueueReads, queue: string, at: EventPosition): Chunk {
   const r = reads.readEvents(queue, at, eventsPerChunk);
   let text = "";

@@ -10,7 +10,6 @@ export function withUserJson(c: Context, value: unknown, status: 200 | 201 = 200
   return c.body(stringifyWithRaw(value), status, { "content-type": "application/json" });
 }
 
-/** Waits for a linearizable read point unless the client asked for a local (stale) read. */
 /**
  * A page from `rows`, read with one row more than `limit` to tell whether more follow: `next` is
  * the key of the last row shown then (the cursor of the next page), else null.
@@ -20,6 +19,7 @@ export function pageOf<T>(rows: T[], limit: number, key: (row: T) => string) {
   return { shown, next: rows.length > limit ? key(shown[shown.length - 1]) : null };
 }
 
+/** Waits for a linearizable read point unless the client asked for a local (stale) read. */
 export async function readBarrier(c: Context, ctx: ApiContext): Promise<void> {
   if (v.consistency(c.req.query("consistency")) === "linearizable") {
     await ctx.node.readPoint();

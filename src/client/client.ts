@@ -218,12 +218,8 @@ export class Client {
     queue: string,
     options: ReadOptions & { limit?: number; cursor?: string } = {},
   ): Promise<{ jobs: Job<P>[]; next: string | null }> {
-    const params = new URLSearchParams();
-    if (options.limit !== undefined) params.set("limit", String(options.limit));
-    if (options.cursor !== undefined) params.set("cursor", options.cursor);
-    if (options.consistency) params.set("consistency", options.consistency);
-    const search = params.size > 0 ? `?${params}` : "";
-    return this.#read(`/v1/queues/${q(queue)}/dead${search}`, options);
+    const query = search(options, ["limit", "cursor", "consistency"]);
+    return this.#read(`/v1/queues/${q(queue)}/dead${query}`, options);
   }
 
   /**
@@ -235,12 +231,8 @@ export class Client {
     options: ReadOptions & { state?: JobState; group?: string; limit?: number; cursor?: string } =
       {},
   ): Promise<{ jobs: Job<P>[]; next: string | null }> {
-    const params = new URLSearchParams();
-    for (const key of ["state", "group", "limit", "cursor", "consistency"] as const) {
-      if (options[key] !== undefined) params.set(key, String(options[key]));
-    }
-    const search = params.size > 0 ? `?${params}` : "";
-    return this.#read(`/v1/queues/${q(queue)}/jobs${search}`, options);
+    const query = search(options, ["state", "group", "limit", "cursor", "consistency"]);
+    return this.#read(`/v1/queues/${q(queue)}/jobs${query}`, options);
   }
 
   /**
@@ -271,12 +263,8 @@ export class Client {
     queue: string,
     options: ReadOptions & { limit?: number; cursor?: string } = {},
   ): Promise<{ groups: GroupCounts[]; next: string | null }> {
-    const params = new URLSearchParams();
-    for (const key of ["limit", "cursor", "consistency"] as const) {
-      if (options[key] !== undefined) params.set(key, String(options[key]));
-    }
-    const search = params.size > 0 ? `?${params}` : "";
-    return this.#read(`/v1/queues/${q(queue)}/groups${search}`, options);
+    const query = search(options, ["limit", "cursor", "consistency"]);
+    return this.#read(`/v1/queues/${q(queue)}/groups${query}`, options);
   }
 
   /** Removes the queue's jobs in a finished state; answers how many. */
@@ -314,10 +302,8 @@ export class Client {
     const all: Schedule[] = [];
     let cursor: string | null = "";
     while (cursor !== null) {
-      const params: URLSearchParams = new URLSearchParams(cursor ? { cursor } : {});
-      if (options.consistency === "local") params.set("consistency", "local");
-      const path: string = `/v1/schedules${params.size > 0 ? `?${params}` : ""}`;
-      const page: Page = await this.#read<Page>(path, options);
+      const query = search({ ...options, cursor: cursor || undefined }, ["cursor", "consistency"]);
+      const page: Page = await this.#read<Page>(`/v1/schedules${query}`, options);
       all.push(...page.schedules);
       cursor = page.next;
     }
@@ -442,6 +428,13 @@ export interface JobStateAnswer {
 export interface ReadOptions extends CallOptions {
   /** "local" answers from the node's own state at once (possibly stale). */
   consistency?: "linearizable" | "local";
+}
+
+/** The query string of the `keys` that `options` sets ("" when it sets none). */
+function search<O extends object>(options: O, keys: readonly (keyof O & string)[]): string {
+  const params = new URLSearchParams();
+  for (const key of keys) if (options[key] !== undefined) params.set(key, String(options[key]));
+  return params.size > 0 ? `?${params}` : "";
 }
 
 function consistency(options: ReadOptions): string {

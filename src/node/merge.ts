@@ -42,10 +42,10 @@ interface Run {
  * plain enqueues of each queue into one enqueue whose parts are the requests (up to maxMergedJobs
  * jobs an entry), the worker commands (claims, acks, nacks, extends, releases, progress) into one
  * `merged` entry (up to maxMergedCommands), and the leader's firings of schedules into `merged`
- * entries of their own (up to firingsPerEntry); each up to about maxMergedBytes. One log row, one checksum, one frame per follower and one apply pass
- * instead of one each. The requests were
- * all in flight together, so the order they apply in is theirs to have; a run takes the place of
- * its first request, and other commands keep theirs.
+ * entries of their own (up to firingsPerEntry); each up to about maxMergedBytes. One log row, one
+ * checksum, one frame per follower and one apply pass instead of one each. The requests were all
+ * in flight together, so the order they apply in is theirs to have; a run takes the place of its
+ * first request, and other commands keep theirs.
  */
 export function mergeProposals(proposals: readonly Proposal[]): Proposal[] {
   const slots: (Proposal | Run)[] = [];

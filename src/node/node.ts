@@ -698,16 +698,14 @@ export class RaftNode implements NodeApi {
   /**
    * A leader proposes each due schedule's firing, its slot computed here from the leader's clock
    * (replicas apply the slot the entry carries). One proposal per schedule in flight; the due
-   * schedules come 100 at a time, proposed in one turn so that they merge into one entry (an entry
-   * that fails whole fails them together: the next batch then goes an entry a firing, see
-   * fireOneByOne). As one is applied the next is proposed; while batches are slow (a busy leader,
-   * busyFiringBatchMs) two are in flight at once: when each waited for the last, a leader busy
-   * with a batch fill fired 10,000 schedules of one minute over 10 s, each batch waiting behind
-   * the fill's entries (4 s with two; on an idle leader two cost writers' answers 15 ms at the
-   * p99 and gained little, so there it stays one). A batch every 250 ms fired 400 a second: of 10,000 schedules on one minute, most
-   * were more than 5 s late and their slot passed as missed. A slot that came due since this node
-   * began to lead in its term fires however late this backlog makes it; only slots from before (an
-   * outage) can pass as missed.
+   * schedules come firingsPerEntry at a time, proposed in one turn so that they merge into one
+   * entry (an entry that fails whole fails them together: the next batch then goes an entry a
+   * firing, see fireOneByOne). As one is applied the next is proposed; while batches are slow (a
+   * busy leader, busyFiringBatchMs) two are in flight at once: one at a time, a leader busy with a
+   * batch fill fired 10,000 schedules of one minute over 10 s, each batch behind the fill's
+   * entries (4 s with two; on an idle leader two cost writers 15 ms at the p99 and gained little).
+   * A slot that came due since this node began to lead in its term fires however late this backlog
+   * makes it; only slots from before (an outage) can pass as missed.
    */
   #maybeFireSchedules(): void {
     if (!this.isLeader || !this.raft.committedInTerm()) return;

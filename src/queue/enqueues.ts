@@ -80,8 +80,7 @@ export class Enqueues {
       this.#flow = null;
     }
     // (no job of the flow is told of an end before this: each ended one ended in its enqueue)
-    this.t.deps.addAll(this.#edges);
-    this.#edges = [];
+    this.#writeEdges();
     return { type: "flowCreated", ids };
   }
 
@@ -138,10 +137,7 @@ export class Enqueues {
     });
     this.#countNew(queue, added, own);
     if (!run) flush();
-    if (!this.#flow) {
-      this.t.deps.addAll(this.#edges);
-      this.#edges = [];
-    }
+    if (!this.#flow) this.#writeEdges();
     // (a dependency had already failed: the job ends at once, after its enqueue is counted)
     for (const [row, reason] of failed) this.t.end(row, "dead", null, reason);
     return { type: "enqueued", jobs: out };
@@ -174,6 +170,12 @@ export class Enqueues {
     t.tallies.enqueued++;
     t.events.record(queue, "enqueued", row, state);
     return { row, why: start.failed };
+  }
+
+  /** Inserts the edges gathered so far (see #edges). */
+  #writeEdges(): void {
+    this.t.deps.addAll(this.#edges);
+    this.#edges = [];
   }
 
   /** Inserts a run's rows, then moves its ready jobs into their groups (first seen, first). */
