@@ -2,7 +2,12 @@
 
 import assert from "node:assert/strict";
 import type { Entry } from "../../src/raft/mod.ts";
-import { encodeCommand, isWorkerCommand, type QueueCommand } from "../../src/queue/commands.ts";
+import {
+  encodeCommand,
+  type FireCommand,
+  isWorkerCommand,
+  type QueueCommand,
+} from "../../src/queue/commands.ts";
 import { leaseOf } from "../../src/queue/job_ids.ts";
 import { type MachineOptions, QueueStateMachine } from "../../src/queue/state_machine.ts";
 import { type DataDir, openDataDir } from "../../src/storage/data_dir.ts";
@@ -16,6 +21,7 @@ function randomLog(seed: number, length: number): Entry[] {
   const rng = new Prng(seed);
   const entries: Entry[] = [];
   const leases: { id: string; lease: string }[] = [];
+  const due = new Map<string, number | null>();
   let stamp = 1_000_000;
   for (let index = 1; index <= length; index++) {
     stamp += rng.int(3) === 0 ? -rng.int(50) : rng.int(2000); // clocks of different leaders
@@ -23,25 +29,31 @@ function randomLog(seed: number, length: number): Entry[] {
     const queue = rng.pick(["a", "b", "c"]);
     const roll = rng.int(10);
     if (roll < 4) {
-      cmd = {
-        type: "enqueue",
-        queue,
-        jobs: Array.from({ length: 1 + rng.int(3) }, () => ({
-          // (one in ten long enough to be kept apart from its row)
-          payload: JSON.stringify({
-            n: rng.int(1000),
-            pad: "p".repeat(rng.chance(0.1) ? 1500 : 0),
-          }),
-          delayMs: rng.chance(0.3) ? rng.int(5000) : 0,
-          priority: rng.int(10),
-          maxAttempts: 1 + rng.int(3),
-          ...(rng.chance(0.3) ? { idempotencyKey: `k${rng.int(20)}` } : {}),
-          ...(rng.chance(0.2) ? { idempotencyWindowMs: 1000 + rng.int(20_000) } : {}),
-          ...(rng.chance(0.2) ? { uniqueKey: `u${rng.int(5)}` } : {}),
-          ...(rng.chance(0.2) ? { ttlMs: 1 + rng.int(3000) } : {}),
-          ...(rng.chance(0.5) ? { group: `g${rng.int(4)}` } : {}),
-        })),
-      };
+      const jobs = Array.from({ length: 1 + rng.int(3) }, () => ({
+        // (one in ten long enough to be kept apart from its row)
+        payload: JSON.stringify({
+          n: rng.int(1000),
+          pad: "p".repeat(rng.chance(0.1) ? 1500 : 0),
+        }),
+        delayMs: rng.chance(0.3) ? rng.int(5000) : 0,
+        priority: rng.int(10),
+        maxAttempts: 1 + rng.int(3),
+        ...(rng.chance(0.3) ? { idempotencyKey: `k${rng.int(20)}` } : {}),
+        ...(rng.chance(0.2) ? { idempotencyWindowMs: 1000 + rng.int(20_000) } : {}),
+        ...(rng.chance(0.2) ? { uniqueKey: `u${rng.int(5)}` } : {}),
+        ...(rng.chance(0.2) ? { ttlMs: 1 + rng.int(3000) } : {}),
+        ...(rng.chance(0.5) ? { group: `g${rng.int(4)}` } : {}),
+        // Waiting for earlier jobs (some already ended, some never existed).
+        ...(rng.chance(0.15)
+          ? {
+            dependsOn: [`${1 + rng.int(index)}-0`, `${1 + rng.int(index)}-${rng.int(2)}`],
+            ...(rng.chance(0.5) ? { onFailure: "ignore" as const } : {}),
+          }
+          : {}),
+      }));
+      // Requests merged into one entry: each part enqueued as if on its own.
+      const parts = jobs.length > 1 && rng.chance(0.5) ? [1, jobs.length - 1] : undefined;
+      cmd = { type: "enqueue", queue, jobs, ...(parts ? { parts } : {}) };
     } else if (roll < 5 && rng.chance(0.3)) {
       const after = (k: number) => (k === 0 ? [] : [rng.int(k)]);
       cmd = {
@@ -80,9 +92,13 @@ function randomLog(seed: number, length: number): Entry[] {
         : pick === 3
         ? { type: "progress", id, lease, progress: String(rng.int(100)) }
         : { type: "extend", id, lease, leaseMs: 1000 + rng.int(3000) };
+    } else if (roll < 9 && rng.chance(0.25)) {
+      cmd = scheduleCommand(rng, queue, stamp, due);
     } else if (roll < 9) {
       cmd = rng.chance(0.7)
-        ? { type: "cancel", id: `${1 + rng.int(index)}-0` }
+        ? rng.chance(0.8)
+          ? { type: "cancel", id: `${1 + rng.int(index)}-0` }
+          : { type: "retryDead", queue, id: `${1 + rng.int(index)}-0` }
         : rng.chance(0.3)
         ? rng.chance(0.5)
           ? { type: "retryDeadMany", queue, limit: 1 + rng.int(3) }
@@ -122,6 +138,44 @@ function randomLog(seed: number, length: number): Entry[] {
   return entries;
 }
 
+/**
+ * A schedule set or deleted, or fired by a leader: most firings name the slot the schedule waits
+ * for (`due`, as the leader reads it), some a stale one that must change nothing; some merged.
+ */
+function scheduleCommand(
+  rng: Prng,
+  queue: string,
+  stamp: number,
+  due: Map<string, number | null>,
+): QueueCommand {
+  const id = `s${rng.int(3)}`;
+  const fire = (): FireCommand => {
+    const fired = rng.chance(0.8) ? id : `s${rng.int(3)}`;
+    const dueMs = rng.chance(0.8) ? due.get(fired) ?? stamp : stamp - 1000;
+    const nextRunAt = rng.chance(0.9) ? dueMs + 1000 * (1 + rng.int(2)) : null;
+    if (due.get(fired) === dueMs) due.set(fired, nextRunAt);
+    return { type: "fire", id: fired, dueMs, slotMs: rng.chance(0.8) ? dueMs : null, nextRunAt };
+  };
+  const roll = rng.int(4);
+  if (roll === 0) {
+    const spec = {
+      queue,
+      everyMs: 1000,
+      payload: `{"s":${rng.int(9)}}`,
+      overlap: rng.pick(["allow", "skip"] as const),
+      catchUp: rng.pick(["none", "last"] as const),
+    };
+    const nextRunAt = rng.chance(0.9) ? stamp + 1000 : null;
+    due.set(id, nextRunAt);
+    return { type: "setSchedule", id, spec, nextRunAt };
+  }
+  if (roll === 1) {
+    due.delete(id);
+    return { type: "deleteSchedule", id };
+  }
+  return roll === 2 ? fire() : { type: "merged", cmds: [fire(), fire()] };
+}
+
 async function freshMachine(
   options: MachineOptions = {},
 ): Promise<{ dd: DataDir; sm: QueueStateMachine }> {
@@ -144,6 +198,7 @@ function dump(dd: DataDir): unknown {
     deps: c.prepare("SELECT * FROM job_deps ORDER BY dep_id, job_id").all(),
     ends: c.prepare("SELECT * FROM dep_ends ORDER BY seq").all(),
     recaps: c.prepare("SELECT * FROM group_recaps ORDER BY queue").all(),
+    schedules: c.prepare("SELECT * FROM schedules ORDER BY id").all(),
   };
 }
 
@@ -202,7 +257,7 @@ Deno.test("determinism: a replica that restarts mid-log writes the same rows", a
   // Its due floor starts over too: a replica skips the due work while its floor says nothing
   // can be due, one that restarts looks at once; both must do the same work at the same entries.
   // One dependent told an entry: ends wait in dep_ends across entries, and across restarts.
-  for (const seed of [4, 5, 6]) {
+  for (const seed of [19, 26, 41]) {
     const log = randomLog(seed, 600);
     const few = { settlesPerEntry: 1, recapJobsPerEntry: 1 };
     const a = await freshMachine(few);
@@ -227,7 +282,13 @@ Deno.test("determinism: a replica that restarts mid-log writes the same rows", a
         if (i % 35 === 0) sm = new QueueStateMachine(b.dd.db, few); // a restart
         sm.applyEntries(log.slice(i, i + 5));
       }
-      const rows = dump(a.dd) as { jobs: { state: string }[]; events: { data: string }[] };
+      const rows = dump(a.dd) as {
+        jobs: { state: string; depends_on: string | null }[];
+        events: { data: string }[];
+        schedules: { last_job_id: string | null }[];
+      };
+      assert.ok(rows.jobs.some((j) => j.depends_on), `seed ${seed}: no job waited for another`);
+      assert.ok(rows.schedules.some((s) => s.last_job_id), `seed ${seed}: no schedule fired`);
       // The due work happened: leases expired, ttls ran out, delayed jobs were promoted.
       assert.ok(a.sm.tallies.leasesExpired > 0, `seed ${seed}: no lease expired`);
       assert.ok(
