@@ -1,7 +1,7 @@
 // Partitions made by TCP proxies on every peer link: check-quorum, pre-vote, and convergence.
 
 import assert from "node:assert/strict";
-import { call, freePort, type NodeProcess, startNode, waitFor } from "../helpers/node_process.ts";
+import { call, type NodeProcess, startNode, waitFor } from "../helpers/node_process.ts";
 import { TcpProxy } from "../helpers/proxy.ts";
 
 const secret = "partition-test-secret-0123456789";
@@ -18,14 +18,17 @@ async function status(n: NodeProcess): Promise<any | null> {
 }
 
 Deno.test("cluster: an isolated leader stops acknowledging, the majority moves on, healing converges without disruption", async () => {
-  const ports = Object.fromEntries(ids.map((id) => [id, freePort()]));
-  // One proxy per ordered pair: node a reaches node b only through proxies[a][b].
+  const nodes: Record<string, NodeProcess> = {};
+  // One proxy per ordered pair: node a reaches node b only through proxies[a][b]. Each proxy learns
+  // its target's port once that node listens (a port picked ahead could be taken meanwhile).
   const proxies: Record<string, Record<string, TcpProxy>> = {};
   for (const a of ids) {
     proxies[a] = {};
-    for (const b of ids) if (a !== b) proxies[a][b] = new TcpProxy(ports[b]);
+    for (const b of ids) if (a !== b) proxies[a][b] = new TcpProxy(0);
   }
-  const nodes: Record<string, NodeProcess> = {};
+  const aim = (b: string) => {
+    for (const a of ids) if (a !== b) proxies[a][b].targetPort = nodes[b].port;
+  };
   const env = (a: string) => ({
     RAFTQ_TEST_PEER_URLS: JSON.stringify(
       Object.fromEntries(ids.filter((b) => b !== a).map((b) => [b, proxies[a][b].url])),
@@ -33,17 +36,17 @@ Deno.test("cluster: an isolated leader stops acknowledging, the majority moves o
   });
   try {
     nodes.n1 = await startNode({
-      port: ports.n1,
       args: ["--id", "n1", "--cluster-secret", secret],
       env: env("n1"),
     });
+    aim("n1");
     await waitFor("n1 to lead", async () => (await status(nodes.n1))?.role === "leader");
     for (const id of ["n2", "n3"]) {
       nodes[id] = await startNode({
-        port: ports[id],
         args: ["--id", id, "--cluster-secret", secret, "--join", nodes.n1.url],
         env: env(id),
       });
+      aim(id);
     }
     await waitFor(
       "3 voters",

@@ -10,7 +10,7 @@ export interface NodeProcess {
   stderr: string[];
   /** Sends `signal` and waits for the process to exit; returns its exit code. */
   kill(signal?: Deno.Signal): Promise<number>;
-  /** Waits for the process to exit by itself; returns its exit code. */
+  /** Waits for the process to exit by itself and its stderr to end; returns its exit code. */
   exited(): Promise<number>;
   /** Whether the process is still running. */
   readonly alive: boolean;
@@ -67,11 +67,38 @@ function denoFlags(): string[] {
   return [`--v8-flags=${v8.join(",")}`, ...other];
 }
 
-export async function startNode(
-  options: { dataDir?: string; args?: string[]; port?: number; env?: Record<string, string> } = {},
-): Promise<NodeProcess> {
-  const port = options.port ?? freePort();
+type NodeOptions = {
+  dataDir?: string;
+  args?: string[];
+  port?: number;
+  env?: Record<string, string>;
+};
+
+/**
+ * Starts a node. Without `options.port` it picks a free one, and picks again should another
+ * process take that port before the node binds it (tests run in parallel, and any outgoing
+ * connection may draw the same ephemeral port).
+ */
+export async function startNode(options: NodeOptions = {}): Promise<NodeProcess> {
   const dataDir = options.dataDir ?? await Deno.makeTempDir({ prefix: "raftq-node-" });
+  if (options.port !== undefined) return spawnNode(options.port, dataDir, options);
+  for (let attempt = 1;; attempt++) {
+    const node = spawnNode(freePort(), dataDir, options);
+    if (attempt === 5 || !await lostPortRace(node)) return node;
+  }
+}
+
+/** Whether the node exited because its port was taken; false once it started or ended otherwise. */
+async function lostPortRace(node: NodeProcess): Promise<boolean> {
+  const seen = (text: string) => node.stderr.some((line) => line.includes(text));
+  await waitFor("the node to start or exit", () => seen("node_started") || !node.alive, 30_000)
+    .catch(() => {});
+  if (node.alive) return false;
+  await node.exited();
+  return seen("the port is in use");
+}
+
+function spawnNode(port: number, dataDir: string, options: NodeOptions): NodeProcess {
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
@@ -112,7 +139,7 @@ export function startRaftq(args: string[], env: Record<string, string> = {}): Ra
 /** Collects a child's stderr lines and tracks its exit. */
 function tracked(child: Deno.ChildProcess): RaftqProcess {
   const stderr: string[] = [];
-  (async () => {
+  const drained = (async () => {
     const decoder = new TextDecoder();
     let buf = "";
     for await (const chunk of child.stderr) {
@@ -138,7 +165,8 @@ function tracked(child: Deno.ChildProcess): RaftqProcess {
       }
       return await status;
     },
-    exited: () => status,
+    // (its stderr read to the end too, so a caller sees the last line it wrote)
+    exited: () => drained.then(() => status),
     get alive() {
       return exited === null;
     },

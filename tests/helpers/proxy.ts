@@ -9,8 +9,11 @@ export class TcpProxy {
   #cut = false;
   #blackhole = false;
 
-  /** `delayMs`: each chunk is passed on this long after it arrived, in each direction. */
-  constructor(readonly targetPort: number, readonly delayMs = 0) {
+  /**
+   * `delayMs`: each chunk is passed on this long after it arrived, in each direction.
+   * `targetPort` may be set later (before the target exists, a connection is closed at once).
+   */
+  constructor(public targetPort: number, readonly delayMs = 0) {
     this.#listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
     this.port = (this.#listener.addr as Deno.NetAddr).port;
     this.#accept();
