@@ -1,7 +1,7 @@
 // TLS: the API and the peer links (wss://) of a two-node cluster on a self-signed certificate.
 
 import assert from "node:assert/strict";
-import { freePort, type NodeProcess, startNode, waitFor } from "../helpers/node_process.ts";
+import { type NodeProcess, startNode, waitFor } from "../helpers/node_process.ts";
 
 Deno.test("cluster: with --tls-cert/--tls-key the API is https and peers join over wss", async () => {
   const dir = await Deno.makeTempDir({ prefix: "raftq-tls-" });
@@ -82,16 +82,15 @@ Deno.test("cluster: with --tls-cert/--tls-key the API is https and peers join ov
     ];
     // Nodes trust the test's certificate for their own outbound links (DENO_CERT).
     const env = { DENO_CERT: ca };
-    const p1 = freePort();
-    nodes.push(await startNode({ port: p1, args: ["--id", "t1", ...tls], env }));
+    nodes.push(await startNode({ args: ["--id", "t1", ...tls], env }));
+    const p1 = nodes[0].port;
     const url1 = `https://127.0.0.1:${p1}`;
     await waitFor(
       "t1 over https",
       async () => (await get(`${url1}/readyz`)).status === 200,
       15_000,
     );
-    const p2 = freePort();
-    nodes.push(await startNode({ port: p2, args: ["--id", "t2", ...tls, "--join", url1], env }));
+    nodes.push(await startNode({ args: ["--id", "t2", ...tls, "--join", url1], env }));
     await waitFor("t2 to join over wss", async () => {
       const s = await get(`${url1}/admin/status`);
       return s.body.members.length === 2 &&
