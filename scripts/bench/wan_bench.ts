@@ -1,13 +1,7 @@
 // Three raftq nodes whose every peer link crosses a delaying proxy (a WAN on loopback), against
 // the same three nodes on plain loopback, in one run: enqueues at 1, 64 and 256 connections.
 
-import {
-  call,
-  freePort,
-  type NodeProcess,
-  startNode,
-  waitFor,
-} from "../../tests/helpers/node_process.ts";
+import { call, type NodeProcess, startNode, waitFor } from "../../tests/helpers/node_process.ts";
 import { type LoadResult, postJson, runLoad } from "./load.ts";
 
 const secret = "wan-bench-secret-0123456789";
@@ -22,9 +16,9 @@ export interface WanRow {
 
 /**
  * The delaying proxies, in a process of their own (so their timers do not wait on the load
- * generator's event loop): one per listed target port, in order.
+ * generator's event loop): `count` of them, each aimed at its target by `aim` once that listens.
  */
-async function startProxies(oneWayMs: number, targets: number[]) {
+async function startProxies(oneWayMs: number, count: number) {
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
@@ -32,9 +26,10 @@ async function startProxies(oneWayMs: number, targets: number[]) {
       new URL("./delay_proxy.ts", import.meta.url).pathname,
       "--delay",
       String(oneWayMs),
-      "--targets",
-      targets.join(","),
+      "--count",
+      String(count),
     ],
+    stdin: "piped",
     stdout: "piped",
     stderr: "inherit",
   }).spawn();
@@ -48,7 +43,10 @@ async function startProxies(oneWayMs: number, targets: number[]) {
   reader.releaseLock();
   child.stdout.cancel().catch(() => {});
   const ports = JSON.parse(text.split("\n")[0]) as number[];
+  const aims = child.stdin.getWriter();
+  const aim = (k: number, port: number) => aims.write(new TextEncoder().encode(`${k} ${port}\n`));
   const stop = async () => {
+    await aims.close().catch(() => {});
     try {
       child.kill("SIGKILL");
     } catch {
@@ -56,16 +54,13 @@ async function startProxies(oneWayMs: number, targets: number[]) {
     }
     await child.status;
   };
-  return { ports, stop };
+  return { ports, aim, stop };
 }
 
 /** A cluster whose node a reaches node b through its own proxy, each way `oneWayMs` late. */
 async function startCluster(oneWayMs: number, timingArgs: string[]) {
-  const ports = Object.fromEntries(ids.map((id) => [id, freePort()]));
   const pairs = ids.flatMap((a) => ids.filter((b) => b !== a).map((b) => [a, b]));
-  const proxies = oneWayMs === 0
-    ? null
-    : await startProxies(oneWayMs, pairs.map(([, b]) => ports[b]));
+  const proxies = oneWayMs === 0 ? null : await startProxies(oneWayMs, pairs.length);
   const urls: Record<string, Record<string, string>> = Object.fromEntries(ids.map((a) => [a, {}]));
   pairs.forEach(([a, b], k) => {
     if (proxies) urls[a][b] = `http://127.0.0.1:${proxies.ports[k]}`;
@@ -81,11 +76,14 @@ async function startCluster(oneWayMs: number, timingArgs: string[]) {
       const join = id === "n1" ? [] : ["--join", nodes[0].url];
       nodes.push(
         await startNode({
-          port: ports[id],
           args: ["--id", id, "--cluster-secret", secret, ...timingArgs, ...join],
           env: { RAFTQ_TEST_PEER_URLS: JSON.stringify(urls[id]) },
         }),
       );
+      // (each node picks its port as it starts: one picked ahead could be taken meanwhile)
+      for (const [k, [, b]] of pairs.entries()) {
+        if (b === id) await proxies?.aim(k, nodes.at(-1)!.port);
+      }
       if (id === "n1") {
         await waitFor("n1 to lead", async () => (await leaderOf(nodes[0])) === "n1", 30_000);
       }

@@ -133,8 +133,8 @@ Deno.test("lifecycle: a second node on the same data directory exits 2 naming th
 });
 
 Deno.test("lifecycle: a port already in use exits 2 with one line", async () => {
-  const port = freePort();
-  const blocker = Deno.listen({ hostname: "127.0.0.1", port });
+  const blocker = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (blocker.addr as Deno.NetAddr).port;
   const node = await startNode({ port });
   try {
     assert.equal(await node.exited(), 2);

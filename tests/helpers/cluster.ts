@@ -3,6 +3,7 @@
 import {
   call,
   freePort,
+  lostPortRace,
   type NodeProcess,
   startNode,
   startReadyNode,
@@ -133,9 +134,19 @@ export class TestCluster {
     await n.kill(signal);
   }
 
-  /** Restarts a killed node from its data directory, on the same port. */
+  /**
+   * Restarts a killed node from its data directory, on the same port (its peers know it by its
+   * URL); again while another process holds that port for a moment (an outgoing connection of a
+   * parallel test may draw it as its ephemeral port once the node has let it go).
+   */
   async restart(n: ClusterNode): Promise<ClusterNode> {
-    const fresh = await startNode({ dataDir: n.dataDir, port: n.port, args: this.#args(n.id) });
+    const options = { dataDir: n.dataDir, port: n.port, args: this.#args(n.id) };
+    let fresh = await startNode(options);
+    const deadline = Date.now() + 10_000;
+    while (Date.now() < deadline && await lostPortRace(fresh)) {
+      await new Promise((r) => setTimeout(r, 100)); // (paced retries of the bind; no state waited on)
+      fresh = await startNode(options);
+    }
     const member: ClusterNode = Object.assign(fresh, { id: n.id });
     this.nodes = this.nodes.map((x) => (x === n ? member : x));
     return member;

@@ -89,7 +89,7 @@ export async function startNode(options: NodeOptions = {}): Promise<NodeProcess>
 }
 
 /** Whether the node exited because its port was taken; false once it started or ended otherwise. */
-async function lostPortRace(node: NodeProcess): Promise<boolean> {
+export async function lostPortRace(node: NodeProcess): Promise<boolean> {
   const seen = (text: string) => node.stderr.some((line) => line.includes(text));
   await waitFor("the node to start or exit", () => seen("node_started") || !node.alive, 30_000)
     .catch(() => {});
