@@ -209,7 +209,8 @@ export class ReadyLoop<R> {
   /**
    * While a flush runs: queued proposals join the log and their appends leave at once, so the
    * followers' flushes overlap this one; a leader applies and answers what a majority has made
-   * durable. (A follower applies what the leader's next append says is committed.)
+   * durable, of the entries it has written (those proposed meanwhile apply in the next Ready,
+   * which writes them). (A follower applies what the leader's next append says is committed.)
    */
   #duringFlush(): void {
     this.hooks.feed(true);
@@ -262,10 +263,10 @@ export class ReadyLoop<R> {
   }
 
   /**
-   * Whether the state machine is ahead of the log here, so no snapshot can be taken at its index
-   * yet. A leader applies entries its followers made durable before its own write of them; and
-   * after a crash, those applies may outlive the unwritten entries (the core then restarts with
-   * the log's last index as applied, and the entries come again from the leader).
+   * Whether the state machine is ahead of the durable log here, so no snapshot can be taken at
+   * its index yet: a leader applies entries its followers made durable before its own flush of
+   * them (never before its write of them: the apply's transaction follows the entries', so no
+   * crash keeps the apply and loses the entries).
    */
   #behindStateMachine(): boolean {
     const applied = this.ports.sm.appliedIndex;

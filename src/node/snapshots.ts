@@ -86,7 +86,7 @@ export class Snapshotter {
       this.#waiting.unshift(...c.requesters);
       return;
     }
-    // A leader may apply entries before its own write of them: wait until they are persisted.
+    // A leader may apply entries before its own flush of them: wait until they are persisted.
     if (c.index > Math.min(this.raft.stableIndex, this.raft.applied)) return;
     const meta = c.index > log.snapshot.index ? this.raft.compact(c.index) : log.snapshot;
     this.store.saveSnapshot(meta);

@@ -402,19 +402,23 @@ export class Raft {
   /**
    * Committed entries not yet handed out, for a caller that is still writing the last Ready: it
    * applies them at once (they are durable on a majority; its own flush is not needed for that),
-   * so they count as applied. None while a received snapshot waits to be installed.
+   * so they count as applied. Only entries a Ready has already handed out to be written: an
+   * apply must never reach the store before its entry does, or a crash leaves the state machine
+   * ahead of the log, and a snapshot from the next leader would then take it back. None while a
+   * received snapshot waits to be installed.
    */
   takeCommittedEntries(): Entry[] {
     if (this.#snapshotToInstall) return [];
-    const entries = this.#handOutCommitted();
+    const entries = this.#handOutCommitted(this.#unstableFrom - 1);
     if (entries.length > 0) {
       this.applied = Math.max(this.applied, entries[entries.length - 1].index);
     }
     return entries;
   }
 
-  #handOutCommitted(): Entry[] {
-    const hi = Math.min(this.commit, this.#appliedOut + maxCommittedPerReady);
+  /** Committed entries after those handed out, through `upTo` at most. */
+  #handOutCommitted(upTo = Infinity): Entry[] {
+    const hi = Math.min(this.commit, this.#appliedOut + maxCommittedPerReady, upTo);
     if (hi <= this.#appliedOut) return [];
     const entries = this.log.slice(this.#appliedOut + 1, hi + 1);
     this.#appliedOut = hi;

@@ -1,4 +1,5 @@
-// Inputs between ready() and advance(): appends taken out early, commits applied early, once.
+// Inputs between ready() and advance(): appends taken out early, commits applied early, once,
+// never before their entries are written.
 
 import assert from "node:assert/strict";
 import { emptyInit, type Entry, makeRaftConfig, Raft } from "../../src/raft/mod.ts";
@@ -25,15 +26,17 @@ Deno.test("while a leader writes a Ready, new appends leave and a follower quoru
     for (const m of c.take(() => true)) c.deliver(m);
     c.flush(["b", "c"]); // a is still writing its Ready
   }
+  assert.equal(a.commit, rd.entries[0].index + 1, "b and c committed x and y without a's flush");
   const committed = a.takeCommittedEntries();
-  assert.deepEqual(data(committed), ["x", "y"], "b and c are a majority without a's own flush");
+  assert.deepEqual(data(committed), ["x"], "x (being written) applies without a's own flush");
   assert.equal(a.applied, committed.at(-1)!.index);
-  assert.deepEqual(a.takeCommittedEntries(), [], "handed out once");
+  assert.deepEqual(a.takeCommittedEntries(), [], "handed out once; y is not written yet");
   a.advance(rd);
   const next = a.ready();
   assert.deepEqual(data(next.entries), ["y"], "y is still for the leader to persist");
-  assert.deepEqual(next.committedEntries, [], "and not handed out again");
+  assert.deepEqual(data(next.committedEntries), ["y"], "and applies in the Ready that writes it");
   a.advance(next);
+  assert.equal(a.applied, next.entries[0].index);
 });
 
 Deno.test("no commit is handed out mid-Ready while a received snapshot waits to be installed", () => {

@@ -116,6 +116,14 @@ export class Checker {
     if (e.index > this.maxCommitted.index) this.maxCommitted = { index: e.index, term: e.term };
   }
 
+  /**
+   * An apply must reach the store after its entry: else a crash between them leaves the state
+   * machine ahead of the log, and the next leader's snapshot takes the state machine back.
+   */
+  onAppliedUnwritten(id: NodeId, e: Entry): void {
+    violated(`${id}: applied ${e.index}@${e.term} before writing it to its log`);
+  }
+
   onSnapshotInstalled(id: NodeId, meta: SnapshotMeta, sm: SmState): void {
     const r = this.#record(id);
     if (meta.index < r.applied) {

@@ -207,6 +207,7 @@ export class Simulation {
         if (rd.entries.length > 0) this.checker.onPersistEntries(id, rd.entries, termAt);
         if (rd.hardState) this.checker.onHardState(id, rd.hardState);
       },
+      appliedUnwritten: (e) => this.checker.onAppliedUnwritten(id, e),
       installed: (meta, sm) => {
         this.checker.onSnapshotInstalled(id, meta, sm);
         this.#log(`${id} installed snapshot ${meta.index}`);

@@ -274,7 +274,11 @@ class SqliteSimStore implements SimStore {
   }
 
   machine(onApply: (e: Entry, after: SmState) => void): AppliedState<unknown> {
-    return new QueueMachine(this.dataDir.db, this, this.chains, onApply);
+    return new QueueMachine(this.dataDir.db, this, this.chains, (e, after) => {
+      const covered = e.index <= this.#storage.snapshotMeta().index;
+      if (!covered && this.#storage.term(e.index) !== e.term) this.observer.appliedUnwritten(e);
+      onApply(e, after);
+    });
   }
 
   crash(_powerLoss: boolean): void {

@@ -31,6 +31,8 @@ interface Image {
 export interface StoreObserver {
   persisted(rd: Ready, termAt: (index: number) => number | undefined): void;
   installed(meta: SnapshotMeta, sm: SmState): void;
+  /** An entry was applied that the store's log does not hold as written (nor covers). */
+  appliedUnwritten(e: Entry): void;
 }
 
 /** A store as the simulator drives it: the loop's LogStore, plus what a restart finds. */
@@ -236,7 +238,13 @@ export class MemoryStore implements SimStore {
   }
 
   machine(onApply: (e: Entry, after: SmState) => void): AppliedState<unknown> {
-    return new HashMachine(this, onApply);
+    return new HashMachine(this, (e, after) => {
+      const w = this.#written;
+      if (e.index > w.snapshot.index && termIn(w, e.index) !== e.term) {
+        this.observer.appliedUnwritten(e);
+      }
+      onApply(e, after);
+    });
   }
 
   crash(powerLoss: boolean): void {
