@@ -302,7 +302,8 @@ function tempRoot(): string | undefined {
  */
 export async function runSeedOnSqlite(
   options: Omit<SimOptions, "makeStore">,
-  poolSize = options.nodes + 30,
+  // (members join by membership changes, more of them the longer the run: about 30 per 6,000 steps)
+  poolSize = options.nodes + 30 + Math.ceil(options.steps / 100),
 ): Promise<SimResult> {
   const root = await Deno.makeTempDir({ dir: tempRoot(), prefix: "raftq-sim-" });
   const pool: DataDir[] = [];
