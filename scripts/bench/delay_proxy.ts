@@ -23,6 +23,11 @@ for await (const chunk of Deno.stdin.readable.pipeThrough(new TextDecoderStream(
   pending += chunk;
   const lines = pending.split("\n");
   pending = lines.pop()!;
+  if (pending.length > 100) {
+    // ("K PORT" is a few characters: more without a newline is not from the bench)
+    console.error("delay_proxy: a stdin line over 100 characters; stopping");
+    Deno.exit(2);
+  }
   for (const line of lines) {
     const [k, port] = line.trim().split(" ").map(Number);
     if (proxies[k] && Number.isSafeInteger(port)) proxies[k].targetPort = port;
