@@ -285,7 +285,14 @@ export class ReadyLoop<R> {
     if (log.bytes() > this.compaction.aboveBytes) {
       // Bounded by size: followers a little behind still find their entries in the log.
       upTo = Math.min(upTo, log.indexKeeping(this.compaction.aboveBytes / 2));
-    } else if (upTo - log.snapshot.index < this.compaction.everyEntries) return;
+    } else {
+      // Below the size bound, no follower that is replicating is cut off (it would need an
+      // image, and each image a slow follower installs would leave it behind the next one),
+      // unless it is ten compaction intervals behind.
+      const keepFrom = upTo - 10 * this.compaction.everyEntries;
+      upTo = Math.min(upTo, Math.max(this.raft.catchUpFloor(), keepFrom));
+      if (upTo - log.snapshot.index < this.compaction.everyEntries) return;
+    }
     if (upTo <= log.snapshot.index) return;
     const meta = this.raft.compact(upTo);
     this.ports.store.compact(meta);

@@ -19,6 +19,8 @@ export class Progress {
   inflights: number[] = [];
   /** Heard from since the last check-quorum round. */
   recentActive = false;
+  /** The leader's tick count when this peer last answered (or joined). */
+  heardTick = 0;
   /** In snapshot state: the snapshot being sent, the next chunk offset, when it was last sent. */
   pendingSnapshot = 0;
   snapshotOffset = 0;

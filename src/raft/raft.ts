@@ -337,6 +337,22 @@ export class Raft {
     return meta;
   }
 
+  /**
+   * The highest index compaction can reach without cutting off a follower that is replicating:
+   * the lowest match among followers heard from within two election timeouts (a follower gone
+   * longer does not hold the log; it gets a snapshot when it comes back). A follower being sent
+   * a snapshot is held at that snapshot. Not a leader: no limit.
+   */
+  catchUpFloor(): number {
+    if (this.role !== "leader") return Infinity;
+    let floor = Infinity;
+    for (const [id, pr] of this.progress) {
+      if (id === this.id || this.#tickCount - pr.heardTick > 2 * this.#cfg.electionTicks) continue;
+      floor = Math.min(floor, pr.state === "snapshot" ? pr.pendingSnapshot : pr.match);
+    }
+    return floor;
+  }
+
   // ---------------------------------------------------------------- Ready
 
   hasReady(): boolean {
@@ -797,6 +813,7 @@ export class Raft {
     const pr = this.progress.get(m.from);
     if (!pr) return;
     pr.recentActive = true;
+    pr.heardTick = this.#tickCount;
     switch (m.type) {
       case "appendResp":
         this.#handleAppendResponse(m, pr);
@@ -991,6 +1008,7 @@ export class Raft {
   #addProgress(id: NodeId): void {
     const pr = new Progress(this.log.lastIndex() + 1);
     pr.recentActive = true;
+    pr.heardTick = this.#tickCount;
     if (id === this.id) pr.match = this.#stableIndex;
     this.progress.set(id, pr);
   }

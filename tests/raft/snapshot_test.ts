@@ -208,3 +208,28 @@ Deno.test("a voter holding half a snapshot still campaigns when its leader is go
   const leader = c.tickUntilLeader(["b", "c"]);
   assert.ok(leader === "b" || leader === "c");
 });
+
+Deno.test("compaction's floor is the slowest answering follower's match, not a silent one's", () => {
+  const c = new TestCluster(["a", "b", "c"]);
+  c.elect("a");
+  for (let i = 0; i < 5; i++) c.get("a").propose([`x${i}`]);
+  c.stabilize();
+  const a = c.get("a");
+  assert.equal(a.catchUpFloor(), a.log.lastIndex());
+  assert.equal(c.get("b").catchUpFloor(), Infinity, "a follower holds nothing back");
+  const cHas = a.progress.get("c")!.match;
+  c.isolate("c");
+  for (let i = 0; i < 5; i++) a.propose([`y${i}`]);
+  c.stabilize();
+  assert.equal(a.commit, a.log.lastIndex());
+  assert.equal(a.catchUpFloor(), cHas, "c was heard lately: compacting past it cuts it off");
+  for (let t = 0; t < 20; t++) {
+    c.tick("a");
+    c.stabilize();
+  }
+  assert.equal(a.role, "leader");
+  assert.equal(a.catchUpFloor(), cHas, "two election timeouts have not passed");
+  c.tick("a");
+  c.stabilize();
+  assert.equal(a.catchUpFloor(), a.log.lastIndex(), "c is gone: only b holds the log");
+});

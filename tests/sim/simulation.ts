@@ -28,7 +28,10 @@ export interface SimOptions {
   nodes: number;
   /** Ticks of the safety phase, with faults on. */
   steps: number;
-  /** Ticks the healed cluster gets to elect a leader and commit everywhere. */
+  /**
+   * Ticks the healed cluster may go without progress (a member applying more) before it must have
+   * a leader that committed an entry every member applied; at most ten times this in all.
+   */
   livenessTicks?: number;
   trace?: (line: string) => void;
   /** Snapshot chunk sizes a seed draws from (the queue's snapshots are larger than a hash's). */
@@ -259,7 +262,12 @@ export class Simulation {
     return this.result;
   }
 
-  #runFor(durationMs: number, faults: boolean, until?: () => boolean): boolean {
+  /** Runs until `until` gives true or a reason to stop, or for `durationMs` (then false). */
+  #runFor(
+    durationMs: number,
+    faults: boolean,
+    until?: () => boolean | "stalled",
+  ): boolean | "stalled" {
     const end = this.now + durationMs;
     for (; this.now < end; this.scheduler.now++) {
       if (faults && this.now % tickMs === 0) this.#injectFaults();
@@ -284,7 +292,8 @@ export class Simulation {
       if (this.now % tickMs === 0) {
         if (faults) this.#clients();
         this.#observe();
-        if (until?.()) return true;
+        const stop = until?.();
+        if (stop) return stop;
       }
     }
     return false;
@@ -469,7 +478,10 @@ export class Simulation {
     }
   }
 
-  /** Heals everything, then demands a leader and a commit applied by every live member in time. */
+  /**
+   * Heals everything, then demands a leader and a commit applied by every live member. A member
+   * still catching up (a long log over a slow disk) extends the time: stalling does not.
+   */
   #liveness(boundTicks: number): void {
     this.net.healAll();
     this.net.faults = { ...this.net.faults, dropRate: 0, duplicateRate: 0, longDelayRate: 0 };
@@ -481,7 +493,11 @@ export class Simulation {
     }
     this.#log("liveness phase: network healed, all members up");
     let probe: { node: NodeId; index: number; term: number } | null = null;
-    const done = this.#runFor(boundTicks * tickMs, false, () => {
+    const progress = { applied: this.#appliedTotal(), at: this.now };
+    const done = this.#runFor(10 * boundTicks * tickMs, false, () => {
+      const applied = this.#appliedTotal();
+      if (applied > progress.applied) Object.assign(progress, { applied, at: this.now });
+      if (this.now - progress.at > boundTicks * tickMs) return "stalled";
       const leader = this.#leader();
       if (!leader) return false;
       const raft = leader.raft!;
@@ -501,16 +517,27 @@ export class Simulation {
       }
       return isVoter(raft.membership, leader.id);
     });
-    if (!done) {
+    if (done !== true) {
       const states = [...this.nodes.values()].map((n) =>
         n.raft
           ? `${n.id}:${n.raft.role}@${n.raft.term} commit=${n.raft.commit} applied=${n.store.sm.applied} last=${n.raft.log.lastIndex()}`
           : `${n.id}:${n.removed ? "removed" : "down"}`
       );
       throw new LivenessViolation(
-        `no progress within ${boundTicks} ticks after healing: ${states.join(", ")}`,
+        `${
+          done === "stalled"
+            ? `no progress within ${boundTicks} ticks`
+            : `not converged within ${10 * boundTicks} ticks`
+        } after healing: ${states.join(", ")}`,
       );
     }
+  }
+
+  /** What every member has applied, summed: it grows while any member catches up. */
+  #appliedTotal(): number {
+    let total = 0;
+    for (const n of this.nodes.values()) if (n.raft && !n.removed) total += n.store.sm.applied;
+    return total;
   }
 }
 
