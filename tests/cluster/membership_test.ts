@@ -1,7 +1,7 @@
 // Membership: refused peers, transfers, removal, and a late node catching up by snapshot.
 
 import assert from "node:assert/strict";
-import { call, TestCluster } from "../helpers/cluster.ts";
+import { call, TestCluster, waitFor } from "../helpers/cluster.ts";
 import { startReadyNode } from "../helpers/node_process.ts";
 
 /** Enqueues jobs `from` to `to` - 1 (their payloads) into `queue` at `url`, each answered 201. */
@@ -178,6 +178,43 @@ Deno.test("cluster: a node whose file is a received image restarts, leads and pa
     assert.ok(n5.stderr.some((l) => l.includes('"snapshot_installed"')));
     const depth = await call(`${n5.url}/v1/queues?consistency=local`, "GET");
     assert.equal(depth.body.queues[0].ready, 100);
+  } finally {
+    await c.stop();
+  }
+});
+
+Deno.test("cluster: a follower back from a restart catches up from the log, not from an image", async () => {
+  // Election timeouts of 5 s: the leader keeps the log for a follower it heard from within two,
+  // time enough for 190 writes and a restart on a busy machine.
+  const c = await TestCluster.start(3, undefined, [
+    "--snapshot-every",
+    "40",
+    "--election-ms",
+    "5000",
+  ]);
+  try {
+    const leader = await c.leader();
+    await enqueueEach(leader.url, "tail", 0, 10);
+    await c.converged();
+    const follower = c.live().find((n) => n !== leader)!;
+    await c.kill(follower);
+    await enqueueEach(leader.url, "tail", 10, 200);
+    const back = await c.restart(follower);
+    await c.converged();
+    const images = [...leader.stderr, ...back.stderr].filter((l) =>
+      /"snapshot_(taken|installing|installed)"/.test(l)
+    );
+    assert.deepEqual(images, [], "the entries it lacked were still in the leader's log");
+    // Held, not stopped: once the follower has them, compaction goes on.
+    await enqueueEach(leader.url, "tail", 200, 250);
+    await waitFor(
+      "the leader to compact",
+      async () => (await c.status(leader)).snapshotIndex >= 200,
+      10_000,
+    );
+    await c.converged();
+    const depth = await call(`${back.url}/v1/queues?consistency=local`, "GET");
+    assert.equal(depth.body.queues[0].ready, 250);
   } finally {
     await c.stop();
   }
