@@ -53,6 +53,14 @@ Deno.test("simulation: the checkers bite when a disk acknowledges flushes it has
   );
 });
 
+Deno.test("simulation: the liveness check bites when the healed cluster cannot progress", () => {
+  // A cluster still catching up is given time; one that applies nothing for 400 ticks fails.
+  const r = runSeed({ seed: 7, nodes: 3, steps: 300, deafLiveness: true });
+  assert.equal(r.ok, false);
+  assert.match(r.error ?? "", /^liveness: no progress within 400 ticks after healing/);
+  assert.ok(runSeed({ seed: 7, nodes: 3, steps: 300 }).ok, "the same seed converges when heard");
+});
+
 Deno.test("simulation: a seed replays exactly", () => {
   const a = runSeed({ seed: 4242, nodes: 5, steps: 800 });
   const b = runSeed({ seed: 4242, nodes: 5, steps: 800 });

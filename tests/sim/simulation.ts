@@ -40,6 +40,8 @@ export interface SimOptions {
   command?: (seq: number, stampMs: number) => string;
   /** Memory stores that report flushes done before they are (to show the checkers bite). */
   lyingDisks?: boolean;
+  /** Test of the checker: the liveness phase drops every message, so nothing can progress. */
+  deafLiveness?: boolean;
   /** Where nodes keep their state; in memory unless given. */
   makeStore?: (
     id: NodeId,
@@ -484,7 +486,8 @@ export class Simulation {
    */
   #liveness(boundTicks: number): void {
     this.net.healAll();
-    this.net.faults = { ...this.net.faults, dropRate: 0, duplicateRate: 0, longDelayRate: 0 };
+    const dropRate = this.options.deafLiveness ? 1 : 0;
+    this.net.faults = { ...this.net.faults, dropRate, duplicateRate: 0, longDelayRate: 0 };
     for (const n of this.nodes.values()) {
       if (!n.removed && !n.live) {
         const raft = n.start();
