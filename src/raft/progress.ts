@@ -17,9 +17,7 @@ export class Progress {
   probeSent = false;
   /** In replicate state: last index of each unacknowledged append, oldest first. */
   inflights: number[] = [];
-  /** Heard from since the last check-quorum round. */
-  recentActive = false;
-  /** The leader's tick count when this peer last answered (or joined). */
+  /** The leader's tick count when this peer last answered (or joined, or this leader began). */
   heardTick = 0;
   /** In snapshot state: the snapshot being sent, the next chunk offset, when it was last sent. */
   pendingSnapshot = 0;

@@ -87,6 +87,8 @@ export class Raft {
   #mayLead = true;
   #randomizedElectionTicks = 0;
   #tickCount = 0;
+  /** The tick of the last check-quorum round: a peer heard at or after it is recently active. */
+  #quorumCheckedTick = 0;
   #votes = new Map<NodeId, boolean>();
 
   /** Leader only: one entry per member, self included. */
@@ -785,12 +787,14 @@ export class Raft {
       this.#electionElapsed = 0;
       if (this.#cfg.checkQuorum) {
         const active = new Set<NodeId>([this.id]);
-        for (const [id, pr] of this.progress) if (pr.recentActive) active.add(id);
+        for (const [id, pr] of this.progress) {
+          if (pr.heardTick >= this.#quorumCheckedTick) active.add(id);
+        }
         if (!hasMajority(voterIds(this.membership), active)) {
           this.#becomeFollower(this.term, NONE);
           return;
         }
-        for (const [id, pr] of this.progress) if (id !== this.id) pr.recentActive = false;
+        this.#quorumCheckedTick = this.#tickCount;
       }
       // A transfer that has not finished within an election timeout is abandoned.
       this.leadTransferee = NONE;
@@ -812,7 +816,6 @@ export class Raft {
   #stepLeader(m: Message): void {
     const pr = this.progress.get(m.from);
     if (!pr) return;
-    pr.recentActive = true;
     pr.heardTick = this.#tickCount;
     switch (m.type) {
       case "appendResp":
@@ -1007,7 +1010,6 @@ export class Raft {
 
   #addProgress(id: NodeId): void {
     const pr = new Progress(this.log.lastIndex() + 1);
-    pr.recentActive = true;
     pr.heardTick = this.#tickCount;
     if (id === this.id) pr.match = this.#stableIndex;
     this.progress.set(id, pr);
