@@ -219,3 +219,38 @@ Deno.test("cluster: a follower back from a restart catches up from the log, not 
     await c.stop();
   }
 });
+
+Deno.test("cluster: a follower ten compaction intervals behind no longer holds the log", async () => {
+  // The limit of the catch-up tail: a follower stopped (heard from within two 5 s election
+  // timeouts, so it holds compaction) while 150 entries commit without it, 10 per interval.
+  const c = await TestCluster.start(3, undefined, [
+    "--snapshot-every",
+    "10",
+    "--election-ms",
+    "5000",
+  ]);
+  try {
+    const leader = await c.leader();
+    await enqueueEach(leader.url, "cap", 0, 10);
+    await c.converged();
+    const follower = c.live().find((n) => n !== leader)!;
+    follower.child.kill("SIGSTOP");
+    try {
+      await enqueueEach(leader.url, "cap", 10, 160);
+      const s = await waitFor("the leader to compact past the stopped follower", async () => {
+        const s = await c.status(leader);
+        const held = s.members.find((m: { id: string }) => m.id === follower.id).matchIndex;
+        return s.snapshotIndex > held && s.snapshotIndex >= s.appliedIndex - 110 && s;
+      }, 10_000);
+      assert.ok(s.snapshotIndex < s.appliedIndex - 90, "ten intervals are kept for it");
+    } finally {
+      follower.child.kill("SIGCONT");
+    }
+    // (It may still find its entries: those already sent wait in its socket while it is stopped.)
+    await c.converged();
+    const depth = await call(`${follower.url}/v1/queues?consistency=local`, "GET");
+    assert.equal(depth.body.queues[0].ready, 160);
+  } finally {
+    await c.stop();
+  }
+});
