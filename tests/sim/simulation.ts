@@ -496,11 +496,12 @@ export class Simulation {
     }
     this.#log("liveness phase: network healed, all members up");
     let probe: { node: NodeId; index: number; term: number } | null = null;
-    const progress = { applied: this.#appliedTotal(), at: this.now };
+    let appliedTotal = this.#appliedTotal();
+    let progressAt = this.now;
     const done = this.#runFor(10 * boundTicks * tickMs, false, () => {
       const applied = this.#appliedTotal();
-      if (applied > progress.applied) Object.assign(progress, { applied, at: this.now });
-      if (this.now - progress.at > boundTicks * tickMs) return "stalled";
+      if (applied > appliedTotal) [appliedTotal, progressAt] = [applied, this.now];
+      if (this.now - progressAt > boundTicks * tickMs) return "stalled";
       const leader = this.#leader();
       if (!leader) return false;
       const raft = leader.raft!;
