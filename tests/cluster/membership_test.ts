@@ -183,20 +183,32 @@ Deno.test("cluster: a node whose file is a received image restarts, leads and pa
   }
 });
 
-Deno.test("cluster: a follower back from a restart catches up from the log, not from an image", async () => {
-  // Election timeouts of 5 s: the leader keeps the log for a follower it heard from within two,
-  // time enough for 190 writes and a restart on a busy machine.
+/**
+ * Three nodes compacting every `everyEntries`, with 5 s election timeouts: the leader keeps the
+ * log for a follower it heard from within two, time enough for a test's writes and a restart on a
+ * busy machine. Ten jobs in `queue` are on every node.
+ */
+async function compactingCluster(everyEntries: number, queue: string) {
   const c = await TestCluster.start(3, undefined, [
     "--snapshot-every",
-    "40",
+    String(everyEntries),
     "--election-ms",
     "5000",
   ]);
   try {
     const leader = await c.leader();
-    await enqueueEach(leader.url, "tail", 0, 10);
+    await enqueueEach(leader.url, queue, 0, 10);
     await c.converged();
-    const follower = c.live().find((n) => n !== leader)!;
+    return { c, leader, follower: c.live().find((n) => n !== leader)! };
+  } catch (error) {
+    await c.stop();
+    throw error;
+  }
+}
+
+Deno.test("cluster: a follower back from a restart catches up from the log, not from an image", async () => {
+  const { c, leader, follower } = await compactingCluster(40, "tail");
+  try {
     await c.kill(follower);
     await enqueueEach(leader.url, "tail", 10, 200);
     const back = await c.restart(follower);
@@ -221,19 +233,10 @@ Deno.test("cluster: a follower back from a restart catches up from the log, not 
 });
 
 Deno.test("cluster: a follower ten compaction intervals behind no longer holds the log", async () => {
-  // The limit of the catch-up tail: a follower stopped (heard from within two 5 s election
-  // timeouts, so it holds compaction) while 150 entries commit without it, 10 per interval.
-  const c = await TestCluster.start(3, undefined, [
-    "--snapshot-every",
-    "10",
-    "--election-ms",
-    "5000",
-  ]);
+  // The limit of the catch-up tail: a follower stopped (still heard from lately, so it holds
+  // compaction) while 150 entries commit without it, 10 per interval.
+  const { c, leader, follower } = await compactingCluster(10, "cap");
   try {
-    const leader = await c.leader();
-    await enqueueEach(leader.url, "cap", 0, 10);
-    await c.converged();
-    const follower = c.live().find((n) => n !== leader)!;
     follower.child.kill("SIGSTOP");
     try {
       await enqueueEach(leader.url, "cap", 10, 160);
