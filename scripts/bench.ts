@@ -2,7 +2,7 @@
 
 import { parseArgs } from "node:util";
 import { benchCommitThroughput, benchElectionTime } from "./bench/core_bench.ts";
-import { benchStorage } from "./bench/storage_bench.ts";
+import { benchCompaction, benchStorage } from "./bench/storage_bench.ts";
 import { benchSingleNode } from "./bench/node_bench.ts";
 import { benchWan } from "./bench/wan_bench.ts";
 import { benchProfile, printProfile, profileWorkloads } from "./bench/profile_bench.ts";
@@ -113,6 +113,20 @@ if (!only || only.includes("storage")) {
   for (const r of rows.filter((r) => r.batch > 1)) {
     console.log(
       `batched ${r.batch} / single: ${(r.entriesPerSecond / single.entriesPerSecond).toFixed(1)}x`,
+    );
+  }
+  console.log(
+    "\n## Compaction (the snapshot row in a FULL commit, then one-entry writes at synchronous=NORMAL until no covered row is left)",
+  );
+  console.log(
+    "| entries compacted | bytes each | compaction ms | writes that deleted covered rows | longest of them ms | a plain write, p50 ms |",
+  );
+  console.log("| ---: | ---: | ---: | ---: | ---: | ---: |");
+  for (const r of await benchCompaction(quick)) {
+    console.log(
+      `| ${fmt(r.entries)} | ${fmt(r.entryBytes)} | ${r.compactMs.toFixed(1)} | ${
+        fmt(r.writes)
+      } | ${r.longestWriteMs.toFixed(2)} | ${r.plainWriteMs.toFixed(2)} |`,
     );
   }
 }

@@ -70,6 +70,94 @@ function rawSqliteRate(path: string, batch: number, durationMs: number): number 
   return index / ((now - start) / 1000);
 }
 
+export interface CompactionBenchRow {
+  entries: number;
+  entryBytes: number;
+  compactMs: number;
+  /** One-entry writes until no covered row was left, and the longest of them. */
+  writes: number;
+  longestWriteMs: number;
+  /** The median one-entry write once nothing was left to delete. */
+  plainWriteMs: number;
+}
+
+/**
+ * Compacts `count` entries of `entryBytes` as a node does (the snapshot row in a FULL commit),
+ * then times one-entry writes (synchronous=NORMAL, as a node's Ready) until no covered row is
+ * left: how long the event loop is held at once by a compaction.
+ */
+async function compactionSteps(dir: string, count: number, entryBytes: number) {
+  const dd = await openDataDir(dir);
+  dd.db.checkpointOffLoop(() => {}); // as a node does: the timings are its loop's
+  const storage = new RaftStorage(dd.db);
+  const data = "x".repeat(entryBytes);
+  const perWrite = Math.max(1, Math.floor(4_000_000 / entryBytes));
+  let index = 0;
+  dd.db.setSynchronous(false);
+  while (index < count) {
+    const entries: Entry[] = [];
+    while (entries.length < perWrite && index < count) {
+      entries.push({ index: ++index, term: 1, kind: "normal", data });
+    }
+    storage.persist({ hardState: null, entries });
+  }
+  // One more than is compacted, so the log is never empty.
+  storage.persist({
+    hardState: null,
+    entries: [{ index: ++index, term: 1, kind: "normal", data }],
+  });
+  await dd.db.flushWal(); // a node's log is durable before it is compacted
+  dd.db.setSynchronous(true);
+  let t0 = performance.now();
+  storage.saveSnapshotMetaOnly({ index: count, term: 1, membership: { members: [] } });
+  const compactMs = performance.now() - t0;
+  dd.db.setSynchronous(false);
+  const left = dd.db.conn.db.prepare("SELECT 1 AS one FROM raft_log WHERE idx <= ? LIMIT 1");
+  const write = () => {
+    t0 = performance.now();
+    storage.persist({
+      hardState: null,
+      entries: [{ index: ++index, term: 1, kind: "normal", data: payload }],
+    });
+    return performance.now() - t0;
+  };
+  const writes: number[] = [];
+  const turn = () => new Promise((resolve) => setTimeout(resolve, 1)); // the checkpointer's turn
+  while (left.get(count) !== undefined) {
+    writes.push(write());
+    await turn();
+  }
+  const plain: number[] = [];
+  for (let k = 0; k < 200; k++) {
+    plain.push(write());
+    await turn();
+  }
+  plain.sort((a, b) => a - b);
+  await dd.db.stopCheckpoints();
+  dd.close();
+  return {
+    entries: count,
+    entryBytes,
+    compactMs,
+    writes: writes.length,
+    longestWriteMs: Math.max(0, ...writes),
+    plainWriteMs: quantile(plain, 0.5),
+  };
+}
+
+export async function benchCompaction(quick: boolean): Promise<CompactionBenchRow[]> {
+  const root = await Deno.makeTempDir({ prefix: "raftq-bench-compaction-" });
+  try {
+    // --snapshot-every's default, and half of --log-retain-bytes' default in batch-fill entries.
+    return [
+      await compactionSteps(`${root}/small`, quick ? 10_000 : 100_000, 200),
+      await compactionSteps(`${root}/large`, quick ? 40 : 850, 150_000),
+    ];
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+}
+
 export async function benchStorage(
   durationMs: number,
 ): Promise<{ dir: string; rows: StorageBenchRow[] }> {

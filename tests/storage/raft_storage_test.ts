@@ -171,3 +171,50 @@ Deno.test("storage: a bounded load holds every term, the conf entries, and only 
     assert.equal(s.entries(1, 11, 250).length, 3, "reads stop at their byte budget");
   });
 });
+
+Deno.test("storage: the rows a compaction covers go a bounded piece with each later write", async () => {
+  const dir = await tempDir();
+  try {
+    let dd = await openDataDir(dir);
+    let s = new RaftStorage(dd.db);
+    const big = "x".repeat(400_000);
+    s.persist({
+      ...noBatch,
+      entries: [
+        ...Array.from({ length: 600 }, (_, k) => entry(k + 1, 1)),
+        ...Array.from({ length: 5 }, (_, k) => entry(601 + k, 1, big)),
+      ],
+    });
+    s.saveSnapshotMetaOnly({ index: 604, term: 1, membership: { members: [] } });
+    const covered = () =>
+      (dd.db.conn.db.prepare("SELECT count(*) AS n FROM raft_log WHERE idx <= 604").get() as {
+        n: number;
+      }).n;
+    let next = 606;
+    const write = () => s.persist({ ...noBatch, entries: [entry(next++, 1)] });
+    const left = [covered()];
+    for (const _ of [1, 2]) {
+      write();
+      left.push(covered());
+      assert.deepEqual(s.load().entries.map((e) => e.index)[0], 605, "covered rows are not read");
+      assert.equal(s.term(300), undefined);
+    }
+    dd.close(); // a restart goes on where the last write stopped
+    dd = await openDataDir(dir);
+    s = new RaftStorage(dd.db);
+    for (const _ of [3, 4, 5]) {
+      write();
+      left.push(covered());
+    }
+    dd.close();
+    // 256 rows a write, then about 1 MiB: 88 small rows and two of 400 KB, then the last two.
+    assert.deepEqual(left, [604, 348, 92, 2, 0, 0]);
+    dd = await openDataDir(dir);
+    const entries = new RaftStorage(dd.db).load().entries;
+    assert.deepEqual(entries.map((e) => e.index), [605, 606, 607, 608, 609, 610]);
+    assert.equal(entries[0].data, big);
+    dd.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
