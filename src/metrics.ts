@@ -172,6 +172,13 @@ export class NodeMetrics {
       latencyBuckets,
     ),
   );
+  readonly loopDelaySeconds = this.registry.add(
+    new Histogram(
+      "raftq_event_loop_delay_seconds",
+      "How late each tick timer fired (every --heartbeat-ms): how long the event loop was held",
+      latencyBuckets,
+    ),
+  );
   readonly requests = this.registry.add(
     new Counter("raftq_http_requests_total", "HTTP requests by route, method and status"),
   );

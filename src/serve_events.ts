@@ -41,6 +41,14 @@ export function nodeEvents(run: ServingNode): NodeEvents {
     onSnapshot(kind, index) {
       log("info", `snapshot_${kind}`, { index });
     },
+    onLoopDelayed(delayMs, electionMs) {
+      log("warn", "event_loop_delayed", {
+        delayMs,
+        electionMs,
+        reason:
+          "this node's event loop was held that long (heartbeats and answers waited); at an election timeout followers campaign",
+      });
+    },
     onRemoved() {
       log("warn", "removed_from_cluster", {
         reason:

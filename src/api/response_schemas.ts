@@ -158,6 +158,10 @@ export const status = z.looseObject({
   timing: z.object({ heartbeatMs: z.int(), electionMs: z.int() }).meta({
     description: "--heartbeat-ms and --election-ms in force",
   }),
+  eventLoop: z.object({ delayMaxMs: z.int() }).meta({
+    description:
+      "the longest a tick fired late in the last minute: how long this node's event loop was held",
+  }),
   members: z.array(member),
 });
 

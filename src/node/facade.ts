@@ -38,6 +38,8 @@ export interface NodeStatus {
   snapshotIndex: number;
   counters: { [name: string]: number };
   clock: { mayLead: boolean; maxOffsetMs: number; queueNowMs: number };
+  /** The longest a tick fired late in the last minute: how long the event loop was held. */
+  eventLoop: { delayMaxMs: number };
   /** --heartbeat-ms and --election-ms in force. */
   timing: { heartbeatMs: number; electionMs: number };
   members: MemberStatus[];

@@ -40,6 +40,7 @@ import { type ClockVerdict, clockVerdict } from "./clock_guard.ts";
 import { QueueClock } from "./queue_clock.ts";
 import type { ClockEstimate } from "../transport/clock_offsets.ts";
 import { NodeMetrics } from "../metrics.ts";
+import { LoopDelay } from "./loop_delay.ts";
 import {
   acceptForwarded,
   acceptReadIndex,
@@ -87,6 +88,11 @@ export interface NodeEvents {
   onRemoved?(): void;
   /** A membership change was applied. */
   onMembershipChange?(change: ConfChange): void;
+  /**
+   * A tick fired `delayMs` late, half an election timeout or more (at most one a 10 s): the event
+   * loop was held that long, and heartbeats with it.
+   */
+  onLoopDelayed?(delayMs: number, electionMs: number): void;
 }
 
 interface Waiter {
@@ -140,6 +146,7 @@ export class RaftNode implements NodeApi {
   #readsAwaitingApply: { index: number; read: AwaitingApply }[] = [];
   #readSeq = 0;
   #tickTimer: ReturnType<typeof setInterval> | undefined;
+  #loopDelay: LoopDelay;
   #dueTimer: ReturnType<typeof setInterval> | undefined;
   #stopped = false;
   #tickProposed = false;
@@ -165,6 +172,7 @@ export class RaftNode implements NodeApi {
   constructor(id: string, db: Database, init: RaftInit, tuning: NodeTuning, events: NodeEvents) {
     this.id = id;
     this.#tuning = tuning;
+    this.#loopDelay = new LoopDelay(tuning.tickMs);
     this.#events = events;
     this.storage = new RaftStorage(db);
     this.sm = new QueueStateMachine(db);
@@ -224,6 +232,7 @@ export class RaftNode implements NodeApi {
 
   start(): void {
     this.#tickTimer = setInterval(() => {
+      this.#timeTick();
       this.raft.tick();
       this.#expireWaiters();
       this.#watches.poll();
@@ -275,6 +284,7 @@ export class RaftNode implements NodeApi {
       snapshotIndex: raft.log.snapshot.index,
       counters: { ...this.sm.tallies },
       clock: this.clockStatus,
+      eventLoop: { delayMaxMs: Math.round(this.#loopDelay.maxRecentMs(performance.now())) },
       timing: {
         heartbeatMs: this.#tuning.tickMs * this.#tuning.heartbeatTicks,
         electionMs: this.#tuning.tickMs * this.#tuning.electionTicks,
@@ -659,6 +669,17 @@ export class RaftNode implements NodeApi {
   }
 
   /** The clock verdict and what it allows, as the API shows it. */
+  /** How late this tick fired: the histogram, and a log line when it is long (see LoopDelay). */
+  #timeTick(): void {
+    const nowMs = performance.now();
+    const delayMs = this.#loopDelay.tick(nowMs);
+    this.metrics.loopDelaySeconds.observe(delayMs / 1000);
+    const electionMs = this.#tuning.tickMs * this.#tuning.electionTicks;
+    if (delayMs >= electionMs / 2 && this.#loopDelay.shouldReport(nowMs)) {
+      this.#events.onLoopDelayed?.(Math.round(delayMs), electionMs);
+    }
+  }
+
   get clockStatus(): { mayLead: boolean; maxOffsetMs: number; queueNowMs: number } {
     return {
       mayLead: this.#clock.mayLead,

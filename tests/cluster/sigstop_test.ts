@@ -1,7 +1,8 @@
-// A leader paused past its election timeout and lease time: it steps down, its leases are fenced.
+// Nodes paused by SIGSTOP: a leader replaced and its leases fenced; a paused node's late ticks seen.
 
 import assert from "node:assert/strict";
 import { call, TestCluster, waitFor } from "../helpers/cluster.ts";
+import { startReadyNode } from "../helpers/node_process.ts";
 
 Deno.test("cluster: a SIGSTOPped leader is replaced; an ack across it with a re-issued lease is refused", async () => {
   const c = await TestCluster.start(3);
@@ -45,5 +46,36 @@ Deno.test("cluster: a SIGSTOPped leader is replaced; an ack across it with a re-
     assert.deepEqual(jobs.body.jobs, [], "no one else holds it");
   } finally {
     await c.stop();
+  }
+});
+
+Deno.test("node: a held event loop shows in /admin/status, /metrics and one log line", async () => {
+  const node = await startReadyNode();
+  try {
+    node.child.kill("SIGSTOP");
+    try {
+      // The stimulus, not a synchronisation: the node's ticks fall due while it cannot run.
+      await new Promise((resolve) => setTimeout(resolve, 800));
+    } finally {
+      node.child.kill("SIGCONT");
+    }
+    const status = await waitFor("the late tick in the status", async () => {
+      const s = (await call(`${node.url}/admin/status`, "GET")).body;
+      return s.eventLoop.delayMaxMs >= 600 && s;
+    }, 10_000);
+    assert.ok(status.eventLoop.delayMaxMs < 5_000, `${status.eventLoop.delayMaxMs} ms`);
+    const line = await waitFor(
+      "the log line",
+      () => node.stderr.find((l) => l.includes('"event_loop_delayed"')),
+      10_000,
+    );
+    assert.ok(JSON.parse(line).delayMs >= 600, line);
+    const metrics = await (await fetch(`${node.url}/metrics`)).text();
+    const series = (name: string) =>
+      Number(new RegExp(`^raftq_event_loop_delay_seconds${name} (\\d+)$`, "m").exec(metrics)![1]);
+    assert.ok(series("_count") > series('_bucket\\{le="0.5"\\}'), "one tick over 0.5 s late");
+  } finally {
+    await node.kill();
+    await Deno.remove(node.dataDir, { recursive: true });
   }
 });
