@@ -350,6 +350,13 @@ if (!only || only.includes("scale")) {
       "—",
     ],
     [
+      "longest event-loop hold of any node (a tick fired late): during the fill / the join",
+      `≤ ${fmt(r.loopDelay.fill.atMostMs)} ms (${r.loopDelay.fill.node}) / ≤ ${
+        fmt(r.loopDelay.join.atMostMs)
+      } ms (${r.loopDelay.join.node})`,
+      "reported",
+    ],
+    [
       "claim+ack p99, depth of the queue vs 1,000",
       `${r.claimAckP99Ms.deep.toFixed(1)} ms vs ${r.claimAckP99Ms.shallow.toFixed(1)} ms`,
       "within 2×",

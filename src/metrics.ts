@@ -123,6 +123,26 @@ export const latencyBuckets = [
   10,
 ] as const;
 
+/** Seconds buckets for the event loop's delay: fine where a hold starts to matter. */
+export const loopDelayBuckets = [
+  0.001,
+  0.0025,
+  0.005,
+  0.01,
+  0.025,
+  0.05,
+  0.075,
+  0.1,
+  0.15,
+  0.2,
+  0.25,
+  0.5,
+  1,
+  2.5,
+  5,
+  10,
+] as const;
+
 export const sizeBuckets = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096] as const;
 
 export class Registry {
@@ -176,7 +196,7 @@ export class NodeMetrics {
     new Histogram(
       "raftq_event_loop_delay_seconds",
       "How late each tick timer fired (every --heartbeat-ms): how long the event loop was held",
-      latencyBuckets,
+      loopDelayBuckets,
     ),
   );
   readonly requests = this.registry.add(

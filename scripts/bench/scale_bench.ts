@@ -30,9 +30,52 @@ export interface ScaleReport {
     p99InstallingMs: number;
   };
   restartReadyMs: number;
+  /** The longest any node's event loop was held (a tick fired late), and which node. */
+  loopDelay: { fill: LoopHold; join: LoopHold };
   diskBytesPerJob: number;
   /** Of the database file: the queue's tables and indexes, and the Raft log kept for followers. */
   fileSplit: FileSplit;
+}
+
+/** The longest hold of any node's event loop in a phase: at most `atMostMs`, on `node`. */
+export interface LoopHold {
+  atMostMs: number;
+  node: string;
+}
+
+/** A node's raftq_event_loop_delay_seconds buckets: ticks at most so late, by bound in ms. */
+async function loopDelayCounts(n: ClusterNode): Promise<Map<number, number>> {
+  const text = await (await fetch(`${n.url}/metrics`)).text();
+  const counts = new Map<number, number>();
+  const bucket = /^raftq_event_loop_delay_seconds_bucket\{le="([^"]+)"\} (\d+)$/gm;
+  for (const [, le, count] of text.matchAll(bucket)) {
+    counts.set(le === "+Inf" ? Infinity : Number(le) * 1000, Number(count));
+  }
+  return counts;
+}
+
+/**
+ * Reads every node's tick-delay histogram now; the returned function reads it again and gives
+ * the smallest bucket bound that holds every tick of the phase between, on the node where it is
+ * largest.
+ */
+async function watchLoopDelay(c: TestCluster): Promise<() => Promise<LoopHold>> {
+  const nodes = c.live();
+  const before = await Promise.all(nodes.map(loopDelayCounts));
+  return async () => {
+    const hold: LoopHold = { atMostMs: 0, node: "" };
+    for (const [k, n] of nodes.entries()) {
+      const after = await loopDelayCounts(n).catch(() => null);
+      if (!after) continue;
+      const ticks = (after.get(Infinity) ?? 0) - (before[k].get(Infinity) ?? 0);
+      const bounds = [...after.keys()].sort((a, b) => a - b);
+      const bound = bounds.find((b) => (after.get(b) ?? 0) - (before[k].get(b) ?? 0) === ticks);
+      if (bound !== undefined && bound > hold.atMostMs) {
+        Object.assign(hold, { atMostMs: bound, node: n.id });
+      }
+    }
+    return hold;
+  };
 }
 
 /** Bytes a job of a database file's pages, by what holds them (free pages not counted). */
@@ -190,21 +233,26 @@ function startWriter(url: string) {
 export async function benchScale(jobs: number): Promise<ScaleReport> {
   const c = await TestCluster.start(3);
   try {
-    const backlog = await fillAndSettle(c, jobs);
+    const watchFill = await watchLoopDelay(c);
+    let fillHold: LoopHold | null = null;
+    const backlog = await fillAndSettle(c, jobs, async () => (fillHold = await watchFill()));
+    const watchJoin = await watchLoopDelay(c);
     const join = await joinUnderLoad(c);
+    const loopDelay = { fill: fillHold!, join: await watchJoin() };
     const restartReadyMs = await restartAFollower(c);
-    return { jobs, ...backlog, ...join, restartReadyMs };
+    return { jobs, ...backlog, ...join, restartReadyMs, loopDelay };
   } finally {
     await c.stop();
   }
 }
 
 /** Fills the cluster, lets it idle, then times claims, listings and the disk at that depth. */
-async function fillAndSettle(c: TestCluster, jobs: number) {
+async function fillAndSettle(c: TestCluster, jobs: number, filled: () => Promise<unknown>) {
   const leader = await c.leader();
   const fillJobsPerSecond = await fill(leader.url, "big", jobs);
   await fill(leader.url, "small", 1000);
   await c.converged(600_000);
+  await filled();
   const rssAfterFillMiB = c.live().map(rssMiB);
   await new Promise((r) => setTimeout(r, settleMs)); // the measurement is of an idle node
   const rssSettledMiB = c.live().map(rssMiB);
