@@ -64,7 +64,7 @@ export interface RaftStats {
   droppedMessages: number;
 }
 
-/** Committed entries handed out in one Ready, at most. */
+/** Committed entries handed out in one Ready, at most (and maxCommittedBytesPerReady). */
 const maxCommittedPerReady = 4096;
 
 export class Raft {
@@ -434,12 +434,17 @@ export class Raft {
     return entries;
   }
 
+  /** About the most bytes of committed entries a Ready hands out (see RaftConfig). */
+  get committedBytesPerReady(): number {
+    return this.#cfg.maxCommittedBytesPerReady;
+  }
+
   /** Committed entries after those handed out, through `upTo` at most. */
   #handOutCommitted(upTo = Infinity): Entry[] {
     const hi = Math.min(this.commit, this.#appliedOut + maxCommittedPerReady, upTo);
     if (hi <= this.#appliedOut) return [];
-    const entries = this.log.slice(this.#appliedOut + 1, hi + 1);
-    this.#appliedOut = hi;
+    const entries = this.log.slice(this.#appliedOut + 1, hi + 1, this.committedBytesPerReady);
+    this.#appliedOut = entries[entries.length - 1].index;
     return entries;
   }
 

@@ -9,10 +9,14 @@ import {
   makeRaftConfig,
   type Message,
   Raft,
+  type RaftConfig,
 } from "../../src/raft/mod.ts";
 
-/** A follower "b" of a three-node cluster whose ports write down what happens, in order. */
-function follower() {
+/**
+ * A follower "b" of a three-node cluster whose ports write down what happens, in order. Each
+ * entry is 33 bytes as the core counts them.
+ */
+function follower(config: Partial<RaftConfig> = {}) {
   const events: string[] = [];
   let flushDone: (() => void) | null = null;
   const soon: (() => void)[] = [];
@@ -40,7 +44,7 @@ function follower() {
     reload() {},
   };
   const init = bootstrapInit(["a", "b", "c"].map((id) => ({ id, url: `ws://${id}` })));
-  const raft = new Raft(makeRaftConfig({ id: "b", randomInt: () => 0 }), {
+  const raft = new Raft(makeRaftConfig({ id: "b", randomInt: () => 0, ...config }), {
     ...init,
     appliedIndex: 3,
   });
@@ -52,7 +56,7 @@ function follower() {
         for (const m of ms) if (m.type === "appendResp") events.push(`ack ${m.index}`);
       },
     },
-    scheduler: { soon: (fn) => soon.push(fn), after: () => {} },
+    scheduler: { soon: (fn) => soon.push(fn), after: (_ms, fn) => soon.push(fn) },
     monoMs: () => 0,
   }, {
     feed: () => {},
@@ -63,13 +67,18 @@ function follower() {
     },
   }, { everyEntries: 1_000_000, aboveBytes: 1e12 });
   const entry = (index: number): Entry => ({ index, term: 2, kind: "normal", data: "x" });
+  /** Runs the loop's turns waiting to run, `turns` of them at most. */
+  const run = (turns = Infinity) => {
+    for (let k = 0; k < turns && soon.length > 0; k++) soon.shift()!();
+  };
   return {
     events,
+    run,
     /**
      * The leader's append of entry `index` (none when `withEntry` is false: a commit update),
-     * carrying `commit`; the loop's turn follows.
+     * carrying `commit`; the loop's turns follow (`turns` of them at most).
      */
-    append(index: number, commit: number, withEntry = true) {
+    append(index: number, commit: number, withEntry = true, turns = Infinity) {
       raft.step({
         type: "append",
         term: 2,
@@ -81,14 +90,14 @@ function follower() {
         commit,
       });
       loop.schedule();
-      while (soon.length > 0) soon.shift()!();
+      run(turns);
     },
     flushing: () => flushDone !== null,
     finishFlush() {
       const done = flushDone!;
       flushDone = null;
       done();
-      while (soon.length > 0) soon.shift()!();
+      run();
     },
   };
 }
@@ -111,4 +120,18 @@ Deno.test("loop: a commit update with no entries applies in its write, with no f
   f.append(4, 4, false);
   assert.deepEqual(f.events.slice(3), ["write ", "apply 4", "ack 4"]);
   assert.ok(!f.flushing());
+});
+
+Deno.test("loop: a turn applies about a Ready's bytes of committed entries, later turns the rest", () => {
+  const f = follower({ maxCommittedBytesPerReady: 70 }); // two 33-byte entries a Ready
+  for (let index = 4; index <= 9; index++) {
+    f.append(index, 3);
+    f.finishFlush();
+  }
+  const applies = () => f.events.filter((e) => e.startsWith("apply"));
+  f.append(9, 9, false, 1);
+  assert.deepEqual(applies(), ["apply 4,5", "apply 6,7"], "132 bytes: the turn ends there");
+  f.run(1);
+  assert.deepEqual(applies(), ["apply 4,5", "apply 6,7", "apply 8,9"]);
+  assert.ok(f.events.includes("ack 9"));
 });

@@ -5,9 +5,10 @@ import {
   type AppendMessage,
   type AppendResponse,
   bootstrapInit,
-  type Raft,
+  makeRaftConfig,
+  Raft,
 } from "../../src/raft/mod.ts";
-import { appendMsg, drain, lone, TestCluster } from "./harness.ts";
+import { appendMsg, drain, fixedRandom, lone, TestCluster } from "./harness.ts";
 
 /** b's successful acknowledgement of the leader's log up to `index`. */
 function ackFromB(term: number, index: number): AppendResponse {
@@ -220,4 +221,20 @@ Deno.test("append: an append that would rewrite committed entries changes nothin
   assert.equal(resp.success, true);
   assert.equal(resp.index, 6);
   assert.equal(r.log.term(5), 2);
+});
+
+Deno.test("a Ready hands out about maxCommittedBytesPerReady of committed entries, at least one", () => {
+  const init = bootstrapInit(["a", "b", "c"].map((id) => ({ id, url: "" })));
+  const b = new Raft(
+    makeRaftConfig({ id: "b", randomInt: fixedRandom(0), maxCommittedBytesPerReady: 100 }),
+    { ...init, appliedIndex: 3 },
+  );
+  const m = appendMsg("a", "b", 2, 3, 1, [[4, 2], [5, 2], [6, 2], [7, 2], [8, 2]], 8);
+  if (m.type === "append") m.entries[3].data = "x".repeat(500); // entry 7: 532 bytes alone
+  b.step(m);
+  const handedOut: number[][] = [];
+  while (b.hasReady()) handedOut.push(drain(b).committedEntries.map((e) => e.index));
+  // 34 bytes an entry: two fit in 100, a third would not; entry 7 is over the budget alone.
+  assert.deepEqual(handedOut.filter((r) => r.length > 0), [[4, 5], [6], [7], [8]]);
+  assert.equal(b.applied, 8);
 });

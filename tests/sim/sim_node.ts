@@ -21,6 +21,8 @@ export interface NodeEnv {
   scheduler: SimScheduler;
   send(m: Message): void;
   chunkBytes: number;
+  /** RaftConfig.maxCommittedBytesPerReady. */
+  committedBytesPerReady: number;
   compactEvery: number;
   /** Compact once the log's entries exceed this many bytes. */
   compactAboveBytes: number;
@@ -74,6 +76,7 @@ export class SimNode {
       maxInflightAppends: 4,
       maxAppendBytes: 400,
       snapshotChunkBytes: this.env.chunkBytes,
+      maxCommittedBytesPerReady: this.env.committedBytesPerReady,
       snapshotResendTicks: 3,
       entryReader: (lo, hi, maxBytes) => this.store.readEntries(lo, hi, maxBytes),
       logMemoryBytes: this.env.logMemoryBytes,

@@ -94,6 +94,8 @@ interface FaultProfile {
   logMemoryBytes: number;
   /** Compact once the log's entries exceed this many bytes; -1 for never by size. */
   compactAboveBytes: number;
+  /** Bytes of committed entries a Ready hands out (the default, or a few entries' worth). */
+  committedBytesPerReady: number;
 }
 
 function drawProfile(rng: Prng, chunkBytes: readonly number[]): FaultProfile {
@@ -121,6 +123,8 @@ function drawProfile(rng: Prng, chunkBytes: readonly number[]): FaultProfile {
     powerLossRate: rng.pick([0, 0.5, 1]),
     logMemoryBytes: rng.pick([-1, 2000, 200]),
     compactAboveBytes: rng.pick([-1, 3000, 30_000]),
+    // (drawn last, so the other figures stay what each seed drew before it existed)
+    committedBytesPerReady: rng.pick([256 * 1024, 2000, 500]),
   };
 }
 
@@ -226,6 +230,7 @@ export class Simulation {
       scheduler: this.scheduler,
       send: (m) => this.net.send(m, this.now),
       chunkBytes: this.profile.chunkBytes,
+      committedBytesPerReady: this.profile.committedBytesPerReady,
       compactEvery: this.profile.compactEvery,
       logMemoryBytes: this.profile.logMemoryBytes < 0 ? Infinity : this.profile.logMemoryBytes,
       compactAboveBytes: this.profile.compactAboveBytes < 0
