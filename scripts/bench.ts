@@ -38,6 +38,7 @@ const { values } = parseArgs({
     via: { type: "string" },
     load: { type: "string" },
     "payload-bytes": { type: "string" },
+    connections: { type: "string" },
   },
   strict: true,
 });
@@ -179,17 +180,25 @@ if (only?.includes("ab")) {
   const via = values.via ?? "leader";
   const load = values.load ?? "enqueue";
   const bodyChars = Number(values["payload-bytes"] ?? defaultBodyChars);
+  const connections = (values.connections ?? "1,64,256").split(",").map(Number);
   if (
+    connections.some((n) => !Number.isSafeInteger(n) || n < 1 || n > 1024) ||
     bundles.length !== 2 || !Number.isSafeInteger(rounds) || rounds < 1 || rounds > 20 ||
     (via !== "leader" && via !== "follower") || (load !== "enqueue" && load !== "claim-ack") ||
     !Number.isSafeInteger(bodyChars) || bodyChars < 1 || bodyChars > 256 * 1024
   ) {
     console.error(
-      `--only ab takes --bundles BEFORE.js,AFTER.js, --rounds 1..20 (default 3), --via leader|follower, --load enqueue|claim-ack and --payload-bytes 1..262144 (default ${defaultBodyChars})`,
+      `--only ab takes --bundles BEFORE.js,AFTER.js, --rounds 1..20 (default 3), --via leader|follower, --load enqueue|claim-ack, --payload-bytes 1..262144 (default ${defaultBodyChars}) and --connections N[,N...] (1..1024 each, default 1,64,256)`,
     );
     Deno.exit(2);
   }
-  const rows = await benchAb(bundles, rounds, { rowMs: quick ? 1000 : 4000, via, load, bodyChars });
+  const rows = await benchAb(bundles, rounds, {
+    rowMs: quick ? 1000 : 4000,
+    via,
+    load,
+    bodyChars,
+    connections,
+  });
   console.log(
     `\n## Two builds back to back: three nodes from each bundle, rounds alternating; ${
       load === "enqueue" ? "enqueues" : "claim+ack pairs (a row's rate is pairs a second)"

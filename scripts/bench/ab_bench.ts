@@ -91,11 +91,13 @@ export interface AbOptions {
   via: AbVia;
   load: AbLoad;
   bodyChars: number;
+  /** The rows: how many connections each sends on. */
+  connections: readonly number[];
 }
 
 /** One round of one bundle: a fresh cluster, warmed up, then each row for `rowMs`. */
 async function round(bundle: string, n: number, o: AbOptions): Promise<AbRow[]> {
-  const { rowMs, via, load, bodyChars } = o;
+  const { rowMs, via, load, bodyChars, connections: rowConnections } = o;
   Deno.env.set("RAFTQ_BIN_JS", bundle);
   const c = await TestCluster.start(3);
   try {
@@ -108,7 +110,7 @@ async function round(bundle: string, n: number, o: AbOptions): Promise<AbRow[]> 
     const one = requestOf(target.url, load, bodyChars);
     await runLoad(64, Math.min(rowMs, 1500), one);
     const rows: AbRow[] = [];
-    for (const connections of [1, 64, 256]) {
+    for (const connections of rowConnections) {
       const { result: r, cpuMs } = await withCpu(pids, () => runLoad(connections, rowMs, one));
       const { perSecond, p50Ms, p99Ms, errors } = r;
       const cpuUsPerRequest = (1000 * cpuMs) / Math.max(1, r.requests);

@@ -7,7 +7,13 @@ Deno.test("bench: --only ab runs each bundle in turn and measures each row's CPU
   const before = Deno.env.get("RAFTQ_BIN_JS");
   const bundle = before ?? "dist/raftq.js";
   try {
-    const o = { rowMs: 300, via: "leader", load: "enqueue", bodyChars: defaultBodyChars } as const;
+    const o = {
+      rowMs: 300,
+      via: "leader",
+      load: "enqueue",
+      bodyChars: defaultBodyChars,
+      connections: [1, 64, 256],
+    } as const;
     const rows = await benchAb([bundle, bundle], 1, o);
     assert.deepEqual(rows.map((r) => r.connections), [1, 64, 256, 1, 64, 256]);
     for (const r of rows) {
@@ -22,6 +28,9 @@ Deno.test("bench: --only ab runs each bundle in turn and measures each row's CPU
     const pairs = await benchAb([bundle], 1, { ...o, load: "claim-ack", bodyChars: 4000 });
     assert.deepEqual(pairs.map((r) => r.connections), [1, 64, 256]);
     assert.ok(pairs.every((r) => r.perSecond > 0 && r.errors === 0), JSON.stringify(pairs));
+    // --connections 1,8: only those rows.
+    const some = await benchAb([bundle], 1, { ...o, connections: [1, 8] });
+    assert.deepEqual(some.map((r) => r.connections), [1, 8]);
   } finally {
     // (benchAb sets it for each round)
     if (before === undefined) Deno.env.delete("RAFTQ_BIN_JS");
