@@ -44,8 +44,8 @@ export interface LoadedState {
 /**
  * A compaction leaves the rows it covers; each later write deletes at most this many of them, and
  * about coveredBytesPerWrite of their data (at least one row): deleting 100,000 rows at once held
- * the event loop for 180 ms, and rows of 150 KB cost 90 µs each (their overflow pages are read to
- * be freed).
+ * the event loop for 120-140 ms (deno task bench --only storage), and rows of 150 KB cost about 90
+ * µs each (their overflow pages are read to be freed).
  */
 const coveredRowsPerWrite = 256;
 const coveredBytesPerWrite = 1024 * 1024;
