@@ -123,25 +123,13 @@ export const latencyBuckets = [
   10,
 ] as const;
 
-/** Seconds buckets for the event loop's delay: fine where a hold starts to matter. */
-export const loopDelayBuckets = [
-  0.001,
-  0.0025,
-  0.005,
-  0.01,
-  0.025,
-  0.05,
+/** Seconds buckets for the event loop's delay: latencyBuckets from 1 ms, finer from 50 to 250 ms. */
+export const loopDelayBuckets: readonly number[] = [
+  ...latencyBuckets.filter((b) => b >= 0.001),
   0.075,
-  0.1,
   0.15,
   0.2,
-  0.25,
-  0.5,
-  1,
-  2.5,
-  5,
-  10,
-] as const;
+].sort((a, b) => a - b);
 
 export const sizeBuckets = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096] as const;
 
