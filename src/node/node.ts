@@ -231,6 +231,9 @@ export class RaftNode implements NodeApi {
   }
 
   start(): void {
+    // The timer's start is the first tick to be late against (a hold before the first tick,
+    // a node stopped right after it started, would otherwise go unseen).
+    this.#loopDelay.tick(performance.now());
     this.#tickTimer = setInterval(() => {
       this.#timeTick();
       this.raft.tick();

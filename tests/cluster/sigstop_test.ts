@@ -2,7 +2,7 @@
 
 import assert from "node:assert/strict";
 import { call, TestCluster, waitFor } from "../helpers/cluster.ts";
-import { startReadyNode } from "../helpers/node_process.ts";
+import { startNode } from "../helpers/node_process.ts";
 
 Deno.test("cluster: a SIGSTOPped leader is replaced; an ack across it with a re-issued lease is refused", async () => {
   const c = await TestCluster.start(3);
@@ -50,8 +50,10 @@ Deno.test("cluster: a SIGSTOPped leader is replaced; an ack across it with a re-
 });
 
 Deno.test("node: a held event loop shows in /admin/status, /metrics and one log line", async () => {
-  const node = await startReadyNode();
+  const node = await startNode();
   try {
+    // Stopped as soon as it started, before its first tick (a hold there once went unseen).
+    await waitFor("the node to start", () => node.stderr.some((l) => l.includes("node_started")));
     node.child.kill("SIGSTOP");
     try {
       // The stimulus, not a synchronisation: the node's ticks fall due while it cannot run.
