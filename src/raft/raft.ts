@@ -384,8 +384,9 @@ export class Raft {
       : [];
     const committedEntries = this.#handOutCommitted();
     const rd: Ready = {
+      // (chunks alone need no flush: see Ready.mustSync)
       mustSync: entries.length > 0 || this.#snapshotToInstall !== null ||
-        this.#snapshotChunks.length > 0 || hs.term !== p.term || hs.vote !== p.vote,
+        hs.term !== p.term || hs.vote !== p.vote,
       softState: softChanged ? soft : null,
       hardState: hardChanged ? hs : null,
       entries,

@@ -188,8 +188,10 @@ export interface SoftState {
 export interface Ready {
   /**
    * Whether the caller must make this Ready durable (fsync) before sending persistedMessages and
-   * calling advance(): it carries entries, a snapshot or its chunks, or a new term or vote. (A
-   * commit index alone need not be durable: it is relearned from the leader.)
+   * calling advance(): it carries entries, a snapshot to install, or a new term or vote. (A
+   * commit index alone need not be durable: it is relearned from the leader. Nor need a
+   * snapshot's chunks: a restarted node has forgotten the transfer, answers the next chunk with
+   * offset 0, and the leader starts over; only the install, which the last chunk causes, is.)
    */
   mustSync: boolean;
   softState: SoftState | null;

@@ -233,3 +233,41 @@ Deno.test("compaction's floor is the slowest answering follower's match, not a s
   c.stabilize();
   assert.equal(a.catchUpFloor(), a.log.lastIndex(), "c is gone: only b holds the log");
 });
+
+Deno.test("a snapshot's chunks need no flush, its install does; a restart starts the transfer over", () => {
+  const c = new TestCluster(["a", "b"]);
+  let b = c.get("b");
+  const meta = { index: 50, term: 3, membership: c.get("a").membership };
+  const chunk = (offset: number, done = false): SnapshotMessage => ({
+    type: "snapshot",
+    term: 3,
+    from: "a",
+    to: "b",
+    meta,
+    offset,
+    chunk: new Uint8Array(4),
+    done,
+  });
+  b.step(chunk(0));
+  const first = b.ready();
+  assert.ok(first.mustSync, "the first chunk comes with a new term, which must be durable");
+  b.advance(first);
+  b.step(chunk(4));
+  const rd = b.ready();
+  assert.equal(rd.snapshotChunks.length, 1);
+  assert.equal(rd.mustSync, false, "a chunk alone is answered without a flush");
+  const resp = rd.persistedMessages.find((m) => m.type === "snapshotResp");
+  assert.ok(resp && resp.type === "snapshotResp" && resp.nextOffset === 8);
+  b.advance(rd);
+  b = c.restart("b"); // what it received is forgotten
+  b.step(chunk(8));
+  c.flush(["b"]);
+  const again = c.queue.find((m) => m.type === "snapshotResp");
+  assert.ok(again && again.type === "snapshotResp" && again.nextOffset === 0, "from the start");
+  c.queue = [];
+  for (const offset of [0, 4]) b.step(chunk(offset));
+  b.step(chunk(8, true));
+  const install = b.ready();
+  assert.deepEqual(install.snapshot, meta);
+  assert.ok(install.mustSync, "the install must be durable before it is acknowledged");
+});
