@@ -144,6 +144,17 @@ export class RaftStorage {
           .onConflict((oc) =>
             oc.column("id").doUpdateSet({ term: p.term, vote: p.vote, commit_index: p.commit })
           )),
+      // (the covered rows a write deletes: see #deleteSomeCovered)
+      oldestCovered: prepare(
+        ["through"],
+        (p) =>
+          k.selectFrom("raft_log").select("idx").select(sql<number>`octet_length(data)`.as("bytes"))
+            .where("idx", "<=", p.through).orderBy("idx").limit(coveredRowsPerWrite),
+      ),
+      deleteThrough: prepare(
+        ["through"],
+        (p) => k.deleteFrom("raft_log").where("idx", "<=", p.through),
+      ),
     };
   }
 
@@ -357,17 +368,16 @@ export class RaftStorage {
   #deleteSomeCovered(): void {
     if (!this.#coveredLeft) return;
     const through = this.#coveredThrough ??= this.snapshotMeta().index;
-    const rows = this.#c.all(
-      this.#k.selectFrom("raft_log").select("idx").select(sql<number>`octet_length(data)`.as("b"))
-        .where("idx", "<=", through).orderBy("idx").limit(coveredRowsPerWrite),
-    );
+    const rows = this.#c.executeCompiled<{ idx: number; bytes: number }>(
+      this.#q.oldestCovered({ through }),
+    ).rows;
     let taken = 0;
     for (let bytes = 0; taken < rows.length; taken++) {
-      bytes += Number(rows[taken].b);
+      bytes += Number(rows[taken].bytes);
       if (taken > 0 && bytes > coveredBytesPerWrite) break;
     }
     if (taken > 0) {
-      this.#c.run(this.#k.deleteFrom("raft_log").where("idx", "<=", rows[taken - 1].idx));
+      this.#c.executeCompiled(this.#q.deleteThrough({ through: rows[taken - 1].idx }));
     }
     this.#coveredLeft = taken < rows.length || rows.length === coveredRowsPerWrite;
   }
