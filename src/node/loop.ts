@@ -100,28 +100,21 @@ export class ReadyLoop<R> {
     return this.#stopped;
   }
 
-  /** Something reached the core (a message, a tick, a proposal): handle it in a later turn. */
-  schedule(): void {
-    if (this.#scheduled || this.#stopped) return;
-    this.#scheduled = true;
-    this.ports.scheduler.soon(() => {
-      this.#scheduled = false;
-      this.#run();
-    });
-  }
-
   /**
-   * A later turn, after pending I/O: a timer, not schedule()'s setImmediate, which under Deno 2.9
-   * runs before any socket is read again (a chain of them held a fetch for 300 ms in a throwaway
-   * test; timers fired between them).
+   * Something reached the core (a message, a tick, a proposal): handle it in a later turn — the
+   * next (`soon`), or (`afterIo`) one after pending I/O, on a timer: under Deno 2.9 a chain of
+   * setImmediate callbacks runs before any socket is read again (a chain of them held a fetch for
+   * 300 ms in a throwaway test; timers fired between them).
    */
-  #resumeAfterIo(): void {
+  schedule(afterIo = false): void {
     if (this.#scheduled || this.#stopped) return;
     this.#scheduled = true;
-    this.ports.scheduler.after(0, () => {
+    const turn = () => {
       this.#scheduled = false;
       this.#run();
-    });
+    };
+    if (afterIo) this.ports.scheduler.after(0, turn);
+    else this.ports.scheduler.soon(turn);
   }
 
   stop(): void {
@@ -166,7 +159,7 @@ export class ReadyLoop<R> {
     while (!this.#stopped && this.raft.hasReady()) {
       if (appliedBytes >= this.raft.committedBytesPerReady) {
         this.#state = "idle";
-        return this.#resumeAfterIo();
+        return this.schedule(true);
       }
       const rd = this.raft.ready();
       this.#peers.send(rd.messages);

@@ -21,7 +21,15 @@ export class LoopDelay {
 
   constructor(readonly intervalMs: number) {}
 
-  /** At a tick: how much later than one interval after the previous tick it fired. */
+  /**
+   * The timer starts now: its first tick is late against this (a hold before the first tick, a
+   * node stopped right after it started, would otherwise go unseen).
+   */
+  start(nowMs: number): void {
+    this.#lastTickMs = nowMs;
+  }
+
+  /** At a tick: how much later than one interval after the previous tick (or the start) it fired. */
   tick(nowMs: number): number {
     const last = this.#lastTickMs;
     this.#lastTickMs = nowMs;

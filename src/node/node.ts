@@ -231,9 +231,7 @@ export class RaftNode implements NodeApi {
   }
 
   start(): void {
-    // The timer's start is the first tick to be late against (a hold before the first tick,
-    // a node stopped right after it started, would otherwise go unseen).
-    this.#loopDelay.tick(performance.now());
+    this.#loopDelay.start(performance.now());
     this.#tickTimer = setInterval(() => {
       this.#timeTick();
       this.raft.tick();
@@ -290,7 +288,7 @@ export class RaftNode implements NodeApi {
       eventLoop: { delayMaxMs: Math.round(this.#loopDelay.maxRecentMs(performance.now())) },
       timing: {
         heartbeatMs: this.#tuning.tickMs * this.#tuning.heartbeatTicks,
-        electionMs: this.#tuning.tickMs * this.#tuning.electionTicks,
+        electionMs: this.#electionMs,
       },
       members: members.map((m) => {
         const match = m.id === this.id ? raft.stableIndex : raft.progress.get(m.id)?.match ?? null;
@@ -671,18 +669,22 @@ export class RaftNode implements NodeApi {
     this.#readsAwaitingApply = [];
   }
 
-  /** The clock verdict and what it allows, as the API shows it. */
   /** How late this tick fired: the histogram, and a log line when it is long (see LoopDelay). */
   #timeTick(): void {
     const nowMs = performance.now();
     const delayMs = this.#loopDelay.tick(nowMs);
     this.metrics.loopDelaySeconds.observe(delayMs / 1000);
-    const electionMs = this.#tuning.tickMs * this.#tuning.electionTicks;
-    if (delayMs >= electionMs / 2 && this.#loopDelay.shouldReport(nowMs)) {
-      this.#events.onLoopDelayed?.(Math.round(delayMs), electionMs);
+    if (delayMs >= this.#electionMs / 2 && this.#loopDelay.shouldReport(nowMs)) {
+      this.#events.onLoopDelayed?.(Math.round(delayMs), this.#electionMs);
     }
   }
 
+  /** The least election timeout, in ms (--election-ms). */
+  get #electionMs(): number {
+    return this.#tuning.tickMs * this.#tuning.electionTicks;
+  }
+
+  /** The clock verdict and what it allows, as the API shows it. */
   get clockStatus(): { mayLead: boolean; maxOffsetMs: number; queueNowMs: number } {
     return {
       mayLead: this.#clock.mayLead,

@@ -39,3 +39,10 @@ Deno.test("loop delay: a long delay is reported once in 10 s", () => {
   assert.equal(d.shouldReport(10_999), false);
   assert.equal(d.shouldReport(11_000), true);
 });
+
+Deno.test("loop delay: the first tick is late against the timer's start", () => {
+  const d = new LoopDelay(50);
+  d.start(1_000);
+  assert.equal(d.tick(1_850), 800, "a hold before the first tick");
+  assert.equal(d.maxRecentMs(1_900), 800);
+});
