@@ -233,12 +233,10 @@ function startWriter(url: string) {
 export async function benchScale(jobs: number): Promise<ScaleReport> {
   const c = await TestCluster.start(3);
   try {
-    const watchFill = await watchLoopDelay(c);
-    let fillHold: LoopHold | null = null;
-    const backlog = await fillAndSettle(c, jobs, async () => (fillHold = await watchFill()));
+    const { fillHold, ...backlog } = await fillAndSettle(c, jobs, await watchLoopDelay(c));
     const watchJoin = await watchLoopDelay(c);
     const join = await joinUnderLoad(c);
-    const loopDelay = { fill: fillHold!, join: await watchJoin() };
+    const loopDelay = { fill: fillHold, join: await watchJoin() };
     const restartReadyMs = await restartAFollower(c);
     return { jobs, ...backlog, ...join, restartReadyMs, loopDelay };
   } finally {
@@ -246,13 +244,16 @@ export async function benchScale(jobs: number): Promise<ScaleReport> {
   }
 }
 
-/** Fills the cluster, lets it idle, then times claims, listings and the disk at that depth. */
-async function fillAndSettle(c: TestCluster, jobs: number, filled: () => Promise<unknown>) {
+/**
+ * Fills the cluster, lets it idle, then times claims, listings and the disk at that depth;
+ * `fillHold` ends the watch of the event loops begun before the fill.
+ */
+async function fillAndSettle(c: TestCluster, jobs: number, watchFill: () => Promise<LoopHold>) {
   const leader = await c.leader();
   const fillJobsPerSecond = await fill(leader.url, "big", jobs);
   await fill(leader.url, "small", 1000);
   await c.converged(600_000);
-  await filled();
+  const fillHold = await watchFill();
   const rssAfterFillMiB = c.live().map(rssMiB);
   await new Promise((r) => setTimeout(r, settleMs)); // the measurement is of an idle node
   const rssSettledMiB = c.live().map(rssMiB);
@@ -271,6 +272,7 @@ async function fillAndSettle(c: TestCluster, jobs: number, filled: () => Promise
     listP99Ms,
     diskBytesPerJob,
     fileSplit: split,
+    fillHold,
   };
 }
 
