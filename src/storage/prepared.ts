@@ -3,6 +3,15 @@
 import type { Compilable, CompiledQuery } from "kysely";
 import type { SqliteConnection } from "./sqlite.ts";
 
+/** SQLite's plan of a compiled query (`EXPLAIN QUERY PLAN`), its steps joined by "; ". */
+export function queryPlan(conn: SqliteConnection, q: CompiledQuery): string {
+  const rows = conn.executeCompiled<{ detail: string }>({
+    ...q,
+    sql: `EXPLAIN QUERY PLAN ${q.sql}`,
+  }).rows;
+  return rows.map((r) => r.detail).join("; ");
+}
+
 /**
  * Builds a query with Kysely once, using a unique marker for each named argument, and returns a
  * function that yields the same compiled SQL with the real arguments in the markers' places.
@@ -13,15 +22,6 @@ import type { SqliteConnection } from "./sqlite.ts";
  * conn.executeCompiled(byId({ id: "12-0" }));
  * ```
  */
-/** SQLite's plan of a compiled query (`EXPLAIN QUERY PLAN`), its steps joined by "; ". */
-export function queryPlan(conn: SqliteConnection, q: CompiledQuery): string {
-  const rows = conn.executeCompiled<{ detail: string }>({
-    ...q,
-    sql: `EXPLAIN QUERY PLAN ${q.sql}`,
-  }).rows;
-  return rows.map((r) => r.detail).join("; ");
-}
-
 export function prepare<K extends string, R = unknown>(
   names: readonly K[],
   build: (p: Record<K, never>) => Compilable<R>,
