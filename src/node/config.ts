@@ -23,6 +23,8 @@ export interface NodeTuning {
   logMemoryBytes: number;
   /** Compact the log once its entries exceed this many bytes (keeping the newest half). */
   logRetainBytes: number;
+  /** A follower silent this long no longer holds compaction back (RaftConfig.catchUpHoldTicks). */
+  catchUpHoldMs: number;
   /**
    * A batch of schedule firings slower than this from proposal to apply means a busy leader: then
    * two batches go at once (see RaftNode's maybeFireSchedules).
@@ -43,5 +45,6 @@ export const defaultTuning: NodeTuning = {
   catchUpTimeoutMs: 30 * 60_000,
   logMemoryBytes: 8 * 1024 * 1024,
   logRetainBytes: 256 * 1024 * 1024,
+  catchUpHoldMs: 5 * 60_000,
   busyFiringBatchMs: 50,
 };

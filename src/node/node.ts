@@ -186,6 +186,7 @@ export class RaftNode implements NodeApi {
         id,
         electionTicks: tuning.electionTicks,
         heartbeatTicks: tuning.heartbeatTicks,
+        catchUpHoldTicks: Math.ceil(tuning.catchUpHoldMs / tuning.tickMs),
         randomInt: (n) => crypto.getRandomValues(new Uint32Array(1))[0] % n,
         entryReader: (lo, hi, maxBytes) => this.storage.entries(lo, hi, maxBytes),
         logMemoryBytes: tuning.logMemoryBytes,

@@ -27,6 +27,12 @@ export interface RaftConfig {
   snapshotChunkBytes: number;
   /** Ticks without an answer before a snapshot chunk is sent again. */
   snapshotResendTicks: number;
+  /**
+   * How long a follower not heard from still holds compaction back (catchUpFloor): one back
+   * within it (a restart, a reboot) catches up from the log instead of needing a whole image.
+   * The caller's bounds on the log's size apply whatever.
+   */
+  catchUpHoldTicks: number;
   /** Randomness for election timeouts. */
   randomInt: RandomInt;
   /** Reads the caller's snapshot data when a follower needs it. */
@@ -49,6 +55,8 @@ export const defaultRaftConfig = {
   maxInflightAppends: 256,
   snapshotChunkBytes: 512 * 1024,
   snapshotResendTicks: 5,
+  // Five minutes of 50 ms ticks: a node's restart or a host's reboot, not a node lost for good.
+  catchUpHoldTicks: 6_000,
 } as const;
 
 /** Fills in defaults and refuses settings that would break the protocol's assumptions. */
@@ -70,6 +78,9 @@ export function makeRaftConfig(
   }
   if (!(config.maxCommittedBytesPerReady >= 1)) {
     throw new RangeError("maxCommittedBytesPerReady must be at least 1");
+  }
+  if (!(Number.isInteger(config.catchUpHoldTicks) && config.catchUpHoldTicks >= 0)) {
+    throw new RangeError("catchUpHoldTicks must be a whole number");
   }
   if (!(config.snapshotChunkBytes >= 1)) {
     throw new RangeError("snapshotChunkBytes must be at least 1");

@@ -340,16 +340,16 @@ export class Raft {
   }
 
   /**
-   * The highest index compaction can reach without cutting off a follower that is replicating:
-   * the lowest match among followers heard from within two election timeouts (a follower gone
-   * longer does not hold the log; it gets a snapshot when it comes back). A follower being sent
-   * a snapshot is held at that snapshot. Not a leader: no limit.
+   * The highest index compaction can reach without cutting off a follower: the lowest match among
+   * followers heard from within catchUpHoldTicks (one silent longer does not hold the log; it gets
+   * a snapshot when it comes back). A follower being sent a snapshot is held at that snapshot.
+   * Not a leader: no limit.
    */
   catchUpFloor(): number {
     if (this.role !== "leader") return Infinity;
     let floor = Infinity;
     for (const [id, pr] of this.progress) {
-      if (id === this.id || this.#tickCount - pr.heardTick > 2 * this.#cfg.electionTicks) continue;
+      if (id === this.id || this.#tickCount - pr.heardTick > this.#cfg.catchUpHoldTicks) continue;
       floor = Math.min(floor, pr.state === "snapshot" ? pr.pendingSnapshot : pr.match);
     }
     return floor;

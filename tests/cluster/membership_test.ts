@@ -183,18 +183,21 @@ Deno.test("cluster: a node whose file is a received image restarts, leads and pa
   }
 });
 
+/** The ticks a node has timed so far (each feeds its event-loop delay histogram once). */
+async function ticks(url: string): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const m = /^raftq_event_loop_delay_seconds_count (\d+)/m.exec(text);
+  assert.ok(m, "the tick histogram is exported");
+  return Number(m[1]);
+}
+
 /**
- * Three nodes compacting every `everyEntries`, with 5 s election timeouts: the leader keeps the
- * log for a follower it heard from within two, time enough for a test's writes and a restart on a
- * busy machine. Ten jobs in `queue` are on every node.
+ * Three nodes compacting every `everyEntries`, with the default election timeouts (0.5 to 1 s):
+ * the leader keeps the log for a follower it heard from in the last five minutes, far longer than
+ * a test's writes and a restart take. Ten jobs in `queue` are on every node.
  */
 async function compactingCluster(everyEntries: number, queue: string) {
-  const c = await TestCluster.start(3, undefined, [
-    "--snapshot-every",
-    String(everyEntries),
-    "--election-ms",
-    "5000",
-  ]);
+  const c = await TestCluster.start(3, undefined, ["--snapshot-every", String(everyEntries)]);
   try {
     const leader = await c.leader();
     await enqueueEach(leader.url, queue, 0, 10);
@@ -209,8 +212,14 @@ async function compactingCluster(everyEntries: number, queue: string) {
 Deno.test("cluster: a follower back from a restart catches up from the log, not from an image", async () => {
   const { c, leader, follower } = await compactingCluster(40, "tail");
   try {
+    const killedAt = await ticks(leader.url);
     await c.kill(follower);
     await enqueueEach(leader.url, "tail", 10, 200);
+    // Down for 40 of the leader's ticks (2 s), past two election timeouts (the hold's old length).
+    await waitFor(
+      "the leader to tick 40 times",
+      async () => await ticks(leader.url) >= killedAt + 40,
+    );
     const back = await c.restart(follower);
     await c.converged();
     const images = [...leader.stderr, ...back.stderr].filter((l) =>

@@ -1,7 +1,12 @@
 // Snapshots: compaction, chunked InstallSnapshot, and catching up a node whose log was compacted.
 
 import assert from "node:assert/strict";
-import { emptyInit, type Message, type SnapshotMessage } from "../../src/raft/mod.ts";
+import {
+  emptyInit,
+  makeRaftConfig,
+  type Message,
+  type SnapshotMessage,
+} from "../../src/raft/mod.ts";
 import { TestCluster } from "./harness.ts";
 
 /** A leader compacts its log at its applied index, keeping `data` as the snapshot. */
@@ -209,8 +214,8 @@ Deno.test("a voter holding half a snapshot still campaigns when its leader is go
   assert.ok(leader === "b" || leader === "c");
 });
 
-Deno.test("compaction's floor is the slowest answering follower's match, not a silent one's", () => {
-  const c = new TestCluster(["a", "b", "c"]);
+Deno.test("compaction's floor is the slowest follower's match, not one silent past the hold", () => {
+  const c = new TestCluster(["a", "b", "c"], { catchUpHoldTicks: 20 });
   c.elect("a");
   for (let i = 0; i < 5; i++) c.get("a").propose([`x${i}`]);
   c.stabilize();
@@ -228,10 +233,37 @@ Deno.test("compaction's floor is the slowest answering follower's match, not a s
     c.stabilize();
   }
   assert.equal(a.role, "leader");
-  assert.equal(a.catchUpFloor(), cHas, "two election timeouts have not passed");
+  assert.equal(a.catchUpFloor(), cHas, "the hold has not passed");
   c.tick("a");
   c.stabilize();
   assert.equal(a.catchUpFloor(), a.log.lastIndex(), "c is gone: only b holds the log");
+});
+
+Deno.test("a follower down for a restart still holds compaction by default", () => {
+  const c = new TestCluster(["a", "b", "c"]);
+  c.elect("a");
+  const a = c.get("a");
+  a.propose(["x"]);
+  c.stabilize();
+  const cHas = a.progress.get("c")!.match;
+  c.isolate("c");
+  for (let i = 0; i < 5; i++) a.propose([`y${i}`]);
+  // A minute of 50 ms ticks: ten election timeouts and more, far past the old two.
+  for (let t = 0; t < 1_200; t++) {
+    c.tick("a");
+    c.stabilize();
+  }
+  assert.equal(a.role, "leader");
+  assert.equal(a.catchUpFloor(), cHas, "c comes back to the entries it lacks, not an image");
+  for (let t = 0; t < 4_801; t++) {
+    c.tick("a");
+    c.stabilize();
+  }
+  assert.equal(a.role, "leader");
+  assert.equal(a.catchUpFloor(), a.log.lastIndex(), "past the hold, c no longer holds the log");
+  for (const bad of [-1, 0.5, NaN]) {
+    assert.throws(() => makeRaftConfig({ id: "a", randomInt: () => 0, catchUpHoldTicks: bad }));
+  }
 });
 
 Deno.test("a snapshot's chunks need no flush, its install does; a restart starts the transfer over", () => {

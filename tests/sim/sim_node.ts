@@ -23,6 +23,8 @@ export interface NodeEnv {
   chunkBytes: number;
   /** RaftConfig.maxCommittedBytesPerReady. */
   committedBytesPerReady: number;
+  /** RaftConfig.catchUpHoldTicks. */
+  catchUpHoldTicks: number;
   compactEvery: number;
   /** Compact once the log's entries exceed this many bytes. */
   compactAboveBytes: number;
@@ -77,6 +79,7 @@ export class SimNode {
       maxAppendBytes: 400,
       snapshotChunkBytes: this.env.chunkBytes,
       maxCommittedBytesPerReady: this.env.committedBytesPerReady,
+      catchUpHoldTicks: this.env.catchUpHoldTicks,
       snapshotResendTicks: 3,
       entryReader: (lo, hi, maxBytes) => this.store.readEntries(lo, hi, maxBytes),
       logMemoryBytes: this.env.logMemoryBytes,

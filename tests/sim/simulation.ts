@@ -96,6 +96,8 @@ interface FaultProfile {
   compactAboveBytes: number;
   /** Bytes of committed entries a Ready hands out (the default, or a few entries' worth). */
   committedBytesPerReady: number;
+  /** How long a silent follower holds compaction back: two election timeouts, or far longer. */
+  catchUpHoldTicks: number;
 }
 
 function drawProfile(rng: Prng, chunkBytes: readonly number[]): FaultProfile {
@@ -125,6 +127,7 @@ function drawProfile(rng: Prng, chunkBytes: readonly number[]): FaultProfile {
     compactAboveBytes: rng.pick([-1, 3000, 30_000]),
     // (drawn last, so the other figures stay what each seed drew before it existed)
     committedBytesPerReady: rng.pick([256 * 1024, 2000, 500]),
+    catchUpHoldTicks: rng.pick([20, 200, 6_000]),
   };
 }
 
@@ -231,6 +234,7 @@ export class Simulation {
       send: (m) => this.net.send(m, this.now),
       chunkBytes: this.profile.chunkBytes,
       committedBytesPerReady: this.profile.committedBytesPerReady,
+      catchUpHoldTicks: this.profile.catchUpHoldTicks,
       compactEvery: this.profile.compactEvery,
       logMemoryBytes: this.profile.logMemoryBytes < 0 ? Infinity : this.profile.logMemoryBytes,
       compactAboveBytes: this.profile.compactAboveBytes < 0
