@@ -17,6 +17,9 @@ export class Progress {
   probeSent = false;
   /** In replicate state: last index of each unacknowledged append, oldest first. */
   inflights: number[] = [];
+  /** The entry bytes of each of those appends, and their sum. */
+  #inflightSizes: number[] = [];
+  inflightBytes = 0;
   /** The leader's tick count when this peer last answered (or joined, or this leader began). */
   heardTick = 0;
   /** In snapshot state: the snapshot being sent, the next chunk offset, when it was last sent. */
@@ -56,6 +59,8 @@ export class Progress {
     this.state = state;
     this.probeSent = false;
     this.inflights = [];
+    this.#inflightSizes = [];
+    this.inflightBytes = 0;
     this.pendingSnapshot = 0;
     this.snapshotOffset = 0;
   }
@@ -91,12 +96,14 @@ export class Progress {
     return true;
   }
 
-  /** Records an append sent with last index `last`. */
-  sentEntries(last: number, count: number): void {
+  /** Records an append sent with last index `last`, of `count` entries and `bytes` of them. */
+  sentEntries(last: number, count: number, bytes: number): void {
     if (this.state === "replicate") {
       if (count > 0) {
         this.next = last + 1;
         this.inflights.push(last);
+        this.#inflightSizes.push(bytes);
+        this.inflightBytes += bytes;
       }
     } else if (this.state === "probe") {
       this.probeSent = true;
@@ -107,16 +114,25 @@ export class Progress {
   freeInflightsTo(index: number): void {
     let k = 0;
     while (k < this.inflights.length && this.inflights[k] <= index) k++;
-    if (k > 0) this.inflights.splice(0, k);
+    if (k === 0) return;
+    this.inflights.splice(0, k);
+    for (const bytes of this.#inflightSizes.splice(0, k)) this.inflightBytes -= bytes;
+  }
+
+  /** Forgets the oldest in-flight append (lost, perhaps), so another may go. */
+  freeFirstInflight(): void {
+    if (this.inflights.length === 0) return;
+    this.inflights.shift();
+    this.inflightBytes -= this.#inflightSizes.shift()!;
   }
 
   /** Whether the leader must not send more appends to this peer now. */
-  isPaused(maxInflight: number): boolean {
+  isPaused(maxInflight: number, maxInflightBytes: number): boolean {
     switch (this.state) {
       case "probe":
         return this.probeSent;
       case "replicate":
-        return this.inflights.length >= maxInflight;
+        return this.inflights.length >= maxInflight || this.inflightBytes >= maxInflightBytes;
       case "snapshot":
         return true;
     }

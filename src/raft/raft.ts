@@ -1,7 +1,7 @@
 // The Raft state machine: step(message), tick(), proposals and reads in; a Ready out. No I/O.
 
 import type { RaftConfig } from "./config.ts";
-import { RaftLog } from "./log.ts";
+import { entryBytes, RaftLog } from "./log.ts";
 import {
   applyConfChange,
   confChangeError,
@@ -829,9 +829,8 @@ export class Raft {
         return;
       case "heartbeatResp":
         pr.probeSent = false;
-        if (pr.state === "replicate" && pr.inflights.length >= this.#cfg.maxInflightAppends) {
-          pr.inflights.shift();
-        }
+        // A full window whose appends were lost would never reopen: let one more go.
+        if (pr.state === "replicate" && this.#paused(pr)) pr.freeFirstInflight();
         if (pr.match < this.log.lastIndex()) this.#sendAppend(m.from, true);
         if (m.readSeq > pr.readSeqAcked) {
           pr.readSeqAcked = m.readSeq;
@@ -860,7 +859,7 @@ export class Raft {
       return;
     }
     const index = Math.min(m.index, this.log.lastIndex());
-    const wasPaused = pr.isPaused(this.#cfg.maxInflightAppends);
+    const wasPaused = this.#paused(pr);
     if (pr.maybeUpdate(index)) {
       if (pr.state === "probe") pr.becomeReplicate();
       else if (pr.state === "snapshot" && pr.match >= pr.pendingSnapshot) {
@@ -960,7 +959,7 @@ export class Raft {
   /** Sends the next append to `to` unless it is paused; true when something was sent. */
   #sendAppend(to: NodeId, sendIfEmpty: boolean): boolean {
     const pr = this.progress.get(to);
-    if (!pr || pr.isPaused(this.#cfg.maxInflightAppends)) return false;
+    if (!pr || this.#paused(pr)) return false;
     const prevIndex = pr.next - 1;
     const prevTerm = this.log.term(prevIndex);
     if (prevTerm === undefined) {
@@ -981,8 +980,15 @@ export class Raft {
       entries,
       commit: this.commit,
     });
-    pr.sentEntries(prevIndex + entries.length, entries.length);
+    let bytes = 0;
+    for (const e of entries) bytes += entryBytes(e);
+    pr.sentEntries(prevIndex + entries.length, entries.length, bytes);
     return true;
+  }
+
+  /** Whether `pr`'s window is full: its appends in flight, or their bytes. */
+  #paused(pr: Progress): boolean {
+    return pr.isPaused(this.#cfg.maxInflightAppends, this.#cfg.maxInflightBytes);
   }
 
   #sendSnapshotChunk(to: NodeId, pr: Progress): void {

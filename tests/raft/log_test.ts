@@ -103,6 +103,28 @@ Deno.test("log: persisted entries beyond the memory budget are read back through
   assert.equal(log.slice(3, 4)[0].term, 3);
 });
 
+Deno.test("log: a read back asks the reader only for the entries its byte budget can hold", () => {
+  const reads: [number, number][] = [];
+  const stored = new Map<number, Entry>();
+  const reader = (lo: number, hi: number) => {
+    reads.push([lo, hi]);
+    return Array.from({ length: hi - lo }, (_, k) => stored.get(lo + k)!);
+  };
+  const log = new RaftLog({ snapshot: emptySnapshot, entries: [] }, reader, 0);
+  // 400 entries of 1,032 bytes as the core counts them, all on disk, none kept in memory.
+  const entries = Array.from(
+    { length: 400 },
+    (_, k) => ({ ...e(k + 1, 1), data: "x".repeat(1000) }),
+  );
+  log.appendNew(entries);
+  for (const x of entries) stored.set(x.index, x);
+  log.evict(400);
+  assert.deepEqual(log.slice(1, 401, 5_000).map((x) => x.index), [1, 2, 3, 4]);
+  assert.deepEqual(reads, [[1, 5]], "four rows asked for, not the 400 of the range");
+  assert.equal(log.slice(10, 401, 10).length, 1, "at least one entry, however large");
+  assert.deepEqual(reads[1], [10, 11]);
+});
+
 Deno.test("log: bytes are counted, and indexKeeping finds where a size-bounded compaction stops", () => {
   const log = new RaftLog({
     snapshot: emptySnapshot,

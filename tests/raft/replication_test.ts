@@ -157,6 +157,34 @@ Deno.test("pipelining: a leader sends several appends to a follower without wait
   assert.equal(c.get("b").log.lastIndex(), a.log.lastIndex());
 });
 
+Deno.test("pipelining: the window holds a bounded number of bytes too, and reopens", () => {
+  // Entries of 2,032 bytes as the core counts them; 5,000 bytes in flight: three appends.
+  const c = new TestCluster(["a", "b", "c"], { maxInflightBytes: 5_000, maxAppendBytes: 1 });
+  c.elect("a");
+  const a = c.get("a");
+  for (let i = 0; i < 6; i++) a.propose(["y".repeat(2_000)]);
+  c.flush();
+  const toB = () => c.take((m) => m.type === "append" && m.to === "b") as AppendMessage[];
+  assert.equal(toB().length, 3, "5,000 bytes reached at the third append: paused");
+  assert.equal(a.progress.get("b")!.inflightBytes, 3 * 2_032);
+  // The appends were lost: a heartbeat's answer lets one more go (as a full count window does).
+  c.take(() => true);
+  c.tick("a");
+  c.flush();
+  for (const m of c.take((m) => m.type === "heartbeat" && m.to === "b")) c.deliver(m);
+  c.flush();
+  for (const m of c.take((m) => m.type === "heartbeatResp")) c.deliver(m);
+  c.flush();
+  assert.equal(toB().length, 1, "one slot freed, one append sent");
+  // That one was lost too; heartbeats go on freeing slots, b refuses appends past the lost ones,
+  // and the leader probes back from what b has.
+  for (let t = 0; t < 10; t++) {
+    c.tick("a");
+    c.stabilize();
+  }
+  assert.equal(c.get("b").log.lastIndex(), a.log.lastIndex(), "it catches up all the same");
+});
+
 Deno.test("batching: one proposal of many commands is one entry each and one message per follower", () => {
   const c = new TestCluster(["a", "b", "c"]);
   c.elect("a");

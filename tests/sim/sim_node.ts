@@ -25,6 +25,8 @@ export interface NodeEnv {
   committedBytesPerReady: number;
   /** RaftConfig.catchUpHoldTicks. */
   catchUpHoldTicks: number;
+  /** RaftConfig.maxInflightBytes. */
+  inflightBytes: number;
   compactEvery: number;
   /** Compact once the log's entries exceed this many bytes. */
   compactAboveBytes: number;
@@ -80,6 +82,7 @@ export class SimNode {
       snapshotChunkBytes: this.env.chunkBytes,
       maxCommittedBytesPerReady: this.env.committedBytesPerReady,
       catchUpHoldTicks: this.env.catchUpHoldTicks,
+      maxInflightBytes: this.env.inflightBytes,
       snapshotResendTicks: 3,
       entryReader: (lo, hi, maxBytes) => this.store.readEntries(lo, hi, maxBytes),
       logMemoryBytes: this.env.logMemoryBytes,

@@ -98,6 +98,8 @@ interface FaultProfile {
   committedBytesPerReady: number;
   /** How long a silent follower holds compaction back: two election timeouts, or far longer. */
   catchUpHoldTicks: number;
+  /** Entry bytes in flight to a follower: the default, two appends' worth, or less than one. */
+  inflightBytes: number;
 }
 
 function drawProfile(rng: Prng, chunkBytes: readonly number[]): FaultProfile {
@@ -128,6 +130,7 @@ function drawProfile(rng: Prng, chunkBytes: readonly number[]): FaultProfile {
     // (drawn last, so the other figures stay what each seed drew before it existed)
     committedBytesPerReady: rng.pick([256 * 1024, 2000, 500]),
     catchUpHoldTicks: rng.pick([20, 200, 6_000]),
+    inflightBytes: rng.pick([8 * 1024 * 1024, 800, 300]),
   };
 }
 
@@ -235,6 +238,7 @@ export class Simulation {
       chunkBytes: this.profile.chunkBytes,
       committedBytesPerReady: this.profile.committedBytesPerReady,
       catchUpHoldTicks: this.profile.catchUpHoldTicks,
+      inflightBytes: this.profile.inflightBytes,
       compactEvery: this.profile.compactEvery,
       logMemoryBytes: this.profile.logMemoryBytes < 0 ? Infinity : this.profile.logMemoryBytes,
       compactAboveBytes: this.profile.compactAboveBytes < 0
