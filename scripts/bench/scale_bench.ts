@@ -30,6 +30,12 @@ export interface ScaleReport {
     p99InstallingMs: number;
   };
   restartReadyMs: number;
+  /**
+   * The restarted follower had missed `jobs` jobs (batches written while it was down): until it
+   * was ready and until it had caught up, the longest hold of any node's event loop meanwhile, and
+   * the images it installed (0: it caught up from the leader's log).
+   */
+  catchUp: { jobs: number; ms: number; hold: LoopHold; images: number };
   /** The longest any node's event loop was held (a tick fired late), and which node. */
   loopDelay: { fill: LoopHold; join: LoopHold };
   diskBytesPerJob: number;
@@ -237,8 +243,8 @@ export async function benchScale(jobs: number): Promise<ScaleReport> {
     const watchJoin = await watchLoopDelay(c);
     const join = await joinUnderLoad(c);
     const loopDelay = { fill: fillHold, join: await watchJoin() };
-    const restartReadyMs = await restartAFollower(c);
-    return { jobs, ...backlog, ...join, restartReadyMs, loopDelay };
+    const { restartReadyMs, catchUp } = await restartBehind(c, catchUpJobs(jobs));
+    return { jobs, ...backlog, ...join, restartReadyMs, catchUp, loopDelay };
   } finally {
     await c.stop();
   }
@@ -314,17 +320,30 @@ async function joinUnderLoad(c: TestCluster) {
   };
 }
 
-/** Kills a follower (not the joined node) and times its restart until it is ready. */
-async function restartAFollower(c: TestCluster): Promise<number> {
+/** What a follower misses while down: a tenth of the backlog, at most 400 batches (72 MB of log). */
+export const catchUpJobs = (jobs: number) =>
+  Math.min(400, Math.max(1, Math.round(jobs / 10 / batchSize))) * batchSize;
+
+/**
+ * Kills a follower (not the joined node), writes `missed` jobs, restarts it and times it until
+ * ready, then until caught up, watching every node's event loop meanwhile.
+ */
+async function restartBehind(c: TestCluster, missed: number) {
   const leader = await c.leader();
   const follower = c.live().find((n) => n !== leader && n.id !== "n4")!;
   await c.kill(follower);
+  await fill(leader.url, "missed", missed);
   const r0 = performance.now();
   const back = await c.restart(follower);
+  const watch = await watchLoopDelay(c);
   await waitFor("the restarted node to be ready", async () => {
     const r = await fetch(`${back.url}/readyz`).catch(() => null);
     await r?.body?.cancel();
     return r?.status === 200;
   }, 60_000);
-  return performance.now() - r0;
+  const restartReadyMs = performance.now() - r0;
+  await c.converged(600_000);
+  const ms = performance.now() - r0;
+  const images = back.stderr.filter((l) => l.includes('"event":"snapshot_installing"')).length;
+  return { restartReadyMs, catchUp: { jobs: missed, ms, hold: await watch(), images } };
 }
