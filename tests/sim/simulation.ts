@@ -130,7 +130,7 @@ function drawProfile(rng: Prng, chunkBytes: readonly number[]): FaultProfile {
     // (drawn last, so the other figures stay what each seed drew before it existed)
     committedBytesPerReady: rng.pick([256 * 1024, 2000, 500]),
     catchUpHoldTicks: rng.pick([20, 200, 6_000]),
-    inflightBytes: rng.pick([8 * 1024 * 1024, 800, 300]),
+    inflightBytes: rng.pick([2 * 1024 * 1024, 800, 300]),
   };
 }
 
