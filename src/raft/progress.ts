@@ -15,10 +15,9 @@ export class Progress {
   state: ProgressState = "probe";
   /** In probe state: an append was sent and no answer has come yet (paused until heartbeat). */
   probeSent = false;
-  /** In replicate state: last index of each unacknowledged append, oldest first. */
-  inflights: number[] = [];
-  /** The entry bytes of each of those appends, and their sum. */
-  #inflightSizes: number[] = [];
+  /** In replicate state: each unacknowledged append's last index and entry bytes, oldest first. */
+  #inflights: { last: number; bytes: number }[] = [];
+  /** The sum of their bytes. */
   inflightBytes = 0;
   /** The leader's tick count when this peer last answered (or joined, or this leader began). */
   heardTick = 0;
@@ -58,8 +57,7 @@ export class Progress {
   private reset(state: ProgressState): void {
     this.state = state;
     this.probeSent = false;
-    this.inflights = [];
-    this.#inflightSizes = [];
+    this.#inflights = [];
     this.inflightBytes = 0;
     this.pendingSnapshot = 0;
     this.snapshotOffset = 0;
@@ -101,8 +99,7 @@ export class Progress {
     if (this.state === "replicate") {
       if (count > 0) {
         this.next = last + 1;
-        this.inflights.push(last);
-        this.#inflightSizes.push(bytes);
+        this.#inflights.push({ last, bytes });
         this.inflightBytes += bytes;
       }
     } else if (this.state === "probe") {
@@ -113,17 +110,14 @@ export class Progress {
   /** Forgets in-flight appends acknowledged up to `index`. */
   freeInflightsTo(index: number): void {
     let k = 0;
-    while (k < this.inflights.length && this.inflights[k] <= index) k++;
-    if (k === 0) return;
-    this.inflights.splice(0, k);
-    for (const bytes of this.#inflightSizes.splice(0, k)) this.inflightBytes -= bytes;
+    while (k < this.#inflights.length && this.#inflights[k].last <= index) k++;
+    for (const { bytes } of this.#inflights.splice(0, k)) this.inflightBytes -= bytes;
   }
 
   /** Forgets the oldest in-flight append (lost, perhaps), so another may go. */
   freeFirstInflight(): void {
-    if (this.inflights.length === 0) return;
-    this.inflights.shift();
-    this.inflightBytes -= this.#inflightSizes.shift()!;
+    const first = this.#inflights.shift();
+    if (first) this.inflightBytes -= first.bytes;
   }
 
   /** Whether the leader must not send more appends to this peer now. */
@@ -132,7 +126,7 @@ export class Progress {
       case "probe":
         return this.probeSent;
       case "replicate":
-        return this.inflights.length >= maxInflight || this.inflightBytes >= maxInflightBytes;
+        return this.#inflights.length >= maxInflight || this.inflightBytes >= maxInflightBytes;
       case "snapshot":
         return true;
     }
