@@ -1,7 +1,7 @@
 // A backlog of N jobs on three nodes (from the bundle): fill rate, memory, a join under load, restart.
 
 import { DatabaseSync } from "node:sqlite";
-import { type ClusterNode, TestCluster } from "../../tests/helpers/cluster.ts";
+import { type ClusterNode, loopDelayCounts, TestCluster } from "../../tests/helpers/cluster.ts";
 import { call, waitFor } from "../../tests/helpers/node_process.ts";
 
 export interface ScaleReport {
@@ -47,17 +47,6 @@ export interface ScaleReport {
 export interface LoopHold {
   atMostMs: number;
   node: string;
-}
-
-/** A node's raftq_event_loop_delay_seconds buckets: ticks at most so late, by bound in ms. */
-async function loopDelayCounts(n: ClusterNode): Promise<Map<number, number>> {
-  const text = await (await fetch(`${n.url}/metrics`)).text();
-  const counts = new Map<number, number>();
-  const bucket = /^raftq_event_loop_delay_seconds_bucket\{le="([^"]+)"\} (\d+)$/gm;
-  for (const [, le, count] of text.matchAll(bucket)) {
-    counts.set(le === "+Inf" ? Infinity : Number(le) * 1000, Number(count));
-  }
-  return counts;
 }
 
 /**

@@ -1,7 +1,13 @@
 // Membership: refused peers, transfers, removal, and a late node catching up by snapshot.
 
 import assert from "node:assert/strict";
-import { call, TestCluster, waitFor } from "../helpers/cluster.ts";
+import {
+  call,
+  type ClusterNode,
+  loopDelayCounts,
+  TestCluster,
+  waitFor,
+} from "../helpers/cluster.ts";
 import { startReadyNode } from "../helpers/node_process.ts";
 
 /** Enqueues jobs `from` to `to` - 1 (their payloads) into `queue` at `url`, each answered 201. */
@@ -184,11 +190,10 @@ Deno.test("cluster: a node whose file is a received image restarts, leads and pa
 });
 
 /** The ticks a node has timed so far (each feeds its event-loop delay histogram once). */
-async function ticks(url: string): Promise<number> {
-  const text = await (await fetch(`${url}/metrics`)).text();
-  const m = /^raftq_event_loop_delay_seconds_count (\d+)/m.exec(text);
-  assert.ok(m, "the tick histogram is exported");
-  return Number(m[1]);
+async function ticks(n: ClusterNode): Promise<number> {
+  const timed = (await loopDelayCounts(n)).get(Infinity);
+  assert.ok(timed !== undefined, "the tick histogram is exported");
+  return timed;
 }
 
 /**
@@ -212,13 +217,13 @@ async function compactingCluster(everyEntries: number, queue: string) {
 Deno.test("cluster: a follower back from a restart catches up from the log, not from an image", async () => {
   const { c, leader, follower } = await compactingCluster(40, "tail");
   try {
-    const killedAt = await ticks(leader.url);
+    const killedAt = await ticks(leader);
     await c.kill(follower);
     await enqueueEach(leader.url, "tail", 10, 200);
     // Down for 40 of the leader's ticks (2 s), past two election timeouts (the hold's old length).
     await waitFor(
       "the leader to tick 40 times",
-      async () => await ticks(leader.url) >= killedAt + 40,
+      async () => await ticks(leader) >= killedAt + 40,
     );
     const back = await c.restart(follower);
     await c.converged();

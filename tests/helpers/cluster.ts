@@ -166,3 +166,17 @@ export class TestCluster {
 }
 
 export { call, freePort, waitFor };
+
+/**
+ * A node's raftq_event_loop_delay_seconds buckets: ticks at most so late, by bound in ms (the
+ * +Inf bucket, at Infinity, counts every tick the node has timed).
+ */
+export async function loopDelayCounts(n: { url: string }): Promise<Map<number, number>> {
+  const text = await (await fetch(`${n.url}/metrics`)).text();
+  const counts = new Map<number, number>();
+  const bucket = /^raftq_event_loop_delay_seconds_bucket\{le="([^"]+)"\} (\d+)$/gm;
+  for (const [, le, count] of text.matchAll(bucket)) {
+    counts.set(le === "+Inf" ? Infinity : Number(le) * 1000, Number(count));
+  }
+  return counts;
+}
