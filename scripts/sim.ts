@@ -96,9 +96,9 @@ function report(results: SimResult[]): void {
       sum((r) => r.commits)
     } reads=${sum((r) => r.reads)} crashes=${sum((r) => r.crashes)} snapshots=${
       sum((r) => r.snapshotsInstalled)
-    } confChanges=${sum((r) => r.confChanges)} transfers=${sum((r) => r.transfers)} messages=${
-      sum((r) => r.messages)
-    }`,
+    } requested=${sum((r) => r.snapshotsTaken)} confChanges=${
+      sum((r) => r.confChanges)
+    } transfers=${sum((r) => r.transfers)} messages=${sum((r) => r.messages)}`,
   );
   if (failures > 0) Deno.exit(1);
 }

@@ -130,10 +130,18 @@ export class ReadyLoop<R> {
     this.schedule();
   }
 
-  /** Takes a snapshot and compacts the log, between Readies; `done` gets its index. */
+  /**
+   * Takes a snapshot and compacts the log up to it, between Readies, as far as no follower that
+   * is replicating needs (see Raft.catchUpFloor); `done` gets the image's index.
+   */
   requestSnapshot(done: (error: Error | null, index: number) => void): void {
     if (this.#stopped) return done(stoppedError(), 0);
-    this.#snapshots.request(done);
+    this.#snapshots.request((error, index) => {
+      if (error === null) {
+        this.#guard(() => this.#compactTo(Math.min(index, this.raft.catchUpFloor())));
+      }
+      done(error, index);
+    });
     this.schedule();
   }
 
@@ -310,7 +318,12 @@ export class ReadyLoop<R> {
       upTo = Math.min(upTo, Math.max(this.raft.catchUpFloor(), keepFrom));
       if (upTo - log.snapshot.index < this.compaction.everyEntries) return;
     }
-    if (upTo <= log.snapshot.index) return;
+    this.#compactTo(upTo);
+  }
+
+  /** Compacts the log up to `upTo` (applied and persisted here). */
+  #compactTo(upTo: number): void {
+    if (upTo <= this.raft.log.snapshot.index) return;
     const meta = this.raft.compact(upTo);
     this.ports.store.compact(meta);
     this.hooks.snapshot?.("compacted", meta.index);

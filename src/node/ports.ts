@@ -34,18 +34,24 @@ export interface LogStore {
     offset: number,
     maxBytes: number,
   ): { data: Uint8Array; done: boolean } | null;
-  /** Whether the latest snapshot has its image (not just its metadata after a compaction). */
-  snapshotMaterialized(): boolean;
+  /** Whether the store holds an image of the state machine at `index` (readSnapshotChunk's). */
+  hasImage(index: number): boolean;
   /**
    * Starts an image of the state machine as applied at some moment from now on; `done` gets
    * the applied index it holds. One at a time.
    */
   capture(done: (error: Error | null, index: number) => void): void;
-  /** Adopts the finished capture as the snapshot `meta`, durably; forgets the log it covers. */
+  /**
+   * Adopts the finished capture as the image at `meta`, durably, in place of any other; the log
+   * is left as it is (compact() forgets it).
+   */
   saveSnapshot(meta: SnapshotMeta): void;
   /** Drops the finished capture unused. */
   discardCapture(): void;
-  /** Forgets the log up to `meta` (the state machine in the same store already covers it). */
+  /**
+   * Forgets the log up to `meta` (the state machine in the same store already covers it), and
+   * the image when it is older than `meta`.
+   */
   compact(meta: SnapshotMeta): void;
 }
 

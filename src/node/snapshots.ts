@@ -7,10 +7,12 @@ type Requester = (error: Error | null, index: number) => void;
 
 /**
  * A capture copies the state machine as applied at some moment after it starts (on a worker in
- * production), so its index is only known when it ends. It is adopted as the snapshot between
- * Readies, once the log here holds that index persisted and applied; compaction waits meanwhile
- * so the log never passes it. Requests (POST /admin/snapshot) that arrive during a capture are
- * answered by the next one, so each sees everything applied before it asked.
+ * production), so its index is only known when it ends. It is adopted as the image followers
+ * behind the log are sent (Raft.imageAt) between Readies, once the log here holds that index
+ * persisted and applied; compaction waits meanwhile so the log never passes it. Adopting it
+ * compacts nothing: a follower a little behind, down while it was made, still catches up from
+ * the log. Requests (POST /admin/snapshot) that arrive during a capture are answered by the next
+ * one, so each sees everything applied before it asked.
  */
 export class Snapshotter {
   #wanted = false;
@@ -54,8 +56,8 @@ export class Snapshotter {
     this.#adopt();
     if (this.#capture !== null || (!this.#wanted && this.#waiting.length === 0)) return;
     if (behindStateMachine) return; // after the next write, or once the log catches up
-    const current = this.raft.log.snapshot;
-    if (this.sm.appliedIndex <= current.index && this.store.snapshotMaterialized()) {
+    const current = this.raft.sendableSnapshot;
+    if (this.sm.appliedIndex <= current.index && this.store.hasImage(current.index)) {
       this.#wanted = false;
       for (const done of this.#waiting.splice(0)) done(null, current.index);
       return;
@@ -88,7 +90,7 @@ export class Snapshotter {
     }
     // A leader may apply entries before its own flush of them: wait until they are persisted.
     if (c.index > Math.min(this.raft.stableIndex, this.raft.applied)) return;
-    const meta = c.index > log.snapshot.index ? this.raft.compact(c.index) : log.snapshot;
+    const meta = this.raft.imageAt(c.index);
     this.store.saveSnapshot(meta);
     this.#capture = null;
     this.taken(meta.index);

@@ -47,6 +47,8 @@ export interface RaftInit {
   confs?: Entry[];
   /** The state machine's applied index; committed entries after it are handed out again. */
   appliedIndex: number;
+  /** The newest image of the state machine the store holds to send, when there is one. */
+  image?: SnapshotMeta | null;
 }
 
 export type ProposeResult =
@@ -98,6 +100,11 @@ export class Raft {
 
   /** Follower only: the snapshot being received. */
   #incoming: { meta: SnapshotMeta; nextOffset: number } | null = null;
+  /**
+   * The newest image the store holds (see imageAt): what a follower behind the log is sent. Its
+   * index may be past the log's start, so taking one cuts no follower off the log.
+   */
+  #image: SnapshotMeta | null;
 
   // Output buffers, drained by ready().
   #messages: Message[] = [];
@@ -142,6 +149,7 @@ export class Raft {
     this.#stableIndex = last;
     this.#unstableFrom = last + 1;
     this.membership = init.snapshot.membership;
+    this.#image = init.image ?? null;
     this.#recomputeMembership();
     this.#persisted = this.hardState();
     this.#resetElectionTimer();
@@ -337,6 +345,35 @@ export class Raft {
     };
     this.log.compact(meta);
     return meta;
+  }
+
+  /**
+   * Records that the store now holds an image of the state machine at `index` (between the log's
+   * start and applied): followers behind the log are sent it. The log is left as it is, so a
+   * follower a little behind still catches up from entries. Returns its metadata to store.
+   */
+  imageAt(index: number): SnapshotMeta {
+    if (index > this.applied || index < this.log.snapshot.index) {
+      throw new RangeError(
+        `No image at ${index}: outside the log's start ${this.log.snapshot.index} and applied ${this.applied}`,
+      );
+    }
+    const meta: SnapshotMeta = index === this.log.snapshot.index ? this.log.snapshot : {
+      index,
+      term: this.log.term(index)!,
+      membership: this.#membershipAt(index),
+    };
+    this.#image = meta;
+    return meta;
+  }
+
+  /**
+   * What a follower behind the log is sent: the newest image, or the log's start when there is
+   * none or the log was compacted past it (a follower installing that would still be behind).
+   */
+  get sendableSnapshot(): SnapshotMeta {
+    const image = this.#image;
+    return image !== null && image.index >= this.log.snapshot.index ? image : this.log.snapshot;
   }
 
   /**
@@ -964,7 +1001,7 @@ export class Raft {
     const prevTerm = this.log.term(prevIndex);
     if (prevTerm === undefined) {
       // The entries this peer needs were compacted away: it needs the snapshot.
-      pr.becomeSnapshot(this.log.snapshot.index, this.#tickCount);
+      pr.becomeSnapshot(this.sendableSnapshot.index, this.#tickCount);
       this.#sendSnapshotChunk(to, pr);
       return true;
     }
@@ -997,9 +1034,10 @@ export class Raft {
       pr.snapshotOffset,
       this.#cfg.snapshotChunkBytes,
     );
-    if (chunk === null || pr.pendingSnapshot !== this.log.snapshot.index) {
+    const sendable = this.sendableSnapshot;
+    if (chunk === null || pr.pendingSnapshot !== sendable.index) {
       // That snapshot is gone (a newer one replaced it): start over with the newest.
-      pr.becomeSnapshot(this.log.snapshot.index, this.#tickCount);
+      pr.becomeSnapshot(sendable.index, this.#tickCount);
       chunk = this.#cfg.snapshotReader(pr.pendingSnapshot, 0, this.#cfg.snapshotChunkBytes);
       if (chunk === null) return;
     }
@@ -1009,7 +1047,7 @@ export class Raft {
       term: this.term,
       from: this.id,
       to,
-      meta: this.log.snapshot,
+      meta: this.sendableSnapshot,
       offset: pr.snapshotOffset,
       chunk: chunk.data,
       done: chunk.done,

@@ -27,7 +27,7 @@ const incomingSyncBytes = 8 * 1024 * 1024;
  *
  * Snapshots are SQLite files in snapshots/ holding the state tables (state_image.ts), made and
  * installed by `steps` (worker threads). One is current: snap-INDEX-TERM.db, named by the
- * snapshot row. Sent, it is followed by a trailer with its length and SHA-256; received, it is
+ * image row. Sent, it is followed by a trailer with its length and SHA-256; received, it is
  * written to incoming.part as it arrives (synced every 8 MiB to spread the disk's work, not for
  * durability: after a crash the leader starts over), checked, completed with the node's own tables
  * and swapped in as the node's database file (Database.swapIn), or copied in when it cannot be.
@@ -210,8 +210,8 @@ export class SqliteLogStore implements LogStore {
     return { data: out, done: end >= total };
   }
 
-  snapshotMaterialized(): boolean {
-    return this.storage.snapshotImage() !== null;
+  hasImage(index: number): boolean {
+    return this.storage.snapshotImage()?.index === index;
   }
 
   capture(done: (error: Error | null, index: number) => void): void {
@@ -252,10 +252,10 @@ export class SqliteLogStore implements LogStore {
   compact(meta: SnapshotMeta): void {
     this.db.setSynchronous(true);
     this.storage.saveSnapshotMetaOnly(meta);
-    this.#forgetOthers(null);
+    this.#forgetOthers(this.storage.snapshotImage()?.name ?? null);
   }
 
-  /** Removes image files other than `keep` (the one the snapshot row now names). */
+  /** Removes image files other than `keep` (the one the image row now names). */
   #forgetOthers(keep: string | null): void {
     if (this.#reading && this.#reading.name !== keep) {
       this.#reading.file.close();

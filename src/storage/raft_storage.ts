@@ -39,6 +39,8 @@ export interface LoadedState {
   hardState: HardState;
   snapshot: SnapshotMeta;
   entries: Entry[];
+  /** The image followers behind the log are sent, when one was made (see imageMeta). */
+  image: SnapshotMeta | null;
 }
 
 /**
@@ -203,7 +205,7 @@ export class RaftStorage {
     const hardState: HardState = hs
       ? { term: hs.term, vote: hs.vote, commit: Math.min(hs.commit_index, lastIndex) }
       : { term: 0, vote: NONE, commit: 0 };
-    return { hardState, snapshot, entries };
+    return { hardState, snapshot, entries, image: this.imageMeta() };
   }
 
   /**
@@ -216,7 +218,7 @@ export class RaftStorage {
     sizes: number[];
     confs: Entry[];
   } {
-    const { hardState, snapshot } = this.load(0);
+    const { hardState, snapshot, image } = this.load(0);
     // octet_length takes a row's size from its header; length() read every entry's text whole
     // (170-210 ms at start-up for 150 MB of batch entries, against 45-55). It counts UTF-8 bytes,
     // at least entryBytes' UTF-16 units for any text: the bounds it feeds err on the safe side.
@@ -236,7 +238,7 @@ export class RaftStorage {
     for (let kept = 0; k > 0 && kept + sizes[k - 1] <= memoryBytes; k--) kept += sizes[k - 1];
     const last = snapshot.index + rows.length;
     const entries = this.entries(snapshot.index + 1 + k, last + 1);
-    return { hardState, snapshot, entries, terms, sizes, confs };
+    return { hardState, snapshot, entries, image, terms, sizes, confs };
   }
 
   /** Entries in [lo, hi), at most `maxBytes` of data (at least one entry), checksums verified. */
@@ -306,16 +308,14 @@ export class RaftStorage {
     );
   }
 
-  /** The upsert of the snapshot row: `image` null when its bytes are not materialized. */
-  #snapshotRow(meta: SnapshotMeta, image: StoredImage | null) {
+  /** The upsert of the row saying where the log starts. */
+  #snapshotRow(meta: SnapshotMeta) {
     const update = {
       idx: meta.index,
       term: meta.term,
       membership: JSON.stringify(meta.membership),
-      size_bytes: image ? image.bytes : -1,
+      size_bytes: -1,
       checksum: 0,
-      image: image?.name ?? null,
-      sha256: image?.sha256 ?? null,
     };
     return this.#k.insertInto("raft_snapshot").values({ id: 1, ...update })
       .onConflict((oc) => oc.column("id").doUpdateSet(update));
@@ -323,34 +323,54 @@ export class RaftStorage {
 
   /**
    * What installing a received snapshot does to the log, run by the image installer inside its
-   * transaction: the snapshot row names no image (the received one becomes the node's file, or
-   * is copied in and removed; a new one is made when a follower needs it), and the whole log goes
-   * (the Ready's entries, if any, are written after).
+   * transaction: the log starts at the snapshot and holds nothing (the Ready's entries, if any,
+   * are written after), and there is no image (the received one becomes the node's file, or is
+   * copied in and removed; a new one is made when a follower needs it).
    */
   installStatements(meta: SnapshotMeta): Statement[] {
-    return [this.#snapshotRow(meta, null).compile(), this.#k.deleteFrom("raft_log").compile()];
+    return [
+      this.#snapshotRow(meta).compile(),
+      this.#k.deleteFrom("raft_log").compile(),
+      this.#k.deleteFrom("raft_image").compile(),
+    ];
   }
 
   /** The tables an installed image starts without (installStatements empties them anyway). */
-  static readonly emptiedByInstall: readonly string[] = ["raft_log"];
+  static readonly emptiedByInstall: readonly string[] = ["raft_log", "raft_image"];
 
   /**
-   * Records that `image` holds the state machine at `meta.index` (a FULL commit). The log it
-   * covers goes with later writes (see #deleteSomeCovered).
+   * Records that `image` holds the state machine at `meta.index` (a FULL commit), in place of
+   * any image before it. The log is left as it is.
    */
   saveSnapshotImage(meta: SnapshotMeta, image: StoredImage): void {
-    this.#db.transaction(() => this.#c.run(this.#snapshotRow(meta, image)));
-    this.#covered(meta.index);
+    const row = {
+      idx: meta.index,
+      term: meta.term,
+      membership: JSON.stringify(meta.membership),
+      name: image.name,
+      size_bytes: image.bytes,
+      sha256: image.sha256,
+    };
+    this.#db.transaction(() =>
+      this.#c.run(
+        this.#k.insertInto("raft_image").values({ id: 1, ...row })
+          .onConflict((oc) => oc.column("id").doUpdateSet(row)),
+      )
+    );
   }
 
   /**
    * Compacts without copying the state machine: records that the log up to `meta.index` is
    * covered (the state machine in this same file holds it durably: this FULL commit makes every
-   * earlier apply durable too, the WAL being sequential), with no image yet. The covered log goes
-   * with later writes (see #deleteSomeCovered). An image is made only when a follower needs one.
+   * earlier apply durable too, the WAL being sequential), and forgets an image older than that
+   * (a follower installing it would still be behind the log). The covered log goes with later
+   * writes (see #deleteSomeCovered). An image is made only when a follower needs one.
    */
   saveSnapshotMetaOnly(meta: SnapshotMeta): void {
-    this.#db.transaction(() => this.#c.run(this.#snapshotRow(meta, null)));
+    this.#db.transaction(() => {
+      this.#c.run(this.#snapshotRow(meta));
+      this.#c.run(this.#k.deleteFrom("raft_image").where("idx", "<", meta.index));
+    });
     this.#covered(meta.index);
   }
 
@@ -384,20 +404,31 @@ export class RaftStorage {
 
   // ------------------------------------------------------------ snapshots
 
+  /** Where the log starts: the index, term and membership the state machine covers there. */
   snapshotMeta(): SnapshotMeta {
     const row = this.#c.first(this.#k.selectFrom("raft_snapshot").selectAll());
-    if (!row) return emptySnapshot;
-    return parseSnapshotMeta({
-      index: row.idx,
-      term: row.term,
-      membership: JSON.parse(row.membership) as Membership,
-    });
+    return row ? metaOfRow(row) : emptySnapshot;
   }
 
-  /** The image holding the latest snapshot, or null when none was made for it. */
+  /** The image followers behind the log are sent, or null when none was made. */
   snapshotImage(): (StoredImage & { index: number }) | null {
-    const row = this.#c.first(this.#k.selectFrom("raft_snapshot").selectAll());
-    if (!row || row.image === null || row.sha256 === null || row.size_bytes < 0) return null;
-    return { index: row.idx, name: row.image, bytes: row.size_bytes, sha256: row.sha256 };
+    const row = this.#c.first(this.#k.selectFrom("raft_image").selectAll());
+    if (!row) return null;
+    return { index: row.idx, name: row.name, bytes: row.size_bytes, sha256: row.sha256 };
   }
+
+  /** The index, term and membership the image holds, or null when none was made. */
+  imageMeta(): SnapshotMeta | null {
+    const row = this.#c.first(this.#k.selectFrom("raft_image").selectAll());
+    return row ? metaOfRow(row) : null;
+  }
+}
+
+/** A snapshot or image row's metadata, checked as any stored input is. */
+function metaOfRow(row: { idx: number; term: number; membership: string }): SnapshotMeta {
+  return parseSnapshotMeta({
+    index: row.idx,
+    term: row.term,
+    membership: JSON.parse(row.membership) as Membership,
+  });
 }

@@ -50,6 +50,7 @@ export async function restoreBackup(file: string, dir: string): Promise<Restored
           "raft_log",
           "raft_hard_state",
           "raft_snapshot",
+          "raft_image",
         ] as const
       ) dd.db.conn.run(k.deleteFrom(table));
       dd.db.conn.run(k.deleteFrom("node_meta").where("key", "in", ["node_id", "cluster_id"]));

@@ -26,20 +26,30 @@ export interface RaftLogTable {
   checksum: number;
 }
 
-/**
- * The single row describing the latest snapshot (id = 1). `image` names its file in snapshots/
- * (size_bytes and sha256 describe it); null when only the log was compacted, no image made yet.
- */
+/** The single row (id = 1) saying where the log starts: the index, term and membership it covers. */
 export interface RaftSnapshotTable {
   id: number;
   idx: number;
   term: number;
   membership: string;
+  /** Unused since schema 20 (-1): images have their own row (RaftImageTable). */
   size_bytes: number;
   /** Unused since schema 5 (images carry a SHA-256). */
   checksum: number;
-  image: string | null;
-  sha256: string | null;
+}
+
+/**
+ * The image a follower behind the log is sent (id = 1; none until one is needed): a file in
+ * snapshots/ holding the state machine at `idx`, at or after the log's start.
+ */
+export interface RaftImageTable {
+  id: number;
+  idx: number;
+  term: number;
+  membership: string;
+  name: string;
+  size_bytes: number;
+  sha256: string;
 }
 
 /** The queue state machine's bookkeeping (id = 1): applied index and the leader's clock. */
@@ -223,4 +233,5 @@ export interface Tables {
   raft_hard_state: RaftHardStateTable;
   raft_log: RaftLogTable;
   raft_snapshot: RaftSnapshotTable;
+  raft_image: RaftImageTable;
 }

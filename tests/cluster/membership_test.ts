@@ -246,6 +246,41 @@ Deno.test("cluster: a follower back from a restart catches up from the log, not 
   }
 });
 
+Deno.test("cluster: an image taken on request or for a new node cuts no follower off the log", async () => {
+  const { c, leader, follower } = await compactingCluster(1000, "img");
+  try {
+    await c.kill(follower);
+    await enqueueEach(leader.url, "img", 10, 60);
+    const taken = await call(`${leader.url}/admin/snapshot`, "POST");
+    assert.equal(taken.status, 200, JSON.stringify(taken.body));
+    assert.ok(
+      taken.body.snapshotIndex >= 60,
+      `the image holds every job (${taken.body.snapshotIndex})`,
+    );
+    const held = (await c.status(leader)).members.find((m: { id: string }) => m.id === follower.id);
+    assert.ok(
+      (await c.status(leader)).snapshotIndex <= held.matchIndex,
+      "the log was compacted only as far as the follower that is down has it",
+    );
+    const n4 = await c.join("n4");
+    await c.waitForVoters(4);
+    assert.ok(n4.stderr.some((l) => l.includes('"snapshot_installed"')), "n4 installed an image");
+    const back = await c.restart(follower);
+    await c.converged();
+    assert.deepEqual(
+      back.stderr.filter((l) => /"snapshot_(installing|installed)"/.test(l)),
+      [],
+      "the entries it lacked were still in the leader's log",
+    );
+    for (const n of [back, n4]) {
+      const depth = await call(`${n.url}/v1/queues?consistency=local`, "GET");
+      assert.equal(depth.body.queues[0].ready, 60);
+    }
+  } finally {
+    await c.stop();
+  }
+});
+
 Deno.test("cluster: a follower ten compaction intervals behind no longer holds the log", async () => {
   // The limit of the catch-up tail: a follower stopped (still heard from lately, so it holds
   // compaction) while 150 entries commit without it, 10 per interval.

@@ -330,7 +330,7 @@ Deno.test("snapshot: restoring a snapshot reproduces the tables, and the log con
 Deno.test("snapshot: every table is in the images, or is named here as this node's own", async () => {
   const { dd } = await freshMachine();
   try {
-    const nodeOwn = ["node_meta", "raft_hard_state", "raft_log", "raft_snapshot"];
+    const nodeOwn = ["node_meta", "raft_hard_state", "raft_log", "raft_snapshot", "raft_image"];
     const tables = dd.db.conn.db.prepare(
       "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' " +
         "AND name NOT LIKE 'kysely_%'",

@@ -303,3 +303,44 @@ Deno.test("a snapshot's chunks need no flush, its install does; a restart starts
   assert.deepEqual(install.snapshot, meta);
   assert.ok(install.mustSync, "the install must be durable before it is acknowledged");
 });
+
+Deno.test("an image past the log's start goes to a node behind the log; the others keep the log", () => {
+  const c = new TestCluster(["a", "b", "c"], { snapshotChunkBytes: 4 });
+  c.elect("a");
+  const a = c.get("a");
+  for (let i = 0; i < 5; i++) a.propose([`x${i}`]);
+  c.stabilize();
+  const start = a.compact(3).index;
+  c.isolate("c");
+  for (let i = 0; i < 10; i++) a.propose([`y${i}`]);
+  c.stabilize();
+  assert.throws(() => a.imageAt(start - 1), RangeError, "below the log's start");
+  assert.throws(() => a.imageAt(a.applied + 1), RangeError, "past applied");
+  const image = a.imageAt(a.applied);
+  assert.equal(a.log.snapshot.index, start, "an image compacts nothing");
+  assert.deepEqual(a.sendableSnapshot, image);
+  assert.equal(image.term, a.log.term(image.index));
+  const node = c.nodes.get("a")!;
+  node.snapshot = image; // what the harness's reader serves
+  node.snapshotData = new TextEncoder().encode("image-bytes");
+  c.add("d", emptyInit(), { snapshotChunkBytes: 4 });
+  assert.ok(a.proposeConfChange({ type: "addLearner", id: "d", url: "" }).ok);
+  c.heal();
+  const snapshotsTo = new Set<string>();
+  for (let round = 0; round < 300; round++) {
+    c.flush();
+    const batch = c.queue;
+    c.queue = [];
+    if (batch.length === 0) break;
+    for (const m of batch) {
+      if (m.type === "snapshot") snapshotsTo.add(m.to);
+      c.deliver(m);
+    }
+    if (round % 5 === 0) c.tick("a");
+  }
+  assert.deepEqual([...snapshotsTo], ["d"], "c, behind the image but not the log, got entries");
+  assert.equal(c.get("d").log.snapshot.index, image.index);
+  for (const id of ["c", "d"]) assert.equal(c.get(id).log.lastIndex(), a.log.lastIndex(), id);
+  a.compact(a.applied);
+  assert.deepEqual(a.sendableSnapshot, a.log.snapshot, "compacted past it, the image is not sent");
+});

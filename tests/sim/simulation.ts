@@ -63,6 +63,8 @@ export interface SimResult {
   reads: number;
   crashes: number;
   snapshotsInstalled: number;
+  /** Snapshots taken on request (POST /admin/snapshot's path), answered with their index. */
+  snapshotsTaken: number;
   confChanges: number;
   transfers: number;
   messages: number;
@@ -100,6 +102,8 @@ interface FaultProfile {
   catchUpHoldTicks: number;
   /** Entry bytes in flight to a follower: the default, two appends' worth, or less than one. */
   inflightBytes: number;
+  /** Probability a step asks a live node for a snapshot (POST /admin/snapshot). */
+  snapshotRequestRate: number;
 }
 
 function drawProfile(rng: Prng, chunkBytes: readonly number[]): FaultProfile {
@@ -131,6 +135,7 @@ function drawProfile(rng: Prng, chunkBytes: readonly number[]): FaultProfile {
     committedBytesPerReady: rng.pick([256 * 1024, 2000, 500]),
     catchUpHoldTicks: rng.pick([20, 200, 6_000]),
     inflightBytes: rng.pick([2 * 1024 * 1024, 800, 300]),
+    snapshotRequestRate: rng.pick([0, 0, 0.002, 0.01]),
   };
 }
 
@@ -169,6 +174,7 @@ export class Simulation {
       reads: 0,
       crashes: 0,
       snapshotsInstalled: 0,
+      snapshotsTaken: 0,
       confChanges: 0,
       transfers: 0,
       messages: 0,
@@ -429,6 +435,26 @@ export class Simulation {
       this.net.healAll();
       this.#log("partition healed");
     }
+    // (only when drawn, so seeds without it go on as they did before it existed)
+    if (p.snapshotRequestRate > 0 && rng.chance(p.snapshotRequestRate)) this.#requestSnapshot();
+  }
+
+  /** An operator's POST /admin/snapshot to a live node: an image, and the log compacted to it. */
+  #requestSnapshot(): void {
+    const live = this.#liveNodes();
+    if (live.length === 0) return;
+    const node = this.#faultRng.pick(live);
+    const raft = node.raft!;
+    node.loop!.requestSnapshot((error, index) => {
+      if (error) return; // the node stopped (a crash or its removal)
+      if (index > raft.applied) {
+        throw new SafetyViolation(
+          `${node.id}: snapshot ${index} answered past applied ${raft.applied}`,
+        );
+      }
+      this.result.snapshotsTaken++;
+      this.#log(`${node.id} took snapshot ${index} on request`);
+    });
   }
 
   #clients(): void {

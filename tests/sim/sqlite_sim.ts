@@ -208,8 +208,8 @@ class SqliteSimStore implements SimStore {
   }
 
   load(): RaftInit {
-    const { hardState, snapshot, entries } = this.#storage.load();
-    return { hardState, snapshot, entries, appliedIndex: this.#sm.applied };
+    const { hardState, snapshot, entries, image } = this.#storage.load();
+    return { hardState, snapshot, entries, image, appliedIndex: this.#sm.applied };
   }
 
   write(rd: Ready, alongside: () => void): void {
@@ -261,8 +261,8 @@ class SqliteSimStore implements SimStore {
     return this.#storage.entries(lo, hi, maxBytes);
   }
 
-  snapshotMaterialized(): boolean {
-    return this.#log.snapshotMaterialized();
+  hasImage(index: number): boolean {
+    return this.#log.hasImage(index);
   }
 
   compact(meta: SnapshotMeta): void {

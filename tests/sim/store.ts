@@ -18,8 +18,8 @@ import { decodeSm, encodeSm, HashMachine, type SmState } from "./state_machine.t
 interface Image {
   hardState: HardState;
   snapshot: SnapshotMeta;
-  /** The snapshot's bytes, or null after a compaction that kept only its metadata. */
-  snapshotData: Uint8Array | null;
+  /** The image a follower behind the log is sent, at or after the snapshot; none until needed. */
+  image: { meta: SnapshotMeta; data: Uint8Array } | null;
   /** The log after the snapshot. */
   entries: Entry[];
   /** Chunks of a snapshot being received. */
@@ -88,7 +88,7 @@ export class MemoryStore implements SimStore {
     this.#written = {
       hardState: init.hardState,
       snapshot: emptySnapshot,
-      snapshotData: encodeSm(zeroSm),
+      image: { meta: emptySnapshot, data: encodeSm(zeroSm) },
       entries: [...init.entries],
       incoming: [],
       sm: zeroSm,
@@ -111,6 +111,7 @@ export class MemoryStore implements SimStore {
       snapshot: w.snapshot,
       entries: [...w.entries],
       appliedIndex: w.sm.applied,
+      image: w.image?.meta ?? null,
     };
   }
 
@@ -153,7 +154,7 @@ export class MemoryStore implements SimStore {
     this.scheduleFlush(() => {
       if (generation !== this.#generation) return;
       const w = this.#written;
-      Object.assign(w, { snapshot: meta, snapshotData: data, entries: [], sm });
+      Object.assign(w, { snapshot: meta, image: null, entries: [], sm });
       this.#durable = copy(w);
       this.observer.installed(meta, sm);
       done();
@@ -201,35 +202,33 @@ export class MemoryStore implements SimStore {
   }
 
   readSnapshotChunk(index: number, offset: number, maxBytes: number) {
-    const w = this.#written;
-    if (w.snapshot.index !== index || w.snapshotData === null) return null;
-    const data = w.snapshotData;
+    const image = this.#written.image;
+    if (image === null || image.meta.index !== index) return null;
+    const data = image.data;
     return {
       data: data.subarray(offset, offset + maxBytes),
       done: offset + maxBytes >= data.length,
     };
   }
 
-  snapshotMaterialized(): boolean {
-    return this.#written.snapshotData !== null;
+  hasImage(index: number): boolean {
+    return this.#written.image?.meta.index === index;
   }
 
   saveSnapshot(meta: SnapshotMeta): void {
     const c = this.#captured;
     if (!c || c.index !== meta.index) throw new Error(`no capture at ${meta.index}`);
+    if (meta.index < this.#written.snapshot.index) throw new Error(`image ${meta.index} < log`);
     this.#captured = null;
-    this.#trim(meta, c.data);
+    this.#written.image = { meta, data: c.data };
+    this.#durable = copy(this.#written);
   }
 
   compact(meta: SnapshotMeta): void {
-    this.#trim(meta, null);
-  }
-
-  #trim(meta: SnapshotMeta, data: Uint8Array | null): void {
     const w = this.#written;
     w.entries = w.entries.filter((e) => e.index > meta.index);
     w.snapshot = meta;
-    w.snapshotData = data;
+    if (w.image !== null && w.image.meta.index < meta.index) w.image = null;
     this.#durable = copy(w);
   }
 

@@ -258,6 +258,10 @@ Deno.test("migrations: from an empty file, and from schema 5 through every later
     conn.db.exec(
       "INSERT INTO raft_log (idx, term, kind, data, change, checksum) VALUES (1, 1, 'noop', '', NULL, 0)",
     );
+    conn.db.exec(
+      `INSERT INTO raft_snapshot (id, idx, term, membership, size_bytes, checksum, image, sha256)
+        VALUES (1, 7, 2, '{"members":[]}', 4096, 0, 'snap-7-2.db', 'ab')`,
+    );
     for (
       const [id, queue, state] of [["1-0", "a", "ready"], ["1-1", "a", "ready"], [
         "1-2",
@@ -279,6 +283,24 @@ Deno.test("migrations: from an empty file, and from schema 5 through every later
       n: number;
     };
     assert.equal(kept.n, 1, "rows written under the previous schema are kept");
+    assert.deepEqual(
+      [...upgraded.conn.db.prepare("SELECT * FROM raft_image").all()].map((r) => ({ ...r })),
+      [{
+        id: 1,
+        idx: 7,
+        term: 2,
+        membership: '{"members":[]}',
+        name: "snap-7-2.db",
+        size_bytes: 4096,
+        sha256: "ab",
+      }],
+      "the image the snapshot row named has a row of its own",
+    );
+    assert.deepEqual(
+      { ...upgraded.conn.db.prepare("SELECT idx, term FROM raft_snapshot").get() },
+      { idx: 7, term: 2 },
+      "the log still starts where it did",
+    );
     assert.deepEqual(
       upgraded.conn.db.prepare("SELECT queue, state, n FROM queue_counts ORDER BY queue").all()
         .map((r) => ({ ...r })),

@@ -82,7 +82,7 @@ function installInto(
   );
 }
 
-Deno.test("snapshot image: captured on a worker, adopted, streamed with its trailer, compacting the log", async () => {
+Deno.test("snapshot image: captured on a worker, adopted beside the log, streamed with its trailer", async () => {
   const dir = await tempDir();
   const dd = await openDataDir(dir);
   try {
@@ -91,8 +91,10 @@ Deno.test("snapshot image: captured on a worker, adopted, streamed with its trai
     const store = new SqliteLogStore(dd.db, storage, workerSteps);
     const meta = await captureAndAdopt(store);
     assert.equal(meta.index, last);
-    assert.deepEqual(storage.snapshotMeta(), meta);
-    assert.equal(storage.load().entries.length, 0, "the covered log is gone");
+    assert.deepEqual(storage.imageMeta(), meta);
+    assert.equal(storage.snapshotMeta().index, 0, "adopting an image compacts nothing");
+    assert.equal(storage.load().entries.length, 20, "a follower behind still finds its entries");
+    assert.deepEqual(storage.load().image, meta, "a restart knows the image");
     const image = storage.snapshotImage()!;
     assert.equal(Deno.statSync(`${store.dir}/${image.name}`).size, image.bytes);
     const data = stream(store, meta.index, 100_000);
@@ -100,10 +102,15 @@ Deno.test("snapshot image: captured on a worker, adopted, streamed with its trai
     assert.equal(new TextDecoder().decode(data.subarray(image.bytes, image.bytes + 8)), "RAFTQIMG");
     assert.deepEqual(stream(store, meta.index, 7_777), data, "any chunk size gives the same bytes");
     assert.equal(store.readSnapshotChunk(meta.index - 1, 0, 10), null, "only the current one");
-    // A compaction past it leaves no image: the next follower gets a new one.
+    // A compaction up to it keeps it; one past it leaves no image: the next follower gets a new one.
+    store.compact({ index: last - 5, term: 1, membership });
+    assert.equal(store.hasImage(last), true);
+    assert.equal(storage.load().entries.length, 5);
+    assert.equal(stream(store, meta.index, 100_000).length, data.length);
     fill(dd, last, 1);
     store.compact({ index: last + 1, term: 1, membership });
-    assert.equal(store.snapshotMaterialized(), false);
+    assert.equal(store.hasImage(last), false);
+    assert.equal(storage.imageMeta(), null);
     assert.deepEqual([...Deno.readDirSync(store.dir)], [], "the old image file is removed");
   } finally {
     dd.close();
@@ -137,7 +144,8 @@ Deno.test("snapshot image: installed whole over another state, log and all; a da
     assert.equal(smB.appliedIndex, meta.index);
     assert.deepEqual(smB.queueStats().map((q) => q.name), ["a"]);
     assert.deepEqual([...Deno.readDirSync(storeB.dir)], [], "no image is kept");
-    assert.equal(storeB.snapshotMaterialized(), false);
+    assert.equal(storeB.hasImage(meta.index), false);
+    assert.equal(storageB.imageMeta(), null);
     // It writes on in the new file, and can pass the state on in an image of its own.
     fill(b, meta.index, 1, "b");
     const again = await captureAndAdopt(storeB, 4);
