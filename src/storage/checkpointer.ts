@@ -20,13 +20,23 @@ self.onmessage = (e) => {
       return;
     }
     db ??= new DatabaseSync(path);
-    db.prepare("PRAGMA wal_checkpoint(PASSIVE)").get();
-    self.postMessage({ ok: true });
+    const row = db.prepare("PRAGMA wal_checkpoint(PASSIVE)").get();
+    self.postMessage({ ok: true, walFrames: Number(row?.log ?? -1) });
   } catch (err) {
     self.postMessage({ ok: false, error: String((err && err.message) || err) });
   }
 };
 `;
+
+/**
+ * The worker's answer; a checkpoint's says how many frames the WAL held when it began (what it
+ * copied back, unless a reader held some), -1 when it could not tell.
+ */
+interface Reply {
+  ok: boolean;
+  error?: string;
+  walFrames?: number;
+}
 
 /**
  * Checkpoints the WAL of the database at `path` off the event loop, at most every `everyMs` while
@@ -38,10 +48,11 @@ export class Checkpointer {
   #worker: Worker;
   #timer: ReturnType<typeof setInterval>;
   #dirty = false;
-  #inFlight: Promise<void> | null = null;
-  #settle: () => void = () => {};
+  #inFlight: Promise<Reply> | null = null;
+  #settle: (reply: Reply) => void = () => {};
   #op: "checkpoint" | "close" = "checkpoint";
   #failing = false;
+  #stopped = false;
   /** Checkpoints completed (tests read it through Database.checkpointsOffLoop). */
   done = 0;
 
@@ -51,7 +62,7 @@ export class Checkpointer {
     everyMs = 100,
   ) {
     this.#worker = workerFromSource(workerSource);
-    this.#worker.onmessage = (e) => this.#answered(e.data as { ok: boolean; error?: string });
+    this.#worker.onmessage = (e) => this.#answered(e.data as Reply);
     this.#worker.onerror = (e) => {
       e.preventDefault();
       this.#answered({ ok: false, error: e.message });
@@ -70,19 +81,37 @@ export class Checkpointer {
     this.#post("checkpoint");
   }
 
-  #post(op: "checkpoint" | "close"): Promise<void> {
+  /**
+   * Checkpoints now (after one in flight), and again until a pass finds at most `gapFrames` new
+   * frames (written while the one before ran), `maxPasses` at most: once it resolves, the WAL is
+   * copied back but for what a short pass let through, and a checkpoint on the node's own
+   * connection has little left to copy.
+   */
+  async catchUp(gapFrames = 1024, maxPasses = 8): Promise<void> {
+    let before = -1;
+    for (let pass = 0; pass < maxPasses; pass++) {
+      while (this.#inFlight) await this.#inFlight;
+      if (this.#stopped) return;
+      this.#dirty = false;
+      const { ok, walFrames = -1 } = await this.#post("checkpoint");
+      if (!ok || walFrames < 0 || (before >= 0 && walFrames - before <= gapFrames)) return;
+      before = walFrames;
+    }
+  }
+
+  #post(op: "checkpoint" | "close"): Promise<Reply> {
     this.#op = op;
     this.#inFlight = new Promise((resolve) => (this.#settle = resolve));
     this.#worker.postMessage({ op, path: this.path });
     return this.#inFlight;
   }
 
-  #answered(reply: { ok: boolean; error?: string }): void {
+  #answered(reply: Reply): void {
     if (reply.ok && this.#op === "checkpoint") this.done++;
     if (!reply.ok && !this.#failing) this.onError(reply.error ?? "unknown error");
     this.#failing = !reply.ok;
     this.#inFlight = null;
-    this.#settle();
+    this.#settle(reply);
   }
 
   /**
@@ -90,6 +119,7 @@ export class Checkpointer {
    * the WAL holds is then copied back here, off the loop), closes the worker's connection, ends it.
    */
   async stop(drain = false): Promise<void> {
+    this.#stopped = true;
     clearInterval(this.#timer);
     while (this.#inFlight) await this.#inFlight;
     if (drain) await this.#post("checkpoint");
@@ -99,6 +129,7 @@ export class Checkpointer {
 
   /** Stops at once (a process that is ending): the worker and its connection go with it. */
   terminate(): void {
+    this.#stopped = true;
     clearInterval(this.#timer);
     this.#worker.terminate();
   }

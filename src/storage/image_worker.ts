@@ -95,14 +95,51 @@ export function stepsUnderWay(dbPath: string): number {
   return underWay.get(dbPath) ?? 0;
 }
 
+/**
+ * Steps that hold one view of a database for as long as they read it whole (a capture, a
+ * backup's copy, a quick_check: seconds on a large file), by database, and who is told.
+ */
+const longReads = new Map<string, number>();
+const longReadWatchers = new Map<string, (reading: boolean) => void>();
+
+/**
+ * Tells `watcher` when the first long read of the database at `dbPath` begins (true) and when the
+ * last ends (false); at once when one is under way. null stops telling.
+ */
+export function watchLongReads(dbPath: string, watcher: ((reading: boolean) => void) | null): void {
+  if (watcher === null) return void longReadWatchers.delete(dbPath);
+  longReadWatchers.set(dbPath, watcher);
+  if ((longReads.get(dbPath) ?? 0) > 0) watcher(true);
+}
+
+/** A long read of `dbPath` begins (runOnWorker's, and tests'). */
+export function longReadBegins(dbPath: string): void {
+  const n = (longReads.get(dbPath) ?? 0) + 1;
+  longReads.set(dbPath, n);
+  if (n === 1) longReadWatchers.get(dbPath)?.(true);
+}
+
+/** A long read of `dbPath` ended. */
+export function longReadEnds(dbPath: string): void {
+  const n = (longReads.get(dbPath) ?? 0) - 1;
+  if (n > 0) return void longReads.set(dbPath, n);
+  longReads.delete(dbPath);
+  longReadWatchers.get(dbPath)?.(false);
+}
+
+const longReadOps = new Set(["capture", "copy", "check"]);
+
 function runOnWorker<T>(op: string, dbPath: string, args: unknown, done: Done<T>): void {
   const worker = workerFromSource(workerSource);
   underWay.set(dbPath, stepsUnderWay(dbPath) + 1);
+  const longRead = longReadOps.has(op);
+  if (longRead) longReadBegins(dbPath);
   const finish = (error: Error | null, value?: T) => {
     worker.terminate();
     const left = stepsUnderWay(dbPath) - 1;
     if (left > 0) underWay.set(dbPath, left);
     else underWay.delete(dbPath);
+    if (longRead) longReadEnds(dbPath);
     done(error, value);
   };
   worker.onmessage = (e) => {

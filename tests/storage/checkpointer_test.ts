@@ -4,6 +4,9 @@ import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { Checkpointer } from "../../src/storage/checkpointer.ts";
 import { openDataDir } from "../../src/storage/data_dir.ts";
+import { longReadBegins, longReadEnds, workerSteps } from "../../src/storage/image_worker.ts";
+import { SqliteLogStore } from "../../src/storage/log_store.ts";
+import { RaftStorage } from "../../src/storage/raft_storage.ts";
 import { waitFor } from "../helpers/node_process.ts";
 import { tempDir } from "./helpers.ts";
 
@@ -96,6 +99,54 @@ Deno.test("checkpointer: a draining stop copies the WAL back on the worker first
     const idle = new Checkpointer(dd.db.path, () => {}, 60_000);
     await idle.stop();
     assert.equal(idle.done, 0, "a plain stop runs none");
+    dd.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("checkpointer: a long read lifts the bound; after it the worker copies the WAL back", async () => {
+  const dir = await tempDir();
+  try {
+    const dd = await openDataDir(dir);
+    const bound = () =>
+      (dd.db.conn.db.prepare("PRAGMA wal_autocheckpoint").get() as { wal_autocheckpoint: number })
+        .wal_autocheckpoint;
+    dd.db.checkpointOffLoop(() => {}, 50); // a bound of 50 pages (200 KiB) for the test
+    const conn = dd.db.conn.db;
+    dd.db.transaction(() => conn.exec("CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT)"));
+    // A capture, a backup's copy or a quick_check holds one view this long; here, a reader.
+    const reader = new DatabaseSync(dd.db.path);
+    reader.exec("BEGIN");
+    reader.prepare("SELECT count(*) FROM t").get();
+    longReadBegins(dd.db.path);
+    assert.equal(bound(), 0, "nothing the reader holds back is copied at a commit, so none tries");
+    const insert = conn.prepare("INSERT INTO t (v) VALUES (?)");
+    for (let round = 0; round < 20; round++) {
+      dd.db.transaction(() => {
+        for (let i = 0; i < 100; i++) insert.run("x".repeat(500));
+      });
+    }
+    const fileBytes = () => Deno.statSync(dd.db.path).size;
+    const startBytes = fileBytes();
+    const done = dd.db.checkpointsOffLoop;
+    reader.exec("COMMIT");
+    reader.close();
+    longReadEnds(dd.db.path);
+    // No commit from here on: every page that reaches the file was copied by the worker.
+    await waitFor("the bound set again", () => bound() === 50, 10_000);
+    assert.ok(dd.db.checkpointsOffLoop > done, "the worker caught up first");
+    assert.ok(fileBytes() > startBytes + 500_000, `${fileBytes()} bytes: copied back off the loop`);
+    // A capture is such a read: the bound is lifted while it runs.
+    const store = new SqliteLogStore(dd.db, new RaftStorage(dd.db), workerSteps);
+    const captured = new Promise<void>((resolve, reject) =>
+      store.capture((err) => err ? reject(err) : resolve())
+    );
+    assert.equal(bound(), 0, "lifted while the capture reads");
+    await captured;
+    store.discardCapture();
+    await waitFor("the bound set again after the capture", () => bound() === 50, 10_000);
+    await dd.db.stopCheckpoints();
     dd.close();
   } finally {
     await Deno.remove(dir, { recursive: true });
