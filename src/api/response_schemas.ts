@@ -154,7 +154,10 @@ export const status = z.looseObject({
   commitIndex: z.int(),
   appliedIndex: z.int(),
   lastLogIndex: z.int(),
-  snapshotIndex: z.int(),
+  snapshotIndex: z.int().meta({ description: "where the log starts: its last compaction" }),
+  imageIndex: z.int().nullable().meta({
+    description: "the index of the image a follower behind the log is sent; null when none is kept",
+  }),
   timing: z.object({ heartbeatMs: z.int(), electionMs: z.int() }).meta({
     description: "--heartbeat-ms and --election-ms in force",
   }),

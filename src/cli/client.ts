@@ -47,8 +47,8 @@ async function status(argv: string[], io: CliIo, command: string): Promise<numbe
     `node ${s.id} (${s.role}, term ${s.term}) leader ${
       s.leader?.id ?? "none"
     }  commit ${s.commitIndex} applied ${s.appliedIndex} snapshot ${s.snapshotIndex}${
-      s.eventLoop ? `  loop delay ${s.eventLoop.delayMaxMs} ms (max, last minute)` : ""
-    }`,
+      typeof s.imageIndex === "number" ? ` image ${s.imageIndex}` : ""
+    }${s.eventLoop ? `  loop delay ${s.eventLoop.delayMaxMs} ms (max, last minute)` : ""}`,
   );
   const rows: (string | number | boolean | null)[][] = [[
     "ID",

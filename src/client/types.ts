@@ -169,6 +169,8 @@ export interface ClusterStatus {
   appliedIndex: number;
   lastLogIndex: number;
   snapshotIndex: number;
+  /** The image a follower behind the log is sent; null when none is kept. */
+  imageIndex: number | null;
   members: Member[];
   [more: string]: unknown;
 }

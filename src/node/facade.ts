@@ -35,7 +35,10 @@ export interface NodeStatus {
   commitIndex: number;
   appliedIndex: number;
   lastLogIndex: number;
+  /** Where the log starts (its last compaction). */
   snapshotIndex: number;
+  /** The image a follower behind the log is sent, when one was made since (POST /admin/snapshot). */
+  imageIndex: number | null;
   counters: { [name: string]: number };
   clock: { mayLead: boolean; maxOffsetMs: number; queueNowMs: number };
   /** The longest a tick fired late in the last minute: how long the event loop was held. */

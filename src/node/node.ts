@@ -284,6 +284,7 @@ export class RaftNode implements NodeApi {
       appliedIndex: this.sm.appliedIndex,
       lastLogIndex: lastIndex,
       snapshotIndex: raft.log.snapshot.index,
+      imageIndex: raft.image?.index ?? null,
       counters: { ...this.sm.tallies },
       clock: this.clockStatus,
       eventLoop: { delayMaxMs: Math.round(this.#loopDelay.maxRecentMs(performance.now())) },

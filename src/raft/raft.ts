@@ -367,13 +367,15 @@ export class Raft {
     return meta;
   }
 
-  /**
-   * What a follower behind the log is sent: the newest image, or the log's start when there is
-   * none or the log was compacted past it (a follower installing that would still be behind).
-   */
-  get sendableSnapshot(): SnapshotMeta {
+  /** The newest image, unless the log was compacted past it (a follower would still be behind). */
+  get image(): SnapshotMeta | null {
     const image = this.#image;
-    return image !== null && image.index >= this.log.snapshot.index ? image : this.log.snapshot;
+    return image !== null && image.index >= this.log.snapshot.index ? image : null;
+  }
+
+  /** What a follower behind the log is sent: the image, or the log's start when there is none. */
+  get sendableSnapshot(): SnapshotMeta {
+    return this.image ?? this.log.snapshot;
   }
 
   /**

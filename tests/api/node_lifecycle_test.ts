@@ -20,10 +20,12 @@ Deno.test("lifecycle: healthz, readyz, status and a snapshot on a one-node clust
       ["catchUp", "clockOffsetMs", "id", "lagEntries", "matchIndex", "reachable", "url", "voter"],
     );
     assert.ok(status.appliedIndex >= 5 && status.commitIndex === status.appliedIndex);
+    assert.equal(status.imageIndex, null, "no image until one is asked for");
     const snap = (await call(`${u}/admin/snapshot`, "POST")).body;
     assert.equal(snap.snapshotIndex, snap.appliedIndex);
     const after = (await call(`${u}/admin/status`, "GET")).body;
-    assert.equal(after.snapshotIndex, snap.snapshotIndex);
+    assert.equal(after.snapshotIndex, snap.snapshotIndex, "alone, it compacts up to the image");
+    assert.equal(after.imageIndex, snap.snapshotIndex);
     // The queue still works after compaction.
     assert.equal((await call(`${u}/v1/queues/s/jobs`, "POST", { payload: 9 })).status, 201);
   } finally {

@@ -257,11 +257,13 @@ Deno.test("cluster: an image taken on request or for a new node cuts no follower
       taken.body.snapshotIndex >= 60,
       `the image holds every job (${taken.body.snapshotIndex})`,
     );
-    const held = (await c.status(leader)).members.find((m: { id: string }) => m.id === follower.id);
+    const s = await c.status(leader);
+    const held = s.members.find((m: { id: string }) => m.id === follower.id);
     assert.ok(
-      (await c.status(leader)).snapshotIndex <= held.matchIndex,
+      s.snapshotIndex <= held.matchIndex,
       "the log was compacted only as far as the follower that is down has it",
     );
+    assert.equal(s.imageIndex, taken.body.snapshotIndex, "the image is kept past the log's start");
     const n4 = await c.join("n4");
     await c.waitForVoters(4);
     assert.ok(n4.stderr.some((l) => l.includes('"snapshot_installed"')), "n4 installed an image");
