@@ -35,9 +35,13 @@ export class Snapshotter {
     return this.#capture !== null;
   }
 
-  /** A follower needs a snapshot and the latest has no image. */
+  /**
+   * A follower needs a snapshot and there is no image. While a capture runs it is the answer:
+   * wanting another after it would make a second image under load (the applied index moves on
+   * meanwhile), and adopting that would start every transfer under way over.
+   */
   want(): void {
-    this.#wanted = true;
+    if (this.#capture === null) this.#wanted = true;
   }
 
   request(done: Requester): void {

@@ -1031,17 +1031,22 @@ export class Raft {
   }
 
   #sendSnapshotChunk(to: NodeId, pr: Progress): void {
+    const sendable = this.sendableSnapshot;
+    // A newer image replaced the one being sent: start over with it. (Asked for, the old one would
+    // read as missing, and a missing image makes the caller capture another.)
+    if (pr.pendingSnapshot !== sendable.index) pr.becomeSnapshot(sendable.index, this.#tickCount);
     let chunk = this.#cfg.snapshotReader(
       pr.pendingSnapshot,
       pr.snapshotOffset,
       this.#cfg.snapshotChunkBytes,
     );
-    const sendable = this.sendableSnapshot;
-    if (chunk === null || pr.pendingSnapshot !== sendable.index) {
-      // That snapshot is gone (a newer one replaced it): start over with the newest.
-      pr.becomeSnapshot(sendable.index, this.#tickCount);
+    if (chunk === null && pr.snapshotOffset > 0) {
+      pr.becomeSnapshot(sendable.index, this.#tickCount); // its file is gone: from the start
       chunk = this.#cfg.snapshotReader(pr.pendingSnapshot, 0, this.#cfg.snapshotChunkBytes);
-      if (chunk === null) return;
+    }
+    if (chunk === null) {
+      pr.snapshotSentTick = this.#tickCount; // none yet (one is being made): try again later
+      return;
     }
     pr.snapshotSentTick = this.#tickCount;
     this.#send({

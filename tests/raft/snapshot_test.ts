@@ -344,3 +344,37 @@ Deno.test("an image past the log's start goes to a node behind the log; the othe
   a.compact(a.applied);
   assert.deepEqual(a.sendableSnapshot, a.log.snapshot, "compacted past it, the image is not sent");
 });
+
+Deno.test("a transfer under way moves to a newer image without asking for the old one again", () => {
+  const asked: number[] = [];
+  const images = new Map<number, Uint8Array>();
+  const c = new TestCluster(["a", "b"], {
+    snapshotChunkBytes: 4,
+    snapshotReader: (index, off, max) => {
+      asked.push(index);
+      const data = images.get(index);
+      return data ? { data: data.subarray(off, off + max), done: off + max >= data.length } : null;
+    },
+  });
+  c.elect("a");
+  const a = c.get("a");
+  for (let i = 0; i < 5; i++) a.propose([`x${i}`]);
+  c.stabilize();
+  a.compact(a.applied);
+  const first = a.imageAt(a.applied);
+  images.set(first.index, new TextEncoder().encode("first-image-bytes"));
+  c.add("d", emptyInit(), { snapshotChunkBytes: 4 });
+  assert.ok(a.proposeConfChange({ type: "addLearner", id: "d", url: "" }).ok);
+  deliverRounds(c, 6, (m) => c.deliver(m));
+  assert.equal(a.progress.get("d")!.state, "snapshot");
+  assert.ok(a.progress.get("d")!.snapshotOffset > 0, "part of the first image is sent");
+  const second = a.imageAt(a.applied);
+  assert.ok(second.index > first.index);
+  images.delete(first.index); // the store keeps one image
+  images.set(second.index, new TextEncoder().encode("second-image"));
+  asked.length = 0;
+  deliverRounds(c, 100, (m) => c.deliver(m));
+  assert.ok(!asked.includes(first.index), `asked for ${asked}: the old image reads as missing`);
+  assert.equal(c.get("d").log.snapshot.index, second.index);
+  assert.equal(c.get("d").log.lastIndex(), a.log.lastIndex());
+});
