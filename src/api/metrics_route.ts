@@ -84,7 +84,16 @@ function raftGauges(st: () => NodeStatus): GaugeRow[] {
     ["raftq_commit_index", "Highest log index known committed", () => one(st().commitIndex)],
     ["raftq_applied_index", "Highest log index applied to the queue", () => one(st().appliedIndex)],
     ["raftq_last_log_index", "Last index in this node's log", () => one(st().lastLogIndex)],
-    ["raftq_snapshot_index", "Index covered by the latest snapshot", () => one(st().snapshotIndex)],
+    [
+      "raftq_snapshot_index",
+      "Index the log starts after (its last compaction)",
+      () => one(st().snapshotIndex),
+    ],
+    [
+      "raftq_image_index",
+      "Index of the image a follower behind the log is sent (0: none kept)",
+      () => one(st().imageIndex ?? 0),
+    ],
     ["raftq_members", "Cluster members by kind", () => {
       const ms = st().members;
       return [

@@ -55,6 +55,7 @@ Deno.test("metrics: Prometheus text with the node, queue, request and storage fi
     assert.equal(one("raftq_role", { role: "follower" }), 0);
     assert.ok(one("raftq_term")! >= 2);
     assert.equal(one("raftq_commit_index"), one("raftq_applied_index"));
+    assert.equal(one("raftq_image_index"), 0, "no image until one is asked for");
     assert.ok(one("raftq_leader_changes_total")! >= 1);
     assert.equal(one("raftq_proposals_total"), 5);
     assert.equal(one("raftq_jobs_enqueued_total"), 3);

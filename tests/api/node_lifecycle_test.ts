@@ -26,6 +26,8 @@ Deno.test("lifecycle: healthz, readyz, status and a snapshot on a one-node clust
     const after = (await call(`${u}/admin/status`, "GET")).body;
     assert.equal(after.snapshotIndex, snap.snapshotIndex, "alone, it compacts up to the image");
     assert.equal(after.imageIndex, snap.snapshotIndex);
+    const metrics = await (await fetch(`${u}/metrics`)).text();
+    assert.match(metrics, new RegExp(`^raftq_image_index ${snap.snapshotIndex}$`, "m"));
     // The queue still works after compaction.
     assert.equal((await call(`${u}/v1/queues/s/jobs`, "POST", { payload: 9 })).status, 201);
   } finally {
