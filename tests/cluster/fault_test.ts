@@ -12,7 +12,14 @@ function pick<T>(items: T[]): T {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 Deno.test(`cluster: ${seconds} s of kills and restarts lose no acknowledged job and complete none twice`, async () => {
-  const c = await TestCluster.start(3);
+  // A log compacted often and kept short, so restarted nodes catch up from the log or from images
+  // made meanwhile, as it happens.
+  const c = await TestCluster.start(3, undefined, [
+    "--snapshot-every",
+    "500",
+    "--log-retain-bytes",
+    String(1024 * 1024),
+  ]);
   const acked = new Map<string, string>(); // idempotency key -> job id
   const completions = new Map<string, Set<string>>(); // job id -> leases that acked it
   const counts = {
@@ -23,8 +30,12 @@ Deno.test(`cluster: ${seconds} s of kills and restarts lose no acknowledged job 
     ackRefused: 0,
     released: 0,
     pauses: 0,
+    snapshots: 0,
     kills: 0,
   };
+  const installs = (n: { stderr: string[] }) =>
+    n.stderr.filter((l) => l.includes('"snapshot_installed"')).length;
+  let installed = 0; // images installed by node processes since killed
   let running = true;
   const endAt = Date.now() + seconds * 1000;
   try {
@@ -108,14 +119,25 @@ Deno.test(`cluster: ${seconds} s of kills and restarts lose no acknowledged job 
         }
       }
     };
+    // An operator asks a node for a snapshot now and then (POST /admin/snapshot).
+    const snapshotter = async () => {
+      while (running) {
+        await sleep(2000 + Math.random() * 3000);
+        const n = pick(c.live());
+        const r = n && await call(`${n.url}/admin/snapshot`, "POST").catch(() => null);
+        if (r?.status === 200) counts.snapshots++;
+      }
+    };
     const chaos = async () => {
       while (Date.now() < endAt - 3000) {
         await sleep(1500 + Math.random() * 2000);
         const victim = pick(c.live());
         if (!victim || c.live().length < 3) continue;
         await c.kill(victim, Math.random() < 0.5 ? "SIGKILL" : "SIGTERM");
+        installed += installs(victim);
         counts.kills++;
-        await sleep(500 + Math.random() * 2000);
+        // Every fourth stays down long enough to fall behind the kept log: it needs an image.
+        await sleep(counts.kills % 4 === 0 ? 8000 : 500 + Math.random() * 2000);
         await c.restart(victim);
       }
     };
@@ -124,6 +146,7 @@ Deno.test(`cluster: ${seconds} s of kills and restarts lose no acknowledged job 
       ...[0, 1, 2].map(consumer),
       chaos(),
       pauser(),
+      snapshotter(),
     ];
     await sleep(seconds * 1000);
     running = false;
@@ -153,10 +176,15 @@ Deno.test(`cluster: ${seconds} s of kills and restarts lose no acknowledged job 
     for (const v of views) assert.deepEqual(v, views[0], "replicas hold identical queues");
     assert.ok(
       counts.enqueued > 50 && counts.acked > 20 && counts.kills >= 3 && counts.pauses >= 2 &&
-        counts.released > 0,
+        counts.released > 0 && counts.snapshots >= 2,
       JSON.stringify(counts),
     );
-    console.log(`fault run: ${JSON.stringify(counts)}, applied index ${applied}`);
+    for (const n of c.nodes) installed += installs(n);
+    console.log(
+      `fault run: ${
+        JSON.stringify(counts)
+      }, applied index ${applied}, images installed ${installed}`,
+    );
   } finally {
     running = false;
     await c.stop();
