@@ -1044,11 +1044,8 @@ export class Raft {
       pr.becomeSnapshot(sendable.index, this.#tickCount); // its file is gone: from the start
       chunk = this.#cfg.snapshotReader(pr.pendingSnapshot, 0, this.#cfg.snapshotChunkBytes);
     }
-    if (chunk === null) {
-      pr.snapshotSentTick = this.#tickCount; // none yet (one is being made): try again later
-      return;
-    }
     pr.snapshotSentTick = this.#tickCount;
+    if (chunk === null) return; // none yet (one is being made): the resend tries again
     this.#send({
       type: "snapshot",
       term: this.term,

@@ -3,7 +3,7 @@
 import { type CompiledQuery, Kysely, sql } from "kysely";
 import { Checkpointer } from "./checkpointer.ts";
 import { fileBytes, openWal, removeSideFiles, syncDirectoryOf } from "./db_files.ts";
-import { checkDatabase, stepsUnderWay, watchLongReads } from "./image_worker.ts";
+import { checkDatabase, longReadUnderWay, stepsUnderWay, watchLongReads } from "./image_worker.ts";
 import { NodeSqliteDialect } from "./dialect.ts";
 import { sqliteReason, StorageFatalError } from "./errors.ts";
 import { StartupError } from "../errors.ts";
@@ -26,7 +26,7 @@ export interface OpenOptions {
 /**
  * What the WAL file is cut back to when SQLite resets it (it otherwise keeps its peak size): above
  * the default bound of 64 MiB (checkpointOffLoop), so a WAL reset at the bound reuses the file
- * whole. Cut back to 16 MiB, the commit that did it took 70-85 ms, and the 99th percentile of
+ * whole. Cut back to 16 MiB, the commit that did it took 69-88 ms, and the 99th percentile of
  * commits in a throwaway burst of 1,000-row transactions was 27 ms against 14.
  */
 const walSizeLimitBytes = 80 * 1024 * 1024;
@@ -58,8 +58,6 @@ export class Database {
   #offLoop: { onError: (message: string) => void; boundPages: number } | null = null;
   #busyTimeoutMs = 5000;
   #checkDeferred = false;
-  /** Whether a long read of the file is under way (see #longReads). */
-  #reading = false;
 
   private constructor(path: string, conn: SqliteConnection) {
     this.path = path;
@@ -181,10 +179,11 @@ export class Database {
   checkpointOffLoop(onError: (message: string) => void, boundPages = 16_384): void {
     if (this.path === ":memory:" || this.#checkpointer) return;
     this.#offLoop = { onError, boundPages };
-    this.#autocheckpoint(this.#reading ? 0 : boundPages);
+    this.#autocheckpoint(boundPages);
     // The WAL file keeps its largest size once reset; cut it back to this when it is.
     this.pragma(sql`PRAGMA journal_size_limit = ${sql.lit(walSizeLimitBytes)}`);
     this.#checkpointer = new Checkpointer(this.path, onError);
+    // (told at once, lifting the bound, when a long read is under way already)
     watchLongReads(this.path, (reading) => this.#longReads(reading));
   }
 
@@ -196,17 +195,17 @@ export class Database {
    * A long read (a capture, a backup's copy, the deferred quick_check) holds one view of the file
    * for seconds, and no checkpoint copies back what is written meanwhile: the first commit after
    * it ended then copied all of that inline, on the event loop (a 452 ms turn after a 3.8 s check
-   * of a 4,000,000-job file, the WAL at 113 MiB). The bound is lifted while one runs, and set
+   * of a 4,000,000-job file, the WAL at 113 MiB). The bound is lifted while one runs (the WAL then
+   * grows with every write until it ends: SQLite cannot copy back past the reader), and set
    * again once the worker has copied the WAL back (Checkpointer.catchUp).
    */
   #longReads(reading: boolean): void {
-    this.#reading = reading;
     const checkpointer = this.#checkpointer;
     const offLoop = this.#offLoop;
     if (!checkpointer || !offLoop) return;
     if (reading) return this.#autocheckpoint(0);
     checkpointer.catchUp().then(() => {
-      if (this.#checkpointer === checkpointer && !this.#reading) {
+      if (this.#checkpointer === checkpointer && !longReadUnderWay(this.path)) {
         this.#autocheckpoint(offLoop.boundPages);
       }
     });

@@ -109,7 +109,12 @@ const longReadWatchers = new Map<string, (reading: boolean) => void>();
 export function watchLongReads(dbPath: string, watcher: ((reading: boolean) => void) | null): void {
   if (watcher === null) return void longReadWatchers.delete(dbPath);
   longReadWatchers.set(dbPath, watcher);
-  if ((longReads.get(dbPath) ?? 0) > 0) watcher(true);
+  if (longReadUnderWay(dbPath)) watcher(true);
+}
+
+/** Whether a long read of the database at `dbPath` is under way. */
+export function longReadUnderWay(dbPath: string): boolean {
+  return (longReads.get(dbPath) ?? 0) > 0;
 }
 
 /** A long read of `dbPath` begins (runOnWorker's, and tests'). */

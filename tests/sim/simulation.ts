@@ -439,7 +439,7 @@ export class Simulation {
     if (p.snapshotRequestRate > 0 && rng.chance(p.snapshotRequestRate)) this.#requestSnapshot();
   }
 
-  /** An operator's POST /admin/snapshot to a live node: an image, and the log compacted to it. */
+  /** An operator's POST /admin/snapshot to a live node: an image, the log compacted up to it. */
   #requestSnapshot(): void {
     const live = this.#liveNodes();
     if (live.length === 0) return;
