@@ -1,8 +1,10 @@
 // Three raftq nodes whose every peer link crosses a delaying proxy (a WAN on loopback), against
-// the same three nodes on plain loopback, in one run: enqueues at 1, 64 and 256 connections.
+// the same three nodes on plain loopback, in one run: enqueues at 1, 64, 256 and 512 connections
+// (512: whether the WAN carries more once more requests are in flight, i.e. whether it pipelines).
 
 import { call, type NodeProcess, startNode, waitFor } from "../../tests/helpers/node_process.ts";
 import { type LoadResult, postJson, runLoad } from "./load.ts";
+import { withCpu } from "./proc_cpu.ts";
 
 const secret = "wan-bench-secret-0123456789";
 const ids = ["n1", "n2", "n3"];
@@ -12,6 +14,11 @@ export interface WanRow {
   conns: number;
   loopback: LoadResult;
   wan: LoadResult;
+  /**
+   * Cores the delaying proxies used during the WAN row: CPU a real WAN takes from no host, taken
+   * here from the two cores the nodes and the load generator share.
+   */
+  wanProxyCores: number;
 }
 
 /**
@@ -54,7 +61,7 @@ async function startProxies(oneWayMs: number, count: number) {
     }
     await child.status;
   };
-  return { ports, aim, stop };
+  return { ports, aim, stop, pid: child.pid };
 }
 
 /** A cluster whose node a reaches node b through its own proxy, each way `oneWayMs` late. */
@@ -89,7 +96,7 @@ async function startCluster(oneWayMs: number, timingArgs: string[]) {
       }
     }
     await waitFor("3 voters", async () => (await voters(nodes[0])) === 3, 60_000);
-    return { leader: nodes[0].url, stop };
+    return { leader: nodes[0].url, stop, proxyPid: proxies?.pid };
   } catch (err) {
     await stop();
     throw err;
@@ -106,12 +113,21 @@ async function voters(n: NodeProcess): Promise<number> {
   return r?.status === 200 ? r.body.members.filter((m: { voter: boolean }) => m.voter).length : 0;
 }
 
-async function rows(leader: string, durationMs: number): Promise<Map<number, LoadResult>> {
-  const out = new Map<number, LoadResult>();
+/** Each row's load, with the cores `pids` used meanwhile. */
+async function rows(
+  leader: string,
+  durationMs: number,
+  pids: number[],
+): Promise<Map<number, { load: LoadResult; cores: number }>> {
+  const out = new Map<number, { load: LoadResult; cores: number }>();
   const enqueue = () => async () =>
     (await postJson(`${leader}/v1/queues/wan/jobs`, { payload })) !== null;
   await runLoad(64, 1500, enqueue()); // warm-up: JIT, connections
-  for (const conns of [1, 64, 256]) out.set(conns, await runLoad(conns, durationMs, enqueue()));
+  for (const conns of [1, 64, 256, 512]) {
+    const startedMs = performance.now();
+    const { result, cpuMs } = await withCpu(pids, () => runLoad(conns, durationMs, enqueue()));
+    out.set(conns, { load: result, cores: cpuMs / (performance.now() - startedMs) });
+  }
   return out;
 }
 
@@ -124,18 +140,20 @@ export async function benchWan(durationMs: number, rttMs: number): Promise<WanRo
     "--election-ms",
     String(Math.max(500, 20 * rttMs)),
   ];
-  const results: Map<number, LoadResult>[] = [];
+  const results: Map<number, { load: LoadResult; cores: number }>[] = [];
   for (const oneWayMs of [0, rttMs / 2]) {
     const cluster = await startCluster(oneWayMs, timing);
     try {
-      results.push(await rows(cluster.leader, durationMs));
+      const pids = cluster.proxyPid === undefined ? [] : [cluster.proxyPid];
+      results.push(await rows(cluster.leader, durationMs, pids));
     } finally {
       await cluster.stop();
     }
   }
-  return [1, 64, 256].map((conns) => ({
+  return [1, 64, 256, 512].map((conns) => ({
     conns,
-    loopback: results[0].get(conns)!,
-    wan: results[1].get(conns)!,
+    loopback: results[0].get(conns)!.load,
+    wan: results[1].get(conns)!.load,
+    wanProxyCores: results[1].get(conns)!.cores,
   }));
 }
