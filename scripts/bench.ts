@@ -39,6 +39,7 @@ const { values } = parseArgs({
     load: { type: "string" },
     "payload-bytes": { type: "string" },
     connections: { type: "string" },
+    generator: { type: "string" },
   },
   strict: true,
 });
@@ -51,6 +52,12 @@ if (values.via !== undefined && values.via !== "leader" && values.via !== "follo
   console.error("--via must be leader or follower");
   Deno.exit(2);
 }
+if (values.generator !== undefined && !["wrk", "fetch"].includes(values.generator)) {
+  console.error("--generator must be wrk or fetch");
+  Deno.exit(2);
+}
+/** What drives the cluster rows: wrk (default), or the bench's own fetch loop for every row. */
+const generator = values.generator === "fetch" ? "fetch" : "wrk";
 const quick = values.quick === true;
 const scaleJobs = Number(values.jobs ?? (quick ? 50_000 : 1_000_000));
 if (!Number.isSafeInteger(scaleJobs) || scaleJobs < 10_000) {
@@ -248,14 +255,14 @@ if (!only || only.includes("wan")) {
 
 if (!only || only.includes("cluster")) {
   await useBundle();
-  const rows = await benchCluster(quick ? 1500 : 5000);
+  const rows = await benchCluster(quick ? 1500 : 5000, generator);
   console.log(
     "\n## Three-node cluster vs etcd 3.4 (loopback, same load generator, one system at a time; every answer fsynced on a majority first)",
   );
   console.log(
-    "| workload | raftq ok/s | raftq p50 ms | raftq p99 ms | raftq errors | etcd ok/s | etcd p50 ms | etcd p99 ms | raftq/etcd throughput | server CPU µs/request, raftq / etcd |",
+    "| workload | raftq ok/s | raftq p50 ms | raftq p99 ms | raftq errors | etcd ok/s | etcd p50 ms | etcd p99 ms | raftq/etcd throughput | server CPU µs/request, raftq / etcd | load |",
   );
-  console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+  console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |");
   for (const r of rows) {
     const items = r.itemsPerRequest > 1 ? ` (x${r.itemsPerRequest})` : "";
     console.log(
@@ -265,7 +272,7 @@ if (!only || only.includes("cluster")) {
         r.etcd.p99Ms.toFixed(2)
       } | ${(r.raftq.perSecond / r.etcd.perSecond).toFixed(2)} | ${
         fmt(r.raftq.serverCpuUsPerRequest)
-      } / ${fmt(r.etcd.serverCpuUsPerRequest)} |`,
+      } / ${fmt(r.etcd.serverCpuUsPerRequest)} | ${r.raftq.loadGenerator} |`,
     );
   }
   for (const r of rows) {
@@ -279,7 +286,11 @@ if (!only || only.includes("cluster")) {
     );
   }
   const errors = rows.reduce((n, r) => n + r.raftq.errors, 0);
-  console.log(`raftq errors during the run: ${errors}`);
+  const etcdErrors = rows.reduce((n, r) => n + r.etcd.errors, 0);
+  console.log(`raftq errors during the run: ${errors} (etcd: ${etcdErrors})`);
+  console.log(
+    "(load: what drove the row for both systems — wrk, two threads (one for one connection), or the bench's own loop of fetch calls, for the rows whose next request needs the last answer; `--generator fetch` drives every row with it, as runs before 2026-12-06T17:00 did)",
+  );
 }
 
 if (!only || only.includes("worker")) {

@@ -1,5 +1,5 @@
 // Before the tests: installs the Debian packages the tests drive when they are missing —
-// chromium (the status page test) and faketime (the clock tests).
+// chromium (the status page test), faketime (the clock tests) and wrk (the bench's load test).
 
 const packages: { name: string; path: string; forWhat: string }[] = [
   { name: "chromium", path: "/usr/bin/chromium", forWhat: "the status page test" },
@@ -8,6 +8,7 @@ const packages: { name: string; path: string; forWhat: string }[] = [
     path: "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1",
     forWhat: "the clock tests",
   },
+  { name: "wrk", path: "/usr/bin/wrk", forWhat: "the benchmark's load generator test" },
 ];
 
 async function exists(path: string): Promise<boolean> {

@@ -1,12 +1,21 @@
 // Three raftq nodes (from the bundle) against three etcd members, same load generator, same machine.
 
 import { TestCluster } from "../../tests/helpers/cluster.ts";
-import { etcdGet, etcdPut, etcdTxn, startEtcd } from "./etcd.ts";
+import { etcdGet, etcdPut, etcdTxn, etcdValue, startEtcd } from "./etcd.ts";
 import { getOk, type LoadResult, postJson, runLoad } from "./load.ts";
 import { withCpu } from "./proc_cpu.ts";
+import { ensureWrk, luaFixed, luaKeyed, runWrk, type WrkLoad } from "./wrk.ts";
 
 /** A row's load, and the CPU the three servers used for it, per request (µs). */
-export type Measured = LoadResult & { serverCpuUsPerRequest: number };
+export type Measured = LoadResult & { serverCpuUsPerRequest: number; loadGenerator: LoadGenerator };
+
+/**
+ * What drove a row: wrk, or the bench's own loop of fetch calls (for the rows whose next
+ * request depends on the last answer). The fetch loop took 60–76 µs of CPU a request on the
+ * benchmark machine, wrk 12–32 (2026-12-06): on two cores shared with the servers, a dearer load
+ * generator takes CPU from the faster system's rows and pulls every ratio toward 1.
+ */
+export type LoadGenerator = "wrk" | "fetch";
 
 export interface ClusterRow {
   workload: string;
@@ -40,7 +49,31 @@ interface Workload {
   itemsPerRequest?: number;
   raftq(t: Targets): (worker: number) => Promise<boolean>;
   etcd(t: Targets, key: () => string): () => Promise<boolean>;
+  /** The same requests for wrk, where each is independent of the answers before it. */
+  wrk?: {
+    raftq(t: Targets): Promise<WrkLoad>;
+    /** `tag`: four base64 letters of this session's, in every key it writes. */
+    etcd(t: Targets, tag: string): Promise<WrkLoad>;
+  };
 }
+
+const payloadBody = JSON.stringify({ payload });
+/** etcd's PUT and transaction bodies around each key (see luaKeyed). */
+const etcdPutParts = {
+  open: "",
+  before: '{"key":"',
+  after: `","value":"${etcdValue}"}`,
+  between: "",
+  close: "",
+};
+const etcdTxnParts = {
+  open: '{"success":[',
+  before: '{"requestPut":{"key":"',
+  after: `","value":"${etcdValue}"}}`,
+  between: ",",
+  close: "]}",
+};
+const etcdReadKey = "k/0";
 
 const jobs = Array.from({ length: 100 }, () => ({ payload }));
 
@@ -63,6 +96,15 @@ const workloads: Workload[] = [
       conns,
       raftq: (t) => () => ok(postJson(`${t[via]}/v1/queues/bench/jobs`, { payload })),
       etcd: (t, key) => () => etcdPut(t[via], key()),
+      wrk: {
+        raftq: (t) =>
+          Promise.resolve({
+            url: t[via],
+            lua: luaFixed("POST", "/v1/queues/bench/jobs", payloadBody),
+          }),
+        etcd: (t, tag) =>
+          Promise.resolve({ url: t[via], lua: luaKeyed("/v3/kv/put", tag, etcdPutParts) }),
+      },
     }))
   ),
   // Linearizable reads of one job (etcd: of one key written by the rows above): through a
@@ -79,7 +121,21 @@ const workloads: Workload[] = [
         return !!job && await getOk(`${t[via]}/v1/jobs/${job.id}`);
       };
     },
-    etcd: (t) => () => etcdGet(t[via], "k/0"),
+    etcd: (t) => () => etcdGet(t[via], etcdReadKey),
+    wrk: {
+      raftq: async (t) => {
+        const job = await postJson(`${t.leader}/v1/queues/reads/jobs`, { payload }) as
+          | { id: string }
+          | null;
+        if (!job) throw new Error("the read row's job was not enqueued");
+        return { url: t[via], lua: luaFixed("GET", `/v1/jobs/${job.id}`) };
+      },
+      etcd: async (t) => {
+        if (!await etcdPut(t.leader, etcdReadKey)) throw new Error("etcd took no PUT");
+        const body = JSON.stringify({ key: new TextEncoder().encode(etcdReadKey).toBase64() });
+        return { url: t[via], lua: luaFixed("POST", "/v3/kv/range", body) };
+      },
+    },
   })),
   {
     name: "batch of 100 / txn of 100 puts, 16 conn",
@@ -87,6 +143,15 @@ const workloads: Workload[] = [
     itemsPerRequest: 100,
     raftq: (t) => () => ok(postJson(`${t.leader}/v1/queues/batch/batch`, { jobs })),
     etcd: (t, key) => () => etcdTxn(t.leader, key(), 100),
+    wrk: {
+      raftq: (t) =>
+        Promise.resolve({
+          url: t.leader,
+          lua: luaFixed("POST", "/v1/queues/batch/batch", JSON.stringify({ jobs })),
+        }),
+      etcd: (t, tag) =>
+        Promise.resolve({ url: t.leader, lua: luaKeyed("/v3/kv/txn", tag, etcdTxnParts, 100) }),
+    },
   },
   {
     // Claims from the jobs the batch row enqueued.
@@ -130,41 +195,79 @@ async function measure(
   durationMs: number,
   names: string[],
   pids: number[],
-  load: (w: Workload) => (worker: number) => Promise<boolean>,
+  run: Runner,
 ): Promise<Session> {
   const out: Session = new Map();
-  await runLoad(64, warmUpMs, load(workloads.find((w) => w.name === headline)!));
+  await run(workloads.find((w) => w.name === headline)!, warmUpMs);
   for (const w of workloads.filter((w) => names.includes(w.name))) {
-    const { result, cpuMs } = await withCpu(pids, () => runLoad(w.conns, durationMs, load(w)));
+    const { result, cpuMs } = await withCpu(pids, () => run(w, durationMs));
     const serverCpuUsPerRequest = (cpuMs * 1000) / Math.max(1, result.requests);
     out.set(w.name, { ...result, serverCpuUsPerRequest });
   }
   return out;
 }
 
+/** Runs one workload's load on one system for `durationMs`, and says what drove it. */
+type Runner = (
+  w: Workload,
+  durationMs: number,
+) => Promise<LoadResult & { loadGenerator: LoadGenerator }>;
+
+/** A Runner: wrk where the workload has a wrk form and `useWrk`, else the fetch loop. */
+function runner(
+  useWrk: boolean,
+  viaWrk: (w: Workload) => Promise<WrkLoad> | null,
+  viaFetch: (w: Workload) => (worker: number) => Promise<boolean>,
+): Runner {
+  return async (w, durationMs) => {
+    const load = useWrk ? viaWrk(w) : null;
+    if (load) return { ...await runWrk(await load, w.conns, durationMs), loadGenerator: "wrk" };
+    return { ...await runLoad(w.conns, durationMs, viaFetch(w)), loadGenerator: "fetch" };
+  };
+}
+
 /** Starts a raftq cluster, measures `names`, stops it. */
-async function raftqSession(durationMs: number, names: string[]): Promise<Session> {
+async function raftqSession(
+  durationMs: number,
+  names: string[],
+  useWrk: boolean,
+): Promise<Session> {
   const cluster = await TestCluster.start(3);
   try {
     const leader = await cluster.leader();
     const follower = cluster.live().find((n) => n !== leader)!;
     const t = { leader: leader.url, follower: follower.url };
     const pids = cluster.live().map((n) => n.child.pid);
-    return await measure(durationMs, names, pids, (w) => w.raftq(t));
+    const run = runner(useWrk, (w) => w.wrk?.raftq(t) ?? null, (w) => w.raftq(t));
+    return await measure(durationMs, names, pids, run);
   } finally {
     await cluster.stop();
   }
 }
 
 /** Starts an etcd cluster, measures the analogue of `names`, stops it. */
-async function etcdSession(durationMs: number, names: string[]): Promise<Session> {
+async function etcdSession(durationMs: number, names: string[], useWrk: boolean): Promise<Session> {
   const etcd = await startEtcd();
   try {
     let n = 0;
     const t = { leader: etcd.leaderUrl, follower: etcd.followerUrl };
-    return await measure(durationMs, names, etcd.pids, (w) => w.etcd(t, () => `k/${n++}`));
+    const tags = keyTags();
+    const run = runner(
+      useWrk,
+      (w) => w.wrk?.etcd(t, tags.next().value!) ?? null,
+      (w) => w.etcd(t, () => `k/${n++}`),
+    );
+    return await measure(durationMs, names, etcd.pids, run);
   } finally {
     await etcd.stop();
+  }
+}
+
+/** Four base64 letters for each wrk run against etcd, so runs of a session write other keys. */
+function* keyTags(): Generator<string, never> {
+  const letters = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+  for (let k = 0;; k++) {
+    yield Array.from({ length: 4 }, (_, i) => letters[Math.floor(k / 52 ** i) % 52]).join("");
   }
 }
 
@@ -180,6 +283,7 @@ function median(results: Measured[]): Measured {
     p50Ms: mid((r) => r.p50Ms),
     p99Ms: mid((r) => r.p99Ms),
     serverCpuUsPerRequest: mid((r) => r.serverCpuUsPerRequest),
+    loadGenerator: results[0].loadGenerator,
   };
 }
 
@@ -189,13 +293,20 @@ function median(results: Measured[]): Measured {
  * measured again in fresh sessions, raftq and etcd alternating, and each figure's median over
  * the rounds is reported, so a slow minute of a shared machine does not decide the comparison.
  */
-export async function benchCluster(durationMs: number): Promise<ClusterRow[]> {
+export async function benchCluster(
+  durationMs: number,
+  generator: LoadGenerator = "wrk",
+): Promise<ClusterRow[]> {
+  const useWrk = generator === "wrk" && await ensureWrk();
+  if (generator === "wrk" && !useWrk) {
+    console.error("bench: wrk could not be installed; every row runs on the fetch loop");
+  }
   const raftqRounds: Session[] = [];
   const etcdRounds: Session[] = [];
   for (let k = 0; k < headlineRounds; k++) {
     const names = k === 0 ? workloads.map((w) => w.name) : [headline];
-    raftqRounds.push(await raftqSession(durationMs, names));
-    etcdRounds.push(await etcdSession(durationMs, names));
+    raftqRounds.push(await raftqSession(durationMs, names, useWrk));
+    etcdRounds.push(await etcdSession(durationMs, names, useWrk));
   }
   return workloads.map(({ name: workload, itemsPerRequest = 1 }) => {
     if (workload !== headline) {

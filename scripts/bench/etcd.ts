@@ -98,7 +98,9 @@ export async function startEtcd(): Promise<EtcdCluster> {
   }
 }
 
-const value = new TextEncoder().encode("v".repeat(200)).toBase64();
+/** The value every PUT writes: 200 bytes, base64 as etcd's JSON gateway takes it. */
+export const etcdValue = new TextEncoder().encode("v".repeat(200)).toBase64();
+const value = etcdValue;
 
 /** One etcd PUT of a ~200-byte value through its HTTP gateway; true on success. */
 export async function etcdPut(url: string, key: string): Promise<boolean> {
