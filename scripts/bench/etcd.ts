@@ -1,6 +1,7 @@
 // A three-member etcd cluster on loopback for comparison (Debian's etcd-server), and its PUT load.
 
 import { freePort, waitFor } from "../../tests/helpers/node_process.ts";
+import { aptInstall, fileExists } from "../debian.ts";
 
 export interface EtcdCluster {
   clientUrls: string[];
@@ -14,18 +15,10 @@ export interface EtcdCluster {
 /** Installs etcd-server from Debian's packages when /usr/bin/etcd is missing. */
 export async function ensureEtcd(): Promise<string> {
   const bin = "/usr/bin/etcd";
-  try {
-    await Deno.stat(bin);
-    return bin;
-  } catch {
-    // install below
-  }
+  if (await fileExists(bin)) return bin;
   console.error("bench: installing etcd-server from Debian's packages (apt-get)");
-  for (const args of [["update", "-qq"], ["install", "-y", "-qq", "etcd-server"]]) {
-    const r = await new Deno.Command("apt-get", { args, stdout: "null", stderr: "inherit" })
-      .output();
-    if (!r.success) throw new Error(`apt-get ${args.join(" ")} failed`);
-  }
+  const failed = await aptInstall(["etcd-server"]);
+  if (failed) throw new Error(`${failed} failed`);
   return bin;
 }
 
@@ -100,13 +93,12 @@ export async function startEtcd(): Promise<EtcdCluster> {
 
 /** The value every PUT writes: 200 bytes, base64 as etcd's JSON gateway takes it. */
 export const etcdValue = new TextEncoder().encode("v".repeat(200)).toBase64();
-const value = etcdValue;
 
 /** One etcd PUT of a ~200-byte value through its HTTP gateway; true on success. */
 export async function etcdPut(url: string, key: string): Promise<boolean> {
   const res = await fetch(`${url}/v3/kv/put`, {
     method: "POST",
-    body: JSON.stringify({ key: new TextEncoder().encode(key).toBase64(), value }),
+    body: JSON.stringify({ key: new TextEncoder().encode(key).toBase64(), value: etcdValue }),
   });
   await res.body?.cancel();
   return res.ok;
@@ -125,7 +117,7 @@ export async function etcdGet(url: string, key: string): Promise<boolean> {
 /** One etcd transaction of `count` PUTs (the batch analogue). */
 export async function etcdTxn(url: string, prefix: string, count: number): Promise<boolean> {
   const success = Array.from({ length: count }, (_, i) => ({
-    requestPut: { key: new TextEncoder().encode(`${prefix}/${i}`).toBase64(), value },
+    requestPut: { key: new TextEncoder().encode(`${prefix}/${i}`).toBase64(), value: etcdValue },
   }));
   const res = await fetch(`${url}/v3/kv/txn`, {
     method: "POST",

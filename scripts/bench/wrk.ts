@@ -1,5 +1,6 @@
 // wrk as a load generator: closed-loop connections driven from C, so the cores go to the servers.
 
+import { aptInstall, fileExists } from "../debian.ts";
 import type { LoadResult } from "./load.ts";
 
 /**
@@ -11,27 +12,13 @@ export interface WrkLoad {
   lua: string;
 }
 
-const wrkBin = "/usr/bin/wrk";
+export const wrkBin = "/usr/bin/wrk";
 
 /** Whether wrk is installed; else it is installed from Debian's packages, as etcd is. */
 export async function ensureWrk(): Promise<boolean> {
-  if (await exists(wrkBin)) return true;
+  if (await fileExists(wrkBin)) return true;
   console.error("bench: installing wrk from Debian's packages (apt-get)");
-  for (const args of [["update", "-qq"], ["install", "-y", "-qq", "wrk"]]) {
-    const r = await new Deno.Command("apt-get", { args, stdout: "null", stderr: "inherit" })
-      .output().catch(() => null);
-    if (!r?.success) return false;
-  }
-  return await exists(wrkBin);
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch {
-    return false;
-  }
+  return (await aptInstall(["wrk"])) === null && await fileExists(wrkBin);
 }
 
 /** A Lua long string holding `text` exactly (no escapes: a level its text does not close). */
