@@ -289,7 +289,7 @@ if (!only || only.includes("cluster")) {
   const etcdErrors = rows.reduce((n, r) => n + r.etcd.errors, 0);
   console.log(`raftq errors during the run: ${errors} (etcd: ${etcdErrors})`);
   console.log(
-    "(load: what drove the row for both systems — wrk, two threads (one for one connection), or the bench's own loop of fetch calls, for the rows whose next request needs the last answer; `--generator fetch` drives every row with it, as runs before 2026-12-06T17:00 did)",
+    "(load: what drove the row for both systems — wrk, two threads (one for one connection), or the bench's own loop of fetch calls (`--generator fetch`, as runs before 2026-12-06T17:00 did; until 2026-12-06T18:30 it drove the two worker rows). Under wrk a worker row's p50 and p99 are of each request, under the fetch loop of a pair; raftq's rate is of jobs acked, etcd's of puts halved)",
   );
 }
 

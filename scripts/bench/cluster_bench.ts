@@ -4,14 +4,14 @@ import { TestCluster } from "../../tests/helpers/cluster.ts";
 import { etcdGet, etcdPut, etcdTxn, etcdValue, startEtcd } from "./etcd.ts";
 import { getOk, type LoadResult, postJson, runLoad } from "./load.ts";
 import { withCpu } from "./proc_cpu.ts";
-import { ensureWrk, luaFixed, luaKeyed, runWrk, type WrkLoad } from "./wrk.ts";
+import { ensureWrk, luaFixed, luaKeyed, luaWorker, runWrk, type WrkLoad } from "./wrk.ts";
 
 /** A row's load, and the CPU the three servers used for it, per request (µs). */
 export type Measured = LoadResult & { serverCpuUsPerRequest: number; loadGenerator: LoadGenerator };
 
 /**
- * What drove a row: wrk, or the bench's own loop of fetch calls (for the rows whose next
- * request depends on the last answer). The fetch loop took 60–76 µs of CPU a request on the
+ * What drove a row: wrk (every row, by default), or the bench's own loop of fetch calls
+ * (`--generator fetch`, or where wrk could not be installed). The fetch loop took 60–76 µs of CPU a request on the
  * benchmark machine, wrk 12–32 (2026-12-06): on two cores shared with the servers, a dearer load
  * generator takes CPU from the faster system's rows and pulls every ratio toward 1.
  */
@@ -49,7 +49,7 @@ interface Workload {
   itemsPerRequest?: number;
   raftq(t: Targets): (worker: number) => Promise<boolean>;
   etcd(t: Targets, key: () => string): () => Promise<boolean>;
-  /** The same requests for wrk, where each is independent of the answers before it. */
+  /** The same load for wrk (a worker row's next request takes its job from an earlier answer). */
   wrk?: {
     raftq(t: Targets): Promise<WrkLoad>;
     /** `tag`: four base64 letters of this session's, in every key it writes. */
@@ -162,6 +162,7 @@ const workloads: Workload[] = [
       return !!job && ok(postJson(`${t.leader}/v1/jobs/${job.id}/ack`, { lease: job.lease }));
     },
     etcd: (t, key) => async () => (await etcdPut(t.leader, key())) && etcdPut(t.leader, key()),
+    wrk: workerWrk(false),
   },
   {
     // A worker loop as the Worker runs it: each ack asks for the next job (one request a job;
@@ -182,8 +183,25 @@ const workloads: Workload[] = [
       };
     },
     etcd: (t, key) => async () => (await etcdPut(t.leader, key())) && etcdPut(t.leader, key()),
+    wrk: workerWrk(true),
   },
 ];
+
+/**
+ * A worker row under wrk: raftq's jobs acked a second (luaWorker), etcd's puts two to a pair. The
+ * percentiles are then of each request, not of a pair as the fetch loop times them.
+ */
+function workerWrk(next: boolean): NonNullable<Workload["wrk"]> {
+  return {
+    raftq: (t) => Promise.resolve({ url: t.leader, lua: luaWorker("batch", next), count: "acks" }),
+    etcd: (t, tag) =>
+      Promise.resolve({
+        url: t.leader,
+        lua: luaKeyed("/v3/kv/put", tag, etcdPutParts),
+        count: { requestsPerResult: 2 },
+      }),
+  };
+}
 
 type Session = Map<string, Measured>;
 

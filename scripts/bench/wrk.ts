@@ -10,6 +10,12 @@ import type { LoadResult } from "./load.ts";
 export interface WrkLoad {
   url: string;
   lua: string;
+  /**
+   * What the row counts: each answered request (the default); one result every
+   * `requestsPerResult` answered requests (etcd's two puts for a worker's claim and ack); or
+   * `"acks"`, the jobs a worker load (luaWorker) acked, which its Lua prints at the end.
+   */
+  count?: { requestsPerResult: number } | "acks";
 }
 
 export const wrkBin = "/usr/bin/wrk";
@@ -71,6 +77,51 @@ export function luaKeyed(
   ].join("\n");
 }
 
+/**
+ * A worker's loop on every connection: claim a job of `queue`, ack it, claim again; with `next`,
+ * each ack asks for the next job in its answer (one request a job once a worker holds one). The
+ * jobs a thread's claims leased go on a stack any of its connections acks from, since wrk's
+ * `response()` does not say which connection answered. At the end it prints the jobs acked
+ * (`worker-acks N`) and the claims that found no job (`worker-empty N`): see parseWrk.
+ */
+export function luaWorker(queue: string, next: boolean): string {
+  if (!/^[A-Za-z0-9_-]+$/.test(queue)) throw new Error(`a queue name of letters: ${queue}`);
+  return [
+    `local threads = {}`,
+    `function setup(thread) table.insert(threads, thread); thread:set("tid", #threads) end`,
+    `acks, empty = 0, 0`,
+    `local held, claimBody, nextPart = {}, "", ""`,
+    `local headers = { ["Content-Type"] = "application/json" }`,
+    `function init(args)`,
+    `  local worker = "w" .. tid`,
+    `  claimBody = '{"worker":"' .. worker .. '"}'`,
+    next ? `  nextPart = ',"next":{"queue":"${queue}","worker":"' .. worker .. '"}'` : "",
+    `end`,
+    `request = function()`,
+    `  local job = table.remove(held)`,
+    `  if job == nil then return wrk.format("POST", "/v1/queues/${queue}/claim", headers, claimBody) end`,
+    `  local body = '{"lease":"' .. job[2] .. '"' .. nextPart .. '}'`,
+    `  return wrk.format("POST", "/v1/jobs/" .. job[1] .. "/ack", headers, body)`,
+    `end`,
+    `response = function(status, hdrs, body)`,
+    `  if status ~= 200 then return end`,
+    `  local acked = string.find(body, '"state":"done"', 1, true) ~= nil`,
+    `  if acked then acks = acks + 1 end`,
+    `  local at = string.find(body, '"jobs":[', 1, true)`,
+    `  if at == nil then return end`,
+    `  local id = string.match(body, '"id":"([^"]*)"', at)`,
+    `  local lease = string.match(body, '"lease":"([^"]*)"', at)`,
+    `  if id and lease then table.insert(held, { id, lease })`,
+    `  elseif not acked then empty = empty + 1 end`,
+    `end`,
+    `done = function()`,
+    `  local a, e = 0, 0`,
+    `  for _, t in ipairs(threads) do a = a + t:get("acks"); e = e + t:get("empty") end`,
+    `  io.write(string.format("worker-acks %d\\nworker-empty %d\\n", a, e))`,
+    `end`,
+  ].join("\n");
+}
+
 /** Runs wrk: `conns` connections (two threads, one for a single connection) for `durationMs`. */
 export async function runWrk(
   load: WrkLoad,
@@ -89,15 +140,25 @@ export async function runWrk(
       stderr: "piped",
     }).output();
     const text = new TextDecoder().decode(out.stdout);
-    if (!out.success) throw new Error(`wrk failed: ${new TextDecoder().decode(out.stderr)}`);
-    return parseWrk(text, conns);
+    const errors = new TextDecoder().decode(out.stderr).trim();
+    // A script that does not load (or fails in a thread) is reported on stderr while wrk goes on
+    // with its default GET of the URL and exits 0: any word there fails the row.
+    if (!out.success || errors !== "") throw new Error(`wrk failed: ${errors}`);
+    return parseWrk(text, conns, load.count);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
 }
 
-/** wrk's report as the bench's figures: requests answered 2xx/3xx a second, p50 and p99. */
-export function parseWrk(text: string, concurrency: number): LoadResult {
+/**
+ * wrk's report as the bench's figures: results a second (see WrkLoad.count; requests answered
+ * 2xx/3xx by default), errors, and each request's p50 and p99.
+ */
+export function parseWrk(
+  text: string,
+  concurrency: number,
+  count: WrkLoad["count"] = { requestsPerResult: 1 },
+): LoadResult {
   const done = /(\d+) requests in ([\d.]+)(ms|s|m)\b/.exec(text);
   if (!done) throw new Error(`wrk printed no request count:\n${text}`);
   const unit = { ms: 0.001, s: 1, m: 60 }[done[3] as "ms" | "s" | "m"];
@@ -106,14 +167,25 @@ export function parseWrk(text: string, concurrency: number): LoadResult {
   const socket = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(text);
   const socketErrors = socket ? socket.slice(1).reduce((n, x) => n + Number(x), 0) : 0;
   const ok = Math.max(0, Number(done[1]) - non2xx);
+  const worker = count === "acks" ? workerCounts(text) : null;
+  const perResult = count === "acks" ? 1 : count.requestsPerResult;
+  const results = worker ? worker.acks : Math.floor(ok / perResult);
   return {
     concurrency,
-    requests: ok,
-    errors: non2xx + socketErrors,
-    perSecond: ok / seconds,
+    requests: results,
+    errors: non2xx + socketErrors + (worker?.empty ?? 0),
+    perSecond: results / seconds,
     p50Ms: percentileMs(text, "50"),
     p99Ms: percentileMs(text, "99"),
   };
+}
+
+/** What luaWorker's `done()` printed. */
+function workerCounts(text: string): { acks: number; empty: number } {
+  const acks = /^worker-acks (\d+)$/m.exec(text);
+  const empty = /^worker-empty (\d+)$/m.exec(text);
+  if (!acks || !empty) throw new Error(`wrk's worker load printed no counts:\n${text}`);
+  return { acks: Number(acks[1]), empty: Number(empty[1]) };
 }
 
 function percentileMs(text: string, p: string): number {

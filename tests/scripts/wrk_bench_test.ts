@@ -2,7 +2,14 @@
 
 import assert from "node:assert/strict";
 import { fileExists } from "../../scripts/debian.ts";
-import { luaFixed, luaKeyed, parseWrk, runWrk, wrkBin } from "../../scripts/bench/wrk.ts";
+import {
+  luaFixed,
+  luaKeyed,
+  luaWorker,
+  parseWrk,
+  runWrk,
+  wrkBin,
+} from "../../scripts/bench/wrk.ts";
 
 const report = `Running 5s test @ http://127.0.0.1:40111
   2 threads and 64 connections
@@ -90,6 +97,88 @@ Deno.test("bench: wrk sends a fixed request as given", async () => {
     const r = await runWrk({ url, lua: luaFixed("POST", "/v1/queues/q/jobs", body) }, 1, 1_000);
     assert.ok(r.requests > 0 && r.errors === 0, JSON.stringify(r));
     assert.deepEqual([...seen], [`POST /v1/queues/q/jobs application/json ${body}`]);
+  } finally {
+    await server.shutdown();
+  }
+});
+
+/**
+ * A queue of `jobs` jobs behind claim and ack, as raftq answers them: each lease acked once, by
+ * its own lease; `next` on an ack leases the next job in its answer.
+ */
+function fakeQueue(jobs: number) {
+  const leased = new Map<string, string>();
+  const state = { claimed: 0, acked: 0, empty: 0, bad: [] as string[], acksWithNext: 0 };
+  const lease = () => {
+    if (state.claimed === jobs) return [];
+    const id = `${++state.claimed}-0`;
+    leased.set(id, `${state.claimed + 1000}`);
+    return [{ id, payload: { id: "not-this" }, attempt: 1, lease: leased.get(id) }];
+  };
+  const handler = async (req: Request) => {
+    const path = new URL(req.url).pathname;
+    const body = await req.json() as { worker?: string; lease?: string; next?: unknown };
+    if (path === "/v1/queues/batch/claim") {
+      if (!/^w\d+$/.test(body.worker ?? "")) state.bad.push(`claim by ${body.worker}`);
+      const out = lease();
+      if (out.length === 0) state.empty++;
+      return Response.json({ jobs: out });
+    }
+    const id = /^\/v1\/jobs\/([^/]+)\/ack$/.exec(path)?.[1];
+    if (!id || leased.get(id) !== body.lease) {
+      state.bad.push(`${path} ${JSON.stringify(body)}`);
+      return Response.json({ error: { code: "lease_mismatch" } }, { status: 409 });
+    }
+    leased.delete(id);
+    state.acked++;
+    if (!body.next) return Response.json({ id, state: "done" });
+    state.acksWithNext++;
+    return Response.json({ id, state: "done", jobs: lease() });
+  };
+  return { state, handler };
+}
+
+for (const next of [false, true]) {
+  Deno.test(`bench: wrk's worker load claims and acks each job once (next: ${next})`, async () => {
+    await needWrk();
+    const q = fakeQueue(next ? 1_000_000 : 3_000);
+    const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, q.handler);
+    try {
+      const url = `http://127.0.0.1:${server.addr.port}`;
+      const r = await runWrk({ url, lua: luaWorker("batch", next), count: "acks" }, 8, 1_000);
+      assert.deepEqual(q.state.bad, []);
+      assert.ok(r.requests > 0, JSON.stringify(r));
+      // What wrk counted is what the queue acked, but for answers in flight when it stopped.
+      assert.ok(r.requests <= q.state.acked && q.state.acked - r.requests <= 8, JSON.stringify(r));
+      assert.ok(r.errors <= q.state.empty && q.state.empty - r.errors <= 8, JSON.stringify(r));
+      if (next) assert.ok(q.state.acksWithNext === q.state.acked && q.state.empty === 0);
+      else assert.ok(q.state.empty > 0 && q.state.claimed === 3_000, JSON.stringify(q.state));
+    } finally {
+      await server.shutdown();
+    }
+  });
+}
+
+Deno.test("bench: a row of two requests a result counts results", () => {
+  const r = parseWrk(report, 64, { requestsPerResult: 2 });
+  assert.equal(r.requests, 19_250);
+  assert.equal(r.perSecond, 3_850);
+  assert.throws(() => parseWrk(report, 64, "acks"), /no counts/);
+  const acked = parseWrk(`${report}worker-acks 500\nworker-empty 7\n`, 64, "acks");
+  assert.equal(acked.requests, 500);
+  assert.equal(acked.perSecond, 100);
+  assert.equal(acked.errors, 110);
+});
+
+Deno.test("bench: a Lua script wrk cannot load fails the run, not a default GET", async () => {
+  await needWrk();
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, () => {
+    return new Response("{}");
+  });
+  try {
+    const url = `http://127.0.0.1:${server.addr.port}`;
+    const lua = `request = function() return "unfinished\n end`;
+    await assert.rejects(runWrk({ url, lua }, 1, 1_000), /wrk failed: .*unfinished string/);
   } finally {
     await server.shutdown();
   }
