@@ -56,7 +56,7 @@ if (values.generator !== undefined && !["wrk", "fetch"].includes(values.generato
   console.error("--generator must be wrk or fetch");
   Deno.exit(2);
 }
-/** What drives the cluster rows: wrk (default), or the bench's own fetch loop for every row. */
+/** What drives the cluster and WAN rows: wrk (default), or the bench's own fetch loop. */
 const generator = values.generator === "fetch" ? "fetch" : "wrk";
 const quick = values.quick === true;
 const scaleJobs = Number(values.jobs ?? (quick ? 50_000 : 1_000_000));
@@ -229,7 +229,7 @@ if (only?.includes("ab")) {
 if (!only || only.includes("wan")) {
   await useBundle();
   const rttMs = 50;
-  const rows = await benchWan(quick ? 1500 : 5000, rttMs);
+  const rows = await benchWan(quick ? 1500 : 5000, rttMs, generator);
   console.log(
     `\n## Three nodes with ${rttMs} ms between every two (a delaying proxy on every peer link), against the same on loopback, one run; enqueues to the leader, each fsynced on a majority first`,
   );
@@ -249,7 +249,11 @@ if (!only || only.includes("wan")) {
   console.log(
     `(nodes run with --heartbeat-ms ${2 * rttMs} --election-ms ${
       20 * rttMs
-    }, as the README advises; proxy cores: CPU the delaying proxies took from the two cores the nodes share during the WAN row, which a real WAN takes from no host)`,
+    }, as the README advises; proxy cores: CPU the delaying proxies took from the two cores the nodes share during the WAN row, which a real WAN takes from no host; load: ${
+      rows[0].loadGenerator === "wrk"
+        ? "wrk, two threads (one for one connection)"
+        : "the bench's own loop of fetch calls, as runs before 2026-12-06T19:00 were driven"
+    })`,
   );
 }
 

@@ -4,18 +4,18 @@ import { TestCluster } from "../../tests/helpers/cluster.ts";
 import { etcdGet, etcdPut, etcdTxn, etcdValue, startEtcd } from "./etcd.ts";
 import { getOk, type LoadResult, postJson, runLoad } from "./load.ts";
 import { withCpu } from "./proc_cpu.ts";
-import { ensureWrk, luaFixed, luaKeyed, luaWorker, runWrk, type WrkLoad } from "./wrk.ts";
+import {
+  type LoadGenerator,
+  luaFixed,
+  luaKeyed,
+  luaWorker,
+  runWrk,
+  useWrkFor,
+  type WrkLoad,
+} from "./wrk.ts";
 
 /** A row's load, and the CPU the three servers used for it, per request (µs). */
 export type Measured = LoadResult & { serverCpuUsPerRequest: number; loadGenerator: LoadGenerator };
-
-/**
- * What drove a row: wrk (every row, by default), or the bench's own loop of fetch calls
- * (`--generator fetch`, or where wrk could not be installed). The fetch loop took 60–76 µs of CPU a request on the
- * benchmark machine, wrk 12–32 (2026-12-06): on two cores shared with the servers, a dearer load
- * generator takes CPU from the faster system's rows and pulls every ratio toward 1.
- */
-export type LoadGenerator = "wrk" | "fetch";
 
 export interface ClusterRow {
   workload: string;
@@ -315,10 +315,7 @@ export async function benchCluster(
   durationMs: number,
   generator: LoadGenerator = "wrk",
 ): Promise<ClusterRow[]> {
-  const useWrk = generator === "wrk" && await ensureWrk();
-  if (generator === "wrk" && !useWrk) {
-    console.error("bench: wrk could not be installed; every row runs on the fetch loop");
-  }
+  const useWrk = await useWrkFor(generator);
   const raftqRounds: Session[] = [];
   const etcdRounds: Session[] = [];
   for (let k = 0; k < headlineRounds; k++) {

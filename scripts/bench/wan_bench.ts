@@ -5,6 +5,7 @@
 import { call, type NodeProcess, startNode, waitFor } from "../../tests/helpers/node_process.ts";
 import { type LoadResult, postJson, runLoad } from "./load.ts";
 import { withCpu } from "./proc_cpu.ts";
+import { type LoadGenerator, luaFixed, runWrk, useWrkFor } from "./wrk.ts";
 
 const secret = "wan-bench-secret-0123456789";
 const ids = ["n1", "n2", "n3"];
@@ -19,6 +20,7 @@ export interface WanRow {
    * here from the two cores the nodes and the load generator share.
    */
   wanProxyCores: number;
+  loadGenerator: LoadGenerator;
 }
 
 /**
@@ -118,21 +120,33 @@ async function rows(
   leader: string,
   durationMs: number,
   pids: number[],
+  useWrk: boolean,
 ): Promise<Map<number, { load: LoadResult; cores: number }>> {
   const out = new Map<number, { load: LoadResult; cores: number }>();
-  const enqueue = () => async () =>
+  const wrkLoad = {
+    url: leader,
+    lua: luaFixed("POST", "/v1/queues/wan/jobs", JSON.stringify({ payload })),
+  };
+  const enqueue = async () =>
     (await postJson(`${leader}/v1/queues/wan/jobs`, { payload })) !== null;
-  await runLoad(64, 1500, enqueue()); // warm-up: JIT, connections
+  const run = (conns: number, ms: number) =>
+    useWrk ? runWrk(wrkLoad, conns, ms) : runLoad(conns, ms, enqueue);
+  await run(64, 1500); // warm-up: JIT, connections
   for (const conns of [1, 64, 256, 512]) {
     const startedMs = performance.now();
-    const { result, cpuMs } = await withCpu(pids, () => runLoad(conns, durationMs, enqueue()));
+    const { result, cpuMs } = await withCpu(pids, () => run(conns, durationMs));
     out.set(conns, { load: result, cores: cpuMs / (performance.now() - startedMs) });
   }
   return out;
 }
 
 /** The same rows on loopback and across `rttMs` between every two nodes, one cluster at a time. */
-export async function benchWan(durationMs: number, rttMs: number): Promise<WanRow[]> {
+export async function benchWan(
+  durationMs: number,
+  rttMs: number,
+  generator: LoadGenerator = "wrk",
+): Promise<WanRow[]> {
+  const useWrk = await useWrkFor(generator);
   // Heartbeat above the round trip, election timeout ten heartbeats: the README's advice.
   const timing = [
     "--heartbeat-ms",
@@ -145,7 +159,7 @@ export async function benchWan(durationMs: number, rttMs: number): Promise<WanRo
     const cluster = await startCluster(oneWayMs, timing);
     try {
       const pids = cluster.proxyPid === undefined ? [] : [cluster.proxyPid];
-      results.push(await rows(cluster.leader, durationMs, pids));
+      results.push(await rows(cluster.leader, durationMs, pids, useWrk));
     } finally {
       await cluster.stop();
     }
@@ -155,5 +169,6 @@ export async function benchWan(durationMs: number, rttMs: number): Promise<WanRo
     loopback: results[0].get(conns)!.load,
     wan: results[1].get(conns)!.load,
     wanProxyCores: results[1].get(conns)!.cores,
+    loadGenerator: useWrk ? "wrk" : "fetch",
   }));
 }

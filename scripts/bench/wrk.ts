@@ -20,6 +20,22 @@ export interface WrkLoad {
 
 export const wrkBin = "/usr/bin/wrk";
 
+/**
+ * What drove a row: wrk (by default), or the bench's own loop of fetch calls (`--generator
+ * fetch`, or where wrk could not be installed). The fetch loop took 60–76 µs of CPU a request on
+ * the benchmark machine, wrk 12–32 (2026-12-06): on two cores shared with the servers, a dearer
+ * load generator takes CPU from the faster system's rows and pulls every ratio toward 1.
+ */
+export type LoadGenerator = "wrk" | "fetch";
+
+/** Whether rows run on wrk: asked for and installed (said on stderr when it cannot be). */
+export async function useWrkFor(generator: LoadGenerator): Promise<boolean> {
+  if (generator === "fetch") return false;
+  if (await ensureWrk()) return true;
+  console.error("bench: wrk could not be installed; every row runs on the fetch loop");
+  return false;
+}
+
 /** Whether wrk is installed; else it is installed from Debian's packages, as etcd is. */
 export async function ensureWrk(): Promise<boolean> {
   if (await fileExists(wrkBin)) return true;
