@@ -205,6 +205,7 @@ if (only?.includes("ab")) {
     load,
     bodyChars,
     connections,
+    generator,
   });
   console.log(
     `\n## Two builds back to back: three nodes from each bundle, rounds alternating; ${
@@ -224,6 +225,11 @@ if (only?.includes("ab")) {
       } | ${r.p99Ms.toFixed(1)} | ${fmt(r.cpuUsPerRequest)} | ${r.errors} |`,
     );
   }
+  console.log(
+    rows[0]?.loadGenerator === "wrk"
+      ? "(load: wrk, two threads (one for one connection); for claim+ack a Lua worker per thread, p50 and p99 of each request)"
+      : "(load: the bench's own loop of fetch calls, as every run before 2026-12-06T19:00)",
+  );
 }
 
 if (!only || only.includes("wan")) {

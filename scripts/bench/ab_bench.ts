@@ -3,8 +3,17 @@
 // with the servers' CPU per request.
 
 import { TestCluster } from "../../tests/helpers/cluster.ts";
-import { postJson, runLoad } from "./load.ts";
+import { type LoadResult, postJson, runLoad } from "./load.ts";
 import { withCpu } from "./proc_cpu.ts";
+import {
+  type LoadGenerator,
+  luaFixed,
+  luaWorker,
+  runWrk,
+  useWrkFor,
+  wrkDurationMs,
+  type WrkLoad,
+} from "./wrk.ts";
 
 export interface AbRow {
   bundle: string;
@@ -16,6 +25,7 @@ export interface AbRow {
   cpuUsPerRequest: number;
   /** Requests that failed (for claim+ack, also a claim that found no job). */
   errors: number;
+  loadGenerator: LoadGenerator;
 }
 
 /** The body of a job's email unless `--payload-bytes` says otherwise (characters). */
@@ -85,6 +95,13 @@ export function requestOf(
   };
 }
 
+/** The same load for wrk: a fixed enqueue, or a Lua worker (its rate is of jobs acked). */
+export function wrkLoadOf(url: string, load: AbLoad, bodyChars = defaultBodyChars): WrkLoad {
+  if (load === "claim-ack") return { url, lua: luaWorker("ab", false), count: "acks" };
+  const body = JSON.stringify({ payload: payloadOf(bodyChars) });
+  return { url, lua: luaFixed("POST", "/v1/queues/ab/jobs", body) };
+}
+
 /** How an A/B run loads each cluster: rows of `rowMs`, payloads with a body of `bodyChars`. */
 export interface AbOptions {
   rowMs: number;
@@ -93,10 +110,12 @@ export interface AbOptions {
   bodyChars: number;
   /** The rows: how many connections each sends on. */
   connections: readonly number[];
+  /** What drives the rows (wrk by default; rows of it last whole seconds, at least one). */
+  generator?: LoadGenerator;
 }
 
 /** One round of one bundle: a fresh cluster, warmed up, then each row for `rowMs`. */
-async function round(bundle: string, n: number, o: AbOptions): Promise<AbRow[]> {
+async function round(bundle: string, n: number, o: AbOptions, useWrk: boolean): Promise<AbRow[]> {
   const { rowMs, via, load, bodyChars, connections: rowConnections } = o;
   Deno.env.set("RAFTQ_BIN_JS", bundle);
   const c = await TestCluster.start(3);
@@ -105,13 +124,17 @@ async function round(bundle: string, n: number, o: AbOptions): Promise<AbRow[]> 
     const target = via === "leader" ? leader : c.live().find((node) => node !== leader)!;
     const pids = c.live().map((node) => node.child.pid);
     if (load === "claim-ack") {
-      await fill(leader.url, claimableJobs(rowMs, bodyChars), bodyChars);
+      const ms = useWrk ? wrkDurationMs(rowMs) : rowMs;
+      await fill(leader.url, claimableJobs(ms, bodyChars), bodyChars);
     }
     const one = requestOf(target.url, load, bodyChars);
-    await runLoad(64, Math.min(rowMs, 1500), one);
+    const wrkLoad = wrkLoadOf(target.url, load, bodyChars);
+    const run = (conns: number, ms: number): Promise<LoadResult> =>
+      useWrk ? runWrk(wrkLoad, conns, ms) : runLoad(conns, ms, one);
+    await run(64, Math.min(rowMs, 1500));
     const rows: AbRow[] = [];
     for (const connections of rowConnections) {
-      const { result: r, cpuMs } = await withCpu(pids, () => runLoad(connections, rowMs, one));
+      const { result: r, cpuMs } = await withCpu(pids, () => run(connections, rowMs));
       const { perSecond, p50Ms, p99Ms, errors } = r;
       const cpuUsPerRequest = (1000 * cpuMs) / Math.max(1, r.requests);
       rows.push({
@@ -123,6 +146,7 @@ async function round(bundle: string, n: number, o: AbOptions): Promise<AbRow[]> 
         p99Ms,
         cpuUsPerRequest,
         errors,
+        loadGenerator: useWrk ? "wrk" : "fetch",
       });
     }
     return rows;
@@ -137,9 +161,10 @@ export async function benchAb(
   rounds: number,
   options: AbOptions,
 ): Promise<AbRow[]> {
+  const useWrk = await useWrkFor(options.generator ?? "wrk");
   const rows: AbRow[] = [];
   for (let n = 1; n <= rounds; n++) {
-    for (const bundle of bundles) rows.push(...await round(bundle, n, options));
+    for (const bundle of bundles) rows.push(...await round(bundle, n, options, useWrk));
   }
   return rows;
 }

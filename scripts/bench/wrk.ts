@@ -138,6 +138,11 @@ export function luaWorker(queue: string, next: boolean): string {
   ].join("\n");
 }
 
+/** How long wrk runs when asked for `durationMs`: whole seconds, at least one. */
+export function wrkDurationMs(durationMs: number): number {
+  return 1000 * Math.max(1, Math.round(durationMs / 1000));
+}
+
 /** Runs wrk: `conns` connections (two threads, one for a single connection) for `durationMs`. */
 export async function runWrk(
   load: WrkLoad,
@@ -148,7 +153,7 @@ export async function runWrk(
   try {
     const script = `${dir}/load.lua`;
     await Deno.writeTextFile(script, load.lua);
-    const seconds = Math.max(1, Math.round(durationMs / 1000));
+    const seconds = wrkDurationMs(durationMs) / 1000;
     const args = [`-t${conns === 1 ? 1 : 2}`, `-c${conns}`, `-d${seconds}s`, "--timeout", "10s"];
     const out = await new Deno.Command(wrkBin, {
       args: [...args, "--latency", "-s", script, load.url],
