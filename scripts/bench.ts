@@ -270,9 +270,13 @@ if (!only || only.includes("cluster")) {
     "\n## Three-node cluster vs etcd 3.4 (loopback, same load generator, one system at a time; every answer fsynced on a majority first)",
   );
   console.log(
-    "| workload | raftq ok/s | raftq p50 ms | raftq p99 ms | raftq errors | etcd ok/s | etcd p50 ms | etcd p99 ms | raftq/etcd throughput | server CPU µs/request, raftq / etcd | load |",
+    "| workload | raftq ok/s | raftq p50 ms | raftq p99 ms | raftq errors | etcd ok/s | etcd p50 ms | etcd p99 ms | raftq/etcd throughput | server CPU µs/request, raftq / etcd | each process, busiest first, raftq / etcd | load |",
   );
-  console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |");
+  console.log(
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+  );
+  const byProcess = (m: { processCpuUsPerRequest: number[] }) =>
+    m.processCpuUsPerRequest.map(fmt).join(", ");
   for (const r of rows) {
     const items = r.itemsPerRequest > 1 ? ` (x${r.itemsPerRequest})` : "";
     console.log(
@@ -282,7 +286,9 @@ if (!only || only.includes("cluster")) {
         r.etcd.p99Ms.toFixed(2)
       } | ${(r.raftq.perSecond / r.etcd.perSecond).toFixed(2)} | ${
         fmt(r.raftq.serverCpuUsPerRequest)
-      } / ${fmt(r.etcd.serverCpuUsPerRequest)} | ${r.raftq.loadGenerator} |`,
+      } / ${fmt(r.etcd.serverCpuUsPerRequest)} | ${byProcess(r.raftq)} / ${
+        byProcess(r.etcd)
+      } | ${r.raftq.loadGenerator} |`,
     );
   }
   for (const r of rows) {

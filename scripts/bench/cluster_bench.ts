@@ -15,7 +15,12 @@ import {
 } from "./wrk.ts";
 
 /** A row's load, and the CPU the three servers used for it, per request (µs). */
-export type Measured = LoadResult & { serverCpuUsPerRequest: number; loadGenerator: LoadGenerator };
+export type Measured = LoadResult & {
+  serverCpuUsPerRequest: number;
+  /** Each server process's CPU a request, the busiest first (a full one bounds the row). */
+  processCpuUsPerRequest: number[];
+  loadGenerator: LoadGenerator;
+};
 
 export interface ClusterRow {
   workload: string;
@@ -218,9 +223,13 @@ async function measure(
   const out: Session = new Map();
   await run(workloads.find((w) => w.name === headline)!, warmUpMs);
   for (const w of workloads.filter((w) => names.includes(w.name))) {
-    const { result, cpuMs } = await withCpu(pids, () => run(w, durationMs));
-    const serverCpuUsPerRequest = (cpuMs * 1000) / Math.max(1, result.requests);
-    out.set(w.name, { ...result, serverCpuUsPerRequest });
+    const { result, cpuMs, eachMs } = await withCpu(pids, () => run(w, durationMs));
+    const perRequest = (ms: number) => (ms * 1000) / Math.max(1, result.requests);
+    out.set(w.name, {
+      ...result,
+      serverCpuUsPerRequest: perRequest(cpuMs),
+      processCpuUsPerRequest: eachMs.map(perRequest).sort((a, b) => b - a),
+    });
   }
   return out;
 }
@@ -301,6 +310,9 @@ function median(results: Measured[]): Measured {
     p50Ms: mid((r) => r.p50Ms),
     p99Ms: mid((r) => r.p99Ms),
     serverCpuUsPerRequest: mid((r) => r.serverCpuUsPerRequest),
+    processCpuUsPerRequest: results[0].processCpuUsPerRequest.map((_, i) =>
+      mid((r) => r.processCpuUsPerRequest[i])
+    ),
     loadGenerator: results[0].loadGenerator,
   };
 }

@@ -21,12 +21,16 @@ export function cpuMs(pids: readonly number[]): number {
   return pids.reduce((sum, pid) => sum + processCpuMs(pid), 0);
 }
 
-/** Runs `work` and answers its result with the CPU milliseconds `pids` used meanwhile. */
+/**
+ * Runs `work` and answers its result with the CPU milliseconds `pids` used meanwhile, in all and
+ * each (`eachMs`, in the order of `pids`).
+ */
 export async function withCpu<T>(
   pids: readonly number[],
   work: () => Promise<T>,
-): Promise<{ result: T; cpuMs: number }> {
-  const before = cpuMs(pids);
+): Promise<{ result: T; cpuMs: number; eachMs: number[] }> {
+  const before = pids.map(processCpuMs);
   const result = await work();
-  return { result, cpuMs: cpuMs(pids) - before };
+  const eachMs = pids.map((pid, i) => processCpuMs(pid) - before[i]);
+  return { result, cpuMs: eachMs.reduce((a, b) => a + b, 0), eachMs };
 }
