@@ -168,11 +168,11 @@ for (const [which, workload] of Object.entries(profileSections)) {
   // From source (not the bundle), so each frame names its file. Not part of a full run.
   Deno.env.delete("RAFTQ_BIN_JS");
   const via = values.via === "follower" ? "follower" : "leader";
-  const r = await benchProfile(quick ? 2000 : 8000, workload, via);
+  const r = await benchProfile(quick ? 2000 : 8000, workload, via, generator);
   const to = via === "leader" ? "the leader" : "the follower (forwarded)";
   const what = workload.describe(to, r.load.perSecond);
   console.log(
-    `\n## Where the CPU goes: V8 profiles of the leader and a follower while ${what} during the profile; from source)`,
+    `\n## Where the CPU goes: V8 profiles of the leader and a follower while ${what} during the profile; from source; load: ${r.loadGenerator})`,
   );
   printProfile(r);
   console.log(
