@@ -56,7 +56,7 @@ if (values.generator !== undefined && !["wrk", "fetch"].includes(values.generato
   console.error("--generator must be wrk or fetch");
   Deno.exit(2);
 }
-/** What drives the cluster and WAN rows: wrk (default), or the bench's own fetch loop. */
+/** What drives the cluster, WAN, A/B and profile rows: wrk (default), or the bench's fetch loop. */
 const generator = values.generator === "fetch" ? "fetch" : "wrk";
 const quick = values.quick === true;
 const scaleJobs = Number(values.jobs ?? (quick ? 50_000 : 1_000_000));

@@ -3,16 +3,16 @@
 // with the servers' CPU per request.
 
 import { TestCluster } from "../../tests/helpers/cluster.ts";
-import { type LoadResult, postJson, runLoad } from "./load.ts";
+import { postJson, runLoad } from "./load.ts";
 import { withCpu } from "./proc_cpu.ts";
 import {
+  generatorFor,
   type LoadGenerator,
   luaFixed,
   luaWorker,
-  runWrk,
-  useWrkFor,
-  wrkDurationMs,
-  type WrkLoad,
+  rowDurationMs,
+  type RowLoad,
+  runRow,
 } from "./wrk.ts";
 
 export interface AbRow {
@@ -75,31 +75,29 @@ export async function fill(
   if (r.errors > 0) throw new Error(`the fill failed: ${r.errors} of ${batches} batches`);
 }
 
-/** One request of the load: true when it (and for a pair, both halves) succeeded. */
-export function requestOf(
-  url: string,
-  load: AbLoad,
-  bodyChars = defaultBodyChars,
-): (worker: number) => Promise<boolean> {
-  if (load === "enqueue") {
-    const body = { payload: payloadOf(bodyChars) };
-    return async () => (await postJson(`${url}/v1/queues/ab/jobs`, body)) !== null;
+/**
+ * The load on the node at `url`: for wrk, a fixed enqueue or a Lua worker (its rate is of jobs
+ * acked); for the fetch loop, one request, true when it (and for a pair, both halves) succeeded.
+ */
+export function rowLoadOf(url: string, load: AbLoad, bodyChars = defaultBodyChars): RowLoad {
+  if (load === "claim-ack") {
+    return {
+      wrk: { url, lua: luaWorker("ab", false), count: "acks" },
+      fetch: async (w) => {
+        const claimed = await postJson(`${url}/v1/queues/ab/claim`, { worker: `w${w}` }) as
+          | { jobs: { id: string; lease: string }[] }
+          | null;
+        const job = claimed?.jobs[0];
+        if (!job) return false;
+        return (await postJson(`${url}/v1/jobs/${job.id}/ack`, { lease: job.lease })) !== null;
+      },
+    };
   }
-  return async (w) => {
-    const claimed = await postJson(`${url}/v1/queues/ab/claim`, { worker: `w${w}` }) as
-      | { jobs: { id: string; lease: string }[] }
-      | null;
-    const job = claimed?.jobs[0];
-    if (!job) return false;
-    return (await postJson(`${url}/v1/jobs/${job.id}/ack`, { lease: job.lease })) !== null;
+  const body = { payload: payloadOf(bodyChars) };
+  return {
+    wrk: { url, lua: luaFixed("POST", "/v1/queues/ab/jobs", JSON.stringify(body)) },
+    fetch: async () => (await postJson(`${url}/v1/queues/ab/jobs`, body)) !== null,
   };
-}
-
-/** The same load for wrk: a fixed enqueue, or a Lua worker (its rate is of jobs acked). */
-export function wrkLoadOf(url: string, load: AbLoad, bodyChars = defaultBodyChars): WrkLoad {
-  if (load === "claim-ack") return { url, lua: luaWorker("ab", false), count: "acks" };
-  const body = JSON.stringify({ payload: payloadOf(bodyChars) });
-  return { url, lua: luaFixed("POST", "/v1/queues/ab/jobs", body) };
 }
 
 /** How an A/B run loads each cluster: rows of `rowMs`, payloads with a body of `bodyChars`. */
@@ -115,7 +113,12 @@ export interface AbOptions {
 }
 
 /** One round of one bundle: a fresh cluster, warmed up, then each row for `rowMs`. */
-async function round(bundle: string, n: number, o: AbOptions, useWrk: boolean): Promise<AbRow[]> {
+async function round(
+  bundle: string,
+  n: number,
+  o: AbOptions,
+  generator: LoadGenerator,
+): Promise<AbRow[]> {
   const { rowMs, via, load, bodyChars, connections: rowConnections } = o;
   Deno.env.set("RAFTQ_BIN_JS", bundle);
   const c = await TestCluster.start(3);
@@ -124,13 +127,11 @@ async function round(bundle: string, n: number, o: AbOptions, useWrk: boolean): 
     const target = via === "leader" ? leader : c.live().find((node) => node !== leader)!;
     const pids = c.live().map((node) => node.child.pid);
     if (load === "claim-ack") {
-      const ms = useWrk ? wrkDurationMs(rowMs) : rowMs;
-      await fill(leader.url, claimableJobs(ms, bodyChars), bodyChars);
+      const jobs = claimableJobs(rowDurationMs(generator, rowMs), bodyChars);
+      await fill(leader.url, jobs, bodyChars);
     }
-    const one = requestOf(target.url, load, bodyChars);
-    const wrkLoad = wrkLoadOf(target.url, load, bodyChars);
-    const run = (conns: number, ms: number): Promise<LoadResult> =>
-      useWrk ? runWrk(wrkLoad, conns, ms) : runLoad(conns, ms, one);
+    const rowLoad = rowLoadOf(target.url, load, bodyChars);
+    const run = (conns: number, ms: number) => runRow(generator, rowLoad, conns, ms);
     await run(64, Math.min(rowMs, 1500));
     const rows: AbRow[] = [];
     for (const connections of rowConnections) {
@@ -146,7 +147,7 @@ async function round(bundle: string, n: number, o: AbOptions, useWrk: boolean): 
         p99Ms,
         cpuUsPerRequest,
         errors,
-        loadGenerator: useWrk ? "wrk" : "fetch",
+        loadGenerator: generator,
       });
     }
     return rows;
@@ -161,10 +162,10 @@ export async function benchAb(
   rounds: number,
   options: AbOptions,
 ): Promise<AbRow[]> {
-  const useWrk = await useWrkFor(options.generator ?? "wrk");
+  const generator = await generatorFor(options.generator ?? "wrk");
   const rows: AbRow[] = [];
   for (let n = 1; n <= rounds; n++) {
-    for (const bundle of bundles) rows.push(...await round(bundle, n, options, useWrk));
+    for (const bundle of bundles) rows.push(...await round(bundle, n, options, generator));
   }
   return rows;
 }

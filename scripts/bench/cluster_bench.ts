@@ -5,12 +5,12 @@ import { etcdGet, etcdPut, etcdTxn, etcdValue, startEtcd } from "./etcd.ts";
 import { getOk, type LoadResult, postJson, runLoad } from "./load.ts";
 import { withCpu } from "./proc_cpu.ts";
 import {
+  generatorFor,
   type LoadGenerator,
   luaFixed,
   luaKeyed,
   luaWorker,
   runWrk,
-  useWrkFor,
   type WrkLoad,
 } from "./wrk.ts";
 
@@ -55,7 +55,7 @@ interface Workload {
   raftq(t: Targets): (worker: number) => Promise<boolean>;
   etcd(t: Targets, key: () => string): () => Promise<boolean>;
   /** The same load for wrk (a worker row's next request takes its job from an earlier answer). */
-  wrk?: {
+  wrk: {
     raftq(t: Targets): Promise<WrkLoad>;
     /** `tag`: four base64 letters of this session's, in every key it writes. */
     etcd(t: Targets, tag: string): Promise<WrkLoad>;
@@ -196,7 +196,7 @@ const workloads: Workload[] = [
  * A worker row under wrk: raftq's jobs acked a second (luaWorker), etcd's puts two to a pair. The
  * percentiles are then of each request, not of a pair as the fetch loop times them.
  */
-function workerWrk(next: boolean): NonNullable<Workload["wrk"]> {
+function workerWrk(next: boolean): Workload["wrk"] {
   return {
     raftq: (t) => Promise.resolve({ url: t.leader, lua: luaWorker("batch", next), count: "acks" }),
     etcd: (t, tag) =>
@@ -240,16 +240,20 @@ type Runner = (
   durationMs: number,
 ) => Promise<LoadResult & { loadGenerator: LoadGenerator }>;
 
-/** A Runner: wrk where the workload has a wrk form and `useWrk`, else the fetch loop. */
+/**
+ * A Runner on `generator`. Each workload's form for it is made only when its row runs (the read
+ * rows enqueue their job then).
+ */
 function runner(
-  useWrk: boolean,
-  viaWrk: (w: Workload) => Promise<WrkLoad> | null,
+  generator: LoadGenerator,
+  viaWrk: (w: Workload) => Promise<WrkLoad>,
   viaFetch: (w: Workload) => (worker: number) => Promise<boolean>,
 ): Runner {
   return async (w, durationMs) => {
-    const load = useWrk ? viaWrk(w) : null;
-    if (load) return { ...await runWrk(await load, w.conns, durationMs), loadGenerator: "wrk" };
-    return { ...await runLoad(w.conns, durationMs, viaFetch(w)), loadGenerator: "fetch" };
+    const result = generator === "wrk"
+      ? await runWrk(await viaWrk(w), w.conns, durationMs)
+      : await runLoad(w.conns, durationMs, viaFetch(w));
+    return { ...result, loadGenerator: generator };
   };
 }
 
@@ -257,7 +261,7 @@ function runner(
 async function raftqSession(
   durationMs: number,
   names: string[],
-  useWrk: boolean,
+  generator: LoadGenerator,
 ): Promise<Session> {
   const cluster = await TestCluster.start(3);
   try {
@@ -265,7 +269,7 @@ async function raftqSession(
     const follower = cluster.live().find((n) => n !== leader)!;
     const t = { leader: leader.url, follower: follower.url };
     const pids = cluster.live().map((n) => n.child.pid);
-    const run = runner(useWrk, (w) => w.wrk?.raftq(t) ?? null, (w) => w.raftq(t));
+    const run = runner(generator, (w) => w.wrk.raftq(t), (w) => w.raftq(t));
     return await measure(durationMs, names, pids, run);
   } finally {
     await cluster.stop();
@@ -273,15 +277,19 @@ async function raftqSession(
 }
 
 /** Starts an etcd cluster, measures the analogue of `names`, stops it. */
-async function etcdSession(durationMs: number, names: string[], useWrk: boolean): Promise<Session> {
+async function etcdSession(
+  durationMs: number,
+  names: string[],
+  generator: LoadGenerator,
+): Promise<Session> {
   const etcd = await startEtcd();
   try {
     let n = 0;
     const t = { leader: etcd.leaderUrl, follower: etcd.followerUrl };
     const tags = keyTags();
     const run = runner(
-      useWrk,
-      (w) => w.wrk?.etcd(t, tags.next().value!) ?? null,
+      generator,
+      (w) => w.wrk.etcd(t, tags.next().value!),
       (w) => w.etcd(t, () => `k/${n++}`),
     );
     return await measure(durationMs, names, etcd.pids, run);
@@ -327,13 +335,13 @@ export async function benchCluster(
   durationMs: number,
   generator: LoadGenerator = "wrk",
 ): Promise<ClusterRow[]> {
-  const useWrk = await useWrkFor(generator);
+  const used = await generatorFor(generator);
   const raftqRounds: Session[] = [];
   const etcdRounds: Session[] = [];
   for (let k = 0; k < headlineRounds; k++) {
     const names = k === 0 ? workloads.map((w) => w.name) : [headline];
-    raftqRounds.push(await raftqSession(durationMs, names, useWrk));
-    etcdRounds.push(await etcdSession(durationMs, names, useWrk));
+    raftqRounds.push(await raftqSession(durationMs, names, used));
+    etcdRounds.push(await etcdSession(durationMs, names, used));
   }
   return workloads.map(({ name: workload, itemsPerRequest = 1 }) => {
     if (workload !== headline) {

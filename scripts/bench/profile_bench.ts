@@ -3,15 +3,15 @@
 
 import { TestCluster } from "../../tests/helpers/cluster.ts";
 import { waitFor } from "../../tests/helpers/node_process.ts";
-import { claimableJobs, fill, requestOf, wrkLoadOf } from "./ab_bench.ts";
-import { fmt, type LoadResult, postJson, runLoad } from "./load.ts";
+import { claimableJobs, fill, rowLoadOf } from "./ab_bench.ts";
+import { fmt, postJson } from "./load.ts";
 import {
+  generatorFor,
   type LoadGenerator,
   luaFixed,
-  runWrk,
-  useWrkFor,
-  wrkDurationMs,
-  type WrkLoad,
+  rowDurationMs,
+  type RowLoad,
+  runRow,
 } from "./wrk.ts";
 
 interface ProfileNode {
@@ -113,42 +113,35 @@ const fillPayload = { kind: "email", to: "someone@example.com", body: "x".repeat
 /** What the profiled load sends: one request of it, and how many connections send it. */
 export interface ProfileWorkload {
   connections: number;
-  /** One request to the node at `url`: true when it succeeded. */
-  request: (url: string) => (worker: number) => Promise<boolean>;
-  /** The same load for wrk. */
-  wrk: (url: string) => WrkLoad;
+  /** The load on the node at `url`, for wrk and for the fetch loop. */
+  load: (url: string) => RowLoad;
   /** Run once against the leader before the warm-up (`durationMs`: the profile's). */
   setUp?: (leaderUrl: string, durationMs: number) => Promise<void>;
   /** The load in words, for the section's title: `to` names the target, `perSecond` its rate. */
   describe: (to: string, perSecond: number) => string;
 }
 
-const posting = (path: string, body: unknown) => (url: string) => async () =>
-  (await postJson(`${url}${path}`, body)) !== null;
-const wrkPosting = (path: string, body: unknown) => (url: string): WrkLoad => ({
-  url,
-  lua: luaFixed("POST", path, JSON.stringify(body)),
+const posting = (path: string, body: unknown) => (url: string): RowLoad => ({
+  wrk: { url, lua: luaFixed("POST", path, JSON.stringify(body)) },
+  fetch: async () => (await postJson(`${url}${path}`, body)) !== null,
 });
 const fillBody = { jobs: Array.from({ length: 1000 }, () => ({ payload: fillPayload })) };
 
 export const profileWorkloads = {
   enqueue: {
     connections: 64,
-    request: posting("/v1/queues/p/jobs", { payload }),
-    wrk: wrkPosting("/v1/queues/p/jobs", { payload }),
+    load: posting("/v1/queues/p/jobs", { payload }),
     describe: (to, perSecond) => `64 connections enqueue to ${to} (${fmt(perSecond)} ok/s`,
   },
   fill: {
     connections: 4,
-    request: posting("/v1/queues/p/batch", fillBody),
-    wrk: wrkPosting("/v1/queues/p/batch", fillBody),
+    load: posting("/v1/queues/p/batch", fillBody),
     describe: (to, perSecond) =>
       `4 connections send batches of 1,000 to ${to} (${fmt(perSecond * 1000)} jobs/s`,
   },
   claimAck: {
     connections: 64,
-    request: (url) => requestOf(url, "claim-ack"),
-    wrk: (url) => wrkLoadOf(url, "claim-ack"),
+    load: (url) => rowLoadOf(url, "claim-ack"),
     setUp: (leaderUrl, durationMs) => fill(leaderUrl, claimableJobs(durationMs)),
     describe: (to, perSecond) =>
       `64 connections claim and ack through ${to} (${fmt(perSecond)} pairs/s`,
@@ -165,7 +158,7 @@ export async function benchProfile(
   via: "leader" | "follower" = "leader",
   generator: LoadGenerator = "wrk",
 ) {
-  const useWrk = await useWrkFor(generator);
+  const used = await generatorFor(generator);
   Deno.env.set("RAFTQ_TEST_DENO_FLAGS", "--inspect=127.0.0.1:0");
   const cluster = await TestCluster.start(3);
   Deno.env.delete("RAFTQ_TEST_DENO_FLAGS");
@@ -179,12 +172,9 @@ export async function benchProfile(
       });
     const sessions = [await inspector(await wsUrl(leader)), await inspector(await wsUrl(follower))];
     const target = via === "leader" ? leader : follower;
-    await workload.setUp?.(leader.url, useWrk ? wrkDurationMs(durationMs) : durationMs);
-    const send = workload.request(target.url);
-    const run = (ms: number): Promise<LoadResult> =>
-      useWrk
-        ? runWrk(workload.wrk(target.url), workload.connections, ms)
-        : runLoad(workload.connections, ms, send);
+    await workload.setUp?.(leader.url, rowDurationMs(used, durationMs));
+    const rowLoad = workload.load(target.url);
+    const run = (ms: number) => runRow(used, rowLoad, workload.connections, ms);
     await run(1500); // warm-up
     for (const s of sessions) {
       await s.send("Profiler.enable");
@@ -201,9 +191,8 @@ export async function benchProfile(
     const dir = await Deno.makeTempDir({ prefix: "raftq-profile-" });
     await Deno.writeTextFile(`${dir}/leader.cpuprofile`, JSON.stringify(profiles[0]));
     await Deno.writeTextFile(`${dir}/follower.cpuprofile`, JSON.stringify(profiles[1]));
-    const loadGenerator: LoadGenerator = useWrk ? "wrk" : "fetch";
     const [leaderSummary, followerSummary] = profiles.map(summarise);
-    return { load, loadGenerator, dir, leader: leaderSummary, follower: followerSummary };
+    return { load, loadGenerator: used, dir, leader: leaderSummary, follower: followerSummary };
   } finally {
     await cluster.stop();
   }

@@ -3,9 +3,9 @@
 // (512: whether the WAN carries more once more requests are in flight, i.e. whether it pipelines).
 
 import { call, type NodeProcess, startNode, waitFor } from "../../tests/helpers/node_process.ts";
-import { type LoadResult, postJson, runLoad } from "./load.ts";
+import { type LoadResult, postJson } from "./load.ts";
 import { withCpu } from "./proc_cpu.ts";
-import { type LoadGenerator, luaFixed, runWrk, useWrkFor } from "./wrk.ts";
+import { generatorFor, type LoadGenerator, luaFixed, runRow } from "./wrk.ts";
 
 const secret = "wan-bench-secret-0123456789";
 const ids = ["n1", "n2", "n3"];
@@ -120,17 +120,14 @@ async function rows(
   leader: string,
   durationMs: number,
   pids: number[],
-  useWrk: boolean,
+  generator: LoadGenerator,
 ): Promise<Map<number, { load: LoadResult; cores: number }>> {
   const out = new Map<number, { load: LoadResult; cores: number }>();
-  const wrkLoad = {
-    url: leader,
-    lua: luaFixed("POST", "/v1/queues/wan/jobs", JSON.stringify({ payload })),
+  const enqueue = {
+    wrk: { url: leader, lua: luaFixed("POST", "/v1/queues/wan/jobs", JSON.stringify({ payload })) },
+    fetch: async () => (await postJson(`${leader}/v1/queues/wan/jobs`, { payload })) !== null,
   };
-  const enqueue = async () =>
-    (await postJson(`${leader}/v1/queues/wan/jobs`, { payload })) !== null;
-  const run = (conns: number, ms: number) =>
-    useWrk ? runWrk(wrkLoad, conns, ms) : runLoad(conns, ms, enqueue);
+  const run = (conns: number, ms: number) => runRow(generator, enqueue, conns, ms);
   await run(64, 1500); // warm-up: JIT, connections
   for (const conns of [1, 64, 256, 512]) {
     const startedMs = performance.now();
@@ -146,7 +143,7 @@ export async function benchWan(
   rttMs: number,
   generator: LoadGenerator = "wrk",
 ): Promise<WanRow[]> {
-  const useWrk = await useWrkFor(generator);
+  const used = await generatorFor(generator);
   // Heartbeat above the round trip, election timeout ten heartbeats: the README's advice.
   const timing = [
     "--heartbeat-ms",
@@ -159,7 +156,7 @@ export async function benchWan(
     const cluster = await startCluster(oneWayMs, timing);
     try {
       const pids = cluster.proxyPid === undefined ? [] : [cluster.proxyPid];
-      results.push(await rows(cluster.leader, durationMs, pids, useWrk));
+      results.push(await rows(cluster.leader, durationMs, pids, used));
     } finally {
       await cluster.stop();
     }
@@ -169,6 +166,6 @@ export async function benchWan(
     loopback: results[0].get(conns)!.load,
     wan: results[1].get(conns)!.load,
     wanProxyCores: results[1].get(conns)!.cores,
-    loadGenerator: useWrk ? "wrk" : "fetch",
+    loadGenerator: used,
   }));
 }

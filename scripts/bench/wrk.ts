@@ -1,7 +1,7 @@
 // wrk as a load generator: closed-loop connections driven from C, so the cores go to the servers.
 
 import { aptInstall, fileExists } from "../debian.ts";
-import type { LoadResult } from "./load.ts";
+import { type LoadResult, runLoad } from "./load.ts";
 
 /**
  * One request a loop iteration, as a Lua chunk that defines wrk's `request()` (see the helpers
@@ -28,12 +28,37 @@ export const wrkBin = "/usr/bin/wrk";
  */
 export type LoadGenerator = "wrk" | "fetch";
 
-/** Whether rows run on wrk: asked for and installed (said on stderr when it cannot be). */
-export async function useWrkFor(generator: LoadGenerator): Promise<boolean> {
-  if (generator === "fetch") return false;
-  if (await ensureWrk()) return true;
+/**
+ * The load generator a run's rows use: the one `asked` for, but the fetch loop when wrk is asked
+ * for and cannot be installed (said on stderr).
+ */
+export async function generatorFor(asked: LoadGenerator): Promise<LoadGenerator> {
+  if (asked === "fetch" || await ensureWrk()) return asked;
   console.error("bench: wrk could not be installed; every row runs on the fetch loop");
-  return false;
+  return "fetch";
+}
+
+/** One row's load in both forms: for wrk, and one request of the fetch loop. */
+export interface RowLoad {
+  wrk: WrkLoad;
+  fetch: (worker: number) => Promise<boolean>;
+}
+
+/** Runs `load` on `conns` connections for `durationMs` (see rowDurationMs) with `generator`. */
+export function runRow(
+  generator: LoadGenerator,
+  load: RowLoad,
+  conns: number,
+  durationMs: number,
+): Promise<LoadResult> {
+  return generator === "wrk"
+    ? runWrk(load.wrk, conns, durationMs)
+    : runLoad(conns, durationMs, load.fetch);
+}
+
+/** How long a row asked for `durationMs` runs: wrk runs whole seconds, at least one. */
+export function rowDurationMs(generator: LoadGenerator, durationMs: number): number {
+  return generator === "wrk" ? 1000 * Math.max(1, Math.round(durationMs / 1000)) : durationMs;
 }
 
 /** Whether wrk is installed; else it is installed from Debian's packages, as etcd is. */
@@ -138,11 +163,6 @@ export function luaWorker(queue: string, next: boolean): string {
   ].join("\n");
 }
 
-/** How long wrk runs when asked for `durationMs`: whole seconds, at least one. */
-export function wrkDurationMs(durationMs: number): number {
-  return 1000 * Math.max(1, Math.round(durationMs / 1000));
-}
-
 /** Runs wrk: `conns` connections (two threads, one for a single connection) for `durationMs`. */
 export async function runWrk(
   load: WrkLoad,
@@ -153,7 +173,7 @@ export async function runWrk(
   try {
     const script = `${dir}/load.lua`;
     await Deno.writeTextFile(script, load.lua);
-    const seconds = wrkDurationMs(durationMs) / 1000;
+    const seconds = rowDurationMs("wrk", durationMs) / 1000;
     const args = [`-t${conns === 1 ? 1 : 2}`, `-c${conns}`, `-d${seconds}s`, "--timeout", "10s"];
     const out = await new Deno.Command(wrkBin, {
       args: [...args, "--latency", "-s", script, load.url],
