@@ -10,9 +10,10 @@ const sha256 = (text: string): Uint8Array => createHash("sha256").update(text).d
 /**
  * Whether `given` is the secret whose SHA-256 is `expected`. Digests of equal length are compared
  * in constant time, so the answer tells nothing of where, or whether by length, the two differ.
- * Synchronous: WebCrypto's two asynchronous digests a request cost a node 50–100 µs of CPU.
+ * Synchronous: WebCrypto's two asynchronous digests a request cost a node 40–80 µs of CPU
+ * (docs/benchmarks.md, "The token check").
  */
-export function matchesDigest(given: string, expected: Uint8Array): boolean {
+function matchesDigest(given: string, expected: Uint8Array): boolean {
   return timingSafeEqual(sha256(given), expected);
 }
 
