@@ -228,7 +228,7 @@ if (only?.includes("ab")) {
   console.log(
     rows[0]?.loadGenerator === "wrk"
       ? "(load: wrk, two threads (one for one connection); for claim+ack a Lua worker per thread, p50 and p99 of each request)"
-      : "(load: the bench's own loop of fetch calls, as every run before 2026-12-06T19:00)",
+      : "(load: the bench's own loop of fetch calls, as every run before 2026-12-06T18:37)",
   );
 }
 
@@ -258,7 +258,7 @@ if (!only || only.includes("wan")) {
     }, as the README advises; proxy cores: CPU the delaying proxies took from the two cores the nodes share during the WAN row, which a real WAN takes from no host; load: ${
       rows[0].loadGenerator === "wrk"
         ? "wrk, two threads (one for one connection)"
-        : "the bench's own loop of fetch calls, as runs before 2026-12-06T19:00 were driven"
+        : "the bench's own loop of fetch calls, as runs before 2026-12-06T18:06 were driven"
     })`,
   );
 }
@@ -305,7 +305,7 @@ if (!only || only.includes("cluster")) {
   const etcdErrors = rows.reduce((n, r) => n + r.etcd.errors, 0);
   console.log(`raftq errors during the run: ${errors} (etcd: ${etcdErrors})`);
   console.log(
-    "(load: what drove the row for both systems — wrk, two threads (one for one connection), or the bench's own loop of fetch calls (`--generator fetch`, as runs before 2026-12-06T17:00 did; until 2026-12-06T18:30 it drove the two worker rows). Under wrk a worker row's p50 and p99 are of each request, under the fetch loop of a pair; raftq's rate is of jobs acked, etcd's of puts halved)",
+    "(load: what drove the row for both systems — wrk, two threads (one for one connection), or the bench's own loop of fetch calls (`--generator fetch`, as runs before 2026-12-06T17:00 did; until 2026-12-06T17:58 it drove the two worker rows). Under wrk a worker row's p50 and p99 are of each request, under the fetch loop of a pair; raftq's rate is of jobs acked, etcd's of puts halved)",
   );
 }
 
