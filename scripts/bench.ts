@@ -270,13 +270,15 @@ if (!only || only.includes("cluster")) {
     "\n## Three-node cluster vs etcd 3.4 (loopback, same load generator, one system at a time; every answer fsynced on a majority first)",
   );
   console.log(
-    "| workload | raftq ok/s | raftq p50 ms | raftq p99 ms | raftq errors | etcd ok/s | etcd p50 ms | etcd p99 ms | raftq/etcd throughput | server CPU µs/request, raftq / etcd | each process, busiest first, raftq / etcd | load |",
+    "| workload | raftq ok/s | raftq p50 ms | raftq p99 ms | raftq errors | etcd ok/s | etcd p50 ms | etcd p99 ms | raftq/etcd throughput | server CPU µs/request, raftq / etcd | each process, busiest first, raftq / etcd | log fsyncs a request, mean ms, raftq / etcd | load |",
   );
   console.log(
-    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
   );
   const byProcess = (m: { processCpuUsPerRequest: number[] }) =>
     m.processCpuUsPerRequest.map(fmt).join(", ");
+  const fsyncs = (m: { walFsyncs: { perRequest: number; meanMs: number } }) =>
+    `${m.walFsyncs.perRequest.toFixed(2)}, ${m.walFsyncs.meanMs.toFixed(2)}`;
   for (const r of rows) {
     const items = r.itemsPerRequest > 1 ? ` (x${r.itemsPerRequest})` : "";
     console.log(
@@ -286,9 +288,9 @@ if (!only || only.includes("cluster")) {
         r.etcd.p99Ms.toFixed(2)
       } | ${(r.raftq.perSecond / r.etcd.perSecond).toFixed(2)} | ${
         fmt(r.raftq.serverCpuUsPerRequest)
-      } / ${fmt(r.etcd.serverCpuUsPerRequest)} | ${byProcess(r.raftq)} / ${
-        byProcess(r.etcd)
-      } | ${r.raftq.loadGenerator} |`,
+      } / ${fmt(r.etcd.serverCpuUsPerRequest)} | ${byProcess(r.raftq)} / ${byProcess(r.etcd)} | ${
+        fsyncs(r.raftq)
+      } / ${fsyncs(r.etcd)} | ${r.raftq.loadGenerator} |`,
     );
   }
   for (const r of rows) {
@@ -301,6 +303,9 @@ if (!only || only.includes("cluster")) {
       }. etcd: ${each(r.rounds.etcd)}.`,
     );
   }
+  console.log(
+    "(log fsyncs: from each system's own histogram of its log's fdatasync calls, raftq_wal_fsync_seconds and etcd_disk_wal_fsync_duration_seconds, read from the three servers' /metrics before and after the row: fsyncs a request, all three servers together (group commit lowers it as connections rise), and their mean duration from call to completion — the disk's share of each write)",
+  );
   const errors = rows.reduce((n, r) => n + r.raftq.errors, 0);
   const etcdErrors = rows.reduce((n, r) => n + r.etcd.errors, 0);
   console.log(`raftq errors during the run: ${errors} (etcd: ${etcdErrors})`);

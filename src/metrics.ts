@@ -173,6 +173,14 @@ export class NodeMetrics {
   readonly fsyncSeconds = this.registry.add(
     new Histogram("raftq_fsync_seconds", "Duration of durable (fsynced) writes", latencyBuckets),
   );
+  /** The fdatasync alone, as etcd's etcd_disk_wal_fsync_duration_seconds (the disk's part). */
+  readonly walFsyncSeconds = this.registry.add(
+    new Histogram(
+      "raftq_wal_fsync_seconds",
+      "Duration of each fdatasync of the write-ahead log (the disk's share of a durable write)",
+      latencyBuckets,
+    ),
+  );
   readonly applySeconds = this.registry.add(
     new Histogram(
       "raftq_apply_seconds",

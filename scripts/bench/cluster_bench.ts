@@ -4,6 +4,7 @@ import { TestCluster } from "../../tests/helpers/cluster.ts";
 import { etcdGet, etcdPut, etcdTxn, etcdValue, startEtcd } from "./etcd.ts";
 import { getOk, type LoadResult, postJson, runLoad } from "./load.ts";
 import { withCpu } from "./proc_cpu.ts";
+import { walFsyncMetric, type WalFsyncs, withWalFsyncs } from "./wal_fsync.ts";
 import {
   generatorFor,
   type LoadGenerator,
@@ -19,8 +20,17 @@ export type Measured = LoadResult & {
   serverCpuUsPerRequest: number;
   /** Each server process's CPU a request, the busiest first (a full one bounds the row). */
   processCpuUsPerRequest: number[];
+  /** The servers' log fsyncs (from their own histograms): per request, and their mean. */
+  walFsyncs: WalFsyncs;
   loadGenerator: LoadGenerator;
 };
+
+/** The servers of a session: their processes, and where their /metrics are. */
+interface Servers {
+  pids: number[];
+  urls: string[];
+  fsyncMetric: string;
+}
 
 export interface ClusterRow {
   workload: string;
@@ -217,18 +227,28 @@ type Session = Map<string, Measured>;
 async function measure(
   durationMs: number,
   names: string[],
-  pids: number[],
+  servers: Servers,
   run: Runner,
 ): Promise<Session> {
   const out: Session = new Map();
   await run(workloads.find((w) => w.name === headline)!, warmUpMs);
   for (const w of workloads.filter((w) => names.includes(w.name))) {
-    const { result, cpuMs, eachMs } = await withCpu(pids, () => run(w, durationMs));
+    // (/metrics is read outside the CPU's window: its answers are not the row's work)
+    const { result: measured, fsyncs } = await withWalFsyncs(
+      servers.urls,
+      servers.fsyncMetric,
+      async () => {
+        const m = await withCpu(servers.pids, () => run(w, durationMs));
+        return { ...m, requests: m.result.requests };
+      },
+    );
+    const { result, cpuMs, eachMs } = measured;
     const perRequest = (ms: number) => (ms * 1000) / Math.max(1, result.requests);
     out.set(w.name, {
       ...result,
       serverCpuUsPerRequest: perRequest(cpuMs),
       processCpuUsPerRequest: eachMs.map(perRequest).sort((a, b) => b - a),
+      walFsyncs: fsyncs,
     });
   }
   return out;
@@ -268,9 +288,13 @@ async function raftqSession(
     const leader = await cluster.leader();
     const follower = cluster.live().find((n) => n !== leader)!;
     const t = { leader: leader.url, follower: follower.url };
-    const pids = cluster.live().map((n) => n.child.pid);
+    const servers = {
+      pids: cluster.live().map((n) => n.child.pid),
+      urls: cluster.live().map((n) => n.url),
+      fsyncMetric: walFsyncMetric.raftq,
+    };
     const run = runner(generator, (w) => w.wrk.raftq(t), (w) => w.raftq(t));
-    return await measure(durationMs, names, pids, run);
+    return await measure(durationMs, names, servers, run);
   } finally {
     await cluster.stop();
   }
@@ -292,7 +316,12 @@ async function etcdSession(
       (w) => w.wrk.etcd(t, tags.next().value!),
       (w) => w.etcd(t, () => `k/${n++}`),
     );
-    return await measure(durationMs, names, etcd.pids, run);
+    const servers = {
+      pids: etcd.pids,
+      urls: etcd.clientUrls,
+      fsyncMetric: walFsyncMetric.etcd,
+    };
+    return await measure(durationMs, names, servers, run);
   } finally {
     await etcd.stop();
   }
@@ -321,6 +350,10 @@ function median(results: Measured[]): Measured {
     processCpuUsPerRequest: results[0].processCpuUsPerRequest.map((_, i) =>
       mid((r) => r.processCpuUsPerRequest[i])
     ),
+    walFsyncs: {
+      perRequest: mid((r) => r.walFsyncs.perRequest),
+      meanMs: mid((r) => r.walFsyncs.meanMs),
+    },
     loadGenerator: results[0].loadGenerator,
   };
 }

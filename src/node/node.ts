@@ -175,6 +175,7 @@ export class RaftNode implements NodeApi {
     this.#loopDelay = new LoopDelay(tuning.tickMs);
     this.#events = events;
     this.storage = new RaftStorage(db);
+    db.onWalSynced = (s) => this.metrics.walFsyncSeconds.observe(s);
     this.sm = new QueueStateMachine(db);
     this.sm.onReady = (queue, ready) => events.onJobsReady?.(queue, ready);
     this.sm.onEvents = (queue) => events.onEvents?.(queue);

@@ -53,6 +53,8 @@ export class Database {
   #synchronousFull = true;
   /** The write-ahead log, kept open to flush it off the event loop (null for `:memory:`). */
   #wal: Deno.FsFile | null = null;
+  /** Told each WAL fdatasync's seconds, from its call to its completion (the node's metric). */
+  onWalSynced?: (seconds: number) => void;
   #checkpointer: Checkpointer | null = null;
   /** How checkpointOffLoop was asked for, to start again after a swap (swapIn). */
   #offLoop: { onError: (message: string) => void; boundPages: number } | null = null;
@@ -144,7 +146,9 @@ export class Database {
   async flushWal(): Promise<void> {
     if (!this.#wal) return;
     try {
+      const startedMs = performance.now();
       await this.#wal.syncData();
+      this.onWalSynced?.((performance.now() - startedMs) / 1000);
     } catch (err) {
       throw new StorageFatalError(`fsync of ${this.path}-wal failed: ${sqliteReason(err)}`, {
         cause: err,

@@ -33,7 +33,9 @@ function parse(text: string): { types: Map<string, string>; samples: Sample[] } 
 }
 
 Deno.test("metrics: Prometheus text with the node, queue, request and storage figures", async () => {
-  const node = await startInProcessNode();
+  // On a file, so that its durable writes fsync the WAL and raftq_wal_fsync_seconds counts them.
+  const dir = await Deno.makeTempDir({ prefix: "raftq-metrics-" });
+  const node = await startInProcessNode({ dbPath: `${dir}/raftq.db` });
   try {
     const u = node.url;
     const { call, fetch } = node;
@@ -81,6 +83,7 @@ Deno.test("metrics: Prometheus text with the node, queue, request and storage fi
     for (
       const h of [
         "raftq_fsync_seconds",
+        "raftq_wal_fsync_seconds",
         "raftq_apply_seconds",
         "raftq_append_batch_entries",
         "raftq_http_request_duration_seconds",
@@ -98,7 +101,13 @@ Deno.test("metrics: Prometheus text with the node, queue, request and storage fi
       assert.equal(buckets.at(-1)!.labels.le, "+Inf");
     }
     assert.ok(one("raftq_fsync_seconds_count")! >= 4, "every durable write is timed");
+    assert.equal(
+      one("raftq_wal_fsync_seconds_count"),
+      one("raftq_fsync_seconds_count"),
+      "each durable write is one fdatasync, timed on its own",
+    );
   } finally {
     await node.stop();
+    await Deno.remove(dir, { recursive: true });
   }
 });

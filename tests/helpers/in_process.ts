@@ -40,10 +40,15 @@ export interface InProcessNode {
 }
 
 export async function startInProcessNode(
-  options: { maxBodyBytes?: number; tuning?: Partial<NodeTuning> } = {},
+  options: {
+    maxBodyBytes?: number;
+    tuning?: Partial<NodeTuning>;
+    /** A database file (its writes then fsynced), instead of memory. */
+    dbPath?: string;
+  } = {},
 ): Promise<InProcessNode> {
   const tuning = { ...defaultTuning, ...options.tuning };
-  const db = await Database.open(":memory:");
+  const db = await Database.open(options.dbPath ?? ":memory:");
   const storage = new RaftStorage(db);
   const init = bootstrapInit([{ id: "n1", url: "http://in-process.test" }]);
   storage.persist({
