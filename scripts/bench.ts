@@ -6,7 +6,8 @@ import { benchCompaction, benchStorage } from "./bench/storage_bench.ts";
 import { benchSingleNode } from "./bench/node_bench.ts";
 import { benchWan } from "./bench/wan_bench.ts";
 import { benchProfile, printProfile, profileWorkloads } from "./bench/profile_bench.ts";
-import { benchCluster } from "./bench/cluster_bench.ts";
+import { benchCluster, type ClusterRow } from "./bench/cluster_bench.ts";
+import { writeStages } from "./bench/histograms.ts";
 import { benchScale, settleMs } from "./bench/scale_bench.ts";
 import { fmt, type LoadResult } from "./bench/load.ts";
 import { benchWorker, workerMedian } from "./bench/worker_bench.ts";
@@ -306,6 +307,7 @@ if (!only || only.includes("cluster")) {
   console.log(
     "(log fsyncs: from each system's own histogram of its log's fdatasync calls, raftq_wal_fsync_seconds and etcd_disk_wal_fsync_duration_seconds, read from the three servers' /metrics before and after the row: fsyncs a request, all three servers together (group commit lowers it as connections rise), and their mean duration from call to completion — the disk's share of each write)",
   );
+  printWriteStages(rows);
   const errors = rows.reduce((n, r) => n + r.raftq.errors, 0);
   const etcdErrors = rows.reduce((n, r) => n + r.etcd.errors, 0);
   console.log(`raftq errors during the run: ${errors} (etcd: ${etcdErrors})`);
@@ -427,4 +429,22 @@ if (!only || only.includes("scale")) {
     ],
   ];
   for (const [a, m, t] of rows) console.log(`| ${a} | ${m} | ${t} |`);
+}
+
+/** Where a sampled write's time went on raftq's leader, for the rows that wrote. */
+function printWriteStages(rows: ClusterRow[]): void {
+  console.log(
+    "\n### Where a write's time goes on raftq's leader: ms from a proposal to each stage of its entry (raftq_write_stage_seconds, one entry followed at a time, means over the row)",
+  );
+  console.log(`| workload | ${writeStages.join(" | ")} | the row's p50 ms |`);
+  console.log(`| --- | ${writeStages.map(() => "---:").join(" | ")} | ---: |`);
+  for (const r of rows) {
+    const stages = r.raftq.writeStagesMs;
+    if (!stages) continue;
+    const cells = stages.map((ms) => (ms > 0 ? ms.toFixed(2) : "—")).join(" | ");
+    console.log(`| ${r.workload} | ${cells} | ${r.raftq.p50Ms.toFixed(2)} |`);
+  }
+  console.log(
+    "(sent: its append left for the followers; written: its write transaction committed; flushed: its fsync here ended; committed: a majority had it durable and its apply began; applied: its apply ended. A leader may apply what its followers made durable before its own flush ends. The row's p50 adds the HTTP edge and the route around the proposal)",
+  );
 }

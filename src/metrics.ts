@@ -181,6 +181,13 @@ export class NodeMetrics {
       latencyBuckets,
     ),
   );
+  readonly writeStageSeconds = this.registry.add(
+    new Histogram(
+      "raftq_write_stage_seconds",
+      "From a proposal (one sampled at a time, on the leader) to each stage of its entry: sent to the followers, written, flushed here, committed, applied",
+      latencyBuckets,
+    ),
+  );
   readonly applySeconds = this.registry.add(
     new Histogram(
       "raftq_apply_seconds",

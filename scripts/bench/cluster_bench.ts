@@ -4,7 +4,15 @@ import { TestCluster } from "../../tests/helpers/cluster.ts";
 import { etcdGet, etcdPut, etcdTxn, etcdValue, startEtcd } from "./etcd.ts";
 import { getOk, type LoadResult, postJson, runLoad } from "./load.ts";
 import { withCpu } from "./proc_cpu.ts";
-import { walFsyncMetric, type WalFsyncs, withWalFsyncs } from "./wal_fsync.ts";
+import {
+  meanMs,
+  walFsyncMetric,
+  type WalFsyncs,
+  walFsyncsOf,
+  withHistograms,
+  writeStageMetric,
+  writeStages,
+} from "./histograms.ts";
 import {
   generatorFor,
   type LoadGenerator,
@@ -22,6 +30,11 @@ export type Measured = LoadResult & {
   processCpuUsPerRequest: number[];
   /** The servers' log fsyncs (from their own histograms): per request, and their mean. */
   walFsyncs: WalFsyncs;
+  /**
+   * raftq's leader: ms from a sampled proposal to each of writeStages (null when the row wrote
+   * nothing the leader proposed, or for etcd).
+   */
+  writeStagesMs: number[] | null;
   loadGenerator: LoadGenerator;
 };
 
@@ -30,7 +43,17 @@ interface Servers {
   pids: number[];
   urls: string[];
   fsyncMetric: string;
+  /** raftq's leader, whose sampled writes' stages are read (none for etcd). */
+  leaderUrl?: string;
 }
+
+/** A row shows where its writes' time went when the leader followed at least this many. */
+const minStageSamples = 10;
+
+const stageSeries = writeStages.map((stage) => ({
+  name: writeStageMetric,
+  labels: `{stage="${stage}"}`,
+}));
 
 export interface ClusterRow {
   workload: string;
@@ -234,21 +257,23 @@ async function measure(
   await run(workloads.find((w) => w.name === headline)!, warmUpMs);
   for (const w of workloads.filter((w) => names.includes(w.name))) {
     // (/metrics is read outside the CPU's window: its answers are not the row's work)
-    const { result: measured, fsyncs } = await withWalFsyncs(
-      servers.urls,
-      servers.fsyncMetric,
-      async () => {
-        const m = await withCpu(servers.pids, () => run(w, durationMs));
-        return { ...m, requests: m.result.requests };
-      },
-    );
-    const { result, cpuMs, eachMs } = measured;
+    const stagesOf = servers.leaderUrl ? [servers.leaderUrl] : [];
+    const staged = await withHistograms(stagesOf, stageSeries, () =>
+      withHistograms(
+        servers.urls,
+        [{ name: servers.fsyncMetric }],
+        () => withCpu(servers.pids, () => run(w, durationMs)),
+      ));
+    const { result, cpuMs, eachMs } = staged.result.result;
     const perRequest = (ms: number) => (ms * 1000) / Math.max(1, result.requests);
+    // (a read row's set-up writes a job or two: too few to say where a write's time goes)
+    const sampled = staged.grown.every((t) => t.count >= minStageSamples);
     out.set(w.name, {
       ...result,
       serverCpuUsPerRequest: perRequest(cpuMs),
       processCpuUsPerRequest: eachMs.map(perRequest).sort((a, b) => b - a),
-      walFsyncs: fsyncs,
+      walFsyncs: walFsyncsOf(staged.result.grown[0], result.requests),
+      writeStagesMs: sampled ? staged.grown.map(meanMs) : null,
     });
   }
   return out;
@@ -292,6 +317,7 @@ async function raftqSession(
       pids: cluster.live().map((n) => n.child.pid),
       urls: cluster.live().map((n) => n.url),
       fsyncMetric: walFsyncMetric.raftq,
+      leaderUrl: leader.url,
     };
     const run = runner(generator, (w) => w.wrk.raftq(t), (w) => w.raftq(t));
     return await measure(durationMs, names, servers, run);
@@ -354,6 +380,9 @@ function median(results: Measured[]): Measured {
       perRequest: mid((r) => r.walFsyncs.perRequest),
       meanMs: mid((r) => r.walFsyncs.meanMs),
     },
+    writeStagesMs: results.every((r) => r.writeStagesMs)
+      ? writeStages.map((_, i) => mid((r) => r.writeStagesMs![i]))
+      : null,
     loadGenerator: results[0].loadGenerator,
   };
 }

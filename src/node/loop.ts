@@ -1,9 +1,10 @@
 // The Ready loop, written once against its ports: production and the simulator run this code.
 
-import { type Entry, entryBytes, type Raft, type Ready } from "../raft/mod.ts";
+import { type Entry, entryBytes, type Message, type Raft, type Ready } from "../raft/mod.ts";
 import type { AppliedState, LogStore, PeerSender, Scheduler } from "./ports.ts";
 import { Snapshotter } from "./snapshots.ts";
 import { CommitHold } from "./commit_hold.ts";
+import type { WriteTrace } from "./write_trace.ts";
 
 /** What the loop tells the node around it. `R` is the state machine's answer to an entry. */
 export interface LoopHooks<R> {
@@ -37,6 +38,8 @@ export interface LoopPorts<R> {
   /** A monotonic clock in milliseconds, for the figures only. */
   monoMs(): number;
   metrics?: LoopMetrics;
+  /** Follows a proposed entry through the stages below (the node's raftq_write_stage_seconds). */
+  trace?: WriteTrace;
 }
 
 /**
@@ -170,7 +173,7 @@ export class ReadyLoop<R> {
         return this.schedule(true);
       }
       const rd = this.raft.ready();
-      this.#peers.send(rd.messages);
+      this.#send(rd.messages);
       if (rd.snapshot) return this.#install(rd);
       if (rd.mustSync) return this.#writeAndFlush(rd);
       const written = this.#write(rd, rd.committedEntries);
@@ -223,6 +226,7 @@ export class ReadyLoop<R> {
     this.ports.store.flush((error) => {
       if (this.#stopped) return;
       if (error) return this.#fail(error);
+      this.ports.trace?.reached("flushed", rd.entries);
       this.#guard(() => {
         this.#finish(rd, written);
         this.#state = "idle";
@@ -239,7 +243,7 @@ export class ReadyLoop<R> {
    */
   #duringFlush(): void {
     this.hooks.feed(true);
-    this.#peers.send(this.raft.takeMessages());
+    this.#send(this.raft.takeMessages());
     if (this.raft.role !== "leader") return;
     const committed = this.raft.takeCommittedEntries();
     if (committed.length === 0) return;
@@ -254,14 +258,25 @@ export class ReadyLoop<R> {
     const anything = rd.mustSync || rd.hardState !== null || applying.length > 0 ||
       rd.snapshotChunks.length > 0;
     if (anything) this.ports.store.write(rd, () => (results = this.#apply(applying)));
+    this.ports.trace?.reached("written", rd.entries);
     return { results, startedMs };
+  }
+
+  /** Messages leave; a traced entry's append among them is "sent". */
+  #send(messages: readonly Message[]): void {
+    this.#peers.send(messages);
+    const trace = this.ports.trace;
+    if (!trace) return;
+    for (const m of messages) if (m.type === "append") trace.reached("sent", m.entries);
   }
 
   #apply(entries: readonly Entry[]): Map<number, R> {
     if (entries.length === 0) return new Map();
+    this.ports.trace?.reached("committed", entries);
     const started = this.ports.monoMs();
     const results = this.ports.sm.applyEntries(entries);
     this.ports.metrics?.applySeconds((this.ports.monoMs() - started) / 1000);
+    this.ports.trace?.reached("applied", entries);
     return results;
   }
 

@@ -40,6 +40,7 @@ import { type ClockVerdict, clockVerdict } from "./clock_guard.ts";
 import { QueueClock } from "./queue_clock.ts";
 import type { ClockEstimate } from "../transport/clock_offsets.ts";
 import { NodeMetrics } from "../metrics.ts";
+import { WriteTrace } from "./write_trace.ts";
 import { LoopDelay } from "./loop_delay.ts";
 import {
   acceptForwarded,
@@ -138,6 +139,11 @@ export class RaftNode implements NodeApi {
   readonly #events: NodeEvents;
   transport: Transport = { send() {} };
   readonly metrics = new NodeMetrics();
+  /** A sampled write's stages (raftq_write_stage_seconds). */
+  readonly #trace = new WriteTrace(
+    () => performance.now(),
+    (stage, seconds) => this.metrics.writeStageSeconds.observe(seconds, { stage }),
+  );
 
   #proposals: Proposal[] = [];
   #waiters = new Map<number, Waiter>();
@@ -220,6 +226,7 @@ export class RaftNode implements NodeApi {
           applySeconds: (s) => this.metrics.applySeconds.observe(s),
           fsyncSeconds: (s) => this.metrics.fsyncSeconds.observe(s),
         },
+        trace: this.#trace,
       },
       this.#hooks(),
       { everyEntries: tuning.snapshotEveryEntries, aboveBytes: tuning.logRetainBytes },
@@ -557,6 +564,7 @@ export class RaftNode implements NodeApi {
       return;
     }
     this.metrics.proposals.inc({}, batch.length);
+    this.#trace.proposed(r.firstIndex);
     const deadlineMs = Date.now() + this.#tuning.requestTimeoutMs;
     batch.forEach((p, k) => {
       this.#waiters.set(r.firstIndex + k, {

@@ -106,6 +106,19 @@ Deno.test("metrics: Prometheus text with the node, queue, request and storage fi
       one("raftq_fsync_seconds_count"),
       "each durable write is one fdatasync, timed on its own",
     );
+    // One node: no followers to send to; the rest in order (it commits once its own flush ends).
+    const stage = (s: string) => {
+      const count = one("raftq_write_stage_seconds_count", { stage: s }) ?? 0;
+      const sum = one("raftq_write_stage_seconds_sum", { stage: s }) ?? 0;
+      return { count, meanSeconds: sum / Math.max(1, count) };
+    };
+    assert.equal(stage("sent").count, 0);
+    const stages = ["written", "flushed", "committed", "applied"].map(stage);
+    assert.ok(stages.every((s) => s.count >= 1), JSON.stringify(stages));
+    assert.equal(stages[0].count, stages[3].count, "each followed write reached every stage");
+    for (let i = 1; i < stages.length; i++) {
+      assert.ok(stages[i].meanSeconds >= stages[i - 1].meanSeconds, JSON.stringify(stages));
+    }
   } finally {
     await node.stop();
     await Deno.remove(dir, { recursive: true });
