@@ -69,7 +69,7 @@ const payload = { kind: "email", to: "someone@example.com", body: "x".repeat(160
 
 /** Rounds of the headline row (64 connections to the leader), raftq and etcd alternating. */
 export const headlineRounds = 5;
-const headline = "enqueue / put, 64 conn, via leader";
+export const headline = "enqueue / put, 64 conn, via leader";
 /** Load before the measured rows of each session, at 64 connections to the leader. */
 const warmUpMs = 1500;
 
@@ -302,8 +302,8 @@ function runner(
   };
 }
 
-/** Starts a raftq cluster, measures `names`, stops it. */
-async function raftqSession(
+/** Starts a raftq cluster, measures `names` (after the headline row's warm-up), stops it. */
+export async function raftqSession(
   durationMs: number,
   names: string[],
   generator: LoadGenerator,
