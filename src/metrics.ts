@@ -161,6 +161,12 @@ export class Registry {
 /** The node's own metrics, filled in by the node loop, the state machine and the API. */
 export class NodeMetrics {
   readonly registry = new Registry();
+
+  /** A histogram of durations in seconds (latencyBuckets), registered. */
+  #seconds(name: string, help: string): Histogram {
+    return this.registry.add(new Histogram(name, help, latencyBuckets));
+  }
+
   readonly leaderChanges = this.registry.add(
     new Counter("raftq_leader_changes_total", "Times this node saw the leader change"),
   );
@@ -170,30 +176,22 @@ export class NodeMetrics {
   readonly appendBatch = this.registry.add(
     new Histogram("raftq_append_batch_entries", "Log entries made durable per write", sizeBuckets),
   );
-  readonly fsyncSeconds = this.registry.add(
-    new Histogram("raftq_fsync_seconds", "Duration of durable (fsynced) writes", latencyBuckets),
+  readonly fsyncSeconds = this.#seconds(
+    "raftq_fsync_seconds",
+    "Duration of durable (fsynced) writes",
   );
   /** The fdatasync alone, as etcd's etcd_disk_wal_fsync_duration_seconds (the disk's part). */
-  readonly walFsyncSeconds = this.registry.add(
-    new Histogram(
-      "raftq_wal_fsync_seconds",
-      "Duration of each fdatasync of the write-ahead log (the disk's share of a durable write)",
-      latencyBuckets,
-    ),
+  readonly walFsyncSeconds = this.#seconds(
+    "raftq_wal_fsync_seconds",
+    "Duration of each fdatasync of the write-ahead log (the disk's share of a durable write)",
   );
-  readonly writeStageSeconds = this.registry.add(
-    new Histogram(
-      "raftq_write_stage_seconds",
-      "From a proposal (one sampled at a time, on the leader) to each stage of its entry: sent to the followers, written, flushed here, committed, applied",
-      latencyBuckets,
-    ),
+  readonly writeStageSeconds = this.#seconds(
+    "raftq_write_stage_seconds",
+    "From a proposal (one sampled at a time, on the leader) to each stage of its entry: sent to the followers, written, flushed here, committed, applied",
   );
-  readonly applySeconds = this.registry.add(
-    new Histogram(
-      "raftq_apply_seconds",
-      "Duration of applying one batch of entries",
-      latencyBuckets,
-    ),
+  readonly applySeconds = this.#seconds(
+    "raftq_apply_seconds",
+    "Duration of applying one batch of entries",
   );
   readonly loopDelaySeconds = this.registry.add(
     new Histogram(
@@ -205,11 +203,8 @@ export class NodeMetrics {
   readonly requests = this.registry.add(
     new Counter("raftq_http_requests_total", "HTTP requests by route, method and status"),
   );
-  readonly requestSeconds = this.registry.add(
-    new Histogram(
-      "raftq_http_request_duration_seconds",
-      "HTTP request latency by route",
-      latencyBuckets,
-    ),
+  readonly requestSeconds = this.#seconds(
+    "raftq_http_request_duration_seconds",
+    "HTTP request latency by route",
   );
 }
