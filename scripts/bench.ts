@@ -7,7 +7,7 @@ import { benchSingleNode } from "./bench/node_bench.ts";
 import { benchWan } from "./bench/wan_bench.ts";
 import { benchProfile, printProfile, profileWorkloads } from "./bench/profile_bench.ts";
 import { benchCluster, type ClusterRow } from "./bench/cluster_bench.ts";
-import { writeStages } from "./bench/histograms.ts";
+import { writeStages } from "../src/node/write_trace.ts";
 import { benchScale, settleMs } from "./bench/scale_bench.ts";
 import { fmt, type LoadResult } from "./bench/load.ts";
 import { benchWorker, workerMedian } from "./bench/worker_bench.ts";

@@ -4,14 +4,15 @@ import { TestCluster } from "../../tests/helpers/cluster.ts";
 import { etcdGet, etcdPut, etcdTxn, etcdValue, startEtcd } from "./etcd.ts";
 import { getOk, type LoadResult, postJson, runLoad } from "./load.ts";
 import { withCpu } from "./proc_cpu.ts";
+import { writeStages } from "../../src/node/write_trace.ts";
 import {
   meanMs,
+  type Series,
   walFsyncMetric,
   type WalFsyncs,
   walFsyncsOf,
   withHistograms,
-  writeStageMetric,
-  writeStages,
+  writeStageSeries,
 } from "./histograms.ts";
 import {
   generatorFor,
@@ -38,22 +39,19 @@ export type Measured = LoadResult & {
   loadGenerator: LoadGenerator;
 };
 
-/** The servers of a session: their processes, and where their /metrics are. */
+/**
+ * The servers of a session: their processes, where their /metrics are, and the histograms read
+ * there around each row: the log's fsyncs first, then (raftq) the write stages, which only the
+ * leader records (it alone proposes), so the sum over the servers is the leader's.
+ */
 interface Servers {
   pids: number[];
   urls: string[];
-  fsyncMetric: string;
-  /** raftq's leader, whose sampled writes' stages are read (none for etcd). */
-  leaderUrl?: string;
+  series: readonly Series[];
 }
 
 /** A row shows where its writes' time went when the leader followed at least this many. */
 const minStageSamples = 10;
-
-const stageSeries = writeStages.map((stage) => ({
-  name: writeStageMetric,
-  labels: `{stage="${stage}"}`,
-}));
 
 export interface ClusterRow {
   workload: string;
@@ -257,23 +255,22 @@ async function measure(
   await run(workloads.find((w) => w.name === headline)!, warmUpMs);
   for (const w of workloads.filter((w) => names.includes(w.name))) {
     // (/metrics is read outside the CPU's window: its answers are not the row's work)
-    const stagesOf = servers.leaderUrl ? [servers.leaderUrl] : [];
-    const staged = await withHistograms(stagesOf, stageSeries, () =>
-      withHistograms(
-        servers.urls,
-        [{ name: servers.fsyncMetric }],
-        () => withCpu(servers.pids, () => run(w, durationMs)),
-      ));
-    const { result, cpuMs, eachMs } = staged.result.result;
+    const read = await withHistograms(
+      servers.urls,
+      servers.series,
+      () => withCpu(servers.pids, () => run(w, durationMs)),
+    );
+    const { result, cpuMs, eachMs } = read.result;
+    const [fsyncs, ...stages] = read.grown;
     const perRequest = (ms: number) => (ms * 1000) / Math.max(1, result.requests);
     // (a read row's set-up writes a job or two: too few to say where a write's time goes)
-    const sampled = staged.grown.every((t) => t.count >= minStageSamples);
+    const sampled = stages.length > 0 && stages.every((t) => t.count >= minStageSamples);
     out.set(w.name, {
       ...result,
       serverCpuUsPerRequest: perRequest(cpuMs),
       processCpuUsPerRequest: eachMs.map(perRequest).sort((a, b) => b - a),
-      walFsyncs: walFsyncsOf(staged.result.grown[0], result.requests),
-      writeStagesMs: sampled ? staged.grown.map(meanMs) : null,
+      walFsyncs: walFsyncsOf(fsyncs, result.requests),
+      writeStagesMs: sampled ? stages.map(meanMs) : null,
     });
   }
   return out;
@@ -316,8 +313,7 @@ export async function raftqSession(
     const servers = {
       pids: cluster.live().map((n) => n.child.pid),
       urls: cluster.live().map((n) => n.url),
-      fsyncMetric: walFsyncMetric.raftq,
-      leaderUrl: leader.url,
+      series: [{ name: walFsyncMetric.raftq }, ...writeStageSeries],
     };
     const run = runner(generator, (w) => w.wrk.raftq(t), (w) => w.raftq(t));
     return await measure(durationMs, names, servers, run);
@@ -345,7 +341,7 @@ async function etcdSession(
     const servers = {
       pids: etcd.pids,
       urls: etcd.clientUrls,
-      fsyncMetric: walFsyncMetric.etcd,
+      series: [{ name: walFsyncMetric.etcd }],
     };
     return await measure(durationMs, names, servers, run);
   } finally {

@@ -1,14 +1,18 @@
 // Servers' own histograms, read from /metrics around a row: log fsyncs, a write's stages.
 
+import { writeStages } from "../../src/node/write_trace.ts";
+
 /** The histogram each system keeps of its log's fdatasync calls. */
 export const walFsyncMetric = {
   raftq: "raftq_wal_fsync_seconds",
   etcd: "etcd_disk_wal_fsync_duration_seconds",
 } as const;
 
-/** raftq's sampled write, from its proposal to each stage (src/node/write_trace.ts). */
-export const writeStageMetric = "raftq_write_stage_seconds";
-export const writeStages = ["sent", "written", "flushed", "committed", "applied"] as const;
+/** raftq's sampled write, from its proposal to each of writeStages (src/node/write_trace.ts). */
+export const writeStageSeries: readonly Series[] = writeStages.map((stage) => ({
+  name: "raftq_write_stage_seconds",
+  labels: `{stage="${stage}"}`,
+}));
 
 /** One series of a histogram: its name and its labels as /metrics writes them (`{k="v"}`). */
 export interface Series {
@@ -28,28 +32,42 @@ export interface WalFsyncs {
   meanMs: number;
 }
 
+/** A Prometheus text's samples by series (`name{labels}`), read once. */
+function samplesOf(text: string): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const line of text.split("\n")) {
+    if (line === "" || line.startsWith("#")) continue;
+    const space = line.lastIndexOf(" ");
+    const v = Number(line.slice(space + 1));
+    if (space > 0 && Number.isFinite(v)) out.set(line.slice(0, space), v);
+  }
+  return out;
+}
+
+function totalsIn(samples: Map<string, number>, s: Series): Totals {
+  const labels = s.labels ?? "";
+  return {
+    count: samples.get(`${s.name}_count${labels}`) ?? 0,
+    seconds: samples.get(`${s.name}_sum${labels}`) ?? 0,
+  };
+}
+
 /** `<name>_count` and `<name>_sum` of one series in a Prometheus text (0 when absent). */
 export function totalsOf(text: string, series: Series): Totals {
-  const value = (suffix: string) => {
-    const key = `${series.name}${suffix}${series.labels ?? ""} `;
-    const line = text.split("\n").find((l) => l.startsWith(key));
-    const v = line ? Number(line.slice(key.length)) : 0;
-    return Number.isFinite(v) ? v : 0;
-  };
-  return { count: value("_count"), seconds: value("_sum") };
+  return totalsIn(samplesOf(text), series);
 }
 
 /** Each series' totals over every server at `urls` now (one that does not answer counts 0). */
 async function read(urls: readonly string[], series: readonly Series[]): Promise<Totals[]> {
-  const texts = await Promise.all(urls.map(async (url) => {
+  const scraped = await Promise.all(urls.map(async (url) => {
     try {
-      return await (await fetch(`${url}/metrics`)).text();
+      return samplesOf(await (await fetch(`${url}/metrics`)).text());
     } catch {
-      return "";
+      return new Map<string, number>();
     }
   }));
   return series.map((s) =>
-    texts.map((t) => totalsOf(t, s)).reduce((a, b) => ({
+    scraped.map((samples) => totalsIn(samples, s)).reduce((a, b) => ({
       count: a.count + b.count,
       seconds: a.seconds + b.seconds,
     }), { count: 0, seconds: 0 })

@@ -2,7 +2,7 @@
 
 import assert from "node:assert/strict";
 import { headline, raftqSession } from "../../scripts/bench/cluster_bench.ts";
-import { writeStages } from "../../scripts/bench/histograms.ts";
+import { writeStages } from "../../src/node/write_trace.ts";
 
 Deno.test("bench: a raftq row reads its CPU, its log fsyncs and where its writes' time went", async () => {
   const session = await raftqSession(600, [headline], "wrk");
