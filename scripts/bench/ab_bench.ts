@@ -8,8 +8,8 @@ import { withCpu } from "./proc_cpu.ts";
 import {
   generatorFor,
   type LoadGenerator,
-  luaFixed,
   luaWorker,
+  postingLoad,
   rowDurationMs,
   type RowLoad,
   runRow,
@@ -93,11 +93,7 @@ export function rowLoadOf(url: string, load: AbLoad, bodyChars = defaultBodyChar
       },
     };
   }
-  const body = { payload: payloadOf(bodyChars) };
-  return {
-    wrk: { url, lua: luaFixed("POST", "/v1/queues/ab/jobs", JSON.stringify(body)) },
-    fetch: async () => (await postJson(`${url}/v1/queues/ab/jobs`, body)) !== null,
-  };
+  return postingLoad(url, "/v1/queues/ab/jobs", { payload: payloadOf(bodyChars) });
 }
 
 /** How an A/B run loads each cluster: rows of `rowMs`, payloads with a body of `bodyChars`. */

@@ -4,11 +4,11 @@
 import { TestCluster } from "../../tests/helpers/cluster.ts";
 import { waitFor } from "../../tests/helpers/node_process.ts";
 import { claimableJobs, fill, rowLoadOf } from "./ab_bench.ts";
-import { fmt, postJson } from "./load.ts";
+import { fmt } from "./load.ts";
 import {
   generatorFor,
   type LoadGenerator,
-  luaFixed,
+  postingLoad,
   rowDurationMs,
   type RowLoad,
   runRow,
@@ -121,10 +121,8 @@ export interface ProfileWorkload {
   describe: (to: string, perSecond: number) => string;
 }
 
-const posting = (path: string, body: unknown) => (url: string): RowLoad => ({
-  wrk: { url, lua: luaFixed("POST", path, JSON.stringify(body)) },
-  fetch: async () => (await postJson(`${url}${path}`, body)) !== null,
-});
+const posting = (path: string, body: unknown) => (url: string): RowLoad =>
+  postingLoad(url, path, body);
 const fillBody = { jobs: Array.from({ length: 1000 }, () => ({ payload: fillPayload })) };
 
 export const profileWorkloads = {

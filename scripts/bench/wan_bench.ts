@@ -3,9 +3,9 @@
 // (512: whether the WAN carries more once more requests are in flight, i.e. whether it pipelines).
 
 import { call, type NodeProcess, startNode, waitFor } from "../../tests/helpers/node_process.ts";
-import { type LoadResult, postJson } from "./load.ts";
+import type { LoadResult } from "./load.ts";
 import { withCpu } from "./proc_cpu.ts";
-import { generatorFor, type LoadGenerator, luaFixed, runRow } from "./wrk.ts";
+import { generatorFor, type LoadGenerator, postingLoad, runRow } from "./wrk.ts";
 
 const secret = "wan-bench-secret-0123456789";
 const ids = ["n1", "n2", "n3"];
@@ -123,10 +123,7 @@ async function rows(
   generator: LoadGenerator,
 ): Promise<Map<number, { load: LoadResult; cores: number }>> {
   const out = new Map<number, { load: LoadResult; cores: number }>();
-  const enqueue = {
-    wrk: { url: leader, lua: luaFixed("POST", "/v1/queues/wan/jobs", JSON.stringify({ payload })) },
-    fetch: async () => (await postJson(`${leader}/v1/queues/wan/jobs`, { payload })) !== null,
-  };
+  const enqueue = postingLoad(leader, "/v1/queues/wan/jobs", { payload });
   const run = (conns: number, ms: number) => runRow(generator, enqueue, conns, ms);
   await run(64, 1500); // warm-up: JIT, connections
   for (const conns of [1, 64, 256, 512]) {

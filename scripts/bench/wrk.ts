@@ -1,7 +1,7 @@
 // wrk as a load generator: closed-loop connections driven from C, so the cores go to the servers.
 
 import { aptInstall, fileExists } from "../debian.ts";
-import { type LoadResult, runLoad } from "./load.ts";
+import { type LoadResult, postJson, runLoad } from "./load.ts";
 
 /**
  * One request a loop iteration, as a Lua chunk that defines wrk's `request()` (see the helpers
@@ -42,6 +42,14 @@ export async function generatorFor(asked: LoadGenerator): Promise<LoadGenerator>
 export interface RowLoad {
   wrk: WrkLoad;
   fetch: (worker: number) => Promise<boolean>;
+}
+
+/** The same POST of `body` to `path` on the node at `url`, every request, in both forms. */
+export function postingLoad(url: string, path: string, body: unknown): RowLoad {
+  return {
+    wrk: { url, lua: luaFixed("POST", path, JSON.stringify(body)) },
+    fetch: async () => (await postJson(`${url}${path}`, body)) !== null,
+  };
 }
 
 /** Runs `load` on `conns` connections for `durationMs` (see rowDurationMs) with `generator`. */
