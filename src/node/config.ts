@@ -27,7 +27,7 @@ export interface NodeTuning {
   catchUpHoldMs: number;
   /**
    * A batch of schedule firings slower than this from proposal to apply means a busy leader: then
-   * two batches go at once (see RaftNode's maybeFireSchedules).
+   * two batches go at once (see ScheduleFiring).
    */
   busyFiringBatchMs: number;
 }

@@ -6,8 +6,6 @@ import type { ApplyResult } from "../queue/results.ts";
 import { QueueStateMachine } from "../queue/state_machine.ts";
 import {
   encodeCommand,
-  type FireCommand,
-  firingsPerEntry,
   maxEntryBytes,
   overEntryBytes,
   type QueueCommand,
@@ -29,9 +27,8 @@ import { StartupError } from "../errors.ts";
 import { RaftStorage } from "../storage/raft_storage.ts";
 import type { NodeTuning } from "./config.ts";
 import type { NodeApi, NodeStatus, QueueReads } from "./facade.ts";
-import { firing, nextSlotAfter } from "../queue/schedule_slots.ts";
-import { scheduleView } from "../queue/schedules.ts";
-import type { SchedulesTable } from "../storage/schema.ts";
+import { nextSlotAfter } from "../queue/schedule_slots.ts";
+import { ScheduleFiring } from "./schedule_firing.ts";
 import { Watches } from "./watches.ts";
 import { type LoopHooks, ReadyLoop } from "./loop.ts";
 import { SqliteLogStore } from "../storage/log_store.ts";
@@ -156,16 +153,7 @@ export class RaftNode implements NodeApi {
   #dueTimer: ReturnType<typeof setInterval> | undefined;
   #stopped = false;
   #tickProposed = false;
-  /** Schedules whose firing this leader has proposed and not yet seen applied. */
-  readonly #firing = new Set<string>();
-  /** The last batch of firings failed whole: the next goes one by one (see maybeFireSchedules). */
-  #fireAlone = false;
-  /** Batches of firings proposed and not yet settled (see maybeFireSchedules). */
-  #firingBatches = 0;
-  /** How long the last batch of firings took from its proposal to its apply. */
-  #lastFiringBatchMs = 0;
-  /** The term this node leads in and the queue clock when it first fired in it (see firing). */
-  #leadingSince: { term: number; ms: number } | null = null;
+  readonly #firing: ScheduleFiring;
   #lastLeader = NONE;
   readonly #queueClock = new QueueClock();
   /** The last clock verdict; a leader barred by it hands over at most this often. */
@@ -207,6 +195,14 @@ export class RaftNode implements NodeApi {
       }),
       { ...init, appliedIndex: this.sm.appliedIndex },
     );
+    this.#firing = new ScheduleFiring({
+      isLeader: () => this.isLeader,
+      committedInTerm: () => this.raft.committedInTerm(),
+      term: () => this.raft.term,
+      nowMs: () => this.#queueClock.peek(this.sm.nowMs),
+      due: (nowMs, limit) => this.sm.schedules.due(nowMs, limit),
+      propose: (cmd) => this.propose(cmd),
+    }, tuning.busyFiringBatchMs);
     this.#joins = new JoinTracker(
       this.raft,
       () => this.storage.snapshotImage()?.bytes ?? null,
@@ -251,7 +247,7 @@ export class RaftNode implements NodeApi {
     this.#dueTimer = setInterval(() => {
       this.#checkClock();
       this.#maybeProposeTick();
-      this.#maybeFireSchedules();
+      this.#firing.maybeFire();
     }, this.#tuning.dueCheckEveryMs);
     // A lone voter need not wait for an election timeout to lead.
     if (this.raft.membership.members.length === 1 && this.raft.promotable()) this.raft.campaign();
@@ -733,93 +729,6 @@ export class RaftNode implements NodeApi {
   }
 
   /**
-   * A leader proposes each due schedule's firing, its slot computed here from the leader's clock
-   * (replicas apply the slot the entry carries). One proposal per schedule in flight; the due
-   * schedules come firingsPerEntry at a time, proposed in one turn so that they merge into one
-   * entry (an entry that fails whole fails them together: the next batch then goes an entry a
-   * firing, see fireOneByOne). As one is applied the next is proposed; while batches are slow (a
-   * busy leader, busyFiringBatchMs) two are in flight at once: one at a time, a leader busy with a
-   * batch fill fired 10,000 schedules of one minute over 10 s, each batch behind the fill's
-   * entries (4 s with two; on an idle leader two cost writers 15 ms at the p99 and gained little).
-   * A slot that came due since this node began to lead in its term fires however late this backlog
-   * makes it; only slots from before (an outage) can pass as missed.
-   */
-  #maybeFireSchedules(): void {
-    if (!this.isLeader || !this.raft.committedInTerm()) return;
-    const nowMs = this.#queueClock.peek(this.sm.nowMs);
-    if (this.#leadingSince?.term !== this.raft.term) {
-      this.#leadingSince = { term: this.raft.term, ms: nowMs };
-    }
-    const sinceMs = this.#leadingSince.ms;
-    const inFlight = this.#lastFiringBatchMs > this.#tuning.busyFiringBatchMs ? 2 : 1;
-    while (this.#firingBatches < inFlight) {
-      // (those in flight are still due, and first: the next batch is behind them)
-      const batch = this.sm.schedules.due(nowMs, firingsPerEntry + this.#firing.size)
-        .filter((row): row is Due => !this.#firing.has(row.id) && row.next_run_at !== null)
-        .slice(0, firingsPerEntry).map((row) => firingOf(row, nowMs, sinceMs));
-      if (batch.length === 0) return;
-      this.#firingBatches++;
-      const settled = (moved: boolean) => {
-        this.#firingBatches--;
-        // (a batch that moved nothing waits for the next due check: no loop of failures)
-        if (moved) this.#maybeFireSchedules();
-      };
-      if (this.#fireAlone) return this.#fireOneByOne(batch, settled);
-      this.#fireBatch(batch, settled);
-    }
-  }
-
-  /** Proposes a batch's firings together, so that they merge into one entry. */
-  #fireBatch(batch: FireCommand[], settled: (moved: boolean) => void): void {
-    const startedMs = performance.now();
-    let left = batch.length;
-    let moved = 0;
-    let failed = 0;
-    for (const cmd of batch) {
-      this.#fire(cmd, (outcome) => {
-        if (outcome === "fired") moved++;
-        if (outcome === "failed") failed++;
-        if (--left > 0) return;
-        // One firing that cannot be applied fails its whole entry: the next batch goes one by
-        // one, so that it fails alone and the schedules behind it fire.
-        if (failed === batch.length && batch.length > 1) this.#fireAlone = true;
-        this.#lastFiringBatchMs = performance.now() - startedMs;
-        settled(moved > 0);
-      });
-    }
-  }
-
-  /** Proposes one firing; `settled` hears whether it moved the schedule on. */
-  #fire(cmd: FireCommand, settled: (outcome: "fired" | "failed" | "lost") => void): void {
-    // (a leader no more: the new one fires; a proposal here would be forwarded to it)
-    if (!this.isLeader) {
-      this.#firing.delete(cmd.id); // (fireOneByOne holds its batch's ids)
-      return settled("lost");
-    }
-    this.#firing.add(cmd.id);
-    this.propose(cmd)
-      // "fired" moved the schedule's next run on; a lost proposal or a failed apply did not
-      .then((r) => (r.type === "fired" ? "fired" : "failed"), () => "lost" as const)
-      .then((outcome) => {
-        this.#firing.delete(cmd.id);
-        settled(outcome);
-      });
-  }
-
-  /** Each firing an entry of its own, one after another; then batches again. */
-  #fireOneByOne(batch: FireCommand[], settled: (moved: boolean) => void): void {
-    for (const cmd of batch) this.#firing.add(cmd.id); // (a due check meanwhile skips them)
-    const next = (k: number) => {
-      if (k === batch.length) {
-        this.#fireAlone = false;
-        return settled(false);
-      }
-      this.#fire(batch[k], () => next(k + 1));
-    };
-    next(0);
-  }
-
-  /**
    * A leader proposes a tick when a lease, a delay or retention has come due; while bounded work
    * goes on (a job's end with waiting jobs still to tell, groups still to set after a change of
    * groupConcurrency) or the last tick took a whole batch of due work, the next tick follows the
@@ -838,20 +747,6 @@ export class RaftNode implements NodeApi {
         this.#tickProposed = false;
       });
   }
-}
-
-/** A due schedule's row: one with a next run. */
-type Due = SchedulesTable & { next_run_at: number };
-
-/** A due schedule's firing at `nowMs`, its slot computed from the leader's clock. */
-function firingOf(row: Due, nowMs: number, leadingSinceMs: number): FireCommand {
-  let next: { slotMs: number | null; nextRunAt: number | null };
-  try {
-    next = firing(scheduleView(row), nowMs, leadingSinceMs);
-  } catch {
-    next = { slotMs: null, nextRunAt: null }; // a spec that no longer evaluates stops
-  }
-  return { type: "fire", id: row.id, dueMs: row.next_run_at, ...next };
 }
 
 /**
