@@ -47,6 +47,8 @@ import {
   forwardWrite,
 } from "./forwarding.ts";
 import { mergeProposals, type Proposal } from "./merge.ts";
+import { ReadRequests } from "./read_requests.ts";
+import { WriteWaiters } from "./write_waiters.ts";
 
 /** Where a node's peer messages go; the WebSocket transport, or nothing in a one-node cluster. */
 export interface Transport {
@@ -93,26 +95,6 @@ export interface NodeEvents {
   onLoopDelayed?(delayMs: number, electionMs: number): void;
 }
 
-interface Waiter {
-  term: number;
-  resolve(result: ApplyResult): void;
-  reject(error: RaftqError): void;
-  /** When the request is answered outcome_unknown if its entry has not applied by then. */
-  deadlineMs: number;
-}
-
-/** A read waiting for its ReadIndex round: `confirmed` gets the index to apply before serving. */
-interface PendingRead {
-  confirmed(index: number): void;
-  reject(error: RaftqError): void;
-}
-
-/** A read waiting for this node to apply its read index. */
-interface AwaitingApply {
-  resolve(): void;
-  reject(error: RaftqError): void;
-}
-
 const outcomeUnknown = () =>
   new RaftqError(
     "outcome_unknown",
@@ -143,11 +125,8 @@ export class RaftNode implements NodeApi {
   );
 
   #proposals: Proposal[] = [];
-  #waiters = new Map<number, Waiter>();
-  #reads = new Map<string, PendingRead>();
-  #readsToStart: string[] = [];
-  #readsAwaitingApply: { index: number; read: AwaitingApply }[] = [];
-  #readSeq = 0;
+  readonly #waiters = new WriteWaiters(outcomeUnknown);
+  readonly #reads: ReadRequests;
   #tickTimer: ReturnType<typeof setInterval> | undefined;
   #loopDelay: LoopDelay;
   #dueTimer: ReturnType<typeof setInterval> | undefined;
@@ -165,6 +144,7 @@ export class RaftNode implements NodeApi {
 
   constructor(id: string, db: Database, init: RaftInit, tuning: NodeTuning, events: NodeEvents) {
     this.id = id;
+    this.#reads = new ReadRequests(id);
     this.#tuning = tuning;
     this.#loopDelay = new LoopDelay(tuning.tickMs);
     this.#events = events;
@@ -240,7 +220,7 @@ export class RaftNode implements NodeApi {
     this.#tickTimer = setInterval(() => {
       this.#timeTick();
       this.raft.tick();
-      this.#expireWaiters();
+      this.#waiters.expire(Date.now()); // (one sweep a tick)
       this.#watches.poll();
       this.#schedule();
     }, this.#tuning.tickMs);
@@ -259,7 +239,7 @@ export class RaftNode implements NodeApi {
     clearInterval(this.#tickTimer);
     clearInterval(this.#dueTimer);
     // A write already in the log may commit without us: its outcome is unknown, not refused.
-    this.#failAll(outcomeUnknown, shuttingDown);
+    this.#failAll(shuttingDown);
     this.#loop.stop();
     this.#watches.stop();
   }
@@ -402,7 +382,7 @@ export class RaftNode implements NodeApi {
         );
         return;
       }
-      this.#waiters.set(r.firstIndex, {
+      this.#waiters.add(r.firstIndex, {
         term: r.term,
         resolve: () => resolve(),
         reject,
@@ -487,20 +467,14 @@ export class RaftNode implements NodeApi {
   /** This leader's read index, once a round of heartbeats confirms it still leads. */
   readIndex(): Promise<number> {
     if (!this.isLeader) return Promise.reject(noLeader());
-    return new Promise((confirmed, reject) => {
-      const id = `${this.id}:${++this.#readSeq}`;
-      this.#reads.set(id, { confirmed, reject });
-      this.#readsToStart.push(id);
-      this.#schedule();
-    });
+    const read = this.#reads.request();
+    this.#schedule();
+    return read;
   }
 
   /** Resolves once this node has applied `index` (a role change rejects it: no_leader). */
   #appliedUpTo(index: number): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.#readsAwaitingApply.push({ index, read: { resolve, reject } });
-      this.#releaseReads();
-    });
+    return this.#reads.appliedUpTo(index, this.sm.appliedIndex);
   }
 
   #schedule(): void {
@@ -540,10 +514,8 @@ export class RaftNode implements NodeApi {
   }
 
   #startReads(): void {
-    if (this.#readsToStart.length === 0) return;
-    const ids = this.#readsToStart;
-    this.#readsToStart = [];
-    this.raft.readIndex(ids);
+    const ids = this.#reads.takeToStart();
+    if (ids.length > 0) this.raft.readIndex(ids);
   }
 
   #flushProposals(): void {
@@ -563,7 +535,7 @@ export class RaftNode implements NodeApi {
     this.#trace.proposed(r.firstIndex);
     const deadlineMs = Date.now() + this.#tuning.requestTimeoutMs;
     batch.forEach((p, k) => {
-      this.#waiters.set(r.firstIndex + k, {
+      this.#waiters.add(r.firstIndex + k, {
         term: r.term,
         resolve: p.resolve,
         reject: p.reject,
@@ -591,16 +563,7 @@ export class RaftNode implements NodeApi {
 
   /** A Ready's reads and soft state, after its write (see ReadyLoop). */
   #readied(rd: Ready): void {
-    for (const rs of rd.readStates) {
-      const read = this.#reads.get(rs.id);
-      if (!read) continue;
-      this.#reads.delete(rs.id);
-      read.confirmed(rs.index);
-    }
-    for (const id of rd.droppedReads) {
-      this.#reads.get(id)?.reject(noLeader());
-      this.#reads.delete(id);
-    }
+    this.#reads.settle(rd.readStates, rd.droppedReads, noLeader);
     this.#releaseReads();
     if (!rd.softState) return;
     this.#watches.poll();
@@ -609,7 +572,7 @@ export class RaftNode implements NodeApi {
       this.metrics.leaderChanges.inc();
     }
     if (rd.softState.role !== "leader") {
-      this.#failAll(outcomeUnknown, noLeader);
+      this.#failAll(noLeader);
       this.#tickProposed = false;
     } else this.#queueClock.restart(this.sm.nowMs);
     this.#events.onRoleChange?.(rd.softState.role, rd.softState.term, rd.softState.leader);
@@ -617,13 +580,7 @@ export class RaftNode implements NodeApi {
 
   /** Answers the writers of applied entries, and reports applied membership changes. */
   #answerCommitted(entries: readonly Entry[], results: Map<number, ApplyResult>): void {
-    for (const e of entries) {
-      const w = this.#waiters.get(e.index);
-      if (!w) continue;
-      this.#waiters.delete(e.index);
-      if (e.term !== w.term) w.reject(outcomeUnknown());
-      else w.resolve(results.get(e.index) ?? { type: "none" });
-    }
+    this.#waiters.answer(entries, results);
     for (const [index, r] of results) {
       if (r.type === "error" && r.code === "apply_failed") {
         this.#events.onApplyFailed?.(index, r.message);
@@ -638,42 +595,18 @@ export class RaftNode implements NodeApi {
 
   /** Releases linearizable reads whose read index is applied now. */
   #releaseReads(): void {
-    if (this.#readsAwaitingApply.length === 0) return;
-    const applied = this.sm.appliedIndex;
-    const still = [];
-    for (const r of this.#readsAwaitingApply) {
-      if (r.index <= applied) r.read.resolve();
-      else still.push(r);
-    }
-    this.#readsAwaitingApply = still;
-  }
-
-  /** Writes not applied by their deadline are answered outcome_unknown (one sweep per tick). */
-  #expireWaiters(): void {
-    if (this.#waiters.size === 0) return;
-    const now = Date.now();
-    for (const [index, w] of this.#waiters) {
-      if (w.deadlineMs > now) break; // inserted in index order, so in deadline order
-      this.#waiters.delete(index);
-      w.reject(outcomeUnknown());
-    }
+    this.#reads.release(this.sm.appliedIndex);
   }
 
   /**
-   * Fails every waiting request: writes already in the log with `proposed()` (they may commit
-   * without us: outcome_unknown), writes not yet proposed with `queued()`, reads with no_leader.
+   * Fails every waiting request: writes already in the log with outcome_unknown (they may commit
+   * without us), writes not yet proposed with `queued()`, reads with no_leader.
    */
-  #failAll(proposed: () => RaftqError, queued: () => RaftqError): void {
-    for (const [index, w] of this.#waiters) {
-      w.reject(proposed());
-      this.#waiters.delete(index);
-    }
+  #failAll(queued: () => RaftqError): void {
+    this.#waiters.failAll();
     for (const p of this.#proposals) p.reject(queued());
     this.#proposals = [];
-    for (const [, r] of this.#reads) r.reject(noLeader());
-    this.#reads.clear();
-    for (const r of this.#readsAwaitingApply) r.read.reject(noLeader());
-    this.#readsAwaitingApply = [];
+    this.#reads.failAll(noLeader);
   }
 
   /** How late this tick fired: the histogram, and a log line when it is long (see LoopDelay). */
