@@ -33,7 +33,7 @@ import { Watches } from "./watches.ts";
 import { type LoopHooks, ReadyLoop } from "./loop.ts";
 import { SqliteLogStore } from "../storage/log_store.ts";
 import { JoinTracker } from "./joins.ts";
-import { type ClockVerdict, clockVerdict } from "./clock_guard.ts";
+import { ClockGuard, type ClockVerdict } from "./clock_guard.ts";
 import { QueueClock } from "./queue_clock.ts";
 import type { ClockEstimate } from "../transport/clock_offsets.ts";
 import { NodeMetrics } from "../metrics.ts";
@@ -135,9 +135,7 @@ export class RaftNode implements NodeApi {
   readonly #firing: ScheduleFiring;
   #lastLeader = NONE;
   readonly #queueClock = new QueueClock();
-  /** The last clock verdict; a leader barred by it hands over at most this often. */
-  #clock: ClockVerdict = { mayLead: true, agreeing: [], beyond: [] };
-  #clockHandOverAtMs = 0;
+  readonly #clock: ClockGuard;
   readonly #loop: ReadyLoop<ApplyResult>;
   readonly #watches = new Watches(() => performance.now());
   readonly #joins: JoinTracker;
@@ -175,6 +173,16 @@ export class RaftNode implements NodeApi {
       }),
       { ...init, appliedIndex: this.sm.appliedIndex },
     );
+    this.#clock = new ClockGuard({
+      selfId: id,
+      voters: () => this.raft.membership.members.filter((m) => m.voter).map((m) => m.id),
+      estimate: (peer) => this.transport.clockEstimate?.(peer) ?? null,
+      maxOffsetMs: tuning.maxClockOffsetMs,
+      setMayLead: (mayLead) => this.raft.setMayLead(mayLead),
+      isLeader: () => this.isLeader,
+      handOver: () => this.transferLeadership(),
+      onVerdict: (verdict, maxOffsetMs) => events.onClockVerdict?.(verdict, maxOffsetMs),
+    });
     this.#firing = new ScheduleFiring({
       isLeader: () => this.isLeader,
       committedInTerm: () => this.raft.committedInTerm(),
@@ -225,7 +233,7 @@ export class RaftNode implements NodeApi {
       this.#schedule();
     }, this.#tuning.tickMs);
     this.#dueTimer = setInterval(() => {
-      this.#checkClock();
+      this.#clock.check(performance.now());
       this.#maybeProposeTick();
       this.#firing.maybeFire();
     }, this.#tuning.dueCheckEveryMs);
@@ -631,34 +639,6 @@ export class RaftNode implements NodeApi {
       maxOffsetMs: this.#tuning.maxClockOffsetMs,
       queueNowMs: this.isLeader ? this.#queueClock.peek(this.sm.nowMs) : this.sm.nowMs,
     };
-  }
-
-  /**
-   * Bars this node from leading while its clock disagrees with a majority of voters' by more than
-   * --max-clock-offset, and has a leader so barred hand over (at most every two seconds).
-   */
-  #checkClock(): void {
-    const voters = this.raft.membership.members.filter((m) => m.voter).map((m) => m.id);
-    const now = performance.now();
-    const verdict = clockVerdict(
-      this.id,
-      voters,
-      (id) => this.transport.clockEstimate?.(id) ?? null,
-      this.#tuning.maxClockOffsetMs,
-    );
-    // Said when it changes: may lead, may not for want of readings, may not for a clock too far.
-    const kind = (v: ClockVerdict) => (v.mayLead ? "ok" : v.beyond.length > 0 ? "far" : "unknown");
-    const changed = kind(verdict) !== kind(this.#clock);
-    if (verdict.mayLead !== this.#clock.mayLead) this.raft.setMayLead(verdict.mayLead);
-    this.#clock = verdict;
-    if (changed) this.#events.onClockVerdict?.(verdict, this.#tuning.maxClockOffsetMs);
-    if (verdict.mayLead || !this.isLeader || now - this.#clockHandOverAtMs < 2_000) return;
-    this.#clockHandOverAtMs = now;
-    try {
-      this.transferLeadership();
-    } catch {
-      // no voter to hand over to; check-quorum or a later try settles it
-    }
   }
 
   /**

@@ -1,9 +1,13 @@
 // The pieces of clock safety: offset estimates, the majority verdict, and the leader's stamps.
 
 import assert from "node:assert/strict";
-import { clockVerdict } from "../../src/node/clock_guard.ts";
+import { ClockGuard, clockVerdict } from "../../src/node/clock_guard.ts";
 import { QueueClock } from "../../src/node/queue_clock.ts";
-import { ClockOffsets, offsetTuning } from "../../src/transport/clock_offsets.ts";
+import {
+  type ClockEstimate,
+  ClockOffsets,
+  offsetTuning,
+} from "../../src/transport/clock_offsets.ts";
 
 Deno.test("clock offsets: NTP's estimate, the shortest round trip trusted, old samples forgotten", () => {
   const c = new ClockOffsets();
@@ -65,4 +69,35 @@ Deno.test("queue clock: stamps follow the wall clock, never go back, never stand
     fine.next(0);
   }
   assert.equal(fine.peek(0), 400);
+});
+
+Deno.test("clock guard: a verdict's change is told once; a barred leader hands over every 2 s at most", () => {
+  const offsets = new Map<string, ClockEstimate>();
+  const told: string[] = [];
+  let mayLead = true;
+  let handOvers = 0;
+  const guard = new ClockGuard({
+    selfId: "a",
+    voters: () => ["a", "b", "c"],
+    estimate: (id) => offsets.get(id) ?? null,
+    maxOffsetMs: 500,
+    setMayLead: (may) => (mayLead = may),
+    isLeader: () => true,
+    handOver: () => {
+      handOvers++;
+      throw new Error("no voter to hand over to"); // (swallowed: a later check tries again)
+    },
+    onVerdict: (v) => told.push(v.mayLead ? "ok" : "barred"),
+  });
+  const far = { offsetMs: 60_000, uncertaintyMs: 5, takenAtMs: 0 };
+  offsets.set("b", far);
+  offsets.set("c", far);
+  guard.check(10_000);
+  guard.check(11_000);
+  assert.deepEqual([mayLead, guard.mayLead, handOvers, told], [false, false, 1, ["barred"]]);
+  guard.check(12_500);
+  assert.equal(handOvers, 2);
+  offsets.set("c", { offsetMs: 20, uncertaintyMs: 5, takenAtMs: 0 });
+  guard.check(13_000);
+  assert.deepEqual([mayLead, handOvers, told], [true, 2, ["barred", "ok"]]);
 });
