@@ -4,12 +4,7 @@ import { setImmediate } from "node:timers";
 import { RaftqError } from "../errors.ts";
 import type { ApplyResult } from "../queue/results.ts";
 import { QueueStateMachine } from "../queue/state_machine.ts";
-import {
-  encodeCommand,
-  maxEntryBytes,
-  overEntryBytes,
-  type QueueCommand,
-} from "../queue/commands.ts";
+import type { QueueCommand } from "../queue/commands.ts";
 import {
   type ConfChange,
   defaultRaftConfig,
@@ -27,7 +22,6 @@ import { StartupError } from "../errors.ts";
 import { RaftStorage } from "../storage/raft_storage.ts";
 import type { NodeTuning } from "./config.ts";
 import type { NodeApi, NodeStatus, QueueReads } from "./facade.ts";
-import { nextSlotAfter } from "../queue/schedule_slots.ts";
 import { ScheduleFiring } from "./schedule_firing.ts";
 import { Watches } from "./watches.ts";
 import { type LoopHooks, ReadyLoop } from "./loop.ts";
@@ -46,7 +40,8 @@ import {
   type ForwardTarget,
   forwardWrite,
 } from "./forwarding.ts";
-import { mergeProposals, type Proposal } from "./merge.ts";
+import type { Proposal } from "./merge.ts";
+import { encodeProposals } from "./encode_proposals.ts";
 import { ReadRequests } from "./read_requests.ts";
 import { WriteWaiters } from "./write_waiters.ts";
 
@@ -529,7 +524,8 @@ export class RaftNode implements NodeApi {
   #flushProposals(): void {
     if (this.#proposals.length === 0) return;
     const stampMs = this.#queueClock.next(this.sm.nowMs);
-    const { batch, datas } = this.#encodeProposals(stampMs);
+    const { batch, datas } = encodeProposals(this.#proposals, stampMs);
+    this.#proposals = [];
     if (batch.length === 0) return;
     const r = this.raft.propose(datas);
     if (!r.ok) {
@@ -550,23 +546,6 @@ export class RaftNode implements NodeApi {
         deadlineMs,
       });
     });
-  }
-
-  /** Encodes the queued proposals; one that cannot be encoded fails its request alone. */
-  #encodeProposals(stampMs: number): { batch: Proposal[]; datas: string[] } {
-    const batch: Proposal[] = [];
-    const datas: string[] = [];
-    // (A schedule is never merged: each reaches withFirstSlot as it was proposed.)
-    for (const merged of mergeProposals(this.#proposals)) {
-      const p = withFirstSlot(merged, stampMs);
-      if (p === null) continue;
-      const data = encodeOrRefuse(p, stampMs);
-      if (data === null) continue;
-      datas.push(data);
-      batch.push(p);
-    }
-    this.#proposals = [];
-    return { batch, datas };
   }
 
   /** A Ready's reads and soft state, after its write (see ReadyLoop). */
@@ -660,40 +639,4 @@ export class RaftNode implements NodeApi {
         this.#tickProposed = false;
       });
   }
-}
-
-/**
- * A new schedule's first slot is the leader's to compute, from the stamp its entry carries
- * (replicas never evaluate cron): so a schedule set through a follower counts from the queue's
- * clock as one set at the leader does. Null (and refused) when the spec does not evaluate.
- */
-function withFirstSlot(p: Proposal, stampMs: number): Proposal | null {
-  if (p.cmd.type !== "setSchedule") return p;
-  try {
-    return { ...p, cmd: { ...p.cmd, nextRunAt: nextSlotAfter(p.cmd.spec, stampMs) } };
-  } catch (error) {
-    const reason = error instanceof Error ? error.message : String(error);
-    p.reject(new RaftqError("invalid_request", `The schedule does not evaluate: ${reason}`));
-    return null;
-  }
-}
-
-/**
- * A proposal's entry data, or null once the proposal is refused: a command that cannot be
- * encoded, or one too large for a peer frame to carry (which no follower could ever receive).
- */
-function encodeOrRefuse(p: Proposal, stampMs: number): string | null {
-  let data: string;
-  try {
-    data = encodeCommand(p.cmd, stampMs);
-  } catch (error) {
-    const reason = error instanceof Error ? error.message : String(error);
-    p.reject(new RaftqError("invalid_request", `The command could not be encoded: ${reason}`));
-    return null;
-  }
-  if (!overEntryBytes(data)) return data;
-  const message =
-    `The request encodes to more than ${maxEntryBytes} bytes, more than a log entry holds`;
-  p.reject(new RaftqError("payload_too_large", message));
-  return null;
 }
