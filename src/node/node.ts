@@ -168,24 +168,8 @@ export class RaftNode implements NodeApi {
       }),
       { ...init, appliedIndex: this.sm.appliedIndex },
     );
-    this.#clock = new ClockGuard({
-      selfId: id,
-      voters: () => this.raft.membership.members.filter((m) => m.voter).map((m) => m.id),
-      estimate: (peer) => this.transport.clockEstimate?.(peer) ?? null,
-      maxOffsetMs: tuning.maxClockOffsetMs,
-      setMayLead: (mayLead) => this.raft.setMayLead(mayLead),
-      isLeader: () => this.isLeader,
-      handOver: () => this.transferLeadership(),
-      onVerdict: (verdict, maxOffsetMs) => events.onClockVerdict?.(verdict, maxOffsetMs),
-    });
-    this.#firing = new ScheduleFiring({
-      isLeader: () => this.isLeader,
-      committedInTerm: () => this.raft.committedInTerm(),
-      term: () => this.raft.term,
-      nowMs: () => this.#queueClock.peek(this.sm.nowMs),
-      due: (nowMs, limit) => this.sm.schedules.due(nowMs, limit),
-      propose: (cmd) => this.propose(cmd),
-    }, tuning.busyFiringBatchMs);
+    this.#clock = this.#clockGuard();
+    this.#firing = this.#scheduleFiring();
     this.#joins = new JoinTracker(
       this.raft,
       () => this.storage.snapshotImage()?.bytes ?? null,
@@ -216,6 +200,32 @@ export class RaftNode implements NodeApi {
         `the queue tables are at index ${this.sm.appliedIndex} but the log starts after ${init.snapshot.index}: the data directory is damaged; remove it and rejoin the cluster`,
       );
     }
+  }
+
+  /** The clock guard, on this node's voters, peers' estimates and core. */
+  #clockGuard(): ClockGuard {
+    return new ClockGuard({
+      selfId: this.id,
+      voters: () => this.raft.membership.members.filter((m) => m.voter).map((m) => m.id),
+      estimate: (peer) => this.transport.clockEstimate?.(peer) ?? null,
+      maxOffsetMs: this.#tuning.maxClockOffsetMs,
+      setMayLead: (mayLead) => this.raft.setMayLead(mayLead),
+      isLeader: () => this.isLeader,
+      handOver: () => this.transferLeadership(),
+      onVerdict: (verdict, maxOffsetMs) => this.#events.onClockVerdict?.(verdict, maxOffsetMs),
+    });
+  }
+
+  /** The leader's schedule firing, on the state machine's schedules and this node's proposals. */
+  #scheduleFiring(): ScheduleFiring {
+    return new ScheduleFiring({
+      isLeader: () => this.isLeader,
+      committedInTerm: () => this.raft.committedInTerm(),
+      term: () => this.raft.term,
+      nowMs: () => this.#queueClock.peek(this.sm.nowMs),
+      due: (nowMs, limit) => this.sm.schedules.due(nowMs, limit),
+      propose: (cmd) => this.propose(cmd),
+    }, this.#tuning.busyFiringBatchMs);
   }
 
   start(): void {

@@ -2,8 +2,8 @@
 
 import type { Database } from "../storage/database.ts";
 import { prepare } from "../storage/prepared.ts";
-import { type CompiledQuery, sql } from "kysely";
-import type { QueueGroupsTable } from "../storage/schema.ts";
+import { type CompiledQuery, type Kysely, sql } from "kysely";
+import type { QueueGroupsTable, Tables } from "../storage/schema.ts";
 
 /** The group of jobs enqueued without one: it takes turns like any group, never capped. */
 export const noGroup = "";
@@ -35,7 +35,7 @@ export const recapJobsPerEntry = 1000;
  */
 export class GroupStore {
   readonly #db: Database;
-  readonly #q;
+  readonly #q: ReturnType<typeof groupQueries>;
   readonly #recapJobsPerEntry: number;
   #recapPending = false;
 
@@ -43,89 +43,7 @@ export class GroupStore {
   constructor(db: Database, perEntry = recapJobsPerEntry) {
     this.#db = db;
     this.#recapJobsPerEntry = perEntry;
-    const k = db.kysely;
-    const where = (queue: string, grp: string) =>
-      k.selectFrom("queue_groups").selectAll().where("queue", "=", queue).where("grp", "=", grp);
-    this.#q = {
-      get: prepare(["queue", "grp"], (p) => where(p.queue, p.grp)),
-      save: prepare(
-        ["queue", "grp", "ready", "leased", "turn", "active"],
-        (p) =>
-          k.insertInto("queue_groups").values({
-            queue: p.queue,
-            grp: p.grp,
-            ready: p.ready,
-            leased: p.leased,
-            turn: p.turn,
-            active: p.active,
-          }).onConflict((oc) =>
-            oc.columns(["queue", "grp"]).doUpdateSet({
-              ready: p.ready,
-              leased: p.leased,
-              turn: p.turn,
-              active: p.active,
-            })
-          ),
-      ),
-      // (setting neither turn nor active leaves the turn index unwritten)
-      counts: prepare(
-        ["queue", "grp", "ready", "leased"],
-        (p) =>
-          k.updateTable("queue_groups").set({ ready: p.ready, leased: p.leased })
-            .where("queue", "=", p.queue).where("grp", "=", p.grp),
-      ),
-      drop: prepare(
-        ["queue", "grp"],
-        (p) => k.deleteFrom("queue_groups").where("queue", "=", p.queue).where("grp", "=", p.grp),
-      ),
-      lastTurn: prepare(
-        ["queue"],
-        (p) =>
-          k.selectFrom("queue_groups").select((eb) => eb.fn.max<number | null>("turn").as("t"))
-            .where("queue", "=", p.queue).where("active", "=", sql.lit(1)),
-      ),
-      next: prepare(
-        ["queue", "limit"],
-        (p) =>
-          k.selectFrom("queue_groups").selectAll().where("queue", "=", p.queue)
-            .where("active", "=", sql.lit(1)).orderBy("turn").orderBy("grp").limit(p.limit),
-      ),
-      page: prepare(
-        ["queue", "after", "limit"],
-        (p) =>
-          k.selectFrom("queue_groups").select(["grp", "ready", "leased"])
-            .where("queue", "=", p.queue).where("grp", ">", p.after).orderBy("grp")
-            .limit(p.limit),
-      ),
-      leasedAfter: prepare(
-        ["queue", "afterSeq", "limit"],
-        (p) =>
-          k.selectFrom("jobs").select(["seq", "grp"]).where("queue", "=", p.queue)
-            .where("state", "=", sql.lit("leased")).where("seq", ">", p.afterSeq)
-            .orderBy("seq").limit(p.limit),
-      ),
-      recapGroup: prepare(
-        ["queue", "grp", "cap"],
-        (p) =>
-          k.updateTable("queue_groups").set({
-            active: sql<number>`ready > 0 AND leased < ${p.cap}`,
-          }).where("queue", "=", p.queue).where("grp", "=", p.grp),
-      ),
-      firstRecap: prepare(
-        [],
-        () => k.selectFrom("group_recaps").selectAll().orderBy("queue").limit(1),
-      ),
-      saveRecap: prepare(
-        ["queue", "afterSeq"],
-        (p) =>
-          k.insertInto("group_recaps").values({ queue: p.queue, after_seq: p.afterSeq })
-            .onConflict((oc) => oc.column("queue").doUpdateSet({ after_seq: p.afterSeq })),
-      ),
-      dropRecap: prepare(
-        ["queue"],
-        (p) => k.deleteFrom("group_recaps").where("queue", "=", p.queue),
-      ),
-    };
+    this.#q = groupQueries(db.kysely);
     this.reload();
   }
 
@@ -254,4 +172,101 @@ export class GroupStore {
   get queries() {
     return this.#q;
   }
+}
+
+/** The statements of the group store, built and compiled once. */
+function groupQueries(k: Kysely<Tables>) {
+  return { ...groupRowQueries(k), ...recapQueries(k) };
+}
+
+/** The statements on queue_groups' rows: read, count, move to the back, list. */
+function groupRowQueries(k: Kysely<Tables>) {
+  const where = (queue: string, grp: string) =>
+    k.selectFrom("queue_groups").selectAll().where("queue", "=", queue).where("grp", "=", grp);
+  return {
+    get: prepare(["queue", "grp"], (p) => where(p.queue, p.grp)),
+    save: prepare(
+      ["queue", "grp", "ready", "leased", "turn", "active"],
+      (p) =>
+        k.insertInto("queue_groups").values({
+          queue: p.queue,
+          grp: p.grp,
+          ready: p.ready,
+          leased: p.leased,
+          turn: p.turn,
+          active: p.active,
+        }).onConflict((oc) =>
+          oc.columns(["queue", "grp"]).doUpdateSet({
+            ready: p.ready,
+            leased: p.leased,
+            turn: p.turn,
+            active: p.active,
+          })
+        ),
+    ),
+    // (setting neither turn nor active leaves the turn index unwritten)
+    counts: prepare(
+      ["queue", "grp", "ready", "leased"],
+      (p) =>
+        k.updateTable("queue_groups").set({ ready: p.ready, leased: p.leased })
+          .where("queue", "=", p.queue).where("grp", "=", p.grp),
+    ),
+    drop: prepare(
+      ["queue", "grp"],
+      (p) => k.deleteFrom("queue_groups").where("queue", "=", p.queue).where("grp", "=", p.grp),
+    ),
+    lastTurn: prepare(
+      ["queue"],
+      (p) =>
+        k.selectFrom("queue_groups").select((eb) => eb.fn.max<number | null>("turn").as("t"))
+          .where("queue", "=", p.queue).where("active", "=", sql.lit(1)),
+    ),
+    next: prepare(
+      ["queue", "limit"],
+      (p) =>
+        k.selectFrom("queue_groups").selectAll().where("queue", "=", p.queue)
+          .where("active", "=", sql.lit(1)).orderBy("turn").orderBy("grp").limit(p.limit),
+    ),
+    page: prepare(
+      ["queue", "after", "limit"],
+      (p) =>
+        k.selectFrom("queue_groups").select(["grp", "ready", "leased"])
+          .where("queue", "=", p.queue).where("grp", ">", p.after).orderBy("grp")
+          .limit(p.limit),
+    ),
+  };
+}
+
+/** The statements of a change of groupConcurrency: leased jobs in seq order, each group set again. */
+function recapQueries(k: Kysely<Tables>) {
+  return {
+    leasedAfter: prepare(
+      ["queue", "afterSeq", "limit"],
+      (p) =>
+        k.selectFrom("jobs").select(["seq", "grp"]).where("queue", "=", p.queue)
+          .where("state", "=", sql.lit("leased")).where("seq", ">", p.afterSeq)
+          .orderBy("seq").limit(p.limit),
+    ),
+    recapGroup: prepare(
+      ["queue", "grp", "cap"],
+      (p) =>
+        k.updateTable("queue_groups").set({
+          active: sql<number>`ready > 0 AND leased < ${p.cap}`,
+        }).where("queue", "=", p.queue).where("grp", "=", p.grp),
+    ),
+    firstRecap: prepare(
+      [],
+      () => k.selectFrom("group_recaps").selectAll().orderBy("queue").limit(1),
+    ),
+    saveRecap: prepare(
+      ["queue", "afterSeq"],
+      (p) =>
+        k.insertInto("group_recaps").values({ queue: p.queue, after_seq: p.afterSeq })
+          .onConflict((oc) => oc.column("queue").doUpdateSet({ after_seq: p.afterSeq })),
+    ),
+    dropRecap: prepare(
+      ["queue"],
+      (p) => k.deleteFrom("group_recaps").where("queue", "=", p.queue),
+    ),
+  };
 }
