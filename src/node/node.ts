@@ -137,7 +137,7 @@ export class RaftNode implements NodeApi {
 
   constructor(id: string, db: Database, init: RaftInit, tuning: NodeTuning, events: NodeEvents) {
     this.id = id;
-    this.#reads = new ReadRequests(id);
+    this.#reads = new ReadRequests(id, () => this.sm.appliedIndex, noLeader);
     this.#tuning = tuning;
     this.#loopDelay = new LoopDelay(tuning.tickMs);
     this.#events = events;
@@ -487,7 +487,7 @@ export class RaftNode implements NodeApi {
 
   /** Resolves once this node has applied `index` (a role change rejects it: no_leader). */
   #appliedUpTo(index: number): Promise<void> {
-    return this.#reads.appliedUpTo(index, this.sm.appliedIndex);
+    return this.#reads.appliedUpTo(index);
   }
 
   #schedule(): void {
@@ -514,7 +514,7 @@ export class RaftNode implements NodeApi {
       },
       applied: (entries, results) => {
         this.#answerCommitted(entries, results);
-        this.#releaseReads();
+        this.#reads.release();
       },
       readied: (rd) => this.#readied(rd),
       snapshot: (kind, index) => this.#events.onSnapshot?.(kind, index),
@@ -560,8 +560,8 @@ export class RaftNode implements NodeApi {
 
   /** A Ready's reads and soft state, after its write (see ReadyLoop). */
   #readied(rd: Ready): void {
-    this.#reads.settle(rd.readStates, rd.droppedReads, noLeader);
-    this.#releaseReads();
+    this.#reads.settle(rd.readStates, rd.droppedReads);
+    this.#reads.release();
     if (!rd.softState) return;
     this.#watches.poll();
     if (rd.softState.leader !== this.#lastLeader) {
@@ -590,11 +590,6 @@ export class RaftNode implements NodeApi {
     }
   }
 
-  /** Releases linearizable reads whose read index is applied now. */
-  #releaseReads(): void {
-    this.#reads.release(this.sm.appliedIndex);
-  }
-
   /**
    * Fails every waiting request: writes already in the log with outcome_unknown (they may commit
    * without us), writes not yet proposed with `queued()`, reads with no_leader.
@@ -603,7 +598,7 @@ export class RaftNode implements NodeApi {
     this.#waiters.failAll();
     for (const p of this.#proposals) p.reject(queued());
     this.#proposals = [];
-    this.#reads.failAll(noLeader);
+    this.#reads.failAll();
   }
 
   /** How late this tick fired: the histogram, and a log line when it is long (see LoopDelay). */

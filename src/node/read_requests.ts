@@ -27,8 +27,15 @@ export class ReadRequests {
   #awaitingApply: AwaitingApply[] = [];
   #seq = 0;
 
-  /** `prefix` makes the ids unique across the cluster's nodes (the core echoes them back). */
-  constructor(readonly prefix: string) {}
+  /**
+   * `prefix` makes the ids unique across the cluster's nodes (the core echoes them back);
+   * `appliedIndex` is the state machine's; a read that cannot be served fails with `noLeader()`.
+   */
+  constructor(
+    readonly prefix: string,
+    readonly appliedIndex: () => number,
+    readonly noLeader: () => RaftqError,
+  ) {}
 
   /** A new read; it resolves with its read index once the core has confirmed leadership. */
   request(): Promise<number> {
@@ -46,8 +53,8 @@ export class ReadRequests {
     return ids;
   }
 
-  /** A Ready's read states confirm their reads; its dropped reads fail with `dropped()`. */
-  settle(states: readonly ReadState[], dropped: readonly string[], error: () => RaftqError): void {
+  /** A Ready's read states confirm their reads; its dropped reads fail. */
+  settle(states: readonly ReadState[], dropped: readonly string[]): void {
     for (const rs of states) {
       const read = this.#pending.get(rs.id);
       if (!read) continue;
@@ -55,22 +62,23 @@ export class ReadRequests {
       read.confirmed(rs.index);
     }
     for (const id of dropped) {
-      this.#pending.get(id)?.reject(error());
+      this.#pending.get(id)?.reject(this.noLeader());
       this.#pending.delete(id);
     }
   }
 
-  /** Resolves once `release` is told an applied index of at least `index`. */
-  appliedUpTo(index: number, appliedIndex: number): Promise<void> {
+  /** Resolves once the state machine has applied `index` (seen now, or by a later release). */
+  appliedUpTo(index: number): Promise<void> {
     return new Promise((resolve, reject) => {
       this.#awaitingApply.push({ index, resolve, reject });
-      this.release(appliedIndex);
+      this.release();
     });
   }
 
-  /** Serves the reads whose read index is applied now. */
-  release(appliedIndex: number): void {
+  /** Serves the reads whose read index is applied now (after each apply). */
+  release(): void {
     if (this.#awaitingApply.length === 0) return;
+    const appliedIndex = this.appliedIndex();
     const still = [];
     for (const r of this.#awaitingApply) {
       if (r.index <= appliedIndex) r.resolve();
@@ -79,12 +87,12 @@ export class ReadRequests {
     this.#awaitingApply = still;
   }
 
-  /** Fails every read held, at either stage. */
-  failAll(error: () => RaftqError): void {
-    for (const r of this.#pending.values()) r.reject(error());
+  /** Fails every read held, at either stage (a role change: whoever asked asks the new leader). */
+  failAll(): void {
+    for (const r of this.#pending.values()) r.reject(this.noLeader());
     this.#pending.clear();
     this.#toStart = [];
-    for (const r of this.#awaitingApply) r.reject(error());
+    for (const r of this.#awaitingApply) r.reject(this.noLeader());
     this.#awaitingApply = [];
   }
 }

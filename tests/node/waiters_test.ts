@@ -50,29 +50,31 @@ Deno.test("write waiters: a sweep answers only the writes past their deadline", 
 });
 
 Deno.test("read requests: served only once the read index is applied", async () => {
-  const reads = new ReadRequests("n1");
+  let applied = 8;
+  const reads = new ReadRequests("n1", () => applied, noLeader);
   const confirmed = track(reads.request());
   const [id] = reads.takeToStart();
   assert.equal(id, "n1:1");
   assert.deepEqual(reads.takeToStart(), []);
-  reads.settle([{ id, index: 9 }], [], noLeader);
+  reads.settle([{ id, index: 9 }], []);
   assert.equal(await confirmed.seen(), 9);
-  const served = track(reads.appliedUpTo(9, 8));
-  reads.release(8);
+  const served = track(reads.appliedUpTo(9));
+  reads.release();
   assert.equal(await served.seen(), "pending");
-  reads.release(9);
+  applied = 9;
+  reads.release();
   assert.equal(await served.seen(), undefined);
 });
 
 Deno.test("read requests: a dropped read fails; a role change fails every read at either stage", async () => {
-  const reads = new ReadRequests("n1");
+  const reads = new ReadRequests("n1", () => 10, noLeader);
   const dropped = track(reads.request());
   const unstarted = track(reads.request());
   const [first] = reads.takeToStart();
-  reads.settle([], [first], noLeader);
+  reads.settle([], [first]);
   assert.equal(await dropped.seen(), "no_leader");
-  const applying = track(reads.appliedUpTo(20, 10));
-  reads.failAll(noLeader);
+  const applying = track(reads.appliedUpTo(20));
+  reads.failAll();
   assert.equal(await unstarted.seen(), "no_leader");
   assert.equal(await applying.seen(), "no_leader");
   assert.deepEqual(reads.takeToStart(), []);
