@@ -3,7 +3,11 @@
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import type { Compilable, CompiledQuery } from "kysely";
 
-type SqlValue = null | number | bigint | string | Uint8Array;
+export type SqlValue = null | number | bigint | string | Uint8Array;
+
+/** A value as SQLite binds it: booleans as 1 or 0, undefined as NULL. */
+export const sqlValue = (p: unknown): SqlValue =>
+  (typeof p === "boolean" ? (p ? 1 : 0) : p === undefined ? null : p) as SqlValue;
 
 export interface RunResult {
   changes: number;
@@ -50,9 +54,7 @@ export class SqliteConnection {
   }
 
   static #params(parameters: readonly unknown[]): SqlValue[] {
-    return parameters.map((
-      p,
-    ) => (typeof p === "boolean" ? (p ? 1 : 0) : p === undefined ? null : p)) as SqlValue[];
+    return parameters.map(sqlValue);
   }
 
   /** Runs a compiled query and returns its rows (empty for statements without a result). */
@@ -66,6 +68,14 @@ export class SqliteConnection {
     }
     const r = st.run(...params);
     return { rows: [], changes: Number(r.changes), lastInsertRowid: Number(r.lastInsertRowid) };
+  }
+
+  /**
+   * Runs a statement that returns no rows with `values` bound as they are (see sqlValue), for
+   * callers that bind thousands (a multi-row INSERT) and convert them as they gather them.
+   */
+  runWithValues(sql: string, values: readonly SqlValue[]): void {
+    this.#prepare(sql).st.run(...values);
   }
 
   all<R>(query: Compilable<R>): R[] {
