@@ -2,7 +2,15 @@
 
 import assert from "node:assert/strict";
 import type { NewJob } from "../../src/queue/commands.ts";
-import { isPlainRow, newJobRow } from "../../src/queue/job_rows.ts";
+import {
+  isPlainRow,
+  jobParams,
+  newJobRow,
+  nullColumns,
+  plainColumns,
+  plainRowParams,
+} from "../../src/queue/job_rows.ts";
+import type { JobsTable } from "../../src/storage/schema.ts";
 import { type Harness, withHarness } from "../helpers/queue_harness.ts";
 
 const plain: NewJob = { payload: '{"n":1}', delayMs: 0, priority: 3, maxAttempts: 4 };
@@ -19,6 +27,19 @@ Deno.test("job rows: only a job with none of the optional columns set is a plain
     { ...plain, onFailure: "ignore" },
   ];
   for (const job of notPlain) assert.equal(isPlainRow(row(job)), false, JSON.stringify(job));
+});
+
+Deno.test("job rows: the spelled-out checks and values follow the column lists", () => {
+  const row = newJobRow("7-0", "q", "ready", 70_000, plain, 1_000, 5, 0);
+  const values = (r: JobsTable, columns: readonly (keyof JobsTable)[]) => columns.map((c) => r[c]);
+  assert.deepEqual(plainRowParams(row), values(row, plainColumns));
+  assert.deepEqual(jobParams(row), values(row, [...plainColumns, ...nullColumns]));
+  assert.deepEqual(Object.keys(row), [...plainColumns, ...nullColumns], "newJobRow's order");
+  for (const column of nullColumns) {
+    const set = { ...row, [column]: "x" };
+    assert.equal(isPlainRow(set), false, column);
+    assert.deepEqual(jobParams(set), values(set, [...plainColumns, ...nullColumns]), column);
+  }
 });
 
 /** Every column of the jobs' rows, in enqueue order. */
