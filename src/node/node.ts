@@ -558,10 +558,12 @@ export class RaftNode implements NodeApi {
     });
   }
 
-  /** A Ready's reads and soft state, after its write (see ReadyLoop). */
+  /**
+   * A Ready's reads and soft state, after its write and its applied hook (see ReadyLoop): a read
+   * confirmed here waits for its index through appliedUpTo, which releases it if it is applied.
+   */
   #readied(rd: Ready): void {
     this.#reads.settle(rd.readStates, rd.droppedReads);
-    this.#reads.release();
     if (!rd.softState) return;
     this.#watches.poll();
     if (rd.softState.leader !== this.#lastLeader) {
