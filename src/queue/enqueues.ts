@@ -187,12 +187,16 @@ export class Enqueues {
     this.#edges = [];
   }
 
-  /** Inserts a run's rows, then moves its ready jobs into their groups (first seen, first). */
+  /**
+   * Writes a run's rows (a long enough stretch of plain ready jobs as a ready run, see
+   * ReadyRuns), then moves its ready jobs into their groups (first seen, first).
+   */
   #writeRun(queue: string, run: EnqueueRun): void {
-    if (run.rows.length > 0) {
-      this.payloads.setApart(run.rows);
-      const insert = run.rows.every(isPlainRow) ? this.#insertPlainRows : this.#insertJobs;
-      insert.run(this.t.db.conn, run.rows);
+    const rows = run.rows.length > 0 ? this.t.runs.keep(run.rows) : run.rows;
+    if (rows.length > 0) {
+      this.payloads.setApart(rows);
+      const insert = rows.every(isPlainRow) ? this.#insertPlainRows : this.#insertJobs;
+      insert.run(this.t.db.conn, rows);
     }
     const cap = this.t.settings.get(queue).config.groupConcurrency;
     for (const [grp, n] of run.readyByGroup) this.t.groups.adjust(queue, grp, n, 0, cap, false);

@@ -5,8 +5,9 @@ import type { Database } from "../storage/database.ts";
 import { prepare, queryPlan } from "../storage/prepared.ts";
 import { type JobsTable, type JobState, jobStates } from "../storage/schema.ts";
 import { type JobView, jobView } from "./job_view.ts";
-import { prepareByJob, theJob } from "./job_ids.ts";
+import { prepareByJob, seqOfId, theJob } from "./job_ids.ts";
 import type { JobPayloads } from "./job_payloads.ts";
+import type { ReadyRuns } from "./ready_runs.ts";
 
 /** Below every seq: a first page. */
 const noCursor = Number.MAX_SAFE_INTEGER;
@@ -31,7 +32,7 @@ function rowBytes(r: JobsTable): number {
 
 /**
  * A page is chosen from the jobs_list index (queue, state, seq) — one range of ids per state, at
- * most `limit + 1` each, merged by seq — and only then are its rows read, one by one, until the
+ * most `limit + 1` each, and as many of the ready runs' jobs, merged by seq — and only then are its rows read, one by one, until the
  * page is full or holds maxPageBytes. Newest first is enqueue order (seq), which never changes,
  * so a cursor stays valid while jobs move between states.
  */
@@ -41,7 +42,7 @@ export class JobListing {
   readonly #groupIds;
   readonly #row;
 
-  constructor(db: Database, readonly payloads: JobPayloads) {
+  constructor(db: Database, readonly payloads: JobPayloads, readonly runs: ReadyRuns) {
     this.#db = db;
     const k = db.kysely;
     this.#ids = prepare(
@@ -79,6 +80,9 @@ export class JobListing {
         ? this.#ids({ queue, state: s, before, limit: limit + 1 })
         : this.#groupIds({ queue, grp: group, state: s, before, limit: limit + 1 });
       candidates.push(...this.#db.conn.executeCompiled<{ id: string; seq: number }>(q).rows);
+      if (s === "ready" && group === undefined) {
+        candidates.push(...this.runs.newest(queue, before, limit + 1));
+      }
     }
     candidates.sort((a, b) => b.seq - a.seq);
     const rows = this.rowsWithin(candidates.slice(0, limit).map((c) => c.id));
@@ -95,7 +99,8 @@ export class JobListing {
     let bytes = 0;
     for (const id of ids) {
       if (rows.length > 0 && bytes >= maxPageBytes) break;
-      const row = this.#db.conn.executeCompiled<JobsTable>(this.#row({ id })).rows[0];
+      const row = this.#db.conn.executeCompiled<JobsTable>(this.#row({ id })).rows[0] ??
+        this.runs.job(seqOfId(id), id);
       if (!row) continue;
       const whole = this.payloads.whole(row);
       rows.push(whole);

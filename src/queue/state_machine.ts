@@ -23,6 +23,7 @@ import { DependencyStore } from "./dependencies.ts";
 import { EventLog, type EventPosition, type EventRead } from "./events.ts";
 import { jobQueries } from "./job_queries.ts";
 import { JobPayloads } from "./job_payloads.ts";
+import { ReadyRuns } from "./ready_runs.ts";
 import { leaseOf } from "./job_ids.ts";
 import { tallyGroups } from "./job_rows.ts";
 import { type ApplyResult, refusal } from "./results.ts";
@@ -37,6 +38,8 @@ export interface MachineOptions {
   eventsRetained?: number;
   settlesPerEntry?: number;
   recapJobsPerEntry?: number;
+  /** The fewest jobs an enqueue keeps as a ready run (see ReadyRuns). */
+  minRunJobs?: number;
 }
 
 /** The in-memory state at a point of an apply: indexes, clock, tallies, a journal position. */
@@ -66,6 +69,8 @@ export class QueueStateMachine {
   readonly listing: JobListing;
   /** Long payloads, kept apart from their jobs' rows. */
   readonly payloads: JobPayloads;
+  /** Runs of plain ready jobs, kept as one row until claimed. */
+  readonly runs: ReadyRuns;
   readonly schedules: ScheduleStore;
   /** Fair groups: ready and leased jobs per group, and whose turn it is. */
   readonly groups: GroupStore;
@@ -101,7 +106,8 @@ export class QueueStateMachine {
     this.#counts = new QueueCounts(db, this.#q);
     this.settings = new QueueSettings(db);
     this.payloads = new JobPayloads(db);
-    this.listing = new JobListing(db, this.payloads);
+    this.runs = new ReadyRuns(db, options.minRunJobs);
+    this.listing = new JobListing(db, this.payloads, this.runs);
     this.schedules = new ScheduleStore(db);
     this.groups = new GroupStore(db, options.recapJobsPerEntry);
     this.rates = new RateWindows(db);
@@ -115,6 +121,7 @@ export class QueueStateMachine {
       this.groups,
       this.events,
       this.deps,
+      this.runs,
     );
     this.#t = t;
     this.#enqueues = new Enqueues(t, this.payloads);
@@ -171,6 +178,7 @@ export class QueueStateMachine {
       ...Object.entries(this.rates.queries).map(([name, q]) => [`rates.${name}`, q] as const),
       ...Object.entries(this.events.queries).map(([name, q]) => [`events.${name}`, q] as const),
       ...Object.entries(this.deps.queries).map(([name, q]) => [`deps.${name}`, q] as const),
+      ...Object.entries(this.runs.queries).map(([name, q]) => [`runs.${name}`, q] as const),
     ];
     return named.map(([name, build]) => [
       name,
@@ -293,7 +301,7 @@ export class QueueStateMachine {
 
   /**
    * What is kept in memory of the tables beside the counts and settings — the due floor, retention,
-   * buffered events, pending dependency ends and recaps — read again (now, or at its next use)
+   * buffered events, pending dependency ends, recaps and run payloads — read again (now, or at its next use)
    * after the tables changed under it: a rollback or an installed image.
    */
   #rereadDerived(): void {
@@ -302,6 +310,7 @@ export class QueueStateMachine {
     this.events.forget();
     this.deps.reload();
     this.groups.reload();
+    this.runs.reset();
   }
 
   #applyOne(e: Entry): ApplyResult {
@@ -373,7 +382,7 @@ export class QueueStateMachine {
   }
 
   #cancel(id: string): ApplyResult {
-    const job = this.#t.job(id);
+    const job = this.#t.jobToChange(id);
     if (!job) return refusal("not_found", `job ${id} does not exist`);
     if (job.state === "done") return refusal("conflict", `job ${id} is already done`);
     if (job.state !== "cancelled") this.#t.finish(job, "cancelled", null, job.last_error);

@@ -11,6 +11,8 @@ import type { GroupStore } from "./groups.ts";
 import type { jobQueries } from "./job_queries.ts";
 import type { QueueCounts } from "./queue_counts.ts";
 import type { QueueSettings } from "./queue_settings.ts";
+import type { ReadyRuns } from "./ready_runs.ts";
+import { seqOfId } from "./job_ids.ts";
 
 /** The event a job's end is announced by. */
 const finishEvents: Record<FinishedState, EventType> = {
@@ -53,6 +55,7 @@ export class Transitions {
     readonly groups: GroupStore,
     readonly events: EventLog,
     readonly deps: DependencyStore,
+    readonly runs: ReadyRuns,
   ) {}
 
   all<R>(q: CompiledQuery): R[] {
@@ -63,8 +66,14 @@ export class Transitions {
     return this.db.conn.executeCompiled(q).changes;
   }
 
+  /** The job, from its row or, while it has none, from its ready run (see ReadyRuns). */
   job(id: string): JobsTable | undefined {
-    return this.all<JobsTable>(this.q.job({ id }))[0];
+    return this.all<JobsTable>(this.q.job({ id }))[0] ?? this.runs.job(seqOfId(id), id);
+  }
+
+  /** The job, its row written first if it was in a run: for a command about to change it. */
+  jobToChange(id: string): JobsTable | undefined {
+    return this.all<JobsTable>(this.q.job({ id }))[0] ?? this.runs.detach(seqOfId(id), id);
   }
 
   /**

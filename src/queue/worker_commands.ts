@@ -104,9 +104,14 @@ export class WorkerCommands {
     const expires = now + (cmd.leaseMs ?? config.leaseMs ?? defaultLeaseMs);
     t.due.lower(expires);
     const room = this.#claimRoom(cmd.queue, config, cmd.max, now);
-    const rows = this.#leaseRoundRobin(cmd.queue, room, config.groupConcurrency, (row) => {
-      t.run(t.q.lease({ id: row.id, lease, expires, worker: cmd.worker, now }));
-      t.events.record(cmd.queue, "claimed", { ...row, attempts: row.attempts + 1 }, "leased");
+    const rows = this.#leaseRoundRobin(cmd.queue, room, config.groupConcurrency, (best) => {
+      const fromRuns: JobsTable[] = [];
+      for (const row of best) {
+        if (t.runs.holds(row)) fromRuns.push(row);
+        else t.run(t.q.lease({ id: row.id, lease, expires, worker: cmd.worker, now }));
+        t.events.record(cmd.queue, "claimed", { ...row, attempts: row.attempts + 1 }, "leased");
+      }
+      t.runs.lease(fromRuns, { lease, expires, worker: cmd.worker, now });
     });
     if (config.rateLimit && rows.length > 0) {
       this.rates.add(cmd.queue, config.rateLimit, now, rows.length);
@@ -146,7 +151,7 @@ export class WorkerCommands {
     queue: string,
     room: number,
     cap: number | undefined,
-    lease: (row: JobsTable) => void,
+    lease: (rows: JobsTable[]) => void,
   ): JobsTable[] {
     const t = this.t;
     const taken: JobsTable[] = [];
@@ -165,8 +170,8 @@ export class WorkerCommands {
         }
         const limit = Math.min(share, headroom, room - taken.length);
         if (limit <= 0) continue;
-        const rows = t.all<JobsTable>(t.q.best({ queue, grp: g.grp, limit }));
-        for (const row of rows) lease(row);
+        const rows = this.#best(queue, g.grp, limit);
+        lease(rows);
         t.moved(queue, "ready", "leased", rows.length, g.grp, g); // (g: read just now)
         taken.push(...rows);
       }
@@ -174,6 +179,20 @@ export class WorkerCommands {
       if (taken.length === before && (stale === staleBefore || stale >= recapJobsPerEntry)) break;
     }
     return taken;
+  }
+
+  /**
+   * A group's best `limit` ready jobs, in claim order; the group of no group has those of the
+   * queue's ready runs too (see ReadyRuns), merged with its rows'.
+   */
+  #best(queue: string, grp: string, limit: number): JobsTable[] {
+    const t = this.t;
+    const rows = t.all<JobsTable>(t.q.best({ queue, grp, limit }));
+    if (grp !== noGroup) return rows;
+    const fromRuns = t.runs.best(queue, limit);
+    if (fromRuns.length === 0) return rows;
+    if (rows.length === 0) return fromRuns;
+    return [...rows, ...fromRuns].sort(claimOrder).slice(0, limit);
   }
 
   /** The job a lease-bearing command acts on while it holds that lease, or why it cannot. */
@@ -196,4 +215,9 @@ export class WorkerCommands {
       })`,
     );
   }
+}
+
+/** Claim order: the higher priority first, then the earlier available, then the lower seq. */
+function claimOrder(a: JobsTable, b: JobsTable): number {
+  return b.priority - a.priority || a.available_at - b.available_at || a.seq - b.seq;
 }

@@ -376,6 +376,34 @@ export const migrations: Record<string, Migration> = {
       await db.updateTable("raft_snapshot").set({ size_bytes: -1 }).execute();
     },
   },
+  // Runs of plain ready jobs kept as one row until claimed (src/queue/ready_runs.ts): a batch's
+  // enqueue writes a run and its payloads, not a row and two index entries a job. Runs are found
+  // in claim order and, for listings, newest first.
+  "021_ready_runs": {
+    async up(db: AnyDb) {
+      await db.schema.createTable("ready_runs")
+        .addColumn("first_seq", "integer", (c) => c.primaryKey())
+        .addColumn("queue", "text", (c) => c.notNull())
+        .addColumn("priority", "integer", (c) => c.notNull())
+        .addColumn("available_at", "integer", (c) => c.notNull())
+        .addColumn("max_attempts", "integer", (c) => c.notNull())
+        .addColumn("created_at", "integer", (c) => c.notNull())
+        .addColumn("next_seq", "integer", (c) => c.notNull())
+        .addColumn("end_seq", "integer", (c) => c.notNull())
+        .addColumn("payloads_id", "integer", (c) => c.notNull())
+        .execute();
+      await sql`CREATE INDEX ready_runs_claim
+        ON ready_runs (queue, priority DESC, available_at, first_seq)`.execute(db);
+      await db.schema.createIndex("ready_runs_list").on("ready_runs")
+        .columns(["queue", "first_seq"]).execute();
+      await db.schema.createTable("run_payloads")
+        .addColumn("id", "integer", (c) => c.primaryKey())
+        .addColumn("end_seq", "integer", (c) => c.notNull())
+        .addColumn("texts", "text", (c) => c.notNull())
+        .addColumn("ends", "text", (c) => c.notNull())
+        .execute();
+    },
+  },
 };
 
 class StaticProvider implements MigrationProvider {

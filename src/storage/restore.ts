@@ -1,6 +1,7 @@
 // Data directories made by hand: from a backup (restore), or from a lone survivor (recover).
 
 import { join } from "node:path";
+import { sql } from "kysely";
 import { StartupError } from "../errors.ts";
 import { applyConfChange, type ConfChange, type Entry, type Membership } from "../raft/mod.ts";
 import { BackupError, type BackupMeta, extractBackup } from "./backup_file.ts";
@@ -58,9 +59,12 @@ export async function restoreBackup(file: string, dir: string): Promise<Restored
       storage.setMeta("cluster_id", clusterId);
       storage.setMeta(restoredIndexKey, String(meta.appliedIndex));
     });
-    const jobs = Number(
-      dd.db.conn.first(k.selectFrom("jobs").select((eb) => eb.fn.countAll().as("n")))?.n ?? 0,
+    const rows = dd.db.conn.first(k.selectFrom("jobs").select((eb) => eb.fn.countAll().as("n")));
+    // (plus the jobs still in ready runs, which have no row yet: src/queue/ready_runs.ts)
+    const inRuns = dd.db.conn.first(
+      k.selectFrom("ready_runs").select(sql<number | null>`sum(end_seq - next_seq)`.as("n")),
     );
+    const jobs = Number(rows?.n ?? 0) + Number(inRuns?.n ?? 0);
     return { meta, clusterId, jobs };
   } finally {
     dd.close();

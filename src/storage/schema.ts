@@ -118,6 +118,36 @@ export interface JobPayloadsTable {
   payload: string;
 }
 
+/**
+ * A run of plain ready jobs kept as one row until they are claimed (src/queue/ready_runs.ts): the
+ * jobs of seqs next_seq .. end_seq - 1, none of which has a row in jobs.
+ */
+export interface ReadyRunsTable {
+  /** The seq the run started at: its key, never changed (a split run's second part starts anew). */
+  first_seq: number;
+  queue: string;
+  priority: number;
+  available_at: number;
+  max_attempts: number;
+  created_at: number;
+  /** The run's first job still in it. */
+  next_seq: number;
+  /** One past its last job. */
+  end_seq: number;
+  /** The run_payloads row its payloads are in (the first seq of the run as enqueued). */
+  payloads_id: number;
+}
+
+/** The payloads of a run as enqueued: their texts one after another, and where each ends. */
+export interface RunPayloadsTable {
+  id: number;
+  /** One past the run's last seq as enqueued. */
+  end_seq: number;
+  texts: string;
+  /** A JSON array of the character offsets where each job's payload ends in `texts`. */
+  ends: string;
+}
+
 /** A job waiting for another one (`dep_id`) to end; removed once it has. */
 export interface JobDepsTable {
   dep_id: string;
@@ -228,6 +258,8 @@ export interface Tables {
   queue_counts: QueueCountsTable;
   jobs: JobsTable;
   job_payloads: JobPayloadsTable;
+  ready_runs: ReadyRunsTable;
+  run_payloads: RunPayloadsTable;
   idempotency: IdempotencyTable;
   node_meta: NodeMetaTable;
   raft_hard_state: RaftHardStateTable;

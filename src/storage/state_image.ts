@@ -8,6 +8,8 @@ export const stateTables = [
   "queue_state",
   "jobs",
   "job_payloads",
+  "ready_runs",
+  "run_payloads",
   "idempotency",
   "queue_counts",
   "queue_settings",

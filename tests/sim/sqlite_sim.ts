@@ -35,7 +35,8 @@ class QueueMachine implements AppliedState<unknown> {
     readonly onApply: (e: Entry, after: SmState) => void,
   ) {
     // Two dependents told an entry, so ends kept for later entries meet crashes and snapshots.
-    this.#queue = new QueueStateMachine(db, { settlesPerEntry: 2 });
+    // Runs of two plain jobs or more, so claims, cancels and images meet ready runs.
+    this.#queue = new QueueStateMachine(db, { settlesPerEntry: 2, minRunJobs: 2 });
   }
 
   get appliedIndex(): number {
@@ -78,6 +79,17 @@ export function queueCommand(seq: number, stampMs: number): string {
     { type: "enqueue", queue: "q", jobs: [job(seq)] },
     { type: "enqueue", queue: seq % 2 ? "q" : "r", jobs: [job(seq), job(seq + 1)] },
     { type: "claim", queue: "q", worker: "w", max: 2, leaseMs: 50 },
+    // Plain jobs of one priority: a ready run (see ReadyRuns), its jobs' rows written at claims.
+    {
+      type: "enqueue",
+      queue: "q",
+      jobs: [0, 1, 2, 3].map((k) => ({
+        payload: JSON.stringify({ seq, k }),
+        delayMs: 0,
+        priority: seq % 2,
+        maxAttempts: 3,
+      })),
+    },
     // Requests merged into one entry (see mergeProposals): each part its own answer.
     { type: "enqueue", queue: "q", jobs: [job(seq), job(seq + 1), job(seq + 2)], parts: [1, 2] },
     {
