@@ -347,7 +347,7 @@ if (!only || only.includes("worker")) {
 
 if (!only || only.includes("scale")) {
   await useBundle();
-  const r = await benchScale(scaleJobs);
+  const r = await benchScale(scaleJobs, generator);
   const mib = (n: number) => `${Math.round(n)} MiB`;
   console.log(
     `\n## Scale: ${
@@ -358,7 +358,7 @@ if (!only || only.includes("scale")) {
   console.log("| --- | ---: | ---: |");
   const rows: [string, string, string][] = [
     [
-      "batch fill, 1,000 per batch, 4 connections",
+      `batch fill, 1,000 per batch, 4 connections (${r.fillLoad})`,
       `${fmt(r.fillJobsPerSecond)} jobs/s`,
       "≥ 100,000 jobs/s",
     ],

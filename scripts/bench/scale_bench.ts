@@ -3,10 +3,13 @@
 import { DatabaseSync } from "node:sqlite";
 import { type ClusterNode, loopDelayCounts, TestCluster } from "../../tests/helpers/cluster.ts";
 import { call, waitFor } from "../../tests/helpers/node_process.ts";
+import { generatorFor, type LoadGenerator, luaQuota, wrkBin } from "./wrk.ts";
 
 export interface ScaleReport {
   jobs: number;
   fillJobsPerSecond: number;
+  /** What sent the fill's batches. */
+  fillLoad: LoadGenerator;
   rssAfterFillMiB: number[];
   /** After `settleMs` without load: V8 gives back the heap the fill grew. */
   rssSettledMiB: number[];
@@ -130,10 +133,57 @@ function loggedAtMs(stderr: string[], event: string): number {
   return line ? Date.parse(JSON.parse(line).ts) : NaN;
 }
 
+/** The body of every batch the fills send. */
+function batchBody(): string {
+  const payload = { kind: "email", to: "someone@example.com", body: "x".repeat(60) };
+  return JSON.stringify({ jobs: Array.from({ length: batchSize }, () => ({ payload })) });
+}
+
+/**
+ * The backlog's fill: `jobs` jobs into `queue` in batches of 1,000 over 4 connections, from wrk
+ * where it is installed (see LoadGenerator: the fetch loop, on the cores the nodes share, took a
+ * fifth off the fill's rate on one cluster), else the fetch loop; jobs per second.
+ */
+async function fillBacklog(
+  url: string,
+  queue: string,
+  jobs: number,
+  generator: LoadGenerator,
+): Promise<number> {
+  if (generator === "fetch") return await fill(url, queue, jobs);
+  const dir = await Deno.makeTempDir({ prefix: "raftq-fill-" });
+  try {
+    const script = `${dir}/fill.lua`;
+    const batches = Math.ceil(jobs / batchSize);
+    await Deno.writeTextFile(
+      script,
+      luaQuota("POST", `/v1/queues/${queue}/batch`, batchBody(), batches, 2, 201),
+    );
+    const args = ["-t2", `-c${fillConnections}`, "-d3600s", "--timeout", "60s", "-s", script, url];
+    const started = performance.now();
+    const wrk = new Deno.Command(wrkBin, { args, stdout: "null", stderr: "null" }).spawn();
+    try {
+      // (wrk sleeps its whole duration however early its threads stop: SIGINT ends it)
+      await waitFor(`${jobs} jobs in ${queue}`, () => queued(url, queue, jobs), 3_600_000);
+      return jobs / ((performance.now() - started) / 1000);
+    } finally {
+      wrk.kill("SIGINT");
+      await wrk.status;
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/** Whether `queue` holds at least `jobs` ready jobs, as the node at `url` answers. */
+async function queued(url: string, queue: string, jobs: number): Promise<boolean> {
+  const r = await call(`${url}/v1/queues/${queue}`, "GET");
+  return r.status === 200 && r.body.ready >= jobs;
+}
+
 /** Enqueues `jobs` jobs into `queue` in batches of 1,000 over 4 connections; jobs per second. */
 async function fill(url: string, queue: string, jobs: number): Promise<number> {
-  const payload = { kind: "email", to: "someone@example.com", body: "x".repeat(60) };
-  const body = JSON.stringify({ jobs: Array.from({ length: batchSize }, () => ({ payload })) });
+  const body = batchBody();
   let left = Math.ceil(jobs / batchSize);
   const started = performance.now();
   await Promise.all(Array.from({ length: fillConnections }, async () => {
@@ -226,15 +276,21 @@ function startWriter(url: string) {
   };
 }
 
-export async function benchScale(jobs: number): Promise<ScaleReport> {
+export async function benchScale(
+  jobs: number,
+  generator: LoadGenerator = "wrk",
+): Promise<ScaleReport> {
   const c = await TestCluster.start(3);
   try {
-    const { fillHold, ...backlog } = await fillAndSettle(c, jobs, await watchLoopDelay(c));
+    const fillGenerator = await generatorFor(generator);
+    const watchFill = await watchLoopDelay(c);
+    const { fillHold, ...backlog } = await fillAndSettle(c, jobs, fillGenerator, watchFill);
     const watchJoin = await watchLoopDelay(c);
     const join = await joinUnderLoad(c);
     const loopDelay = { fill: fillHold, join: await watchJoin() };
     const { restartReadyMs, catchUp } = await restartBehind(c, catchUpJobs(jobs));
-    return { jobs, ...backlog, ...join, restartReadyMs, catchUp, loopDelay };
+    const fillLoad = fillGenerator;
+    return { jobs, fillLoad, ...backlog, ...join, restartReadyMs, catchUp, loopDelay };
   } finally {
     await c.stop();
   }
@@ -244,9 +300,14 @@ export async function benchScale(jobs: number): Promise<ScaleReport> {
  * Fills the cluster, lets it idle, then times claims, listings and the disk at that depth;
  * `fillHold` ends the watch of the event loops begun before the fill.
  */
-async function fillAndSettle(c: TestCluster, jobs: number, watchFill: () => Promise<LoopHold>) {
+async function fillAndSettle(
+  c: TestCluster,
+  jobs: number,
+  generator: LoadGenerator,
+  watchFill: () => Promise<LoopHold>,
+) {
   const leader = await c.leader();
-  const fillJobsPerSecond = await fill(leader.url, "big", jobs);
+  const fillJobsPerSecond = await fillBacklog(leader.url, "big", jobs, generator);
   await fill(leader.url, "small", 1000);
   await c.converged(600_000);
   const fillHold = await watchFill();

@@ -94,6 +94,36 @@ export function luaFixed(method: string, path: string, body?: string): string {
 }
 
 /**
+ * The same request until `requests` of them were answered `okStatus`, shared evenly between
+ * `threads` threads: each thread stops once it has its share (its other connections' requests in
+ * flight still land, so up to connections - threads more may be answered).
+ */
+export function luaQuota(
+  method: string,
+  path: string,
+  body: string,
+  requests: number,
+  threads: number,
+  okStatus: number,
+): string {
+  return [
+    `local threads = 0`,
+    `function setup(thread) threads = threads + 1; thread:set("tid", threads) end`,
+    `local share, ok = 0, 0`,
+    `function init(args)`,
+    `  share = ${Math.floor(requests / threads)} + ((tid <= ${requests % threads}) and 1 or 0)`,
+    `  if share == 0 then wrk.thread:stop() end`,
+    `end`,
+    luaFixed(method, path, body),
+    `response = function(status)`,
+    `  if status ~= ${okStatus} then return end`,
+    `  ok = ok + 1`,
+    `  if ok >= share then wrk.thread:stop() end`,
+    `end`,
+  ].join("\n");
+}
+
+/**
  * A POST whose body is `before .. key .. after` for each of `keysPerRequest` keys, joined by
  * `between` and wrapped in `open`/`close` (etcd's PUT and its transaction). A key is 16
  * characters of base64's alphabet, so it is itself valid base64 (etcd takes keys so): the run's

@@ -2,9 +2,11 @@
 
 import assert from "node:assert/strict";
 import { fileExists } from "../../scripts/debian.ts";
+import { waitFor } from "../helpers/node_process.ts";
 import {
   luaFixed,
   luaKeyed,
+  luaQuota,
   luaWorker,
   parseWrk,
   runWrk,
@@ -181,5 +183,35 @@ Deno.test("bench: a Lua script wrk cannot load fails the run, not a default GET"
     await assert.rejects(runWrk({ url, lua }, 1, 1_000), /wrk failed: .*unfinished string/);
   } finally {
     await server.shutdown();
+  }
+});
+
+Deno.test("bench: a quota load stops each wrk thread once its share was answered", async () => {
+  await needWrk();
+  let created = 0;
+  let answered = 0;
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (req) => {
+    await req.text();
+    answered++;
+    if (answered % 5 === 0) return new Response("busy", { status: 503 });
+    created++;
+    return new Response("{}", { status: 201 });
+  });
+  const dir = await Deno.makeTempDir({ prefix: "raftq-quota-" });
+  const script = `${dir}/quota.lua`;
+  await Deno.writeTextFile(script, luaQuota("POST", "/v1/queues/q/batch", "{}", 37, 2, 201));
+  const url = `http://127.0.0.1:${server.addr.port}`;
+  const args = ["-t2", "-c4", "-d60s", "-s", script, url];
+  const wrk = new Deno.Command(wrkBin, { args, stdout: "null", stderr: "null" }).spawn();
+  try {
+    // (every fifth is a 503, which a thread does not count toward its share)
+    await waitFor("37 requests answered 201", () => created >= 37, 30_000);
+    // Each thread stopped at its share: at most its other connection's request came after.
+    assert.ok(created <= 39, `${created} created`);
+  } finally {
+    wrk.kill("SIGINT");
+    await wrk.status;
+    await server.shutdown();
+    await Deno.remove(dir, { recursive: true });
   }
 });
