@@ -20,7 +20,7 @@ Deno.test(`cluster: ${seconds} s of kills and restarts lose no acknowledged job 
     "--log-retain-bytes",
     String(1024 * 1024),
   ]);
-  const acked = new Map<string, string>(); // idempotency key -> job id
+  const acked = new Map<string, string>(); // job's key (its idempotency key, if any) -> job id
   const completions = new Map<string, Set<string>>(); // job id -> leases that acked it
   const counts = {
     enqueued: 0,
@@ -32,6 +32,8 @@ Deno.test(`cluster: ${seconds} s of kills and restarts lose no acknowledged job 
     pauses: 0,
     snapshots: 0,
     kills: 0,
+    batches: 0,
+    cancelled: 0,
   };
   const installs = (n: { stderr: string[] }) =>
     n.stderr.filter((l) => l.includes('"snapshot_installed"')).length;
@@ -64,6 +66,32 @@ Deno.test(`cluster: ${seconds} s of kills and restarts lose no acknowledged job 
           }
           await sleep(50);
         }
+      }
+    };
+    // Batches of plain jobs, which a node keeps as ready runs until claimed
+    // (src/queue/ready_runs.ts); some of their jobs cancelled by id. A batch has no key to
+    // deduplicate it, so a failed one is not sent again: only those acknowledged are checked.
+    const batcher = async (b: number) => {
+      for (let k = 0; running; k++) {
+        const n = pick(c.live());
+        const keys = Array.from({ length: 20 }, (_, i) => `b${b}-${k}-${i}`);
+        try {
+          const r = n && await call(`${n.url}/v1/queues/f/batch`, "POST", {
+            jobs: keys.map((key) => ({ payload: { key } })),
+          });
+          if (r?.status === 201) {
+            const ids: string[] = r.body.ids;
+            ids.forEach((id, i) => acked.set(keys[i], id));
+            counts.batches++;
+            if (Math.random() < 0.3) {
+              const x = await call(`${(pick(c.live()) ?? n).url}/v1/jobs/${pick(ids)}`, "DELETE");
+              if (x.status === 200) counts.cancelled++;
+            }
+          } else counts.enqueueFailed++;
+        } catch {
+          counts.enqueueFailed++;
+        }
+        await sleep(100);
       }
     };
     const consumer = async (w: number) => {
@@ -143,6 +171,7 @@ Deno.test(`cluster: ${seconds} s of kills and restarts lose no acknowledged job 
     };
     const workers = [
       ...[0, 1, 2, 3].map(producer),
+      batcher(0),
       ...[0, 1, 2].map(consumer),
       chaos(),
       pauser(),
@@ -176,7 +205,7 @@ Deno.test(`cluster: ${seconds} s of kills and restarts lose no acknowledged job 
     for (const v of views) assert.deepEqual(v, views[0], "replicas hold identical queues");
     assert.ok(
       counts.enqueued > 50 && counts.acked > 20 && counts.kills >= 3 && counts.pauses >= 2 &&
-        counts.released > 0 && counts.snapshots >= 2,
+        counts.released > 0 && counts.snapshots >= 2 && counts.batches > 10,
       JSON.stringify(counts),
     );
     for (const n of c.nodes) installed += installs(n);
