@@ -5,6 +5,7 @@ import type { NewJob, QueueCommand } from "../../src/queue/commands.ts";
 import type { JobState } from "../../src/storage/schema.ts";
 import { type Harness, withHarness } from "../helpers/queue_harness.ts";
 import { Prng } from "../sim/prng.ts";
+import { payloadCacheChars } from "../../src/queue/ready_runs.ts";
 
 const noRuns = { minRunJobs: Number.POSITIVE_INFINITY };
 const runsOfTwo = { minRunJobs: 2 };
@@ -82,6 +83,24 @@ Deno.test("ready runs: claims take runs and rows together in priority, then age,
     assert.deepEqual(order, rows.claim(2_000, "q", 20).map((j) => j.id));
     assert.deepEqual(order.slice(0, 3), ["2-1", "3-0", "3-1"]);
   }));
+
+Deno.test("ready runs: payloads kept read stay within their budget; forgotten ones are read again", () =>
+  withHarness((h) => {
+    const text = (q: number, n: number) => JSON.stringify(`${q}:${n}:`.padEnd(1_000, "x"));
+    const queues = Math.ceil(payloadCacheChars / (20 * 1_000)) + 20;
+    for (let q = 0; q < queues; q++) {
+      const jobs = Array.from({ length: 20 }, (_, n) => ({ ...plain(n), payload: text(q, n) }));
+      h.apply(1_000, { type: "enqueue", queue: `q${q}`, jobs });
+    }
+    for (const round of [0, 1]) {
+      for (let q = 0; q < queues; q++) {
+        const [job] = h.claim(2_000 + round, `q${q}`);
+        assert.equal(job.payload.text, text(q, round), `q${q}, round ${round}`);
+        assert.ok(h.sm.runs.cachedChars <= payloadCacheChars, `${h.sm.runs.cachedChars} kept`);
+      }
+    }
+    assert.ok(h.sm.runs.cachedChars > payloadCacheChars / 2, "the budget is used");
+  }, runsOfTwo));
 
 Deno.test("ready runs: a random mix of commands answers and reads the same with runs as without", async () => {
   for (const seed of [1, 2, 3, 4]) {
