@@ -39,7 +39,7 @@ interface ParsedPayloads {
  * with this cache, 273–297 with the jobs' rows). The run read last is kept whatever its size: an
  * entry's payloads at most.
  */
-export const payloadCacheChars = 4 * 1024 * 1024;
+export const payloadCacheChars = 2 * 1024 * 1024;
 
 /**
  * The runs of plain ready jobs (ready_runs and run_payloads): a job of a run has no row in jobs
@@ -103,6 +103,8 @@ export class ReadyRuns {
       at += rows[i].payload.length;
       ends.push(at);
     }
+    // (not kept read: a fill would hold the latest runs' payloads on every node, long enough for
+    // them to reach V8's old generation, for claims that may come much later)
     const payloads = { id: first.seq, end_seq: end, texts: texts.join(""), ends: "" };
     payloads.ends = JSON.stringify(ends);
     this.#insertPayloads.run(this.#db.conn, [payloads]);
@@ -117,7 +119,6 @@ export class ReadyRuns {
       end_seq: end,
       payloads_id: first.seq,
     }]);
-    this.#remember({ id: payloads.id, texts: payloads.texts, ends });
   }
 
   /** The job of `seq` (named `id`) while it is in a run, as its row would be; else undefined. */
