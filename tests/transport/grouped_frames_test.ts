@@ -169,3 +169,40 @@ Deno.test("transport: a snapshot chunk's buffer is let go once its frame is made
   assert.equal(sent.ms[0].chunk[69_999], 69_999 & 0xff);
   t.stop();
 });
+
+Deno.test("transport: a large frame's buffer is let go once ws has written it, not before", () => {
+  const t = transport(() => new Promise(() => {}));
+  const written: (() => void)[] = [];
+  const sent: Uint8Array<ArrayBuffer>[] = [];
+  const ws = new FakeSocket();
+  // (ws's server side calls back once the socket took the bytes)
+  ws.send = (data: string | Uint8Array, cb?: () => void) => {
+    sent.push(data as Uint8Array<ArrayBuffer>);
+    if (cb) written.push(cb);
+  };
+  t.accept(ws, "n2");
+  sent.length = 0; // (what the link sends of its own accord)
+  written.length = 0;
+  const entry = (data: string) => ({ index: 5, term: 2, kind: "normal", data });
+  const append = (data: string) =>
+    ({
+      type: "append",
+      term: 2,
+      from: "n1",
+      to: "n2",
+      prevIndex: 4,
+      prevTerm: 2,
+      entries: [entry(data)],
+      commit: 4,
+    }) as unknown as Message;
+  t.send([append("x".repeat(100_000))]);
+  t.send([append("small")]);
+  assert.equal(sent.length, 2);
+  assert.equal(written.length, 1, "only the large frame waits to be let go");
+  assert.equal(sent[0].buffer.detached, false, "kept while ws may still write it");
+  const frame = decodeFrame(sent[0]);
+  assert.ok(frame?.t === "raft" && frame.ms[0].type === "append");
+  written[0]();
+  assert.equal(sent[0].buffer.detached, true, "let go once written");
+  t.stop();
+});
