@@ -20,6 +20,10 @@ Deno.test("backup: under load, restored, holds every job acknowledged before it 
       }
     })();
     await waitFor("some jobs", () => acked.length >= 50);
+    // A batch of plain jobs: a ready run (src/queue/ready_runs.ts), which the backup carries.
+    const jobs = Array.from({ length: 30 }, (_, k) => ({ payload: { k } }));
+    const batch = await call(`${leader.url}/v1/queues/bk/batch`, "POST", { jobs });
+    assert.equal(batch.status, 201);
     // A claimed and an acked job keep their states through the backup.
     const claim = await call(`${leader.url}/v1/queues/bk/claim`, "POST", { worker: "w", max: 2 });
     const [done, leased] = claim.body.jobs;
@@ -45,6 +49,14 @@ Deno.test("backup: under load, restored, holds every job acknowledged before it 
       const j = await call(`${restored.url}/v1/jobs/${id}`, "GET");
       assert.equal(j.status, 200, `job ${id}, acknowledged before the backup, is missing`);
     }
+    for (const [k, id] of (batch.body.ids as string[]).entries()) {
+      const j = await call(`${restored.url}/v1/jobs/${id}`, "GET");
+      assert.deepEqual([j.body.state, j.body.payload], ["ready", { k }], `batch job ${id}`);
+    }
+    const q = (await call(`${restored.url}/v1/queues/bk`, "GET")).body;
+    const held = ["ready", "delayed", "leased", "done", "dead", "cancelled", "expired", "waiting"]
+      .reduce((n, state) => n + q[state], 0);
+    assert.equal(Number(/^restored (\d+) jobs/.exec(r.stdout)?.[1]), held, "every job counted");
     assert.equal((await call(`${restored.url}/v1/jobs/${done.id}`, "GET")).body.state, "done");
     assert.equal((await call(`${restored.url}/v1/jobs/${leased.id}`, "GET")).body.state, "leased");
     const more = await call(`${restored.url}/v1/queues/bk/jobs`, "POST", { payload: "after" });
