@@ -13,6 +13,10 @@ export const jobId = (index: number, k: number): string => `${index}-${k}`;
 /** The seq (the jobs table's rowid) of the `k`th job an entry at `index` enqueues. */
 export const jobSeq = (index: number, k: number): number => index * seqsPerEntry + k;
 
+/** The id of the job stored under `seq`: jobSeq's inverse. */
+export const idOfSeq = (seq: number): string =>
+  jobId(Math.floor(seq / seqsPerEntry), seq % seqsPerEntry);
+
 const idShape = /^(\d{1,12})-(\d{1,4})$/;
 
 /**

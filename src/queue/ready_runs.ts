@@ -4,7 +4,7 @@ import { BulkInsert } from "../storage/bulk_insert.ts";
 import type { Database } from "../storage/database.ts";
 import type { JobsTable, ReadyRunsTable, RunPayloadsTable } from "../storage/schema.ts";
 import { noGroup } from "./groups.ts";
-import { jobId, seqsPerEntry } from "./job_ids.ts";
+import { idOfSeq } from "./job_ids.ts";
 import { inlinePayloadChars } from "./job_payloads.ts";
 import { isPlainRow, jobParams, newJobRow } from "./job_rows.ts";
 import { runQueries } from "./ready_run_queries.ts";
@@ -83,11 +83,14 @@ export class ReadyRuns {
   keep(rows: readonly JobsTable[]): JobsTable[] {
     const rest: JobsTable[] = [];
     let start = 0;
+    let startRunnable = rows.length > 0 && runnable(rows[0]);
     for (let i = 1; i <= rows.length; i++) {
-      if (i < rows.length && sameRun(rows[i - 1], rows[i])) continue;
-      if (i - start >= this.minRunJobs && runnable(rows[start])) this.#write(rows, start, i);
+      const next = i < rows.length && runnable(rows[i]);
+      if (next && startRunnable && follows(rows[i - 1], rows[i])) continue;
+      if (startRunnable && i - start >= this.minRunJobs) this.#write(rows, start, i);
       else for (let j = start; j < i; j++) rest.push(rows[j]);
       start = i;
+      startRunnable = next;
     }
     return rest;
   }
@@ -307,9 +310,6 @@ export class ReadyRuns {
   }
 }
 
-/** The id of the job stored under `seq` (see job_ids.ts). */
-const idOfSeq = (seq: number): string => jobId(Math.floor(seq / seqsPerEntry), seq % seqsPerEntry);
-
 /**
  * A row a run may hold: ready, in no group, with no optional column set and its payload inline,
  * exactly as its enqueue wrote it.
@@ -320,11 +320,13 @@ function runnable(r: JobsTable): boolean {
     r.available_at === r.created_at && r.updated_at === r.created_at;
 }
 
-/** Whether `b` follows `a` in one run: the next seq, and everything but the payload the same. */
-function sameRun(a: JobsTable, b: JobsTable): boolean {
+/**
+ * Whether runnable `b` follows runnable `a` in one run: the next seq, and everything but the
+ * payload the same.
+ */
+function follows(a: JobsTable, b: JobsTable): boolean {
   return b.seq === a.seq + 1 && b.queue === a.queue && b.priority === a.priority &&
-    b.max_attempts === a.max_attempts && b.created_at === a.created_at && runnable(a) &&
-    runnable(b);
+    b.max_attempts === a.max_attempts && b.created_at === a.created_at;
 }
 
 const runParams = (r: ReadyRunsTable): unknown[] => [

@@ -300,9 +300,9 @@ export class QueueStateMachine {
   }
 
   /**
-   * What is kept in memory of the tables beside the counts and settings — the due floor, retention,
-   * buffered events, pending dependency ends, recaps and run payloads — read again (now, or at its next use)
-   * after the tables changed under it: a rollback or an installed image.
+   * What is kept in memory of the tables beside the counts and settings — the due floor,
+   * retention, buffered events, pending dependency ends, recaps and run payloads — read again
+   * (now, or at its next use) after the tables changed under it: a rollback or an installed image.
    */
   #rereadDerived(): void {
     this.#t.due.forget();

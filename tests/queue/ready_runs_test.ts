@@ -26,13 +26,16 @@ const plain = (n: number, priority = 0): NewJob => ({
   maxAttempts: 3,
 });
 
+/** An enqueue of `n` plain jobs into queue q. */
+const batchOf = (n: number): QueueCommand => ({
+  type: "enqueue",
+  queue: "q",
+  jobs: Array.from({ length: n }, (_, k) => plain(k)),
+});
+
 Deno.test("ready runs: a batch is one run, its jobs read as rows would, a claim writes the row", () =>
   withPair((rows, runs) => {
-    const batch: QueueCommand = {
-      type: "enqueue",
-      queue: "q",
-      jobs: Array.from({ length: 50 }, (_, n) => plain(n)),
-    };
+    const batch = batchOf(50);
     assert.deepEqual(runs.apply(1_000, batch), rows.apply(1_000, batch));
     assert.equal(count(runs, "SELECT count(*) AS n FROM jobs"), 0);
     assert.equal(count(runs, "SELECT count(*) AS n FROM ready_runs"), 1);
@@ -49,11 +52,7 @@ Deno.test("ready runs: a batch is one run, its jobs read as rows would, a claim 
 
 Deno.test("ready runs: a cancel splits the run; its payloads go with the last of its jobs", () =>
   withPair((rows, runs) => {
-    const batch: QueueCommand = {
-      type: "enqueue",
-      queue: "q",
-      jobs: Array.from({ length: 10 }, (_, n) => plain(n)),
-    };
+    const batch = batchOf(10);
     for (const h of [rows, runs]) {
       h.apply(1_000, batch);
       h.apply(1_001, { type: "cancel", id: "1-4" });
