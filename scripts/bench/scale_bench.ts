@@ -289,8 +289,15 @@ export async function benchScale(
     const join = await joinUnderLoad(c);
     const loopDelay = { fill: fillHold, join: await watchJoin() };
     const { restartReadyMs, catchUp } = await restartBehind(c, catchUpJobs(jobs));
-    const fillLoad = fillGenerator;
-    return { jobs, fillLoad, ...backlog, ...join, restartReadyMs, catchUp, loopDelay };
+    return {
+      jobs,
+      fillLoad: fillGenerator,
+      ...backlog,
+      ...join,
+      restartReadyMs,
+      catchUp,
+      loopDelay,
+    };
   } finally {
     await c.stop();
   }
