@@ -5,7 +5,7 @@ import type { NewJob, QueueCommand } from "../../src/queue/commands.ts";
 import type { JobState } from "../../src/storage/schema.ts";
 import { type Harness, withHarness } from "../helpers/queue_harness.ts";
 import { Prng } from "../sim/prng.ts";
-import { payloadCacheChars } from "../../src/queue/ready_runs.ts";
+import { defaultMinRunJobs, payloadCacheChars } from "../../src/queue/ready_runs.ts";
 
 const noRuns = { minRunJobs: Number.POSITIVE_INFINITY };
 const runsOfTwo = { minRunJobs: 2 };
@@ -48,6 +48,18 @@ Deno.test("ready runs: a batch is one run, its jobs read as rows would, a claim 
     assert.equal(count(runs, "SELECT count(*) AS n FROM jobs WHERE state = 'leased'"), 3);
     assert.deepEqual(runs.sm.getJob("1-1"), rows.sm.getJob("1-1"));
     assert.deepEqual(runs.sm.queueView("q"), rows.sm.queueView("q"));
+  }));
+
+Deno.test(`ready runs: ${defaultMinRunJobs} plain jobs in a row make a run, one fewer rows`, () =>
+  withHarness((h) => {
+    h.apply(1_000, batchOf(defaultMinRunJobs - 1));
+    assert.equal(count(h, "SELECT count(*) AS n FROM jobs"), defaultMinRunJobs - 1);
+    h.apply(1_001, batchOf(defaultMinRunJobs));
+    assert.equal(count(h, "SELECT count(*) AS n FROM jobs"), defaultMinRunJobs - 1);
+    assert.equal(
+      count(h, "SELECT sum(end_seq - next_seq) AS n FROM ready_runs"),
+      defaultMinRunJobs,
+    );
   }));
 
 Deno.test("ready runs: a cancel splits the run; its payloads go with the last of its jobs", () =>
