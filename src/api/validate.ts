@@ -8,6 +8,7 @@ import * as s from "./schemas.ts";
 import type { EventPosition } from "../queue/events.ts";
 import type { ScheduleSpec } from "../queue/schedules.ts";
 import { cronProblem } from "../queue/schedule_slots.ts";
+import { plainBatch, plainJob } from "./plain_jobs.ts";
 
 export { defaults, limits } from "./schemas.ts";
 
@@ -81,9 +82,9 @@ export const opaquePaths = {
   schedule: ["payload"],
 } as const;
 
-export const newJob = (body: unknown): NewJob => parse(s.newJob, body);
+export const newJob = (body: unknown): NewJob => plainJob(body) ?? parse(s.newJob, body);
 export const batch = (body: unknown): NewJob[] =>
-  withinDependencies(parse(s.batch, body).jobs, (j) => j.dependsOn);
+  plainBatch(body) ?? withinDependencies(parse(s.batch, body).jobs, (j) => j.dependsOn);
 
 /**
  * A request names at most maxDependencies dependencies in all: each is a row written and an edge
