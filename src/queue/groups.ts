@@ -32,12 +32,26 @@ export const recapJobsPerEntry = 1000;
  * any cap), so it sets again the groups of the queue's leased jobs, `recapJobsPerEntry` jobs an
  * entry in seq order: group_recaps keeps where a queue's recap stands, and ticks go on with it
  * (`recapPending`). A group any apply touches meanwhile is set by the new cap at once.
+ *
+ * Within an entry the rows read are kept, and a change of counts alone (an ack, a claim that
+ * leaves its group's turn as it was) is written once, at the entry's end (`endEntry`): 32 claims
+ * of a merged entry read and write their group once, not 32 times. A change of turn or flag is
+ * written at once, so the turn index that `next` reads is always the table's; a rollback forgets
+ * what is kept (`reload`), the unwritten counts with the SQL they would have joined.
  */
 export class GroupStore {
   readonly #db: Database;
   readonly #q: ReturnType<typeof groupQueries>;
   readonly #recapJobsPerEntry: number;
   #recapPending = false;
+  /** The entry's rows by queue and group (null: none), as they stand with its changes. */
+  readonly #rows = new Map<string, QueueGroupsTable | null>();
+  /** Rows of #rows whose counts the table does not hold yet. */
+  readonly #unwritten = new Set<string>();
+  /** The entry's last active turn of each queue read, until a turn or flag changes. */
+  readonly #lastTurns = new Map<string, number>();
+  /** The entry's reads of each queue's active groups in turn order, until a turn or flag changes. */
+  readonly #turnOrders = new Map<string, { limit: number; groups: string[] }>();
 
   /** `recapJobsPerEntry`: tests set fewer an entry (every replica must use the same number). */
   constructor(db: Database, perEntry = recapJobsPerEntry) {
@@ -49,7 +63,38 @@ export class GroupStore {
 
   /** Reads again what is stored (at start, after a rollback or a snapshot install). */
   reload(): void {
+    this.#forgetEntry();
     this.#recapPending = this.#firstRecap() !== undefined;
+  }
+
+  /** Writes the counts the entry changed and forgets its rows (see the class comment). */
+  endEntry(): void {
+    this.#writeCounts();
+  }
+
+  #writeCounts(): void {
+    for (const key of this.#unwritten) {
+      const { queue, grp, ready, leased } = this.#rows.get(key)!;
+      this.#db.conn.executeCompiled(this.#q.counts({ queue, grp, ready, leased }));
+    }
+    this.#forgetEntry();
+  }
+
+  #forgetEntry(): void {
+    this.#rows.clear();
+    this.#unwritten.clear();
+    this.#lastTurns.clear();
+    this.#turnOrders.clear();
+  }
+
+  /** The group's row as it stands in this entry. */
+  #row(queue: string, grp: string, key: string): QueueGroupsTable | undefined {
+    let row = this.#rows.get(key);
+    if (row === undefined) {
+      row = this.#all<QueueGroupsTable>(this.#q.get({ queue, grp }))[0] ?? null;
+      this.#rows.set(key, row);
+    }
+    return row ?? undefined;
   }
 
   /** Whether some queue's groups are not all set again after a change of its cap. */
@@ -75,14 +120,15 @@ export class GroupStore {
     toBack = false,
     known?: QueueGroupsTable,
   ): void {
-    const row = known ?? this.#all<QueueGroupsTable>(this.#q.get({ queue, grp }))[0];
+    const key = rowKey(queue, grp);
+    const row = known ?? this.#row(queue, grp, key);
     const ready = (row?.ready ?? 0) + readyDelta;
     const leased = (row?.leased ?? 0) + leasedDelta;
     if (ready < 0 || leased < 0) {
       throw new Error(`group ${queue}/${grp} would hold ${ready} ready and ${leased} leased jobs`);
     }
     if (ready === 0 && leased === 0) {
-      if (row) this.#db.conn.executeCompiled(this.#q.drop({ queue, grp }));
+      if (row) this.#write(key, null, this.#q.drop({ queue, grp }));
       return;
     }
     const active = ready > 0 && (grp === noGroup || leased < (cap ?? uncapped)) ? 1 : 0;
@@ -90,11 +136,21 @@ export class GroupStore {
     const turn = active === 1 && (!wasActive || toBack)
       ? this.#backTurn(queue, wasActive ? row!.turn : null)
       : row?.turn ?? 0;
-    // Most moves change only the counts: an enqueue to an active group, an ack.
-    const q = row && row.turn === turn && row.active === active
-      ? this.#q.counts({ queue, grp, ready, leased })
-      : this.#q.save({ queue, grp, ready, leased, turn, active });
+    const now = { queue, grp, ready, leased, turn, active };
+    if (row && row.turn === turn && row.active === active) {
+      // Most moves change only the counts (an enqueue to an active group, an ack): kept.
+      this.#rows.set(key, now);
+      this.#unwritten.add(key);
+    } else this.#write(key, now, this.#q.save(now));
+  }
+
+  /** Writes a change of turn or flag (or the row's end) now, with the counts as they stand. */
+  #write(key: string, row: QueueGroupsTable | null, q: CompiledQuery): void {
     this.#db.conn.executeCompiled(q);
+    this.#rows.set(key, row);
+    this.#unwritten.delete(key);
+    this.#lastTurns.clear();
+    this.#turnOrders.clear();
   }
 
   /**
@@ -108,16 +164,35 @@ export class GroupStore {
   }
 
   #lastTurn(queue: string): number {
-    return this.#all<{ t: number | null }>(this.#q.lastTurn({ queue }))[0]?.t ?? 0;
+    let last = this.#lastTurns.get(queue);
+    if (last === undefined) {
+      last = this.#all<{ t: number | null }>(this.#q.lastTurn({ queue }))[0]?.t ?? 0;
+      this.#lastTurns.set(queue, last);
+    }
+    return last;
   }
 
-  /** Up to `limit` active groups of the queue, whose turn comes first. */
+  /** Up to `limit` active groups of the queue, whose turn comes first, as they stand. */
   next(queue: string, limit: number): QueueGroupsTable[] {
-    return this.#all<QueueGroupsTable>(this.#q.next({ queue, limit }));
+    const read = this.#turnOrders.get(queue);
+    // (a read of fewer groups than its limit saw them all)
+    if (read && (read.limit >= limit || read.groups.length < read.limit)) {
+      return read.groups.slice(0, limit).map((grp) => this.#rows.get(rowKey(queue, grp))!);
+    }
+    const rows = this.#all<QueueGroupsTable>(this.#q.next({ queue, limit })).map((row) => {
+      const key = rowKey(queue, row.grp);
+      const kept = this.#rows.get(key);
+      if (kept) return kept;
+      this.#rows.set(key, row);
+      return row;
+    });
+    this.#turnOrders.set(queue, { limit, groups: rows.map((r) => r.grp) });
+    return rows;
   }
 
+  /** Whether the queue has an active group (flags are written at once: the table answers). */
   hasActive(queue: string): boolean {
-    return this.next(queue, 1).length > 0;
+    return this.#all(this.#q.next({ queue, limit: 1 })).length > 0;
   }
 
   /**
@@ -137,6 +212,7 @@ export class GroupStore {
 
   /** Sets the groups of the queue's next leased jobs after `afterSeq`; keeps its place, or not. */
   #recapFrom(queue: string, cap: number | undefined, afterSeq: number): void {
+    this.#writeCounts(); // (the flags are set from the table's counts)
     const limit = this.#recapJobsPerEntry;
     const jobs = this.#all<{ seq: number; grp: string }>(
       this.#q.leasedAfter({ queue, afterSeq, limit }),
@@ -173,6 +249,8 @@ export class GroupStore {
     return this.#q;
   }
 }
+
+const rowKey = (queue: string, grp: string) => `${queue}\u0000${grp}`;
 
 /** The statements of the group store, built and compiled once. */
 function groupQueries(k: Kysely<Tables>) {

@@ -323,6 +323,7 @@ export class QueueStateMachine {
     this.deps.beginEntry(t.tell); // (ends earlier entries kept are told first)
     if (later && t.due.mayBeDue(t.now)) this.#dueWork.processDue();
     const result = this.#execute(logged.cmd, e.index, this.answered(e.index));
+    this.groups.endEntry();
     for (const queue of this.events.flush(e.index, t.now)) this.#eventQueues.add(queue);
     return result;
   }

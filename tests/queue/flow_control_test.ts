@@ -141,6 +141,27 @@ Deno.test("groups: no group row outlives its jobs; the listing filters by group"
     assert.equal(h.sm.claimableAt("q", 203), null);
   }));
 
+Deno.test("groups: counts an entry keeps to write at its end go when the entry fails", () =>
+  withHarness((h) => {
+    fill(h, 1, "q", 4, "a");
+    // A trigger stands in for any deterministic failure midway through an entry's claims.
+    h.dd.db.conn.db.exec(`CREATE TRIGGER refuse_boom BEFORE UPDATE ON jobs
+      WHEN NEW.worker = 'boom' BEGIN SELECT RAISE(ABORT, 'boom refused'); END`);
+    const claim = (worker: string) => ({ type: "claim" as const, queue: "q", worker, max: 1 });
+    const entries = [
+      h.entry(2, { type: "merged", cmds: [claim("w"), claim("w")] }),
+      h.entry(2, { type: "merged", cmds: [claim("w"), claim("boom")] }),
+      h.entry(2, claim("w")),
+    ];
+    const r = h.sm.applyEntries(entries);
+    assert.equal(r.get(entries[1].index)?.type, "error", "the entry with the refused claim");
+    assert.equal(r.get(entries[2].index)?.type, "claimed");
+    assert.deepEqual(h.sm.groupPage("q", "", 10), [{ group: "a", ready: 1, leased: 3 }]);
+    const [last] = h.claim(3, "q");
+    h.apply(4, { type: "ack", id: last.id, lease: last.lease });
+    assert.deepEqual(h.sm.groupPage("q", "", 10), [{ group: "a", ready: 0, leased: 3 }]);
+  }));
+
 Deno.test("limits: concurrency caps the queue's leases; a claim takes only what is left", () =>
   withHarness((h) => {
     configure(h, 1, "q", { concurrency: 3 });
