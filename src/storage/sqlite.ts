@@ -14,6 +14,32 @@ export interface RunResult {
   lastInsertRowid: number;
 }
 
+/** A prepared statement, and how it makes a row object of SQLite's array of columns. */
+interface Prepared {
+  st: StatementSync;
+  returnsRows: boolean;
+  /** Null: node:sqlite makes the rows (a statement without rows, or one naming __proto__). */
+  toRow: ((columns: SqlValue[]) => Record<string, SqlValue>) | null;
+}
+
+/**
+ * A function making a row object of a statement's columns, as one object literal. node:sqlite's
+ * own row objects are built a property at a time: for a job's 24 columns, 4.8–5.1 µs a row against
+ * 1.9–2.0 for arrays made into objects this way. The names are SQLite's for our own statements;
+ * each is written as a JSON string, so no name can be anything but a key (but "__proto__", which
+ * a literal takes for the prototype: such statements keep node:sqlite's rows). A name given twice
+ * keeps its last column, as node:sqlite's rows do. The rows' prototype is Object's, not null.
+ */
+function rowMaker(names: readonly string[]): (columns: SqlValue[]) => Record<string, SqlValue> {
+  const fields = names.map((name, k) => `${JSON.stringify(name)}: c[${k}]`);
+  return new Function("c", `return { ${fields.join(", ")} };`) as (
+    columns: SqlValue[],
+  ) => Record<string, SqlValue>;
+}
+
+/** node:sqlite has it (Node 22.16 on, and Deno's); the types Deno ships do not say so yet. */
+type ReturnsArrays = StatementSync & { setReturnArrays(enabled: boolean): void };
+
 /** Upper bound on cached prepared statements; past it the cache starts over. */
 const maxCachedStatements = 256;
 
@@ -24,8 +50,8 @@ const maxCachedStatements = 256;
  */
 export class SqliteConnection {
   #db: DatabaseSync;
-  /** Prepared statements by SQL text, with whether each returns rows (asked of SQLite once). */
-  #statements = new Map<string, { st: StatementSync; returnsRows: boolean }>();
+  /** Prepared statements by SQL text, with how each makes its rows (null: it returns none). */
+  #statements = new Map<string, Prepared>();
   #depth = 0;
 
   constructor(path: string) {
@@ -42,12 +68,15 @@ export class SqliteConnection {
     this.#db = new DatabaseSync(path);
   }
 
-  #prepare(sql: string): { st: StatementSync; returnsRows: boolean } {
+  #prepare(sql: string): Prepared {
     let prepared = this.#statements.get(sql);
     if (!prepared) {
       if (this.#statements.size >= maxCachedStatements) this.#statements.clear();
       const st = this.db.prepare(sql);
-      prepared = { st, returnsRows: st.columns().length > 0 };
+      const names = st.columns().map((c) => c.name);
+      const arrays = names.length > 0 && !names.includes("__proto__");
+      if (arrays) (st as ReturnsArrays).setReturnArrays(true);
+      prepared = { st, returnsRows: names.length > 0, toRow: arrays ? rowMaker(names) : null };
       this.#statements.set(sql, prepared);
     }
     return prepared;
@@ -61,10 +90,12 @@ export class SqliteConnection {
   executeCompiled<R>(
     query: CompiledQuery,
   ): { rows: R[]; changes: number; lastInsertRowid: number } {
-    const { st, returnsRows } = this.#prepare(query.sql);
+    const { st, returnsRows, toRow } = this.#prepare(query.sql);
     const params = SqliteConnection.#params(query.parameters);
     if (returnsRows) {
-      return { rows: st.all(...params) as R[], changes: 0, lastInsertRowid: 0 };
+      const all = st.all(...params);
+      const rows = toRow ? (all as unknown as SqlValue[][]).map(toRow) : all;
+      return { rows: rows as R[], changes: 0, lastInsertRowid: 0 };
     }
     const r = st.run(...params);
     return { rows: [], changes: Number(r.changes), lastInsertRowid: Number(r.lastInsertRowid) };

@@ -1,7 +1,8 @@
-// The node:sqlite dialect: a LIMIT that SQLite does not prepare again at every run.
+// The node:sqlite dialect: a LIMIT that SQLite does not prepare again at every run; rows as
+// node:sqlite makes them.
 
 import assert from "node:assert/strict";
-import { Kysely } from "kysely";
+import { Kysely, sql } from "kysely";
 import { NodeSqliteDialect } from "../../src/storage/dialect.ts";
 import { prepare } from "../../src/storage/prepared.ts";
 import { SqliteConnection } from "../../src/storage/sqlite.ts";
@@ -36,5 +37,25 @@ Deno.test("dialect: a bound LIMIT takes each run's value, and is not a bare para
   // An OFFSET beside it still binds as before.
   const skipped = k.selectFrom("t").select("n").orderBy("n").limit(2).offset(3).compile();
   assert.deepEqual(conn.executeCompiled<{ n: number }>(skipped).rows.map((r) => r.n), [4, 5]);
+  conn.close();
+});
+
+Deno.test("sqlite: rows made of SQLite's arrays hold what node:sqlite's own rows hold", () => {
+  const conn = new SqliteConnection(":memory:");
+  const query = sql`SELECT 1 AS a, 2.5 AS "b c", NULL AS "d""e", x'0102' AS blob, 'x' AS a,
+    9007199254740991 AS big, 'it''s' AS "{}"`.compile(
+    new Kysely({ dialect: new NodeSqliteDialect(conn) }),
+  );
+  const native = conn.db.prepare(query.sql).all();
+  const rows = conn.executeCompiled<Record<string, unknown>>(query).rows;
+  assert.deepEqual(rows, native.map((r) => ({ ...r })), "a name given twice keeps its last column");
+  assert.deepEqual(Object.keys(rows[0]), ["a", "b c", 'd"e', "blob", "big", "{}"]);
+  // A column named __proto__ is a field, never the row's prototype.
+  const proto = sql`SELECT 1 AS "__proto__", 2 AS n`.compile(
+    new Kysely({ dialect: new NodeSqliteDialect(conn) }),
+  );
+  const [row] = conn.executeCompiled<Record<string, unknown>>(proto).rows;
+  assert.equal(Object.hasOwn(row, "__proto__"), true);
+  assert.equal(row.n, 2);
   conn.close();
 });
