@@ -4,6 +4,7 @@ import type { CompiledQuery } from "kysely";
 import type { Database } from "../storage/database.ts";
 import { prepare } from "../storage/prepared.ts";
 import type { JobState } from "../storage/schema.ts";
+import { idOfSeq, seqOfId } from "./job_ids.ts";
 
 export const eventTypes = [
   "enqueued",
@@ -28,6 +29,23 @@ const trimRowsPerEntry = 4;
 
 /** One transition as stored: type, job id, state, attempt, group ('' none), and an error. */
 type StoredEvent = [EventType, string, JobState, number, string, string?];
+
+/**
+ * The same transition of `jobs` jobs of consecutive seqs, the first named: a batch's enqueue, the
+ * claims of a merged entry taking a run's jobs in order. One tuple where there would be `jobs`.
+ */
+type StoredRun = [EventType, string, JobState, number, string, number];
+
+type Stored = StoredEvent | StoredRun;
+
+const jobsOf = (e: Stored) => (typeof e[5] === "number" ? e[5] : 1);
+
+/** What an entry gathered for one queue: its stored events, how many they stand for, the last seq. */
+interface Pending {
+  stored: Stored[];
+  events: number;
+  lastSeq: number;
+}
 
 /** An event as the stream sends it; `id` is `<log index>:<position in the entry's events>`. */
 export interface JobEvent {
@@ -61,7 +79,8 @@ export interface EventRead {
 /**
  * Events are gathered while an entry applies and written at its end, in its transaction: one row
  * per queue the entry touched, holding the entry's events for that queue as a JSON array, so a
- * batch of 1,000 jobs is one row. Rows carry the running total of events, so the count retained
+ * batch of 1,000 jobs is one row; the same transition of jobs of consecutive seqs is one run
+ * (StoredRun: a plain batch's 1,000 "enqueued" events are one tuple), read back one by one. Rows carry the running total of events, so the count retained
  * is two lookups. Past eventsRetained, each entry trims the oldest entries' rows (a few) and
  * records, per queue, the last index trimmed: a reader that asks for events from before it is
  * told that they are lost.
@@ -69,7 +88,7 @@ export interface EventRead {
 export class EventLog {
   readonly #db: Database;
   readonly #q;
-  #pending = new Map<string, StoredEvent[]>();
+  #pending = new Map<string, Pending>();
   /** The running total of events written, and of those trimmed: read once, then kept here. */
   #total: number | null = null;
   #trimmedTotal: number | null = null;
@@ -146,10 +165,20 @@ export class EventLog {
     state: JobState,
     error?: string | null,
   ): void {
-    const list = this.#pending.get(queue) ?? this.#pending.set(queue, []).get(queue)!;
+    let p = this.#pending.get(queue);
+    if (!p) this.#pending.set(queue, p = { stored: [], events: 0, lastSeq: -1 });
+    const seq = seqOfId(job.id);
+    const last = p.stored.at(-1);
+    p.events++;
+    if (!error && last && seq === p.lastSeq + 1 && seq > 0 && continues(last, type, state, job)) {
+      last[5] = jobsOf(last) + 1;
+      p.lastSeq = seq;
+      return;
+    }
     const e: StoredEvent = [type, job.id, state, job.attempts, job.grp];
     if (error) e.push(error.slice(0, 200)); // (the job keeps the whole error)
-    list.push(e);
+    p.stored.push(e);
+    p.lastSeq = error ? -1 : seq; // (an event with an error starts no run)
   }
 
   /** Writes the entry's events and trims the oldest rows past the retention; the queues written. */
@@ -158,11 +187,11 @@ export class EventLog {
     let total = this.#total ?? this.#all<{ total: number | null }>(this.#q.last({}))[0]?.total ??
       this.#trimmed(allQueues).total;
     const queues = [...this.#pending.keys()];
-    for (const [queue, events] of this.#pending) {
-      total += events.length;
-      const data = JSON.stringify(events);
+    for (const [queue, { stored, events }] of this.#pending) {
+      total += events;
+      const data = JSON.stringify(stored);
       this.#db.conn.executeCompiled(
-        this.#q.insert({ idx: index, queue, at: atMs, n: events.length, total, data }),
+        this.#q.insert({ idx: index, queue, at: atMs, n: events, total, data }),
       );
     }
     this.#pending.clear();
@@ -212,11 +241,18 @@ export class EventLog {
     );
     for (const row of rows) {
       if (events.length >= max) break;
-      const stored = JSON.parse(row.data) as StoredEvent[];
-      stored.forEach((e, k) => {
-        if (row.idx === from.index && k <= from.k) return;
-        events.push(eventView(queue, row.idx, row.at_ms, k, e));
-      });
+      const skip = row.idx === from.index ? from.k : -1;
+      let k = 0;
+      for (const e of JSON.parse(row.data) as Stored[]) {
+        const first = typeof e[5] === "number" ? seqOfId(e[1]) : -1;
+        for (let j = 0; j < jobsOf(e); j++, k++) {
+          if (k <= skip) continue;
+          const one: StoredEvent = first < 0
+            ? e as StoredEvent
+            : [e[0], idOfSeq(first + j), e[2], e[3], e[4]];
+          events.push(eventView(queue, row.idx, row.at_ms, k, one));
+        }
+      }
       next = { index: row.idx, k: Infinity };
     }
     return gone && trimmed > 0
@@ -228,6 +264,17 @@ export class EventLog {
   get queries() {
     return this.#q;
   }
+}
+
+/** Whether an event of `type` to `state` for `job` is the same transition as the stored `last`. */
+function continues(
+  last: Stored,
+  type: EventType,
+  state: JobState,
+  job: { attempts: number; grp: string },
+): boolean {
+  return last[0] === type && last[2] === state && last[3] === job.attempts &&
+    last[4] === job.grp && (last.length === 5 || typeof last[5] === "number");
 }
 
 /** The events_trimmed row of the whole log (queue names are never empty). */

@@ -404,6 +404,12 @@ export const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  // An events row may hold runs: one tuple for the same transition of jobs of consecutive seqs
+  // (src/queue/events.ts, StoredRun). No table changes; the version moves so that a binary that
+  // would read a run as one event refuses this database and its images.
+  "022_event_runs": {
+    async up() {},
+  },
 };
 
 class StaticProvider implements MigrationProvider {

@@ -1,8 +1,11 @@
 // The event stream's store: every transition once, in log order, resumable, trimmed and said so.
 
 import assert from "node:assert/strict";
-import type { EventPosition, JobEvent } from "../../src/queue/events.ts";
+import { EventLog, type EventPosition, type JobEvent } from "../../src/queue/events.ts";
+import { idOfSeq, jobSeq } from "../../src/queue/job_ids.ts";
+import { openDataDir } from "../../src/storage/data_dir.ts";
 import { type Harness, withHarness } from "../helpers/queue_harness.ts";
+import { Prng } from "../sim/prng.ts";
 
 /** Every event of `queue` after `from`, read a few at a time as a stream would. */
 function readAll(h: Harness, queue: string, from: EventPosition = { index: 0, k: -1 }) {
@@ -98,3 +101,82 @@ Deno.test("events: the page query is served by the events_queue index", () =>
     assert.match(plans["events.page"], /events_queue/);
     assert.ok(!/TEMP B-TREE/.test(plans["events.page"]), plans["events.page"]);
   }));
+
+Deno.test("events: runs of one transition are stored as one tuple and read back one by one", async () => {
+  const dd = await openDataDir(await Deno.makeTempDir({ prefix: "raftq-events-" }));
+  try {
+    const log = new EventLog(dd.db);
+    const recorded: Omit<JobEvent, "id" | "index" | "queue" | "at">[][] = [];
+    const rng = new Prng(7);
+    for (let index = 1; index <= 40; index++) {
+      log.begin();
+      const entry: (typeof recorded)[number] = [];
+      let seq = jobSeq(index, 0);
+      for (let n = rng.int(30); n > 0; n--) {
+        seq = rng.chance(0.8) ? seq + 1 : jobSeq(1 + rng.int(index), rng.int(50));
+        const type = rng.chance(0.8) ? "enqueued" : "claimed";
+        const attempt = rng.chance(0.8) ? 0 : 1;
+        const group = rng.chance(0.8) ? "" : "g";
+        const error = rng.chance(0.1) ? "boom" : undefined;
+        const state = type === "enqueued" ? "ready" : "leased";
+        log.record("q", type, { id: idOfSeq(seq), grp: group, attempts: attempt }, state, error);
+        entry.push({
+          type,
+          jobId: idOfSeq(seq),
+          state,
+          attempt,
+          ...(group ? { group } : {}),
+          ...(error ? { error } : {}),
+        });
+      }
+      log.flush(index, 1000 + index);
+      recorded.push(entry);
+    }
+    const expected = recorded.flatMap((entry, i) =>
+      entry.map((e, k) => ({ ...e, id: `${i + 1}:${k}`, index: i + 1, queue: "q", at: 1001 + i }))
+    );
+    assert.ok(expected.length > 300, "the log did real work");
+    const read = (from: EventPosition) => {
+      const out: JobEvent[] = [];
+      for (let at = from;;) {
+        const r = log.read("q", at, 7);
+        if (r.events.length === 0) return out;
+        out.push(...r.events);
+        at = r.next;
+      }
+    };
+    assert.deepEqual(read({ index: 0, k: -1 }), expected);
+    for (const i of [5, 100, 250, expected.length - 1]) {
+      const e = expected[i];
+      const [index, k] = e.id.split(":").map(Number);
+      assert.deepEqual(read({ index, k }), expected.slice(i + 1), `after ${e.id}`);
+    }
+    // A batch's 1,000 enqueues: one tuple, 1,000 events.
+    log.begin();
+    for (let k = 0; k < 1000; k++) {
+      log.record("q", "enqueued", { id: idOfSeq(jobSeq(41, k)), grp: "", attempts: 0 }, "ready");
+    }
+    log.flush(41, 2000);
+    const row = dd.db.conn.db.prepare("SELECT n, data FROM events WHERE idx = 41").get() as {
+      n: number;
+      data: string;
+    };
+    assert.deepEqual([row.n, JSON.parse(row.data)], [1000, [[
+      "enqueued",
+      "41-0",
+      "ready",
+      0,
+      "",
+      1000,
+    ]]]);
+    const batch = read({ index: 40, k: Infinity });
+    assert.deepEqual(batch.map((e) => [e.id, e.jobId]).slice(998), [["41:998", "41-998"], [
+      "41:999",
+      "41-999",
+    ]]);
+    assert.equal(batch.length, 1000);
+  } finally {
+    dd.close();
+    await Deno.remove(dd.dir, { recursive: true });
+  }
+});
