@@ -22,6 +22,12 @@ const plainRun = /[^"\\\u0000-\u001f]*/y;
 const numberToken = /-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/y;
 const hex4 = /[0-9a-fA-F]{4}/y;
 const simpleEscapes = new Set([0x22, 0x5c, 0x2f, 0x62, 0x66, 0x6e, 0x72, 0x74]); // " \ / b f n r t
+/** The literals by their first character. */
+const scalarWords = new Map<number, readonly [string, boolean | null]>([
+  [0x74, ["true", true]],
+  [0x66, ["false", false]],
+  [0x6e, ["null", null]],
+]);
 
 type Path = (string | number)[];
 
@@ -79,11 +85,8 @@ class Parser {
         return this.#object(depth + 1);
       case 0x5b: // [
         return this.#array(depth + 1);
-      case 0x22: {
-        const start = this.#pos;
-        this.#scanString();
-        return JSON.parse(this.text.slice(start, this.#pos));
-      }
+      case 0x22:
+        return this.#string(true);
       default:
         return this.#scalar();
     }
@@ -127,9 +130,7 @@ class Parser {
   #key(decode = true): string {
     this.#skipSpace();
     if (this.text.charCodeAt(this.#pos) !== 0x22) this.#fail("expected a quoted field name");
-    const start = this.#pos;
-    this.#scanString();
-    const key = decode ? JSON.parse(this.text.slice(start, this.#pos)) as string : "";
+    const key = this.#string(decode);
     this.#skipSpace();
     if (!this.#eat(0x3a)) this.#fail("expected ':' after a field name");
     return key;
@@ -149,13 +150,23 @@ class Parser {
     return true;
   }
 
+  /** A string at the position, its quotes included: its value when `decode`, else "". */
+  #string(decode: boolean): string {
+    const start = this.#pos;
+    const escaped = this.#scanString();
+    if (!decode) return "";
+    // (without an escape the text between the quotes is the value)
+    return escaped
+      ? JSON.parse(this.text.slice(start, this.#pos)) as string
+      : this.text.slice(start + 1, this.#pos - 1);
+  }
+
   #scalar(): unknown {
     const t = this.text;
-    for (const [word, value] of [["true", true], ["false", false], ["null", null]] as const) {
-      if (t.startsWith(word, this.#pos)) {
-        this.#pos += word.length;
-        return value;
-      }
+    const word = scalarWords.get(t.charCodeAt(this.#pos));
+    if (word && t.startsWith(word[0], this.#pos)) {
+      this.#pos += word[0].length;
+      return word[1];
     }
     numberToken.lastIndex = this.#pos;
     if (!numberToken.test(t) || numberToken.lastIndex === this.#pos) {
@@ -168,10 +179,14 @@ class Parser {
     return Number(t.slice(start, this.#pos));
   }
 
-  /** Moves past one string (its closing quote included), checking escapes and control chars. */
-  #scanString(): void {
+  /**
+   * Moves past one string (its closing quote included), checking escapes and control chars;
+   * whether it held an escape.
+   */
+  #scanString(): boolean {
     const t = this.text;
     let i = this.#pos + 1;
+    let escaped = false;
     for (;;) {
       plainRun.lastIndex = i;
       plainRun.test(t);
@@ -182,6 +197,7 @@ class Parser {
       if (c !== 0x5c) {
         this.#fail(i >= t.length ? "unterminated string" : "control character in a string");
       }
+      escaped = true;
       const e = t.charCodeAt(i + 1);
       if (simpleEscapes.has(e)) i += 2;
       else {
@@ -191,13 +207,14 @@ class Parser {
       }
     }
     this.#pos = i + 1;
+    return escaped;
   }
 
   /** Validates one value of users' JSON without building it; `depth` counts its nesting. */
   #skip(depth: number): void {
     this.#skipSpace();
     const c = this.text.charCodeAt(this.#pos);
-    if (c === 0x22) return this.#scanString();
+    if (c === 0x22) return void this.#scanString();
     if (c !== 0x7b && c !== 0x5b) return void this.#scalar();
     if (depth + 1 > jsonLimits.maxUserDepth) {
       this.#fail(
