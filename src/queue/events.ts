@@ -40,7 +40,7 @@ type Stored = StoredEvent | StoredRun;
 
 const jobsOf = (e: Stored) => (typeof e[5] === "number" ? e[5] : 1);
 
-/** What an entry gathered for one queue: its stored events, how many they stand for, the last seq. */
+/** An entry's events of one queue so far: as stored, how many they stand for, the last seq. */
 interface Pending {
   stored: Stored[];
   events: number;
@@ -80,10 +80,10 @@ export interface EventRead {
  * Events are gathered while an entry applies and written at its end, in its transaction: one row
  * per queue the entry touched, holding the entry's events for that queue as a JSON array, so a
  * batch of 1,000 jobs is one row; the same transition of jobs of consecutive seqs is one run
- * (StoredRun: a plain batch's 1,000 "enqueued" events are one tuple), read back one by one. Rows carry the running total of events, so the count retained
- * is two lookups. Past eventsRetained, each entry trims the oldest entries' rows (a few) and
- * records, per queue, the last index trimmed: a reader that asks for events from before it is
- * told that they are lost.
+ * (StoredRun: a plain batch's 1,000 "enqueued" events are one tuple), read back one by one. Rows
+ * carry the running total of events, so the count retained is two lookups. Past eventsRetained,
+ * each entry trims the oldest entries' rows (a few) and records, per queue, the last index trimmed:
+ * a reader that asks for events from before it is told that they are lost.
  */
 export class EventLog {
   readonly #db: Database;

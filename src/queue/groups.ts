@@ -50,7 +50,7 @@ export class GroupStore {
   readonly #unwritten = new Set<string>();
   /** The entry's last active turn of each queue read, until a turn or flag changes. */
   readonly #lastTurns = new Map<string, number>();
-  /** The entry's reads of each queue's active groups in turn order, until a turn or flag changes. */
+  /** The entry's reads of each queue's active groups in turn order, until a turn or flag moves. */
   readonly #turnOrders = new Map<string, { limit: number; groups: string[] }>();
 
   /** `recapJobsPerEntry`: tests set fewer an entry (every replica must use the same number). */

@@ -24,7 +24,7 @@ interface Prepared {
 
 /**
  * A function making a row object of a statement's columns, as one object literal. node:sqlite's
- * own row objects are built a property at a time: for a job's 24 columns, 4.8–5.1 µs a row against
+ * own row objects are built a property at a time: for a job's 24 columns 4.8–5.1 µs a row, against
  * 1.9–2.0 for arrays made into objects this way. The names are SQLite's for our own statements;
  * each is written as a JSON string, so no name can be anything but a key (but "__proto__", which
  * a literal takes for the prototype: such statements keep node:sqlite's rows). A name given twice

@@ -7,7 +7,7 @@ import { JsonBodyError, parseBody } from "../../src/api/json_body.ts";
 /** JSON values within the envelope's depth, with keys and strings that need escapes. */
 const value = fc.jsonValue({ maxDepth: 5 });
 
-/** The text with spaces, tabs and newlines beside its punctuation (inside strings too: both parsers read the same text). */
+/** Spaces, tabs and newlines beside the punctuation (in strings too: both parsers read it). */
 const spaced = (text: string) =>
   text.replace(/([,:[\]{}])(?=(?:[^"\\]|\\.|"(?:[^"\\]|\\.)*")*$)/g, " $1\n\t");
 

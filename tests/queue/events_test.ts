@@ -102,7 +102,7 @@ Deno.test("events: the page query is served by the events_queue index", () =>
     assert.ok(!/TEMP B-TREE/.test(plans["events.page"]), plans["events.page"]);
   }));
 
-Deno.test("events: runs of one transition are stored as one tuple and read back one by one", async () => {
+Deno.test("events: runs of one transition are one stored tuple, read back one by one", async () => {
   const dd = await openDataDir(await Deno.makeTempDir({ prefix: "raftq-events-" }));
   try {
     const log = new EventLog(dd.db);
