@@ -18,6 +18,8 @@ export interface RunResult {
 interface Prepared {
   st: StatementSync;
   returnsRows: boolean;
+  /** CREATE, ALTER or DROP: once it ran, every statement is prepared again (see #prepare). */
+  changesSchema: boolean;
   /** Null: node:sqlite makes the rows (a statement without rows, or one naming __proto__). */
   toRow: ((columns: SqlValue[]) => Record<string, SqlValue>) | null;
 }
@@ -76,7 +78,12 @@ export class SqliteConnection {
       const names = st.columns().map((c) => c.name);
       const arrays = names.length > 0 && !names.includes("__proto__");
       if (arrays) (st as ReturnsArrays).setReturnArrays(true);
-      prepared = { st, returnsRows: names.length > 0, toRow: arrays ? rowMaker(names) : null };
+      prepared = {
+        st,
+        returnsRows: names.length > 0,
+        changesSchema: /^\s*(create|alter|drop)\s/i.test(sql),
+        toRow: arrays ? rowMaker(names) : null,
+      };
       this.#statements.set(sql, prepared);
     }
     return prepared;
@@ -90,7 +97,7 @@ export class SqliteConnection {
   executeCompiled<R>(
     query: CompiledQuery,
   ): { rows: R[]; changes: number; lastInsertRowid: number } {
-    const { st, returnsRows, toRow } = this.#prepare(query.sql);
+    const { st, returnsRows, toRow, changesSchema } = this.#prepare(query.sql);
     const params = SqliteConnection.#params(query.parameters);
     if (returnsRows) {
       const all = st.all(...params);
@@ -98,6 +105,8 @@ export class SqliteConnection {
       return { rows: rows as R[], changes: 0, lastInsertRowid: 0 };
     }
     const r = st.run(...params);
+    // A `SELECT *` prepared before would now return other columns than its row maker names.
+    if (changesSchema) this.#statements.clear();
     return { rows: [], changes: Number(r.changes), lastInsertRowid: Number(r.lastInsertRowid) };
   }
 

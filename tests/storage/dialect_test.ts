@@ -59,3 +59,16 @@ Deno.test("sqlite: rows made of SQLite's arrays hold what node:sqlite's own rows
   assert.equal(row.n, 2);
   conn.close();
 });
+
+Deno.test("sqlite: a SELECT * prepared before a schema change reads the new columns after it", () => {
+  const conn = new SqliteConnection(":memory:");
+  const k = new Kysely({ dialect: new NodeSqliteDialect(conn) });
+  conn.db.exec("CREATE TABLE t (a INTEGER); INSERT INTO t VALUES (1)");
+  const all = sql`SELECT * FROM t`.compile(k);
+  assert.deepEqual(conn.executeCompiled(all).rows, [{ a: 1 }]);
+  conn.executeCompiled(sql`ALTER TABLE t ADD COLUMN b TEXT DEFAULT 'x'`.compile(k));
+  assert.deepEqual(conn.executeCompiled(all).rows, [{ a: 1, b: "x" }]);
+  conn.executeCompiled(sql`ALTER TABLE t DROP COLUMN a`.compile(k));
+  assert.deepEqual(conn.executeCompiled(all).rows, [{ b: "x" }]);
+  conn.close();
+});
