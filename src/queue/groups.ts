@@ -108,8 +108,8 @@ export class GroupStore {
 
   /**
    * Adds `readyDelta` and `leasedDelta` to the group's jobs; `cap` is the queue's groupConcurrency.
-   * `toBack`: the group was just served, so it waits for every other active group's turn.
-   * `known`: the group's row as the caller read it, unwritten since (else it is read here).
+   * `toBack`: the group was just served, so it waits for every other active group's turn. The
+   * row is the entry's (read by `next` or here, with the entry's changes).
    */
   adjust(
     queue: string,
@@ -118,10 +118,9 @@ export class GroupStore {
     leasedDelta: number,
     cap: number | undefined,
     toBack = false,
-    known?: QueueGroupsTable,
   ): void {
     const key = rowKey(queue, grp);
-    const row = known ?? this.#row(queue, grp, key);
+    const row = this.#row(queue, grp, key);
     const ready = (row?.ready ?? 0) + readyDelta;
     const leased = (row?.leased ?? 0) + leasedDelta;
     if (ready < 0 || leased < 0) {

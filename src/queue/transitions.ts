@@ -2,7 +2,7 @@
 
 import type { CompiledQuery } from "kysely";
 import type { Database } from "../storage/database.ts";
-import type { JobsTable, JobState, QueueGroupsTable } from "../storage/schema.ts";
+import type { JobsTable, JobState } from "../storage/schema.ts";
 import type { FinishedState } from "./commands.ts";
 import type { DependencyStore } from "./dependencies.ts";
 import { DueFloor } from "./due_floor.ts";
@@ -79,8 +79,7 @@ export class Transitions {
   /**
    * Records `n` jobs of `queue` (all of group `grp`) leaving state `from` (null: new) for `to`
    * (null: deleted): the counts, the group's ready and leased jobs, and the long polls to wake (a
-   * job became ready, or a lease ended, which may free a concurrency limit). `groupRow`: the
-   * group's row as the caller just read it, when nothing has written it since.
+   * job became ready, or a lease ended, which may free a concurrency limit).
    */
   moved(
     queue: string,
@@ -88,7 +87,6 @@ export class Transitions {
     to: JobState | null,
     n = 1,
     grp?: string,
-    groupRow?: QueueGroupsTable,
   ): void {
     this.counts.move(queue, from, to, n);
     const readyDelta = (to === "ready" ? n : 0) - (from === "ready" ? n : 0);
@@ -96,7 +94,7 @@ export class Transitions {
     if (readyDelta !== 0 || leasedDelta !== 0) {
       if (grp === undefined) throw new Error(`a move ${from} -> ${to} in ${queue} needs a group`);
       const cap = this.settings.get(queue).config.groupConcurrency;
-      this.groups.adjust(queue, grp, readyDelta, leasedDelta, cap, to === "leased", groupRow);
+      this.groups.adjust(queue, grp, readyDelta, leasedDelta, cap, to === "leased");
     }
     if (to === "ready" || from === "leased") this.woken.add(queue);
   }

@@ -164,7 +164,7 @@ export class WorkerCommands {
       for (const g of groups) {
         const headroom = g.grp === noGroup || cap === undefined ? share : cap - g.leased;
         if (headroom <= 0) { // active by the cap before a change whose recap is under way
-          t.groups.adjust(queue, g.grp, 0, 0, cap, false, g);
+          t.groups.adjust(queue, g.grp, 0, 0, cap, false);
           stale++;
           continue;
         }
@@ -172,7 +172,7 @@ export class WorkerCommands {
         if (limit <= 0) continue;
         const rows = this.#best(queue, g.grp, limit);
         lease(rows);
-        t.moved(queue, "ready", "leased", rows.length, g.grp, g); // (g: read just now)
+        t.moved(queue, "ready", "leased", rows.length, g.grp);
         taken.push(...rows);
       }
       // Nothing more to take: no active group had a job (stale groups set aside, a bounded number).
