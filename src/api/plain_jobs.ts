@@ -24,15 +24,22 @@ function setField(out: NewJob, key: string, x: unknown): boolean {
   return true;
 }
 
+/** `value` as its fields when it is an object of the body parser's or a plain literal. */
+function fieldsOf(value: unknown): Record<string, unknown> | undefined {
+  if (typeof value !== "object" || value === null) return undefined;
+  const proto = Object.getPrototypeOf(value);
+  return proto === null || proto === Object.prototype
+    ? value as Record<string, unknown>
+    : undefined;
+}
+
 /**
  * The job the newJob schema makes of `value` when it is an object of a payload and at most
  * priority, delayMs, maxAttempts and group, each within its limits; otherwise undefined.
  */
 export function plainJob(value: unknown): NewJob | undefined {
-  if (typeof value !== "object" || value === null) return undefined;
-  const proto = Object.getPrototypeOf(value);
-  if (proto !== null && proto !== Object.prototype) return undefined;
-  const fields = value as Record<string, unknown>;
+  const fields = fieldsOf(value);
+  if (fields === undefined) return undefined;
   const payload = Object.hasOwn(fields, "payload") ? fields.payload : undefined;
   if (!(payload instanceof RawJson)) return undefined;
   const job: NewJob = { payload: payload.text, delayMs: 0, priority: 0 };
@@ -44,11 +51,10 @@ export function plainJob(value: unknown): NewJob | undefined {
 
 /** The jobs the batch schema makes of `body` when every one is a plain job; otherwise undefined. */
 export function plainBatch(body: unknown): NewJob[] | undefined {
-  if (typeof body !== "object" || body === null) return undefined;
-  const proto = Object.getPrototypeOf(body);
-  if (proto !== null && proto !== Object.prototype) return undefined;
-  const keys = Object.keys(body);
-  const jobs = (body as { jobs?: unknown }).jobs;
+  const fields = fieldsOf(body);
+  if (fields === undefined) return undefined;
+  const keys = Object.keys(fields);
+  const jobs = fields.jobs;
   if (keys.length !== 1 || keys[0] !== "jobs" || !Array.isArray(jobs)) return undefined;
   if (jobs.length < 1 || jobs.length > limits.maxBatchJobs) return undefined;
   const out = new Array<NewJob>(jobs.length);

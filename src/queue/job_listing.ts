@@ -33,8 +33,9 @@ function rowBytes(r: JobsTable): number {
 /**
  * A page is chosen from the jobs_list index (queue, state, seq) — one range of ids per state, at
  * most `limit + 1` each, and as many of the ready runs' jobs, merged by seq — and only then are
- * its rows read, one by one, until the page is full or holds maxPageBytes. Newest first is enqueue order (seq), which never changes,
- * so a cursor stays valid while jobs move between states.
+ * its rows read, one by one, until the page is full or holds maxPageBytes. Newest first is
+ * enqueue order (seq), which never changes, so a cursor stays valid while jobs move between
+ * states.
  */
 export class JobListing {
   readonly #db: Database;

@@ -280,13 +280,9 @@ export class ReadyRuns {
 
   /** Keeps `p` as the payloads read last, and forgets the oldest beyond payloadCacheChars. */
   #remember(p: ParsedPayloads): void {
-    if (this.#payloads.get(p.id) === p) {
-      this.#payloads.delete(p.id);
-      this.#payloads.set(p.id, p);
-      return;
-    }
-    this.#forget(p.id);
+    const known = this.#payloads.delete(p.id); // (set again: the Map's order is recency)
     this.#payloads.set(p.id, p);
+    if (known) return;
     this.#cachedChars += p.texts.length;
     for (const [id, old] of this.#payloads) {
       if (this.#cachedChars <= payloadCacheChars || old === p) break;

@@ -18,7 +18,7 @@ export interface RunResult {
 interface Prepared {
   st: StatementSync;
   returnsRows: boolean;
-  /** CREATE, ALTER or DROP: once it ran, every statement is prepared again (see #prepare). */
+  /** CREATE, ALTER or DROP: once it ran, every statement is prepared again (executeCompiled). */
   changesSchema: boolean;
   /** Null: node:sqlite makes the rows (a statement without rows, or one naming __proto__). */
   toRow: ((columns: SqlValue[]) => Record<string, SqlValue>) | null;

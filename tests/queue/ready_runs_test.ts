@@ -113,6 +113,17 @@ Deno.test("ready runs: payloads kept read stay within their budget; forgotten on
     assert.ok(h.sm.runs.cachedChars > payloadCacheChars / 2, "the budget is used");
   }, runsOfTwo));
 
+Deno.test("ready runs: payloads read again are counted once", () =>
+  withHarness((h) => {
+    const jobs = Array.from({ length: 20 }, (_, n) => ({ ...plain(n), payload: `"${n}"` }));
+    h.apply(1_000, { type: "enqueue", queue: "q", jobs });
+    h.claim(2_000, "q");
+    const once = h.sm.runs.cachedChars;
+    assert.ok(once > 0, "the run's payloads are kept once read");
+    assert.equal(h.claim(2_001, "q")[0].payload.text, '"1"');
+    assert.equal(h.sm.runs.cachedChars, once);
+  }, runsOfTwo));
+
 Deno.test("ready runs: a random mix of commands answers and reads the same with runs as without", async () => {
   for (const seed of [1, 2, 3, 4]) {
     await withPair((rows, runs) => new Mix(new Prng(seed), rows, runs).run(250));
