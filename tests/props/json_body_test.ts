@@ -3,6 +3,7 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { JsonBodyError, parseBody } from "../../src/api/json_body.ts";
+import { RawJson } from "../../src/queue/json_text.ts";
 
 /** JSON values within the envelope's depth, with keys and strings that need escapes. */
 const value = fc.jsonValue({ maxDepth: 5 });
@@ -41,4 +42,97 @@ Deno.test("props: a body JSON.parse refuses is refused, never read", () => {
     }),
     { numRuns: 3_000 },
   );
+});
+
+/** Users' JSON as payloads mostly are: one object of scalars (read by one regex when it can). */
+const flat = fc.dictionary(
+  fc.string(),
+  fc.oneof(
+    fc.string(),
+    fc.double({ noNaN: true, noDefaultInfinity: true }),
+    fc.boolean(),
+    fc.constant(null),
+  ),
+);
+const payload = fc.oneof(flat, value);
+
+/** The body around a payload, read with the payload as users' JSON (opaque). */
+const readPayload = (text: string) => parseBody(`{"payload":${text}}`, ["payload"]);
+
+Deno.test("props: users' JSON is kept as its exact text, and read as JSON.parse reads it", () => {
+  fc.assert(
+    fc.property(payload, fc.boolean(), (v, space) => {
+      const text = space ? spaced(JSON.stringify(v)) : JSON.stringify(v);
+      const raw = (readPayload(text) as { payload: unknown }).payload;
+      assert.ok(raw instanceof RawJson, text);
+      assert.equal(raw.text, text.trim()); // (the spacing around it is the body's)
+      assert.deepEqual(JSON.parse(raw.text), JSON.parse(text));
+    }),
+    { numRuns: 3_000 },
+  );
+});
+
+Deno.test("props: users' JSON that JSON.parse refuses is refused, with the same error either way", () => {
+  const near = fc.tuple(
+    payload,
+    fc.nat(),
+    fc.constantFrom("", '"', "\\", ",", "}", "{", "tru", "01", "-", "\u0001"),
+  )
+    .map(([v, at, cut]) => {
+      const text = JSON.stringify(v);
+      const k = at % (text.length + 1);
+      return text.slice(0, k) + cut + text.slice(k + 1);
+    });
+  fc.assert(
+    fc.property(near, (text) => {
+      let valid = true;
+      try {
+        JSON.parse(`{"payload":${text}}`);
+      } catch {
+        valid = false;
+      }
+      if (valid) return void assert.ok(readPayload(text), text);
+      assert.throws(() => readPayload(text), JsonBodyError, text);
+      // The same refusal as for the value read as the request's own field (no fast path there).
+      const own = (() => {
+        try {
+          parseBody(`{"payload":${text}}`);
+        } catch (e) {
+          return (e as Error).message;
+        }
+      })();
+      assert.throws(() => readPayload(text), (e: Error) => e.message === own, text);
+    }),
+    { numRuns: 3_000 },
+  );
+});
+
+Deno.test("json body: a flat payload with a scalar JSON does not have is refused", () => {
+  const bad = [
+    "01",
+    "-",
+    "1.",
+    ".5",
+    "1e",
+    "+1",
+    "0x1",
+    "1.e5",
+    "-01",
+    "tru",
+    "nul",
+    "True",
+    "'a'",
+  ];
+  for (const token of bad) {
+    for (
+      const text of [`{"a":${token}}`, `{"a":1, "b" : ${token} }`, `{"a":"x","b":${token},"c":2}`]
+    ) {
+      assert.throws(() => readPayload(text), JsonBodyError, text);
+    }
+  }
+  for (
+    const text of [`{"a":0,"b":-0.5e+7,"c":1E3,"d":true,"e":null,"f":""}`, "{ }", `{"a" : "b" }`]
+  ) {
+    assert.equal((readPayload(text) as { payload: RawJson }).payload.text, text);
+  }
 });
