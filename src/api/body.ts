@@ -5,6 +5,7 @@ import type { Context } from "hono";
 import { RaftqError } from "../errors.ts";
 import { JsonBodyError, parseBody } from "./json_body.ts";
 import { concatBytes, readAtMost } from "../buffers.ts";
+import { decodeUtf8 } from "../utf8.ts";
 
 const tooLarge = (max: number) =>
   new RaftqError("payload_too_large", `The request body is larger than ${max} bytes`);
@@ -79,12 +80,8 @@ export async function readJson(
 }
 
 function parseJsonBytes(bytes: Uint8Array, opaque: readonly string[]): unknown {
-  let text: string;
-  try {
-    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
-  } catch {
-    throw new RaftqError("invalid_request", "The request body is not UTF-8");
-  }
+  const text = decodeUtf8(bytes);
+  if (text === null) throw new RaftqError("invalid_request", "The request body is not UTF-8");
   if (text.trim() === "") throw new RaftqError("invalid_request", "The request needs a JSON body");
   try {
     return parseBody(text, opaque);

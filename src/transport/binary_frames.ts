@@ -1,6 +1,7 @@
 // The binary layout of a Raft frame: a JSON header, then entry data and snapshot chunks raw.
 
 import type { Message } from "../raft/mod.ts";
+import { decodeUtf8 } from "../utf8.ts";
 
 /**
  * Layout: byte 0 is the format (1); bytes 1-4 the header's length (u32, big-endian); then the
@@ -16,8 +17,6 @@ const headerAt = 5;
 export const maxBlobsPerFrame = 100_000;
 
 const utf8 = new TextEncoder();
-// ignoreBOM: entry data that begins with U+FEFF must keep it (the default strips it).
-const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 /**
  * The binary form of `ms`, or null when an entry's data is not well-formed UTF-16 (a lone
@@ -111,7 +110,7 @@ export function decodeBinaryRaft(bytes: Uint8Array): unknown[] | null {
   if (headerAt + headLength > bytes.length) return null;
   let head: { ms?: unknown; b?: unknown };
   try {
-    head = JSON.parse(strictUtf8.decode(bytes.subarray(headerAt, headerAt + headLength)));
+    head = JSON.parse(decodeUtf8(bytes.subarray(headerAt, headerAt + headLength), true) ?? "");
   } catch {
     return null;
   }
@@ -158,7 +157,11 @@ function putBlobsBack(m: unknown, blobs: (Uint8Array | null)[]): void {
       const b = typeof e === "object" && e !== null
         ? take((e as { data?: unknown }).data)
         : undefined;
-      if (b) (e as { data: unknown }).data = strictUtf8.decode(b);
+      if (!b) continue;
+      // (keepBom: entry data that begins with U+FEFF must keep it)
+      const data = decodeUtf8(b, true);
+      if (data === null) throw new Error("entry data is not UTF-8");
+      (e as { data: unknown }).data = data;
     }
   } else if (msg.type === "snapshot") {
     const b = take(msg.chunk);
