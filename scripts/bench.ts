@@ -369,6 +369,11 @@ if (!only || only.includes("scale")) {
       "≤ 200 MiB",
     ],
     [
+      "… of which V8's heap (total), after the fill; idle",
+      `${r.heapAfterFillMiB.map(mib).join(" / ")}; idle ${r.heapSettledMiB.map(mib).join(" / ")}`,
+      "reported",
+    ],
+    [
       "max RSS of any node during the join",
       `${mib(r.maxRssDuringJoinMiB)} (${r.maxRssNode})`,
       "≤ 200 MiB",

@@ -13,6 +13,9 @@ export interface ScaleReport {
   rssAfterFillMiB: number[];
   /** After `settleMs` without load: V8 gives back the heap the fill grew. */
   rssSettledMiB: number[];
+  /** V8's heap (total, MiB) of each node when its RSS was read after the fill, and idle. */
+  heapAfterFillMiB: number[];
+  heapSettledMiB: number[];
   claimAckP99Ms: { deep: number; shallow: number };
   /** GET /v1/queues/:queue/jobs of 100 jobs: every state, and ready pages followed by cursor. */
   listP99Ms: { anyState: number; readyByCursor: number };
@@ -93,6 +96,17 @@ function rssMiB(n: ClusterNode): number {
     return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
   } catch {
     return 0;
+  }
+}
+
+/** The node's V8 heap (total, MiB) from its /metrics; NaN if it does not answer. */
+async function heapMiB(n: ClusterNode): Promise<number> {
+  try {
+    const text = await (await fetch(`${n.url}/metrics`)).text();
+    const total = /^raftq_js_heap_total_bytes (\S+)$/m.exec(text)?.[1];
+    return total === undefined ? NaN : Number(total) / 1024 / 1024;
+  } catch {
+    return NaN;
   }
 }
 
@@ -319,8 +333,10 @@ async function fillAndSettle(
   await c.converged(600_000);
   const fillHold = await watchFill();
   const rssAfterFillMiB = c.live().map(rssMiB);
+  const heapAfterFillMiB = await Promise.all(c.live().map(heapMiB));
   await new Promise((r) => setTimeout(r, settleMs)); // the measurement is of an idle node
   const rssSettledMiB = c.live().map(rssMiB);
+  const heapSettledMiB = await Promise.all(c.live().map(heapMiB));
   const claimAckP99Ms = {
     deep: await claimAckP99(leader.url, "big", 300),
     shallow: await claimAckP99(leader.url, "small", 300),
@@ -332,6 +348,8 @@ async function fillAndSettle(
     fillJobsPerSecond,
     rssAfterFillMiB,
     rssSettledMiB,
+    heapAfterFillMiB,
+    heapSettledMiB,
     claimAckP99Ms,
     listP99Ms,
     diskBytesPerJob,
