@@ -24,8 +24,9 @@ function obj(v: unknown, what: string): Record<string, unknown> {
   return v as Record<string, unknown>;
 }
 
+/** A term, an index, a count: -0 is refused too (binary frames' JSON header would make it 0). */
 function index(v: unknown, what: string): number {
-  if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 0) {
+  if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 0 || Object.is(v, -0)) {
     fail(`${what} is not a non-negative integer`);
   }
   return v;

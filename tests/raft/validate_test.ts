@@ -28,6 +28,8 @@ Deno.test("validate: malformed messages are refused with a reason", () => {
     [{ ...goodAppend, type: "bogus" }, /type is unknown/],
     [{ ...goodAppend, term: -1 }, /term/],
     [{ ...goodAppend, term: 1.5 }, /term/],
+    [{ type: "heartbeat", term: -0, from: "a", to: "b", commit: 0, readSeq: 0 }, /term/],
+    [{ type: "heartbeat", term: 1, from: "a", to: "b", commit: -0, readSeq: 0 }, /commit/],
     [{ ...goodAppend, term: "2" }, /term/],
     [{ ...goodAppend, from: "" }, /from is empty/],
     [{ ...goodAppend, to: "x".repeat(500) }, /longer/],
