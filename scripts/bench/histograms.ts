@@ -33,7 +33,7 @@ export interface WalFsyncs {
 }
 
 /** A Prometheus text's samples by series (`name{labels}`), read once. */
-function samplesOf(text: string): Map<string, number> {
+export function samplesOf(text: string): Map<string, number> {
   const out = new Map<string, number>();
   for (const line of text.split("\n")) {
     if (line === "" || line.startsWith("#")) continue;

@@ -3,6 +3,7 @@
 import { DatabaseSync } from "node:sqlite";
 import { type ClusterNode, loopDelayCounts, TestCluster } from "../../tests/helpers/cluster.ts";
 import { call, waitFor } from "../../tests/helpers/node_process.ts";
+import { samplesOf } from "./histograms.ts";
 import { generatorFor, type LoadGenerator, luaQuota, wrkBin } from "./wrk.ts";
 
 export interface ScaleReport {
@@ -102,9 +103,8 @@ function rssMiB(n: ClusterNode): number {
 /** The node's V8 heap (total, MiB) from its /metrics; NaN if it does not answer. */
 async function heapMiB(n: ClusterNode): Promise<number> {
   try {
-    const text = await (await fetch(`${n.url}/metrics`)).text();
-    const total = /^raftq_js_heap_total_bytes (\S+)$/m.exec(text)?.[1];
-    return total === undefined ? NaN : Number(total) / 1024 / 1024;
+    const samples = samplesOf(await (await fetch(`${n.url}/metrics`)).text());
+    return (samples.get("raftq_js_heap_total_bytes") ?? NaN) / 1024 / 1024;
   } catch {
     return NaN;
   }
