@@ -108,9 +108,11 @@ export function decodeBinaryRaft(bytes: Uint8Array): unknown[] | null {
   if (bytes.length < headerAt || bytes[0] !== format) return null;
   const headLength = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(1);
   if (headerAt + headLength > bytes.length) return null;
+  const headText = decodeUtf8(bytes.subarray(headerAt, headerAt + headLength), true);
+  if (headText === null) return null;
   let head: { ms?: unknown; b?: unknown };
   try {
-    head = JSON.parse(decodeUtf8(bytes.subarray(headerAt, headerAt + headLength), true) ?? "");
+    head = JSON.parse(headText);
   } catch {
     return null;
   }
