@@ -364,6 +364,11 @@ if (!only || only.includes("scale")) {
     ],
     ["RSS after the fill (each node)", r.rssAfterFillMiB.map(mib).join(" / "), "≤ 200 MiB"],
     [
+      "… highest RSS of each node by then (VmHWM: the fill's peak)",
+      r.peakRssAfterFillMiB.map(mib).join(" / "),
+      "reported",
+    ],
+    [
       `RSS ${settleMs / 1000} s later, idle (V8 gave the fill's heap back)`,
       r.rssSettledMiB.map(mib).join(" / "),
       "≤ 200 MiB",

@@ -12,6 +12,8 @@ export interface ScaleReport {
   /** What sent the fill's batches. */
   fillLoad: LoadGenerator;
   rssAfterFillMiB: number[];
+  /** Each node's highest RSS so far (VmHWM) when the fill ended: the fill's peak, not a sample. */
+  peakRssAfterFillMiB: number[];
   /** After `settleMs` without load: V8 gives back the heap the fill grew. */
   rssSettledMiB: number[];
   /** V8's heap (total, MiB) of each node when its RSS was read after the fill, and idle. */
@@ -91,14 +93,17 @@ const batchSize = 1000;
 export const settleMs = 30_000;
 const fillConnections = 4;
 
-function rssMiB(n: ClusterNode): number {
+/** A memory figure of the node's process from /proc (VmRSS: now; VmHWM: its highest so far). */
+function statusMiB(n: ClusterNode, field: "VmRSS" | "VmHWM"): number {
   try {
     const status = Deno.readTextFileSync(`/proc/${n.child.pid}/status`);
-    return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
+    return Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? 0) / 1024;
   } catch {
     return 0;
   }
 }
+
+const rssMiB = (n: ClusterNode) => statusMiB(n, "VmRSS");
 
 /** The node's V8 heap (total, MiB) from its /metrics; NaN if it does not answer. */
 async function heapMiB(n: ClusterNode): Promise<number> {
@@ -333,6 +338,7 @@ async function fillAndSettle(
   await c.converged(600_000);
   const fillHold = await watchFill();
   const rssAfterFillMiB = c.live().map(rssMiB);
+  const peakRssAfterFillMiB = c.live().map((n) => statusMiB(n, "VmHWM"));
   const heapAfterFillMiB = await Promise.all(c.live().map(heapMiB));
   await new Promise((r) => setTimeout(r, settleMs)); // the measurement is of an idle node
   const rssSettledMiB = c.live().map(rssMiB);
@@ -347,6 +353,7 @@ async function fillAndSettle(
   return {
     fillJobsPerSecond,
     rssAfterFillMiB,
+    peakRssAfterFillMiB,
     rssSettledMiB,
     heapAfterFillMiB,
     heapSettledMiB,
