@@ -1,0 +1,92 @@
+// The quiet trim: glibc's free heap given back once, after each burst of writes, never during one.
+
+import assert from "node:assert/strict";
+import { glibcTrim, QuietTrim } from "../../src/native_memory.ts";
+
+/** A QuietTrim over a counted trim and a log index the test moves; checks are called by hand. */
+function harness() {
+  const state = { index: 0, trimmed: 0, release: () => {} };
+  const quiet = new QuietTrim(
+    () => {
+      state.trimmed++;
+      return new Promise<void>((resolve) => (state.release = resolve));
+    },
+    () => state.index,
+  );
+  return { state, quiet };
+}
+
+Deno.test("quiet trim: one trim after a burst of writes, none while they flow or while idle", async () => {
+  const { state, quiet } = harness();
+  quiet.check();
+  assert.equal(state.trimmed, 0, "no writes yet: nothing to give back");
+  for (let k = 0; k < 5; k++) {
+    state.index += 10;
+    quiet.check();
+  }
+  assert.equal(state.trimmed, 0, "writes at every check: no trim mid-burst");
+  quiet.check();
+  assert.equal(state.trimmed, 1, "the first check without a write trims");
+  state.release();
+  await quiet.settled();
+  quiet.check();
+  quiet.check();
+  assert.equal(state.trimmed, 1, "idle after the trim: no second one");
+  state.index++;
+  quiet.check();
+  quiet.check();
+  assert.equal(state.trimmed, 2, "a new burst, then a pause: trimmed again");
+  state.release();
+  await quiet.settled();
+});
+
+Deno.test("quiet trim: a trim still running is not started twice; stop waits for it", async () => {
+  const { state, quiet } = harness();
+  state.index++;
+  quiet.check();
+  quiet.check();
+  assert.equal(state.trimmed, 1);
+  state.index++;
+  quiet.check();
+  quiet.check(); // a pause while the first trim runs
+  assert.equal(state.trimmed, 1, "one trim at a time");
+  let stopped = false;
+  const stopping = quiet.stop().then(() => (stopped = true));
+  await Promise.resolve();
+  assert.equal(stopped, false, "stop waits for the trim in flight");
+  state.release();
+  await stopping;
+  assert.equal(stopped, true);
+});
+
+Deno.test("quiet trim: a failed trim is dropped and the next pause tries again", async () => {
+  let calls = 0;
+  let index = 0;
+  const quiet = new QuietTrim(() => {
+    calls++;
+    return Promise.reject(new Error("no"));
+  }, () => index);
+  index++;
+  quiet.check();
+  quiet.check();
+  await quiet.stop(); // (the failure is swallowed: stop resolves)
+  index++;
+  quiet.check();
+  quiet.check();
+  await quiet.stop();
+  assert.equal(calls, 2);
+});
+
+Deno.test({
+  name: "quiet trim: glibc's malloc_trim is reached through FFI on a glibc build of Deno",
+  ignore: Deno.build.os !== "linux" || Deno.build.env !== "gnu",
+  fn: async () => {
+    const glibc = glibcTrim();
+    assert.ok(glibc, "libc.so.6 and its malloc_trim load");
+    try {
+      await glibc.trim(); // (its signature wrong, the call would throw or crash here)
+    } finally {
+      glibc.close();
+    }
+  },
+});
