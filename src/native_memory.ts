@@ -9,39 +9,38 @@ export type Trim = () => Promise<void>;
  * batch writes over 32 connections sat at 132 MiB idle, 109 once trimmed (docs/benchmarks.md,
  * twenty-first session). Trimming while writes flow only faults the pages back in (a trim every
  * second or two cost fills 2–28% of their rate), so this trims once a burst is over: when a whole
- * check passes without a new log entry, once for each such pause.
+ * check passes without a new log entry and at least `minEntries` were written since the last trim
+ * (a trickle of small entries, the leader's ticks say, is not a burst).
  */
 export class QuietTrim {
   #timer: ReturnType<typeof setInterval> | undefined;
   #lastIndex = 0;
-  #dirty = false;
+  /** The log index at the last trim (or the start). */
+  #trimmedAt = 0;
   #inFlight: Promise<void> | null = null;
-  /** Trims begun (tests and the status read it). */
-  trims = 0;
 
   constructor(
     readonly trim: Trim,
     /** The node's last log index: it moves with every write, here or replicated. */
     readonly logIndex: () => number,
     readonly checkEveryMs = 2_000,
+    readonly minEntries = 64,
   ) {}
 
   start(): void {
-    this.#lastIndex = this.logIndex();
+    this.#lastIndex = this.#trimmedAt = this.logIndex();
     this.#timer = setInterval(() => this.check(), this.checkEveryMs);
   }
 
-  /** One check: writes since the last one mark a burst; the first check without any ends it. */
+  /** One check: trims if the log has stood still since the last check after a burst. */
   check(): void {
     const index = this.logIndex();
-    if (index !== this.#lastIndex) {
-      this.#lastIndex = index;
-      this.#dirty = true;
-      return;
-    }
-    if (!this.#dirty || this.#inFlight) return;
-    this.#dirty = false;
-    this.trims++;
+    const moving = index !== this.#lastIndex;
+    this.#lastIndex = index;
+    // (a follower's log can be cut back to the leader's: count from there)
+    this.#trimmedAt = Math.min(this.#trimmedAt, index);
+    if (moving || this.#inFlight || index - this.#trimmedAt < this.minEntries) return;
+    this.#trimmedAt = index;
     // (a failed trim frees nothing and harms nothing: the next pause tries again)
     this.#inFlight = this.trim().catch(() => {}).finally(() => (this.#inFlight = null));
   }

@@ -21,7 +21,7 @@ Deno.test("quiet trim: one trim after a burst of writes, none while they flow or
   quiet.check();
   assert.equal(state.trimmed, 0, "no writes yet: nothing to give back");
   for (let k = 0; k < 5; k++) {
-    state.index += 10;
+    state.index += 100;
     quiet.check();
   }
   assert.equal(state.trimmed, 0, "writes at every check: no trim mid-burst");
@@ -32,7 +32,7 @@ Deno.test("quiet trim: one trim after a burst of writes, none while they flow or
   quiet.check();
   quiet.check();
   assert.equal(state.trimmed, 1, "idle after the trim: no second one");
-  state.index++;
+  state.index += 64;
   quiet.check();
   quiet.check();
   assert.equal(state.trimmed, 2, "a new burst, then a pause: trimmed again");
@@ -40,13 +40,41 @@ Deno.test("quiet trim: one trim after a burst of writes, none while they flow or
   await quiet.settled();
 });
 
+Deno.test("quiet trim: a trickle of small entries is not a burst until it adds up", async () => {
+  const { state, quiet } = harness();
+  for (let k = 1; k <= 63; k++) {
+    state.index++; // (a tick entry, then a quiet check)
+    quiet.check();
+    quiet.check();
+  }
+  assert.equal(state.trimmed, 0, "63 entries since the start: no trim");
+  state.index++;
+  quiet.check();
+  quiet.check();
+  assert.equal(state.trimmed, 1, "the 64th: trimmed once");
+  state.release();
+  await quiet.settled();
+  state.index -= 10; // a follower's log cut back to its leader's
+  quiet.check();
+  state.index += 63;
+  quiet.check();
+  quiet.check();
+  assert.equal(state.trimmed, 1, "counted from where the log was cut back to");
+  state.index++;
+  quiet.check();
+  quiet.check();
+  assert.equal(state.trimmed, 2);
+  state.release();
+  await quiet.settled();
+});
+
 Deno.test("quiet trim: a trim still running is not started twice; stop waits for it", async () => {
   const { state, quiet } = harness();
-  state.index++;
+  state.index += 64;
   quiet.check();
   quiet.check();
   assert.equal(state.trimmed, 1);
-  state.index++;
+  state.index += 64;
   quiet.check();
   quiet.check(); // a pause while the first trim runs
   assert.equal(state.trimmed, 1, "one trim at a time");
@@ -66,11 +94,11 @@ Deno.test("quiet trim: a failed trim is dropped and the next pause tries again",
     calls++;
     return Promise.reject(new Error("no"));
   }, () => index);
-  index++;
+  index += 64;
   quiet.check();
   quiet.check();
-  await quiet.stop(); // (the failure is swallowed: stop resolves)
-  index++;
+  await quiet.settled(); // (the failure is swallowed: this resolves)
+  index += 64;
   quiet.check();
   quiet.check();
   await quiet.stop();
