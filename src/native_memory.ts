@@ -8,15 +8,25 @@ export type Trim = () => Promise<void>;
  * serves later ones from its heaps and keeps what they free there. A leader that took a burst of
  * batch writes over 32 connections sat at 132 MiB idle, 109 once trimmed (docs/benchmarks.md,
  * twenty-first session). Trimming while writes flow only faults the pages back in (a trim every
- * second or two cost fills 2–28% of their rate), so this trims once a burst is over: when a whole
- * check passes without a new log entry and at least `minEntries` were written since the last trim
- * (a trickle of small entries, the leader's ticks say, is not a burst).
+ * second or two cost fills 2–28% of their rate), so this trims once a burst is over: at the first
+ * check that finds the log where the one before left it, after at least `minEntries` new entries
+ * (a trickle of small ones, the leader's ticks say, is not a burst), and twice more as the pause
+ * goes on (see trimAtQuietChecks).
  */
 export class QuietTrim {
+  /**
+   * The quiet checks after a burst that trim: the first, then two more once V8's memory reducer
+   * has collected the burst's garbage, seconds into the pause: a buffer's memory returns to glibc
+   * only when V8 collects the buffer, so a trim before that misses it.
+   */
+  static readonly trimAtQuietChecks: readonly number[] = [1, 5, 15];
+
   #timer: ReturnType<typeof setInterval> | undefined;
   #lastIndex = 0;
-  /** The log index at the last trim (or the start). */
-  #trimmedAt = 0;
+  /** The log index where the last burst was counted from (or the start). */
+  #burstFrom = 0;
+  /** Quiet checks since the last burst ended; -1: its trims are done. */
+  #quietChecks = -1;
   #inFlight: Promise<void> | null = null;
 
   constructor(
@@ -28,20 +38,29 @@ export class QuietTrim {
   ) {}
 
   start(): void {
-    this.#lastIndex = this.#trimmedAt = this.logIndex();
+    this.#lastIndex = this.#burstFrom = this.logIndex();
     this.#timer = setInterval(() => this.check(), this.checkEveryMs);
   }
 
-  /** One check: trims if the log has stood still since the last check after a burst. */
+  /** One check: a burst (re)starts the count of quiet checks; some of those trim. */
   check(): void {
     const index = this.logIndex();
     const moving = index !== this.#lastIndex;
     this.#lastIndex = index;
     // (a follower's log can be cut back to the leader's: count from there)
-    this.#trimmedAt = Math.min(this.#trimmedAt, index);
-    if (moving || this.#inFlight || index - this.#trimmedAt < this.minEntries) return;
-    this.#trimmedAt = index;
-    // (a failed trim frees nothing and harms nothing: the next pause tries again)
+    this.#burstFrom = Math.min(this.#burstFrom, index);
+    if (moving) {
+      if (index - this.#burstFrom < this.minEntries) return;
+      this.#burstFrom = index;
+      this.#quietChecks = 0;
+      return;
+    }
+    if (this.#quietChecks < 0) return;
+    const quiet = ++this.#quietChecks;
+    const at = QuietTrim.trimAtQuietChecks;
+    if (quiet >= at[at.length - 1]) this.#quietChecks = -1;
+    if (!at.includes(quiet) || this.#inFlight) return;
+    // (a failed trim frees nothing and harms nothing: the next one tries again)
     this.#inFlight = this.trim().catch(() => {}).finally(() => (this.#inFlight = null));
   }
 

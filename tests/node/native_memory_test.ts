@@ -16,28 +16,37 @@ function harness() {
   return { state, quiet };
 }
 
-Deno.test("quiet trim: one trim after a burst of writes, none while they flow or while idle", async () => {
+Deno.test("quiet trim: after a burst, at the 1st, 5th and 15th quiet checks; never mid-burst", async () => {
   const { state, quiet } = harness();
-  quiet.check();
+  const checks = async (n: number) => {
+    for (let k = 0; k < n; k++) {
+      quiet.check();
+      state.release();
+      await quiet.settled();
+    }
+  };
+  await checks(3);
   assert.equal(state.trimmed, 0, "no writes yet: nothing to give back");
   for (let k = 0; k < 5; k++) {
     state.index += 100;
-    quiet.check();
+    await checks(1);
   }
   assert.equal(state.trimmed, 0, "writes at every check: no trim mid-burst");
-  quiet.check();
-  assert.equal(state.trimmed, 1, "the first check without a write trims");
-  state.release();
-  await quiet.settled();
-  quiet.check();
-  quiet.check();
-  assert.equal(state.trimmed, 1, "idle after the trim: no second one");
+  await checks(1);
+  assert.equal(state.trimmed, 1, "the first quiet check trims");
+  await checks(3);
+  assert.equal(state.trimmed, 1, "quiet checks 2 to 4: none");
+  await checks(1);
+  assert.equal(state.trimmed, 2, "the 5th: once V8 has collected the burst's buffers");
+  await checks(9);
+  assert.equal(state.trimmed, 2);
+  await checks(1);
+  assert.equal(state.trimmed, 3, "the 15th");
+  await checks(30);
+  assert.equal(state.trimmed, 3, "idle after those: no more");
   state.index += 64;
-  quiet.check();
-  quiet.check();
-  assert.equal(state.trimmed, 2, "a new burst, then a pause: trimmed again");
-  state.release();
-  await quiet.settled();
+  await checks(2);
+  assert.equal(state.trimmed, 4, "a new burst, then a pause: trimmed again");
 });
 
 Deno.test("quiet trim: a trickle of small entries is not a burst until it adds up", async () => {
@@ -51,7 +60,7 @@ Deno.test("quiet trim: a trickle of small entries is not a burst until it adds u
   state.index++;
   quiet.check();
   quiet.check();
-  assert.equal(state.trimmed, 1, "the 64th: trimmed once");
+  assert.equal(state.trimmed, 1, "the 64th: trimmed");
   state.release();
   await quiet.settled();
   state.index -= 10; // a follower's log cut back to its leader's
