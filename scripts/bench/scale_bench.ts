@@ -93,17 +93,18 @@ const batchSize = 1000;
 export const settleMs = 30_000;
 const fillConnections = 4;
 
-/** A memory figure of the node's process from /proc (VmRSS: now; VmHWM: its highest so far). */
-function statusMiB(n: ClusterNode, field: "VmRSS" | "VmHWM"): number {
+/** The node's resident memory now and its highest so far (VmRSS, VmHWM), MiB, in one read. */
+function memoryMiB(n: ClusterNode): { rss: number; peak: number } {
   try {
     const status = Deno.readTextFileSync(`/proc/${n.child.pid}/status`);
-    return Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? 0) / 1024;
+    const mib = (field: RegExp) => Number(field.exec(status)?.[1] ?? 0) / 1024;
+    return { rss: mib(/VmRSS:\s+(\d+)/), peak: mib(/VmHWM:\s+(\d+)/) };
   } catch {
-    return 0;
+    return { rss: 0, peak: 0 };
   }
 }
 
-const rssMiB = (n: ClusterNode) => statusMiB(n, "VmRSS");
+const rssMiB = (n: ClusterNode) => memoryMiB(n).rss;
 
 /** The node's V8 heap (total, MiB) from its /metrics; NaN if it does not answer. */
 async function heapMiB(n: ClusterNode): Promise<number> {
@@ -337,8 +338,9 @@ async function fillAndSettle(
   await fill(leader.url, "small", 1000);
   await c.converged(600_000);
   const fillHold = await watchFill();
-  const rssAfterFillMiB = c.live().map(rssMiB);
-  const peakRssAfterFillMiB = c.live().map((n) => statusMiB(n, "VmHWM"));
+  const memoryAfterFill = c.live().map(memoryMiB);
+  const rssAfterFillMiB = memoryAfterFill.map((m) => m.rss);
+  const peakRssAfterFillMiB = memoryAfterFill.map((m) => m.peak);
   const heapAfterFillMiB = await Promise.all(c.live().map(heapMiB));
   await new Promise((r) => setTimeout(r, settleMs)); // the measurement is of an idle node
   const rssSettledMiB = c.live().map(rssMiB);
