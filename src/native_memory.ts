@@ -11,7 +11,8 @@ export type Trim = () => Promise<void>;
  * second or two cost fills 2–28% of their rate), so this trims once a burst is over: at the first
  * check that finds the log where the one before left it, after at least `minEntries` new entries
  * (a trickle of small ones, the leader's ticks say, is not a burst), and twice more as the pause
- * goes on (see trimAtQuietChecks).
+ * goes on (see trimAtQuietChecks). Writes that never pause, however few a check, keep it from
+ * trimming: such a node keeps what it kept before this existed.
  */
 export class QuietTrim {
   /**

@@ -1,4 +1,4 @@
-// The quiet trim: glibc's free heap given back once, after each burst of writes, never during one.
+// The quiet trim: glibc's free heap given back at three points of each pause, never mid-burst.
 
 import assert from "node:assert/strict";
 import { glibcTrim, QuietTrim } from "../../src/native_memory.ts";
