@@ -12,6 +12,7 @@ import { benchScale, settleMs } from "./bench/scale_bench.ts";
 import { fmt, type LoadResult } from "./bench/load.ts";
 import { benchWorker, workerMedian } from "./bench/worker_bench.ts";
 import { benchAb, defaultBodyChars } from "./bench/ab_bench.ts";
+import { warmBundle } from "./bench/warm_bundle.ts";
 
 const sections = [
   "core",
@@ -70,6 +71,7 @@ async function useBundle(): Promise<void> {
   const b = await new Deno.Command(Deno.execPath(), { args: ["run", "-A", "scripts/bundle.ts"] })
     .output();
   if (!b.success) throw new Error("deno task bundle failed");
+  await warmBundle("dist/raftq.js");
   Deno.env.set("RAFTQ_BIN_JS", "dist/raftq.js");
 }
 

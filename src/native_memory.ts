@@ -38,8 +38,14 @@ export class QuietTrim {
     readonly minEntries = 64,
   ) {}
 
+  /**
+   * A start counts as a burst: loading the program leaves memory free in glibc's heaps — some 35
+   * MiB where Deno first analyses a new build's bundle, kept for the node's life until a trim
+   * (docs/benchmarks.md, twenty-second session).
+   */
   start(): void {
     this.#lastIndex = this.#burstFrom = this.logIndex();
+    this.#quietChecks = 0;
     this.#timer = setInterval(() => this.check(), this.checkEveryMs);
   }
 

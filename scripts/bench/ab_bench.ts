@@ -5,6 +5,7 @@
 import { TestCluster } from "../../tests/helpers/cluster.ts";
 import { postJson, runLoad } from "./load.ts";
 import { withCpu } from "./proc_cpu.ts";
+import { warmBundle } from "./warm_bundle.ts";
 import {
   generatorFor,
   type LoadGenerator,
@@ -159,6 +160,7 @@ export async function benchAb(
   options: AbOptions,
 ): Promise<AbRow[]> {
   const generator = await generatorFor(options.generator ?? "wrk");
+  for (const bundle of bundles) await warmBundle(bundle);
   const rows: AbRow[] = [];
   for (let n = 1; n <= rounds; n++) {
     for (const bundle of bundles) rows.push(...await round(bundle, n, options, generator));

@@ -49,6 +49,29 @@ Deno.test("quiet trim: after a burst, at the 1st, 5th and 15th quiet checks; nev
   assert.equal(state.trimmed, 4, "a new burst, then a pause: trimmed again");
 });
 
+Deno.test("quiet trim: a start counts as a burst: trimmed at the first quiet check", async () => {
+  let trimmed = 0;
+  let index = 7;
+  // (an hour between its own checks: this test makes every check by hand)
+  const quiet = new QuietTrim(() => Promise.resolve(void trimmed++), () => index, 3_600_000);
+  quiet.start();
+  try {
+    index += 3; // (the cluster forming: a few entries, no burst)
+    quiet.check();
+    assert.equal(trimmed, 0, "not while the log moves");
+    quiet.check();
+    assert.equal(trimmed, 1, "what compiling and opening left free, given back");
+    await quiet.settled();
+    for (let k = 0; k < 20; k++) {
+      quiet.check();
+      await quiet.settled();
+    }
+    assert.equal(trimmed, 3, "and at the 5th and 15th quiet checks, as after any burst");
+  } finally {
+    await quiet.stop();
+  }
+});
+
 Deno.test("quiet trim: a trickle of small entries is not a burst until it adds up", async () => {
   const { state, quiet } = harness();
   for (let k = 1; k <= 63; k++) {
