@@ -123,3 +123,24 @@ Deno.test("json body: a flat payload holding a number or word JSON lacks is refu
     assert.equal((readPayload(text) as { payload: RawJson }).payload.text, text);
   }
 });
+
+Deno.test("props: a body's objects have no prototype: a client's keys stay its own", () => {
+  const body = parseBody(
+    '{"__proto__":{"polluted":1},"constructor":2,"jobs":[{"toString":3,"payload":{"x":1}}]}',
+    ["jobs.*.payload"],
+  ) as Record<string, unknown>;
+  for (const obj of [body, body.__proto__, (body.jobs as Record<string, unknown>[])[0]]) {
+    assert.equal(Object.getPrototypeOf(obj), null);
+  }
+  assert.deepEqual(Object.keys(body), ["__proto__", "constructor", "jobs"]);
+  assert.deepEqual({ ...(body.__proto__ as object) }, { polluted: 1 });
+  assert.equal(body.constructor, 2);
+  assert.equal(({} as Record<string, unknown>).polluted, undefined, "Object.prototype untouched");
+  fc.assert(
+    fc.property(fc.dictionary(fc.string(), fc.integer()), (keys) => {
+      const parsed = parseBody(JSON.stringify(keys)) as object;
+      assert.equal(Object.getPrototypeOf(parsed), null);
+      assert.deepEqual(Object.keys(parsed).sort(), Object.keys(keys).sort());
+    }),
+  );
+});
