@@ -14,7 +14,6 @@ import {
   newJobRow,
   plainRowParams,
   plainRowValues,
-  tallyGroups,
 } from "./job_rows.ts";
 import { type ApplyError, type ApplyResult, refusal } from "./results.ts";
 import type { Transitions } from "./transitions.ts";
@@ -24,6 +23,22 @@ export const idempotencyWindowMs = 24 * 60 * 60 * 1000;
 export const defaultMaxAttempts = 5;
 
 type Enqueued = Extract<ApplyResult, { type: "enqueued" }>["jobs"][number];
+
+/**
+ * The jobs one enqueue adds, counted as they are added: the ready ones by group, in the order
+ * each group first comes (the order their counts move in), and the delayed and the waiting.
+ */
+class NewJobTally {
+  readonly readyByGroup = new Map<string, number>();
+  delayed = 0;
+  waiting = 0;
+
+  add(grp: string, state: JobState): void {
+    if (state === "ready") this.readyByGroup.set(grp, (this.readyByGroup.get(grp) ?? 0) + 1);
+    else if (state === "delayed") this.delayed++;
+    else if (state === "waiting") this.waiting++;
+  }
+}
 
 /** What every job of one enqueue shares: its queue and entry, its dependencies' states, defaults. */
 interface EnqueueBatch {
@@ -131,7 +146,7 @@ export class Enqueues {
     const defaultAttempts = this.t.settings.get(queue).config.maxAttempts ?? defaultMaxAttempts;
     const batch: EnqueueBatch = { queue, index, deps, maxAttempts: defaultAttempts };
     const out: Enqueued[] = [];
-    const added: { queue: string; grp: string; state: JobState }[] = [];
+    const added = new NewJobTally();
     const failed: [JobsTable, string][] = [];
     const own = run ?? newEnqueueRun();
     const flush = () => this.#writeRun(queue, own);
@@ -140,7 +155,7 @@ export class Enqueues {
       if (seen) return out.push(seen);
       const { row, why } = this.#add(batch, job, offset + k);
       own.rows.push(row);
-      added.push({ queue, grp: row.grp, state: row.state });
+      added.add(row.grp, row.state);
       if (why) failed.push([row, why]);
       out.push({ id: row.id, state: why ? "dead" : row.state, deduplicated: false });
     });
@@ -315,20 +330,13 @@ export class Enqueues {
    * Counts new jobs by state; ready ones join `run` by group, for #writeRun to move into their
    * groups (a batch of 1,000 writes its group's row once).
    */
-  #countNew(
-    queue: string,
-    added: readonly { queue: string; grp: string; state: JobState }[],
-    run: EnqueueRun,
-  ) {
-    const ready = added.filter((a) => a.state === "ready");
-    for (const [[, grp], n] of tallyGroups(ready)) {
+  #countNew(queue: string, added: NewJobTally, run: EnqueueRun) {
+    for (const [grp, n] of added.readyByGroup) {
       this.t.counts.move(queue, null, "ready", n);
       run.readyByGroup.set(grp, (run.readyByGroup.get(grp) ?? 0) + n);
       this.t.woken.add(queue);
     }
-    for (const state of ["delayed", "waiting"] as const) {
-      const n = added.filter((a) => a.state === state).length;
-      if (n > 0) this.t.moved(queue, null, state, n);
-    }
+    if (added.delayed > 0) this.t.moved(queue, null, "delayed", added.delayed);
+    if (added.waiting > 0) this.t.moved(queue, null, "waiting", added.waiting);
   }
 }
