@@ -331,9 +331,13 @@ export class Enqueues {
    * groups (a batch of 1,000 writes its group's row once).
    */
   #countNew(queue: string, added: NewJobTally, run: EnqueueRun) {
+    let ready = 0;
     for (const [grp, n] of added.readyByGroup) {
-      this.t.counts.move(queue, null, "ready", n);
       run.readyByGroup.set(grp, (run.readyByGroup.get(grp) ?? 0) + n);
+      ready += n;
+    }
+    if (ready > 0) {
+      this.t.counts.move(queue, null, "ready", ready);
       this.t.woken.add(queue);
     }
     if (added.delayed > 0) this.t.moved(queue, null, "delayed", added.delayed);
