@@ -28,6 +28,8 @@ const maxPositionDigits = 4;
  * match's array was a seventh of what applying a 1,000-job entry allocated.
  */
 export function seqOfId(id: string): number {
+  // (longer than any id can be: refused before a scan of what may be a long request text)
+  if (id.length > maxIndexDigits + 1 + maxPositionDigits) return -1;
   const dash = id.indexOf("-");
   const positionDigits = id.length - dash - 1;
   if (dash < 1 || dash > maxIndexDigits) return -1;

@@ -51,6 +51,9 @@ Deno.test("job ids: read by hand, an id gives what the pattern gave, for any tex
     "900719925474-0",
     "900719925474-1",
     "1-99999",
+    `${"1".repeat(12)}-1234`,
+    `${"1".repeat(12)}-12345`,
+    `${"1".repeat(10_000)}-0`,
   ];
   for (const edge of edges) {
     assert.equal(seqOfId(edge), seqOfIdByPattern(edge), edge);
