@@ -5,6 +5,8 @@ import { encodeCommand, maxEntryBytes, overEntryBytes } from "../queue/commands.
 import { nextSlotAfter } from "../queue/schedule_slots.ts";
 import { mergeProposals, type Proposal } from "./merge.ts";
 
+const utf8 = new TextEncoder();
+
 /**
  * The proposals' entries, one datum each, with the proposal each answers. A proposal that cannot
  * be encoded is refused alone (its request answered), the others go on.
@@ -12,9 +14,9 @@ import { mergeProposals, type Proposal } from "./merge.ts";
 export function encodeProposals(
   proposals: readonly Proposal[],
   stampMs: number,
-): { batch: Proposal[]; datas: string[] } {
+): { batch: Proposal[]; datas: Uint8Array[] } {
   const batch: Proposal[] = [];
-  const datas: string[] = [];
+  const datas: Uint8Array[] = [];
   // (A schedule is never merged: each reaches withFirstSlot as it was proposed.)
   for (const merged of mergeProposals(proposals)) {
     const p = withFirstSlot(merged, stampMs);
@@ -44,10 +46,11 @@ function withFirstSlot(p: Proposal, stampMs: number): Proposal | null {
 }
 
 /**
- * A proposal's entry data, or null once the proposal is refused: a command that cannot be
- * encoded, or one too large for a peer frame to carry (which no follower could ever receive).
+ * A proposal's entry data (its command's UTF-8: see EntryData), or null once the proposal is
+ * refused: a command that cannot be encoded, or one too large for a peer frame to carry (which no
+ * follower could ever receive).
  */
-function encodeOrRefuse(p: Proposal, stampMs: number): string | null {
+function encodeOrRefuse(p: Proposal, stampMs: number): Uint8Array | null {
   let data: string;
   try {
     data = encodeCommand(p.cmd, stampMs);
@@ -56,7 +59,7 @@ function encodeOrRefuse(p: Proposal, stampMs: number): string | null {
     p.reject(new RaftqError("invalid_request", `The command could not be encoded: ${reason}`));
     return null;
   }
-  if (!overEntryBytes(data)) return data;
+  if (!overEntryBytes(data)) return utf8.encode(data);
   const message =
     `The request encodes to more than ${maxEntryBytes} bytes, more than a log entry holds`;
   p.reject(new RaftqError("payload_too_large", message));

@@ -3,6 +3,7 @@
 import { Buffer } from "node:buffer";
 import superjson from "superjson";
 import { superjsonText } from "../plain_json.ts";
+import { decodeUtf8 } from "../utf8.ts";
 import { type QueueConfig, queueConfigSchema } from "./queue_config.ts";
 import type { ScheduleSpec } from "./schedules.ts";
 
@@ -307,12 +308,14 @@ function upgradeV1(cmd: unknown): unknown {
   return cmd;
 }
 
-/** Decodes a log entry's data; null for anything that is not a valid command. */
-export function decodeCommand(data: string): LoggedCommand | null {
+/** Decodes a log entry's data (text or its UTF-8); null for anything that is not a valid command. */
+export function decodeCommand(data: string | Uint8Array): LoggedCommand | null {
+  const text = typeof data === "string" ? data : decodeUtf8(data, true);
+  if (text === null) return null;
   let v: unknown;
   let cmd: unknown;
   try {
-    v = superjson.parse(data);
+    v = superjson.parse(text);
     if (!isObj(v)) return null;
     cmd = v.v === 1 ? upgradeV1(v.cmd) : v.v === 2 ? v.cmd : null;
   } catch {

@@ -18,6 +18,7 @@ import {
   type AppendResponse,
   type ConfChange,
   type Entry,
+  type EntryData,
   type HardState,
   type HeartbeatMessage,
   type HeartbeatResponse,
@@ -256,7 +257,7 @@ export class Raft {
   }
 
   /** Appends commands to the leader's log. */
-  propose(datas: readonly string[]): ProposeResult {
+  propose(datas: readonly EntryData[]): ProposeResult {
     const refused = this.#refuseProposal();
     if (refused) return refused;
     const first = this.log.lastIndex() + 1;

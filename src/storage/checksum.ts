@@ -27,7 +27,7 @@ export function crc32Text(text: string, crc = 0): number {
  * CRC-32 over the UTF-8 of `parts`, each followed by a NUL separator. zlib's native CRC: a
  * 150 kB entry takes about 10 µs, where the JavaScript loop below took 0.7 ms.
  */
-export function crc32Parts(parts: readonly string[]): number {
+export function crc32Parts(parts: readonly (string | Uint8Array)[]): number {
   let crc = 0;
   for (const p of parts) crc = zlibCrc32("\0", zlibCrc32(p, crc));
   return crc;

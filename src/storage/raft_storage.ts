@@ -20,6 +20,7 @@ import { prepare } from "./prepared.ts";
 import { StorageFatalError } from "./errors.ts";
 import type { RaftLogTable } from "./schema.ts";
 import type { Statement } from "./state_image.ts";
+import { decodeUtf8 } from "../utf8.ts";
 
 /** What one Ready asks to be made durable, written in one transaction. */
 export interface PersistBatch {
@@ -56,8 +57,8 @@ export function entryChecksum(e: Entry): number {
   return crc32Parts(checksummed(e));
 }
 
-/** An entry's columns as its checksum covers them. */
-function checksummed(e: Entry): string[] {
+/** An entry's columns as its checksum covers them (data as text or as its UTF-8: the same CRC). */
+function checksummed(e: Entry): (string | Uint8Array)[] {
   return [
     String(e.index),
     String(e.term),
@@ -70,7 +71,9 @@ function checksummed(e: Entry): string[] {
 /** Whether `checksum` is `e`'s, as this version writes it or as earlier versions did. */
 function checksumHolds(e: Entry, checksum: number): boolean {
   const parts = checksummed(e);
-  return crc32Parts(parts) === checksum || crc32Strings(parts) === checksum;
+  if (crc32Parts(parts) === checksum) return true;
+  const texts = parts.map((p) => typeof p === "string" ? p : decodeUtf8(p, true) ?? "");
+  return crc32Strings(texts) === checksum;
 }
 
 function toRow(e: Entry): RaftLogTable {

@@ -21,7 +21,8 @@ export interface RaftLogTable {
   idx: number;
   term: number;
   kind: string;
-  data: string;
+  /** A command's text, or its UTF-8 (stored as a BLOB: what this version writes, see EntryData). */
+  data: string | Uint8Array;
   change: string | null;
   checksum: number;
 }

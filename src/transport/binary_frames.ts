@@ -1,6 +1,7 @@
 // The binary layout of a Raft frame: a JSON header, then entry data and snapshot chunks raw.
 
 import type { Message } from "../raft/mod.ts";
+import { isUtf8 } from "node:buffer";
 import { decodeUtf8 } from "../utf8.ts";
 
 /**
@@ -29,8 +30,9 @@ export function encodeBinaryRaft(ms: readonly Message[]): Uint8Array | null {
     if (m.type === "append" && m.entries.length > 0) {
       const entries = [];
       for (const e of m.entries) {
-        if (!e.data.isWellFormed()) return null;
-        entries.push({ ...e, data: blobs.addText(e.data) });
+        if (typeof e.data === "string" && !e.data.isWellFormed()) return null;
+        const data = typeof e.data === "string" ? blobs.addText(e.data) : blobs.addBytes(e.data);
+        entries.push({ ...e, data });
       }
       header.push({ ...m, entries });
     } else if (m.type === "snapshot") {
@@ -160,10 +162,9 @@ function putBlobsBack(m: unknown, blobs: (Uint8Array | null)[]): void {
         ? take((e as { data?: unknown }).data)
         : undefined;
       if (!b) continue;
-      // (keepBom: entry data that begins with U+FEFF must keep it)
-      const data = decodeUtf8(b, true);
-      if (data === null) throw new Error("entry data is not UTF-8");
-      (e as { data: unknown }).data = data;
+      if (!isUtf8(b)) throw new Error("entry data is not UTF-8");
+      // Kept as bytes (see EntryData), copied: the frame's buffer goes once it is decoded.
+      (e as { data: unknown }).data = b.slice();
     }
   } else if (msg.type === "snapshot") {
     const b = take(msg.chunk);

@@ -115,13 +115,17 @@ export async function startInProcessNode(
     async annotatedEntries() {
       const rows = await db.kysely.selectFrom("raft_log").select(["idx", "data"])
         .where("kind", "=", "normal").where("data", "!=", "").execute();
-      return rows.filter((r) => "meta" in JSON.parse(r.data)).map((r) => `${r.idx}: ${r.data}`);
+      const texts = rows.map((r) => ({ idx: r.idx, text: entryText(r.data) }));
+      return texts.filter((r) => "meta" in JSON.parse(r.text)).map((r) => `${r.idx}: ${r.text}`);
     },
     async commandTypes() {
       const rows = await db.kysely.selectFrom("raft_log").select("data")
         .where("kind", "=", "normal").where("data", "!=", "").orderBy("idx").execute();
       return rows.flatMap((r) => {
-        const cmd = JSON.parse(r.data).json.cmd as { type: string; cmds?: { type: string }[] };
+        const cmd = JSON.parse(entryText(r.data)).json.cmd as {
+          type: string;
+          cmds?: { type: string }[];
+        };
         return cmd.type === "merged" ? cmd.cmds!.map((c) => c.type) : [cmd.type];
       });
     },
@@ -147,4 +151,9 @@ export async function withInProcessNode(
   } finally {
     await node.stop();
   }
+}
+
+/** A log row's data as text (this version stores a command's UTF-8, see EntryData). */
+function entryText(data: string | Uint8Array): string {
+  return typeof data === "string" ? data : new TextDecoder().decode(data);
 }

@@ -109,10 +109,29 @@ Deno.test("storage: entries written with the earlier checksum still load", async
     const s = new RaftStorage(dd.db);
     const old = entry(1, 1, "payload \u00e9\u{1F600}");
     s.persist({ ...noBatch, entries: [old, entry(2, 1)] });
-    const legacy = crc32Strings(["1", "1", "normal", old.data, ""]);
+    const legacy = crc32Strings(["1", "1", "normal", old.data as string, ""]);
     assert.notEqual(legacy, entryChecksum(old), "the two checksums differ");
     dd.db.conn.db.prepare("UPDATE raft_log SET checksum = ? WHERE idx = 1").run(legacy);
     assert.deepEqual(s.load().entries.map((e) => e.data), [old.data, "d2"]);
+    dd.db.conn.db.prepare("UPDATE raft_log SET checksum = ? WHERE idx = 1").run(legacy ^ 1);
+    assert.throws(() => s.load(), /entry 1 fails its checksum/);
+  });
+});
+
+Deno.test("storage: an entry's data given as UTF-8 loads byte for byte, its checksum the text's", async () => {
+  await withDataDir((dd) => {
+    const s = new RaftStorage(dd.db);
+    const text = '{"payload":"é 😀"}';
+    const bytes: Entry = { ...entry(1, 1), data: new TextEncoder().encode(text) };
+    assert.equal(entryChecksum(bytes), entryChecksum(entry(1, 1, text)), "the same CRC");
+    s.persist({ ...noBatch, entries: [bytes, entry(2, 1)] });
+    const loaded = s.load().entries;
+    assert.deepEqual(loaded.map((e) => e.data), [bytes.data, "d2"]);
+    assert.ok(loaded[0].data instanceof Uint8Array, "kept as bytes (a BLOB)");
+    // Rows of the earlier checksum (UTF-16 code units of the text) load as well.
+    const legacy = crc32Strings(["1", "1", "normal", text, ""]);
+    dd.db.conn.db.prepare("UPDATE raft_log SET checksum = ? WHERE idx = 1").run(legacy);
+    assert.deepEqual(s.load().entries[0].data, bytes.data);
     dd.db.conn.db.prepare("UPDATE raft_log SET checksum = ? WHERE idx = 1").run(legacy ^ 1);
     assert.throws(() => s.load(), /entry 1 fails its checksum/);
   });

@@ -16,7 +16,7 @@ function snapshotMessage(chunk: Uint8Array): Message {
   return m as unknown as Message;
 }
 
-function appendMessage(data: string[]): Message {
+function appendMessage(data: (string | Uint8Array)[]): Message {
   const entries: Entry[] = data.map((d, k) => ({
     index: 11 + k,
     term: 2,
@@ -37,6 +37,22 @@ function appendMessage(data: string[]): Message {
 }
 
 const raft = (...ms: Message[]): Frame => ({ t: "raft", ms });
+const utf8 = new TextEncoder();
+
+/** `frame` as a binary frame delivers it: entry data as UTF-8 bytes (see EntryData). */
+function asDelivered(frame: Frame): Frame {
+  if (frame.t !== "raft") return frame;
+  const ms = frame.ms.map((m) =>
+    m.type !== "append" ? m : {
+      ...m,
+      entries: m.entries.map((e) => ({
+        ...e,
+        data: typeof e.data === "string" ? utf8.encode(e.data) : e.data,
+      })),
+    }
+  );
+  return { t: "raft", ms };
+}
 const heartbeat = JSON.stringify({
   type: "heartbeat",
   term: 2,
@@ -60,19 +76,26 @@ Deno.test("frames: a snapshot chunk of any bytes and length crosses unchanged, r
   }
 });
 
-Deno.test("frames: entry data of any text crosses unchanged, without escaping", () => {
+Deno.test("frames: entry data of any text arrives as its UTF-8, without escaping", () => {
   const data = [
     '{"payload":{"q":"\\"quoted\\""}}',
     "é 😀 \u0000 \\",
     "",
     "\ufeffstarts with a byte order mark",
     "x".repeat(10_000),
+    utf8.encode('{"given":"as bytes", "é": "😀"}'),
   ];
   const frame = raft(appendMessage(data), snapshotMessage(new Uint8Array([9])));
   const wire = encodeFrame(frame);
   assert.ok(wire instanceof Uint8Array);
-  assert.ok(wire.length < 10_500 + 600, `${wire.length} bytes: the quotes were not escaped`);
-  assert.deepEqual(decodeFrame(wire), frame);
+  assert.ok(wire.length < 10_550 + 600, `${wire.length} bytes: the quotes were not escaped`);
+  const back = decodeFrame(wire);
+  assert.deepEqual(back, asDelivered(frame));
+  // Each datum is a copy: the frame's buffer is let go once decoded (releaseBuffer).
+  assert.ok(back?.t === "raft" && back.ms[0].type === "append");
+  for (const e of back.ms[0].entries) {
+    assert.ok(e.data instanceof Uint8Array && e.data.buffer !== wire.buffer);
+  }
 });
 
 Deno.test("frames: entries of every size cross unchanged, frame after frame", () => {
@@ -83,7 +106,8 @@ Deno.test("frames: entries of every size cross unchanged, frame after frame", ()
   const sizes = [0, 1, 21_000, 70_000, 700_000, 1_500_000, 3];
   const frames: { wire: Uint8Array; frame: Frame }[] = [];
   for (let round = 0; round < 3; round++) {
-    const data = sizes.map((n, k) => text(n, k + round));
+    // (in the last round, the data is given as bytes)
+    const data = sizes.map((n, k) => round < 2 ? text(n, k + round) : utf8.encode(text(n, k)));
     const frame = raft(
       appendMessage(data.slice(0, 3)),
       snapshotMessage(new Uint8Array([round, 7])),
@@ -94,7 +118,7 @@ Deno.test("frames: entries of every size cross unchanged, frame after frame", ()
     frames.push({ wire, frame });
   }
   // Every frame decodes as made, after the later ones reused the encoder's space.
-  for (const { wire, frame } of frames) assert.deepEqual(decodeFrame(wire), frame);
+  for (const { wire, frame } of frames) assert.deepEqual(decodeFrame(wire), asDelivered(frame));
 });
 
 Deno.test("frames: data binary cannot carry (a lone surrogate) goes as text, unchanged", () => {
