@@ -4,6 +4,7 @@ import { Buffer } from "node:buffer";
 import superjson from "superjson";
 import { superjsonText } from "../plain_json.ts";
 import { decodeUtf8 } from "../utf8.ts";
+import { compactPayloads, expandPayloads } from "./compact_jobs.ts";
 import { type QueueConfig, queueConfigSchema } from "./queue_config.ts";
 import type { ScheduleSpec } from "./schedules.ts";
 
@@ -162,9 +163,11 @@ export type QueueCommand =
   | { type: "tick"; retentionMs: number };
 
 /**
- * What goes in a log entry: the command, the format version and the leader's clock. Version 2
+ * A log entry's command as read: the command, the format version and the leader's clock. Version 2
  * carries payloads and results as JSON text, so superjson frames only the server's own fields and
- * never meets a key a user chose; version 1 (payloads as values) is still read from old logs.
+ * never meets a key a user chose; version 3 (written now) is 2 where an enqueue of default jobs
+ * gives their payloads alone (compact_jobs.ts); version 1 (payloads as values) is still read from
+ * old logs. Whatever the version written, a command is read as version 2's.
  */
 export interface LoggedCommand {
   v: 2;
@@ -186,10 +189,26 @@ export function overEntryBytes(data: string, maxBytes = maxEntryBytes): boolean 
 }
 
 export function encodeCommand(cmd: QueueCommand, stampMs: number): string {
-  const logged: LoggedCommand = { v: 2, stampMs, cmd };
+  const logged = { v: 3, stampMs, cmd: compactForm(cmd) };
   // A field left undefined (an optional one a route passed on as it got it) is left out: every
   // reader of a command takes a missing field as undefined, and the entry stays plain JSON.
   return superjsonText(logged, (v) => superjson.stringify(v), { dropUndefinedFields: true });
+}
+
+/** `cmd` as version 3 logs it: an enqueue of default jobs gives their payloads alone. */
+function compactForm(cmd: QueueCommand): unknown {
+  if (cmd.type !== "enqueue") return cmd;
+  const payloads = compactPayloads(cmd.jobs);
+  if (!payloads) return cmd;
+  const { jobs: _, ...rest } = cmd;
+  return { ...rest, payloads };
+}
+
+/** A version 3 command as the queue reads it: an enqueue's payloads become default jobs. */
+function expandV3(cmd: unknown): unknown {
+  if (!isObj(cmd) || cmd.type !== "enqueue" || cmd.payloads === undefined) return cmd;
+  const { payloads, ...rest } = cmd;
+  return rest.jobs === undefined ? { ...rest, jobs: expandPayloads(payloads) } : null;
 }
 
 const isObj = (v: unknown): v is Record<string, unknown> =>
@@ -317,7 +336,7 @@ export function decodeCommand(data: string | Uint8Array): LoggedCommand | null {
   try {
     v = superjson.parse(text);
     if (!isObj(v)) return null;
-    cmd = v.v === 1 ? upgradeV1(v.cmd) : v.v === 2 ? v.cmd : null;
+    cmd = v.v === 1 ? upgradeV1(v.cmd) : v.v === 2 ? v.cmd : v.v === 3 ? expandV3(v.cmd) : null;
   } catch {
     return null; // (a value too deep to re-encode is as unusable as one that does not parse)
   }

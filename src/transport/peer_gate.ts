@@ -8,9 +8,10 @@ import { newNonce, sign, transcript, verify } from "./handshake.ts";
  * which a node of protocol 1 cannot decode and would skip. 3: a change of groupConcurrency sets
  * the groups again over several entries, and a claim sets aside a group active under the old cap
  * (a node of protocol 2 would lease other jobs from the same entries). 4: a `merged` entry may
- * hold schedules' firings, which a node of protocol 3 finds invalid.
+ * hold schedules' firings, which a node of protocol 3 finds invalid. 5: an enqueue of default jobs
+ * is logged as their payloads alone (command version 3), which a node of protocol 4 cannot read.
  */
-export const peerProtocol = 4;
+export const peerProtocol = 5;
 
 /** `GET /raft/challenge`: who this node is, and a nonce the dialer must sign. */
 export interface Challenge {

@@ -65,7 +65,7 @@ Deno.test("plain JSON: a command's field left undefined is left out, the rest as
   const data = encodeCommand(cmd, 7);
   assert.equal(
     data,
-    '{"json":{"v":2,"stampMs":7,"cmd":{"type":"claim","queue":"q","worker":"w","max":2}}}',
+    '{"json":{"v":3,"stampMs":7,"cmd":{"type":"claim","queue":"q","worker":"w","max":2}}}',
   );
   assert.deepEqual(decodeCommand(data), {
     v: 2,
@@ -86,11 +86,11 @@ Deno.test("plain JSON: commands take the quick path; what needs annotations does
   const job = { payload: '{"kind":"email"}', delayMs: 0, priority: 0, maxAttempts: 3 };
   const jobs = Array.from({ length: 1000 }, (_, k) => ({ ...job, priority: k % 3 }));
   const cmd = { type: "enqueue" as const, queue: "q", jobs };
-  assert.equal(isPlainJson({ v: 2, stampMs: 1, cmd }), true);
-  assert.equal(encodeCommand(cmd, 7), superjson.stringify({ v: 2, stampMs: 7, cmd }));
+  assert.equal(isPlainJson({ v: 3, stampMs: 1, cmd }), true);
+  assert.equal(encodeCommand(cmd, 7), superjson.stringify({ v: 3, stampMs: 7, cmd }));
   const shared = { type: "enqueue" as const, queue: "q", jobs: [job, job] };
   assert.equal(isPlainJson(shared), false, "one object twice");
-  assert.equal(encodeCommand(shared, 7), superjson.stringify({ v: 2, stampMs: 7, cmd: shared }));
+  assert.equal(encodeCommand(shared, 7), superjson.stringify({ v: 3, stampMs: 7, cmd: shared }));
   for (
     const odd of [undefined, NaN, -0, new Date(0), new RawJson("1"), [1, , 3], { a: undefined }]
   ) {
