@@ -1,10 +1,10 @@
-// An enqueue of plain jobs as the log holds it: their payloads alone, the defaults left out.
+// An enqueue of default jobs as the log holds it: their payloads alone, the defaults left out.
 
 import type { NewJob } from "./commands.ts";
 
 /**
- * NewJob's optional fields: a job with all of them unset, no delay and priority 0 is plain, and
- * its payload is all the log needs of it. (A field added to NewJob must be listed here, or the
+ * NewJob's optional fields: a job with all of them unset, no delay and priority 0 is a default
+ * job, and its payload is all the log needs of it. (A field added to NewJob must be listed here, or the
  * check below fails to compile: a compact entry would drop it.)
  */
 export const optionalJobFields = [

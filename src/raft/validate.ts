@@ -69,7 +69,9 @@ export function parseEntry(v: unknown): Entry {
     index: index(o.index, "entry.index"),
     term: index(o.term, "entry.term"),
     kind,
-    data: o.data instanceof Uint8Array ? o.data : str(o.data, "entry.data", Infinity, true),
+    data: o.data instanceof Uint8Array
+      ? o.data
+      : str(o.data, "entry.data", Number.MAX_SAFE_INTEGER, true),
   };
   if (entry.index === 0) fail("entry.index is 0");
   if (kind === "conf") entry.change = confChange(o.change);

@@ -126,6 +126,11 @@ Deno.test("frames: data binary cannot carry (a lone surrogate) goes as text, unc
   const wire = encodeFrame(frame);
   assert.equal(typeof wire, "string");
   assert.deepEqual(decodeFrame(wire), frame);
+  // Data held as bytes beside it crosses in the text frame too (base64), as bytes.
+  const mixed = raft(appendMessage(["a\ud800b", utf8.encode('{"é":1}')]));
+  const text = encodeFrame(mixed);
+  assert.equal(typeof text, "string");
+  assert.deepEqual(decodeFrame(text), mixed);
   // In a text frame a chunk is base64; anything else there drops the frame.
   const encoded = new Uint8Array([1, 2, 3]).toBase64();
   for (const bad of ["@@@@", "A", "A=B=", "\u00e9AAA"]) {
