@@ -51,46 +51,30 @@ export function encodeBinaryRaft(ms: readonly Message[]): Uint8Array | null {
   return out;
 }
 
-/** Scratch space kept from frame to frame up to this size; a larger one goes with its frame. */
-const keptScratchBytes = 4 * 1024 * 1024;
-let scratch = new Uint8Array(64 * 1024);
-
 /**
- * A frame's blobs in order: entry data encoded into scratch space, snapshot chunks as they are.
- * TextEncoder's `encode` allocates a buffer a string: ~350 µs for the 136 KB of a 1,000-job entry,
- * where `encodeInto` reused space takes ~4 (and a leader encodes each entry once a follower).
+ * A frame's blobs in order: entry data and snapshot chunks as they are. A node holds its entries'
+ * data as bytes (see EntryData); data held as text — rows an earlier version wrote, the empty data
+ * of no-op and membership entries — is encoded here.
  */
 class BlobWriter {
   readonly lengths: number[] = [];
   byteLength = 0;
   readonly #parts: Uint8Array[] = [];
-  #space = scratch;
-  #used = 0;
 
   addText(text: string): number {
-    const most = text.length * 3; // UTF-8 takes at most 3 bytes a UTF-16 code unit
-    if (this.#space.length - this.#used < most) {
-      // Parts written so far keep the old space alive until the frame is made.
-      this.#space = new Uint8Array(Math.max(most, this.#space.length * 2));
-      this.#used = 0;
-    }
-    const from = this.#used;
-    const { written } = utf8.encodeInto(text, this.#space.subarray(from));
-    this.#used = from + written;
-    return this.#add(this.#space.subarray(from, this.#used));
+    return this.#add(utf8.encode(text));
   }
 
   addBytes(bytes: Uint8Array): number {
     return this.#add(bytes);
   }
 
-  /** Copies the blobs into `out` from `at`; the scratch space is free for the next frame after. */
+  /** Copies the blobs into `out` from `at`. */
   copyTo(out: Uint8Array, at: number): void {
     for (const part of this.#parts) {
       out.set(part, at);
       at += part.length;
     }
-    if (this.#space.length <= keptScratchBytes) scratch = this.#space;
   }
 
   #add(part: Uint8Array): number {
