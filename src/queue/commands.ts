@@ -208,7 +208,9 @@ function compactForm(cmd: QueueCommand): unknown {
 function expandV3(cmd: unknown): unknown {
   if (!isObj(cmd) || cmd.type !== "enqueue" || cmd.payloads === undefined) return cmd;
   const { payloads, ...rest } = cmd;
-  return rest.jobs === undefined ? { ...rest, jobs: expandPayloads(payloads) } : null;
+  return rest.jobs === undefined
+    ? { ...rest, jobs: expandPayloads(payloads, maxMergedJobs) }
+    : null;
 }
 
 const isObj = (v: unknown): v is Record<string, unknown> =>

@@ -49,9 +49,12 @@ export function compactPayloads(jobs: readonly NewJob[]): string[] | null {
   return payloads;
 }
 
-/** The jobs `payloads` stand for: each a default job (null if one is not text). */
-export function expandPayloads(payloads: unknown): NewJob[] | null {
-  if (!Array.isArray(payloads)) return null;
+/**
+ * The jobs `payloads` stand for: each a default job; null if one is not text, or if there are more
+ * than `maxJobs` (checked before any job is made).
+ */
+export function expandPayloads(payloads: unknown, maxJobs: number): NewJob[] | null {
+  if (!Array.isArray(payloads) || payloads.length > maxJobs) return null;
   const jobs: NewJob[] = [];
   for (const payload of payloads) {
     if (typeof payload !== "string") return null;

@@ -2,8 +2,13 @@
 
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { decodeCommand, encodeCommand, type NewJob } from "../../src/queue/commands.ts";
-import { isDefaultJob, optionalJobFields } from "../../src/queue/compact_jobs.ts";
+import {
+  decodeCommand,
+  encodeCommand,
+  maxMergedJobs,
+  type NewJob,
+} from "../../src/queue/commands.ts";
+import { expandPayloads, isDefaultJob, optionalJobFields } from "../../src/queue/compact_jobs.ts";
 
 const job = (payload: string, extra: Partial<NewJob> = {}): NewJob => ({
   payload,
@@ -56,6 +61,15 @@ Deno.test("compact jobs: a version 3 entry that is not a valid enqueue is no com
   assert.equal(decodeCommand(entry({ ...base, payloads: [] })), null, "no job");
   assert.equal(decodeCommand(entry({ ...base, payloads: [1] })), null, "a payload not text");
   assert.equal(decodeCommand(entry({ ...base, payloads: "{}" })), null, "not a list");
+  const most = Array(maxMergedJobs).fill("{}");
+  assert.equal(
+    decodeCommand(entry({ ...base, payloads: most }))?.cmd.type,
+    "enqueue",
+    "at the bound",
+  );
+  const over = [...most, "{}"];
+  assert.equal(decodeCommand(entry({ ...base, payloads: over })), null, "one job over it");
+  assert.equal(expandPayloads(over, maxMergedJobs), null, "refused before any job is made");
   const both = { ...base, payloads: ["{}"], jobs: [job("{}")] };
   assert.equal(decodeCommand(entry(both)), null, "payloads and jobs");
   // Version 2 entries (jobs whole) still read.
