@@ -1,6 +1,7 @@
 // The Hono app: auth, the leader header, every route, and one error mapping for all of them.
 
-import { Hono } from "hono";
+import type { ServerResponse } from "node:http";
+import { type Context, Hono } from "hono";
 import { RaftqError } from "../errors.ts";
 import { adminRoutes } from "./admin_routes.ts";
 import { bearerAuth } from "./auth.ts";
@@ -23,9 +24,8 @@ export function createApp(ctx: ApiContext): Hono {
   // The status page holds no data (it asks the API with the token it is given).
   app.use("*", bearerAuth(ctx.token, ["/healthz", "/raft", "/raft/challenge", "/raft/hello", "/"]));
   app.use("*", async (c, next) => {
-    // Set before the handler: a header added to a finished response makes Hono rebuild it.
     const leader = ctx.node.leaderId;
-    if (leader) c.header("x-raftq-leader", leader);
+    if (leader) nameLeader(c, leader);
     await next();
   });
   if (ctx.transport) peerRoutes(app, ctx.transport);
@@ -45,4 +45,17 @@ export function createApp(ctx: ApiContext): Hono {
     errorResponse(c, toRaftqError(err, (e) => ctx.logError("request_failed", e)))
   );
   return app;
+}
+
+/**
+ * Names the leader in `x-raftq-leader`, before the handler runs (a header added to a finished
+ * response makes Hono rebuild it). Served by node:http, on its response itself: node merges it
+ * with the handler's headers, and the handler's answer keeps plain headers, which the adapter
+ * writes as they are; through Hono's header() every answer would carry a Headers object, built,
+ * sorted and copied back into a plain one for each request.
+ */
+export function nameLeader(c: Context, leader: string): void {
+  const outgoing = (c.env as { outgoing?: ServerResponse } | undefined)?.outgoing;
+  if (outgoing && !outgoing.headersSent) outgoing.setHeader("x-raftq-leader", leader);
+  else c.header("x-raftq-leader", leader);
 }

@@ -42,20 +42,50 @@ async function readLimited(c: Context, maxBytes: number): Promise<Uint8Array<Arr
   return bytes;
 }
 
-async function readIncoming(
+/**
+ * A node:http request's body, by its events: the stream's async iterator costs an iterator, an
+ * end-of-stream watcher and promises for every request. Over `maxBytes` it stops reading and
+ * destroys the request, as leaving the iterator would; a request that closes before its end is
+ * an error (readRaw makes it a 400).
+ */
+function readIncoming(
   incoming: IncomingMessage,
   maxBytes: number,
 ): Promise<Uint8Array<ArrayBuffer>> {
   const declared = incoming.headers["content-length"];
   if (declared !== undefined && Number(declared) > maxBytes) throw tooLarge(maxBytes);
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for await (const chunk of incoming as AsyncIterable<Uint8Array>) {
-    size += chunk.length;
-    if (size > maxBytes) throw tooLarge(maxBytes); // the rest is drained or the socket closed
-    chunks.push(chunk);
-  }
-  return concatBytes(chunks, size);
+  if (incoming.readableEnded) return Promise.resolve(new Uint8Array());
+  if (incoming.destroyed) return Promise.reject(new Error("the request was closed"));
+  return new Promise((resolve, reject) => {
+    const chunks: Uint8Array[] = [];
+    let size = 0;
+    const stop = () => {
+      incoming.off("data", onData);
+      incoming.off("end", onEnd);
+      incoming.off("error", onError);
+      incoming.off("close", onClose);
+    };
+    const onData = (chunk: Uint8Array) => {
+      size += chunk.length;
+      if (size <= maxBytes) return void chunks.push(chunk);
+      stop();
+      incoming.destroy(); // the rest is drained or the socket closed
+      reject(tooLarge(maxBytes));
+    };
+    const onEnd = () => {
+      stop();
+      resolve(concatBytes(chunks, size));
+    };
+    const onError = (error: Error) => {
+      stop();
+      reject(error);
+    };
+    const onClose = () => onError(new Error("the request closed before its end"));
+    incoming.on("data", onData);
+    incoming.on("end", onEnd);
+    incoming.on("error", onError);
+    incoming.on("close", onClose);
+  });
 }
 
 /** The body as JSON (see readJson), or undefined when the request has none. */
