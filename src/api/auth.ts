@@ -1,7 +1,7 @@
 // Bearer-token authentication for every route but /healthz, compared in constant time.
 
 import { createHash, timingSafeEqual } from "node:crypto";
-import type { MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import { RaftqError } from "../errors.ts";
 import { errorResponse } from "./errors.ts";
 
@@ -17,16 +17,31 @@ function matchesDigest(given: string, expected: Uint8Array): boolean {
   return timingSafeEqual(sha256(given), expected);
 }
 
-export function bearerAuth(token: string | undefined, open: readonly string[]): MiddlewareHandler {
+/**
+ * The token check of every request but those to `open` paths: null lets it through, else the 401
+ * answer (with its challenge). Synchronous, so the app's one edge middleware can run it inline.
+ */
+export function tokenCheck(
+  token: string | undefined,
+  open: readonly string[],
+): (c: Context) => Response | null {
   const expected = token === undefined ? null : sha256(token);
-  return async (c, next) => {
-    if (expected === null || open.includes(c.req.path)) return await next();
+  return (c) => {
+    if (expected === null || open.includes(c.req.path)) return null;
     const header = c.req.header("authorization") ?? "";
     const m = /^Bearer (.+)$/i.exec(header);
-    if (!m || !matchesDigest(m[1], expected)) {
-      c.header("WWW-Authenticate", 'Bearer realm="raftq"');
-      return errorResponse(c, new RaftqError("unauthorized", "A valid bearer token is required"));
-    }
+    if (m && matchesDigest(m[1], expected)) return null;
+    c.header("WWW-Authenticate", 'Bearer realm="raftq"');
+    return errorResponse(c, new RaftqError("unauthorized", "A valid bearer token is required"));
+  };
+}
+
+/** tokenCheck as a middleware of its own. */
+export function bearerAuth(token: string | undefined, open: readonly string[]): MiddlewareHandler {
+  const check = tokenCheck(token, open);
+  return async (c, next) => {
+    const refusal = check(c);
+    if (refusal) return refusal;
     await next();
   };
 }

@@ -1,21 +1,17 @@
 // GET /metrics (Prometheus text) and the request counting that feeds it.
 
-import type { Hono, MiddlewareHandler } from "hono";
+import type { Context, Hono } from "hono";
 import { CounterFn, Gauge } from "../metrics.ts";
 import type { NodeStatus } from "../node/facade.ts";
 import type { ApiContext } from "./context.ts";
 import { metricsStream } from "./queue_metrics.ts";
 
-/** Counts every request by route, method and status, and times it. */
-export function requestMetrics(ctx: ApiContext): MiddlewareHandler {
-  return async (c, next) => {
-    const started = performance.now();
-    await next();
-    const route = c.req.routePath && c.req.routePath !== "/*" ? c.req.routePath : "unmatched";
-    const m = ctx.node.metrics;
-    m.requests.inc({ route, method: c.req.method, status: String(c.res.status) });
-    m.requestSeconds.observe((performance.now() - started) / 1000, { route });
-  };
+/** Counts an answered request by route, method and status, and times it from `startedMs`. */
+export function countRequest(ctx: ApiContext, c: Context, startedMs: number): void {
+  const route = c.req.routePath && c.req.routePath !== "/*" ? c.req.routePath : "unmatched";
+  const m = ctx.node.metrics;
+  m.requests.inc({ route, method: c.req.method, status: String(c.res.status) });
+  m.requestSeconds.observe((performance.now() - startedMs) / 1000, { route });
 }
 
 type Series = [Record<string, string>, number][];
