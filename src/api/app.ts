@@ -67,6 +67,6 @@ export function createApp(ctx: ApiContext): Hono {
  */
 export function nameLeader(c: Context, leader: string): void {
   const outgoing = (c.env as { outgoing?: ServerResponse } | undefined)?.outgoing;
-  if (outgoing && !outgoing.headersSent) outgoing.setHeader("x-raftq-leader", leader);
+  if (outgoing) outgoing.setHeader("x-raftq-leader", leader);
   else c.header("x-raftq-leader", leader);
 }

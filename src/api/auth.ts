@@ -1,7 +1,7 @@
 // Bearer-token authentication for every route but /healthz, compared in constant time.
 
 import { createHash, timingSafeEqual } from "node:crypto";
-import type { Context, MiddlewareHandler } from "hono";
+import type { Context } from "hono";
 import { RaftqError } from "../errors.ts";
 import { errorResponse } from "./errors.ts";
 
@@ -19,7 +19,7 @@ function matchesDigest(given: string, expected: Uint8Array): boolean {
 
 /**
  * The token check of every request but those to `open` paths: null lets it through, else the 401
- * answer (with its challenge). Synchronous, so the app's one edge middleware can run it inline.
+ * answer (with its challenge). Synchronous: the app's one edge middleware runs it inline.
  */
 export function tokenCheck(
   token: string | undefined,
@@ -33,15 +33,5 @@ export function tokenCheck(
     if (m && matchesDigest(m[1], expected)) return null;
     c.header("WWW-Authenticate", 'Bearer realm="raftq"');
     return errorResponse(c, new RaftqError("unauthorized", "A valid bearer token is required"));
-  };
-}
-
-/** tokenCheck as a middleware of its own. */
-export function bearerAuth(token: string | undefined, open: readonly string[]): MiddlewareHandler {
-  const check = tokenCheck(token, open);
-  return async (c, next) => {
-    const refusal = check(c);
-    if (refusal) return refusal;
-    await next();
   };
 }
