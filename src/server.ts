@@ -1,13 +1,9 @@
 // `raftq serve`: the node, its peer transport and HTTP server; join, removal and clean shutdown.
 
 import { createApp } from "./api/app.ts";
-import type { ConnectionStats } from "./api/connection_guard.ts";
-import {
-  createHttpServer,
-  defaultMaxConnections,
-  type HttpServer,
-  openFilesLimit,
-} from "./api/http_server.ts";
+import type { ConnectionStats } from "./http/connection_guard.ts";
+import { createHttpServer, type HttpServer } from "./http/server.ts";
+import { defaultMaxConnections, openFilesLimit } from "./http/limits.ts";
 import { peerUpgrade } from "./api/peer_route.ts";
 import { Waiters } from "./api/long_poll.ts";
 import type { ServeConfig } from "./config.ts";
@@ -187,6 +183,7 @@ function httpServer(
   const server = createHttpServer({
     fetch: app.fetch,
     maxConnections,
+    maxBodyBytes: cfg.maxBodyBytes,
     tls: cfg.tlsCertFile && cfg.tlsKeyFile
       ? { cert: Deno.readTextFileSync(cfg.tlsCertFile), key: Deno.readTextFileSync(cfg.tlsKeyFile) }
       : undefined,

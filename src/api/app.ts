@@ -1,6 +1,5 @@
 // The Hono app: auth, the leader header, every route, and one error mapping for all of them.
 
-import type { ServerResponse } from "node:http";
 import { type Context, Hono } from "hono";
 import { RaftqError } from "../errors.ts";
 import { adminRoutes } from "./admin_routes.ts";
@@ -16,6 +15,7 @@ import { forwardToLeader } from "./forward.ts";
 import { peerRoutes } from "./peer_route.ts";
 import { countRequest, metricsRoute } from "./metrics_route.ts";
 import { statusPage } from "./status_page.ts";
+import { EdgeRequest } from "../http/request.ts";
 
 /**
  * Paths served without the client token: peers authenticate on /raft with the cluster secret;
@@ -60,13 +60,12 @@ export function createApp(ctx: ApiContext): Hono {
 
 /**
  * Names the leader in `x-raftq-leader`, before the handler runs (a header added to a finished
- * response makes Hono rebuild it). Served by node:http, on its response itself: node merges it
- * with the handler's headers, and the handler's answer keeps plain headers, which the adapter
- * writes as they are; through Hono's header() every answer would carry a Headers object, built,
- * sorted and copied back into a plain one for each request.
+ * response makes Hono rebuild it). Served by the edge, on its request: the edge writes it beside
+ * the handler's headers (a handler's own name wins), and the answer keeps plain headers; through
+ * Hono's header() every answer would carry a Headers object, built and read back per request.
  */
 export function nameLeader(c: Context, leader: string): void {
-  const outgoing = (c.env as { outgoing?: ServerResponse } | undefined)?.outgoing;
-  if (outgoing) outgoing.setHeader("x-raftq-leader", leader);
+  const raw = c.req.raw as unknown;
+  if (raw instanceof EdgeRequest) raw.leader = leader;
   else c.header("x-raftq-leader", leader);
 }

@@ -1,10 +1,10 @@
 // Reads a JSON request body with a size limit, without reading an oversized body whole.
 
-import type { IncomingMessage } from "node:http";
 import type { Context } from "hono";
 import { RaftqError } from "../errors.ts";
 import { JsonBodyError, parseBody } from "./json_body.ts";
-import { concatBytes, readAtMost } from "../buffers.ts";
+import { readAtMost } from "../buffers.ts";
+import { EdgeRequest } from "../http/request.ts";
 import { decodeUtf8 } from "../utf8.ts";
 
 const tooLarge = (max: number) =>
@@ -24,9 +24,9 @@ export async function readRaw(c: Context, maxBytes: number): Promise<Uint8Array<
 }
 
 async function readLimited(c: Context, maxBytes: number): Promise<Uint8Array<ArrayBuffer>> {
-  // Served by node:http: read the request itself, without building a fetch Request around it.
-  const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
-  if (incoming) return await readIncoming(incoming, maxBytes);
+  // Served by the edge: the body was read there, bounded by --max-body-bytes.
+  const raw = c.req.raw as unknown;
+  if (raw instanceof EdgeRequest) return edgeBody(raw, maxBytes);
   const declared = c.req.header("content-length");
   if (declared !== undefined && Number(declared) > maxBytes) throw tooLarge(maxBytes);
   const body = c.req.raw.body;
@@ -42,50 +42,14 @@ async function readLimited(c: Context, maxBytes: number): Promise<Uint8Array<Arr
   return bytes;
 }
 
-/**
- * A node:http request's body, by its events: the stream's async iterator costs an iterator, an
- * end-of-stream watcher and promises for every request. Over `maxBytes` it stops reading and
- * destroys the request, as leaving the iterator would; a request that closes before its end is
- * an error (readRaw makes it a 400).
- */
-function readIncoming(
-  incoming: IncomingMessage,
-  maxBytes: number,
-): Promise<Uint8Array<ArrayBuffer>> {
-  const declared = incoming.headers["content-length"];
-  if (declared !== undefined && Number(declared) > maxBytes) throw tooLarge(maxBytes);
-  if (incoming.readableEnded) return Promise.resolve(new Uint8Array());
-  if (incoming.destroyed) return Promise.reject(new Error("the request was closed"));
-  return new Promise((resolve, reject) => {
-    const chunks: Uint8Array[] = [];
-    let size = 0;
-    const stop = () => {
-      incoming.off("data", onData);
-      incoming.off("end", onEnd);
-      incoming.off("error", onError);
-      incoming.off("close", onClose);
-    };
-    const onData = (chunk: Uint8Array) => {
-      size += chunk.length;
-      if (size <= maxBytes) return void chunks.push(chunk);
-      stop();
-      incoming.destroy(); // the rest is drained or the socket closed
-      reject(tooLarge(maxBytes));
-    };
-    const onEnd = () => {
-      stop();
-      resolve(concatBytes(chunks, size));
-    };
-    const onError = (error: Error) => {
-      stop();
-      reject(error);
-    };
-    const onClose = () => onError(new Error("the request closed before its end"));
-    incoming.on("data", onData);
-    incoming.on("end", onEnd);
-    incoming.on("error", onError);
-    incoming.on("close", onClose);
-  });
+function edgeBody(raw: EdgeRequest, maxBytes: number): Uint8Array<ArrayBuffer> {
+  const body = raw.edgeBody;
+  // (The edge's bound is --max-body-bytes, which no route's own bound exceeds.)
+  if (body === "too_large" || (body !== "cut_short" && body.length > maxBytes)) {
+    throw tooLarge(maxBytes);
+  }
+  if (body === "cut_short") throw new Error("the request closed before its end");
+  return body;
 }
 
 /** The body as JSON (see readJson), or undefined when the request has none. */

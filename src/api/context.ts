@@ -1,7 +1,7 @@
 // What the routes need from the running node: the node, its settings, long-poll waiters, a log.
 
 import type { NodeApi } from "../node/facade.ts";
-import type { ConnectionStats } from "./connection_guard.ts";
+import type { ConnectionStats } from "../http/connection_guard.ts";
 import type { BackupImage } from "../storage/backup.ts";
 import type { WsTransport } from "../transport/transport.ts";
 import type { Waiters } from "./long_poll.ts";

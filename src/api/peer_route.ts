@@ -13,6 +13,7 @@ import type { PeerSocket, WsTransport } from "../transport/transport.ts";
 import { readJson } from "./body.ts";
 import { errorResponse } from "./errors.ts";
 import { maxFrameChars } from "../transport/frames.ts";
+import type { UpgradeRequest } from "../http/server.ts";
 
 /** A hello is a few hundred bytes; nothing larger is read from a stranger. */
 const maxHelloBytes = 4096;
@@ -68,7 +69,7 @@ export function peerRoutes(app: Hono, transport: WsTransport): void {
  */
 export function peerUpgrade(
   transport: WsTransport,
-): (req: IncomingMessage, socket: Duplex, head: Uint8Array) => void {
+): (req: UpgradeRequest, socket: Duplex, head: Uint8Array) => void {
   const wss = new WebSocketServer({ noServer: true, maxPayload: maxFrameChars });
   return (req, socket, head) => {
     const path = (req.url ?? "").split("?")[0];
@@ -80,7 +81,7 @@ export function peerUpgrade(
       if (path === "/raft") transport.refusedPeer("an upgrade without a valid ticket", null);
       return rejectUpgrade(socket, path === "/raft" ? 401 : 404);
     }
-    wss.handleUpgrade(req, socket, Buffer.from(head), (ws) => {
+    wss.handleUpgrade(req as unknown as IncomingMessage, socket, Buffer.from(head), (ws) => {
       transport.accept(ws as unknown as PeerSocket, peerId);
     });
   };

@@ -1,11 +1,9 @@
-// x-raftq-leader on every answer: set on node:http's response, or through Hono without one.
+// x-raftq-leader on every answer: written by the HTTP edge, or through Hono without it.
 
 import assert from "node:assert/strict";
-import http from "node:http";
-import type { AddressInfo } from "node:net";
-import { getRequestListener } from "@hono/node-server";
 import { Hono } from "hono";
 import { nameLeader } from "../../src/api/app.ts";
+import { createHttpServer } from "../../src/http/server.ts";
 
 /** An app naming "n1" as the leader, as createApp's middleware does, with three kinds of answer. */
 function leaderApp(): Hono {
@@ -24,21 +22,16 @@ function leaderApp(): Hono {
   return app;
 }
 
-async function serveOnNodeHttp(app: Hono): Promise<{ url: string; close(): Promise<void> }> {
-  const server = http.createServer(getRequestListener(app.fetch));
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    close: () => {
-      server.closeAllConnections();
-      return new Promise((resolve) => server.close(() => resolve()));
-    },
-  };
-}
-
-Deno.test("served by node:http, each answer names the leader once; a handler's own name wins", async () => {
-  const served = await serveOnNodeHttp(leaderApp());
+Deno.test("served by the edge, each answer names the leader once; a handler's own name wins", async () => {
+  const server = createHttpServer({
+    fetch: leaderApp().fetch,
+    maxConnections: 16,
+    maxBodyBytes: 1024,
+    onUpgrade: (_req, socket) => socket.destroy(),
+    onError: (event, err) => assert.fail(`${event}: ${err}`),
+  });
+  await server.listen("127.0.0.1", 0);
+  const url = `http://127.0.0.1:${server.port}`;
   try {
     for (
       const [path, status, leader] of [
@@ -47,21 +40,21 @@ Deno.test("served by node:http, each answer names the leader once; a handler's o
         ["/own", 200, "n9"],
       ] as const
     ) {
-      const res = await fetch(`${served.url}${path}`);
+      const res = await fetch(`${url}${path}`);
       await res.body?.cancel();
       assert.equal(res.status, status, path);
       assert.equal(res.headers.get("x-raftq-leader"), leader, path);
       assert.equal(res.headers.get("content-type"), "application/json", path);
     }
-    const error = await fetch(`${served.url}/error`);
+    const error = await fetch(`${url}/error`);
     assert.deepEqual(await error.json(), { error: { code: "not_found" } });
     assert.equal(error.headers.get("retry-after"), "1");
   } finally {
-    await served.close();
+    await server.close(1_000);
   }
 });
 
-Deno.test("answered without node:http (app.request), the leader is named through Hono", async () => {
+Deno.test("answered without the edge (app.request), the leader is named through Hono", async () => {
   const app = leaderApp();
   for (const [path, leader] of [["/json", "n1"], ["/error", "n1"], ["/own", "n9"]]) {
     const res = await app.request(path);

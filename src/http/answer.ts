@@ -1,0 +1,236 @@
+// Writes a Response onto a connection as HTTP/1.1: the head, then the body whole or in chunks.
+
+import { LightResponse, type PlainBody, responseParts } from "./response.ts";
+
+const encoder = new TextEncoder();
+/** Bodies up to this size go out in the same write as the head. */
+const joinedWriteBytes = 64 * 1024;
+const injection = /[\r\n\0]/;
+/** Room at the scratch's start for an answer's head, the body encoded behind it. */
+const headRoomBytes = 2048;
+
+const reasons: Record<number, string> = {
+  100: "Continue",
+  101: "Switching Protocols",
+  200: "OK",
+  201: "Created",
+  202: "Accepted",
+  204: "No Content",
+  206: "Partial Content",
+  301: "Moved Permanently",
+  302: "Found",
+  304: "Not Modified",
+  400: "Bad Request",
+  401: "Unauthorized",
+  403: "Forbidden",
+  404: "Not Found",
+  405: "Method Not Allowed",
+  408: "Request Timeout",
+  409: "Conflict",
+  410: "Gone",
+  413: "Content Too Large",
+  415: "Unsupported Media Type",
+  422: "Unprocessable Content",
+  429: "Too Many Requests",
+  431: "Request Header Fields Too Large",
+  500: "Internal Server Error",
+  501: "Not Implemented",
+  502: "Bad Gateway",
+  503: "Service Unavailable",
+  504: "Gateway Timeout",
+  507: "Insufficient Storage",
+};
+
+export const statusLine = (status: number) =>
+  `HTTP/1.1 ${status} ${reasons[status] ?? "Unknown"}\r\n`;
+
+/** Writes all of `bytes` (a socket may take part of a write). */
+export async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
+  let at = 0;
+  while (at < bytes.length) at += await conn.write(at === 0 ? bytes : bytes.subarray(at));
+}
+
+/** What the connection knows about the request being answered. */
+export interface AnswerContext {
+  head: boolean;
+  minorVersion: 0 | 1;
+  keepAlive: boolean;
+  /** `x-raftq-leader`, unless the handler named one itself. */
+  leader: string | undefined;
+  date: string;
+  /** `keep-alive: timeout=N` and its line end: how long an idle connection is kept. */
+  keepAliveLine: string;
+  /** The connection's buffer for answers (see writeWhole); free again once a write ends. */
+  scratch: Uint8Array;
+}
+
+/** The status, headers and body of any Response, without building a fetch Response if avoidable. */
+function partsOf(res: Response): [number, HeadersInit | undefined, PlainBody] {
+  const light = res as unknown as LightResponse;
+  const parts = light[responseParts];
+  if (parts) return [parts[0], parts[2], parts[1]];
+  const native = res instanceof LightResponse ? light.native() : res;
+  return [native.status, native.headers, native.body];
+}
+
+/**
+ * Writes the answer. Returns whether the connection may carry another request: not after a body
+ * whose end only the close can mark (a stream to an HTTP/1.0 client).
+ */
+export async function writeAnswer(
+  conn: Deno.Conn,
+  res: Response,
+  ctx: AnswerContext,
+): Promise<boolean> {
+  const [status, headers, body] = partsOf(res);
+  const head = renderHeaders(headers, body);
+  // A handler may ask for the close (the rest of a refused body is never read).
+  if (head.close) ctx = { ...ctx, keepAlive: false };
+  const noBody = ctx.head || status === 204 || status === 304 || status < 200;
+  if (body === null || typeof body === "string" || body instanceof Uint8Array) {
+    await writeWhole(conn, status, head, noBody ? null : body, ctx);
+    return ctx.keepAlive;
+  }
+  const chunked = !head.hasLength && ctx.minorVersion === 1 && !noBody;
+  if (chunked) head.text += "transfer-encoding: chunked\r\n";
+  const keepAlive = ctx.keepAlive && (chunked || head.hasLength || noBody);
+  const text = startLine(status, head, { ...ctx, keepAlive }) + head.text + "\r\n";
+  await writeAll(conn, encoder.encode(text));
+  if (noBody) await body.cancel().catch(() => {});
+  else await writeStream(conn, body, chunked);
+  return keepAlive;
+}
+
+/**
+ * A body held whole: the head and body in one write. A short text body is encoded straight into
+ * the connection's scratch behind room for the head, which is then moved up against it.
+ */
+async function writeWhole(
+  conn: Deno.Conn,
+  status: number,
+  head: RenderedHeaders,
+  body: string | Uint8Array | null,
+  ctx: AnswerContext,
+): Promise<void> {
+  const { scratch } = ctx;
+  const inScratch = typeof body === "string" &&
+    body.length * 3 <= scratch.length - headRoomBytes;
+  const bytes = inScratch
+    ? scratch.subarray(
+      headRoomBytes,
+      headRoomBytes + encoder.encodeInto(body, scratch.subarray(headRoomBytes)).written,
+    )
+    : typeof body === "string"
+    ? encoder.encode(body)
+    : body;
+  if (!head.hasLength && !(status === 204 || status === 304 || status < 200)) {
+    if (!ctx.head || bytes !== null) head.text += `content-length: ${bytes?.length ?? 0}\r\n`;
+  }
+  const text = startLine(status, head, ctx) + head.text + "\r\n";
+  if (inScratch) {
+    const { read, written } = encoder.encodeInto(text, scratch.subarray(0, headRoomBytes));
+    if (read === text.length) {
+      scratch.copyWithin(written, headRoomBytes, headRoomBytes + bytes!.length);
+      return await writeAll(conn, scratch.subarray(0, written + bytes!.length));
+    }
+  }
+  await writeJoined(conn, text, inScratch ? bytes!.slice() : bytes, inScratch ? null : scratch);
+}
+
+function startLine(status: number, head: RenderedHeaders, ctx: AnswerContext): string {
+  let text = statusLine(status) + `date: ${ctx.date}\r\n`;
+  if (ctx.leader !== undefined && !head.hasLeader) text += `x-raftq-leader: ${ctx.leader}\r\n`;
+  if (!ctx.keepAlive) text += "connection: close\r\n";
+  else {
+    if (ctx.minorVersion === 0) text += "connection: keep-alive\r\n";
+    text += ctx.keepAliveLine;
+  }
+  return text;
+}
+
+interface RenderedHeaders {
+  text: string;
+  hasLength: boolean;
+  hasLeader: boolean;
+  close: boolean;
+}
+
+function renderHeaders(headers: HeadersInit | undefined, body: PlainBody): RenderedHeaders {
+  const out: RenderedHeaders = { text: "", hasLength: false, hasLeader: false, close: false };
+  let hasType = false;
+  const add = (name: string, value: string) => {
+    if (injection.test(name) || injection.test(value)) {
+      throw new TypeError(`The answer's header ${JSON.stringify(name)} holds a line break`);
+    }
+    const lower = name.toLowerCase();
+    // The edge frames the body and the connection itself.
+    if (lower === "connection") out.close ||= value.toLowerCase().includes("close");
+    if (lower === "transfer-encoding" || lower === "connection" || lower === "date") return;
+    if (lower === "content-length") out.hasLength = true;
+    else if (lower === "content-type") hasType = true;
+    else if (lower === "x-raftq-leader") out.hasLeader = true;
+    out.text += `${name}: ${value}\r\n`;
+  };
+  if (headers instanceof Headers || Array.isArray(headers)) {
+    for (const [name, value] of headers) add(name, value);
+  } else if (headers) {
+    for (const name in headers) {
+      const value = (headers as Record<string, string | undefined>)[name];
+      if (value !== undefined) add(name, value);
+    }
+  }
+  if (!hasType && typeof body === "string") {
+    out.text += "content-type: text/plain;charset=UTF-8\r\n";
+  }
+  return out;
+}
+
+/** The head and body in one write: in `scratch` when they fit (it is free once a write ends). */
+async function writeJoined(
+  conn: Deno.Conn,
+  head: string,
+  body: Uint8Array | null,
+  scratch: Uint8Array | null,
+) {
+  const size = body?.length ?? 0;
+  if (size > joinedWriteBytes) {
+    await writeAll(conn, encoder.encode(head));
+    return await writeAll(conn, body!);
+  }
+  const fits = scratch !== null && head.length * 3 + size <= scratch.length;
+  const out = fits ? scratch : new Uint8Array(head.length * 3 + size);
+  const { written } = encoder.encodeInto(head, out);
+  if (body) out.set(body, written);
+  await writeAll(conn, out.subarray(0, written + size));
+}
+
+/** Writes a streamed body as it comes; a failed write cancels the stream. */
+async function writeStream(
+  conn: Deno.Conn,
+  body: ReadableStream<Uint8Array>,
+  chunked: boolean,
+): Promise<void> {
+  const reader = body.getReader();
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      const bytes = typeof value === "string" ? encoder.encode(value) : value;
+      if (bytes.length === 0) continue;
+      if (!chunked) await writeAll(conn, bytes);
+      else await writeJoined(conn, `${bytes.length.toString(16)}\r\n`, withCrlf(bytes), null);
+    }
+    if (chunked) await writeAll(conn, encoder.encode("0\r\n\r\n"));
+  } catch (err) {
+    await reader.cancel(err).catch(() => {});
+    throw err;
+  }
+}
+
+function withCrlf(bytes: Uint8Array): Uint8Array {
+  const out = new Uint8Array(bytes.length + 2);
+  out.set(bytes);
+  out[bytes.length] = 13;
+  out[bytes.length + 1] = 10;
+  return out;
+}

@@ -1,0 +1,81 @@
+// A node Duplex over a Deno connection: `ws` runs a peer link on a connection the edge accepted.
+
+import { Buffer } from "node:buffer";
+import { Duplex } from "node:stream";
+import { concatBytes } from "../buffers.ts";
+import { writeAll } from "./answer.ts";
+
+const readBytes = 64 * 1024;
+
+/** What `ws` calls on a socket beyond a Duplex's own methods. */
+export class ConnDuplex extends Duplex {
+  #reading = false;
+  readonly #scratch = new Uint8Array(readBytes);
+
+  constructor(readonly conn: Deno.Conn) {
+    super({ allowHalfOpen: false });
+  }
+
+  override _read(): void {
+    if (!this.#reading) void this.#pump();
+  }
+
+  /** Reads until the stream wants no more; each chunk a copy, the scratch reused. */
+  async #pump(): Promise<void> {
+    this.#reading = true;
+    try {
+      for (;;) {
+        const n = await this.conn.read(this.#scratch);
+        if (n === null) return void this.push(null);
+        if (!this.push(Buffer.from(this.#scratch.subarray(0, n)))) return;
+      }
+    } catch (err) {
+      this.destroy(err as Error);
+    } finally {
+      this.#reading = false;
+    }
+  }
+
+  override _write(chunk: Uint8Array, _encoding: string, done: (err?: Error | null) => void) {
+    writeAll(this.conn, chunk).then(() => done(), done);
+  }
+
+  override _writev(
+    chunks: { chunk: Uint8Array }[],
+    done: (err?: Error | null) => void,
+  ): void {
+    const size = chunks.reduce((n, c) => n + c.chunk.length, 0);
+    const bytes = concatBytes(chunks.map((c) => c.chunk), size);
+    writeAll(this.conn, bytes).then(() => done(), done);
+  }
+
+  override _final(done: (err?: Error | null) => void): void {
+    this.conn.closeWrite().then(() => done(), () => done());
+  }
+
+  override _destroy(err: Error | null, done: (err?: Error | null) => void): void {
+    try {
+      this.conn.close();
+    } catch {
+      // closed already
+    }
+    done(err);
+  }
+
+  setNoDelay(noDelay = true): this {
+    try {
+      (this.conn as Deno.TcpConn).setNoDelay?.(noDelay);
+    } catch {
+      // not a TCP connection (TLS): nothing to set
+    }
+    return this;
+  }
+
+  setTimeout(): this {
+    return this;
+  }
+
+  setKeepAlive(): this {
+    return this;
+  }
+}

@@ -1,0 +1,123 @@
+// The request Hono sees from the edge: method, URL and headers as parsed, a fetch Request on need.
+
+/** How a request's body came: its bytes, or why there are none to give. */
+export type EdgeBody = Uint8Array<ArrayBuffer> | "too_large" | "cut_short";
+
+/** A request's header fields, read-only in practice, with the Headers methods Hono calls. */
+export class EdgeHeaders {
+  constructor(readonly fields: Record<string, string>) {}
+
+  get(name: string): string | null {
+    return this.fields[name.toLowerCase()] ?? null;
+  }
+
+  has(name: string): boolean {
+    return this.fields[name.toLowerCase()] !== undefined;
+  }
+
+  set(name: string, value: string): void {
+    this.fields[name.toLowerCase()] = value;
+  }
+
+  append(name: string, value: string): void {
+    const key = name.toLowerCase();
+    const before = this.fields[key];
+    this.fields[key] = before === undefined ? value : `${before}, ${value}`;
+  }
+
+  delete(name: string): void {
+    delete this.fields[name.toLowerCase()];
+  }
+
+  forEach(fn: (value: string, name: string, headers: EdgeHeaders) => void): void {
+    for (const name of Object.keys(this.fields).sort()) fn(this.fields[name], name, this);
+  }
+
+  *entries(): IterableIterator<[string, string]> {
+    for (const name of Object.keys(this.fields).sort()) yield [name, this.fields[name]];
+  }
+
+  *keys(): IterableIterator<string> {
+    for (const [name] of this.entries()) yield name;
+  }
+
+  *values(): IterableIterator<string> {
+    for (const [, value] of this.entries()) yield value;
+  }
+
+  [Symbol.iterator](): IterableIterator<[string, string]> {
+    return this.entries();
+  }
+}
+
+/**
+ * One request as Hono needs it. The body has been read by the edge (bounded); `signal` aborts
+ * when the client goes away. Anything a fetch Request has beyond these builds one on first use.
+ */
+export class EdgeRequest {
+  readonly headers: EdgeHeaders;
+  /** The leader's id, which the edge writes into the answer (see nameLeader). */
+  leader: string | undefined;
+  #abort?: AbortController;
+  #aborted = false;
+  #native?: Request;
+
+  constructor(
+    readonly method: string,
+    readonly url: string,
+    fields: Record<string, string>,
+    readonly edgeBody: EdgeBody,
+  ) {
+    this.headers = new EdgeHeaders(fields);
+  }
+
+  get signal(): AbortSignal {
+    if (!this.#abort) {
+      this.#abort = new AbortController();
+      if (this.#aborted) this.#abort.abort(goneReason());
+    }
+    return this.#abort.signal;
+  }
+
+  /** The client went away before its answer. */
+  abort(): void {
+    if (this.#aborted) return;
+    this.#aborted = true;
+    this.#abort?.abort(goneReason());
+  }
+
+  /** The request as a fetch Request (its body the bytes read, if any). */
+  native(): Request {
+    if (this.#native) return this.#native;
+    const body = typeof this.edgeBody === "string" || this.edgeBody.length === 0 ||
+        this.method === "GET" || this.method === "HEAD"
+      ? undefined
+      : this.edgeBody;
+    this.#native = new Request(this.url, {
+      method: this.method,
+      headers: Object.entries(this.headers.fields),
+      body,
+      signal: this.signal,
+    });
+    return this.#native;
+  }
+}
+
+const goneReason = () => new DOMException("The client closed the connection", "AbortError");
+
+for (
+  const key of ["body", "bodyUsed", "cache", "credentials", "integrity", "keepalive", "mode"]
+) {
+  Object.defineProperty(EdgeRequest.prototype, key, {
+    get(this: EdgeRequest) {
+      return this.native()[key as keyof Request];
+    },
+  });
+}
+for (const key of ["arrayBuffer", "blob", "bytes", "clone", "formData", "json", "text"]) {
+  Object.defineProperty(EdgeRequest.prototype, key, {
+    value(this: EdgeRequest) {
+      return (this.native()[key as keyof Request] as () => unknown).call(this.native());
+    },
+  });
+}

@@ -1,0 +1,191 @@
+// The HTTP/1.1 edge on Deno.listen: accepts within the connection cap, serves the app, stops.
+
+import type { Duplex } from "node:stream";
+import { Buffer } from "node:buffer";
+import { ConnDuplex } from "./conn_duplex.ts";
+import { type ConnectionHooks, HttpConnection } from "./connection.ts";
+import { ConnectionGuard, type ConnectionStats } from "./connection_guard.ts";
+import type { RequestHead } from "./head.ts";
+import { httpTimeouts } from "./limits.ts";
+import { installLightResponse } from "./response.ts";
+import { statusLine, writeAll } from "./answer.ts";
+
+/** The request line and headers of a WebSocket upgrade, as `ws` reads them. */
+export interface UpgradeRequest {
+  method: string;
+  url: string;
+  headers: Record<string, string | undefined>;
+}
+
+export interface HttpServerOptions {
+  fetch: (request: Request) => Response | Promise<Response>;
+  /** Most open connections; see defaultMaxConnections. */
+  maxConnections: number;
+  /** Request bodies beyond this are not read: the app sees them as too large. */
+  maxBodyBytes: number;
+  tls?: { cert: string; key: string };
+  /** `GET` upgrades to a WebSocket (the peer link): the handler takes the socket or refuses. */
+  onUpgrade(req: UpgradeRequest, socket: Duplex, head: Uint8Array): void;
+  onError(event: string, error: unknown): void;
+  /** The time bounds; httpTimeouts unless a test shortens them. */
+  timeouts?: typeof httpTimeouts;
+}
+
+export interface HttpServer {
+  readonly stats: ConnectionStats;
+  /** The port listened on (the one asked for, or the one given for port 0). */
+  readonly port: number;
+  listen(host: string, port: number): Promise<void>;
+  /** Stops accepting, lets requests in flight finish for up to `graceMs`, then closes the rest. */
+  close(graceMs: number): Promise<void>;
+}
+
+/** Thrown by listen() when the port is taken. */
+export class AddressInUse extends Error {
+  readonly code = "EADDRINUSE";
+}
+
+const refusalText = (max: number) => {
+  const body = JSON.stringify({
+    error: {
+      code: "too_many_connections",
+      message: `The node holds its maximum of ${max} connections, all busy; retry shortly`,
+    },
+  });
+  return statusLine(503) + "content-type: application/json\r\nretry-after: 1\r\n" +
+    `connection: close\r\ncontent-length: ${body.length}\r\n\r\n${body}`;
+};
+
+/** Builds the server; nothing listens until listen(). */
+export function createHttpServer(o: HttpServerOptions): HttpServer {
+  installLightResponse();
+  return new EdgeServer(o);
+}
+
+class EdgeServer implements HttpServer {
+  readonly #guard: ConnectionGuard<HttpConnection>;
+  readonly #runs = new Set<Promise<void>>();
+  readonly #hooks: ConnectionHooks;
+  #listener: Deno.Listener | null = null;
+  #ticker: ReturnType<typeof setInterval> | undefined;
+  #stopping = false;
+  #date = new Date().toUTCString();
+
+  constructor(readonly o: HttpServerOptions) {
+    this.#guard = new ConnectionGuard(o.maxConnections);
+    this.#hooks = {
+      fetch: o.fetch,
+      maxBodyBytes: o.maxBodyBytes,
+      scheme: o.tls ? "https" : "http",
+      upgrade: (connection, head, rest) => this.#upgrade(connection, head, rest),
+      busy: (connection, busy) => this.#guard.busy(connection, busy),
+      closed: (connection) => this.#guard.release(connection),
+      stopping: () => this.#stopping,
+      date: () => this.#date,
+      keepAliveLine: `keep-alive: timeout=${
+        Math.floor((o.timeouts ?? httpTimeouts).keepAliveMs / 1000)
+      }\r\n`,
+      onError: o.onError,
+    };
+  }
+
+  get stats(): ConnectionStats {
+    return this.#guard.stats;
+  }
+
+  get port(): number {
+    return (this.#listener?.addr as Deno.NetAddr | undefined)?.port ?? 0;
+  }
+
+  listen(host: string, port: number): Promise<void> {
+    try {
+      this.#listener = this.o.tls
+        ? Deno.listenTls({ hostname: host, port, ...this.o.tls })
+        : Deno.listen({ hostname: host, port });
+    } catch (err) {
+      if (err instanceof Deno.errors.AddrInUse) throw new AddressInUse(err.message);
+      throw err;
+    }
+    const checkEveryMs = (this.o.timeouts ?? httpTimeouts).checkEveryMs;
+    this.#ticker = setInterval(() => this.#tick(), checkEveryMs);
+    Deno.unrefTimer(this.#ticker as unknown as number);
+    void this.#acceptLoop(this.#listener);
+    return Promise.resolve();
+  }
+
+  async close(graceMs: number): Promise<void> {
+    this.#stopping = true;
+    clearInterval(this.#ticker);
+    try {
+      this.#listener?.close();
+    } catch {
+      // closed already
+    }
+    for (const c of [...this.#guard.connections()]) if (c.state !== "busy") c.close();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const grace = new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs)));
+    await Promise.race([Promise.allSettled([...this.#runs]), grace]);
+    clearTimeout(timer);
+    for (const c of [...this.#guard.connections()]) if (c.state !== "upgraded") c.close();
+  }
+
+  async #acceptLoop(listener: Deno.Listener): Promise<void> {
+    for (;;) {
+      let conn: Deno.Conn;
+      try {
+        conn = await listener.accept();
+      } catch (err) {
+        if (this.#stopping || err instanceof Deno.errors.BadResource) return;
+        // Out of descriptors or a transient failure: logged, and the loop goes on shortly.
+        this.o.onError("http_accept_failed", err);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        continue;
+      }
+      this.#serve(conn);
+    }
+  }
+
+  #serve(conn: Deno.Conn): void {
+    const connection = new HttpConnection(conn, this.#hooks);
+    if (!this.#guard.admit(connection)) return void this.#refuse(conn);
+    try {
+      (conn as Deno.TcpConn).setNoDelay?.(true);
+    } catch {
+      // TLS connections set no options here
+    }
+    const run = connection.run();
+    this.#runs.add(run);
+    void run.finally(() => this.#runs.delete(run));
+  }
+
+  /** Past the cap with every connection busy: a clear 503, then the close. */
+  #refuse(conn: Deno.Conn): void {
+    const close = () => {
+      try {
+        conn.close();
+      } catch {
+        // closed already
+      }
+    };
+    // On a TLS port the first bytes must be a handshake: there, the refusal is the close.
+    if (this.o.tls) return close();
+    const text = new TextEncoder().encode(refusalText(this.o.maxConnections));
+    writeAll(conn, text).catch(() => {}).finally(close);
+  }
+
+  #upgrade(connection: HttpConnection, head: RequestHead, rest: Uint8Array): void {
+    // A peer link holds its connection for good: busy, never evicted.
+    this.#guard.busy(connection, true);
+    const socket = new ConnDuplex(connection.conn);
+    socket.once("close", () => this.#guard.release(connection));
+    const req = { method: head.method, url: head.target, headers: head.headers };
+    this.o.onUpgrade(req, socket, Buffer.from(rest));
+  }
+
+  #tick(): void {
+    const nowMs = Date.now();
+    this.#date = new Date(nowMs).toUTCString();
+    const bounds = this.o.timeouts ?? httpTimeouts;
+    for (const c of [...this.#guard.connections()]) c.expire(nowMs, bounds);
+  }
+}
