@@ -16,6 +16,7 @@ import { peerRoutes } from "./peer_route.ts";
 import { countRequest, metricsRoute } from "./metrics_route.ts";
 import { statusPage } from "./status_page.ts";
 import { EdgeRequest } from "../http/request.ts";
+import { CachedRouter } from "./cached_router.ts";
 
 /**
  * Paths served without the client token: peers authenticate on /raft with the cluster secret;
@@ -24,7 +25,7 @@ import { EdgeRequest } from "../http/request.ts";
 const openPaths = ["/healthz", "/raft", "/raft/challenge", "/raft/hello", "/"];
 
 export function createApp(ctx: ApiContext): Hono {
-  const app = new Hono();
+  const app = new Hono({ router: new CachedRouter() });
   const refusal = tokenCheck(ctx.token, openPaths);
   // Every request's edge in one middleware (each of Hono's costs a closure, a promise and a match
   // of the router's): counted and timed, its token checked, the leader named.

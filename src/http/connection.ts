@@ -5,6 +5,7 @@ import { type AnswerContext, statusLine, writeAll, writeAnswer } from "./answer.
 import { ChunkedBody } from "./chunked.ts";
 import { findHeadEnd, HttpRefusal, maxHeadBytes, parseHead, type RequestHead } from "./head.ts";
 import { type EdgeBody, EdgeRequest } from "./request.ts";
+import { copyBody } from "./slab.ts";
 
 /** What a connection needs from its server. */
 export interface ConnectionHooks {
@@ -50,6 +51,8 @@ export class HttpConnection {
   #reading: Promise<boolean> | null = null;
   #ended = false;
   #readSize = smallReadBytes;
+  /** How far the pending bytes were searched for a head's end. */
+  #searched = 0;
   #smallBuffer: Uint8Array | undefined;
   #scratch: Uint8Array | undefined;
   #closeAfterAnswer = false;
@@ -97,7 +100,8 @@ export class HttpConnection {
   }
 
   async #serveOne(): Promise<boolean> {
-    const head = await this.#readHead();
+    // A request already read whole is served without waiting (most are: one read, one request).
+    const head = this.#takeHead() ?? await this.#readHead();
     if (!head) return false;
     this.#pending = this.#pending.subarray(head.headBytes);
     if (head.upgrade) {
@@ -108,24 +112,32 @@ export class HttpConnection {
       return false;
     }
     const url = this.#url(head);
-    const body = await this.#readBody(head);
+    const body = this.#takeBody(head) ?? await this.#readBody(head);
     return await this.#answer(head, url, body);
   }
 
   async #readHead(): Promise<RequestHead | null> {
-    let searched = 0;
     for (;;) {
-      if (this.#pending.length > 0) {
-        if (this.state === "idle") this.#enter("head");
-        const end = findHeadEnd(this.#pending, searched);
-        if (end > maxHeadBytes || (end === -1 && this.#pending.length > maxHeadBytes)) {
-          throw new HttpRefusal(431, "Malformed HTTP (request head over 16 KiB)");
-        }
-        if (end !== -1) return parseHead(this.#pending, end);
-        searched = this.#pending.length;
-      }
       if (!(await this.#read())) return null;
+      const head = this.#takeHead();
+      if (head) return head;
     }
+  }
+
+  /** The head, if the bytes read hold all of it; throws for one over the bound. */
+  #takeHead(): RequestHead | null {
+    if (this.#pending.length === 0) return null;
+    if (this.state === "idle") this.#enter("head");
+    const end = findHeadEnd(this.#pending, this.#searched);
+    if (end > maxHeadBytes || (end === -1 && this.#pending.length > maxHeadBytes)) {
+      throw new HttpRefusal(431, "Malformed HTTP (request head over 16 KiB)");
+    }
+    if (end === -1) {
+      this.#searched = this.#pending.length;
+      return null;
+    }
+    this.#searched = 0;
+    return parseHead(this.#pending, end);
   }
 
   #url(head: RequestHead): string {
@@ -136,8 +148,17 @@ export class HttpConnection {
     throw new HttpRefusal(400, "Malformed HTTP (request target)");
   }
 
-  async #readBody(head: RequestHead): Promise<EdgeBody> {
+  /** The body, if it has no bytes or all its bytes are read. */
+  #takeBody(head: RequestHead): EdgeBody | null {
     if (head.body === 0) return new Uint8Array();
+    if (head.body === "chunked" || head.body > this.#pending.length) return null;
+    if (head.body > this.hooks.maxBodyBytes) return null;
+    const bytes = copyBody(this.#pending.subarray(0, head.body));
+    this.#pending = this.#pending.subarray(head.body);
+    return bytes;
+  }
+
+  async #readBody(head: RequestHead): Promise<EdgeBody> {
     this.state = "body";
     const tooLarge = head.body !== "chunked" && head.body > this.hooks.maxBodyBytes;
     if (tooLarge) {
@@ -155,7 +176,7 @@ export class HttpConnection {
     while (this.#pending.length < length) {
       if (!(await this.#read())) return this.#cutShort();
     }
-    const bytes = this.#pending.slice(0, length);
+    const bytes = copyBody(this.#pending.subarray(0, length));
     this.#pending = this.#pending.subarray(length);
     return bytes;
   }
