@@ -6,6 +6,7 @@ import { concatBytes } from "../buffers.ts";
 import { writeAll } from "./answer.ts";
 
 const readBytes = 64 * 1024;
+const joinedBytes = 64 * 1024;
 
 /** What `ws` calls on a socket beyond a Duplex's own methods. */
 export class ConnDuplex extends Duplex {
@@ -40,13 +41,19 @@ export class ConnDuplex extends Duplex {
     writeAll(this.conn, chunk).then(() => done(), done);
   }
 
+  /**
+   * Small frames (a header and its payload, corked by `ws`) go in one write; past `joinedBytes`
+   * each chunk is written as it is, so an image's megabyte chunks are never copied.
+   */
   override _writev(
     chunks: { chunk: Uint8Array }[],
     done: (err?: Error | null) => void,
   ): void {
     const size = chunks.reduce((n, c) => n + c.chunk.length, 0);
-    const bytes = concatBytes(chunks.map((c) => c.chunk), size);
-    writeAll(this.conn, bytes).then(() => done(), done);
+    const writes = size <= joinedBytes
+      ? writeAll(this.conn, concatBytes(chunks.map((c) => c.chunk), size))
+      : chunks.reduce((p, c) => p.then(() => writeAll(this.conn, c.chunk)), Promise.resolve());
+    writes.then(() => done(), done);
   }
 
   override _final(done: (err?: Error | null) => void): void {
