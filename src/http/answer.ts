@@ -1,6 +1,7 @@
 // Writes a Response onto a connection as HTTP/1.1: the head, then the body whole or in chunks.
 
 import { LightResponse, type PlainBody, responseParts } from "./response.ts";
+import type { ByteConn } from "./socket_conn.ts";
 
 const encoder = new TextEncoder();
 /** Bodies up to this size go out in the same write as the head. */
@@ -45,7 +46,7 @@ export const statusLine = (status: number) =>
   `HTTP/1.1 ${status} ${reasons[status] ?? "Unknown"}\r\n`;
 
 /** Writes all of `bytes` (a socket may take part of a write). */
-export async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
+export async function writeAll(conn: ByteConn, bytes: Uint8Array): Promise<void> {
   let at = 0;
   while (at < bytes.length) at += await conn.write(at === 0 ? bytes : bytes.subarray(at));
 }
@@ -78,7 +79,7 @@ function partsOf(res: Response): [number, HeadersInit | undefined, PlainBody] {
  * whose end only the close can mark (a stream to an HTTP/1.0 client).
  */
 export async function writeAnswer(
-  conn: Deno.Conn,
+  conn: ByteConn,
   res: Response,
   ctx: AnswerContext,
 ): Promise<boolean> {
@@ -106,7 +107,7 @@ export async function writeAnswer(
  * the connection's scratch behind room for the head, which is then moved up against it.
  */
 async function writeWhole(
-  conn: Deno.Conn,
+  conn: ByteConn,
   status: number,
   head: RenderedHeaders,
   body: string | Uint8Array | null,
@@ -187,7 +188,7 @@ function renderHeaders(headers: HeadersInit | undefined, body: PlainBody): Rende
 
 /** The head and body in one write: in `scratch` when they fit (it is free once a write ends). */
 async function writeJoined(
-  conn: Deno.Conn,
+  conn: ByteConn,
   head: string,
   body: Uint8Array | null,
   scratch: Uint8Array | null,
@@ -206,7 +207,7 @@ async function writeJoined(
 
 /** Writes a streamed body as it comes; a failed write cancels the stream. */
 async function writeStream(
-  conn: Deno.Conn,
+  conn: ByteConn,
   body: ReadableStream<Uint8Array>,
   chunked: boolean,
 ): Promise<void> {

@@ -4,6 +4,7 @@ import { Buffer } from "node:buffer";
 import { Duplex } from "node:stream";
 import { concatBytes } from "../buffers.ts";
 import { writeAll } from "./answer.ts";
+import type { ByteConn } from "./socket_conn.ts";
 
 const readBytes = 64 * 1024;
 const joinedBytes = 64 * 1024;
@@ -13,7 +14,7 @@ export class ConnDuplex extends Duplex {
   #reading = false;
   readonly #scratch = new Uint8Array(readBytes);
 
-  constructor(readonly conn: Deno.Conn) {
+  constructor(readonly conn: ByteConn) {
     super({ allowHalfOpen: false });
   }
 
@@ -70,11 +71,7 @@ export class ConnDuplex extends Duplex {
   }
 
   setNoDelay(noDelay = true): this {
-    try {
-      (this.conn as Deno.TcpConn).setNoDelay?.(noDelay);
-    } catch {
-      // not a TCP connection (TLS): nothing to set
-    }
+    this.conn.setNoDelay?.(noDelay);
     return this;
   }
 

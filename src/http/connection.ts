@@ -6,6 +6,7 @@ import { ChunkedBody } from "./chunked.ts";
 import { findHeadEnd, HttpRefusal, maxHeadBytes, parseHead, type RequestHead } from "./head.ts";
 import { type EdgeBody, EdgeRequest } from "./request.ts";
 import { copyBody } from "./slab.ts";
+import type { ByteConn } from "./socket_conn.ts";
 
 /** What a connection needs from its server. */
 export interface ConnectionHooks {
@@ -58,7 +59,7 @@ export class HttpConnection {
   #closeAfterAnswer = false;
   #request: EdgeRequest | null = null;
 
-  constructor(readonly conn: Deno.Conn, readonly hooks: ConnectionHooks) {}
+  constructor(readonly conn: ByteConn, readonly hooks: ConnectionHooks) {}
 
   /** Serves requests until the connection ends. */
   async run(): Promise<void> {

@@ -1,6 +1,7 @@
 // The HTTP/1.1 edge on Deno.listen: accepts within the connection cap, serves the app, stops.
 
 import type { Duplex } from "node:stream";
+import tls from "node:tls";
 import { Buffer } from "node:buffer";
 import { ConnDuplex } from "./conn_duplex.ts";
 import { type ConnectionHooks, HttpConnection } from "./connection.ts";
@@ -9,6 +10,7 @@ import type { RequestHead } from "./head.ts";
 import { httpTimeouts } from "./limits.ts";
 import { installLightResponse } from "./response.ts";
 import { statusLine, writeAll } from "./answer.ts";
+import { type ByteConn, SocketConn } from "./socket_conn.ts";
 
 /** The request line and headers of a WebSocket upgrade, as `ws` reads them. */
 export interface UpgradeRequest {
@@ -67,6 +69,7 @@ class EdgeServer implements HttpServer {
   readonly #runs = new Set<Promise<void>>();
   readonly #hooks: ConnectionHooks;
   #listener: Deno.Listener | null = null;
+  #tlsServer: tls.Server | null = null;
   #ticker: ReturnType<typeof setInterval> | undefined;
   #stopping = false;
   #date = new Date().toUTCString();
@@ -94,23 +97,50 @@ class EdgeServer implements HttpServer {
   }
 
   get port(): number {
+    const tlsAddress = this.#tlsServer?.address();
+    if (tlsAddress && typeof tlsAddress === "object") return tlsAddress.port;
     return (this.#listener?.addr as Deno.NetAddr | undefined)?.port ?? 0;
   }
 
-  listen(host: string, port: number): Promise<void> {
-    try {
-      this.#listener = this.o.tls
-        ? Deno.listenTls({ hostname: host, port, ...this.o.tls })
-        : Deno.listen({ hostname: host, port });
-    } catch (err) {
-      if (err instanceof Deno.errors.AddrInUse) throw new AddressInUse(err.message);
-      throw err;
+  async listen(host: string, port: number): Promise<void> {
+    if (this.o.tls) await this.#listenTls(host, port, this.o.tls);
+    else {
+      try {
+        this.#listener = Deno.listen({ hostname: host, port });
+      } catch (err) {
+        if (err instanceof Deno.errors.AddrInUse) throw new AddressInUse(err.message);
+        throw err;
+      }
+      void this.#acceptLoop(this.#listener);
     }
     const checkEveryMs = (this.o.timeouts ?? httpTimeouts).checkEveryMs;
     this.#ticker = setInterval(() => this.#tick(), checkEveryMs);
     Deno.unrefTimer(this.#ticker as unknown as number);
-    void this.#acceptLoop(this.#listener);
-    return Promise.resolve();
+  }
+
+  /**
+   * TLS through node:tls: its sockets take no-delay, Deno's TLS connections do not (see
+   * SocketConn). A connection reaches the cap once its handshake is done; handshakes in flight
+   * are bounded by node's own cap (twice ours) and the head's time bound.
+   */
+  #listenTls(host: string, port: number, keys: { cert: string; key: string }): Promise<void> {
+    const server = tls.createServer(
+      { ...keys, handshakeTimeout: (this.o.timeouts ?? httpTimeouts).headersMs },
+      (socket) => this.#serve(new SocketConn(socket)),
+    );
+    server.maxConnections = this.o.maxConnections * 2;
+    server.on("tlsClientError", () => {}); // a failed handshake is closed; nothing to log
+    this.#tlsServer = server;
+    return new Promise((resolve, reject) => {
+      const failed = (err: Error & { code?: string }) =>
+        reject(err.code === "EADDRINUSE" ? new AddressInUse(err.message) : err);
+      server.once("error", failed);
+      server.listen({ host, port, backlog: 511 }, () => {
+        server.off("error", failed);
+        server.on("error", (err) => this.o.onError("http_server_error", err));
+        resolve();
+      });
+    });
   }
 
   async close(graceMs: number): Promise<void> {
@@ -121,6 +151,7 @@ class EdgeServer implements HttpServer {
     } catch {
       // closed already
     }
+    this.#tlsServer?.close();
     for (const c of [...this.#guard.connections()]) if (c.state !== "busy") c.close();
     let timer: ReturnType<typeof setTimeout> | undefined;
     const grace = new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs)));
@@ -145,13 +176,13 @@ class EdgeServer implements HttpServer {
     }
   }
 
-  #serve(conn: Deno.Conn): void {
+  #serve(conn: ByteConn): void {
     const connection = new HttpConnection(conn, this.#hooks);
     if (!this.#guard.admit(connection)) return void this.#refuse(conn);
     try {
-      (conn as Deno.TcpConn).setNoDelay?.(true);
+      conn.setNoDelay?.(true);
     } catch {
-      // TLS connections set no options here
+      // closed already
     }
     const run = connection.run();
     this.#runs.add(run);
@@ -159,7 +190,7 @@ class EdgeServer implements HttpServer {
   }
 
   /** Past the cap with every connection busy: a clear 503, then the close. */
-  #refuse(conn: Deno.Conn): void {
+  #refuse(conn: ByteConn): void {
     const close = () => {
       try {
         conn.close();

@@ -2,68 +2,11 @@
 
 import assert from "node:assert/strict";
 import { type NodeProcess, startNode, waitFor } from "../helpers/node_process.ts";
+import { makeCertificates } from "../helpers/certificates.ts";
 
 Deno.test("cluster: with --tls-cert/--tls-key the API is https and peers join over wss", async () => {
   const dir = await Deno.makeTempDir({ prefix: "raftq-tls-" });
-  const cert = `${dir}/cert.pem`;
-  const key = `${dir}/key.pem`;
-  const ca = `${dir}/ca.pem`;
-  // A private CA and a leaf certificate for 127.0.0.1 signed by it (rustls refuses a CA
-  // certificate used as the server's own).
-  const steps: string[][] = [
-    [
-      "req",
-      "-x509",
-      "-newkey",
-      "rsa:2048",
-      "-nodes",
-      "-keyout",
-      `${dir}/ca.key`,
-      "-out",
-      ca,
-      "-days",
-      "1",
-      "-subj",
-      "/CN=raftq test CA",
-    ],
-    [
-      "req",
-      "-newkey",
-      "rsa:2048",
-      "-nodes",
-      "-keyout",
-      key,
-      "-out",
-      `${dir}/leaf.csr`,
-      "-subj",
-      "/CN=127.0.0.1",
-    ],
-    [
-      "x509",
-      "-req",
-      "-in",
-      `${dir}/leaf.csr`,
-      "-CA",
-      ca,
-      "-CAkey",
-      `${dir}/ca.key`,
-      "-CAcreateserial",
-      "-out",
-      cert,
-      "-days",
-      "1",
-      "-extfile",
-      `${dir}/leaf.ext`,
-    ],
-  ];
-  await Deno.writeTextFile(
-    `${dir}/leaf.ext`,
-    "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
-  );
-  for (const args of steps) {
-    const r = await new Deno.Command("openssl", { args, stdout: "null", stderr: "null" }).output();
-    assert.ok(r.success, `openssl ${args[0]}`);
-  }
+  const { cert, key, ca } = await makeCertificates(dir);
   const pem = await Deno.readTextFile(ca);
   const client = Deno.createHttpClient({ caCerts: [pem] });
   const get = async (url: string) => {

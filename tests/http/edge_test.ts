@@ -3,13 +3,14 @@
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { Hono } from "hono";
-import { WebSocketServer } from "ws";
+import { WebSocket as WsClient, WebSocketServer } from "ws";
 import type { IncomingMessage } from "node:http";
 import { readRaw } from "../../src/api/body.ts";
 import { errorResponse } from "../../src/api/errors.ts";
 import { RaftqError } from "../../src/errors.ts";
 import { createHttpServer, type HttpServer } from "../../src/http/server.ts";
 import { waitFor } from "../helpers/node_process.ts";
+import { makeCertificates } from "../helpers/certificates.ts";
 
 const encoder = new TextEncoder();
 const maxBodyBytes = 1024;
@@ -62,6 +63,7 @@ interface Served {
 async function withEdge(
   fn: (s: Served) => Promise<void>,
   timeouts?: { headersMs: number; requestMs: number; keepAliveMs: number; checkEveryMs: number },
+  tls?: { cert: string; key: string },
 ) {
   const log: string[] = [];
   const errors: string[] = [];
@@ -71,6 +73,7 @@ async function withEdge(
     maxConnections: 32,
     maxBodyBytes,
     timeouts,
+    tls,
     onUpgrade: (req, socket, head) =>
       wss.handleUpgrade(req as unknown as IncomingMessage, socket, Buffer.from(head), (ws) => {
         ws.on("message", (data, binary) => ws.send(data, { binary }));
@@ -280,3 +283,51 @@ Deno.test("edge: stopping answers requests in flight, cuts them after the grace,
     for (const c of [held, waiting, idle]) c.close();
     await assert.rejects(Deno.connect({ hostname: "127.0.0.1", port }));
   }));
+
+Deno.test("edge: over TLS (node:tls), kept-alive requests, streams and a wss upgrade", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "raftq-edge-tls-" });
+  try {
+    const paths = await makeCertificates(dir);
+    const ca = await Deno.readTextFile(paths.ca);
+    const keys = {
+      cert: await Deno.readTextFile(paths.cert),
+      key: await Deno.readTextFile(paths.key),
+    };
+    await withEdge(
+      async ({ port, errors }) => {
+        const client = Deno.createHttpClient({ caCerts: [ca] });
+        try {
+          for (const body of ["one", "two", "three"]) {
+            const res = await fetch(`https://127.0.0.1:${port}/echo`, {
+              method: "POST",
+              body,
+              client,
+            });
+            assert.equal(await res.text(), body);
+          }
+          const streamed = await fetch(`https://127.0.0.1:${port}/stream`, { client });
+          assert.equal(await streamed.text(), "one,two,three");
+        } finally {
+          client.close();
+        }
+        const ws = new WsClient(`wss://127.0.0.1:${port}/raft`, { ca });
+        const echoed = new Promise<string>((resolve, reject) => {
+          ws.on("message", (data: Uint8Array) => resolve(new TextDecoder().decode(data)));
+          ws.on("error", reject);
+        });
+        await new Promise((resolve, reject) => {
+          ws.on("open", resolve);
+          ws.on("error", reject);
+        });
+        ws.send("over wss");
+        assert.equal(await echoed, "over wss");
+        ws.close();
+        assert.deepEqual(errors, []);
+      },
+      undefined,
+      keys,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
