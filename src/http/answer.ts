@@ -70,7 +70,10 @@ function partsOf(res: Response): [number, HeadersInit | undefined, PlainBody] {
   const light = res as unknown as LightResponse;
   const parts = light[responseParts];
   if (parts) return [parts[0], parts[2], parts[1]];
-  const native = res instanceof LightResponse ? light.native() : res;
+  // (instanceof LightResponse holds for fetch Responses too: ask the prototype chain itself.)
+  const native = Object.prototype.isPrototypeOf.call(LightResponse.prototype, res)
+    ? light.native()
+    : res;
   return [native.status, native.headers, native.body];
 }
 

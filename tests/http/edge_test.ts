@@ -24,6 +24,8 @@ function edgeApp(log: string[]): Hono {
   app.post("/echo", async (c) => c.body(await readRaw(c, maxBodyBytes)));
   app.post("/small", async (c) => c.body(await readRaw(c, 16)));
   app.get("/hello", (c) => c.text("hello"));
+  // A fetch Response (a proxied answer, Response.json) is written as well as the light ones.
+  app.get("/native", () => Response.json({ native: true }, { headers: { "x-kind": "native" } }));
   app.get("/stream", () => {
     const parts = ["one,", "two,", "three"];
     return new Response(
@@ -182,6 +184,9 @@ Deno.test("edge: HEAD answers carry no body; streamed answers are chunked", () =
     assert.equal(answers.length, 2);
     assert.match(answers[0], /^HTTP\/1\.1 200 [^]*\r\n\r\n$/);
     assert.match(answers[1], /\r\n\r\nhello$/);
+    const native = await fetch(`http://127.0.0.1:${port}/native`);
+    assert.equal(native.headers.get("x-kind"), "native");
+    assert.deepEqual(await native.json(), { native: true });
     const streamed = await exchange(port, get("/stream"), /0\r\n\r\n$/);
     assert.match(streamed, /transfer-encoding: chunked\r\n/i);
     assert.match(streamed, /\r\n\r\n4\r\none,\r\n4\r\ntwo,\r\n5\r\nthree\r\n0\r\n\r\n$/);
