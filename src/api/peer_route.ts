@@ -14,6 +14,7 @@ import { readJson } from "./body.ts";
 import { errorResponse } from "./errors.ts";
 import { maxFrameChars } from "../transport/frames.ts";
 import type { UpgradeRequest } from "../http/server.ts";
+import { closingError } from "../http/answer.ts";
 
 /** A hello is a few hundred bytes; nothing larger is read from a stranger. */
 const maxHelloBytes = 4096;
@@ -88,14 +89,8 @@ export function peerUpgrade(
 }
 
 function rejectUpgrade(socket: Duplex, status: 401 | 404): void {
-  const body = JSON.stringify({
-    error: status === 401
-      ? { code: "unauthorized", message: "Peer links need a ticket from POST /raft/hello" }
-      : { code: "not_found", message: "Only /raft upgrades to a WebSocket" },
-  });
-  socket.end(
-    `HTTP/1.1 ${status} ${status === 401 ? "Unauthorized" : "Not Found"}\r\n` +
-      `Content-Type: application/json\r\nConnection: close\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
-    () => socket.destroy(),
-  );
+  const answer = status === 401
+    ? closingError(401, "unauthorized", "Peer links need a ticket from POST /raft/hello")
+    : closingError(404, "not_found", "Only /raft upgrades to a WebSocket");
+  socket.end(answer, () => socket.destroy());
 }

@@ -1,5 +1,7 @@
 // Writes a Response onto a connection as HTTP/1.1: the head, then the body whole or in chunks.
 
+import { STATUS_CODES } from "node:http";
+import { concatBytes } from "../buffers.ts";
 import { LightResponse, type PlainBody, responseParts } from "./response.ts";
 import type { ByteConn } from "./socket_conn.ts";
 
@@ -10,40 +12,21 @@ const injection = /[\r\n\0]/;
 /** Room at the scratch's start for an answer's head, the body encoded behind it. */
 const headRoomBytes = 2048;
 
-const reasons: Record<number, string> = {
-  100: "Continue",
-  101: "Switching Protocols",
-  200: "OK",
-  201: "Created",
-  202: "Accepted",
-  204: "No Content",
-  206: "Partial Content",
-  301: "Moved Permanently",
-  302: "Found",
-  304: "Not Modified",
-  400: "Bad Request",
-  401: "Unauthorized",
-  403: "Forbidden",
-  404: "Not Found",
-  405: "Method Not Allowed",
-  408: "Request Timeout",
-  409: "Conflict",
-  410: "Gone",
-  413: "Content Too Large",
-  415: "Unsupported Media Type",
-  422: "Unprocessable Content",
-  429: "Too Many Requests",
-  431: "Request Header Fields Too Large",
-  500: "Internal Server Error",
-  501: "Not Implemented",
-  502: "Bad Gateway",
-  503: "Service Unavailable",
-  504: "Gateway Timeout",
-  507: "Insufficient Storage",
-};
-
 export const statusLine = (status: number) =>
-  `HTTP/1.1 ${status} ${reasons[status] ?? "Unknown"}\r\n`;
+  `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? "Unknown"}\r\n`;
+
+/**
+ * A JSON error in the API's shape, written raw where no handler runs (a refused connection, a
+ * malformed request, a refused upgrade), the connection closing after it.
+ */
+export function closingError(status: number, code: string, message: string, extra = "") {
+  const body = encoder.encode(JSON.stringify({ error: { code, message } }));
+  const head = encoder.encode(
+    statusLine(status) + `content-type: application/json\r\n${extra}connection: close\r\n` +
+      `content-length: ${body.length}\r\n\r\n`,
+  );
+  return concatBytes([head, body], head.length + body.length);
+}
 
 /** Writes all of `bytes` (a socket may take part of a write). */
 export async function writeAll(conn: ByteConn, bytes: Uint8Array): Promise<void> {
@@ -90,7 +73,7 @@ export async function writeAnswer(
   const head = renderHeaders(headers, body);
   // A handler may ask for the close (the rest of a refused body is never read).
   if (head.close) ctx = { ...ctx, keepAlive: false };
-  const noBody = ctx.head || status === 204 || status === 304 || status < 200;
+  const noBody = ctx.head || bodiless(status);
   if (body === null || typeof body === "string" || body instanceof Uint8Array) {
     await writeWhole(conn, status, head, noBody ? null : body, ctx);
     return ctx.keepAlive;
@@ -127,19 +110,23 @@ async function writeWhole(
     : typeof body === "string"
     ? encoder.encode(body)
     : body;
-  if (!head.hasLength && !(status === 204 || status === 304 || status < 200)) {
+  if (!head.hasLength && !bodiless(status)) {
     if (!ctx.head || bytes !== null) head.text += `content-length: ${bytes?.length ?? 0}\r\n`;
   }
   const text = startLine(status, head, ctx) + head.text + "\r\n";
-  if (inScratch) {
-    const { read, written } = encoder.encodeInto(text, scratch.subarray(0, headRoomBytes));
-    if (read === text.length) {
-      scratch.copyWithin(written, headRoomBytes, headRoomBytes + bytes!.length);
-      return await writeAll(conn, scratch.subarray(0, written + bytes!.length));
-    }
+  if (!inScratch) return await writeJoined(conn, text, bytes, scratch);
+  const { read, written } = encoder.encodeInto(text, scratch.subarray(0, headRoomBytes));
+  if (read < text.length) {
+    // A head over its room (2 KiB of headers): two writes.
+    await writeAll(conn, encoder.encode(text));
+    return await writeAll(conn, bytes!);
   }
-  await writeJoined(conn, text, inScratch ? bytes!.slice() : bytes, inScratch ? null : scratch);
+  scratch.copyWithin(written, headRoomBytes, headRoomBytes + bytes!.length);
+  await writeAll(conn, scratch.subarray(0, written + bytes!.length));
 }
+
+/** Statuses whose answers never carry a body (nor a length). */
+const bodiless = (status: number) => status === 204 || status === 304 || status < 200;
 
 function startLine(status: number, head: RenderedHeaders, ctx: AnswerContext): string {
   let text = statusLine(status) + `date: ${ctx.date}\r\n`;
@@ -194,14 +181,14 @@ async function writeJoined(
   conn: ByteConn,
   head: string,
   body: Uint8Array | null,
-  scratch: Uint8Array | null,
+  scratch: Uint8Array,
 ) {
   const size = body?.length ?? 0;
   if (size > joinedWriteBytes) {
     await writeAll(conn, encoder.encode(head));
     return await writeAll(conn, body!);
   }
-  const fits = scratch !== null && head.length * 3 + size <= scratch.length;
+  const fits = head.length * 3 + size <= scratch.length;
   const out = fits ? scratch : new Uint8Array(head.length * 3 + size);
   const { written } = encoder.encodeInto(head, out);
   if (body) out.set(body, written);
@@ -221,8 +208,7 @@ async function writeStream(
       if (done) break;
       const bytes = typeof value === "string" ? encoder.encode(value) : value;
       if (bytes.length === 0) continue;
-      if (!chunked) await writeAll(conn, bytes);
-      else await writeJoined(conn, `${bytes.length.toString(16)}\r\n`, withCrlf(bytes), null);
+      await (chunked ? writeChunk(conn, bytes) : writeAll(conn, bytes));
     }
     if (chunked) await writeAll(conn, encoder.encode("0\r\n\r\n"));
   } catch (err) {
@@ -231,10 +217,12 @@ async function writeStream(
   }
 }
 
-function withCrlf(bytes: Uint8Array): Uint8Array {
-  const out = new Uint8Array(bytes.length + 2);
-  out.set(bytes);
-  out[bytes.length] = 13;
-  out[bytes.length + 1] = 10;
-  return out;
+const crlf = encoder.encode("\r\n");
+
+/** One chunk of a chunked body: its size line, its bytes, its line end (a large one uncopied). */
+async function writeChunk(conn: ByteConn, bytes: Uint8Array): Promise<void> {
+  const sizeLine = encoder.encode(`${bytes.length.toString(16)}\r\n`);
+  const parts = [sizeLine, bytes, crlf];
+  if (bytes.length > joinedWriteBytes) { for (const part of parts) await writeAll(conn, part); }
+  else await writeAll(conn, concatBytes(parts, sizeLine.length + bytes.length + 2));
 }

@@ -1,7 +1,7 @@
 // One HTTP/1.1 connection: reads its requests in order, hands each to the app, writes the answers.
 
 import { concatBytes } from "../buffers.ts";
-import { type AnswerContext, statusLine, writeAll, writeAnswer } from "./answer.ts";
+import { type AnswerContext, closingError, statusLine, writeAll, writeAnswer } from "./answer.ts";
 import { ChunkedBody } from "./chunked.ts";
 import { findHeadEnd, HttpRefusal, maxHeadBytes, parseHead, type RequestHead } from "./head.ts";
 import { type EdgeBody, EdgeRequest } from "./request.ts";
@@ -156,11 +156,15 @@ export class HttpConnection {
     throw new HttpRefusal(400, "Malformed HTTP (request target)");
   }
 
-  /** The body, if it has no bytes or all its bytes are read. */
+  /** The body, if it has no bytes, is declared over the bound, or all its bytes are read. */
   #takeBody(head: RequestHead): EdgeBody | null {
     if (head.body === 0) return new Uint8Array();
+    if (head.body !== "chunked" && head.body > this.hooks.maxBodyBytes) {
+      // Not read: the answer says why, and the connection closes after it.
+      this.#closeAfterAnswer = true;
+      return "too_large";
+    }
     if (head.body === "chunked" || head.body > this.#pending.length) return null;
-    if (head.body > this.hooks.maxBodyBytes) return null;
     const bytes = copyBody(this.#pending.subarray(0, head.body));
     this.#pending = this.#pending.subarray(head.body);
     return bytes;
@@ -168,12 +172,6 @@ export class HttpConnection {
 
   async #readBody(head: RequestHead): Promise<EdgeBody> {
     this.state = "body";
-    const tooLarge = head.body !== "chunked" && head.body > this.hooks.maxBodyBytes;
-    if (tooLarge) {
-      // Not read: the answer says why, and the connection closes after it.
-      this.#closeAfterAnswer = true;
-      return "too_large";
-    }
     if (head.expectContinue && this.#pending.length === 0) {
       await writeAll(this.conn, encoder.encode(`${statusLine(100)}\r\n`));
     }
@@ -300,12 +298,8 @@ export class HttpConnection {
 
   async #refuse(status: number, message: string): Promise<void> {
     const code = status === 408 ? "request_timeout" : "invalid_request";
-    const body = JSON.stringify({ error: { code, message } });
-    const text = statusLine(status) +
-      "content-type: application/json\r\nconnection: close\r\n" +
-      `content-length: ${body.length}\r\n\r\n${body}`;
     try {
-      await writeAll(this.conn, encoder.encode(text));
+      await writeAll(this.conn, closingError(status, code, message));
     } catch {
       // gone already
     }
@@ -313,7 +307,7 @@ export class HttpConnection {
 }
 
 /** A JSON error answer in the API's shape. */
-export function refusalResponse(status: number, code: string, message: string): Response {
+function refusalResponse(status: number, code: string, message: string): Response {
   return new Response(JSON.stringify({ error: { code, message } }), {
     status,
     headers: { "content-type": "application/json" },

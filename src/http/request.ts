@@ -3,7 +3,7 @@
 /** How a request's body came: its bytes, or why there are none to give. */
 export type EdgeBody = Uint8Array<ArrayBuffer> | "too_large" | "cut_short";
 
-/** A request's header fields, read-only in practice, with the Headers methods Hono calls. */
+/** A request's header fields, read-only, with the Headers methods that read. */
 export class EdgeHeaders {
   constructor(readonly fields: Record<string, string>) {}
 
@@ -15,22 +15,8 @@ export class EdgeHeaders {
     return this.fields[name.toLowerCase()] !== undefined;
   }
 
-  set(name: string, value: string): void {
-    this.fields[name.toLowerCase()] = value;
-  }
-
-  append(name: string, value: string): void {
-    const key = name.toLowerCase();
-    const before = this.fields[key];
-    this.fields[key] = before === undefined ? value : `${before}, ${value}`;
-  }
-
-  delete(name: string): void {
-    delete this.fields[name.toLowerCase()];
-  }
-
   forEach(fn: (value: string, name: string, headers: EdgeHeaders) => void): void {
-    for (const name of Object.keys(this.fields).sort()) fn(this.fields[name], name, this);
+    for (const [name, value] of this.entries()) fn(value, name, this);
   }
 
   *entries(): IterableIterator<[string, string]> {

@@ -9,7 +9,7 @@ import { ConnectionGuard, type ConnectionStats } from "./connection_guard.ts";
 import type { RequestHead } from "./head.ts";
 import { httpTimeouts } from "./limits.ts";
 import { installLightResponse } from "./response.ts";
-import { statusLine, writeAll } from "./answer.ts";
+import { closingError, writeAll } from "./answer.ts";
 import { type ByteConn, SocketConn } from "./socket_conn.ts";
 
 /** The request line and headers of a WebSocket upgrade, as `ws` reads them. */
@@ -47,16 +47,13 @@ export class AddressInUse extends Error {
   readonly code = "EADDRINUSE";
 }
 
-const refusalText = (max: number) => {
-  const body = JSON.stringify({
-    error: {
-      code: "too_many_connections",
-      message: `The node holds its maximum of ${max} connections, all busy; retry shortly`,
-    },
-  });
-  return statusLine(503) + "content-type: application/json\r\nretry-after: 1\r\n" +
-    `connection: close\r\ncontent-length: ${body.length}\r\n\r\n${body}`;
-};
+const refusal = (max: number) =>
+  closingError(
+    503,
+    "too_many_connections",
+    `The node holds its maximum of ${max} connections, all busy; retry shortly`,
+    "retry-after: 1\r\n",
+  );
 
 /** Builds the server; nothing listens until listen(). */
 export function createHttpServer(o: HttpServerOptions): HttpServer {
@@ -73,8 +70,10 @@ class EdgeServer implements HttpServer {
   #ticker: ReturnType<typeof setInterval> | undefined;
   #stopping = false;
   #date = new Date().toUTCString();
+  readonly #bounds: typeof httpTimeouts;
 
   constructor(readonly o: HttpServerOptions) {
+    this.#bounds = o.timeouts ?? httpTimeouts;
     this.#guard = new ConnectionGuard(o.maxConnections);
     this.#hooks = {
       fetch: o.fetch,
@@ -85,9 +84,7 @@ class EdgeServer implements HttpServer {
       closed: (connection) => this.#guard.release(connection),
       stopping: () => this.#stopping,
       date: () => this.#date,
-      keepAliveLine: `keep-alive: timeout=${
-        Math.floor((o.timeouts ?? httpTimeouts).keepAliveMs / 1000)
-      }\r\n`,
+      keepAliveLine: `keep-alive: timeout=${Math.floor(this.#bounds.keepAliveMs / 1000)}\r\n`,
       onError: o.onError,
     };
   }
@@ -113,8 +110,7 @@ class EdgeServer implements HttpServer {
       }
       void this.#acceptLoop(this.#listener);
     }
-    const checkEveryMs = (this.o.timeouts ?? httpTimeouts).checkEveryMs;
-    this.#ticker = setInterval(() => this.#tick(), checkEveryMs);
+    this.#ticker = setInterval(() => this.#tick(), this.#bounds.checkEveryMs);
     Deno.unrefTimer(this.#ticker as unknown as number);
   }
 
@@ -125,7 +121,7 @@ class EdgeServer implements HttpServer {
    */
   #listenTls(host: string, port: number, keys: { cert: string; key: string }): Promise<void> {
     const server = tls.createServer(
-      { ...keys, handshakeTimeout: (this.o.timeouts ?? httpTimeouts).headersMs },
+      { ...keys, handshakeTimeout: this.#bounds.headersMs },
       (socket) => this.#serve(new SocketConn(socket)),
     );
     server.maxConnections = this.o.maxConnections * 2;
@@ -152,7 +148,10 @@ class EdgeServer implements HttpServer {
       // closed already
     }
     this.#tlsServer?.close();
-    for (const c of [...this.#guard.connections()]) if (c.state !== "busy") c.close();
+    // Idle ones close now, busy ones after their answer; peer links are the transport's to close.
+    for (const c of [...this.#guard.connections()]) {
+      if (c.state !== "busy" && c.state !== "upgraded") c.close();
+    }
     let timer: ReturnType<typeof setTimeout> | undefined;
     const grace = new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs)));
     await Promise.race([Promise.allSettled([...this.#runs]), grace]);
@@ -200,8 +199,7 @@ class EdgeServer implements HttpServer {
     };
     // On a TLS port the first bytes must be a handshake: there, the refusal is the close.
     if (this.o.tls) return close();
-    const text = new TextEncoder().encode(refusalText(this.o.maxConnections));
-    writeAll(conn, text).catch(() => {}).finally(close);
+    writeAll(conn, refusal(this.o.maxConnections)).catch(() => {}).finally(close);
   }
 
   #upgrade(connection: HttpConnection, head: RequestHead, rest: Uint8Array): void {
@@ -216,7 +214,6 @@ class EdgeServer implements HttpServer {
   #tick(): void {
     const nowMs = Date.now();
     this.#date = new Date(nowMs).toUTCString();
-    const bounds = this.o.timeouts ?? httpTimeouts;
-    for (const c of [...this.#guard.connections()]) c.expire(nowMs, bounds);
+    for (const c of [...this.#guard.connections()]) c.expire(nowMs, this.#bounds);
   }
 }

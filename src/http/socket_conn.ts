@@ -27,7 +27,6 @@ export class SocketConn implements ByteConn {
   #wake: (() => void) | null = null;
 
   constructor(readonly socket: Socket) {
-    socket.setNoDelay(true);
     socket.on("data", (chunk: Uint8Array) => {
       this.#chunks.push(chunk);
       this.#buffered += chunk.length;

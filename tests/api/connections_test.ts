@@ -3,47 +3,11 @@
 import assert from "node:assert/strict";
 import { call, type NodeProcess, startReadyNode, waitFor } from "../helpers/node_process.ts";
 import { peerProtocol } from "../../src/transport/peer_gate.ts";
+import { rawConn as rawConnTo } from "../helpers/raw_conn.ts";
 
-const encoder = new TextEncoder();
+const rawConn = (node: NodeProcess, send?: string) => rawConnTo(node.port, send);
 
 type RawConn = Awaited<ReturnType<typeof rawConn>>;
-
-/** A raw TCP connection to the node, and a promise of everything it sends until it closes. */
-async function rawConn(node: NodeProcess, send?: string) {
-  const conn = await Deno.connect({ hostname: "127.0.0.1", port: node.port });
-  if (send !== undefined) await conn.write(encoder.encode(send));
-  let closed = false;
-  const received = (async () => {
-    const chunks: string[] = [];
-    const buf = new Uint8Array(65536);
-    const decoder = new TextDecoder();
-    try {
-      for (;;) {
-        const n = await conn.read(buf);
-        if (n === null) break;
-        chunks.push(decoder.decode(buf.subarray(0, n)));
-      }
-    } catch {
-      // reset by the server: closed as well
-    }
-    closed = true;
-    return chunks.join("");
-  })();
-  return {
-    conn,
-    received,
-    get closed() {
-      return closed;
-    },
-    close() {
-      try {
-        conn.close();
-      } catch {
-        // already closed
-      }
-    },
-  };
-}
 
 async function metric(node: NodeProcess, name: string): Promise<number> {
   const text = await fetch(`${node.url}/metrics`).then((r) => r.text());

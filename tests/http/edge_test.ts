@@ -11,6 +11,7 @@ import { RaftqError } from "../../src/errors.ts";
 import { createHttpServer, type HttpServer } from "../../src/http/server.ts";
 import { waitFor } from "../helpers/node_process.ts";
 import { makeCertificates } from "../helpers/certificates.ts";
+import { readUntil } from "../helpers/raw_conn.ts";
 
 const encoder = new TextEncoder();
 const maxBodyBytes = 1024;
@@ -99,18 +100,6 @@ async function exchange(port: number, send: string | Uint8Array, until?: RegExp)
     return await readUntil(conn, until);
   } finally {
     conn.close();
-  }
-}
-
-async function readUntil(conn: Deno.Conn, until?: RegExp): Promise<string> {
-  const decoder = new TextDecoder();
-  const buf = new Uint8Array(65536);
-  let text = "";
-  for (;;) {
-    const n = await conn.read(buf).catch(() => null);
-    if (n === null) return text;
-    text += decoder.decode(buf.subarray(0, n));
-    if (until?.test(text)) return text;
   }
 }
 
