@@ -178,13 +178,21 @@ export class HttpConnection {
     return head.body === "chunked" ? await this.#readChunked() : await this.#readLength(head.body);
   }
 
+  /**
+   * A declared body, into one buffer of its length as its bytes come (a read's bytes are moved
+   * out at once, so none is appended to what is pending and copied again on the next read).
+   */
   async #readLength(length: number): Promise<EdgeBody> {
-    while (this.#pending.length < length) {
+    const body = new Uint8Array(length);
+    let filled = 0;
+    for (;;) {
+      const take = Math.min(length - filled, this.#pending.length);
+      body.set(this.#pending.subarray(0, take), filled);
+      filled += take;
+      this.#pending = this.#pending.subarray(take);
+      if (filled === length) return body;
       if (!(await this.#read())) return this.#cutShort();
     }
-    const bytes = copyBody(this.#pending.subarray(0, length));
-    this.#pending = this.#pending.subarray(length);
-    return bytes;
   }
 
   async #readChunked(): Promise<EdgeBody> {
