@@ -188,18 +188,18 @@ class EdgeServer implements HttpServer {
     void run.finally(() => this.#runs.delete(run));
   }
 
-  /** Past the cap with every connection busy: a clear 503, then the close. */
+  /**
+   * Past the cap with every connection busy: a clear 503, then the close (over TLS too: node:tls
+   * hands over a connection once its handshake is done).
+   */
   #refuse(conn: ByteConn): void {
-    const close = () => {
+    writeAll(conn, refusal(this.o.maxConnections)).catch(() => {}).finally(() => {
       try {
         conn.close();
       } catch {
         // closed already
       }
-    };
-    // On a TLS port the first bytes must be a handshake: there, the refusal is the close.
-    if (this.o.tls) return close();
-    writeAll(conn, refusal(this.o.maxConnections)).catch(() => {}).finally(close);
+    });
   }
 
   #upgrade(connection: HttpConnection, head: RequestHead, rest: Uint8Array): void {

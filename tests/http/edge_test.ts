@@ -67,13 +67,14 @@ async function withEdge(
   fn: (s: Served) => Promise<void>,
   timeouts?: { headersMs: number; requestMs: number; keepAliveMs: number; checkEveryMs: number },
   tls?: { cert: string; key: string },
+  maxConnections = 32,
 ) {
   const log: string[] = [];
   const errors: string[] = [];
   const wss = new WebSocketServer({ noServer: true });
   const server = createHttpServer({
     fetch: edgeApp(log).fetch,
-    maxConnections: 32,
+    maxConnections,
     maxBodyBytes,
     timeouts,
     tls,
@@ -320,6 +321,42 @@ Deno.test("edge: over TLS (node:tls), kept-alive requests, streams and a wss upg
       },
       undefined,
       keys,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("edge: over TLS past the cap, with every connection busy, a newcomer gets the 503", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "raftq-edge-tls-cap-" });
+  try {
+    const paths = await makeCertificates(dir);
+    const caCerts = [await Deno.readTextFile(paths.ca)];
+    const keys = {
+      cert: await Deno.readTextFile(paths.cert),
+      key: await Deno.readTextFile(paths.key),
+    };
+    await withEdge(
+      async ({ port, log }) => {
+        const dial = () => Deno.connectTls({ hostname: "127.0.0.1", port, caCerts });
+        const busy = [await dial(), await dial()];
+        try {
+          for (const conn of busy) await conn.write(encoder.encode(get("/wait")));
+          await waitFor("both requests in the app", () => log.length === 2, 5_000);
+          const newcomer = await dial();
+          const text = await readUntil(newcomer);
+          newcomer.close();
+          assert.match(
+            text,
+            /^HTTP\/1\.1 503 [^]*retry-after: 1[^]*"code":"too_many_connections"/i,
+          );
+        } finally {
+          for (const conn of busy) conn.close();
+        }
+      },
+      undefined,
+      keys,
+      2,
     );
   } finally {
     await Deno.remove(dir, { recursive: true });
