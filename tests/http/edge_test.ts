@@ -104,6 +104,8 @@ async function exchange(port: number, send: string | Uint8Array, until?: RegExp)
   }
 }
 
+/** `n` distinct header fields. */
+const fields = (n: number) => Array.from({ length: n }, (_, i) => `X-F${i}: v\r\n`).join("");
 const get = (path: string, extra = "") => `GET ${path} HTTP/1.1\r\nHost: x\r\n${extra}\r\n`;
 const post = (path: string, body: string, extra = "") =>
   `POST ${path} HTTP/1.1\r\nHost: x\r\nContent-Length: ${body.length}\r\n${extra}\r\n${body}`;
@@ -208,7 +210,19 @@ Deno.test("edge: malformed or smuggling-shaped requests get a JSON error and a c
       ["GET hello HTTP/1.1\r\n\r\n", /^HTTP\/1\.1 400 /],
       ["GET /hello HTTP/2.0\r\n\r\n", /^HTTP\/1\.1 400 /],
       [get("/hello", "X-Long: " + "a".repeat(17_000) + "\r\n"), /^HTTP\/1\.1 431 /],
+      [get("/hello", fields(100)), /^HTTP\/1\.1 431 /], // with Host, 101 fields
+      [
+        "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5;" +
+        "e".repeat(1_100),
+        /^HTTP\/1\.1 400 /,
+      ],
     ];
+    // At the bounds: 100 fields (Host among them) and a 1 KiB chunk-size line are served.
+    const hundred = await exchange(port, get("/hello", fields(98) + "Connection: close\r\n"));
+    assert.match(hundred, /^HTTP\/1\.1 200 /);
+    const chunkLine = "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n" +
+      `Connection: close\r\n\r\n2;${"e".repeat(1_000)}\r\nok\r\n0\r\n\r\n`;
+    assert.match(await exchange(port, chunkLine), /^HTTP\/1\.1 200 [^]*\r\n\r\nok$/);
     for (const [send, status] of cases) {
       const text = await exchange(port, send);
       assert.match(text, status, JSON.stringify(send.slice(0, 80)));
