@@ -45,7 +45,8 @@ interface Run {
  * entries of their own (up to firingsPerEntry); each up to about maxMergedBytes. One log row, one
  * checksum, one frame per follower and one apply pass instead of one each. The requests were all
  * in flight together, so the order they apply in is theirs to have; a run takes the place of its
- * first request, and other commands keep theirs.
+ * first request, and other commands keep theirs. Inside a merged entry, claims go last, each
+ * queue's together (claimsLast).
  */
 export function mergeProposals(proposals: readonly Proposal[]): Proposal[] {
   const slots: (Proposal | Run)[] = [];
@@ -104,8 +105,10 @@ export function requestBytes(cmd: QueueCommand): number {
   return bytes;
 }
 
-function merged(members: Proposal[]): Proposal {
-  if (members.length === 1) return members[0];
+function merged(arrived: Proposal[]): Proposal {
+  if (arrived.length === 1) return arrived[0];
+  const enqueues = arrived[0].cmd.type === "enqueue";
+  const members = enqueues ? arrived : claimsLast(arrived);
   const first = members[0].cmd;
   return {
     cmd: first.type === "enqueue" ? mergedEnqueue(members) : {
@@ -120,6 +123,23 @@ function merged(members: Proposal[]): Proposal {
       for (const m of members) m.reject(error);
     },
   };
+}
+
+/**
+ * The order a merged entry's worker commands apply in, theirs to choose (they were in flight
+ * together): as they came, but the claims after the rest (an ack frees room a claim may take),
+ * each queue's together, so that the state machine applies them at once (see
+ * WorkerCommands.claimMany: 64 workers' claims and acks otherwise alternate).
+ */
+function claimsLast(members: Proposal[]): Proposal[] {
+  const rest: Proposal[] = [];
+  const claims = new Map<string, Proposal[]>();
+  for (const m of members) {
+    if (m.cmd.type !== "claim") rest.push(m);
+    else if (claims.has(m.cmd.queue)) claims.get(m.cmd.queue)!.push(m);
+    else claims.set(m.cmd.queue, [m]);
+  }
+  return claims.size === 0 ? members : [...rest, ...[...claims.values()].flat()];
 }
 
 function mergedEnqueue(members: Proposal[]): QueueCommand {

@@ -177,19 +177,19 @@ export class ReadyRuns {
   }
 
   /**
-   * Leases rows `best` returned (each run's from its first job on, in order): their rows are
-   * inserted leased, and their runs shrink or go.
+   * Leases rows `best` returned (each run's from its first job on, in order), row k under
+   * `fields[k]`: their rows are inserted leased, in one statement, and their runs shrink or go.
    */
-  lease(rows: readonly JobsTable[], f: LeaseFields): void {
+  lease(rows: readonly JobsTable[], fields: readonly LeaseFields[]): void {
     if (rows.length === 0) return;
-    const leased = rows.map((row) => ({
+    const leased = rows.map((row, k) => ({
       ...row,
       state: "leased" as const,
-      lease: f.lease,
-      lease_expires_at: f.expires,
+      lease: fields[k].lease,
+      lease_expires_at: fields[k].expires,
       attempts: row.attempts + 1,
-      worker: f.worker,
-      updated_at: f.now,
+      worker: fields[k].worker,
+      updated_at: fields[k].now,
     }));
     this.#insertJobs.run(this.#db.conn, leased);
     let i = 0;

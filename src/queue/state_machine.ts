@@ -10,6 +10,7 @@ import {
   decodeCommand,
   type FinishedState,
   type FireCommand,
+  type MergeableCommand,
   type QueueCommand,
 } from "./commands.ts";
 import { RawJson } from "./json_text.ts";
@@ -40,7 +41,14 @@ export interface MachineOptions {
   recapJobsPerEntry?: number;
   /** The fewest jobs an enqueue keeps as a ready run (see ReadyRuns). */
   minRunJobs?: number;
+  /** False: a merged entry's claims apply one by one (tests compare both ways). */
+  claimsTogether?: boolean;
 }
+
+type Claim = Extract<QueueCommand, { type: "claim" }>;
+
+const sameQueueClaim = (c: MergeableCommand, queue: string): boolean =>
+  c.type === "claim" && c.queue === queue;
 
 /** The in-memory state at a point of an apply: indexes, clock, tallies, a journal position. */
 interface ApplyMark {
@@ -95,6 +103,7 @@ export class QueueStateMachine {
   readonly #enqueues: Enqueues;
   readonly #workers: WorkerCommands;
   readonly #dueWork: DueWork;
+  readonly #claimsTogether: boolean;
 
   /**
    * `eventsRetained`, `settlesPerEntry`, `recapJobsPerEntry`: tests keep fewer events, settle
@@ -127,6 +136,7 @@ export class QueueStateMachine {
     this.#enqueues = new Enqueues(t, this.payloads);
     this.#workers = new WorkerCommands(t, this.payloads, this.rates);
     this.#dueWork = new DueWork(t, this.payloads);
+    this.#claimsTogether = options.claimsTogether ?? true;
     this.#readState();
   }
 
@@ -345,14 +355,7 @@ export class QueueStateMachine {
       case "progress":
         return this.#workers.apply(cmd, leaseOf(index), answering);
       case "merged":
-        return {
-          type: "parts",
-          parts: cmd.cmds.map((c, part) =>
-            c.type === "fire"
-              ? this.#fire(c, index, part)
-              : this.#workers.apply(c, leaseOf(index, part), answering)
-          ),
-        };
+        return { type: "parts", parts: this.#mergedParts(cmd.cmds, index, answering) };
       case "cancel":
         return this.#cancel(cmd.id);
       case "retryDead":
@@ -380,6 +383,35 @@ export class QueueStateMachine {
       case "tick":
         return this.#dueWork.tick(cmd.retentionMs);
     }
+  }
+
+  /**
+   * A merged entry's commands, each answered as if alone, in order; claims of one queue that
+   * follow each other are applied together (WorkerCommands.claimMany).
+   */
+  #mergedParts(cmds: readonly MergeableCommand[], index: number, answering: boolean) {
+    const parts: ApplyResult[] = [];
+    let part = 0;
+    while (part < cmds.length) {
+      const c = cmds[part];
+      if (c.type === "fire") {
+        parts.push(this.#fire(c, index, part++));
+        continue;
+      }
+      let end = part + 1;
+      if (c.type === "claim" && this.#claimsTogether) {
+        while (end < cmds.length && sameQueueClaim(cmds[end], c.queue)) end++;
+      }
+      if (end - part === 1) {
+        parts.push(this.#workers.apply(c, leaseOf(index, part++), answering));
+        continue;
+      }
+      const claims = cmds.slice(part, end) as Claim[];
+      const leases = claims.map((_, k) => leaseOf(index, part + k));
+      parts.push(...this.#workers.claimMany(claims, leases, answering));
+      part = end;
+    }
+    return parts;
   }
 
   #cancel(id: string): ApplyResult {

@@ -83,6 +83,26 @@ export function misflaggedGroups(dd: DataDir): unknown[] {
   ).all();
 }
 
+/** Every replicated table, row by row, in a fixed order (two replicas must match). */
+export function dumpTables(dd: DataDir): unknown {
+  const c = dd.db.conn.db;
+  return {
+    jobs: c.prepare("SELECT * FROM jobs ORDER BY id").all(),
+    payloads: c.prepare("SELECT * FROM job_payloads ORDER BY seq").all(),
+    idempotency: c.prepare("SELECT * FROM idempotency ORDER BY queue, key").all(),
+    state: c.prepare("SELECT * FROM queue_state").all(),
+    counts: c.prepare("SELECT * FROM queue_counts ORDER BY queue, state").all(),
+    settings: c.prepare("SELECT * FROM queue_settings ORDER BY queue").all(),
+    groups: c.prepare("SELECT * FROM queue_groups ORDER BY queue, grp").all(),
+    rates: c.prepare("SELECT * FROM queue_rate ORDER BY queue").all(),
+    events: c.prepare("SELECT * FROM events ORDER BY idx, queue").all(),
+    deps: c.prepare("SELECT * FROM job_deps ORDER BY dep_id, job_id").all(),
+    ends: c.prepare("SELECT * FROM dep_ends ORDER BY seq").all(),
+    recaps: c.prepare("SELECT * FROM group_recaps ORDER BY queue").all(),
+    schedules: c.prepare("SELECT * FROM schedules ORDER BY id").all(),
+  };
+}
+
 /** Users' JSON as a value (the state machine keeps it as text). */
 export function value(raw: RawJson | undefined): unknown {
   return raw === undefined ? undefined : JSON.parse(raw.text);

@@ -39,15 +39,15 @@ Deno.test("merge: worker commands become one merged proposal in order; others ke
   ];
   const merged = mergeProposals(ps);
   assert.equal(merged.length, 3);
-  assert.deepEqual(merged[0].cmd, { type: "merged", cmds: [claim(), ack] });
+  assert.deepEqual(merged[0].cmd, { type: "merged", cmds: [ack, claim()] }, "claims go last");
   assert.equal(merged[1], ps[1]);
   assert.equal(merged[2], ps[2], "a lone enqueue: not wrapped");
   const parts: ApplyResult[] = [
-    { type: "claimed", jobs: [] },
     { type: "error", code: "lease_mismatch", message: "no" },
+    { type: "claimed", jobs: [] },
   ];
   merged[0].resolve({ type: "parts", parts });
-  assert.deepEqual([answers[0][0], answers[3][0]], parts, "each request its own answer");
+  assert.deepEqual([answers[3][0], answers[0][0]], parts, "each request its own answer");
   const failed: ApplyResult = { type: "error", code: "apply_failed", message: "x" };
   mergeProposals([proposal(claim(), answers[1]), proposal(claim(), answers[2])])[0].resolve(failed);
   assert.deepEqual([answers[1].at(-1), answers[2].at(-1)], [failed, failed]);
@@ -58,6 +58,22 @@ Deno.test("merge: worker commands become one merged proposal in order; others ke
     maxMergedCommands,
     3,
   ]);
+});
+
+Deno.test("merge: a merged entry's claims go after its other commands, each queue's together", () => {
+  const answers: unknown[] = [];
+  const ack = (id: string): WorkerCommand => ({ type: "ack", id, lease: "2" });
+  const cmds = [claim("a"), ack("1-0"), claim("b", 2), claim("a", 3), ack("1-1"), claim("b")];
+  const [merged] = mergeProposals(cmds.map((c, k) => proposal(c, answers[k] = [])));
+  assert.deepEqual(merged.cmd, {
+    type: "merged",
+    cmds: [ack("1-0"), ack("1-1"), claim("a"), claim("a", 3), claim("b", 2), claim("b")],
+  });
+  const parts = [0, 1, 2, 3, 4, 5].map((k): ApplyResult => ({ type: "acked", id: `${k}` }));
+  merged.resolve({ type: "parts", parts });
+  assert.deepEqual(answers, [[parts[2]], [parts[0]], [parts[4]], [parts[3]], [parts[1]], [
+    parts[5],
+  ]]);
 });
 
 Deno.test("merge: a merged entry of more than maxMergedCommands is not a command", () => {

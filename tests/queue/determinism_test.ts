@@ -12,7 +12,7 @@ import { leaseOf } from "../../src/queue/job_ids.ts";
 import { type MachineOptions, QueueStateMachine } from "../../src/queue/state_machine.ts";
 import { type DataDir, openDataDir } from "../../src/storage/data_dir.ts";
 import { copyStateThroughImage } from "../helpers/image.ts";
-import { misflaggedGroups as misflagged } from "../helpers/queue_harness.ts";
+import { dumpTables, misflaggedGroups as misflagged } from "../helpers/queue_harness.ts";
 import { stateTables } from "../../src/storage/state_image.ts";
 import { Prng } from "../sim/prng.ts";
 
@@ -183,25 +183,6 @@ async function freshMachine(
   return { dd, sm: new QueueStateMachine(dd.db, options) };
 }
 
-function dump(dd: DataDir): unknown {
-  const c = dd.db.conn.db;
-  return {
-    jobs: c.prepare("SELECT * FROM jobs ORDER BY id").all(),
-    payloads: c.prepare("SELECT * FROM job_payloads ORDER BY seq").all(),
-    idempotency: c.prepare("SELECT * FROM idempotency ORDER BY queue, key").all(),
-    state: c.prepare("SELECT * FROM queue_state").all(),
-    counts: c.prepare("SELECT * FROM queue_counts ORDER BY queue, state").all(),
-    settings: c.prepare("SELECT * FROM queue_settings ORDER BY queue").all(),
-    groups: c.prepare("SELECT * FROM queue_groups ORDER BY queue, grp").all(),
-    rates: c.prepare("SELECT * FROM queue_rate ORDER BY queue").all(),
-    events: c.prepare("SELECT * FROM events ORDER BY idx, queue").all(),
-    deps: c.prepare("SELECT * FROM job_deps ORDER BY dep_id, job_id").all(),
-    ends: c.prepare("SELECT * FROM dep_ends ORDER BY seq").all(),
-    recaps: c.prepare("SELECT * FROM group_recaps ORDER BY queue").all(),
-    schedules: c.prepare("SELECT * FROM schedules ORDER BY id").all(),
-  };
-}
-
 /** What queue_groups must hold: each group's ready and leased jobs, as a GROUP BY counts them. */
 function groupsCounted(dd: DataDir): unknown {
   const c = dd.db.conn.db;
@@ -234,10 +215,10 @@ Deno.test("determinism: one log, two databases, identical rows (applied in diffe
     try {
       a.sm.applyEntries(log);
       for (let i = 0; i < log.length; i += 7) b.sm.applyEntries(log.slice(i, i + 7));
-      const rows = dump(a.dd) as { jobs: unknown[]; counts: unknown[]; payloads: unknown[] };
+      const rows = dumpTables(a.dd) as { jobs: unknown[]; counts: unknown[]; payloads: unknown[] };
       assert.ok(rows.jobs.length > 50, "the log did real work");
       assert.ok(rows.payloads.length > 0, "some payloads were kept apart");
-      assert.deepEqual(dump(b.dd), rows);
+      assert.deepEqual(dumpTables(b.dd), rows);
       assert.deepEqual(rows.counts, counted(a.dd), "the kept counts are the jobs' counts");
       const groups = groupsCounted(a.dd) as { kept: unknown; counted: unknown };
       assert.deepEqual(groups.kept, groups.counted, "each group's kept counts are its jobs'");
@@ -282,7 +263,7 @@ Deno.test("determinism: a replica that restarts mid-log writes the same rows", a
         if (i % 35 === 0) sm = new QueueStateMachine(b.dd.db, few); // a restart
         sm.applyEntries(log.slice(i, i + 5));
       }
-      const rows = dump(a.dd) as {
+      const rows = dumpTables(a.dd) as {
         jobs: { state: string; depends_on: string | null }[];
         events: { data: string }[];
         schedules: { last_job_id: string | null }[];
@@ -296,7 +277,7 @@ Deno.test("determinism: a replica that restarts mid-log writes the same rows", a
         `seed ${seed}: no ttl ran out`,
       );
       assert.ok(rows.events.some((e) => e.data.includes("promoted")), `seed ${seed}: no promotion`);
-      assert.deepEqual(dump(b.dd), rows);
+      assert.deepEqual(dumpTables(b.dd), rows);
     } finally {
       await drop(a.dd);
       await drop(b.dd);
@@ -314,13 +295,13 @@ Deno.test("snapshot: restoring a snapshot reproduces the tables, and the log con
     copyStateThroughImage(a.dd.db, b.dd.db, 250);
     b.sm.reload();
     assert.equal(b.sm.appliedIndex, 250);
-    assert.deepEqual(dump(b.dd), dump(a.dd));
+    assert.deepEqual(dumpTables(b.dd), dumpTables(a.dd));
     assert.deepEqual(b.sm.queueStats(), a.sm.queueStats());
     a.sm.applyEntries(log.slice(250));
     b.sm.applyEntries(log.slice(250));
-    assert.deepEqual(dump(b.dd), dump(a.dd));
+    assert.deepEqual(dumpTables(b.dd), dumpTables(a.dd));
     assert.throws(() => copyStateThroughImage(a.dd.db, b.dd.db, 251), /metadata says 251/);
-    assert.deepEqual(dump(b.dd), dump(a.dd), "a refused install changes nothing");
+    assert.deepEqual(dumpTables(b.dd), dumpTables(a.dd), "a refused install changes nothing");
   } finally {
     await drop(a.dd);
     await drop(b.dd);

@@ -1,0 +1,123 @@
+// Claims of one queue applied together in a merged entry answer and write exactly what they would
+// one by one.
+
+import assert from "node:assert/strict";
+import type { QueueCommand, WorkerCommand } from "../../src/queue/commands.ts";
+import type { ApplyResult } from "../../src/queue/results.ts";
+import { SqliteConnection } from "../../src/storage/sqlite.ts";
+import { dumpTables, Harness } from "../helpers/queue_harness.ts";
+import { Prng } from "../sim/prng.ts";
+
+type Held = { id: string; lease: string };
+
+/** Plain jobs (most as runs), some with a priority, a delay or a named group. */
+function enqueue(rng: Prng, queue: string): QueueCommand {
+  const odd = rng.chance(0.3);
+  const jobs = Array.from({ length: 1 + rng.int(40) }, (_, k) => ({
+    payload: JSON.stringify({ k, n: rng.int(1000) }),
+    delayMs: odd && rng.chance(0.2) ? rng.int(3000) : 0,
+    priority: odd ? rng.int(3) : 0,
+    maxAttempts: 3,
+    ...(odd && rng.chance(0.3) ? { group: `g${rng.int(3)}` } : {}),
+  }));
+  return { type: "enqueue", queue, jobs };
+}
+
+/** Mostly claims, in runs of one queue, with acks and releases of jobs held. */
+function workerCommands(rng: Prng, held: Held[]): WorkerCommand[] {
+  const cmds: WorkerCommand[] = [];
+  for (let n = 1 + rng.int(14); n > 0; n--) {
+    if (held.length > 0 && rng.chance(0.3)) {
+      const { id, lease } = held.splice(rng.int(held.length), 1)[0];
+      cmds.push(rng.chance(0.8) ? { type: "ack", id, lease } : { type: "release", id, lease });
+      continue;
+    }
+    const queue = rng.chance(0.8) ? "a" : "b";
+    const leaseMs = rng.chance(0.5) ? 500 + rng.int(5000) : undefined;
+    cmds.push({ type: "claim", queue, worker: `w${rng.int(4)}`, max: 1 + rng.int(4), leaseMs });
+  }
+  return cmds;
+}
+
+function configure(rng: Prng): QueueCommand {
+  const queue = rng.chance(0.7) ? "a" : "b";
+  const roll = rng.int(5);
+  if (roll === 0) return { type: "pause", queue, paused: rng.chance(0.5) };
+  const config = roll === 1
+    ? { concurrency: 2 + rng.int(10) }
+    : roll === 2
+    ? { rateLimit: { max: 3 + rng.int(10), perMs: 1000 } }
+    : roll === 3
+    ? { groupConcurrency: 1 + rng.int(2) }
+    : {};
+  return { type: "configure", queue, config };
+}
+
+function nextCommand(rng: Prng, held: Held[]): QueueCommand {
+  const roll = rng.int(20);
+  if (roll < 6) return enqueue(rng, rng.chance(0.7) ? "a" : "b");
+  if (roll < 7) return configure(rng);
+  if (roll < 8) return { type: "tick", retentionMs: 60_000 };
+  const cmds = workerCommands(rng, held);
+  // (as mergeProposals orders them, half the time: claims last)
+  if (rng.chance(0.5)) cmds.sort((x, y) => Number(x.type === "claim") - Number(y.type === "claim"));
+  return { type: "merged", cmds };
+}
+
+/** Leases the answer handed out, for later acks. */
+function leasesOf(r: ApplyResult): Held[] {
+  const parts = r.type === "parts" ? r.parts : [r];
+  return parts.flatMap((p) =>
+    p.type === "claimed" ? p.jobs.map(({ id, lease }) => ({ id, lease })) : []
+  );
+}
+
+/** Counts the statements inserting into jobs (claims insert the rows of run jobs they lease). */
+function countingJobInserts(): { count: () => number; restore: () => void } {
+  const original = SqliteConnection.prototype.runWithValues;
+  let n = 0;
+  SqliteConnection.prototype.runWithValues = function (sql, values) {
+    if (sql.startsWith('insert into "jobs"')) n++;
+    return original.call(this, sql, values);
+  };
+  return { count: () => n, restore: () => SqliteConnection.prototype.runWithValues = original };
+}
+
+Deno.test("claims together: the same answers and rows as the claims one by one", async () => {
+  for (const seed of [3, 17, 29]) {
+    const together = await Harness.open();
+    const alone = await Harness.open({ claimsTogether: false });
+    const writes = countingJobInserts();
+    try {
+      const rng = new Prng(seed);
+      const held: Held[] = [];
+      let stampMs = 1_000_000;
+      let [togetherWrites, aloneWrites, claimed] = [0, 0, 0];
+      for (let k = 0; k < 400; k++) {
+        stampMs += rng.int(400);
+        const cmd = nextCommand(rng, held);
+        const before = writes.count();
+        const r = together.apply(stampMs, cmd);
+        const between = writes.count();
+        assert.deepEqual(alone.apply(stampMs, cmd), r, `entry ${k + 1} of seed ${seed}`);
+        if (cmd.type === "merged") {
+          togetherWrites += between - before;
+          aloneWrites += writes.count() - between;
+        }
+        const leased = leasesOf(r);
+        claimed += leased.length;
+        held.push(...leased);
+      }
+      assert.deepEqual(dumpTables(together.dd), dumpTables(alone.dd));
+      assert.ok(claimed > 500, `the claims took jobs (${claimed})`);
+      assert.ok(
+        togetherWrites < aloneWrites * 0.9,
+        `claims together inserted rows in fewer statements (${togetherWrites} against ${aloneWrites})`,
+      );
+    } finally {
+      writes.restore();
+      await together.close();
+      await alone.close();
+    }
+  }
+});
