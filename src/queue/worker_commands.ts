@@ -210,17 +210,7 @@ export class WorkerCommands {
       if (t.runs.holds(row)) {
         fromRuns.rows.push(row);
         fromRuns.fields.push(f);
-      } else {
-        t.run(
-          t.q.lease({
-            id: row.id,
-            lease: f.lease,
-            expires: f.expires,
-            worker: f.worker,
-            now: f.now,
-          }),
-        );
-      }
+      } else t.run(t.q.lease({ ...f, id: row.id }));
       t.events.record(queue, "claimed", { ...row, attempts: row.attempts + 1 }, "leased");
     }
   }
