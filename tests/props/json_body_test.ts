@@ -84,14 +84,26 @@ Deno.test("props: users' JSON that JSON.parse refuses is refused, with the same 
   fc.assert(
     fc.property(near, (text) => {
       if (parses(`{"payload":${text}}`)) return void assert.ok(readPayload(text), text);
-      // Refused as when the value is read as the request's own field (no fast path there).
+      // Refused as when the value is read as the request's own field (no fast path there). A
+      // repeated key is refused only among the request's own fields (users' JSON may repeat one,
+      // as JSON.parse allows): where that read stops at one, users' JSON is refused further on.
       let own = "";
       assert.throws(() => parseBody(`{"payload":${text}}`), (e: Error) => (own = e.message) !== "");
-      const same = (e: Error) => e instanceof JsonBodyError && e.message === own;
+      const repeated = own.startsWith("duplicate field");
+      const same = (e: Error) => e instanceof JsonBodyError && (repeated || e.message === own);
       assert.throws(() => readPayload(text), same, text);
     }),
     { numRuns: 3_000 },
   );
+});
+
+Deno.test("json body: users' JSON may repeat a key; refused further on, it says where", () => {
+  // (a counterexample the property above found: a repeated key before an unterminated string)
+  const text = '[{"":false,"a":1,"":  ":-1}]';
+  assert.throws(() => parseBody(`{"payload":${text}}`), /duplicate field ""/);
+  assert.throws(() => readPayload(text), (e: Error) => /unterminated string/.test(e.message));
+  const repeated = (readPayload('{"a":1,"a":2}') as { payload: RawJson }).payload;
+  assert.equal(repeated.text, '{"a":1,"a":2}');
 });
 
 Deno.test("json body: a flat payload holding a number or word JSON lacks is refused", () => {
