@@ -15,8 +15,6 @@ export interface ConnectionHooks {
   scheme: "http" | "https";
   /** The request asks for a WebSocket: the server takes the connection and the bytes after it. */
   upgrade(connection: HttpConnection, head: RequestHead, rest: Uint8Array): void;
-  /** A request's handling started (true) or its answer was written (false). */
-  busy(connection: HttpConnection, busy: boolean): void;
   closed(connection: HttpConnection): void;
   /** The server is stopping: answer what is in flight, then close. */
   stopping(): boolean;
@@ -60,6 +58,11 @@ export class HttpConnection {
   #request: EdgeRequest | null = null;
 
   constructor(readonly conn: ByteConn, readonly hooks: ConnectionHooks) {}
+
+  /** Answering a request (long polls wait here) or carrying a peer link: never evicted. */
+  get busy(): boolean {
+    return this.state === "busy" || this.state === "upgraded";
+  }
 
   /** Bytes of buffers the connection holds between requests: its read buffer and answer buffer. */
   get heldBytes(): number {
@@ -218,7 +221,6 @@ export class HttpConnection {
     const request = new EdgeRequest(head.method, url, head.headers, body);
     this.#request = request;
     this.#enter("busy");
-    this.hooks.busy(this, true);
     this.#watchForClose(request);
     try {
       const response = await this.#respond(request);
@@ -229,7 +231,6 @@ export class HttpConnection {
     } finally {
       this.#request = null;
       this.served++;
-      this.hooks.busy(this, false);
       if (this.state === "busy") this.#enter("idle");
     }
   }

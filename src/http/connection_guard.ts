@@ -8,15 +8,15 @@ export interface ConnectionStats {
 }
 
 /**
- * Holds at most `max` connections. A connection is busy while a request on it is being answered
- * (a long poll, a forwarded write) or once it carries a peer link; otherwise it is idle — between
- * keep-alive requests, or still sending its headers. At the cap, a new connection evicts the
- * longest-held idle one, so idle or slow-header connections can never lock clients out; only when
- * every connection is busy is the new one refused.
+ * Holds at most `max` connections. A connection says whether it is busy: while a request on it is
+ * being answered (a long poll, a forwarded write) or once it carries a peer link; otherwise it is
+ * idle — between keep-alive requests, or still sending its headers. At the cap, a new connection
+ * evicts the longest-held idle one, so idle or slow-header connections can never lock clients out;
+ * only when every connection is busy is the new one refused.
  */
-export class ConnectionGuard<C extends { close(): void }> {
-  /** Open connections in the order they came, with how many requests each has in flight. */
-  readonly #connections = new Map<C, { busy: number }>();
+export class ConnectionGuard<C extends { close(): void; readonly busy: boolean }> {
+  /** Open connections in the order they came. */
+  readonly #connections = new Set<C>();
   readonly stats: ConnectionStats = { open: 0, refused: 0, evicted: 0 };
 
   constructor(readonly max: number) {}
@@ -27,7 +27,7 @@ export class ConnectionGuard<C extends { close(): void }> {
       this.stats.refused++;
       return false;
     }
-    this.#connections.set(connection, { busy: 0 });
+    this.#connections.add(connection);
     this.stats.open = this.#connections.size;
     return true;
   }
@@ -38,20 +38,14 @@ export class ConnectionGuard<C extends { close(): void }> {
     this.stats.open = this.#connections.size;
   }
 
-  /** A request on the connection started (true) or was answered (false). */
-  busy(connection: C, busy: boolean): void {
-    const entry = this.#connections.get(connection);
-    if (entry) entry.busy += busy ? 1 : -1;
-  }
-
   /** Every open connection, oldest first. */
   connections(): IterableIterator<C> {
-    return this.#connections.keys();
+    return this.#connections.values();
   }
 
   #evictIdle(): boolean {
-    for (const [connection, entry] of this.#connections) {
-      if (entry.busy > 0) continue;
+    for (const connection of this.#connections) {
+      if (connection.busy) continue;
       this.release(connection);
       connection.close();
       this.stats.evicted++;

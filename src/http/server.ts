@@ -2,7 +2,6 @@
 
 import type { Duplex } from "node:stream";
 import tls from "node:tls";
-import { Buffer } from "node:buffer";
 import { ConnDuplex } from "./conn_duplex.ts";
 import { type ConnectionHooks, HttpConnection } from "./connection.ts";
 import { ConnectionGuard, type ConnectionStats } from "./connection_guard.ts";
@@ -80,7 +79,6 @@ class EdgeServer implements HttpServer {
       maxBodyBytes: o.maxBodyBytes,
       scheme: o.tls ? "https" : "http",
       upgrade: (connection, head, rest) => this.#upgrade(connection, head, rest),
-      busy: (connection, busy) => this.#guard.busy(connection, busy),
       closed: (connection) => this.#guard.release(connection),
       stopping: () => this.#stopping,
       date: () => this.#date,
@@ -203,12 +201,11 @@ class EdgeServer implements HttpServer {
   }
 
   #upgrade(connection: HttpConnection, head: RequestHead, rest: Uint8Array): void {
-    // A peer link holds its connection for good: busy, never evicted.
-    this.#guard.busy(connection, true);
+    // (upgraded: busy for good, never evicted)
     const socket = new ConnDuplex(connection.conn);
     socket.once("close", () => this.#guard.release(connection));
     const req = { method: head.method, url: head.target, headers: head.headers };
-    this.o.onUpgrade(req, socket, Buffer.from(rest));
+    this.o.onUpgrade(req, socket, rest);
   }
 
   #tick(): void {

@@ -37,7 +37,6 @@ function hooks(fetch: ConnectionHooks["fetch"]): ConnectionHooks {
     maxBodyBytes: 1024,
     scheme: "http",
     upgrade: () => assert.fail("no upgrade"),
-    busy: () => {},
     closed: () => {},
     stopping: () => false,
     date: () => "Thu, 01 Jan 1970 00:00:00 GMT",
