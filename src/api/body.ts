@@ -43,7 +43,7 @@ async function readLimited(c: Context, maxBytes: number): Promise<Uint8Array<Arr
 }
 
 function edgeBody(raw: EdgeRequest, maxBytes: number): Uint8Array<ArrayBuffer> {
-  const body = raw.edgeBody;
+  const body = raw.takeBody();
   // (The edge's bound is --max-body-bytes, which no route's own bound exceeds.)
   if (body === "too_large" || (body !== "cut_short" && body.length > maxBytes)) {
     throw tooLarge(maxBytes);

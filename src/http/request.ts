@@ -47,14 +47,27 @@ export class EdgeRequest {
   #abort?: AbortController;
   #aborted = false;
   #native?: Request;
+  #body: EdgeBody | null;
 
   constructor(
     readonly method: string,
     readonly url: string,
     fields: Record<string, string>,
-    readonly edgeBody: EdgeBody,
+    body: EdgeBody,
   ) {
     this.headers = new EdgeHeaders(fields);
+    this.#body = body;
+  }
+
+  /**
+   * The body, for its one reader; the request then holds it no more. A small body is a view of
+   * a shared slab (see copyBody): a long poll holding its body would hold the slab with it.
+   */
+  takeBody(): EdgeBody {
+    const body = this.#body;
+    if (body === null) throw new Error("the request's body was read already");
+    this.#body = null;
+    return body;
   }
 
   get signal(): AbortSignal {
@@ -72,13 +85,15 @@ export class EdgeRequest {
     this.#abort?.abort(goneReason());
   }
 
-  /** The request as a fetch Request (its body the bytes read, if any). */
+  /** The request as a fetch Request (its body the bytes read, unless a reader took them). */
   native(): Request {
     if (this.#native) return this.#native;
-    const body = typeof this.edgeBody === "string" || this.edgeBody.length === 0 ||
+    const bytes = this.#body;
+    const body = bytes === null || typeof bytes === "string" || bytes.length === 0 ||
         this.method === "GET" || this.method === "HEAD"
       ? undefined
-      : this.edgeBody;
+      : bytes;
+    this.#body = null;
     this.#native = new Request(this.url, {
       method: this.method,
       headers: Object.entries(this.headers.fields),
