@@ -4,7 +4,12 @@ import type { Result, Router } from "hono/router";
 import { TrieRouter } from "hono/router/trie-router";
 
 /** Paths remembered; past it the oldest is forgotten (job ids make most read paths unique). */
-const cachedPaths = 1024;
+export const cachedPaths = 1024;
+/**
+ * The longest path remembered (a queue's 128-character name fits twice): a head may carry a 16 KiB
+ * path, and 1,024 of those would hold 16 MiB of keys. Longer ones are matched every time.
+ */
+export const longestCachedPath = 256;
 
 /**
  * A Hono router that remembers its last matches by method and path. An enqueue's or a claim's
@@ -27,6 +32,7 @@ export class CachedRouter<T> implements Router<T> {
   }
 
   match(method: string, path: string): Result<T> {
+    if (path.length > longestCachedPath) return this.#inner.match(method, path);
     const key = `${method} ${path}`;
     const known = this.#matches.get(key);
     if (known) return known;
