@@ -7,6 +7,7 @@ import type { ApplyResult } from "../../src/queue/results.ts";
 import { type MachineOptions, QueueStateMachine } from "../../src/queue/state_machine.ts";
 import { type DataDir, openDataDir } from "../../src/storage/data_dir.ts";
 import type { RawJson } from "../../src/queue/json_text.ts";
+import { stateTables } from "../../src/storage/state_image.ts";
 
 /** A state machine over a temp data directory, fed entries with increasing indexes. */
 export class Harness {
@@ -83,24 +84,17 @@ export function misflaggedGroups(dd: DataDir): unknown[] {
   ).all();
 }
 
-/** Every replicated table, row by row, in a fixed order (two replicas must match). */
-export function dumpTables(dd: DataDir): unknown {
+/**
+ * Every replicated table (the image's, stateTables), its rows in one order: two replicas that
+ * applied the same log must match.
+ */
+export function dumpTables(dd: DataDir): Record<string, Record<string, unknown>[]> {
   const c = dd.db.conn.db;
-  return {
-    jobs: c.prepare("SELECT * FROM jobs ORDER BY id").all(),
-    payloads: c.prepare("SELECT * FROM job_payloads ORDER BY seq").all(),
-    idempotency: c.prepare("SELECT * FROM idempotency ORDER BY queue, key").all(),
-    state: c.prepare("SELECT * FROM queue_state").all(),
-    counts: c.prepare("SELECT * FROM queue_counts ORDER BY queue, state").all(),
-    settings: c.prepare("SELECT * FROM queue_settings ORDER BY queue").all(),
-    groups: c.prepare("SELECT * FROM queue_groups ORDER BY queue, grp").all(),
-    rates: c.prepare("SELECT * FROM queue_rate ORDER BY queue").all(),
-    events: c.prepare("SELECT * FROM events ORDER BY idx, queue").all(),
-    deps: c.prepare("SELECT * FROM job_deps ORDER BY dep_id, job_id").all(),
-    ends: c.prepare("SELECT * FROM dep_ends ORDER BY seq").all(),
-    recaps: c.prepare("SELECT * FROM group_recaps ORDER BY queue").all(),
-    schedules: c.prepare("SELECT * FROM schedules ORDER BY id").all(),
-  };
+  return Object.fromEntries(stateTables.map((table) => {
+    const rows = c.prepare(`SELECT * FROM ${table}`).all() as Record<string, unknown>[];
+    const keyed = rows.map((row) => [JSON.stringify(row), row] as const);
+    return [table, keyed.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, row]) => row)];
+  }));
 }
 
 /** Users' JSON as a value (the state machine keeps it as text). */
