@@ -178,7 +178,8 @@ export class ReadyRuns {
 
   /**
    * Leases rows `best` returned (each run's from its first job on, in order), row k under
-   * `fields[k]`: their rows are inserted leased, in one statement, and their runs shrink or go.
+   * `fields[k]`: their rows are inserted leased together (BulkInsert's multi-row INSERTs), and
+   * their runs shrink or go.
    */
   lease(rows: readonly JobsTable[], fields: readonly LeaseFields[]): void {
     if (rows.length === 0) return;

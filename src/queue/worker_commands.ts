@@ -130,8 +130,9 @@ export class WorkerCommands {
    * Claims of one queue that follow each other in a merged entry, each answered as if applied
    * alone, in turn. Where the queue has no group but the group of no group and no limit on a
    * claim (not paused, no concurrency, no rate limit), the jobs the claims would take in turn are
-   * the queue's best of all they ask for, in order: read once, and their rows written in one
-   * statement, instead of a read, a write and a run's update a claim (claimsTogetherJobs at most).
+   * the queue's best of all they ask for, in order: read once, their run jobs' rows written
+   * together and each run updated once, instead of a read, a write and a run's update a claim
+   * (claimsTogetherJobs jobs at most at once).
    */
   claimMany(
     claims: readonly Claim[],

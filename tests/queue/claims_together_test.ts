@@ -4,6 +4,8 @@
 import assert from "node:assert/strict";
 import type { QueueCommand, WorkerCommand } from "../../src/queue/commands.ts";
 import type { ApplyResult } from "../../src/queue/results.ts";
+import { ReadyRuns } from "../../src/queue/ready_runs.ts";
+import { claimsTogetherJobs } from "../../src/queue/worker_commands.ts";
 import { SqliteConnection } from "../../src/storage/sqlite.ts";
 import { dumpTables, Harness } from "../helpers/queue_harness.ts";
 import { Prng } from "../sim/prng.ts";
@@ -119,5 +121,42 @@ Deno.test("claims together: the same answers and rows as the claims one by one",
       await together.close();
       await alone.close();
     }
+  }
+});
+
+Deno.test("claims together: past claimsTogetherJobs asked, the claims go in turns, as alone", async () => {
+  const together = await Harness.open();
+  const alone = await Harness.open({ claimsTogether: false });
+  try {
+    const payload = JSON.stringify({ n: 1 });
+    const jobs = Array.from({ length: 1000 }, () => ({ payload, delayMs: 0, priority: 0 }));
+    for (const h of [together, alone]) {
+      for (let k = 0; k < 3; k++) h.apply(1000, { type: "enqueue", queue: "q", jobs });
+    }
+    // 25 claims of 100 (the most a claim asks): 2,500 asked, more than claimsTogetherJobs at once.
+    const claim = { type: "claim", queue: "q", worker: "w", max: 100 } as const;
+    const cmd: QueueCommand = { type: "merged", cmds: Array.from({ length: 25 }, () => claim) };
+    assert.ok(25 * claim.max > claimsTogetherJobs);
+    const best = ReadyRuns.prototype.best;
+    const asked: number[] = [];
+    ReadyRuns.prototype.best = function (queue, limit) {
+      asked.push(limit);
+      return best.call(this, queue, limit);
+    };
+    let r: ApplyResult;
+    try {
+      r = together.apply(2000, cmd);
+    } finally {
+      ReadyRuns.prototype.best = best;
+    }
+    assert.deepEqual(asked, [1000, 1000, 500], "at most claimsTogetherJobs jobs read at once");
+    assert.deepEqual(alone.apply(2000, cmd), r);
+    const taken = leasesOf(r).map((l) => l.id);
+    assert.equal(taken.length, 2500);
+    assert.equal(new Set(taken).size, 2500, "no job handed out twice");
+    assert.deepEqual(dumpTables(together.dd), dumpTables(alone.dd));
+  } finally {
+    await together.close();
+    await alone.close();
   }
 });
