@@ -23,6 +23,7 @@ const sections = [
   "scale",
   "wan",
   "profile",
+  "profile-one",
   "profile-fill",
   "profile-claim",
   "ab",
@@ -163,6 +164,7 @@ if (!only || only.includes("node")) {
 
 const profileSections = {
   "profile": profileWorkloads.enqueue,
+  "profile-one": profileWorkloads.enqueueOne,
   "profile-fill": profileWorkloads.fill,
   "profile-claim": profileWorkloads.claimAck,
 } as const;

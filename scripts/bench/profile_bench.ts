@@ -1,5 +1,5 @@
 // CPU profiles of a leader and a follower under a load (the headline: 64 connections of enqueues;
-// or the fill: batches of 1,000 over 4), taken over the V8 inspector, summarised by where the time goes.
+// one connection, the fill, claim+ack), taken over the V8 inspector, summarised by where time goes.
 
 import { TestCluster } from "../../tests/helpers/cluster.ts";
 import { waitFor } from "../../tests/helpers/node_process.ts";
@@ -29,7 +29,12 @@ const categories: [string, (url: string, fn: string) => boolean][] = [
   ["garbage collection", (_, fn) => fn === "(garbage collector)"],
   ["idle", (_, fn) => fn === "(idle)"],
   ["V8 and native code outside JS", (_, fn) => fn === "(program)"],
-  ["socket writes (writev, native)", (url, fn) => url === "" && /^(writev|write|op_net_)/.test(fn)],
+  // Deno's socket ops: a write to a loopback peer also runs the receiver's side of TCP and its
+  // wake-up in the writer's system call, which is why op_write outweighs the bytes it moves.
+  [
+    "socket reads and writes (op_write, op_read, native)",
+    (url, fn) => url === "" && /^(op_write|op_read|writev|write|op_net_)/.test(fn),
+  ],
   [
     "SQLite statements (node:sqlite, native)",
     (url, fn) => url === "" && ["run", "all", "get", "iterate", "exec", "prepare"].includes(fn),
@@ -46,6 +51,8 @@ const categories: [string, (url: string, fn: string) => boolean][] = [
     (url) => url.includes("/src/storage/") || url.includes("kysely"),
   ],
   ["node loop (src/node)", (url) => url.includes("/src/node/")],
+  ["HTTP server (src/http)", (url) => url.includes("/src/http/")],
+  ["metrics (src/metrics.ts)", (url) => url.endsWith("/src/metrics.ts")],
   [
     "peer transport (src/transport, ws)",
     (url) => url.includes("/src/transport/") || url.includes("/ws/"),
@@ -130,6 +137,11 @@ export const profileWorkloads = {
     connections: 64,
     load: posting("/v1/queues/p/jobs", { payload }),
     describe: (to, perSecond) => `64 connections enqueue to ${to} (${fmt(perSecond)} ok/s`,
+  },
+  enqueueOne: {
+    connections: 1,
+    load: posting("/v1/queues/p/jobs", { payload }),
+    describe: (to, perSecond) => `1 connection enqueues to ${to} (${fmt(perSecond)} ok/s`,
   },
   fill: {
     connections: 4,
