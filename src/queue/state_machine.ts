@@ -43,12 +43,18 @@ export interface MachineOptions {
   minRunJobs?: number;
   /** False: a merged entry's claims apply one by one (tests compare both ways). */
   claimsTogether?: boolean;
+  /** False: a merged entry's acks apply one by one (tests compare both ways). */
+  acksTogether?: boolean;
 }
 
 type Claim = Extract<QueueCommand, { type: "claim" }>;
+type Ack = Extract<QueueCommand, { type: "ack" }>;
 
 const sameQueueClaim = (c: MergeableCommand, queue: string): boolean =>
   c.type === "claim" && c.queue === queue;
+
+/** An ack that claims nothing after it (see WorkerCommands.ackMany). */
+const plainAck = (c: MergeableCommand): c is Ack => c.type === "ack" && c.next === undefined;
 
 /** The in-memory state at a point of an apply: indexes, clock, tallies, a journal position. */
 interface ApplyMark {
@@ -104,6 +110,7 @@ export class QueueStateMachine {
   readonly #workers: WorkerCommands;
   readonly #dueWork: DueWork;
   readonly #claimsTogether: boolean;
+  readonly #acksTogether: boolean;
 
   /**
    * `eventsRetained`, `settlesPerEntry`, `recapJobsPerEntry`: tests keep fewer events, settle
@@ -137,6 +144,7 @@ export class QueueStateMachine {
     this.#workers = new WorkerCommands(t, this.payloads, this.rates);
     this.#dueWork = new DueWork(t, this.payloads);
     this.#claimsTogether = options.claimsTogether ?? true;
+    this.#acksTogether = options.acksTogether ?? true;
     this.#readState();
   }
 
@@ -387,7 +395,8 @@ export class QueueStateMachine {
 
   /**
    * A merged entry's commands, each answered as if alone, in order; claims of one queue that
-   * follow each other are applied together (WorkerCommands.claimMany).
+   * follow each other are applied together (WorkerCommands.claimMany), and so are acks that
+   * follow each other (WorkerCommands.ackMany).
    */
   #mergedParts(cmds: readonly MergeableCommand[], index: number, answering: boolean) {
     const parts: ApplyResult[] = [];
@@ -398,20 +407,29 @@ export class QueueStateMachine {
         parts.push(this.#fire(c, index, part++));
         continue;
       }
-      let end = part + 1;
-      if (c.type === "claim" && this.#claimsTogether) {
-        while (end < cmds.length && sameQueueClaim(cmds[end], c.queue)) end++;
-      }
+      const end = this.#togetherEnd(cmds, part);
       if (end - part === 1) {
         parts.push(this.#workers.apply(c, leaseOf(index, part++), answering));
-        continue;
-      }
-      const claims = cmds.slice(part, end) as Claim[];
-      const leases = claims.map((_, k) => leaseOf(index, part + k));
-      parts.push(...this.#workers.claimMany(claims, leases, answering));
+      } else if (c.type === "claim") {
+        const claims = cmds.slice(part, end) as Claim[];
+        const leases = claims.map((_, k) => leaseOf(index, part + k));
+        parts.push(...this.#workers.claimMany(claims, leases, answering));
+      } else parts.push(...this.#workers.ackMany(cmds.slice(part, end) as Ack[]));
       part = end;
     }
     return parts;
+  }
+
+  /** Where the run of commands applied together from `part` ends (part + 1: it goes alone). */
+  #togetherEnd(cmds: readonly MergeableCommand[], part: number): number {
+    const c = cmds[part];
+    let end = part + 1;
+    if (c.type === "claim" && this.#claimsTogether) {
+      while (end < cmds.length && sameQueueClaim(cmds[end], c.queue)) end++;
+    } else if (plainAck(c) && this.#acksTogether) {
+      while (end < cmds.length && plainAck(cmds[end])) end++;
+    }
+    return end;
   }
 
   #cancel(id: string): ApplyResult {

@@ -8,6 +8,7 @@ import type { DependencyStore } from "./dependencies.ts";
 import { DueFloor } from "./due_floor.ts";
 import type { EventLog, EventType } from "./events.ts";
 import type { GroupStore } from "./groups.ts";
+import { type Completion, JobBatches } from "./job_batches.ts";
 import type { jobQueries } from "./job_queries.ts";
 import type { QueueCounts } from "./queue_counts.ts";
 import type { QueueSettings } from "./queue_settings.ts";
@@ -56,7 +57,12 @@ export class Transitions {
     readonly events: EventLog,
     readonly deps: DependencyStore,
     readonly runs: ReadyRuns,
-  ) {}
+  ) {
+    this.batches = new JobBatches(db);
+  }
+
+  /** Jobs' rows read and completed many at a time (see completeMany). */
+  readonly batches: JobBatches;
 
   all<R>(q: CompiledQuery): R[] {
     return this.db.conn.executeCompiled<R>(q).rows;
@@ -118,6 +124,28 @@ export class Transitions {
     error: string | null,
   ): void {
     this.run(this.q.finish({ id: job.id, state: to, result, error, now: this.now }));
+    this.#ended(job, to, error);
+  }
+
+  /**
+   * Ends leased jobs done, as finish would one after another: their rows in one statement each
+   * chunk, then each job's counts, event, watchers and waiting jobs in turn (none of which reads
+   * the rows of the others).
+   */
+  completeMany(
+    jobs: readonly (MovingJob & { state: JobState; seq: number })[],
+    results: readonly (string | null)[],
+  ): void {
+    const done: Completion[] = jobs.map((job, k) => ({ seq: job.seq, result: results[k] }));
+    this.batches.complete(done, this.now);
+    for (const job of jobs) {
+      this.#ended(job, "done", null);
+      this.deps.ended(job.id, "done", this.tell);
+    }
+  }
+
+  /** What a job's end changes beside its row. */
+  #ended(job: MovingJob & { state: JobState }, to: FinishedState, error: string | null): void {
     this.moved(job.queue, job.state, to, 1, job.grp);
     this.events.record(job.queue, finishEvents[to], job, to, to === "done" ? null : error);
     if (to === "dead") this.tallies.deadLettered++;

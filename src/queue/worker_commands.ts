@@ -5,6 +5,7 @@ import { retryDelayMs } from "./backoff.ts";
 import type { QueueCommand, WorkerCommand } from "./commands.ts";
 import { noGroup, recapJobsPerEntry } from "./groups.ts";
 import type { JobPayloads } from "./job_payloads.ts";
+import { seqOfId } from "./job_ids.ts";
 import { RawJson } from "./json_text.ts";
 import type { QueueConfig } from "./queue_settings.ts";
 import type { LeaseFields } from "./ready_runs.ts";
@@ -25,6 +26,7 @@ interface RunLeases {
 }
 
 type Claim = Extract<QueueCommand, { type: "claim" }>;
+type Ack = Extract<QueueCommand, { type: "ack" }>;
 type OnLeasedJob = Extract<
   QueueCommand,
   { type: "ack" | "nack" | "extend" | "release" | "progress" }
@@ -92,7 +94,33 @@ export class WorkerCommands {
     }
   }
 
-  #ack(cmd: Extract<QueueCommand, { type: "ack" }>): ApplyResult {
+  /**
+   * Acks (without a next claim) that follow each other in a merged entry, each answered as if
+   * applied alone, in turn: their jobs' rows read in one statement, and those completed in one
+   * (see JobBatches). An ack whose job is not leased under its lease is applied alone at its
+   * turn, reading its job again; nothing the others do can make that job leased. Acks naming a
+   * job twice go one by one (the second must see the first's end).
+   */
+  ackMany(acks: readonly Ack[]): ApplyResult[] {
+    if (new Set(acks.map((a) => a.id)).size < acks.length) return acks.map((a) => this.#ack(a));
+    const t = this.t;
+    const rows = new Map<string, JobsTable>();
+    for (const row of t.batches.rows(acks.map((a) => seqOfId(a.id)))) rows.set(row.id, row);
+    const done: JobsTable[] = [];
+    const results: (string | null)[] = [];
+    const answers = acks.map((cmd): ApplyResult => {
+      const job = rows.get(cmd.id);
+      if (!job || job.state !== "leased" || job.lease !== cmd.lease) return this.#ack(cmd);
+      done.push(job);
+      results.push(cmd.result ?? null);
+      return { type: "acked", id: job.id };
+    });
+    if (done.length > 0) t.completeMany(done, results);
+    t.tallies.completed += done.length;
+    return answers;
+  }
+
+  #ack(cmd: Ack): ApplyResult {
     const job = this.t.job(cmd.id);
     if (!job) return refusal("not_found", `job ${cmd.id} does not exist`);
     // A retried ack of the same lease is answered as the first was: completion stays single.
