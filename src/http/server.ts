@@ -147,9 +147,7 @@ class EdgeServer implements HttpServer {
     }
     this.#tlsServer?.close();
     // Idle ones close now, busy ones after their answer; peer links are the transport's to close.
-    for (const c of [...this.#guard.connections()]) {
-      if (c.state !== "busy" && c.state !== "upgraded") c.close();
-    }
+    for (const c of [...this.#guard.connections()]) if (!c.busy) c.close();
     let timer: ReturnType<typeof setTimeout> | undefined;
     const grace = new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs)));
     await Promise.race([Promise.allSettled([...this.#runs]), grace]);

@@ -409,7 +409,7 @@ export class QueueStateMachine {
       }
       const end = this.#togetherEnd(cmds, part);
       if (end - part === 1) {
-        parts.push(this.#workers.apply(c, leaseOf(index, part++), answering));
+        parts.push(this.#workers.apply(c, leaseOf(index, part), answering));
       } else if (c.type === "claim") {
         const claims = cmds.slice(part, end) as Claim[];
         const leases = claims.map((_, k) => leaseOf(index, part + k));

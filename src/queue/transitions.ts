@@ -132,13 +132,10 @@ export class Transitions {
    * chunk, then each job's counts, event, watchers and waiting jobs in turn (none of which reads
    * the rows of the others).
    */
-  completeMany(
-    jobs: readonly (MovingJob & { state: JobState; seq: number })[],
-    results: readonly (string | null)[],
-  ): void {
-    const done: Completion[] = jobs.map((job, k) => ({ seq: job.seq, result: results[k] }));
-    this.batches.complete(done, this.now);
-    for (const job of jobs) {
+  completeMany(done: readonly { job: JobsTable; result: string | null }[]): void {
+    const rows: Completion[] = done.map(({ job, result }) => ({ seq: job.seq, result }));
+    this.batches.complete(rows, this.now);
+    for (const { job } of done) {
       this.#ended(job, "done", null);
       this.deps.ended(job.id, "done", this.tell);
     }

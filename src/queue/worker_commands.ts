@@ -106,16 +106,14 @@ export class WorkerCommands {
     const t = this.t;
     const rows = new Map<string, JobsTable>();
     for (const row of t.batches.rows(acks.map((a) => seqOfId(a.id)))) rows.set(row.id, row);
-    const done: JobsTable[] = [];
-    const results: (string | null)[] = [];
+    const done: { job: JobsTable; result: string | null }[] = [];
     const answers = acks.map((cmd): ApplyResult => {
       const job = rows.get(cmd.id);
       if (!job || job.state !== "leased" || job.lease !== cmd.lease) return this.#ack(cmd);
-      done.push(job);
-      results.push(cmd.result ?? null);
+      done.push({ job, result: cmd.result ?? null });
       return { type: "acked", id: job.id };
     });
-    if (done.length > 0) t.completeMany(done, results);
+    if (done.length > 0) t.completeMany(done);
     t.tallies.completed += done.length;
     return answers;
   }
