@@ -2,10 +2,16 @@
 // they would one by one.
 
 import assert from "node:assert/strict";
-import type { QueueCommand, WorkerCommand } from "../../src/queue/commands.ts";
+import {
+  maxMergedCommands,
+  type QueueCommand,
+  type WorkerCommand,
+} from "../../src/queue/commands.ts";
+import { JobBatches } from "../../src/queue/job_batches.ts";
+import { seqOfId } from "../../src/queue/job_ids.ts";
 import type { ApplyResult } from "../../src/queue/results.ts";
-import { SqliteConnection } from "../../src/storage/sqlite.ts";
-import { dumpTables, Harness } from "../helpers/queue_harness.ts";
+import { Harness } from "../helpers/queue_harness.ts";
+import { TwoWays } from "../helpers/two_ways.ts";
 import { Prng } from "../sim/prng.ts";
 
 type Held = { id: string; lease: string };
@@ -73,56 +79,31 @@ function idsOf(r: ApplyResult): string[] {
   return r.type === "enqueued" ? r.jobs.map((j) => j.id) : [];
 }
 
-/** Counts the statements that end jobs' rows (one by one: one an ack that completes its job). */
-function countingJobEnds(): { count: () => number; restore: () => void } {
-  const original = SqliteConnection.prototype.executeCompiled;
-  let n = 0;
-  SqliteConnection.prototype.executeCompiled = function <R>(
-    this: SqliteConnection,
-    q: Parameters<typeof original>[0],
-  ) {
-    if (/^update "?jobs"? set "?state"? = (\?|'done'), "?result"?/.test(q.sql)) n++;
-    return original.call<SqliteConnection, [typeof q], ReturnType<typeof original<R>>>(this, q);
-  };
-  return { count: () => n, restore: () => SqliteConnection.prototype.executeCompiled = original };
-}
-
 Deno.test("acks together: the same answers and rows as the acks one by one", async () => {
   for (const seed of [5, 23, 41]) {
-    const together = await Harness.open();
-    const alone = await Harness.open({ acksTogether: false });
-    const updates = countingJobEnds();
+    // (one by one: a statement for each ack that completes its job)
+    const ends = /^update "?jobs"? set "?state"? = (\?|'done'), "?result"?/;
+    const both = await TwoWays.open({ acksTogether: false }, ends);
     try {
       const rng = new Prng(seed);
       const [held, acked, ids]: [Held[], Held[], string[]] = [[], [], []];
       let stampMs = 1_000_000;
-      let [togetherUpdates, aloneUpdates, completed] = [0, 0, 0];
+      let completed = 0;
       for (let k = 0; k < 300; k++) {
         stampMs += rng.int(300);
         const cmds = rng.chance(0.3) ? [enqueue(rng, ids)] : workerEntries(rng, held, acked, ids);
         for (const cmd of cmds) {
-          const before = updates.count();
-          const r = together.apply(stampMs, cmd);
-          const between = updates.count();
-          assert.deepEqual(alone.apply(stampMs, cmd), r, `entry ${k + 1} of seed ${seed}`);
-          togetherUpdates += between - before;
-          aloneUpdates += updates.count() - between;
+          const r = both.apply(stampMs, cmd, `entry ${k + 1} of seed ${seed}`);
           held.push(...leasesOf(r));
           ids.push(...idsOf(r));
           if (r.type === "parts") completed += r.parts.filter((p) => p.type === "acked").length;
         }
       }
-      assert.deepEqual(dumpTables(together.dd), dumpTables(alone.dd));
-      assert.deepEqual(together.sm.tallies, alone.sm.tallies);
+      both.assertSameState();
       assert.ok(completed > 300, `the acks completed jobs (${completed})`);
-      assert.ok(
-        togetherUpdates < aloneUpdates * 0.7,
-        `acks together updated rows in fewer statements (${togetherUpdates} against ${aloneUpdates})`,
-      );
+      both.assertFewerStatements(0.7, "acks together ended rows");
     } finally {
-      updates.restore();
-      await together.close();
-      await alone.close();
+      await both.close();
     }
   }
 });
@@ -144,5 +125,50 @@ Deno.test("acks together: an ack retried in the same entry is answered as the fi
     assert.equal(h.sm.tallies.completed, 1);
   } finally {
     await h.close();
+  }
+});
+
+/** `n` jobs of queue q enqueued on both and leased in claims of 100 (the most a claim takes). */
+function leaseOnBoth(both: TwoWays, n: number): Held[] {
+  const job = { payload: "1", delayMs: 0, priority: 0 };
+  both.apply(
+    1000,
+    { type: "enqueue", queue: "q", jobs: Array.from({ length: n }, () => job) },
+    "fill",
+  );
+  const claim = { type: "claim", queue: "q", worker: "w", max: 100 } as const;
+  const cmds = Array.from({ length: Math.ceil(n / 100) }, () => claim);
+  const held = leasesOf(both.apply(1001, { type: "merged", cmds }, "claims"));
+  assert.equal(held.length, n);
+  return held;
+}
+
+Deno.test("acks together: a merged entry's most acks take one read and one update", async () => {
+  const batched = /^(select \* from "jobs" where "seq" in|update jobs set state = 'done')/;
+  const both = await TwoWays.open({ acksTogether: false }, batched);
+  try {
+    const held = leaseOnBoth(both, maxMergedCommands);
+    const cmds = held.map((h) => ({ type: "ack" as const, ...h }));
+    const r = both.apply(1002, { type: "merged", cmds }, "acks");
+    assert.ok(r.type === "parts" && r.parts.every((p) => p.type === "acked"));
+    assert.equal(both.togetherStatements, 2, "the 256 rows read in one statement, ended in one");
+    both.assertSameState();
+  } finally {
+    await both.close();
+  }
+});
+
+Deno.test("acks together: past 256 rows the statements go in chunks, every row read and ended", async () => {
+  const both = await TwoWays.open({ acksTogether: false });
+  try {
+    const held = leaseOnBoth(both, 300);
+    const batches = new JobBatches(both.together.dd.db);
+    const rows = batches.rows(held.map((h) => seqOfId(h.id)));
+    assert.deepEqual(rows.map((row) => row.id).sort(), held.map((h) => h.id).sort());
+    batches.complete(rows.map((row) => ({ seq: row.seq, result: `"${row.id}"` })), 2000);
+    const after = batches.rows(rows.map((row) => row.seq));
+    assert.ok(after.every((row) => row.state === "done" && row.result === `"${row.id}"`));
+  } finally {
+    await both.close();
   }
 });

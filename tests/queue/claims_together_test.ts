@@ -6,8 +6,7 @@ import type { QueueCommand, WorkerCommand } from "../../src/queue/commands.ts";
 import type { ApplyResult } from "../../src/queue/results.ts";
 import { ReadyRuns } from "../../src/queue/ready_runs.ts";
 import { claimsTogetherJobs } from "../../src/queue/worker_commands.ts";
-import { SqliteConnection } from "../../src/storage/sqlite.ts";
-import { dumpTables, Harness } from "../helpers/queue_harness.ts";
+import { TwoWays } from "../helpers/two_ways.ts";
 import { Prng } from "../sim/prng.ts";
 
 type Held = { id: string; lease: string };
@@ -74,59 +73,33 @@ function leasesOf(r: ApplyResult): Held[] {
   );
 }
 
-/** Counts the statements inserting into jobs (claims insert the rows of run jobs they lease). */
-function countingJobInserts(): { count: () => number; restore: () => void } {
-  const original = SqliteConnection.prototype.runWithValues;
-  let n = 0;
-  SqliteConnection.prototype.runWithValues = function (sql, values) {
-    if (sql.startsWith('insert into "jobs"')) n++;
-    return original.call(this, sql, values);
-  };
-  return { count: () => n, restore: () => SqliteConnection.prototype.runWithValues = original };
-}
-
 Deno.test("claims together: the same answers and rows as the claims one by one", async () => {
   for (const seed of [3, 17, 29]) {
-    const together = await Harness.open();
-    const alone = await Harness.open({ claimsTogether: false });
-    const writes = countingJobInserts();
+    // (claims insert the rows of the run jobs they lease)
+    const both = await TwoWays.open({ claimsTogether: false }, /^insert into "jobs"/);
     try {
       const rng = new Prng(seed);
       const held: Held[] = [];
       let stampMs = 1_000_000;
-      let [togetherWrites, aloneWrites, claimed] = [0, 0, 0];
+      let claimed = 0;
       for (let k = 0; k < 400; k++) {
         stampMs += rng.int(400);
-        const cmd = nextCommand(rng, held);
-        const before = writes.count();
-        const r = together.apply(stampMs, cmd);
-        const between = writes.count();
-        assert.deepEqual(alone.apply(stampMs, cmd), r, `entry ${k + 1} of seed ${seed}`);
-        if (cmd.type === "merged") {
-          togetherWrites += between - before;
-          aloneWrites += writes.count() - between;
-        }
-        const leased = leasesOf(r);
+        const leased = leasesOf(both.apply(stampMs, nextCommand(rng, held), `entry ${k + 1}`));
         claimed += leased.length;
         held.push(...leased);
       }
-      assert.deepEqual(dumpTables(together.dd), dumpTables(alone.dd));
+      both.assertSameState();
       assert.ok(claimed > 500, `the claims took jobs (${claimed})`);
-      assert.ok(
-        togetherWrites < aloneWrites * 0.9,
-        `claims together inserted rows in fewer statements (${togetherWrites} against ${aloneWrites})`,
-      );
+      both.assertFewerStatements(0.9, "claims together inserted rows");
     } finally {
-      writes.restore();
-      await together.close();
-      await alone.close();
+      await both.close();
     }
   }
 });
 
 Deno.test("claims together: past claimsTogetherJobs asked, the claims go in turns, as alone", async () => {
-  const together = await Harness.open();
-  const alone = await Harness.open({ claimsTogether: false });
+  const both = await TwoWays.open({ claimsTogether: false });
+  const { together, alone } = both;
   try {
     const payload = JSON.stringify({ n: 1 });
     const jobs = Array.from({ length: 1000 }, () => ({ payload, delayMs: 0, priority: 0 }));
@@ -154,9 +127,8 @@ Deno.test("claims together: past claimsTogetherJobs asked, the claims go in turn
     const taken = leasesOf(r).map((l) => l.id);
     assert.equal(taken.length, 2500);
     assert.equal(new Set(taken).size, 2500, "no job handed out twice");
-    assert.deepEqual(dumpTables(together.dd), dumpTables(alone.dd));
+    both.assertSameState();
   } finally {
-    await together.close();
-    await alone.close();
+    await both.close();
   }
 });
